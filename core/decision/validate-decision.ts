@@ -1,0 +1,199 @@
+/**
+ * Structural validation of decisions that come out of the sandbox (or a plugin).
+ * A policy may return anything; this turns "anything" into a Decision or a list of
+ * path-precise problems. Value safety (whitespace, `${`) is the renderer's job.
+ */
+import type { Decision } from './types.js'
+
+export const MAX_MENU_DEPTH = 4
+export const MAX_MENU_ITEMS = 200
+export const MAX_ARGS = 128
+export const MAX_STRING = 2048
+export const ITEM_ID = /^[A-Za-z0-9_-]{1,32}$/
+export const PARAM_NAME = /^[a-z][a-z0-9_-]{0,31}$/
+
+export interface KindValidator {
+  (decision: Record<string, unknown>, path: string, problems: string[]): void
+}
+
+type Obj = Record<string, unknown>
+
+export function validateDecision(
+  value: unknown,
+  pluginKinds: ReadonlyMap<string, KindValidator> = new Map(),
+): { ok: true; decision: Decision } | { ok: false; problems: string[] } {
+  const problems: string[] = []
+  check(value, '$', 0, problems, pluginKinds)
+  return problems.length === 0 ? { ok: true, decision: value as Decision } : { ok: false, problems }
+}
+
+function check(value: unknown, path: string, depth: number, problems: string[], pluginKinds: ReadonlyMap<string, KindValidator>): void {
+  if (!isObj(value)) {
+    problems.push(`${path}: expected a decision object, got ${describe(value)}`)
+    return
+  }
+  const kind = value.kind
+  if (typeof kind !== 'string') {
+    problems.push(`${path}.kind: expected a string`)
+    return
+  }
+  const v = new Checker(value, path, problems)
+  switch (kind) {
+    case 'boot':
+      v.string('kernel', true)
+      v.stringArray('initrds', MAX_ARGS)
+      v.stringArray('args', MAX_ARGS)
+      v.stringArray('modules', MAX_ARGS)
+      v.string('message')
+      v.only('kernel', 'initrds', 'args', 'modules', 'message')
+      return
+    case 'menu': {
+      v.string('title')
+      v.number('timeoutMs', 0, 3_600_000)
+      v.string('default')
+      v.only('title', 'items', 'default', 'timeoutMs')
+      if (depth >= MAX_MENU_DEPTH) problems.push(`${path}: menus nest deeper than ${MAX_MENU_DEPTH}`)
+      const items = value.items
+      if (!Array.isArray(items) || items.length === 0 || items.length > MAX_MENU_ITEMS) {
+        problems.push(`${path}.items: expected 1..${MAX_MENU_ITEMS} entries`)
+        return
+      }
+      const ids = new Set<string>()
+      items.forEach((item: unknown, i) => {
+        const p = `${path}.items[${i}]`
+        if (!isObj(item)) return void problems.push(`${p}: expected an item or a gap`)
+        if ('gap' in item) {
+          if (typeof item.gap !== 'string' || item.gap.length > MAX_STRING) problems.push(`${p}.gap: expected a string`)
+          return
+        }
+        const iv = new Checker(item, p, problems)
+        iv.string('text', true)
+        iv.string('key')
+        iv.only('id', 'text', 'key', 'action')
+        if (typeof item.id !== 'string' || !ITEM_ID.test(item.id)) problems.push(`${p}.id: expected 1-32 of A-Z a-z 0-9 _ -`)
+        else if (ids.has(item.id)) problems.push(`${p}.id: duplicate id "${item.id}"`)
+        else ids.add(item.id)
+        if (typeof item.key === 'string' && !/^[A-Za-z0-9]$/.test(item.key)) problems.push(`${p}.key: expected one letter or digit`)
+        check(item.action, `${p}.action`, depth + 1, problems, pluginKinds)
+      })
+      if (typeof value.default === 'string' && !ids.has(value.default)) {
+        problems.push(`${path}.default: no item has id "${value.default}"`)
+      }
+      return
+    }
+    case 'chain':
+      v.string('url', true)
+      v.only('url')
+      return
+    case 'again':
+      v.params('params', true)
+      v.only('params')
+      return
+    case 'sanboot':
+      v.string('uri', true)
+      v.string('initiatorIqn')
+      v.boolean('noDescribe')
+      v.only('uri', 'initiatorIqn', 'noDescribe')
+      return
+    case 'login':
+      v.params('params', false)
+      v.string('message')
+      v.only('params', 'message')
+      return
+    case 'template':
+      v.string('name', true)
+      if (typeof value.name === 'string' && !/^[A-Za-z0-9_-][A-Za-z0-9_./-]{0,127}$/.test(value.name) ) {
+        problems.push(`${path}.name: expected a template name (letters, digits, _ - . /)`)
+      } else if (typeof value.name === 'string' && value.name.split('/').includes('..')) {
+        problems.push(`${path}.name: must not contain ..`)
+      }
+      if (value.vars !== undefined && !isObj(value.vars)) problems.push(`${path}.vars: expected an object`)
+      v.only('name', 'vars')
+      return
+    case 'exit':
+    case 'shell':
+      v.string('message')
+      v.only('message')
+      return
+    case 'reboot':
+      v.only()
+      return
+    default: {
+      const plugin = pluginKinds.get(kind)
+      if (plugin) plugin(value, path, problems)
+      else problems.push(`${path}.kind: unknown decision kind "${kind}"`)
+    }
+  }
+}
+
+/** Small field checker that records every problem instead of stopping at the first. */
+export class Checker {
+  constructor(private readonly obj: Obj, private readonly path: string, private readonly problems: string[]) {}
+
+  string(field: string, required = false): void {
+    const val = this.obj[field]
+    if (val === undefined) {
+      if (required) this.problems.push(`${this.path}.${field}: required`)
+    } else if (typeof val !== 'string' || (required && val === '')) {
+      this.problems.push(`${this.path}.${field}: expected a${required ? ' non-empty' : ''} string`)
+    } else if (val.length > MAX_STRING) {
+      this.problems.push(`${this.path}.${field}: longer than ${MAX_STRING} characters`)
+    }
+  }
+
+  stringArray(field: string, max: number, required = false): void {
+    const val = this.obj[field]
+    if (val === undefined) {
+      if (required) this.problems.push(`${this.path}.${field}: required`)
+      return
+    }
+    if (!Array.isArray(val) || val.length > max || val.some((s) => typeof s !== 'string' || s.length > MAX_STRING)) {
+      this.problems.push(`${this.path}.${field}: expected at most ${max} strings`)
+    }
+  }
+
+  number(field: string, min: number, max: number): void {
+    const val = this.obj[field]
+    if (val !== undefined && (typeof val !== 'number' || !Number.isInteger(val) || val < min || val > max)) {
+      this.problems.push(`${this.path}.${field}: expected an integer ${min}..${max}`)
+    }
+  }
+
+  boolean(field: string): void {
+    const val = this.obj[field]
+    if (val !== undefined && typeof val !== 'boolean') this.problems.push(`${this.path}.${field}: expected a boolean`)
+  }
+
+  params(field: string, required: boolean): void {
+    const val = this.obj[field]
+    if (val === undefined) {
+      if (required) this.problems.push(`${this.path}.${field}: required`)
+      return
+    }
+    if (!isObj(val)) return void this.problems.push(`${this.path}.${field}: expected an object of strings`)
+    const entries = Object.entries(val)
+    if (entries.length > 16) this.problems.push(`${this.path}.${field}: at most 16 parameters`)
+    for (const [k, s] of entries) {
+      if (!PARAM_NAME.test(k)) this.problems.push(`${this.path}.${field}.${k}: name must match ${PARAM_NAME}`)
+      if (typeof s !== 'string' || s.length > 128) this.problems.push(`${this.path}.${field}.${k}: expected a string of at most 128 characters`)
+    }
+  }
+
+  /** Unknown fields are errors: a typo should not silently change a boot. */
+  only(...fields: string[]): void {
+    const allowed = new Set(['kind', ...fields])
+    for (const k of Object.keys(this.obj)) {
+      if (!allowed.has(k)) this.problems.push(`${this.path}.${k}: unknown field`)
+    }
+  }
+}
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null'
+  if (Array.isArray(v)) return 'an array'
+  return typeof v
+}

@@ -1,0 +1,182 @@
+/**
+ * The one error catalog. Every code bootpolicy emits is listed here once;
+ * a published code is never reused for another meaning. docs/reference/errors.md
+ * is kept in sync with this table by test/core/errors/catalog.test.ts.
+ */
+export interface CatalogEntry {
+  /** Message template; `{name}` is replaced from the error's params. */
+  readonly message: string
+  /** HTTP status when the error reaches an HTTP client. */
+  readonly status?: number
+  /** When it happens (documentation). */
+  readonly when: string
+  /** How to fix it (documentation). */
+  readonly fix: string
+}
+
+export const catalog = {
+  BP_ERR_CONFIG_INVALID: {
+    message: 'Invalid configuration: {details}',
+    when: 'The config file or an environment override does not match the schema.',
+    fix: 'Correct every listed path; `bootpolicy check` prints them all at once.',
+  },
+  BP_ERR_CONFIG_READ: {
+    message: 'Cannot read config file {file}',
+    when: 'The file named by --config or BOOTPOLICY_CONFIG is missing, unreadable or not JSON.',
+    fix: 'Check the path and that the file is valid JSON.',
+  },
+  BP_ERR_CONTEXT_UNREADABLE: {
+    message: 'Request cannot be read: {reason}',
+    status: 400,
+    when: 'A /boot request is malformed as a whole (query too long, too many parameters).',
+    fix: 'Chain clients through /boot.ipxe, which builds a well-formed request.',
+  },
+  BP_ERR_POLICY_COMPILE: {
+    message: 'Policy {policy} does not compile: {details}',
+    when: 'A policy file has a syntax error or imports a module other than bootpolicy/policy or a plugin helper.',
+    fix: 'Fix the file at the reported line. The last good version keeps serving meanwhile.',
+  },
+  BP_ERR_POLICY_TIMEOUT: {
+    message: 'Policy {policy} exceeded its {timeoutMs} ms time limit at {location}',
+    when: 'A policy ran longer than policies.timeoutMs (an endless loop, or too much work).',
+    fix: 'Make the policy a quick pure function; raise policies.timeoutMs only if the work is real.',
+  },
+  BP_ERR_POLICY_MEMORY: {
+    message: 'Policy {policy} exceeded its {memoryMb} MB memory limit',
+    when: 'A policy allocated more than policies.memoryMb; its isolate was disposed and is rebuilt.',
+    fix: 'Do not build large structures per request.',
+  },
+  BP_ERR_POLICY_THREW: {
+    message: 'Policy {policy} threw at {location}: {details}',
+    when: 'The policy function threw an exception.',
+    fix: 'Fix the policy at the reported TypeScript line; `bootpolicy explain` reproduces the request.',
+  },
+  BP_ERR_POLICY_BAD_DECISION: {
+    message: 'Policy {policy} returned an invalid decision: {details}',
+    when: 'A policy returned something that is not a Decision (wrong kind, missing field, bad type).',
+    fix: 'Return a value built with the helpers from bootpolicy/policy, or undefined to pass.',
+  },
+  BP_ERR_POLICY_LOAD: {
+    message: 'Cannot load policies from {dir}',
+    when: 'The policies directory is missing or unreadable.',
+    fix: 'Point policies.dir at a readable directory.',
+  },
+  BP_ERR_RENDER_UNSAFE_VALUE: {
+    message: 'Value for {field} cannot be placed safely in an iPXE script: {reason}',
+    when: 'A decision carries a value (URL, path, kernel argument) with whitespace, control characters or other bytes that would change the script.',
+    fix: 'Validate or transform client-supplied values in the policy; the client got the failsafe script.',
+  },
+  BP_ERR_RENDER_TEMPLATE: {
+    message: 'Template {template} failed to render: {details}',
+    when: 'A template decision names a missing template, or the template throws.',
+    fix: 'Check templates.dir and the template at the reported line.',
+  },
+  BP_ERR_RENDER_UNKNOWN_KIND: {
+    message: 'No renderer for decision kind {kind}',
+    when: 'A decision kind contributed by a plugin that is not loaded.',
+    fix: 'Enable the plugin that provides the kind.',
+  },
+  BP_ERR_HTTP_NOT_FOUND: {
+    message: 'Not found',
+    status: 404,
+    when: 'A static file does not exist under files.dir.',
+    fix: 'Check the file name and files.dir.',
+  },
+  BP_ERR_HTTP_FORBIDDEN_PATH: {
+    message: 'Path is not allowed',
+    status: 403,
+    when: 'A static file path tries to leave files.dir (.., encoded traversal, NUL, a symlink that points outside).',
+    fix: 'Serve files from inside files.dir only.',
+  },
+  BP_ERR_HTTP_RANGE: {
+    message: 'Range not satisfiable',
+    status: 416,
+    when: 'A Range header asks for bytes beyond the end of the file.',
+    fix: 'Ask for a range inside the file.',
+  },
+  BP_ERR_HTTP_UNAUTHORIZED: {
+    message: 'Missing or wrong admin token',
+    status: 401,
+    when: 'An admin endpoint was called without the configured bearer token.',
+    fix: 'Send `Authorization: Bearer <http.adminToken>`.',
+  },
+  BP_ERR_HTTP_DISABLED: {
+    message: 'This endpoint is disabled',
+    status: 404,
+    when: 'POST /api/explain is off because http.adminToken is not set.',
+    fix: 'Set http.adminToken to enable admin endpoints.',
+  },
+  BP_ERR_HTTP_BAD_REQUEST: {
+    message: 'Bad request: {details}',
+    status: 400,
+    when: 'An admin API body does not match its schema.',
+    fix: 'Send the documented JSON body.',
+  },
+  BP_ERR_CLI_USAGE: {
+    message: '{details}',
+    when: 'The command line has an unknown command or option.',
+    fix: 'Run `bootpolicy help`.',
+  },
+  BP_ERR_PLUGIN_LOAD: {
+    message: 'Cannot load plugin {plugin}: {details}',
+    when: 'A plugin named in the config cannot be imported or does not default-export a factory.',
+    fix: 'Install the package (npm install NAME) or fix plugins[].path.',
+  },
+  BP_ERR_PLUGIN_OPTIONS: {
+    message: 'Invalid options for plugin {plugin}: {details}',
+    when: "A plugin's options do not match its schema.",
+    fix: 'Correct every listed path in the plugin options.',
+  },
+  BP_ERR_PLUGIN_HOOK: {
+    message: 'Plugin {plugin} failed in hook {hook}: {details}',
+    when: 'A plugin hook threw or timed out; the request was still answered.',
+    fix: "See the plugin's README; `err.cause` holds the original error.",
+  },
+  BP_ERR_PLUGIN_VERSION: {
+    message: 'Plugin {plugin} supports bootpolicy {range}, this is {version}',
+    when: 'A plugin declares a bootpolicy range that excludes this version.',
+    fix: 'Upgrade the plugin or bootpolicy.',
+  },
+  BP_ERR_PLUGIN_DEPENDENCY: {
+    message: 'Plugin {plugin} needs plugin {dependency}, which is not loaded before it',
+    when: "A plugin's dependencies are not all in the config.",
+    fix: 'Add the missing plugin to the plugins list.',
+  },
+  BP_ERR_PLUGIN_TIMEOUT: {
+    message: 'Plugin {plugin} did not finish {hook} within {timeoutMs} ms',
+    when: 'A plugin setup or request hook hung.',
+    fix: "Check the plugin's backend (LDAP, KDC, tgtd) and its timeout options.",
+  },
+  BP_ERR_DHCP_BIND: {
+    message: 'DHCP cannot bind {address}:{port}',
+    when: 'The DHCP port is in use or needs privileges (ports below 1024 need root or CAP_NET_BIND_SERVICE).',
+    fix: 'Stop the other DHCP server, or run with CAP_NET_BIND_SERVICE.',
+  },
+  BP_ERR_TFTP_BIND: {
+    message: 'TFTP cannot bind {address}:{port}',
+    when: 'The TFTP port is in use or needs privileges.',
+    fix: 'Stop the other TFTP server, or run with CAP_NET_BIND_SERVICE.',
+  },
+  BPWRN001: {
+    message: 'Dropped malformed context field {field}',
+    when: 'A /boot parameter did not match its format (e.g. a MAC that is not 6 bytes); the request continues without it.',
+    fix: 'Usually a client quirk; chain clients through /boot.ipxe.',
+  },
+  BPWRN002: {
+    message: 'Policy {policy} failed to reload; the last good version keeps serving',
+    when: 'An edited policy does not compile.',
+    fix: 'Fix the file; /healthz reports the error until you do.',
+  },
+  BPWRN003: {
+    message: 'No policy decided; serving the default decision',
+    when: 'Every policy returned undefined for a request.',
+    fix: 'Nothing, if intended; else add a policy that covers the client.',
+  },
+  BPSEC001: {
+    message: 'Admin token is shorter than 16 characters',
+    when: 'http.adminToken is set but short.',
+    fix: 'Use a long random token (openssl rand -hex 24).',
+  },
+} as const satisfies Record<string, CatalogEntry>
+
+export type ErrorCode = keyof typeof catalog
