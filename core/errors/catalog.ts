@@ -177,6 +177,26 @@ export const catalog = {
     when: 'http.adminToken is set but short.',
     fix: 'Use a long random token (openssl rand -hex 24).',
   },
+  BP_ERR_DHCP_MALFORMED: {
+    message: 'Malformed DHCP packet: {reason}',
+    when: 'A datagram on the DHCP ports is truncated, has a wrong magic cookie or an option that overruns the packet. The packet is dropped.',
+    fix: 'Nothing on the server; if one client keeps sending them, check its firmware (the log has its address).',
+  },
+  BP_ERR_DHCP_STATE: {
+    message: 'DHCP lease state {file} cannot be {action}: {details}',
+    when: 'The lease file under the state directory is unreadable, not valid JSON, or cannot be written.',
+    fix: 'Check the state directory permissions and free space; move a corrupt file aside to start with no leases.',
+  },
+  BP_ERR_DHCP_HOOK: {
+    message: 'decideBoot failed for {mac}: {details}',
+    when: 'The decideBoot hook threw or did not answer within dhcp.boot.hookTimeoutMs; the client got the default boot file.',
+    fix: 'Check the plugin behind the dhcpOffer hook; `err.cause` holds the original error.',
+  },
+  BP_ERR_DHCP_POOL_EXHAUSTED: {
+    message: 'DHCP pool {start}-{end} has no free address',
+    when: 'Every pool address is leased, offered, reserved or declined; new clients get no offer.',
+    fix: 'Widen dhcp.pool, shorten dhcp.leaseSeconds, or remove stale leases.',
+  },
 } as const satisfies Record<string, CatalogEntry>
 
 export type ErrorCode = keyof typeof catalog
