@@ -1,0 +1,32 @@
+/** bootpolicy check: config, policies and templates; every problem with its file:line; exit 1 on any. */
+import { loadConfig } from '../config/load-config.js'
+import { messageOf } from '../errors/bp-error.js'
+import { PolicySet } from '../policy/policy-set.js'
+import { TemplateStore } from '../templates/template-store.js'
+
+export async function checkCommand(configFile: string | undefined, format: 'text' | 'json'): Promise<number> {
+  const problems: { where: string; message: string }[] = []
+  let config
+  try {
+    config = loadConfig({ file: configFile })
+  } catch (err) {
+    problems.push({ where: configFile ?? 'config', message: messageOf(err) })
+  }
+  if (config) {
+    const policies = new PolicySet(config.policies.dir, config.policies)
+    try {
+      await policies.load()
+      for (const p of policies.problems) problems.push({ where: p.policy, message: p.message })
+    } catch (err) {
+      problems.push({ where: config.policies.dir, message: messageOf(err) })
+    } finally {
+      policies.close()
+    }
+    const templates = new TemplateStore(config.templates.dir)
+    for (const p of await templates.load()) problems.push({ where: p.file, message: p.error })
+  }
+  if (format === 'json') process.stdout.write(`${JSON.stringify({ ok: problems.length === 0, problems }, null, 2)}\n`)
+  else if (problems.length === 0) process.stdout.write('ok: config, policies and templates are valid\n')
+  else for (const p of problems) process.stdout.write(`${p.where}: ${p.message}\n`)
+  return problems.length === 0 ? 0 : 1
+}

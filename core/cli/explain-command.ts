@@ -1,0 +1,32 @@
+/** bootpolicy explain --mac … : the decision, the rendered script and the trace for one client. */
+import type { Config } from '../config/config-types.js'
+import { build } from '../http/build-app.js'
+import { createLogger } from '../log/logger.js'
+import { toQuery } from '../http/routes/explain.js'
+
+export async function explainCommand(config: Config, flags: Record<string, string | true>, format: 'text' | 'json'): Promise<number> {
+  const fields: Record<string, string> = {}
+  for (const [k, v] of Object.entries(flags)) {
+    if (k === 'config' || k === 'format' || typeof v !== 'string') continue
+    if (k === 'param') {
+      const [name, ...value] = v.split('=')
+      fields[name!] = value.join('=')
+    } else fields[k] = v
+  }
+  const bp = await build({ ...config, policies: { ...config.policies, watch: false } }, { logger: createLogger('silent') })
+  try {
+    const result = await bp.engine.handle({ query: toQuery(fields), remoteAddress: '127.0.0.1', requestId: 'explain' })
+    if (format === 'json') {
+      process.stdout.write(`${JSON.stringify({ decision: result.decision, record: result.record, script: result.script }, null, 2)}\n`)
+    } else {
+      const r = result.record
+      process.stdout.write(`decided by: ${r.decidedBy}\nkind: ${r.kind}\n`)
+      for (const s of r.policies) process.stdout.write(`  ${s.outcome.padEnd(7)} ${s.policy}${s.message ? ` — ${s.message}` : ''} (${s.us} µs)\n`)
+      if (r.error) process.stdout.write(`error: ${r.error.code}: ${r.error.message}\n`)
+      process.stdout.write(`\n${result.script}`)
+    }
+    return result.record.error ? 1 : 0
+  } finally {
+    await bp.close()
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * bootpolicy <command>: serve, check, test, explain, help.
+ * Exit codes: 0 success, 1 a check or test failed, 2 usage or configuration error.
+ */
+import { loadConfig } from '../config/load-config.js'
+import { BootpolicyError, messageOf } from '../errors/bp-error.js'
+import { parseArgs } from './args.js'
+import { checkCommand } from './check-command.js'
+import { explainCommand } from './explain-command.js'
+import { serveCommand } from './serve-command.js'
+import { testCommand } from './test-command.js'
+
+const HELP = `Usage: bootpolicy <command> [options]
+
+Commands:
+  serve                 run the HTTP (and, if configured, DHCP and TFTP) services
+  check                 validate the config, policies and templates; exit 1 on problems
+  test [dir]            run the policy tests (<policy>.test.ts) and print PASS/FAIL/ERROR
+  explain --mac M ...   show what a client would get, and why (any /boot wire field as --name value)
+  help                  this text
+
+Options:
+  --config FILE         config file (JSON); default: the embedded default (or $BOOTPOLICY_CONFIG)
+  --format text|json    output format for test, check and explain
+`
+
+const KNOWN = ['config', 'format', 'mac', 'uuid', 'buildarch', 'platform', 'arch', 'arch93', 'serial', 'manufacturer', 'product', 'asset', 'hostname', 'ip', 'user-class', 'username', 'password', 'param']
+
+export async function main(argv: readonly string[]): Promise<number> {
+  try {
+    const args = parseArgs(argv, KNOWN)
+    const configFile = typeof args.flags.config === 'string' ? args.flags.config : undefined
+    const format = args.flags.format === 'json' ? 'json' : 'text'
+    switch (args.command) {
+      case 'serve':
+        return await serveCommand(loadConfig({ file: configFile }))
+      case 'check':
+        return await checkCommand(configFile, format)
+      case 'test':
+        return await testCommand(configFile, args.positional[0], format)
+      case 'explain':
+        return await explainCommand(loadConfig({ file: configFile }), args.flags, format)
+      case 'help':
+      case '--help':
+        process.stdout.write(HELP)
+        return 0
+      default:
+        throw new BootpolicyError('BP_ERR_CLI_USAGE', { details: `unknown command "${args.command}"; see bootpolicy help` })
+    }
+  } catch (err) {
+    const code = err instanceof BootpolicyError ? `${err.code}: ` : ''
+    process.stderr.write(`bootpolicy: ${code}${messageOf(err)}\n`)
+    return 2
+  }
+}

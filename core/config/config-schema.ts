@@ -1,0 +1,95 @@
+/**
+ * The configuration schema (JSON Schema draft-07, validated by ajv with defaults filled in and
+ * every violation reported at once). docs/reference/config.md documents each key.
+ */
+export const configSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    http: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        host: { type: 'string', default: '0.0.0.0' },
+        port: { type: 'integer', minimum: 0, maximum: 65535, default: 8080 },
+        /** Path prefix of the boot endpoints, e.g. `/` → `/boot.ipxe` and `/boot`. */
+        bootPath: { type: 'string', pattern: '^/[A-Za-z0-9._/-]*$', default: '/boot' },
+        /** Bearer token for admin endpoints (POST /api/explain). Unset: those endpoints are off. */
+        adminToken: { type: 'string', minLength: 1 },
+        tls: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['cert', 'key'],
+          properties: {
+            cert: { type: 'string' },
+            key: { type: 'string' },
+            /** OpenSSL cipher list; the default is what iPXE negotiates (RSA key exchange, AES-CBC). */
+            ciphers: { type: 'string', default: 'AES256-SHA256:AES128-SHA256:AES256-SHA:AES128-SHA' },
+            minVersion: { type: 'string', enum: ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'], default: 'TLSv1.2' },
+          },
+        },
+      },
+    },
+    policies: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        dir: { type: 'string', default: 'policies' },
+        timeoutMs: { type: 'integer', minimum: 1, maximum: 10000, default: 50 },
+        memoryMb: { type: 'integer', minimum: 8, maximum: 4096, default: 32 },
+        watch: { type: 'boolean', default: true },
+        /** `failsafe`: a failing policy ends the evaluation with the default; `next`: skip it. */
+        onError: { type: 'string', enum: ['failsafe', 'next'], default: 'failsafe' },
+        cacheSize: { type: 'integer', minimum: 0, default: 10000 },
+        cacheTtlMs: { type: 'integer', minimum: 0, default: 300000 },
+      },
+    },
+    templates: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: { dir: { type: 'string', default: 'templates' } },
+    },
+    files: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        /** Served read-only at /files/…; unset: no static files. */
+        dir: { type: 'string' },
+      },
+    },
+    /** The decision served when nothing decides, and after any failure. */
+    default: { type: 'object', required: ['kind'], default: { kind: 'exit' } },
+    log: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        level: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
+      },
+    },
+    stateDir: { type: 'string', default: 'var' },
+    dhcp: { type: 'object', default: {} },
+    tftp: { type: 'object', default: {} },
+    plugins: {
+      type: 'array',
+      default: [],
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          /** npm package name, or a folder under plugins/. */
+          name: { type: 'string', minLength: 1 },
+          /** Explicit path to the plugin module (overrides name resolution). */
+          path: { type: 'string' },
+          options: { type: 'object', default: {} },
+          enabled: { type: 'boolean', default: true },
+        },
+        required: ['name'],
+      },
+    },
+  },
+} as const

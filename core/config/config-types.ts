@@ -1,0 +1,38 @@
+/** The validated configuration (defaults filled in). Keys are documented in docs/reference/config.md. */
+import type { Decision } from '../decision/types.js'
+
+export interface PluginEntry {
+  name: string
+  path?: string
+  options: Record<string, unknown>
+  enabled: boolean
+}
+
+export interface Config {
+  http: {
+    host: string
+    port: number
+    bootPath: string
+    adminToken?: string
+    tls?: { cert: string; key: string; ciphers: string; minVersion: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3' }
+  }
+  policies: {
+    dir: string
+    timeoutMs: number
+    memoryMb: number
+    watch: boolean
+    onError: 'failsafe' | 'next'
+    cacheSize: number
+    cacheTtlMs: number
+  }
+  templates: { dir: string }
+  files: { dir?: string }
+  default: Decision
+  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' }
+  stateDir: string
+  dhcp: Record<string, unknown>
+  tftp: Record<string, unknown>
+  plugins: PluginEntry[]
+  /** Folder that relative paths were resolved against. */
+  baseDir: string
+}

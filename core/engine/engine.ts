@@ -1,0 +1,181 @@
+/**
+ * The decision engine: raw request in, iPXE script and decision record out. It knows no HTTP
+ * and no plugin by name. Every failure ends in a valid `#!ipxe` script (the configured default,
+ * prefixed with what went wrong and the request id), never in a stack trace.
+ */
+import type { Logger } from 'pino'
+import { buildContext, deepFreeze } from '../context/build-context.js'
+import { parseIpxeQuery } from '../context/parse-ipxe-query.js'
+import type { BootContext } from '../context/types.js'
+import type { Decision } from '../decision/types.js'
+import { validateDecision } from '../decision/validate-decision.js'
+import { BootpolicyError, isBootpolicyError, messageOf } from '../errors/bp-error.js'
+import { renderDecision, type RenderEnv } from '../ipxe/render-decision.js'
+import { IpxeScript } from '../ipxe/script-builder.js'
+import type { PolicySet } from '../policy/policy-set.js'
+import type { TemplateStore } from '../templates/template-store.js'
+import type { DecisionRecord, PolicyStep } from './decision-record.js'
+import { PolicyRunner, type PolicyRunnerOptions } from './policy-runner.js'
+import type { HookTrace, RequestHooks } from './request-hooks.js'
+
+export interface EngineOptions extends PolicyRunnerOptions {
+  readonly policies: PolicySet
+  readonly templates: TemplateStore
+  readonly hooks: RequestHooks
+  /** Served when no policy or plugin decides, and after a failure. */
+  readonly defaultDecision: Decision
+  readonly bootPath: string
+  readonly logger: Logger
+}
+
+export interface BootRequest {
+  /** The raw query string, without `?`. */
+  readonly query: string
+  readonly remoteAddress: string
+  readonly requestId: string
+}
+
+export interface BootResponse {
+  readonly statusCode: 200 | 400
+  readonly script: string
+  readonly record: DecisionRecord
+  /** The decision that was rendered (for explain); undefined when the request was unreadable. */
+  readonly decision?: Decision
+}
+
+export class Engine {
+  private readonly runner: PolicyRunner
+
+  constructor(private readonly options: EngineOptions) {
+    const defaultCheck = validateDecision(options.defaultDecision, options.hooks.kindValidators)
+    if (!defaultCheck.ok) {
+      throw new BootpolicyError('BP_ERR_CONFIG_INVALID', { details: `default: ${defaultCheck.problems.join('; ')}` })
+    }
+    this.runner = new PolicyRunner(options.policies, options.hooks.kindValidators, options)
+  }
+
+  async handle(req: BootRequest): Promise<BootResponse> {
+    const t0 = performance.now()
+    const { hooks } = this.options
+    const hookTrace: HookTrace[] = []
+    let ctx: BootContext
+    let credentials
+    try {
+      const built = buildContext({ query: parseIpxeQuery(req.query), remoteAddress: req.remoteAddress })
+      ctx = built.context
+      credentials = built.credentials
+    } catch (err) {
+      const error = asError(err)
+      const context = deepFreeze(emptyContext(req.remoteAddress))
+      const record = this.record(req, context, [], hookTrace, 'failsafe', 'exit', false, 0, t0, error)
+      return { statusCode: 400, script: this.failsafe(context, req.requestId, error.message), record }
+    }
+    if (ctx.dropped.length) this.options.logger.warn({ reqId: req.requestId, fields: ctx.dropped }, 'BPWRN001 dropped malformed context fields')
+
+    let steps: readonly PolicyStep[] = []
+    let decidedBy = 'default'
+    let cached = false
+    let cpuUs = 0
+    let decision: Decision | undefined
+    let error: BootpolicyError | undefined
+    try {
+      await hooks.onRequest(ctx, hookTrace)
+      const facts = await hooks.enrich(ctx, hookTrace)
+      if (Object.keys(facts).length) ctx = deepFreeze({ ...ctx, plugins: facts })
+      if (credentials) {
+        const auth = await hooks.authenticate(ctx, credentials, hookTrace)
+        ctx = deepFreeze({ ...ctx, auth })
+      }
+      credentials = undefined // nothing past this point may see the password
+
+      const run = this.runner.run(ctx)
+      ;({ steps, cpuUs } = run.outcome)
+      cached = run.cached
+      error = run.outcome.error
+      decision = run.outcome.decision
+      if (decision) decidedBy = run.outcome.decidedBy!
+      if (!decision && !error) {
+        const fromPlugin = await hooks.decide(ctx, hookTrace)
+        if (fromPlugin) {
+          decision = fromPlugin.decision
+          decidedBy = `plugin:${fromPlugin.plugin}`
+        }
+      }
+      if (!decision && !error) this.options.logger.debug({ reqId: req.requestId }, 'BPWRN003 no policy decided')
+    } catch (err) {
+      error = asError(err)
+    }
+
+    if (error) {
+      const record = this.record(req, ctx, steps, hookTrace, 'failsafe', this.options.defaultDecision.kind, cached, cpuUs, t0, error)
+      return { statusCode: 200, script: this.failsafe(ctx, req.requestId, shortReason(error)), record, decision: this.options.defaultDecision }
+    }
+    const chosen = decision ?? this.options.defaultDecision
+    try {
+      const prepared = await hooks.prepare(ctx, chosen, hookTrace)
+      const script = this.render(prepared, ctx, req.requestId)
+      const record = this.record(req, ctx, steps, hookTrace, decidedBy, prepared.kind, cached, cpuUs, t0)
+      return { statusCode: 200, script, record, decision: prepared }
+    } catch (err) {
+      const e = asError(err)
+      const record = this.record(req, ctx, steps, hookTrace, 'failsafe', chosen.kind, cached, cpuUs, t0, e)
+      return { statusCode: 200, script: this.failsafe(ctx, req.requestId, shortReason(e)), record, decision: this.options.defaultDecision }
+    }
+  }
+
+  render(decision: Decision, ctx: BootContext, requestId: string): string {
+    if (decision.kind === 'template') {
+      const d = decision as { name: string; vars?: Record<string, unknown> }
+      return this.options.templates.render(d.name, { ctx, vars: d.vars ?? {}, requestId })
+    }
+    const env: RenderEnv = { context: ctx, bootPath: this.options.bootPath, requestId, kinds: this.options.hooks.kindRenderers }
+    return renderDecision(decision, env)
+  }
+
+  /** The configured default, preceded by a line saying what went wrong. */
+  private failsafe(ctx: BootContext, requestId: string, reason: string): string {
+    const head = new IpxeScript()
+    head.command('echo', head.text(`bootpolicy: ${reason} (request ${requestId})`))
+    let body: string
+    try {
+      body = this.render(this.options.defaultDecision, ctx, requestId)
+    } catch {
+      body = '#!ipxe\nexit 1\n'
+    }
+    return head.toString() + body.replace(/^#!ipxe\n/, '')
+  }
+
+  private record(
+    req: BootRequest, context: BootContext, policies: readonly PolicyStep[], plugins: HookTrace[], decidedBy: string,
+    kind: string, cached: boolean, cpuUs: number, t0: number, error?: BootpolicyError,
+  ): DecisionRecord {
+    const record: DecisionRecord = {
+      reqId: req.requestId,
+      context,
+      policies,
+      plugins,
+      decidedBy,
+      kind,
+      cached,
+      ...(error && { error: { code: error.code, message: error.message } }),
+      cpuUs,
+      wallUs: Math.round((performance.now() - t0) * 1000),
+    }
+    this.options.hooks.onResponse(record)
+    return record
+  }
+}
+
+function asError(err: unknown): BootpolicyError {
+  if (isBootpolicyError(err)) return err
+  return new BootpolicyError('BP_ERR_PLUGIN_HOOK', { plugin: 'unknown', hook: 'unknown', details: messageOf(err) }, { cause: err })
+}
+
+/** What the client is told: the code, never a stack or a backend's message. */
+function shortReason(err: BootpolicyError): string {
+  return `${err.code}`
+}
+
+function emptyContext(remoteAddress: string): BootContext {
+  return { arch: 'unknown', remoteAddress, params: {}, auth: { status: 'none' }, plugins: {}, dropped: [] }
+}

@@ -1,0 +1,123 @@
+/**
+ * build(config) → a ready bootpolicy instance that does not listen yet. Tests call this and use
+ * `app.inject()`; core/server.ts binds ports and handles signals.
+ */
+import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import Fastify, { LogController, type FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import type { Config } from '../config/config-types.js'
+import { Engine } from '../engine/engine.js'
+import { noHooks, type RequestHooks } from '../engine/request-hooks.js'
+import { createLogger } from '../log/logger.js'
+import { Metrics } from '../metrics/metrics.js'
+import { defaultImportables, type ImportableModules } from '../policy/compile-policy.js'
+import { PolicySet } from '../policy/policy-set.js'
+import { TemplateStore } from '../templates/template-store.js'
+import { registerBootRoutes } from './routes/boot.js'
+import { registerExplainRoute } from './routes/explain.js'
+import { registerHealthRoutes } from './routes/health.js'
+import { registerStaticFiles } from './routes/static-files.js'
+
+export interface BuildOptions {
+  readonly logger?: Logger
+  readonly hooks?: RequestHooks
+  /** Extra modules policies may import (plugin helpers), by specifier. */
+  readonly importables?: Iterable<[string, string]>
+  /** Problems other parts report to /healthz (plugins, services). */
+  readonly problems?: () => object[]
+}
+
+export interface Bootpolicy {
+  readonly app: FastifyInstance
+  readonly engine: Engine
+  readonly policies: PolicySet
+  readonly templates: TemplateStore
+  readonly metrics: Metrics
+  readonly logger: Logger
+  readonly config: Config
+  close(): Promise<void>
+}
+
+export async function build(config: Config, options: BuildOptions = {}): Promise<Bootpolicy> {
+  const logger = options.logger ?? createLogger(config.log.level)
+  const hooks = options.hooks ?? noHooks
+  const metrics = new Metrics()
+  const importables: ImportableModules = defaultImportables(options.importables)
+
+  const policies = new PolicySet(config.policies.dir, config.policies, importables, {
+    onReload(revision, problems) {
+      for (const p of problems) logger.warn({ policy: p.policy, code: p.code, err: { message: p.message } }, 'BPWRN002 policy failed to load; the last good version keeps serving')
+      logger.info({ revision, problems: problems.length }, 'policies loaded')
+    },
+  })
+  await policies.load()
+  if (config.policies.watch) policies.watch()
+
+  const templates = new TemplateStore(config.templates.dir)
+  const templateProblems = await templates.load()
+  for (const p of templateProblems) logger.warn({ file: p.file, err: { message: p.error } }, 'template failed to compile')
+
+  const engine = new Engine({
+    policies,
+    templates,
+    hooks,
+    defaultDecision: config.default,
+    bootPath: config.http.bootPath,
+    logger,
+    onError: config.policies.onError,
+    cacheSize: config.policies.cacheSize,
+    cacheTtlMs: config.policies.cacheTtlMs,
+  })
+
+  const app = Fastify({
+    loggerInstance: logger,
+    // Our own access line (with the query's secrets redacted) replaces fastify's.
+    logController: new LogController({ disableRequestLogging: true }),
+    genReqId: () => randomBytes(5).toString('hex'),
+    // iPXE sends short queries; anything near this is hostile.
+    routerOptions: { maxParamLength: 4096 },
+    bodyLimit: 64 * 1024,
+    ...(config.http.tls && {
+      https: {
+        cert: readFileSync(config.http.tls.cert),
+        key: readFileSync(config.http.tls.key),
+        ciphers: config.http.tls.ciphers,
+        minVersion: config.http.tls.minVersion,
+        honorCipherOrder: true,
+      },
+    }),
+  }) as unknown as FastifyInstance
+
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched'
+    metrics.requests.inc({ route, code: String(reply.statusCode) })
+    req.log.debug({ req, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request completed')
+  })
+
+  registerBootRoutes(app, engine, config.http.bootPath, metrics)
+  registerHealthRoutes(app, policies, metrics, () => [
+    ...templateProblems.map((p) => ({ template: p.file, message: p.error })),
+    ...(options.problems?.() ?? []),
+  ])
+  registerExplainRoute(app, engine, config.http.adminToken)
+  if (config.files.dir) registerStaticFiles(app, config.files.dir)
+  if (config.http.adminToken && config.http.adminToken.length < 16) {
+    logger.warn({ code: 'BPSEC001' }, 'BPSEC001 admin token is shorter than 16 characters')
+  }
+
+  await app.ready()
+  return {
+    app,
+    engine,
+    policies,
+    templates,
+    metrics,
+    logger,
+    config,
+    async close() {
+      await app.close()
+      policies.close()
+    },
+  }
+}

@@ -1,0 +1,45 @@
+/** GET /boot.ipxe (the bootstrap) and GET /boot (the decision). */
+import type { FastifyInstance } from 'fastify'
+import type { Engine } from '../../engine/engine.js'
+import { BOOTSTRAP_QUERY } from '../../ipxe/identity-query.js'
+import type { Metrics } from '../../metrics/metrics.js'
+
+export function bootstrapScript(bootPath: string): string {
+  return [
+    '#!ipxe',
+    // A relative URL: iPXE resolves it against this script's URL, so HTTP and HTTPS both work.
+    `chain --replace --autofree ${bootPath}?${BOOTSTRAP_QUERY} || goto bp_failed`,
+    ':bp_failed',
+    'echo bootpolicy: cannot reach the boot server, trying the next boot device',
+    'sleep 5',
+    'exit 1',
+    '',
+  ].join('\n')
+}
+
+export function registerBootRoutes(app: FastifyInstance, engine: Engine, bootPath: string, metrics: Metrics): void {
+  const bootstrap = bootstrapScript(bootPath)
+  app.get(`${bootPath}.ipxe`, async (_req, reply) => {
+    return reply.type('text/plain; charset=utf-8').header('Cache-Control', 'no-store').send(bootstrap)
+  })
+
+  app.get(bootPath, async (req, reply) => {
+    const t0 = performance.now()
+    const q = req.url.indexOf('?')
+    const response = await engine.handle({
+      query: q === -1 ? '' : req.url.slice(q + 1),
+      remoteAddress: req.ip,
+      requestId: req.id,
+    })
+    const { record } = response
+    metrics.decisions.inc({ kind: record.kind, decided_by: record.decidedBy })
+    if (record.cached) metrics.cacheHits.inc()
+    for (const step of record.policies) {
+      if (step.outcome === 'error') metrics.policyErrors.inc({ policy: step.policy, code: step.code ?? 'unknown' })
+    }
+    metrics.latency.observe((performance.now() - t0) / 1000)
+    const log = record.error ? req.log.warn.bind(req.log) : req.log.info.bind(req.log)
+    log({ decision: record }, 'decision')
+    return reply.code(response.statusCode).type('text/plain; charset=utf-8').header('Cache-Control', 'no-store').send(response.script)
+  })
+}

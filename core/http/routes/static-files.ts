@@ -1,0 +1,61 @@
+/**
+ * GET/HEAD /files/* — read-only boot files with Content-Length and single-range support
+ * (iPXE and pxelinux fetch kernels and initrds here). Traversal is refused by the resolver the
+ * TFTP service uses too: `..`, encoded or not, NUL, and symlinks that leave the root.
+ */
+import { createReadStream } from 'node:fs'
+import type { FastifyInstance } from 'fastify'
+import { resolveSafePath } from '../../files/resolve-safe-path.js'
+import { BootpolicyError } from '../../errors/bp-error.js'
+import { sendError } from '../send-error.js'
+
+export function registerStaticFiles(app: FastifyInstance, root: string): void {
+  app.route({
+    method: ['GET', 'HEAD'],
+    url: '/files/*',
+    handler: async (req, reply) => {
+      // The router has already percent-decoded the path once; decoding again would turn %252e into '.'.
+      const requested = (req.params as { '*': string })['*']
+      const found = await resolveSafePath(root, requested)
+      if (!found.ok) {
+        const code = found.reason === 'not-found' || found.reason === 'not-a-file' ? 'BP_ERR_HTTP_NOT_FOUND' : 'BP_ERR_HTTP_FORBIDDEN_PATH'
+        return sendError(reply, new BootpolicyError(code))
+      }
+      const size = found.stat.size
+      reply.header('Accept-Ranges', 'bytes').header('Content-Type', 'application/octet-stream')
+      reply.header('Last-Modified', found.stat.mtime.toUTCString())
+      const range = parseRange(req.headers.range, size)
+      if (range === 'invalid') {
+        reply.header('Content-Range', `bytes */${size}`)
+        return sendError(reply, new BootpolicyError('BP_ERR_HTTP_RANGE'))
+      }
+      const [start, end] = range ?? [0, size - 1]
+      if (range) reply.code(206).header('Content-Range', `bytes ${start}-${end}/${size}`)
+      reply.header('Content-Length', String(size === 0 ? 0 : end - start + 1))
+      if (req.method === 'HEAD' || size === 0) return reply.send()
+      return reply.send(createReadStream(found.path, { start, end }))
+    },
+  })
+}
+
+/** One `bytes=a-b`, `bytes=a-` or `bytes=-n` range; multi-range requests get the whole file. */
+export function parseRange(header: string | undefined, size: number): [number, number] | undefined | 'invalid' {
+  if (!header) return undefined
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim())
+  if (!m) return undefined
+  const [, a, b] = m
+  if (a === '' && b === '') return undefined
+  let start: number
+  let end: number
+  if (a === '') {
+    const n = Number(b)
+    if (n === 0) return 'invalid'
+    start = Math.max(0, size - n)
+    end = size - 1
+  } else {
+    start = Number(a)
+    end = b === '' ? size - 1 : Math.min(Number(b), size - 1)
+  }
+  if (start >= size || start > end) return 'invalid'
+  return [start, end]
+}
