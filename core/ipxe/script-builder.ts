@@ -9,6 +9,9 @@
  *   after splitting, so the expanded value stays one argument whatever bytes it holds.
  * Arguments (URLs, kernel arguments, IQNs) must not hold whitespace or control characters at all:
  * the kernel would split them again. Those are rejected with BP_ERR_RENDER_UNSAFE_VALUE.
+ * iPXE re-scans a token after every expansion (settings.c expand_settings), so a value holding
+ * `${…}` would be expanded even from a hex setting: arguments with `${` are rejected, and
+ * display text shows it as `$ {` (and control characters as `?`).
  */
 import { BootpolicyError } from '../errors/bp-error.js'
 
@@ -54,12 +57,15 @@ export class IpxeScript {
     if (value === '') throw unsafe(field, 'empty value')
     if (ARG_FORBIDDEN.test(value)) throw unsafe(field, 'contains whitespace or control characters')
     if (value.length > 4096) throw unsafe(field, 'longer than 4096 characters')
+    if (value.includes('${')) throw unsafe(field, 'contains ${, which iPXE would expand')
     return SAFE_ARG.test(value) && !value.startsWith('-') ? value : this.viaHex(value)
   }
 
   /** Display text (menu titles, item text, messages): any characters, shown exactly. */
   text(value: string): Piece {
     if (value === '') return ''
+    // Control characters would move the cursor or end the setting (NUL): show them as `?`.
+    value = value.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?').replaceAll('${', '$ {')
     const plain = SAFE_TEXT_CHAR.test(value) && !/(^ | $| {2})/.test(value) && !/(^| )-/.test(value)
     return plain ? value : this.viaHex(value)
   }

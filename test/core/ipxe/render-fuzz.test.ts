@@ -1,0 +1,105 @@
+/**
+ * Hostile values in every context field: the rendered script must contain exactly the commands
+ * the policy asked for, and each value must arrive in iPXE as the same single argument or text.
+ */
+import t from 'tap'
+import { buildContext } from '../../../core/context/build-context.js'
+import { renderDecision } from '../../../core/ipxe/render-decision.js'
+import type { Decision } from '../../../core/decision/types.js'
+import { isBootpolicyError } from '../../../core/errors/bp-error.js'
+import { parseScript } from '../../helpers/ipxe-tokenize.js'
+
+const NASTY = ['\n', '\r', ' || shell', ' && reboot', ' ; ', '#', '${password}', '${', '}', ':label', '&', '=', '+', '%', '%0a', '"', "'", '\\', '\t', '\u0000', 'é', '☃', '\u202e', '--gap', '-', '$', '${${x}}', 'goto x', '\u0085', '  ']
+
+/** Deterministic pseudo-random generator so a failure can be replayed. */
+function rng(seed: number): () => number {
+  let x = seed >>> 0
+  return () => {
+    x ^= x << 13
+    x ^= x >>> 17
+    x ^= x << 5
+    return (x >>> 0) / 2 ** 32
+  }
+}
+
+function hostileValues(count: number, seed: number): string[] {
+  const r = rng(seed)
+  const out: string[] = [...NASTY]
+  while (out.length < count) {
+    let s = ''
+    const parts = 1 + Math.floor(r() * 5)
+    for (let i = 0; i < parts; i++) {
+      s += r() < 0.5 ? NASTY[Math.floor(r() * NASTY.length)] : String.fromCharCode(0x20 + Math.floor(r() * 0x5f))
+    }
+    out.push(s)
+  }
+  return out
+}
+
+function render(decision: Decision): string {
+  const { context } = buildContext({ query: new Map(), remoteAddress: '192.0.2.1' })
+  return renderDecision(decision, { context, bootPath: '/boot', requestId: 'req1', kinds: new Map() })
+}
+
+t.test('display text: any value is shown as one argument, commands unchanged', async (t) => {
+  let checked = 0
+  for (const value of hostileValues(1500, 1)) {
+    const script = render({ kind: 'exit', message: value })
+    const { commands, labels } = parseScript(script)
+    const names = commands.map((c) => c.argv[0])
+    const expectedNames = [...(value.trim() === '' ? [] : ['set']), 'echo', 'exit', 'set', 'echo', 'sleep', 'exit']
+    const shown = commands.find((c) => c.argv[0] === 'echo')!
+    // Lines that the value produced can only be `set bpvN:hex …` lines, never a command of its own.
+    t.same(names.filter((n) => n !== 'set'), expectedNames.filter((n) => n !== 'set'), `commands for ${JSON.stringify(value)}`)
+    t.same(labels, ['bp_failed'], 'no label added')
+    const expectedText = value.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?').replaceAll('${', '$ {')
+    if (/^[A-Za-z0-9 ._~:/?=@%+,!*'()[\]<>^"-]+$/.test(expectedText) && !/(^ | $| {2})/.test(expectedText) && !/(^| )-/.test(expectedText)) {
+      t.equal(shown.argv.slice(1).join(' '), expectedText)
+    } else if (value !== '') {
+      t.equal(shown.argv.length, 2, 'the text is one argument')
+      t.equal(shown.argv[1], expectedText, `hex setting carries the exact text of ${JSON.stringify(value)}`)
+    }
+    checked++
+  }
+  t.ok(checked >= 1000, `${checked} values checked`)
+})
+
+t.test('arguments: a value is one exact argument or rejected, never a new command', async (t) => {
+  let accepted = 0
+  let rejected = 0
+  for (const value of hostileValues(1500, 2)) {
+    let script: string
+    try {
+      script = render({ kind: 'boot', kernel: '/files/vmlinuz', args: [`serial=${value}`], initrds: [] })
+    } catch (err) {
+      t.ok(isBootpolicyError(err, 'BP_ERR_RENDER_UNSAFE_VALUE'), 'rejected with the catalog code')
+      t.ok(/[\s\u0000-\u001f\u007f-\u009f]/.test(value) || value.includes('${'), `rejected only for whitespace, controls or \${: ${JSON.stringify(value)}`)
+      rejected++
+      continue
+    }
+    const { commands } = parseScript(script)
+    const kernel = commands.filter((c) => c.argv[0] === 'kernel')
+    t.equal(kernel.length, 1)
+    t.same(kernel[0]!.argv, ['kernel', '/files/vmlinuz', `serial=${value}`], `exact argument for ${JSON.stringify(value)}`)
+    t.same(commands.map((c) => c.argv[0]).filter((n) => n !== 'set'), ['kernel', 'goto', 'boot', 'goto', 'echo', 'sleep', 'exit'])
+    accepted++
+  }
+  t.ok(accepted + rejected >= 1000)
+  t.ok(accepted > 100 && rejected > 100, `accepted ${accepted}, rejected ${rejected}`)
+})
+
+t.test('menu item text from a client cannot add items, labels or commands', async (t) => {
+  for (const value of hostileValues(1000, 3)) {
+    const script = render({
+      kind: 'menu',
+      title: value,
+      items: [{ id: 'a', text: value, action: { kind: 'exit' } }, { gap: value }],
+      default: 'a',
+      timeoutMs: 1000,
+    })
+    const { commands, labels } = parseScript(script)
+    t.same(labels, ['bp_m0', 'bp_m0_esc', 'bp_m0_i0', 'bp_m0_fail', 'bp_failed'])
+    t.equal(commands.filter((c) => c.argv[0] === 'item').length, 2)
+    t.equal(commands.filter((c) => c.argv[0] === 'choose').length, 1)
+  }
+})

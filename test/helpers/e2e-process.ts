@@ -1,0 +1,139 @@
+/**
+ * A child process the e2e harness owns: its output (stdout and stderr, interleaved) is kept in
+ * memory and in a log file, can be waited on with a regex, and it dies with its process group.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { createWriteStream } from 'node:fs'
+import { performance } from 'node:perf_hooks'
+
+export interface ExitStatus {
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+  /** Milliseconds after spawn. */
+  readonly atMs: number
+}
+
+export interface OwnedProcess {
+  readonly name: string
+  readonly pid: number
+  readonly logFile: string
+  /** performance.now() just before spawn: the zero of every `atMs`. */
+  readonly startedAt: number
+  /** Everything written to stdout and stderr so far. */
+  output(): string
+  /** Resolves with the first match of `re` in the output (waiting for more output if needed). */
+  waitForOutput(re: RegExp, timeoutMs: number): Promise<{ match: RegExpExecArray; atMs: number }>
+  /** Called for every chunk of output, with its arrival time. */
+  onOutput(listener: (chunk: string, atMs: number) => void): void
+  readonly exited: Promise<ExitStatus>
+  /** Exit status, or undefined while it runs. */
+  exitStatus(): ExitStatus | undefined
+  /** SIGTERM to the process group, SIGKILL after `graceMs`; resolves when it has exited. */
+  stop(graceMs?: number): Promise<ExitStatus>
+}
+
+export interface StartProcessOptions {
+  readonly name: string
+  readonly command: string
+  readonly args: readonly string[]
+  readonly logFile: string
+  readonly env?: NodeJS.ProcessEnv
+  readonly cwd?: string
+}
+
+export function startProcess(options: StartProcessOptions): OwnedProcess {
+  const log = createWriteStream(options.logFile, { flags: 'a' })
+  const startedAt = performance.now()
+  const child: ChildProcess = spawn(options.command, [...options.args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true, // own process group: stop() reaches its children too
+    env: options.env ?? process.env,
+    cwd: options.cwd,
+  })
+  let text = ''
+  let status: ExitStatus | undefined
+  const listeners: Array<(chunk: string, atMs: number) => void> = []
+  const onData = (chunk: Buffer): void => {
+    const atMs = performance.now() - startedAt
+    const s = chunk.toString('latin1')
+    text += s
+    log.write(chunk)
+    for (const listener of listeners) listener(s, atMs)
+  }
+  child.stdout?.on('data', onData)
+  child.stderr?.on('data', onData)
+  const exited = new Promise<ExitStatus>((resolve) => {
+    child.on('error', (err) => {
+      text += `\n[spawn error] ${err.message}\n`
+      status = { code: null, signal: null, atMs: performance.now() - startedAt }
+      resolve(status)
+    })
+    child.on('close', (code, signal) => {
+      status ??= { code, signal, atMs: performance.now() - startedAt }
+      log.end()
+      resolve(status)
+    })
+  })
+
+  const self: OwnedProcess = {
+    name: options.name,
+    pid: child.pid ?? -1,
+    logFile: options.logFile,
+    startedAt,
+    output: () => text,
+    onOutput: (listener) => void listeners.push(listener),
+    exited,
+    exitStatus: () => status,
+    waitForOutput(re, timeoutMs) {
+      const pattern = new RegExp(re.source, re.flags.replace('g', ''))
+      return new Promise((resolve, reject) => {
+        const check = (atMs: number): boolean => {
+          const match = pattern.exec(text)
+          if (!match) return false
+          cleanup()
+          resolve({ match, atMs })
+          return true
+        }
+        const onChunk = (_chunk: string, atMs: number): void => void check(atMs)
+        const timer = setTimeout(() => {
+          cleanup()
+          reject(new Error(`${options.name}: ${re} not seen within ${timeoutMs} ms; last output:\n${tail(text)}`))
+        }, timeoutMs)
+        const cleanup = (): void => {
+          clearTimeout(timer)
+          const i = listeners.indexOf(onChunk)
+          if (i >= 0) listeners.splice(i, 1)
+        }
+        listeners.push(onChunk)
+        if (check(performance.now() - startedAt)) return
+        void exited.then((s) => {
+          if (check(s.atMs)) return
+          cleanup()
+          reject(new Error(`${options.name}: exited (code ${s.code}, signal ${s.signal}) before ${re}; last output:\n${tail(text)}`))
+        })
+      })
+    },
+    async stop(graceMs = 2000) {
+      if (status || child.pid === undefined) return exited
+      signalGroup(child.pid, 'SIGTERM')
+      const timer = setTimeout(() => signalGroup(child.pid as number, 'SIGKILL'), graceMs)
+      const s = await exited
+      clearTimeout(timer)
+      return s
+    },
+  }
+  return self
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal)
+  } catch {
+    // already gone
+  }
+}
+
+/** The last `n` characters, for error messages. */
+export function tail(text: string, n = 2000): string {
+  return text.length > n ? `…${text.slice(-n)}` : text
+}

@@ -1,0 +1,39 @@
+/**
+ * Runs the real DHCP service in its own process, so a test can put it in a network namespace:
+ *   ip netns exec NS node --no-node-snapshot --import tsx test/helpers/run-dhcp-server.ts
+ * Input: env DHCP_TEST_CONFIG (JSON DhcpConfig), DHCP_TEST_STATE_DIR, optional DHCP_TEST_HOOK
+ * (path of a module whose default export is a decideBoot function), DHCP_TEST_LOG_LEVEL.
+ * Output: pino JSON lines on stdout; stdin line `leases` prints {"leases":[...]}.
+ * SIGTERM closes the service cleanly (flushes the lease file) and exits 0.
+ */
+import { createInterface } from 'node:readline'
+import { pathToFileURL } from 'node:url'
+import { pino } from 'pino'
+import { createDhcpService, type DecideBoot } from '../../core/dhcp/dhcp-service.js'
+
+const logger = pino({ level: process.env.DHCP_TEST_LOG_LEVEL ?? 'info' })
+const config = JSON.parse(process.env.DHCP_TEST_CONFIG ?? '{}') as Parameters<typeof createDhcpService>[0]
+const stateDir = process.env.DHCP_TEST_STATE_DIR ?? '/tmp'
+let decideBoot: DecideBoot | undefined
+if (process.env.DHCP_TEST_HOOK) {
+  decideBoot = ((await import(pathToFileURL(process.env.DHCP_TEST_HOOK).href)) as { default: DecideBoot }).default
+}
+
+const service = createDhcpService(config, { logger, stateDir, ...(decideBoot ? { decideBoot } : {}) })
+try {
+  await service.start()
+} catch (err) {
+  logger.fatal({ err }, 'dhcp test server failed to start')
+  process.exit(3)
+}
+
+createInterface({ input: process.stdin }).on('line', (line) => {
+  if (line.trim() === 'leases') process.stdout.write(`${JSON.stringify({ leases: service.leases() })}\n`)
+})
+
+process.once('SIGTERM', () => {
+  void service.close().then(() => process.exit(0), (err: unknown) => {
+    logger.error({ err }, 'dhcp test server close failed')
+    process.exit(1)
+  })
+})
