@@ -47,7 +47,7 @@ export interface Lan {
   readonly hosts: Readonly<Record<string, LanHost>>
   host(name: string): LanHost
   /** Runs a command in a host's namespace and resolves with its output; rejects on non-zero exit. */
-  exec(host: string, command: string, args?: readonly string[], options?: { timeoutMs?: number; input?: string }): Promise<ExecResult>
+  exec(host: string, command: string, args?: readonly string[], options?: { timeoutMs?: number; input?: string; cwd?: string; env?: NodeJS.ProcessEnv }): Promise<ExecResult>
   /** Starts a long-running process in a host's namespace; it is killed at cleanup if still running. */
   spawn(host: string, command: string, args?: readonly string[], options?: SpawnOptions): ChildProcess
   close(): Promise<void>
@@ -130,7 +130,7 @@ export async function createLan(t: Teardownable | undefined, specs: readonly Lan
     host,
     close,
     exec: async (name, command, args = [], options = {}) => {
-      const child = execFileP('ip', ['netns', 'exec', host(name).ns, command, ...args], { timeout: options.timeoutMs ?? 30_000, maxBuffer: 64 << 20 })
+      const child = execFileP('ip', ['netns', 'exec', host(name).ns, command, ...args], { timeout: options.timeoutMs ?? 30_000, maxBuffer: 64 << 20, ...(options.cwd ? { cwd: options.cwd } : {}), ...(options.env ? { env: options.env } : {}) })
       if (options.input !== undefined) child.child.stdin?.end(options.input)
       const { stdout, stderr } = await child
       return { stdout, stderr }
