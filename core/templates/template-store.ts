@@ -13,7 +13,16 @@ import { BootpolicyError, messageOf } from '../errors/bp-error.js'
 
 const SAFE_VALUE = /^[A-Za-z0-9._~:/?=@%+,!*'()[\]^-]*$/
 
+/** Output of it.text() / it.url(): already safe, so `<%= %>` writes it as it is. */
+export class SafeValue {
+  constructor(readonly value: string) {}
+  toString(): string {
+    return this.value
+  }
+}
+
 export function escapeValue(value: unknown): string {
+  if (value instanceof SafeValue) return value.value
   const s = typeof value === 'string' ? value : value === undefined || value === null ? '' : String(value)
   if (!SAFE_VALUE.test(s) || s.startsWith('-')) {
     throw new BootpolicyError('BP_ERR_RENDER_UNSAFE_VALUE', {
@@ -25,13 +34,20 @@ export function escapeValue(value: unknown): string {
 }
 
 /** Display text: anything outside a plain set becomes `?`, so nothing can split or expand. */
-export function safeText(value: unknown): string {
+export function safeText(value: unknown): SafeValue {
   const s = String(value ?? '')
-  return s
-    .replace(/[^A-Za-z0-9 ._~:/?=@%+,!*'()[\]<>^"-]/g, '?')
-    .replace(/ {2,}/g, ' ')
-    .replace(/(^| )-/g, '$1?')
-    .trim()
+  return new SafeValue(
+    s
+      .replace(/[^A-Za-z0-9 ._~:/?=@%+,!*'()[\]<>^"-]/g, '?')
+      .replace(/ {2,}/g, ' ')
+      .replace(/(^| )-/g, '$1?')
+      .trim(),
+  )
+}
+
+/** A URL component, percent-encoded (unreserved characters only). */
+export function safeUrlComponent(value: unknown): SafeValue {
+  return new SafeValue(encodeURIComponent(String(value ?? '')).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`))
 }
 
 export interface TemplateData {
@@ -89,7 +105,7 @@ export class TemplateStore {
       throw new BootpolicyError('BP_ERR_RENDER_TEMPLATE', { template: name, details: 'no such template' })
     }
     try {
-      const out = this.eta.render(`@${name}`, { ...data, text: safeText, url: encodeURIComponent })
+      const out = this.eta.render(`@${name}`, { ...data, text: safeText, url: safeUrlComponent })
       return out.startsWith('#!ipxe') ? out : `#!ipxe\n${out}`
     } catch (err) {
       if (err instanceof BootpolicyError) throw err
