@@ -1,0 +1,96 @@
+import t from 'tap'
+import { readdir, readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { LeaseStore, type LeaseStoreOptions } from '../../../core/dhcp/lease-store.js'
+import { sameSubnet } from '../../../core/dhcp/ipv4.js'
+
+function store(dir: string, extra: Partial<LeaseStoreOptions> = {}, clock = { now: 1_000_000 }): LeaseStore {
+  return new LeaseStore({
+    file: join(dir, 'leases.json'),
+    poolStart: '10.0.0.10',
+    poolEnd: '10.0.0.13',
+    reserved: new Map([[(10 << 24) + 12, 'aa:aa:aa:aa:aa:aa']]),
+    excluded: new Set([(10 << 24) + 11]),
+    inSubnet: (ip) => sameSubnet(ip, '10.0.0.0', '255.255.255.0'),
+    now: () => clock.now,
+    ...extra,
+  })
+}
+
+t.test('allocation skips reserved and excluded addresses, exhaustion is bounded', async (t) => {
+  const s = store(t.testdir())
+  t.equal(s.allocate('mac:1', '01'), '10.0.0.10')
+  s.offer('mac:1', '01', '10.0.0.10', 30_000)
+  t.equal(s.allocate('mac:2', '02'), '10.0.0.13', '.11 excluded, .12 reserved')
+  s.offer('mac:2', '02', '10.0.0.13', 30_000)
+  const started = process.hrtime.bigint()
+  t.equal(s.allocate('mac:3', '03'), undefined, 'pool exhausted')
+  t.ok(Number(process.hrtime.bigint() - started) < 50e6, 'exhaustion answers at once')
+  t.ok(s.usableBy('10.0.0.12', 'mac:aa', 'aa:aa:aa:aa:aa:aa'), 'reserved address usable by its owner')
+  t.notOk(s.usableBy('10.0.0.12', 'mac:3', '03'), 'and nobody else')
+})
+
+t.test('expired offers, releases and declines', async (t) => {
+  const clock = { now: 1_000_000 }
+  const s = store(t.testdir(), {}, clock)
+  s.offer('mac:1', '01', '10.0.0.10', 1000)
+  s.offer('mac:2', '02', '10.0.0.13', 1000)
+  clock.now += 2000
+  t.equal(s.allocate('mac:3', '03'), '10.0.0.10', 'an expired offer frees its address')
+  s.bind('mac:3', '03', '10.0.0.10', 60_000)
+  t.notOk(s.release('mac:9', '10.0.0.10'), 'only the holder can release')
+  t.ok(s.release('mac:3', '10.0.0.10'))
+  t.equal(s.forClient('mac:3')?.state, 'released', 'record kept for the next DISCOVER')
+  t.ok(s.usableBy('10.0.0.10', 'mac:4', '04'), 'released address is free for others')
+  s.decline('mac:3', '10.0.0.13', 5000)
+  t.notOk(s.usableBy('10.0.0.13', 'mac:4', '04'), 'declined address is out of the pool')
+  clock.now += 6000
+  t.ok(s.usableBy('10.0.0.13', 'mac:4', '04'), 'until the decline time has passed')
+})
+
+t.test('state is persisted atomically and restored', async (t) => {
+  const dir = t.testdir()
+  const a = store(dir)
+  a.bind('mac:1', '01:02:03:04:05:06', '10.0.0.10', 3_600_000, 'node1')
+  a.offer('mac:2', '01:02:03:04:05:07', '10.0.0.13', 30_000)
+  a.decline('mac:9', '10.0.0.12', 60_000)
+  await Promise.all([a.commit(), a.commit(), a.commit()])
+  t.same(await readdir(dir), ['leases.json'], 'no temp file left behind')
+  const onDisk = JSON.parse(await readFile(join(dir, 'leases.json'), 'utf8')) as { leases: Array<{ ip: string; state: string }> }
+  t.same(onDisk.leases.map((l) => [l.ip, l.state]), [['10.0.0.10', 'bound'], ['10.0.0.12', 'declined']], 'offers are not persisted')
+
+  // A crash during a write leaves a temp file; the last complete state is what loads.
+  await writeFile(join(dir, 'leases.json.tmp-99999'), '{"version":1,"leases":[{"ip":')
+  const b = store(dir)
+  await b.load()
+  t.same(b.list().map((l) => [l.ip, l.state, l.hostname]), [['10.0.0.10', 'bound', 'node1'], ['10.0.0.12', 'declined', undefined]])
+})
+
+t.test('restore drops entries that do not fit the config, refuses a corrupt file', async (t) => {
+  const dir = t.testdir({
+    'leases.json': JSON.stringify({
+      version: 1,
+      leases: [
+        { ip: '10.0.0.10', mac: '01:02:03:04:05:06', key: 'mac:x', state: 'bound', expiresAt: 5e12 },
+        { ip: '192.168.1.5', mac: '01:02:03:04:05:06', key: 'mac:y', state: 'bound', expiresAt: 5e12 },
+        { ip: '10.0.0.13', mac: 'nope', key: 'mac:z', state: 'bound', expiresAt: 5e12 },
+        { ip: '10.0.0.13', mac: '01:02:03:04:05:07', key: 'mac:w', state: 'offered', expiresAt: 5e12 },
+      ],
+    }),
+  })
+  const s = store(dir)
+  await s.load()
+  t.same(s.list().map((l) => l.ip), ['10.0.0.10'])
+
+  const bad = t.testdir({ 'leases.json': '{"version":1,"leases":[' })
+  await t.rejects(store(bad).load(), { code: 'BP_ERR_DHCP_STATE', message: /cannot be read/ })
+  const wrong = t.testdir({ 'leases.json': '{"leases":{}}' })
+  await t.rejects(store(wrong).load(), { code: 'BP_ERR_DHCP_STATE' })
+  await t.resolves(store(t.testdir()).load(), 'a missing file is an empty state')
+})
+
+t.test('a failing write rejects commit with BP_ERR_DHCP_STATE', async (t) => {
+  const s = store(t.testdir(), { file: '/proc/does-not-exist/leases.json' })
+  s.bind('mac:1', '01:02:03:04:05:06', '10.0.0.10', 1000)
+  await t.rejects(s.commit(), { code: 'BP_ERR_DHCP_STATE', message: /cannot be written/ })
+})
