@@ -51,11 +51,13 @@ export function createDhcpService(config: DhcpConfig, deps: DhcpServiceDeps): Dh
   const inflight = new Set<Promise<void>>()
   let store: LeaseStore | undefined
   let state: 'new' | 'started' | 'closed' = 'new'
+  let received = 0
   let malformed = 0
   let lastSummary = 0
 
   const onPacket = (buf: Buffer, from: Rinfo, localPort: number, socket: dgram.Socket, identity: ServerIdentity, responder: Responder): void => {
     if (state !== 'started') return
+    received++
     let packet: DhcpPacket
     try {
       packet = decode(buf)
@@ -122,7 +124,7 @@ export function createDhcpService(config: DhcpConfig, deps: DhcpServiceDeps): Dh
     await Promise.all(sockets.splice(0).map(closeUdp))
     await Promise.allSettled([...inflight])
     await store?.commit()
-    log.info({ malformedTotal: malformed }, 'dhcp service closed')
+    log.info({ receivedTotal: received, malformedTotal: malformed }, 'dhcp service closed')
   }
 
   return { start, close, leases: () => store?.list() ?? [] }

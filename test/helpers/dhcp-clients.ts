@@ -101,6 +101,7 @@ export interface ProbeJob {
 export async function probe(lan: Lan, host: string, job: ProbeJob): Promise<ProbeReply[]> {
   const input = JSON.stringify({
     bindPort: job.bindPort ?? 68,
+    ...(lan.host(host).ip ? { sourceAddress: lan.host(host).ip } : {}),
     listenMs: job.listenMs ?? 1500,
     ...(job.expect !== undefined ? { expect: job.expect } : {}),
     ...(job.gapMs !== undefined ? { gapMs: job.gapMs } : {}),

@@ -10,7 +10,8 @@ import dgram from 'node:dgram'
 
 interface Job {
   bindPort: number
-  bindAddress?: string
+  /** The host's own address: broadcasts are sent from a socket bound to it. */
+  sourceAddress?: string
   listenMs: number
   expect?: number
   gapMs?: number
@@ -21,16 +22,23 @@ let input = ''
 for await (const chunk of process.stdin) input += String(chunk)
 const job = JSON.parse(input) as Job
 
-const socket = dgram.createSocket({ type: 'udp4', reuseAddr: true })
 const replies: Array<{ hex: string; from: string; port: number }> = []
 let done: () => void = () => undefined
 const finished = new Promise<void>((resolve) => { done = resolve })
-socket.on('message', (buf, rinfo) => {
-  replies.push({ hex: buf.toString('hex'), from: rinfo.address, port: rinfo.port })
-  if (job.expect !== undefined && replies.length >= job.expect) done()
-})
-await new Promise<void>((resolve) => socket.bind(job.bindPort, job.bindAddress ?? '0.0.0.0', resolve))
-socket.setBroadcast(true)
+async function open(address: string): Promise<dgram.Socket> {
+  const socket = dgram.createSocket({ type: 'udp4', reuseAddr: true })
+  socket.on('message', (buf, rinfo) => {
+    replies.push({ hex: buf.toString('hex'), from: rinfo.address, port: rinfo.port })
+    if (job.expect !== undefined && replies.length >= job.expect) done()
+  })
+  await new Promise<void>((resolve) => socket.bind(job.bindPort, address, resolve))
+  socket.setBroadcast(true)
+  return socket
+}
+// The wildcard socket hears broadcasts; sending from one bound to the host's own address lets
+// Linux route 255.255.255.255 out of eth0 without a default route (see core/dhcp/udp-transport.ts).
+const wildcard = await open('0.0.0.0')
+const socket = job.sourceAddress ? await open(job.sourceAddress) : wildcard
 for (const s of job.send) {
   await new Promise<void>((resolve, reject) => socket.send(Buffer.from(s.hex, 'hex'), s.port, s.to, (err) => (err ? reject(err) : resolve())))
   if (job.gapMs) await new Promise((r) => setTimeout(r, job.gapMs))
@@ -38,5 +46,6 @@ for (const s of job.send) {
 const timer = setTimeout(done, job.listenMs)
 await finished
 clearTimeout(timer)
-socket.close()
+wildcard.close()
+if (socket !== wildcard) socket.close()
 process.stdout.write(JSON.stringify({ replies }))
