@@ -3,6 +3,7 @@
  * and no plugin by name. Every failure ends in a valid `#!ipxe` script (the configured default,
  * prefixed with what went wrong and the request id), never in a stack trace.
  */
+import { LRUCache } from 'lru-cache'
 import type { Logger } from 'pino'
 import { buildContext, deepFreeze } from '../context/build-context.js'
 import { parseIpxeQuery } from '../context/parse-ipxe-query.js'
@@ -45,6 +46,8 @@ export interface BootResponse {
 
 export class Engine {
   private readonly runner: PolicyRunner
+  /** Whole responses by (revision, client address, query), used only while no plugin hooks requests. */
+  private readonly responses: LRUCache<string, BootResponse> | undefined
 
   constructor(private readonly options: EngineOptions) {
     const defaultCheck = validateDecision(options.defaultDecision, options.hooks.kindValidators)
@@ -52,10 +55,28 @@ export class Engine {
       throw new BootpolicyError('BP_ERR_CONFIG_INVALID', { details: `default: ${defaultCheck.problems.join('; ')}` })
     }
     this.runner = new PolicyRunner(options.policies, options.hooks.kindValidators, options)
+    this.responses = options.hooks.pure && options.cacheSize > 0
+      ? new LRUCache({ max: options.cacheSize, ttl: options.cacheTtlMs || undefined })
+      : undefined
   }
 
   async handle(req: BootRequest): Promise<BootResponse> {
     const t0 = performance.now()
+    const key = this.responses && !/(^|&)(username|password)/.test(req.query)
+      ? `${this.options.policies.revision}\n${req.remoteAddress}\n${req.query}`
+      : undefined
+    const hit = key ? this.responses!.get(key) : undefined
+    if (hit) {
+      const record = { ...hit.record, reqId: req.requestId, cached: true, cpuUs: 0, wallUs: Math.round((performance.now() - t0) * 1000) }
+      this.options.hooks.onResponse(record)
+      return { ...hit, script: withRequestId(hit.script, req.requestId), record }
+    }
+    const response = await this.compute(req, t0)
+    if (key && response.statusCode === 200 && response.record.kind !== 'template') this.responses!.set(key, response)
+    return { ...response, script: withRequestId(response.script, req.requestId) }
+  }
+
+  private async compute(req: BootRequest, t0: number): Promise<BootResponse> {
     const { hooks } = this.options
     const hookTrace: HookTrace[] = []
     let ctx: BootContext
@@ -68,7 +89,7 @@ export class Engine {
       const error = asError(err)
       const context = deepFreeze(emptyContext(req.remoteAddress))
       const record = this.record(req, context, [], hookTrace, 'failsafe', 'exit', false, 0, t0, error)
-      return { statusCode: 400, script: this.failsafe(context, req.requestId, error.message), record }
+      return { statusCode: 400, script: this.failsafe(context, error.message), record }
     }
     if (ctx.dropped.length) this.options.logger.warn({ reqId: req.requestId, fields: ctx.dropped }, 'BPWRN001 dropped malformed context fields')
 
@@ -108,37 +129,38 @@ export class Engine {
 
     if (error) {
       const record = this.record(req, ctx, steps, hookTrace, 'failsafe', this.options.defaultDecision.kind, cached, cpuUs, t0, error)
-      return { statusCode: 200, script: this.failsafe(ctx, req.requestId, shortReason(error)), record, decision: this.options.defaultDecision }
+      return { statusCode: 200, script: this.failsafe(ctx, shortReason(error)), record, decision: this.options.defaultDecision }
     }
     const chosen = decision ?? this.options.defaultDecision
     try {
       const prepared = await hooks.prepare(ctx, chosen, hookTrace)
-      const script = this.render(prepared, ctx, req.requestId)
+      const script = this.render(prepared, ctx)
       const record = this.record(req, ctx, steps, hookTrace, decidedBy, prepared.kind, cached, cpuUs, t0)
       return { statusCode: 200, script, record, decision: prepared }
     } catch (err) {
       const e = asError(err)
       const record = this.record(req, ctx, steps, hookTrace, 'failsafe', chosen.kind, cached, cpuUs, t0, e)
-      return { statusCode: 200, script: this.failsafe(ctx, req.requestId, shortReason(e)), record, decision: this.options.defaultDecision }
+      return { statusCode: 200, script: this.failsafe(ctx, shortReason(e)), record, decision: this.options.defaultDecision }
     }
   }
 
-  render(decision: Decision, ctx: BootContext, requestId: string): string {
+  /** The script body; its `${bp-req}` references are bound by `withRequestId`. */
+  render(decision: Decision, ctx: BootContext): string {
     if (decision.kind === 'template') {
       const d = decision as { name: string; vars?: Record<string, unknown> }
-      return this.options.templates.render(d.name, { ctx, vars: d.vars ?? {}, requestId })
+      return this.options.templates.render(d.name, { ctx, vars: d.vars ?? {}, requestId: '${bp-req}' })
     }
-    const env: RenderEnv = { context: ctx, bootPath: this.options.bootPath, requestId, kinds: this.options.hooks.kindRenderers }
+    const env: RenderEnv = { context: ctx, bootPath: this.options.bootPath, kinds: this.options.hooks.kindRenderers }
     return renderDecision(decision, env)
   }
 
   /** The configured default, preceded by a line saying what went wrong. */
-  private failsafe(ctx: BootContext, requestId: string, reason: string): string {
+  private failsafe(ctx: BootContext, reason: string): string {
     const head = new IpxeScript()
-    head.command('echo', head.text(`bootpolicy: ${reason} (request ${requestId})`))
+    head.command('echo', head.text(`bootpolicy: ${reason}`), '(request', '${bp-req})')
     let body: string
     try {
-      body = this.render(this.options.defaultDecision, ctx, requestId)
+      body = this.render(this.options.defaultDecision, ctx)
     } catch {
       body = '#!ipxe\nexit 1\n'
     }
@@ -164,6 +186,13 @@ export class Engine {
     this.options.hooks.onResponse(record)
     return record
   }
+}
+
+/** Bind the request id: `set bp-req <id>` right after `#!ipxe` (ids are hex, or a fixed word). */
+export function withRequestId(script: string, requestId: string): string {
+  const id = /^[A-Za-z0-9_-]{1,32}$/.test(requestId) ? requestId : 'invalid'
+  const nl = script.indexOf('\n')
+  return `${script.slice(0, nl + 1)}set bp-req ${id}\n${script.slice(nl + 1)}`
 }
 
 function asError(err: unknown): BootpolicyError {

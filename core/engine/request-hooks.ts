@@ -27,6 +27,11 @@ export interface RequestHooks {
   prepare(ctx: BootContext, decision: Decision, trace: HookTrace[]): Promise<Decision>
   /** Parallel, never throws. */
   onResponse(record: object): void
+  /**
+   * True when no plugin has a request hook: the answer is then a pure function of the query, the
+   * client address and the policy revision, and whole responses can be memoized.
+   */
+  readonly pure: boolean
   /** Decision kinds contributed by plugins. */
   readonly kindValidators: ReadonlyMap<string, KindValidator>
   readonly kindRenderers: ReadonlyMap<string, KindRenderer>
@@ -47,6 +52,7 @@ export const noHooks: RequestHooks = {
     return decision
   },
   onResponse() {},
+  pure: true,
   kindValidators: new Map(),
   kindRenderers: new Map(),
 }

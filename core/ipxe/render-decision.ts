@@ -15,7 +15,6 @@ export interface RenderEnv {
   readonly context: BootContext
   /** Path of the /boot endpoint, for `again` and `login` round trips. */
   readonly bootPath: string
-  readonly requestId: string
   readonly kinds: ReadonlyMap<string, KindRenderer>
 }
 
@@ -25,7 +24,8 @@ export function renderDecision(decision: Decision, env: RenderEnv): string {
   const script = new IpxeScript()
   renderInto(decision, script, env, FAILED, { menus: 0 })
   script.blank().label(FAILED)
-  script.command('echo', script.text(`Boot failed (request ${env.requestId}), trying the next boot device`))
+  // ${bp-req} is set by the engine on the script's second line: the body stays cacheable.
+  script.command('echo', 'Boot failed (request', '${bp-req}),', 'trying the next boot device')
   script.command('sleep', '5')
   script.command('exit', '1')
   return script.toString()

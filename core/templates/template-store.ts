@@ -105,7 +105,7 @@ export class TemplateStore {
       throw new BootpolicyError('BP_ERR_RENDER_TEMPLATE', { template: name, details: 'no such template' })
     }
     try {
-      const out = this.eta.render(`@${name}`, { ...data, text: safeText, url: safeUrlComponent })
+      const out = this.eta.render(`@${name}`, { ...data, requestId: new SafeValue(data.requestId), text: safeText, url: safeUrlComponent })
       return out.startsWith('#!ipxe') ? out : `#!ipxe\n${out}`
     } catch (err) {
       if (err instanceof BootpolicyError) throw err

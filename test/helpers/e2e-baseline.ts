@@ -23,6 +23,8 @@ export interface BaselineBootOptions {
   readonly kernelArgs?: string
   /** Keep <net.dir> (serial, dnsmasq, http logs) even when the boot succeeds. It is always kept on failure. */
   readonly keepLogs?: boolean
+  /** uefi-pxe: the NBP OVMF loads over TFTP (default ipxe.efi; see DnsmasqOptions.efiBootFile). */
+  readonly efiBootFile?: string
   /** Wait for the marker at most this long (default 120 s). */
   readonly timeoutMs?: number
 }
@@ -64,7 +66,7 @@ export async function runBaselineBoot(options: BaselineBootOptions): Promise<Bas
     writeFileSync(join(www, 'boot.ipxe'), script)
     const [http, dnsmasq] = await Promise.all([
       startStaticHttp(net, { root: www, port: 8080 }),
-      startDnsmasq(net, { ipxeScriptUrl: `${httpUrl}/boot.ipxe` }),
+      startDnsmasq(net, { ipxeScriptUrl: `${httpUrl}/boot.ipxe`, efiBootFile: options.efiBootFile }),
     ])
     const setupMs = Math.round(performance.now() - t0)
     const boot = await bootToMarker({

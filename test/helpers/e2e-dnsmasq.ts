@@ -17,6 +17,11 @@ export interface DnsmasqOptions {
   readonly ipxeScriptUrl: string
   /** TFTP root (default <net.dir>/tftp, holding copies of Debian's undionly.kpxe and ipxe.efi). */
   readonly tftpRoot?: string
+  /**
+   * What OVMF's own PXE client gets over TFTP (default ipxe.efi). snponly.efi (also in the TFTP root)
+   * starts ~4 s faster under OVMF: ipxe.efi first probes its own drivers, then falls back to SNP.
+   */
+  readonly efiBootFile?: string
   /** Send 175.176 = 1 (default true). */
   readonly noPxeDhcp?: boolean
   /** More dnsmasq.conf lines, appended last. */
@@ -42,7 +47,7 @@ export function dnsmasqConfig(net: TestNet, options: DnsmasqOptions & { tftpRoot
     'dhcp-match=set:efi64,option:client-arch,7',
     'dhcp-match=set:efi64,option:client-arch,9',
     `dhcp-boot=tag:ipxe,${options.ipxeScriptUrl}`,
-    'dhcp-boot=tag:!ipxe,tag:efi64,ipxe.efi',
+    `dhcp-boot=tag:!ipxe,tag:efi64,${options.efiBootFile ?? 'ipxe.efi'}`,
     'dhcp-boot=tag:!ipxe,tag:!efi64,undionly.kpxe',
     ...(options.noPxeDhcp ?? true ? ['dhcp-option=encap:175,176,1'] : []),
     'enable-tftp',
@@ -60,6 +65,7 @@ export async function startDnsmasq(net: TestNet, options: DnsmasqOptions): Promi
     tftpRoot = join(net.dir, 'tftp')
     mkdirSync(tftpRoot, { recursive: true })
     copyFileSync(requireFile('/usr/lib/ipxe/ipxe.efi', 'ipxe'), join(tftpRoot, 'ipxe.efi'))
+    copyFileSync(requireFile('/usr/lib/ipxe/snponly.efi', 'ipxe'), join(tftpRoot, 'snponly.efi'))
     copyFileSync(requireFile('/usr/lib/ipxe/undionly.kpxe', 'ipxe'), join(tftpRoot, 'undionly.kpxe'))
   }
   const configFile = join(net.dir, 'dnsmasq.conf')

@@ -28,6 +28,8 @@ export interface OwnedProcess {
   readonly exited: Promise<ExitStatus>
   /** Exit status, or undefined while it runs. */
   exitStatus(): ExitStatus | undefined
+  /** Write to its stdin (needs `stdin: 'pipe'`); ignored once it has exited. */
+  write(data: string): void
   /** SIGTERM to the process group, SIGKILL after `graceMs`; resolves when it has exited. */
   stop(graceMs?: number): Promise<ExitStatus>
 }
@@ -39,13 +41,15 @@ export interface StartProcessOptions {
   readonly logFile: string
   readonly env?: NodeJS.ProcessEnv
   readonly cwd?: string
+  /** Default 'ignore' (/dev/null). */
+  readonly stdin?: 'ignore' | 'pipe'
 }
 
 export function startProcess(options: StartProcessOptions): OwnedProcess {
   const log = createWriteStream(options.logFile, { flags: 'a' })
   const startedAt = performance.now()
   const child: ChildProcess = spawn(options.command, [...options.args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe'],
     detached: true, // own process group: stop() reaches its children too
     env: options.env ?? process.env,
     cwd: options.cwd,
@@ -62,6 +66,7 @@ export function startProcess(options: StartProcessOptions): OwnedProcess {
   }
   child.stdout?.on('data', onData)
   child.stderr?.on('data', onData)
+  child.stdin?.on('error', () => undefined) // EPIPE when it exits first
   const exited = new Promise<ExitStatus>((resolve) => {
     child.on('error', (err) => {
       text += `\n[spawn error] ${err.message}\n`
@@ -84,6 +89,9 @@ export function startProcess(options: StartProcessOptions): OwnedProcess {
     onOutput: (listener) => void listeners.push(listener),
     exited,
     exitStatus: () => status,
+    write(data) {
+      if (!status && child.stdin?.writable) child.stdin.write(data)
+    },
     waitForOutput(re, timeoutMs) {
       const pattern = new RegExp(re.source, re.flags.replace('g', ''))
       return new Promise((resolve, reject) => {

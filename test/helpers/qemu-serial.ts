@@ -10,7 +10,9 @@ export interface SerialChunk {
 }
 
 export interface SerialLine {
-  /** When the line was complete (its newline arrived), in ms after QEMU was spawned. */
+  /** When the line's first character arrived, in ms after QEMU was spawned. */
+  readonly startMs: number
+  /** When the line was complete (its newline arrived). */
   readonly atMs: number
   readonly text: string
 }
@@ -37,20 +39,34 @@ export function cleanSerial(raw: string): string {
   return out.replace(/\n{2,}/g, '\n')
 }
 
-/** Complete lines (blank ones dropped), each stamped with the arrival time of its newline. */
+/**
+ * Complete, non-blank lines with two times: when the line began and when its newline arrived.
+ * "Configuring (net0 …)... ok" begins when DHCP starts and ends when it is done; a one-shot line
+ * like "net0: 10.0.0.5/…" has both times equal.
+ */
 export function serialLines(chunks: readonly SerialChunk[]): SerialLine[] {
   const lines: SerialLine[] = []
   let raw = ''
   let done = 0
+  // The unfinished line so far and when it began. Backspaces can rewrite it (iPXE's prompt):
+  // then it begins again with the chunk that rewrote it.
+  let pending = ''
+  let pendingStart: number | undefined
   for (const chunk of chunks) {
     raw += chunk.text
     const parts = cleanSerial(raw).split('\n')
-    parts.pop() // the unfinished line
+    const unfinished = parts.pop() ?? ''
     for (; done < parts.length; done++) {
       const text = (parts[done] as string).trimEnd()
-      if (text) lines.push({ atMs: chunk.atMs, text })
+      const continued = pendingStart !== undefined && pending !== '' && text.startsWith(pending.trimEnd())
+      if (text) lines.push({ startMs: continued ? (pendingStart as number) : chunk.atMs, atMs: chunk.atMs, text })
+      pending = ''
+      pendingStart = undefined
     }
     done = parts.length
+    if (unfinished.trim() === '') pendingStart = undefined
+    else if (pendingStart === undefined || !unfinished.startsWith(pending)) pendingStart = chunk.atMs
+    pending = unfinished
   }
   return lines
 }
@@ -73,20 +89,21 @@ export interface BootMilestones {
   marker?: number
 }
 
-const MILESTONES: ReadonlyArray<[keyof BootMilestones, RegExp]> = [
-  ['pxeStart', />>Start PXE over IPv4/],
-  ['nbpLoaded', /NBP file downloaded successfully/],
-  ['ipxeStart', /iPXE \(PCI [^)]*\) starting execution|iPXE initialising devices|Open Source Network Boot Firmware/],
-  ['ipxeConfigured', /^net\d+: \d+\.\d+\.\d+\.\d+\//],
-  ['scriptLoaded', /: \d+ bytes \[script\]/],
-  ['marker', /BOOTPOLICY-E2E-MARKER/],
+/** [name, line pattern, take the line's start (true) or end (false)]; the first matching line counts. */
+const MILESTONES: ReadonlyArray<[keyof BootMilestones, RegExp, boolean]> = [
+  ['pxeStart', />>Start PXE over IPv4/, true],
+  ['nbpLoaded', /NBP file downloaded successfully/, false],
+  ['ipxeStart', /iPXE \(PCI [^)]*\) starting execution|iPXE initialising devices|Open Source Network Boot Firmware/, true],
+  ['ipxeConfigured', /^net\d+: \d+\.\d+\.\d+\.\d+\//, false],
+  ['scriptLoaded', /: \d+ bytes \[script\]/, false],
+  ['marker', /BOOTPOLICY-E2E-MARKER/, false],
 ]
 
 export function bootMilestones(lines: readonly SerialLine[]): BootMilestones {
   const result: BootMilestones = {}
   for (const line of lines) {
-    for (const [name, re] of MILESTONES) {
-      if (result[name] === undefined && re.test(line.text)) result[name] = line.atMs
+    for (const [name, re, atStart] of MILESTONES) {
+      if (result[name] === undefined && re.test(line.text)) result[name] = atStart ? line.startMs : line.atMs
     }
     if (result.marker === undefined && /^\S+\.\.\. ok$/.test(line.text)) result.downloadsDone = line.atMs
   }

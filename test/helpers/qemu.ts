@@ -23,6 +23,7 @@ import { requireCommand, requireFile } from './e2e-require.js'
 import { type BootMilestones, bootMilestones, cleanSerial, type SerialChunk, type SerialLine, serialLines } from './qemu-serial.js'
 
 export type Firmware = 'bios' | 'uefi' | 'uefi-pxe'
+const IPXE_PROMPT = 'Press Ctrl-B for the iPXE command line'
 export const FIRMWARES: readonly Firmware[] = ['bios', 'uefi', 'uefi-pxe']
 
 export const FIRMWARE_FILES = {
@@ -59,6 +60,11 @@ export interface QemuOptions {
   /** Process and log name (default `qemu-<firmware>`). */
   readonly name?: string
   readonly extraArgs?: readonly string[]
+  /**
+   * Answer iPXE's "Press Ctrl-B for the iPXE command line..." with a space on the serial console,
+   * which ends its 2 s wait at once (default true; a constant 2 s per iPXE start otherwise).
+   */
+  readonly skipIpxePrompt?: boolean
 }
 
 export interface QemuVm {
@@ -136,11 +142,17 @@ export async function startQemu(options: QemuOptions): Promise<QemuVm> {
     ...smbiosArg(options.smbios ?? {}),
     ...(options.extraArgs ?? []),
   ]
-  const proc = net.spawn(name, qemu, args)
+  const skipPrompt = options.skipIpxePrompt ?? true
+  const proc = net.spawn(name, qemu, args, { stdin: skipPrompt ? 'pipe' : 'ignore' })
   const chunks: SerialChunk[] = []
   const waiters = new Set<() => void>()
+  let promptsAnswered = 0
   proc.onOutput((text, atMs) => {
     chunks.push({ atMs, text })
+    if (skipPrompt) {
+      const prompts = proc.output().split(IPXE_PROMPT).length - 1
+      for (; promptsAnswered < prompts; promptsAnswered++) proc.write(' ')
+    }
     for (const waiter of waiters) waiter()
   })
 
@@ -212,6 +224,8 @@ export interface BootResult {
   readonly exitMs: number | undefined
   readonly report: MarkerReport
   readonly milestones: BootMilestones
+  /** Serial lines with their start/end times (ms after spawn). */
+  readonly lines: readonly SerialLine[]
   readonly log: string
   readonly logFile: string
 }
@@ -238,6 +252,7 @@ export async function bootToMarker(
       exitMs: exit && Math.round(exit.atMs),
       report,
       milestones: roundAll(vm.milestones()),
+      lines: vm.lines(),
       log,
       logFile: vm.process.logFile,
     }

@@ -7,7 +7,7 @@ import { tempPolicies } from '../../helpers/policy-dir.js'
 import { parseScript } from '../../helpers/ipxe-tokenize.js'
 
 // Request ids are random: keep them out of snapshots.
-t.cleanSnapshot = (s: string) => s.replace(/request [0-9a-f]{10}/g, 'request <id>')
+t.cleanSnapshot = (s: string) => s.replace(/set bp-req [0-9a-f]{10}/g, 'set bp-req <id>')
 
 const exampleConfig = (extra: Record<string, unknown> = {}) =>
   validateConfig({ policies: { watch: false }, log: { level: 'silent' }, ...extra }, PACKAGE_ROOT)
@@ -35,7 +35,7 @@ t.test('GET /boot runs the example policies', async (t) => {
   const menu = await bp.app.inject('/boot?mac=52%3A54%3A00%3A00%3A00%3A01&buildarch=x86_64&platform=efi')
   t.matchSnapshot(menu.body, 'menu for an unknown x86_64 UEFI client')
   const bios = await bp.app.inject('/boot?mac=52%3A54%3A00%3A00%3A00%3A02&buildarch=i386&platform=pcbios')
-  t.match(bios.body, /^#!ipxe\nchain --autofree \/files\/lpxelinux\.0 \|\| goto bp_failed\n/)
+  t.match(bios.body, /^#!ipxe\nset bp-req [0-9a-f]{10}\nchain --autofree \/files\/lpxelinux\.0 \|\| goto bp_failed\n/)
 })
 
 t.test('a request that cannot be read gets a 400 and still a valid script saying why', async (t) => {
@@ -45,7 +45,7 @@ t.test('a request that cannot be read gets a 400 and still a valid script saying
   t.equal(res.statusCode, 400)
   t.match(res.body, /^#!ipxe\n/)
   const echo = parseScript(res.body).commands.find((c) => c.argv[0] === 'echo')!
-  t.match(echo.argv.slice(1).join(' '), /more than 64 parameters \(request [0-9a-f]+\)/)
+  t.match(echo.argv.slice(1).join(' '), /more than 64 parameters \(request [0-9a-f]{10}\)/)
   t.match(res.body, /\nexit\n/, 'then the default decision')
 })
 
@@ -110,7 +110,8 @@ t.test('policy faults: the client gets the failsafe with a request id, the log n
   const bp = await build(dir.config(), { logger: logs.logger })
   t.teardown(() => bp.close())
   const thrown = await bp.app.inject('/boot?x=1')
-  t.match(thrown.body, /bootpolicy: BP_ERR_POLICY_THREW \(request [0-9a-f]+\)/)
+  const shown = parseScript(thrown.body).commands.find((c) => c.argv[0] === 'echo')!.argv.slice(1).join(' ')
+  t.match(shown, /^bootpolicy: BP_ERR_POLICY_THREW \(request [0-9a-f]{10}\)$/, 'the client sees the code and its request id')
   t.match(thrown.body, /\nexit\n/, 'then the configured default')
   const garbage = await bp.app.inject('/boot')
   t.match(garbage.body, /BP_ERR_POLICY_BAD_DECISION/)

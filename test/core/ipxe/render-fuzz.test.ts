@@ -38,7 +38,7 @@ function hostileValues(count: number, seed: number): string[] {
 
 function render(decision: Decision): string {
   const { context } = buildContext({ query: new Map(), remoteAddress: '192.0.2.1' })
-  return renderDecision(decision, { context, bootPath: '/boot', requestId: 'req1', kinds: new Map() })
+  return renderDecision(decision, { context, bootPath: '/boot', kinds: new Map() })
 }
 
 t.test('display text: any value is shown as one argument, commands unchanged', async (t) => {

@@ -17,7 +17,7 @@ t.test('hot reload: a changed policy is swapped in; a broken edit keeps the last
   t.teardown(() => dir.remove())
   const bp = await build(dir.config({ policies: { dir: dir.policiesDir, watch: true } }))
   t.teardown(() => bp.close())
-  const message = async () => (await bp.app.inject('/boot')).body.split('\n')[1]
+  const message = async () => (await bp.app.inject('/boot')).body.split('\n')[2]
   t.equal(await message(), 'echo v1')
 
   dir.write('p.ts', `export default () => ({ kind: 'exit', message: 'v2' })`)

@@ -7,6 +7,7 @@
 'use strict'
 exports[`test/core/http/boot-routes.test.ts > TAP > GET /boot runs the example policies > menu for an unknown x86_64 UEFI client 1`] = `
 #!ipxe
+set bp-req <id>
 set bp_m0_t 5000
 :bp_m0
 menu iPXE Boot Menu
@@ -45,7 +46,7 @@ sleep 3
 goto bp_m0
 
 :bp_failed
-echo Boot failed (request <id>), trying the next boot device
+echo Boot failed (request \${bp-req}), trying the next boot device
 sleep 5
 exit 1
 
@@ -53,11 +54,12 @@ exit 1
 
 exports[`test/core/http/boot-routes.test.ts > TAP > GET /boot runs the example policies > per-MAC sanboot 1`] = `
 #!ipxe
+set bp-req <id>
 set initiator-iqn iqn.2007-08.com.example.initiator:initiator
 sanboot iscsi:san.example.com:6:3260:0:iqn.2007-08.com.example.san:sometarget || goto bp_failed
 
 :bp_failed
-echo Boot failed (request <id>), trying the next boot device
+echo Boot failed (request \${bp-req}), trying the next boot device
 sleep 5
 exit 1
 
