@@ -92,7 +92,7 @@ export async function startDhcpServer(lan: Lan, host: string, config: DhcpConfig
     })
   }
 
-  await waitForLog('dhcp service listening')
+  await waitForLog('dhcp test server ready')
   return {
     logs,
     stateDir,

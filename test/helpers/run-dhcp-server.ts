@@ -27,6 +27,9 @@ try {
   process.exit(3)
 }
 
+// Written directly, so the test sees it whatever the log level.
+process.stdout.write(`${JSON.stringify({ level: 30, msg: 'dhcp test server ready' })}\n`)
+
 createInterface({ input: process.stdin }).on('line', (line) => {
   if (line.trim() === 'leases') process.stdout.write(`${JSON.stringify({ leases: service.leases() })}\n`)
 })
