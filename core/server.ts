@@ -1,6 +1,8 @@
-/** Binds the ports of a built instance: HTTP now, DHCP and TFTP when configured. */
+/** Binds the ports of a built instance: HTTP, and DHCP and TFTP when configured. */
 import type { Config } from './config/config-types.js'
+import { createDhcpService, type DhcpService } from './dhcp/dhcp-service.js'
 import { build, type BuildOptions, type Bootpolicy } from './http/build-app.js'
+import { createTftpService, type TftpService } from './tftp/tftp-service.js'
 
 export interface RunningServer {
   readonly bp: Bootpolicy
@@ -14,10 +16,36 @@ export async function startServer(config: Config, options: BuildOptions = {}): P
   const address = bp.app.server.address()
   const port = typeof address === 'object' && address ? address.port : config.http.port
   bp.logger.info({ host: config.http.host, port }, 'http listening')
+  const services: (DhcpService | TftpService)[] = []
+  try {
+    if (config.tftp.enabled) {
+      const tftp = createTftpService(config.tftp, {
+        logger: bp.logger,
+        ...(bp.plugins.hasVirtualFiles && { virtualFile: (path, client) => bp.plugins.virtualFile(path, { ...client, protocol: 'tftp' }) }),
+      })
+      await tftp.start()
+      services.push(tftp)
+    }
+    if (config.dhcp.mode && config.dhcp.mode !== 'off') {
+      const dhcp = createDhcpService(config.dhcp, {
+        logger: bp.logger,
+        stateDir: config.stateDir,
+        ...(bp.plugins.hasDhcpOffer && { decideBoot: (facts) => bp.plugins.dhcpOffer(facts) }),
+      })
+      await dhcp.start()
+      services.push(dhcp)
+    }
+    await bp.plugins.ready()
+  } catch (err) {
+    for (const s of services.reverse()) await s.close().catch(() => undefined)
+    await bp.close()
+    throw err
+  }
   return {
     bp,
     port,
     async close() {
+      for (const s of [...services].reverse()) await s.close().catch(() => undefined)
       await bp.close()
     },
   }

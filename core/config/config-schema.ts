@@ -2,6 +2,15 @@
  * The configuration schema (JSON Schema draft-07, validated by ajv with defaults filled in and
  * every violation reported at once). docs/reference/config.md documents each key.
  */
+import { dhcpConfigSchema } from '../dhcp/config-schema.js'
+import { tftpConfigSchema } from '../tftp/config-schema.js'
+
+/** A section schema without its own $schema/$id, so that it nests in this one. */
+function section<T extends { $schema?: string; $id?: string }>(schema: T): Omit<T, '$schema' | '$id'> {
+  const { $schema: _s, $id: _i, ...rest } = schema
+  return rest
+}
+
 export const configSchema = {
   type: 'object',
   additionalProperties: false,
@@ -72,8 +81,18 @@ export const configSchema = {
       },
     },
     stateDir: { type: 'string', default: 'var' },
-    dhcp: { type: 'object', default: {} },
-    tftp: { type: 'object', default: {} },
+    dhcp: { ...section(dhcpConfigSchema), default: {} },
+    tftp: { ...section(tftpConfigSchema), default: {} },
+    pluginTimeouts: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        setupMs: { type: 'integer', minimum: 1, default: 10000 },
+        /** Per request-hook call; PAM needs ~2 s to refuse a wrong password. */
+        hookMs: { type: 'integer', minimum: 1, default: 5000 },
+      },
+    },
     plugins: {
       type: 'array',
       default: [],

@@ -1,5 +1,7 @@
 /** The validated configuration (defaults filled in). Keys are documented in docs/reference/config.md. */
 import type { Decision } from '../decision/types.js'
+import type { DhcpConfig } from '../dhcp/config-schema.js'
+import type { TftpConfig } from '../tftp/config-schema.js'
 
 export interface PluginEntry {
   name: string
@@ -30,8 +32,9 @@ export interface Config {
   default: Decision
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' }
   stateDir: string
-  dhcp: Record<string, unknown>
-  tftp: Record<string, unknown>
+  dhcp: DhcpConfig
+  tftp: TftpConfig
+  pluginTimeouts: { setupMs: number; hookMs: number }
   plugins: PluginEntry[]
   /** Folder that relative paths were resolved against. */
   baseDir: string

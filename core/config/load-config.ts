@@ -67,6 +67,7 @@ export function validateConfig(raw: Record<string, unknown>, baseDir: string, se
   config.templates.dir = abs(config.templates.dir)
   if (config.files.dir) config.files.dir = abs(config.files.dir)
   config.stateDir = abs(config.stateDir)
+  config.tftp.root = abs(config.tftp.root)
   if (config.http.tls) {
     config.http.tls.cert = abs(config.http.tls.cert)
     config.http.tls.key = abs(config.http.tls.key)

@@ -59,8 +59,11 @@ export interface BootContext {
   /** Admin-defined parameters: `again()` and `login()` round trips, menu choices (`instance`, …). */
   readonly params: Readonly<Record<string, string>>
   readonly auth: AuthState
-  /** Facts contributed by plugins, one namespace per plugin name. */
-  readonly plugins: Readonly<Record<string, unknown>>
+  /**
+   * Facts contributed by plugins' enrich hooks, one slot per plugin name. Plugins type their slot
+   * by augmenting `PluginFacts` (declaration merging), e.g. `ldap: { groups: string[] }`.
+   */
+  readonly plugins: Readonly<Partial<PluginFacts> & Record<string, unknown>>
   /** Fields that were present but malformed and therefore dropped. */
   readonly dropped: readonly string[]
 }
@@ -70,3 +73,7 @@ export interface Credentials {
   readonly username: string
   readonly password: string
 }
+
+/** Typed plugin slots: `declare module 'bootpolicy/policy' { interface PluginFacts { myplugin: {...} } }`. */
+// eslint-disable-next-line @typescript-eslint/no-empty-interface
+export interface PluginFacts {}

@@ -18,9 +18,12 @@ import { registerBootRoutes } from './routes/boot.js'
 import { registerExplainRoute } from './routes/explain.js'
 import { registerHealthRoutes } from './routes/health.js'
 import { registerStaticFiles } from './routes/static-files.js'
+import { PluginHost } from '../plugins/plugin-host.js'
+import { bootTree, loadPlugins, type LoadedPlugin } from '../plugins/load-plugins.js'
 
 export interface BuildOptions {
   readonly logger?: Logger
+  /** Replaces the plugin host built from config.plugins (tests of the engine alone). */
   readonly hooks?: RequestHooks
   /** Extra modules policies may import (plugin helpers), by specifier. */
   readonly importables?: Iterable<[string, string]>
@@ -36,14 +39,31 @@ export interface Bootpolicy {
   readonly metrics: Metrics
   readonly logger: Logger
   readonly config: Config
+  /** The plugin host (no plugins: an empty host). */
+  readonly plugins: PluginHost
+  readonly loadedPlugins: readonly LoadedPlugin[]
   close(): Promise<void>
 }
 
 export async function build(config: Config, options: BuildOptions = {}): Promise<Bootpolicy> {
   const logger = options.logger ?? createLogger(config.log.level)
-  const hooks = options.hooks ?? noHooks
   const metrics = new Metrics()
-  const importables: ImportableModules = defaultImportables(options.importables)
+  const loadedPlugins = options.hooks
+    ? []
+    : await loadPlugins(config.plugins, {
+        baseDir: config.baseDir,
+        stateDir: config.stateDir,
+        bootPath: config.http.bootPath,
+        setupTimeoutMs: config.pluginTimeouts.setupMs,
+        logger,
+      })
+  const host = new PluginHost(loadedPlugins.map((l) => l.plugin), { hookTimeoutMs: config.pluginTimeouts.hookMs, logger })
+  const hooks = options.hooks ?? (loadedPlugins.length ? host : noHooks)
+  logger.info({ plugins: loadedPlugins.map((l) => ({ name: l.plugin.name, version: l.plugin.version, setupMs: l.setupMs })) }, bootTree(loadedPlugins))
+  const helpers: [string, string][] = loadedPlugins
+    .filter((l) => l.plugin.policyHelpers)
+    .map((l) => [`bootpolicy/plugins/${l.plugin.name}`, l.plugin.policyHelpers!])
+  const importables: ImportableModules = defaultImportables([...helpers, ...(options.importables ?? [])])
 
   const policies = new PolicySet(config.policies.dir, config.policies, importables, {
     onReload(revision, problems) {
@@ -101,7 +121,9 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
     ...(options.problems?.() ?? []),
   ])
   registerExplainRoute(app, engine, config.http.adminToken)
-  if (config.files.dir) registerStaticFiles(app, config.files.dir)
+  if (config.files.dir || host.hasVirtualFiles) {
+    registerStaticFiles(app, config.files.dir, host.hasVirtualFiles ? (path, address) => host.virtualFile(path, { address, protocol: 'http' }) : undefined)
+  }
   if (config.http.adminToken && config.http.adminToken.length < 16) {
     logger.warn({ code: 'BPSEC001' }, 'BPSEC001 admin token is shorter than 16 characters')
   }
@@ -115,9 +137,12 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
     metrics,
     logger,
     config,
+    plugins: host,
+    loadedPlugins,
     async close() {
       await app.close()
       policies.close()
+      await host.close()
     },
   }
 }

@@ -7,11 +7,11 @@ import type {
   AgainDecision, BootDecision, ChainDecision, Decision, ExitDecision, LoginDecision, MenuDecision,
   MenuEntry, MenuGap, MenuItem, RebootDecision, SanbootDecision, ShellDecision, TemplateDecision,
 } from '../decision/types.js'
-import type { Arch, AuthState, BootContext, Principal } from '../context/types.js'
+import type { Arch, AuthState, BootContext, PluginFacts, Principal } from '../context/types.js'
 
 export type {
   AgainDecision, Arch, AuthState, BootContext, BootDecision, ChainDecision, Decision, ExitDecision,
-  LoginDecision, MenuDecision, MenuEntry, MenuGap, MenuItem, Principal, RebootDecision, SanbootDecision,
+  LoginDecision, MenuDecision, MenuEntry, MenuGap, MenuItem, PluginFacts, Principal, RebootDecision, SanbootDecision,
   ShellDecision, TemplateDecision,
 }
 

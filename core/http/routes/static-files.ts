@@ -5,17 +5,28 @@
  */
 import { createReadStream } from 'node:fs'
 import type { FastifyInstance } from 'fastify'
-import { resolveSafePath } from '../../files/resolve-safe-path.js'
+import { checkRelativePath, resolveSafePath } from '../../files/resolve-safe-path.js'
 import { BootpolicyError } from '../../errors/bp-error.js'
 import { sendError } from '../send-error.js'
 
-export function registerStaticFiles(app: FastifyInstance, root: string): void {
+/** Plugin-generated files (pxelinux.cfg/…), consulted before the disk. */
+export type HttpVirtualFile = (path: string, clientAddress: string) => Promise<Buffer | undefined>
+
+export function registerStaticFiles(app: FastifyInstance, root: string | undefined, virtualFile?: HttpVirtualFile): void {
   app.route({
     method: ['GET', 'HEAD'],
     url: '/files/*',
     handler: async (req, reply) => {
       // The router has already percent-decoded the path once; decoding again would turn %252e into '.'.
       const requested = (req.params as { '*': string })['*']
+      if (virtualFile && checkRelativePath(requested).ok) {
+        const generated = await virtualFile(requested, req.ip)
+        if (generated) {
+          reply.header('Content-Type', 'text/plain; charset=utf-8').header('Cache-Control', 'no-store').header('Content-Length', String(generated.length))
+          return reply.send(req.method === 'HEAD' ? undefined : generated)
+        }
+      }
+      if (!root) return sendError(reply, new BootpolicyError('BP_ERR_HTTP_NOT_FOUND'))
       const found = await resolveSafePath(root, requested)
       if (!found.ok) {
         const code = found.reason === 'not-found' || found.reason === 'not-a-file' ? 'BP_ERR_HTTP_NOT_FOUND' : 'BP_ERR_HTTP_FORBIDDEN_PATH'

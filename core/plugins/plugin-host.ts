@@ -1,0 +1,204 @@
+/**
+ * The plugin host: runs the hooks of the loaded plugins with the combination rule of each hook
+ * (see PluginHooks), a time limit per call, and containment — a failing plugin is logged with
+ * `plugin` and `hook`, the request is still answered.
+ */
+import type { Logger } from 'pino'
+import type { AuthState, BootContext, Credentials } from '../context/types.js'
+import type { Decision } from '../decision/types.js'
+import { validateDecision, type KindValidator } from '../decision/validate-decision.js'
+import { BootpolicyError, messageOf } from '../errors/bp-error.js'
+import type { HookTrace, RequestHooks } from '../engine/request-hooks.js'
+import type { KindRenderer } from '../ipxe/render-decision.js'
+import type { DhcpClientFacts, BootOverride } from '../dhcp/dhcp-service.js'
+import type { BootpolicyPlugin, HookName, HookSpec, PluginHooks, TransferClient } from './types.js'
+
+type Handler<K extends HookName> = Extract<NonNullable<PluginHooks[K]>, (...args: never[]) => unknown>
+
+interface Bound<K extends HookName> {
+  readonly plugin: string
+  readonly handler: Handler<K>
+}
+
+const REQUEST_HOOKS: readonly HookName[] = ['onRequest', 'enrich', 'authenticate', 'decide', 'prepare']
+
+export interface PluginHostOptions {
+  readonly hookTimeoutMs: number
+  readonly logger: Logger
+}
+
+export class PluginHost implements RequestHooks {
+  readonly kindValidators = new Map<string, KindValidator>()
+  readonly kindRenderers = new Map<string, KindRenderer>()
+  readonly pure: boolean
+
+  constructor(readonly plugins: readonly BootpolicyPlugin[], private readonly options: PluginHostOptions) {
+    for (const p of plugins) {
+      for (const [kind, spec] of Object.entries(p.decisionKinds ?? {})) {
+        const name = kind.includes('.') ? kind : `${p.name}.${kind}`
+        this.kindValidators.set(name, (d, path, problems) => spec.validate(d, path, problems))
+        this.kindRenderers.set(name, (d, s, env, fail) => spec.render(d, s, env, fail))
+      }
+    }
+    this.pure = !plugins.some((p) => REQUEST_HOOKS.some((h) => p.hooks?.[h]))
+  }
+
+  /** Handlers of one hook: `pre` first, then unordered, then `post`; plugin order within each. */
+  handlers<K extends HookName>(hook: K): Bound<K>[] {
+    const rank = (spec: HookSpec<unknown>): number => {
+      const order = typeof spec === 'object' && spec !== null ? (spec as { order?: string }).order : undefined
+      return order === 'pre' ? 0 : order === 'post' ? 2 : 1
+    }
+    return this.plugins
+      .filter((p) => p.hooks?.[hook])
+      .map((p, i) => ({ p, i, spec: p.hooks![hook] as HookSpec<Handler<K>> }))
+      .sort((a, b) => rank(a.spec) - rank(b.spec) || a.i - b.i)
+      .map(({ p, spec }) => ({ plugin: p.name, handler: typeof spec === 'function' ? spec : (spec as { handler: Handler<K> }).handler }))
+  }
+
+  private async call<T>(plugin: string, hook: string, trace: HookTrace[] | undefined, fn: () => Promise<T>): Promise<T> {
+    const t0 = performance.now()
+    let timer: NodeJS.Timeout | undefined
+    const timeoutMs = this.options.hookTimeoutMs
+    try {
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new BootpolicyError('BP_ERR_PLUGIN_TIMEOUT', { plugin, hook, timeoutMs })), timeoutMs)
+      })
+      const result = await Promise.race([fn(), timeout])
+      trace?.push({ plugin, hook, ms: round(performance.now() - t0) })
+      return result
+    } catch (err) {
+      const error = err instanceof BootpolicyError && (err.code === 'BP_ERR_PLUGIN_TIMEOUT' || err.code === 'BP_ERR_PLUGIN_HOOK')
+        ? err
+        : new BootpolicyError('BP_ERR_PLUGIN_HOOK', { plugin, hook, details: messageOf(err) }, { cause: err })
+      trace?.push({ plugin, hook, ms: round(performance.now() - t0), error: error.code })
+      this.options.logger.warn({ plugin, hook, err: error }, 'plugin hook failed')
+      throw error
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  async onRequest(ctx: BootContext, trace: HookTrace[]): Promise<void> {
+    for (const h of this.handlers('onRequest')) await this.call(h.plugin, 'onRequest', trace, () => h.handler(ctx))
+  }
+
+  async enrich(ctx: BootContext, trace: HookTrace[]): Promise<Record<string, unknown>> {
+    const handlers = this.handlers('enrich')
+    if (handlers.length === 0) return {}
+    const settled = await Promise.allSettled(handlers.map((h) => this.call(h.plugin, 'enrich', trace, () => h.handler(ctx))))
+    const facts: Record<string, unknown> = {}
+    settled.forEach((r, i) => {
+      // A failed enrich leaves its slot empty: policies see less, the request goes on.
+      if (r.status === 'fulfilled' && r.value !== undefined) facts[handlers[i]!.plugin] = r.value
+    })
+    return facts
+  }
+
+  async authenticate(ctx: BootContext, credentials: Credentials, trace: HookTrace[]): Promise<AuthState> {
+    const handlers = this.handlers('authenticate')
+    let backendError = false
+    for (const h of handlers) {
+      let result
+      try {
+        result = await this.call(h.plugin, 'authenticate', trace, () => h.handler(ctx, credentials))
+      } catch {
+        backendError = true
+        continue
+      }
+      if (result && 'principal' in result) {
+        return { status: 'authenticated', username: credentials.username, principal: { ...result.principal, source: result.principal.source || h.plugin } }
+      }
+      if (result && 'failed' in result) return { status: 'failed', username: credentials.username, reason: result.failed }
+    }
+    const reason = handlers.length === 0 ? 'no authentication backend is configured' : backendError ? 'authentication service unavailable' : 'unknown user or wrong password'
+    return { status: 'failed', username: credentials.username, reason }
+  }
+
+  async decide(ctx: BootContext, trace: HookTrace[]): Promise<{ decision: Decision; plugin: string } | undefined> {
+    for (const h of this.handlers('decide')) {
+      let decision: Decision | undefined
+      try {
+        decision = await this.call(h.plugin, 'decide', trace, () => h.handler(ctx))
+      } catch {
+        continue
+      }
+      if (decision === undefined) continue
+      const checked = validateDecision(decision, this.kindValidators)
+      if (!checked.ok) {
+        this.options.logger.warn({ plugin: h.plugin, hook: 'decide', problems: checked.problems }, 'plugin returned an invalid decision')
+        continue
+      }
+      return { decision, plugin: h.plugin }
+    }
+    return undefined
+  }
+
+  async prepare(ctx: BootContext, decision: Decision, trace: HookTrace[]): Promise<Decision> {
+    let current = decision
+    // A failed prepare throws: the side effect the decision needs did not happen, so the failsafe is served.
+    for (const h of this.handlers('prepare')) {
+      const next = await this.call(h.plugin, 'prepare', trace, () => h.handler(ctx, current))
+      if (next !== undefined) current = next
+    }
+    return current
+  }
+
+  onResponse(record: object): void {
+    for (const h of this.handlers('onResponse')) {
+      void this.call(h.plugin, 'onResponse', undefined, () => h.handler(record)).catch(() => undefined)
+    }
+  }
+
+  /** The DHCP service's decideBoot: the first plugin override wins; failures fall back to defaults. */
+  async dhcpOffer(facts: DhcpClientFacts): Promise<BootOverride | undefined> {
+    for (const h of this.handlers('dhcpOffer')) {
+      try {
+        const override = await this.call(h.plugin, 'dhcpOffer', undefined, () => h.handler(facts))
+        if (override) return override
+      } catch {
+        // logged by call(); the next plugin or the defaults answer
+      }
+    }
+    return undefined
+  }
+
+  /** Virtual files for TFTP and HTTP: the first plugin that has the path serves it. */
+  async virtualFile(path: string, client: TransferClient): Promise<Buffer | undefined> {
+    for (const h of this.handlers('virtualFile')) {
+      try {
+        const file = await this.call(h.plugin, 'virtualFile', undefined, () => h.handler(path, client))
+        if (file) return file
+      } catch {
+        // logged; try the next provider, then the disk
+      }
+    }
+    return undefined
+  }
+
+  get hasVirtualFiles(): boolean {
+    return this.handlers('virtualFile').length > 0
+  }
+
+  get hasDhcpOffer(): boolean {
+    return this.handlers('dhcpOffer').length > 0
+  }
+
+  async ready(): Promise<void> {
+    for (const h of this.handlers('onReady')) await this.call(h.plugin, 'onReady', undefined, () => h.handler())
+  }
+
+  /** onClose hooks and close() in reverse plugin order; failures are logged, closing goes on. */
+  async close(): Promise<void> {
+    for (const p of [...this.plugins].reverse()) {
+      const hook = p.hooks?.onClose
+      const handler = typeof hook === 'function' ? hook : hook?.handler
+      if (handler) await this.call(p.name, 'onClose', undefined, () => handler()).catch(() => undefined)
+      if (p.close) await this.call(p.name, 'close', undefined, () => p.close!()).catch(() => undefined)
+    }
+  }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100
+}

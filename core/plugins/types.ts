@@ -1,0 +1,105 @@
+/**
+ * `bootpolicy/plugin`: the types a plugin author writes against. See docs/reference/plugins.md
+ * and docs/reference/hooks.md.
+ *
+ * A plugin module default-exports a factory `(options) => plugin`. The host validates the options
+ * against `plugin.schema` (all violations at once, defaults filled in) before `setup` runs.
+ */
+import type { Logger } from 'pino'
+import type { AuthState, BootContext, Credentials, Principal } from '../context/types.js'
+import type { Decision } from '../decision/types.js'
+import type { DhcpClientFacts, BootOverride } from '../dhcp/dhcp-service.js'
+import type { IpxeScript } from '../ipxe/script-builder.js'
+import type { RenderEnv } from '../ipxe/render-decision.js'
+
+export type { AuthState, BootContext, BootOverride, Credentials, Decision, DhcpClientFacts, IpxeScript, Principal, RenderEnv }
+export { BootpolicyError } from '../errors/bp-error.js'
+export { Checker } from '../decision/validate-decision.js'
+
+/** Where a plugin's hook runs relative to the others of the same hook: rollup's `order`. */
+export type HookOrder = 'pre' | 'post'
+
+export type HookSpec<F> = F | { readonly order?: HookOrder; readonly handler: F }
+
+/** The outcome of one authenticate hook: a principal, a refusal, or "not mine" (undefined). */
+export type AuthResult = { principal: Principal } | { failed: string } | undefined
+
+export interface TransferClient {
+  readonly address: string
+  readonly port?: number
+  /** `tftp` or `http`. */
+  readonly protocol: 'tftp' | 'http'
+}
+
+/**
+ * The closed list of hooks. How plugins combine, per hook:
+ * - onRequest: sequential; throwing ends the request with the failsafe (e.g. a rate limit).
+ * - enrich: parallel; the returned object becomes `ctx.plugins[<plugin name>]`.
+ * - authenticate: sequential; the first principal or refusal wins; undefined passes.
+ * - decide: sequential, after the policies passed; the first decision wins.
+ * - prepare: sequential; idempotent side effects for the chosen decision (iPXE repeats requests);
+ *   may return a replacement decision.
+ * - onResponse: parallel; errors are logged, never thrown.
+ * - dhcpOffer: sequential; the first override wins.
+ * - virtualFile: sequential; the first file wins; served over TFTP and HTTP (/files/…).
+ * - onReady / onClose: sequential (onClose in reverse plugin order).
+ */
+export interface PluginHooks {
+  onRequest?: HookSpec<(ctx: BootContext) => Promise<void>>
+  enrich?: HookSpec<(ctx: BootContext) => Promise<Record<string, unknown> | undefined>>
+  authenticate?: HookSpec<(ctx: BootContext, credentials: Credentials) => Promise<AuthResult>>
+  decide?: HookSpec<(ctx: BootContext) => Promise<Decision | undefined>>
+  prepare?: HookSpec<(ctx: BootContext, decision: Decision) => Promise<Decision | undefined>>
+  onResponse?: HookSpec<(record: object) => Promise<void>>
+  dhcpOffer?: HookSpec<(facts: DhcpClientFacts) => Promise<BootOverride | undefined>>
+  virtualFile?: HookSpec<(path: string, client: TransferClient) => Promise<Buffer | undefined>>
+  onReady?: HookSpec<() => Promise<void>>
+  onClose?: HookSpec<() => Promise<void>>
+}
+
+export type HookName = keyof PluginHooks
+
+/** A decision kind a plugin adds, named `<plugin>.<kind>` (e.g. `smartos.boot`). */
+export interface DecisionKindSpec {
+  /** Push one message per problem, with `path` as prefix; use `Checker` for the common checks. */
+  validate(decision: Record<string, unknown>, path: string, problems: string[]): void
+  /** Emit iPXE through `script`: every value via `script.arg()` or `script.text()`. */
+  render(decision: Decision, script: IpxeScript, env: RenderEnv, failLabel: string): void
+}
+
+/** What setup receives. */
+export interface PluginApi {
+  readonly logger: Logger
+  /** A directory for this plugin's persistent state (created on demand). */
+  readonly stateDir: string
+  /** The /boot path and the server's own URL facts. */
+  readonly bootPath: string
+}
+
+export interface BootpolicyPlugin {
+  readonly name: string
+  readonly version: string
+  /** The bootpolicy versions this plugin supports (a semver range, e.g. `^0.1.0`). */
+  readonly bootpolicy: string
+  /** Plugins that must be loaded before this one. */
+  readonly dependencies?: readonly string[]
+  /** JSON Schema (draft-07) for the options; validated before setup. */
+  readonly schema?: object
+  /** Bounded by the host's setup timeout. */
+  setup?(api: PluginApi): Promise<void>
+  readonly hooks?: PluginHooks
+  readonly decisionKinds?: Readonly<Record<string, DecisionKindSpec>>
+  /**
+   * Absolute path of a pure module (no Node APIs, no I/O) that policies may import as
+   * `bootpolicy/plugins/<name>`; it is bundled into the sandbox.
+   */
+  readonly policyHelpers?: string
+  close?(): Promise<void>
+}
+
+export type PluginFactory<Options = Record<string, unknown>> = (options: Options) => BootpolicyPlugin | Promise<BootpolicyPlugin>
+
+/** Identity helper that types a factory: `export default definePlugin((options: MyOptions) => ({ … }))`. */
+export function definePlugin<Options>(factory: PluginFactory<Options>): PluginFactory<Options> {
+  return factory
+}
