@@ -9,7 +9,7 @@ import { mkdir } from 'node:fs/promises'
 import { resolve as resolvePath } from 'node:path'
 import type dgram from 'node:dgram'
 import type { Logger } from 'pino'
-import { isBootpolicyError } from '../errors/bp-error.js'
+import { BootpolicyError, isBootpolicyError, messageOf } from '../errors/bp-error.js'
 import type { DhcpConfig, ResolvedDhcpConfig } from './config-schema.js'
 import type { DecideBoot } from './boot-file.js'
 import { clientFacts } from './client-facts.js'
@@ -134,7 +134,9 @@ type FullWithStore = Responder & { store: LeaseStore }
 
 async function fullResponder(cfg: ResolvedDhcpConfig, identity: ServerIdentity, deps: DhcpServiceDeps): Promise<FullWithStore> {
   const pool = cfg.pool!
-  await mkdir(deps.stateDir, { recursive: true })
+  await mkdir(deps.stateDir, { recursive: true }).catch((cause: unknown) => {
+    throw new BootpolicyError('BP_ERR_DHCP_STATE', { file: deps.stateDir, action: 'created', details: messageOf(cause) }, { cause })
+  })
   const reserved = new Map<number, string>()
   for (const [mac, r] of reservationsByMac(cfg)) reserved.set(ipToInt(r.ip), mac)
   const store = new LeaseStore({
