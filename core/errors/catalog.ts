@@ -157,6 +157,16 @@ export const catalog = {
     when: 'The TFTP port is in use or needs privileges.',
     fix: 'Stop the other TFTP server, or run with CAP_NET_BIND_SERVICE.',
   },
+  BP_ERR_TFTP_ROOT: {
+    message: 'TFTP root {root} is not a readable directory',
+    when: 'tftp.root does not exist, is not a directory or cannot be read when the TFTP service starts.',
+    fix: 'Create the directory or point tftp.root at the directory holding your boot files.',
+  },
+  BP_ERR_TFTP_VIRTUAL_FILE: {
+    message: 'Virtual file provider failed for {file}: {details}',
+    when: 'A plugin generating TFTP files threw, timed out (tftp.virtualFileTimeoutMs) or returned something other than a Buffer; the client got a TFTP error.',
+    fix: "See the plugin's README; `err.cause` holds the original error.",
+  },
   BPWRN001: {
     message: 'Dropped malformed context field {field}',
     when: 'A /boot parameter did not match its format (e.g. a MAC that is not 6 bytes); the request continues without it.',

@@ -1,0 +1,204 @@
+/**
+ * The TFTP service: a read-only server for boot loaders (undionly.kpxe, ipxe.efi, pxelinux files).
+ *
+ * This file owns the listening socket and the per-transfer bookkeeping; packet parsing lives in
+ * parse-request.ts, file resolution in serve-file.ts and the shared resolver, and the protocol
+ * engine (OACK, windows, retransmission) is the npm `tftp` package driven through tftp-package.ts.
+ * Order of checks for each datagram, cheapest first: parse → write refused → path syntax →
+ * duplicate (retransmitted RRQ) → concurrency limit → transfer socket → virtual file / disk.
+ * Refusals before a transfer exists are answered from the listening socket, so a flood of junk
+ * never costs a socket per packet.
+ */
+import dgram, { type RemoteInfo, type Socket } from 'node:dgram'
+import { stat } from 'node:fs/promises'
+import { isIP } from 'node:net'
+import type { Logger } from 'pino'
+import { BootpolicyError } from '../errors/bp-error.js'
+import { checkRelativePath } from '../files/resolve-safe-path.js'
+import type { TftpConfig } from './config-schema.js'
+import { canonicalRrq, errorPacket, parseRequest } from './parse-request.js'
+import { serveFile, type TftpClient, type VirtualFileProvider } from './serve-file.js'
+import { createTransferSocket } from './transfer-socket.js'
+import { packageOptions, startReadTransfer, type PackageGetStream } from './tftp-package.js'
+
+export type { TftpClient, VirtualFileProvider } from './serve-file.js'
+
+export interface TftpServiceDeps {
+  logger: Logger
+  /** Consulted before the disk for every read; plugins generate files here. */
+  virtualFile?: VirtualFileProvider
+}
+
+export interface TftpStats {
+  /** Transfers in flight now. */
+  active: number
+  /** Transfers started since start(). */
+  started: number
+  /** Requests refused before a transfer started (write, bad path, busy, malformed). */
+  refused: number
+}
+
+export interface TftpService {
+  start(): Promise<void>
+  close(): Promise<void>
+  address(): { address: string; port: number }
+  stats(): TftpStats
+}
+
+const ERR_ACCESS = errorPacket(2, 'Access violation')
+const ERR_READ_ONLY = errorPacket(2, 'Read-only server')
+const ERR_ILLEGAL = errorPacket(4, 'Illegal TFTP operation')
+const ERR_BUSY = errorPacket(0, 'Server busy, try again later')
+
+interface Transfer {
+  req: PackageGetStream
+  socket: Socket
+  closed: Promise<void>
+}
+
+export function createTftpService(config: TftpConfig, deps: TftpServiceDeps): TftpService {
+  const log = deps.logger.child({ service: 'tftp' })
+  const family = isIP(config.address)
+  const options = packageOptions(config)
+  // Keyed by "address|port" of the client: a second RRQ from the same client port while its
+  // transfer runs is the client retransmitting its request, not a new transfer.
+  const transfers = new Map<string, Transfer>()
+  const counters = { started: 0, refused: 0 }
+  let socket: Socket | undefined
+  let closing = false
+
+  function refuse(packet: Buffer, to: RemoteInfo, reason: string, request?: object): void {
+    counters.refused++
+    // debug, not warn: a flood of junk must not become a flood of log lines.
+    log.debug({ client: { address: to.address, port: to.port }, reason, request }, 'tftp request refused')
+    socket?.send(packet, to.port, to.address)
+  }
+
+  function onMessage(packet: Buffer, from: RemoteInfo): void {
+    if (closing) return
+    const parsed = parseRequest(packet)
+    if (parsed.kind === 'stray') return
+    if (parsed.kind === 'malformed') return refuse(ERR_ILLEGAL, from, parsed.reason)
+    if (parsed.kind === 'write') return refuse(ERR_READ_ONLY, from, 'write request')
+    const path = checkRelativePath(parsed.file)
+    if (!path.ok) {
+      counters.refused++
+      // A path attack is worth a warning (with the name under a fixed key), unlike plain junk.
+      log.warn({ client: { address: from.address, port: from.port }, request: { file: parsed.file }, reason: path.reason }, 'tftp request refused')
+      socket?.send(path.reason === 'not-a-file' ? errorPacket(1, 'File not found') : ERR_ACCESS, from.port, from.address)
+      return
+    }
+    const key = `${from.address}|${from.port}`
+    if (transfers.has(key)) return
+    if (transfers.size >= config.maxConnections) return refuse(ERR_BUSY, from, 'busy', { file: path.relative })
+    startTransfer(key, from, path.relative, parsed.options)
+  }
+
+  function startTransfer(key: string, from: RemoteInfo, file: string, requested: Parameters<typeof canonicalRrq>[1]): void {
+    const client: TftpClient = { address: from.address, port: from.port }
+    const tlog = log.child({ client })
+    const transferSocket = createTransferSocket(family === 6 ? 6 : 4, config.address, from)
+    const closed = new Promise<void>((resolve) => transferSocket.once('close', resolve))
+    const startedAt = process.hrtime.bigint()
+    counters.started++
+    let started: { req: PackageGetStream } | undefined
+    let bytes: number | undefined
+    try {
+      started = startReadTransfer(transferSocket, from, canonicalRrq(file, requested), options, (req, res) => {
+        serveFile(req, res, file, client, {
+          root: config.root,
+          virtualFile: deps.virtualFile,
+          virtualFileTimeoutMs: config.virtualFileTimeoutMs,
+          log: tlog,
+        }).then((size) => {
+          bytes = size
+        }, (err: unknown) => {
+          // serveFile handles its own failures; this is the last line of defence.
+          tlog.error({ request: { file }, err }, 'tftp transfer failed')
+          req.abort('Internal error')
+        })
+      })
+    } catch (err) {
+      tlog.error({ request: { file }, err }, 'tftp transfer failed to start')
+      transferSocket.close()
+      return
+    }
+    const { req } = started
+    transfers.set(key, { req, socket: transferSocket, closed })
+    let outcome: 'complete' | 'error' | 'aborted' = 'complete'
+    // An 'error' without a listener would throw out of the event loop: always listen.
+    req.on('error', (err: Error) => {
+      outcome = 'error'
+      tlog.info({ request: { file }, err }, 'tftp transfer ended with error')
+    })
+    req.on('abort', () => {
+      outcome = 'aborted'
+    })
+    // The package emits its events synchronously from the socket's 'close'; by the time this
+    // promise settles the outcome is known.
+    void closed.then(() => {
+      transfers.delete(key)
+      if (outcome !== 'complete') return
+      const ms = Number(process.hrtime.bigint() - startedAt) / 1e6
+      const stats = req.stats
+      tlog.info({ request: { file }, bytes, blksize: stats?.blockSize, windowsize: stats?.windowSize, ms }, 'tftp transfer complete')
+    })
+  }
+
+  function address(): { address: string; port: number } {
+    if (!socket) throw new Error('tftp service is not listening')
+    const { address: bound, port } = socket.address()
+    return { address: bound, port }
+  }
+
+  return {
+    async start() {
+      if (!config.enabled) {
+        log.info('tftp service disabled')
+        return
+      }
+      if (family === 0) {
+        throw new BootpolicyError('BP_ERR_CONFIG_INVALID', { details: 'tftp/address is not an IP address' })
+      }
+      const info = await stat(config.root).catch((err: unknown) => {
+        throw new BootpolicyError('BP_ERR_TFTP_ROOT', { root: config.root }, { cause: err })
+      })
+      if (!info.isDirectory()) throw new BootpolicyError('BP_ERR_TFTP_ROOT', { root: config.root })
+      const listening = dgram.createSocket(family === 6 ? 'udp6' : 'udp4')
+      await new Promise<void>((resolve, reject) => {
+        listening.once('error', reject)
+        listening.bind({ port: config.port, address: config.address, exclusive: true }, () => {
+          listening.off('error', reject)
+          resolve()
+        })
+      }).catch((err: unknown) => {
+        listening.close()
+        throw new BootpolicyError('BP_ERR_TFTP_BIND', { address: config.address, port: config.port }, { cause: err })
+      })
+      // After binding, socket errors (e.g. ICMP-driven ECONNREFUSED on some systems) are logged, not fatal.
+      listening.on('error', (err) => log.error({ err }, 'tftp socket error'))
+      listening.on('message', onMessage)
+      socket = listening
+      closing = false
+      log.info({ address: address(), root: config.root, maxConnections: config.maxConnections }, 'tftp service listening')
+    },
+
+    async close() {
+      closing = true
+      const listening = socket
+      socket = undefined
+      if (listening) await new Promise<void>((resolve) => listening.close(() => resolve()))
+      // Abort transfers in flight (the client gets an ERROR) and wait until their sockets are gone.
+      const pending = [...transfers.values()]
+      for (const t of pending) t.req.abort('Server shutting down')
+      await Promise.all(pending.map((t) => t.closed))
+      if (listening) log.info('tftp service closed')
+    },
+
+    address,
+
+    stats() {
+      return { active: transfers.size, ...counters }
+    },
+  }
+}
