@@ -105,7 +105,7 @@ export async function loadPlugins(entries: readonly PluginEntry[], options: Load
       if (plugin.setup) {
         mkdirSync(stateDir, { recursive: true })
         await withTimeout(plugin.name, options.setupTimeoutMs, () =>
-          plugin.setup!({ logger: options.logger.child({ plugin: plugin.name }), stateDir, bootPath: options.bootPath }),
+          plugin.setup!({ logger: options.logger.child({ plugin: plugin.name }), stateDir, bootPath: options.bootPath, baseDir: options.baseDir }),
         )
       }
       loaded.push({ plugin, source: file, setupMs: Math.round((performance.now() - t0) * 100) / 100 })

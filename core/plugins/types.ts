@@ -72,8 +72,10 @@ export interface PluginApi {
   readonly logger: Logger
   /** A directory for this plugin's persistent state (created on demand). */
   readonly stateDir: string
-  /** The /boot path and the server's own URL facts. */
+  /** The /boot path. */
   readonly bootPath: string
+  /** The config file's folder: resolve relative paths in options against it. */
+  readonly baseDir: string
 }
 
 export interface BootpolicyPlugin {
@@ -91,7 +93,8 @@ export interface BootpolicyPlugin {
   readonly decisionKinds?: Readonly<Record<string, DecisionKindSpec>>
   /**
    * Absolute path of a pure module (no Node APIs, no I/O) that policies may import as
-   * `bootpolicy/plugins/<name>`; it is bundled into the sandbox.
+   * `bootpolicy/plugins/<name>`; it is bundled into the sandbox. Convention: `policy-helpers.ts`
+   * beside the plugin's index (the project's tsconfig maps `bootpolicy/plugins/*` there).
    */
   readonly policyHelpers?: string
   close?(): Promise<void>
