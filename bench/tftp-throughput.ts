@@ -1,0 +1,126 @@
+/**
+ * TFTP download throughput: bootpolicy's TFTP service vs tftpd-hpa, same run, same client (atftp),
+ * same files (1 MiB and 16 MiB), both on 127.0.0.1. Runs alternate between the servers so drift
+ * hits both alike; each figure is the median of its repetitions.
+ *
+ * Two client settings, because the protocol matters more than the server here:
+ *  - lock-step: `blksize 1428` + `tsize`, one ACK per block — what most PXE ROMs do;
+ *  - windowed: the same plus `windowsize 4` (RFC 7440). bootpolicy grants it; tftpd-hpa 5.2 does
+ *    not implement windowsize and silently stays lock-step, so this row compares the two servers
+ *    as a client that asks for windows would experience them.
+ * Bounded to ~20 s. Needs atftp and tftpd-hpa (in.tftpd).
+ *   node --no-node-snapshot --import tsx bench/tftp-throughput.ts
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import dgram from 'node:dgram'
+import { once } from 'node:events'
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import pino from 'pino'
+import { resolveTftpConfig } from '../core/tftp/config-schema.js'
+import { createTftpService } from '../core/tftp/tftp-service.js'
+import { requireCommand } from '../test/helpers/e2e-require.js'
+import type { BenchResult, Figure } from './lib.js'
+
+const FILES = [
+  { name: '1mib', bytes: 1024 * 1024, reps: 11 },
+  { name: '16mib', bytes: 16 * 1024 * 1024, reps: 5 },
+] as const
+const MODES = [
+  { name: 'lock-step', options: ['blksize 1428', 'tsize'] },
+  { name: 'windowsize 4 asked', options: ['blksize 1428', 'tsize', 'windowsize 4'] },
+] as const
+
+function download(atftp: string, port: number, file: string, out: string, options: readonly string[]): Promise<number> {
+  const args = ['--get', '-r', file, '-l', out, ...options.flatMap((o) => ['--option', o]), '127.0.0.1', String(port)]
+  const started = process.hrtime.bigint()
+  return new Promise((resolve, reject) => {
+    execFile(atftp, args, { timeout: 30_000 }, (err) => {
+      if (err) return reject(new Error(`atftp ${file} from port ${port} failed`, { cause: err }))
+      resolve(Number(process.hrtime.bigint() - started) / 1e9)
+    })
+  })
+}
+
+async function freeUdpPort(): Promise<number> {
+  const s = dgram.createSocket('udp4')
+  await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve))
+  const { port } = s.address()
+  s.close()
+  return port
+}
+
+/** tftpd-hpa in the foreground; ready once it answers a request for a missing file. */
+async function startTftpdHpa(root: string): Promise<{ port: number; child: ChildProcess }> {
+  const tftpd = requireCommand('in.tftpd', 'tftpd-hpa')
+  const port = await freeUdpPort()
+  const child = spawn(tftpd, ['-L', '-s', root, '-a', `127.0.0.1:${port}`], { stdio: 'ignore' })
+  const probe = dgram.createSocket('udp4')
+  await new Promise<void>((resolve) => probe.bind(0, '127.0.0.1', resolve))
+  try {
+    for (let i = 0; i < 50; i++) {
+      probe.send(Buffer.from('\0\u0001probe-missing\0octet\0'), port, '127.0.0.1')
+      const answered = await Promise.race([once(probe, 'message').then(() => true), new Promise((r) => setTimeout(() => r(false), 100))])
+      if (answered) return { port, child }
+    }
+    throw new Error('tftpd-hpa did not start')
+  } finally {
+    probe.close()
+  }
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
+const round = (x: number) => Math.round(x * 10) / 10
+
+export async function run(): Promise<BenchResult> {
+  const atftp = requireCommand('atftp', 'atftp')
+  const base = mkdtempSync(path.join(tmpdir(), 'bp-bench-tftp-'))
+  const root = path.join(base, 'root')
+  // tftpd-hpa drops privileges to nobody: the tree must be world-readable.
+  chmodSync(base, 0o755)
+  mkdirSync(root, { mode: 0o755 })
+  for (const f of FILES) writeFileSync(path.join(root, f.name), randomBytes(f.bytes), { mode: 0o644 })
+
+  const service = createTftpService(resolveTftpConfig({ enabled: true, address: '127.0.0.1', port: 0, root }), { logger: pino({ level: 'warn' }) })
+  await service.start()
+  const ours = service.address().port
+  const hpa = await startTftpdHpa(root)
+  const figures: Figure[] = []
+  try {
+    // One unmeasured download each, so JIT warm-up and first-open costs are not in the figures.
+    for (const port of [ours, hpa.port]) await download(atftp, port, '1mib', path.join(base, 'warmup'), MODES[0].options)
+    for (const mode of MODES) {
+      for (const f of FILES) {
+        const times = { ours: [] as number[], hpa: [] as number[] }
+        for (let i = 0; i < f.reps; i++) {
+          for (const [who, port] of [['ours', ours], ['hpa', hpa.port]] as const) {
+            const out = path.join(base, `out-${who}`)
+            times[who].push(await download(atftp, port, f.name, out, mode.options))
+            if (statSync(out).size !== f.bytes) throw new Error(`short download from ${who}`)
+          }
+        }
+        const mibs = (seconds: number) => f.bytes / 1024 / 1024 / seconds
+        const oursRate = mibs(median(times.ours))
+        const hpaRate = mibs(median(times.hpa))
+        const label = `${f.name === '1mib' ? '1 MiB' : '16 MiB'}, atftp ${mode.name}`
+        figures.push({ name: `${label}: tftpd-hpa`, value: round(hpaRate), unit: 'MiB/s' })
+        figures.push({ name: `${label}: bootpolicy`, value: round(oursRate), unit: 'MiB/s', ratio: oursRate / hpaRate, baseline: 'tftpd-hpa, same client', target: '≥ 1.0×' })
+      }
+    }
+  } finally {
+    hpa.child.kill('SIGTERM')
+    await service.close()
+    rmSync(base, { recursive: true, force: true })
+  }
+  return { name: 'tftp-throughput', figures }
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const result = await run()
+  for (const f of result.figures) {
+    process.stdout.write(`${f.name}: ${f.value} ${f.unit}${f.ratio !== undefined ? ` (${f.ratio.toFixed(2)}× ${f.baseline})` : ''}\n`)
+  }
+}
