@@ -7,7 +7,7 @@ import { access, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { buildContext, deepFreeze } from '../context/build-context.js'
 import type { BootContext, Principal } from '../context/types.js'
-import { validateDecision } from '../decision/validate-decision.js'
+import { validateDecision, type KindValidator } from '../decision/validate-decision.js'
 import { messageOf } from '../errors/bp-error.js'
 import { compilePolicy, defaultImportables, type ImportableModules } from './compile-policy.js'
 import { isPolicyFile } from './policy-set.js'
@@ -31,6 +31,8 @@ export async function runPolicyTests(
   dir: string,
   limits: SandboxLimits,
   importables: ImportableModules = defaultImportables(),
+  /** Validators of plugin decision kinds (e.g. `smartos.boot`), so that policies returning them can be tested. */
+  kinds: ReadonlyMap<string, KindValidator> = new Map(),
 ): Promise<CaseResult[]> {
   const results: CaseResult[] = []
   const policies = (await readdir(dir)).filter(isPolicyFile).sort()
@@ -43,7 +45,7 @@ export async function runPolicyTests(
       policy = new PolicySandbox(await compilePolicy(join(dir, file), dir, importables), limits)
       tests = new PolicySandbox(await compilePolicy(testFile, dir, importables), { ...limits, timeoutMs: 1000 }, 'data')
       const list = readCases(tests)
-      for (const c of list) results.push(runCase(file, policy, c))
+      for (const c of list) results.push(runCase(file, policy, c, kinds))
     } catch (err) {
       results.push({ policy: file, name: '(load)', status: 'ERROR', message: messageOf(err) })
     } finally {
@@ -67,7 +69,7 @@ export function contextForCase(c: TestCase): BootContext {
   return deepFreeze({ ...context, auth: { status: 'authenticated', username: c.principal.name, principal: c.principal } })
 }
 
-function runCase(policyName: string, policy: PolicySandbox, c: TestCase): CaseResult {
+function runCase(policyName: string, policy: PolicySandbox, c: TestCase, kinds: ReadonlyMap<string, KindValidator>): CaseResult {
   const base = { policy: policyName, name: String(c.name) }
   let result: unknown
   try {
@@ -76,7 +78,7 @@ function runCase(policyName: string, policy: PolicySandbox, c: TestCase): CaseRe
     return { ...base, status: 'ERROR', message: messageOf(err) }
   }
   if (result !== undefined && result !== null) {
-    const checked = validateDecision(result)
+    const checked = validateDecision(result, kinds)
     if (!checked.ok) return { ...base, status: 'ERROR', message: `invalid decision: ${checked.problems.join('; ')}` }
   }
   const expected = c.expect ?? null
