@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino'
 import type { AuthState, BootContext, Credentials } from '../context/types.js'
+import { LoginLimiter, limitedReason, type LoginLimits } from '../auth/login-limiter.js'
 import type { Decision } from '../decision/types.js'
 import { validateDecision, type KindValidator } from '../decision/validate-decision.js'
 import { BootpolicyError, messageOf } from '../errors/bp-error.js'
@@ -25,14 +26,18 @@ const REQUEST_HOOKS: readonly HookName[] = ['onRequest', 'enrich', 'authenticate
 export interface PluginHostOptions {
   readonly hookTimeoutMs: number
   readonly logger: Logger
+  /** Failed-login limits per user and per client address (defaults: 5 / 20 per 5 min). */
+  readonly loginLimits?: Partial<LoginLimits>
 }
 
 export class PluginHost implements RequestHooks {
   readonly kindValidators = new Map<string, KindValidator>()
   readonly kindRenderers = new Map<string, KindRenderer>()
   readonly pure: boolean
+  readonly loginLimiter: LoginLimiter
 
   constructor(readonly plugins: readonly BootpolicyPlugin[], private readonly options: PluginHostOptions) {
+    this.loginLimiter = new LoginLimiter(options.loginLimits)
     for (const p of plugins) {
       for (const [kind, spec] of Object.entries(p.decisionKinds ?? {})) {
         const name = kind.includes('.') ? kind : `${p.name}.${kind}`
@@ -97,6 +102,13 @@ export class PluginHost implements RequestHooks {
 
   async authenticate(ctx: BootContext, credentials: Credentials, trace: HookTrace[]): Promise<AuthState> {
     const handlers = this.handlers('authenticate')
+    const { username } = credentials
+    // Limited: no backend is called at all.
+    const limited = handlers.length ? this.loginLimiter.check(username, ctx.remoteAddress) : undefined
+    if (limited) {
+      this.options.logger.warn({ code: 'BPSEC002', username, remoteAddress: ctx.remoteAddress, limitedBy: limited.key, retryInS: limited.retryInS }, 'BPSEC002 login rate limited')
+      return { status: 'failed', username, reason: limitedReason(limited) }
+    }
     let backendError = false
     for (const h of handlers) {
       let result
@@ -107,12 +119,18 @@ export class PluginHost implements RequestHooks {
         continue
       }
       if (result && 'principal' in result) {
-        return { status: 'authenticated', username: credentials.username, principal: { ...result.principal, source: result.principal.source || h.plugin } }
+        this.loginLimiter.succeeded(username)
+        return { status: 'authenticated', username, principal: { ...result.principal, source: result.principal.source || h.plugin } }
       }
-      if (result && 'failed' in result) return { status: 'failed', username: credentials.username, reason: result.failed }
+      if (result && 'failed' in result) {
+        this.loginLimiter.failed(username, ctx.remoteAddress)
+        return { status: 'failed', username, reason: result.failed }
+      }
     }
+    // An unavailable backend is not the client's fault: only refusals count against the limits.
+    if (handlers.length && !backendError) this.loginLimiter.failed(username, ctx.remoteAddress)
     const reason = handlers.length === 0 ? 'no authentication backend is configured' : backendError ? 'authentication service unavailable' : 'unknown user or wrong password'
-    return { status: 'failed', username: credentials.username, reason }
+    return { status: 'failed', username, reason }
   }
 
   async decide(ctx: BootContext, trace: HookTrace[]): Promise<{ decision: Decision; plugin: string } | undefined> {
