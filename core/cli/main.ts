@@ -1,10 +1,12 @@
 /**
  * bootpolicy <command>: serve, check, test, explain, help.
- * Exit codes: 0 success, 1 a check or test failed, 2 usage or configuration error.
+ * Exit codes: 0 success; 1 a check or test failed (for `check`, configuration problems too);
+ * 2 usage error, or a configuration that another command cannot start with.
  */
 import { loadConfig } from '../config/load-config.js'
 import { BootpolicyError, messageOf } from '../errors/bp-error.js'
 import { parseArgs } from './args.js'
+import { certCommand } from './cert-command.js'
 import { checkCommand } from './check-command.js'
 import { explainCommand } from './explain-command.js'
 import { serveCommand } from './serve-command.js'
@@ -17,6 +19,7 @@ Commands:
   check                 validate the config, policies and templates; exit 1 on problems
   test [dir]            run the policy tests (<policy>.test.ts) and print PASS/FAIL/ERROR
   explain --mac M ...   show what a client would get, and why (any /boot wire field as --name value)
+  cert --name HOST      create a self-signed RSA certificate for HTTPS (--out DIR, default tls/; --days N; --force)
   help                  this text
 
 Options:
@@ -24,7 +27,7 @@ Options:
   --format text|json    output format for test, check and explain
 `
 
-const KNOWN = ['config', 'format', 'mac', 'uuid', 'buildarch', 'platform', 'arch', 'arch93', 'serial', 'manufacturer', 'product', 'asset', 'hostname', 'ip', 'user-class', 'username', 'password', 'param']
+const KNOWN = ['config', 'format', 'mac', 'uuid', 'buildarch', 'platform', 'arch', 'arch93', 'serial', 'manufacturer', 'product', 'asset', 'hostname', 'ip', 'user-class', 'username', 'password', 'param', 'name', 'out', 'days', 'force']
 
 export async function main(argv: readonly string[]): Promise<number> {
   try {
@@ -40,6 +43,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await testCommand(configFile, args.positional[0], format)
       case 'explain':
         return await explainCommand(loadConfig({ file: configFile }), args.flags, format)
+      case 'cert':
+        return await certCommand(args.flags)
       case 'help':
       case '--help':
         process.stdout.write(HELP)
