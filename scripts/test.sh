@@ -8,4 +8,4 @@ npx tsc --noEmit -p .
 echo "== policy tests (bootpolicy test over policies/)"
 node bin/bootpolicy.js test
 echo "== tap"
-npx tap ${TAP_ARGS:-} 'test/**/*.test.ts' 'plugins/**/*.test.ts'
+npx tap ${TAP_ARGS:-} 'test/{core,e2e,policies}/**/*.test.ts' 'plugins/*/test/**/*.test.ts'

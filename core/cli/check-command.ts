@@ -3,6 +3,7 @@ import { loadConfig } from '../config/load-config.js'
 import { messageOf } from '../errors/bp-error.js'
 import { PolicySet } from '../policy/policy-set.js'
 import { TemplateStore } from '../templates/template-store.js'
+import { validateDecision } from '../decision/validate-decision.js'
 
 export async function checkCommand(configFile: string | undefined, format: 'text' | 'json'): Promise<number> {
   const problems: { where: string; message: string }[] = []
@@ -13,6 +14,11 @@ export async function checkCommand(configFile: string | undefined, format: 'text
     problems.push({ where: configFile ?? 'config', message: messageOf(err) })
   }
   if (config) {
+    const defaultCheck = validateDecision(config.default)
+    // Plugin kinds are checked when the server starts with its plugins; core kinds are checked here.
+    if (!defaultCheck.ok && !String(config.default.kind).includes('.')) {
+      for (const p of defaultCheck.problems) problems.push({ where: 'config default', message: p.replace(/^\$/, 'default') })
+    }
     const policies = new PolicySet(config.policies.dir, config.policies)
     try {
       await policies.load()

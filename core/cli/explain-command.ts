@@ -15,7 +15,7 @@ export async function explainCommand(config: Config, flags: Record<string, strin
   }
   const bp = await build({ ...config, policies: { ...config.policies, watch: false } }, { logger: createLogger('silent') })
   try {
-    const result = await bp.engine.handle({ query: toQuery(fields), remoteAddress: '127.0.0.1', requestId: 'explain' })
+    const result = await bp.engine.handle({ query: toQuery(fields), remoteAddress: '127.0.0.1', requestId: 'explain', dryRun: true })
     if (format === 'json') {
       process.stdout.write(`${JSON.stringify({ decision: result.decision, record: result.record, script: result.script }, null, 2)}\n`)
     } else {

@@ -22,7 +22,7 @@ export const configSchema = {
       properties: {
         host: { type: 'string', default: '0.0.0.0' },
         port: { type: 'integer', minimum: 0, maximum: 65535, default: 8080 },
-        /** Path prefix of the boot endpoints, e.g. `/` → `/boot.ipxe` and `/boot`. */
+        /** Path of the decision endpoint; the bootstrap is the same path plus `.ipxe` (`/boot` → `/boot.ipxe`). */
         bootPath: { type: 'string', pattern: '^/[A-Za-z0-9._/-]*$', default: '/boot' },
         /** Bearer token for admin endpoints (POST /api/explain). Unset: those endpoints are off. */
         adminToken: { type: 'string', minLength: 1 },

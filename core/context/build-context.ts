@@ -82,15 +82,23 @@ export function buildContext(raw: RawBootRequest): BuiltContext {
   const ip = take('ip', q.get('ip'), cleanIpv4)
 
   const params: Record<string, string> = {}
-  for (const [key, value] of q) {
-    if (RESERVED_PARAMS.has(key)) continue
-    if (!PARAM_NAME_PATTERN.test(key)) {
+  for (const [rawKey, rawValue] of q) {
+    if (RESERVED_PARAMS.has(rawKey)) continue
+    // `again()`/`login()` send values outside [A-Za-z0-9._~-] as `<name>_hex` (see identity-query.ts).
+    const isHex = rawKey.endsWith('_hex')
+    const key = isHex ? rawKey.slice(0, -4) : rawKey
+    if (!PARAM_NAME_PATTERN.test(key) || RESERVED_PARAMS.has(key)) {
       dropped.push('params')
       continue
     }
-    const clean = cleanText(value, MAX_PARAM_VALUE)
+    let value: string | undefined = rawValue
+    if (isHex) {
+      const bytes = decodeHexSetting(rawValue)
+      value = bytes ? utf8.decode(bytes) : undefined
+    }
+    const clean = value === undefined ? null : cleanText(value, MAX_PARAM_VALUE)
     if (clean === null) dropped.push(key)
-    else if (clean !== undefined) params[key] = clean
+    else if (clean !== undefined && !(key in params && !isHex)) params[key] = clean
   }
 
   const credentials = readCredentials(textOf, dropped)

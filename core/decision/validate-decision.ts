@@ -101,6 +101,7 @@ function check(value: unknown, path: string, depth: number, problems: string[], 
       v.only('params', 'message')
       return
     case 'template':
+      if (depth > 0) problems.push(`${path}: a template is a whole script; it cannot be a menu action`)
       v.string('name', true)
       if (typeof value.name === 'string' && !/^[A-Za-z0-9_-][A-Za-z0-9_./-]{0,127}$/.test(value.name) ) {
         problems.push(`${path}.name: expected a template name (letters, digits, _ - . /)`)

@@ -34,6 +34,8 @@ export interface BootRequest {
   readonly query: string
   readonly remoteAddress: string
   readonly requestId: string
+  /** Explain: no `prepare` side effects, no response cache. */
+  readonly dryRun?: boolean
 }
 
 export interface BootResponse {
@@ -62,7 +64,7 @@ export class Engine {
 
   async handle(req: BootRequest): Promise<BootResponse> {
     const t0 = performance.now()
-    const key = this.responses && !/(^|&)(username|password)/.test(req.query)
+    const key = this.responses && !req.dryRun && !/(^|&)(username|password)/.test(req.query)
       ? `${this.options.policies.revision}\n${req.remoteAddress}\n${req.query}`
       : undefined
     const hit = key ? this.responses!.get(key) : undefined
@@ -88,10 +90,10 @@ export class Engine {
     } catch (err) {
       const error = asError(err)
       const context = deepFreeze(emptyContext(req.remoteAddress))
-      const record = this.record(req, context, [], hookTrace, 'failsafe', 'exit', false, 0, t0, error)
+      const record = this.record(req, context, [], hookTrace, 'failsafe', this.options.defaultDecision.kind, false, 0, t0, error)
       return { statusCode: 400, script: this.failsafe(context, error.message), record }
     }
-    if (ctx.dropped.length) this.options.logger.warn({ reqId: req.requestId, fields: ctx.dropped }, 'BPWRN001 dropped malformed context fields')
+    if (ctx.dropped.length) this.options.logger.warn({ code: 'BPWRN001', reqId: req.requestId, fields: ctx.dropped }, 'dropped malformed context fields')
 
     let steps: readonly PolicyStep[] = []
     let decidedBy = 'default'
@@ -122,7 +124,8 @@ export class Engine {
           decidedBy = `plugin:${fromPlugin.plugin}`
         }
       }
-      if (!decision && !error) this.options.logger.debug({ reqId: req.requestId }, 'BPWRN003 no policy decided')
+      // Expected for sites whose default is the answer (seed 003's `exit`): debug, not warn.
+      if (!decision && !error) this.options.logger.debug({ code: 'BPWRN003', reqId: req.requestId }, 'no policy decided; serving the default decision')
     } catch (err) {
       error = asError(err)
     }
@@ -133,13 +136,13 @@ export class Engine {
     }
     const chosen = decision ?? this.options.defaultDecision
     try {
-      const prepared = await hooks.prepare(ctx, chosen, hookTrace)
+      const prepared = req.dryRun ? chosen : await hooks.prepare(ctx, chosen, hookTrace)
       const script = this.render(prepared, ctx)
       const record = this.record(req, ctx, steps, hookTrace, decidedBy, prepared.kind, cached, cpuUs, t0)
       return { statusCode: 200, script, record, decision: prepared }
     } catch (err) {
       const e = asError(err)
-      const record = this.record(req, ctx, steps, hookTrace, 'failsafe', chosen.kind, cached, cpuUs, t0, e)
+      const record = this.record(req, ctx, steps, hookTrace, 'failsafe', this.options.defaultDecision.kind, cached, cpuUs, t0, e)
       return { statusCode: 200, script: this.failsafe(ctx, shortReason(e)), record, decision: this.options.defaultDecision }
     }
   }

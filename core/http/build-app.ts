@@ -59,7 +59,7 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
       })
   const host = new PluginHost(loadedPlugins.map((l) => l.plugin), { hookTimeoutMs: config.pluginTimeouts.hookMs, logger })
   const hooks = options.hooks ?? (loadedPlugins.length ? host : noHooks)
-  logger.info({ plugins: loadedPlugins.map((l) => ({ name: l.plugin.name, version: l.plugin.version, setupMs: l.setupMs })) }, bootTree(loadedPlugins))
+  logger.info({ plugins: loadedPlugins.map((l) => ({ name: l.plugin.name, version: l.plugin.version, setupMs: l.setupMs })), tree: bootTree(loadedPlugins) }, 'plugins loaded')
   const helpers: [string, string][] = loadedPlugins
     .filter((l) => l.plugin.policyHelpers)
     .map((l) => [`bootpolicy/plugins/${l.plugin.name}`, l.plugin.policyHelpers!])
@@ -67,7 +67,7 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
 
   const policies = new PolicySet(config.policies.dir, config.policies, importables, {
     onReload(revision, problems) {
-      for (const p of problems) logger.warn({ policy: p.policy, code: p.code, err: { message: p.message } }, 'BPWRN002 policy failed to load; the last good version keeps serving')
+      for (const p of problems) logger.warn({ code: 'BPWRN002', policy: p.policy, err: { code: p.code, message: p.message } }, 'policy failed to load; the last good version keeps serving')
       logger.info({ revision, problems: problems.length }, 'policies loaded')
     },
   })

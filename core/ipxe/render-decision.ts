@@ -74,6 +74,8 @@ function renderInto(decision: Decision, s: IpxeScript, env: RenderEnv, failLabel
       const msg = (decision as { message?: string }).message
       if (msg) s.command('echo', s.text(msg))
       s.command('shell')
+      // Leaving the shell at top level ends iPXE (next boot device); in a menu, the menu comes back.
+      if (failLabel === FAILED) s.command('exit')
       return
     }
     case 'reboot':

@@ -2,6 +2,7 @@
  * Compile a policy (TypeScript) into one self-contained script for the sandbox.
  * esbuild bundles it with the pure helpers it imports; any other import (node:fs, npm packages,
  * files outside the policies directory) is a compile error, so no I/O can reach the sandbox.
+ * Compiling is a few milliseconds; it happens at load and on every change in the directory.
  */
 import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
@@ -16,7 +17,7 @@ export interface CompiledPolicy {
   /** Path relative to the policies directory, e.g. `10-per-mac.ts`. */
   readonly name: string
   readonly file: string
-  /** sha256 of the source: the cache key and the policy's revision. */
+  /** sha256 of the compiled bundle (the policy and everything it imports): its revision. */
   readonly hash: string
   readonly code: string
   /** Source map (JSON) from `code` back to the TypeScript source. */
@@ -35,8 +36,6 @@ export function defaultImportables(extra: Iterable<[string, string]> = []): Impo
   return new Map([['bootpolicy/policy', resolve(here, `../policy-api/index${ext}`)], ...extra])
 }
 
-const cache = new Map<string, CompiledPolicy>()
-
 export async function compilePolicy(
   file: string,
   rootDir: string,
@@ -44,10 +43,6 @@ export async function compilePolicy(
 ): Promise<CompiledPolicy> {
   const source = await readFile(file, 'utf8')
   const name = relative(rootDir, file).split(sep).join('/')
-  const hash = createHash('sha256').update(source).update('\0').update([...importables.keys()].join(',')).digest('hex')
-  const key = `${file}\0${hash}`
-  const cached = cache.get(key)
-  if (cached) return cached
 
   const root = resolve(rootDir)
   let result: esbuild.BuildResult<{ write: false; sourcemap: 'external'; outdir: string }>
@@ -63,6 +58,7 @@ export async function compilePolicy(
       sourcemap: 'external',
       outdir: root,
       logLevel: 'silent',
+      absWorkingDir: resolve(rootDir),
       plugins: [restrictImports(root, importables)],
     })
   } catch (err) {
@@ -76,9 +72,9 @@ export async function compilePolicy(
   const map = result.outputFiles.find((f) => f.path.endsWith('.map'))!.text
   const idx = source.search(/export\s+default\b/)
   const entry = idx < 0 ? name : `${name}:${source.slice(0, idx).split('\n').length}`
-  const compiled: CompiledPolicy = { name, file, hash, code, map, entry }
-  cache.set(key, compiled)
-  return compiled
+  // The hash covers the whole bundle, so editing a shared `_helper.ts` is a new revision too.
+  const hash = createHash('sha256').update(code).digest('hex')
+  return { name, file, hash, code, map, entry }
 }
 
 function restrictImports(root: string, importables: ImportableModules): esbuild.Plugin {

@@ -9,6 +9,8 @@ import { buildContext, deepFreeze } from '../context/build-context.js'
 import type { BootContext, Principal } from '../context/types.js'
 import { validateDecision, type KindValidator } from '../decision/validate-decision.js'
 import { messageOf } from '../errors/bp-error.js'
+import type { Decision } from '../decision/types.js'
+import { renderDecision } from '../ipxe/render-decision.js'
 import { compilePolicy, defaultImportables, type ImportableModules } from './compile-policy.js'
 import { isPolicyFile } from './policy-set.js'
 import { PolicySandbox, type SandboxLimits } from './sandbox.js'
@@ -80,6 +82,17 @@ function runCase(policyName: string, policy: PolicySandbox, c: TestCase, kinds: 
   if (result !== undefined && result !== null) {
     const checked = validateDecision(result, kinds)
     if (!checked.ok) return { ...base, status: 'ERROR', message: `invalid decision: ${checked.problems.join('; ')}` }
+    // Render as production would, so that a value iPXE cannot take fails here, not at boot.
+    // Plugin kinds are rendered by their plugins, which policy tests do not load: they render as nothing.
+    const decision = result as Decision
+    if (decision.kind !== 'template' && !decision.kind.includes('.')) {
+      try {
+        const pluginKinds = new Map([...kinds.keys()].map((k) => [k, () => undefined] as const))
+        renderDecision(decision, { context: contextForCase(c), bootPath: '/boot', kinds: pluginKinds })
+      } catch (err) {
+        return { ...base, status: 'ERROR', message: messageOf(err) }
+      }
+    }
   }
   const expected = c.expect ?? null
   if (expected === null) {

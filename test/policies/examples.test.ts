@@ -27,3 +27,14 @@ t.test('the runner reports FAIL and ERROR, so it can catch a broken policy', asy
   t.same(results.map((r) => `${r.policy}:${r.name}:${r.status}`), ['a.ts:right:PASS', 'a.ts:wrong:FAIL', 'a.ts:wrong none:FAIL', 'b.ts:errors:ERROR'])
   t.match(results[1]!.message, /\$\.kind: expected "chain", got "exit"/)
 })
+
+t.test('the runner renders decisions: a value iPXE cannot take is an ERROR in the test, not at boot', async (t) => {
+  const dir = tempPolicies({
+    'a.ts': `export default () => ({ kind: 'boot', kernel: '/k', args: ['quiet splash'] })`,
+    'a.test.ts': `export default [{ name: 'space in an argument', request: {}, expect: { kind: 'boot' } }]`,
+  })
+  t.teardown(() => dir.remove())
+  const [r] = await runPolicyTests(dir.policiesDir, { timeoutMs: 50, memoryMb: 32 })
+  t.equal(r!.status, 'ERROR')
+  t.match(r!.message, /BP_ERR_RENDER_UNSAFE_VALUE|whitespace/)
+})

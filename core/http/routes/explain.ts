@@ -2,6 +2,7 @@
  * POST /api/explain — what would this client get, and why. Admin only: off unless
  * http.adminToken is set; the token is compared in constant time.
  * Body: the /boot query as an object of wire names (`{"mac": "…", "buildarch": "x86_64"}`).
+ * A dry run: plugins' `prepare` side effects do not happen and no cached response is used.
  */
 import { timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
@@ -17,7 +18,7 @@ export function registerExplainRoute(app: FastifyInstance, engine: Engine, admin
     if (typeof body !== 'object' || body === null || Array.isArray(body) || Object.values(body).some((v) => typeof v !== 'string')) {
       return sendError(reply, new BootpolicyError('BP_ERR_HTTP_BAD_REQUEST', { details: 'expected a JSON object of strings' }))
     }
-    const result = await engine.handle({ query: toQuery(body as Record<string, string>), remoteAddress: req.ip, requestId: req.id })
+    const result = await engine.handle({ query: toQuery(body as Record<string, string>), remoteAddress: req.ip, requestId: req.id, dryRun: true })
     return { script: result.script, decision: result.decision, record: result.record }
   })
 }

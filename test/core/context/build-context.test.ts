@@ -81,3 +81,13 @@ t.test('UUIDs: canonical form, and the SMBIOS byte order of DHCP option 97', asy
   const bytes = Uint8Array.from([0x3a, 0x5f, 0x3b, 0x8c, 0x2e, 0x1d, 0x60, 0x4f, 0x9a, 0x7b, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab])
   t.equal(uuidFromSmbiosBytes(bytes), '8c3b5f3a-1d2e-4f60-9a7b-0123456789ab')
 })
+
+t.test('round-trip parameters survive any characters via <name>_hex', async (t) => {
+  const { identityQuery } = await import('../../../core/ipxe/identity-query.js')
+  const first = ctxOf('mac=52:54:00:00:00:01').context
+  const query = identityQuery(first, { instance: 'fc29', note: 'a&b=c #1 é' })
+  const back = ctxOf(query).context
+  t.same(back.params, { instance: 'fc29', note: 'a&b=c #1 é' })
+  t.equal(back.mac, first.mac)
+  t.same(ctxOf('mac_hex=41&username_hex=41').context.params, {}, 'reserved names cannot come back as params')
+})

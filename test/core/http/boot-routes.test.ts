@@ -121,3 +121,19 @@ t.test('policy faults: the client gets the failsafe with a request id, the log n
   t.match(err.message, /10-broken\.ts:3/)
   t.equal(records[0]!.level, 40, 'logged as a warning')
 })
+
+t.test('explain is a dry run: no prepare side effects', async (t) => {
+  const dir = tempPolicies({ 'p.ts': `export default () => ({ kind: 'exit' })` })
+  t.teardown(() => dir.remove())
+  const marker = `${dir.dir}/prepared`
+  const { writeFileSync, existsSync } = await import('node:fs')
+  writeFileSync(`${dir.dir}/side.mjs`, `import { writeFileSync } from 'node:fs'\nexport default () => ({ name: 'side', version: '1.0.0', bootpolicy: '^0.1.0', hooks: { prepare: async () => { writeFileSync(${JSON.stringify(marker)}, 'x') } } })\n`)
+  const token = 'a-long-admin-token-for-tests'
+  const bp = await build(dir.config({ http: { adminToken: token }, plugins: [{ name: 'side', path: `${dir.dir}/side.mjs` }] }))
+  t.teardown(() => bp.close())
+  const res = await bp.app.inject({ method: 'POST', url: '/api/explain', payload: {}, headers: { authorization: `Bearer ${token}` } })
+  t.equal(res.json().decision.kind, 'exit')
+  t.notOk(existsSync(marker), 'prepare did not run')
+  await bp.app.inject('/boot')
+  t.ok(existsSync(marker), 'a real /boot runs it')
+})

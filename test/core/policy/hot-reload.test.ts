@@ -34,3 +34,17 @@ t.test('hot reload: a changed policy is swapped in; a broken edit keeps the last
   t.ok(await until(async () => (await message()) === 'echo v4'), 'the fix is served')
   t.equal((await bp.app.inject('/healthz')).json().status, 'ok')
 })
+
+t.test('editing a shared _helper.ts is a new revision of the policies that import it', async (t) => {
+  const dir = tempPolicies({
+    '_names.ts': `export const who = 'v1'`,
+    'p.ts': `import { who } from './_names'\nexport default () => ({ kind: 'exit', message: who })`,
+  })
+  t.teardown(() => dir.remove())
+  const bp = await build(dir.config({ policies: { dir: dir.policiesDir, watch: true } }))
+  t.teardown(() => bp.close())
+  const message = async () => (await bp.app.inject('/boot')).body.split('\n')[2]
+  t.equal(await message(), 'echo v1')
+  dir.write('_names.ts', `export const who = 'v2'`)
+  t.ok(await until(async () => (await message()) === 'echo v2'), 'the helper edit is served')
+})
