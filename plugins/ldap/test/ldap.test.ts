@@ -24,7 +24,7 @@ t.before(async () => {
 })
 t.teardown(() => slapd?.remove())
 
-async function app(t: Tap.Test, options: Record<string, unknown>, logs = captureLogs('info')) {
+async function app(t: { teardown(fn: () => unknown): void }, options: Record<string, unknown>, logs = captureLogs('info')) {
   const dir = tempPolicies({ 'p.ts': POLICY })
   t.teardown(() => dir.remove())
   const bp = await build(dir.config({ plugins: [{ name: 'ldap', options }] }), { logger: logs.logger })
