@@ -5,7 +5,8 @@
  * Commits are grouped: clients acknowledged in the same burst share one write. Whole-file rewrites
  * suit the sizes this service is for (≤ 65,536 addresses; ~1 ms per 1,000 leases).
  */
-import { open, readFile, rename } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
+import { writeFileAtomic } from '../state/atomic-file.js'
 import { dirname } from 'node:path'
 import { BootpolicyError, messageOf } from '../errors/bp-error.js'
 import { normalizeMac } from '../context/normalize-mac.js'
@@ -209,19 +210,8 @@ export class LeaseStore {
     const leases = [...this.byIp.values()].filter((l) => l.state !== 'offered')
     const body = JSON.stringify({ version: STATE_VERSION, leases }, null, 0)
     const file = this.opts.file
-    const tmp = `${file}.tmp-${process.pid}`
     try {
-      const fh = await open(tmp, 'w', 0o600)
-      try {
-        await fh.writeFile(body, 'utf8')
-        await fh.sync()
-      } finally {
-        await fh.close()
-      }
-      await rename(tmp, file)
-      // The rename itself is durable only once the directory entry is flushed.
-      const dir = await open(dirname(file), 'r')
-      try { await dir.sync() } finally { await dir.close() }
+      await writeFileAtomic(file, body)
     } catch (err) {
       throw stateError(file, 'written', err)
     }
