@@ -13,7 +13,7 @@ import { leaseKey, type DhcpClientFacts } from './client-facts.js'
 import { broadcastOf, ipToInt, sameSubnet } from './ipv4.js'
 import { LeaseStore } from './lease-store.js'
 import { ips, MessageType, Opt, readIp, text, u32, type OptionMap } from './options.js'
-import { BROADCAST_FLAG, type DhcpPacket } from './packet-codec.js'
+import { BROADCAST_FLAG } from './packet-codec.js'
 import { buildReply, destinationFor, ipxeNoPxeDhcp } from './reply-builder.js'
 import { maxPayloadOf, type Incoming, type Outgoing, type Responder } from './responder.js'
 

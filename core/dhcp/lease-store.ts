@@ -7,7 +7,6 @@
  */
 import { readFile } from 'node:fs/promises'
 import { writeFileAtomic } from '../state/atomic-file.js'
-import { dirname } from 'node:path'
 import { BootpolicyError, messageOf } from '../errors/bp-error.js'
 import { normalizeMac } from '../context/normalize-mac.js'
 import { intToIp, ipToInt, isIpv4 } from './ipv4.js'
