@@ -27,7 +27,7 @@ export async function startServer(config: Config, options: BuildOptions = {}): P
       services.push(tftp)
     }
     if (config.dhcp.mode && config.dhcp.mode !== 'off') {
-      const dhcp = createDhcpService(config.dhcp, {
+      const dhcp = createDhcpService(dhcpConfigFor(config), {
         logger: bp.logger,
         stateDir: config.stateDir,
         ...(bp.plugins.hasDhcpOffer && { decideBoot: (facts) => bp.plugins.dhcpOffer(facts) }),
@@ -47,6 +47,22 @@ export async function startServer(config: Config, options: BuildOptions = {}): P
     async close() {
       for (const s of [...services].reverse()) await s.close().catch(() => undefined)
       await bp.close()
+    },
+  }
+}
+
+/** DHCP hands iPXE this server's own bootstrap URL unless the config names another one. */
+export function dhcpConfigFor(config: Config): Config['dhcp'] {
+  const boot = config.dhcp.boot ?? {}
+  const httpPort = boot.httpPort ?? config.http.port
+  const scheme = config.http.tls ? 'https' : 'http'
+  const needsUrl = !boot.ipxeBootstrapUrl && (config.http.tls || config.http.bootPath !== '/boot') && config.dhcp.serverAddress
+  return {
+    ...config.dhcp,
+    boot: {
+      ...boot,
+      httpPort,
+      ...(needsUrl && { ipxeBootstrapUrl: `${scheme}://${config.dhcp.serverAddress}:${httpPort}${config.http.bootPath}.ipxe` }),
     },
   }
 }

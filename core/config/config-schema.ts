@@ -11,6 +11,13 @@ function section<T extends { $schema?: string; $id?: string }>(schema: T): Omit<
   return rest
 }
 
+/** The DHCP section, except that `boot.httpPort` defaults to `http.port` (filled in by the server). */
+function dhcpSection() {
+  const copy = structuredClone(section(dhcpConfigSchema)) as { properties: { boot: { properties: { httpPort: { default?: number } } } } }
+  delete copy.properties.boot.properties.httpPort.default
+  return copy
+}
+
 export const configSchema = {
   type: 'object',
   additionalProperties: false,
@@ -81,7 +88,7 @@ export const configSchema = {
       },
     },
     stateDir: { type: 'string', default: 'var' },
-    dhcp: { ...section(dhcpConfigSchema), default: {} },
+    dhcp: { ...dhcpSection(), default: {} },
     tftp: { ...section(tftpConfigSchema), default: {} },
     pluginTimeouts: {
       type: 'object',

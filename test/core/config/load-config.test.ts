@@ -39,3 +39,14 @@ t.test('every violation is reported at once, with its path', async (t) => {
   writeFileSync(file, '{ not json')
   t.throws(() => loadConfig({ file, env: {} }), { code: 'BP_ERR_CONFIG_READ' })
 })
+
+t.test('DHCP hands out this server\'s bootstrap URL: port, path and scheme follow http', async (t) => {
+  const { dhcpConfigFor } = await import('../../../core/server.js')
+  const plain = loadConfig({ env: {}, overrides: { dhcp: { mode: 'proxy', serverAddress: '10.0.0.1' } } })
+  t.equal(dhcpConfigFor(plain).boot?.httpPort, 8080, 'the HTTP port, not 80')
+  t.equal(dhcpConfigFor(plain).boot?.ipxeBootstrapUrl, undefined, 'the DHCP default URL http://10.0.0.1:8080/boot.ipxe applies')
+  const moved = loadConfig({ env: {}, overrides: { http: { port: 443, bootPath: '/pxe/boot' }, dhcp: { mode: 'proxy', serverAddress: '10.0.0.1' } } })
+  t.equal(dhcpConfigFor(moved).boot?.ipxeBootstrapUrl, 'http://10.0.0.1:443/pxe/boot.ipxe')
+  const explicit = loadConfig({ env: {}, overrides: { dhcp: { mode: 'proxy', serverAddress: '10.0.0.1', boot: { httpPort: 80 } } } })
+  t.equal(dhcpConfigFor(explicit).boot?.httpPort, 80, 'an explicit port wins')
+})
