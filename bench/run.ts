@@ -11,6 +11,7 @@ import type { BenchResult } from './lib.js'
 const suites: [string, () => Promise<BenchResult>][] = [
   ['sandbox-cost', async () => (await import('./sandbox-cost.js')).run()],
   ['boot-throughput', async () => (await import('./boot-throughput.js')).run()],
+  ['content-plugins', async () => (await import('./content-plugins.js')).run()],
 ]
 // Network-service benchmarks need root (namespaces, low ports); they are added when present.
 for (const [name, file] of [['tftp-throughput', './tftp-throughput.js'], ['dhcp-dora', './dhcp-dora.js']] as const) {
