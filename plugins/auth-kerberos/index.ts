@@ -51,7 +51,7 @@ const REFUSED = 'unknown user or wrong password'
 
 /** KDC answers that are the user's fault (by krb5 error text), and what the user is told. */
 const REFUSALS: ReadonlyArray<[RegExp, string]> = [
-  [/Decrypt integrity check failed|Preauthentication failed|Client not found|Password incorrect/i, REFUSED],
+  [/Decrypt integrity check failed|Preauthentication failed|Password incorrect/i, REFUSED],
   [/Client's entry in database has expired/i, 'account expired'],
   [/Password has expired/i, 'password expired; change it before booting'],
   [/Client's credentials have been revoked|locked/i, 'access denied for this account'],
@@ -163,6 +163,8 @@ export default function authKerberos(options: AuthKerberosOptions): BootpolicyPl
           await krb.checkPassword(principal, password, o.service, o.realm)
         } catch (err) {
           const message = (err as Error).message
+          // Not in this realm's database: another backend may know the name.
+          if (/Client not found/i.test(message)) return undefined
           const refusal = REFUSALS.find(([re]) => re.test(message))
           if (refusal) return { failed: refusal[1] }
           throw new Error(`KDC for ${o.realm} unavailable: ${message}`, { cause: err })

@@ -47,7 +47,6 @@ export const schema = {
 const REFUSALS: Readonly<Record<number, string>> = {
   6: 'access denied for this account', // PAM_PERM_DENIED
   7: 'unknown user or wrong password', // PAM_AUTH_ERR
-  10: 'unknown user or wrong password', // PAM_USER_UNKNOWN (same text: do not reveal which)
   11: 'too many failed attempts', // PAM_MAXTRIES
   12: 'password expired; change it before booting', // PAM_NEW_AUTHTOK_REQD
   13: 'account expired', // PAM_ACCT_EXPIRED
@@ -113,6 +112,9 @@ export default function authPam(options: AuthPamOptions = {}): BootpolicyPlugin 
         } catch (err) {
           if (err instanceof BusyError) throw new Error(`PAM is busy (${err.message}); raise "concurrency" and UV_THREADPOOL_SIZE if this is normal load`)
           const pamCode = (err as { code?: unknown }).code
+          // PAM_USER_UNKNOWN: not this backend's user; the next one may know it (the host says
+          // "unknown user or wrong password" when none does, and counts the failure).
+          if (pamCode === 10) return undefined
           if (typeof pamCode === 'number' && REFUSALS[pamCode]) return { failed: REFUSALS[pamCode]! }
           // A broken stack (PAM_SERVICE_ERR, PAM_AUTHINFO_UNAVAIL, …): the backend failed, not the user.
           throw new Error(`PAM error ${String(pamCode)}: ${(err as Error).message.replace(/^Error: /, '')}`)

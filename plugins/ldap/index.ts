@@ -263,7 +263,8 @@ export default function ldap(options: LdapOptions): BootpolicyPlugin {
         // An empty password is an "unauthenticated bind": it succeeds without checking anything.
         if (password === '') return { failed: REFUSED }
         const dn = o.bindDn ? fillTemplate(o.bindDn, { username }, escapeDnValue) : await findUserDn(username)
-        if (!dn) return { failed: REFUSED }
+        // Not in the directory: another backend may know the name.
+        if (!dn) return undefined
         const c = await open()
         try {
           try {
