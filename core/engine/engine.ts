@@ -50,6 +50,10 @@ export class Engine {
   private readonly runner: PolicyRunner
   /** Whole responses by (revision, client address, query), used only while no plugin hooks requests. */
   private readonly responses: LRUCache<string, BootResponse> | undefined
+  /** Built contexts by (client address, query), for queries without credentials: they are frozen, so shared. */
+  private readonly contexts: LRUCache<string, ReturnType<typeof buildContext>> | undefined
+  /** Rendered bodies by (revision, context, which decision): rendering a menu costs more than deciding it. */
+  private readonly bodies: LRUCache<string, string> | undefined
 
   constructor(private readonly options: EngineOptions) {
     const defaultCheck = validateDecision(options.defaultDecision, options.hooks.kindValidators)
@@ -57,14 +61,15 @@ export class Engine {
       throw new BootpolicyError('BP_ERR_CONFIG_INVALID', { details: `default: ${defaultCheck.problems.join('; ')}` })
     }
     this.runner = new PolicyRunner(options.policies, options.hooks.kindValidators, options)
-    this.responses = options.hooks.pure && options.cacheSize > 0
-      ? new LRUCache({ max: options.cacheSize, ttl: options.cacheTtlMs || undefined })
-      : undefined
+    const lru = <V extends {}>() => new LRUCache<string, V>({ max: options.cacheSize, ttl: options.cacheTtlMs || undefined })
+    this.responses = options.hooks.pure && options.cacheSize > 0 ? lru<BootResponse>() : undefined
+    this.contexts = options.cacheSize > 0 ? lru<ReturnType<typeof buildContext>>() : undefined
+    this.bodies = options.cacheSize > 0 ? lru<string>() : undefined
   }
 
   async handle(req: BootRequest): Promise<BootResponse> {
     const t0 = performance.now()
-    const key = this.responses && !req.dryRun && !/(^|&)(username|password)/.test(req.query)
+    const key = this.responses && !req.dryRun && !CREDENTIALS.test(req.query)
       ? `${this.options.policies.revision}\n${req.remoteAddress}\n${req.query}`
       : undefined
     const hit = key ? this.responses!.get(key) : undefined
@@ -84,7 +89,12 @@ export class Engine {
     let ctx: BootContext
     let credentials
     try {
-      const built = buildContext({ query: parseIpxeQuery(req.query), remoteAddress: req.remoteAddress })
+      const memoKey = this.contexts && !CREDENTIALS.test(req.query) ? `${req.remoteAddress}\n${req.query}` : undefined
+      let built = memoKey === undefined ? undefined : this.contexts!.get(memoKey)
+      if (!built) {
+        built = buildContext({ query: parseIpxeQuery(req.query), remoteAddress: req.remoteAddress })
+        if (memoKey !== undefined) this.contexts!.set(memoKey, built)
+      }
       ctx = built.context
       credentials = built.credentials
     } catch (err) {
@@ -101,6 +111,7 @@ export class Engine {
     let cpuUs = 0
     let decision: Decision | undefined
     let error: BootpolicyError | undefined
+    let runKey: string | undefined
     try {
       await hooks.onRequest(ctx, hookTrace)
       const facts = await hooks.enrich(ctx, hookTrace)
@@ -112,6 +123,7 @@ export class Engine {
       credentials = undefined // nothing past this point may see the password
 
       const run = this.runner.run(ctx)
+      runKey = run.key
       ;({ steps, cpuUs } = run.outcome)
       cached = run.cached
       error = run.outcome.error
@@ -137,7 +149,15 @@ export class Engine {
     const chosen = decision ?? this.options.defaultDecision
     try {
       const prepared = req.dryRun ? chosen : await hooks.prepare(ctx, chosen, hookTrace)
-      const script = this.render(prepared, ctx)
+      // A body can be reused only for the very decision object the memoized outcome holds (or the
+      // default): a decision a plugin's prepare replaced may carry fresh secrets.
+      const which = prepared === decision && decidedBy.startsWith('policy:') ? 'policy' : prepared === this.options.defaultDecision ? 'default' : undefined
+      const bodyKey = runKey !== undefined && which ? `${runKey}\n${which}` : undefined
+      let script = bodyKey === undefined ? undefined : this.bodies!.get(bodyKey)
+      if (script === undefined) {
+        script = this.render(prepared, ctx)
+        if (bodyKey !== undefined) this.bodies!.set(bodyKey, script)
+      }
       const record = this.record(req, ctx, steps, hookTrace, decidedBy, prepared.kind, cached, cpuUs, t0)
       return { statusCode: 200, script, record, decision: prepared }
     } catch (err) {
@@ -190,6 +210,8 @@ export class Engine {
     return record
   }
 }
+
+const CREDENTIALS = /(^|&)(username|password)/
 
 /** Bind the request id: `set bp-req <id>` right after `#!ipxe` (ids are hex, or a fixed word). */
 export function withRequestId(script: string, requestId: string): string {

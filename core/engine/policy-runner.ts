@@ -37,13 +37,14 @@ export class PolicyRunner {
     this.cache = options.cacheSize > 0 ? new LRUCache({ max: options.cacheSize, ttl: options.cacheTtlMs || undefined }) : undefined
   }
 
-  run(ctx: BootContext): { outcome: PolicyOutcome; cached: boolean } {
-    const key = this.cache ? `${this.policies.revision}\n${JSON.stringify(ctx)}` : ''
-    const hit = this.cache?.get(key)
-    if (hit) return { outcome: hit, cached: true }
+  /** `key` identifies (revision, context) while caching is on; other memos reuse it. */
+  run(ctx: BootContext): { outcome: PolicyOutcome; cached: boolean; key: string | undefined } {
+    const key = this.cache ? `${this.policies.revision}\n${JSON.stringify(ctx)}` : undefined
+    const hit = key === undefined ? undefined : this.cache!.get(key)
+    if (hit) return { outcome: hit, cached: true, key }
     const outcome = this.evaluate(ctx)
-    this.cache?.set(key, outcome)
-    return { outcome, cached: false }
+    if (key !== undefined) this.cache!.set(key, outcome)
+    return { outcome, cached: false, key }
   }
 
   private evaluate(ctx: BootContext): PolicyOutcome {
