@@ -33,6 +33,8 @@ export interface LoadPluginOptions {
   readonly bootPath: string
   readonly setupTimeoutMs: number
   readonly logger: Logger
+  /** false: resolve, check and validate only (policy tests need helpers and kinds, not running plugins). */
+  readonly setup?: boolean
 }
 
 /** Where a plugin's module is: explicit path, first-party folder, or npm package. */
@@ -85,7 +87,8 @@ export async function loadPlugins(entries: readonly PluginEntry[], options: Load
       const file = resolvePluginModule(entry, options.baseDir)
       const factory = await importFactory(entry, file)
       const pluginOptions = structuredClone(entry.options ?? {})
-      // Defaults from the schema are filled in before the factory sees the options.
+      // The schema comes with the plugin, so defaults are filled into this same object after the
+      // factory returns: plugins read their options in setup and hooks, not in the factory body.
       const plugin = await factory(pluginOptions)
       if (!plugin || typeof plugin.name !== 'string' || typeof plugin.version !== 'string' || typeof plugin.bootpolicy !== 'string') {
         throw new BootpolicyError('BP_ERR_PLUGIN_LOAD', { plugin: entry.name, details: 'the factory must return { name, version, bootpolicy, … }' })
@@ -102,7 +105,7 @@ export async function loadPlugins(entries: readonly PluginEntry[], options: Load
 
       const stateDir = join(options.stateDir, 'plugins', plugin.name)
       const t0 = performance.now()
-      if (plugin.setup) {
+      if (plugin.setup && options.setup !== false) {
         mkdirSync(stateDir, { recursive: true })
         await withTimeout(plugin.name, options.setupTimeoutMs, () =>
           plugin.setup!({ logger: options.logger.child({ plugin: plugin.name }), stateDir, bootPath: options.bootPath, baseDir: options.baseDir }),
