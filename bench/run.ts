@@ -13,8 +13,14 @@ const suites: [string, () => Promise<BenchResult>][] = [
   ['boot-throughput', async () => (await import('./boot-throughput.js')).run()],
   ['content-plugins', async () => (await import('./content-plugins.js')).run()],
 ]
-// Network-service benchmarks need root (namespaces, low ports); they are added when present.
-for (const [name, file] of [['tftp-throughput', './tftp-throughput.js'], ['dhcp-dora', './dhcp-dora.js']] as const) {
+// Benchmarks that need root (namespaces, low ports, a local user and /etc/pam.d, tgtd).
+for (const [name, file] of [
+  ['tftp-throughput', './tftp-throughput.js'],
+  ['dhcp-dora', './dhcp-dora.js'],
+  ['auth', './auth.js'],
+  ['iscsi-cow', './iscsi-cow.js'],
+  ['e2e-boot-times', './e2e-boot-times.js'],
+] as const) {
   if (existsSync(join(PACKAGE_ROOT, 'bench', file.replace('.js', '.ts')))) {
     suites.push([name, async () => ((await import(file)) as { run: () => Promise<BenchResult> }).run()])
   }

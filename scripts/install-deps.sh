@@ -23,7 +23,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   rm -f /usr/sbin/policy-rc.d
 fi
 
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+# The PAM and Kerberos bindings are optional dependencies: they build only where libpam0g-dev and
+# libkrb5-dev are installed (above). A tree installed before those needs a fresh install.
+natives_ok() { node -e "require('kerberos'); require('node-linux-pam')" >/dev/null 2>&1; }
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ] || ! natives_ok; then
   npm ci --no-audit --no-fund
 else
   npm run build --silent

@@ -90,6 +90,25 @@ export const configSchema = {
     stateDir: { type: 'string', default: 'var' },
     dhcp: { ...dhcpSection(), default: {} },
     tftp: { ...section(tftpConfigSchema), default: {} },
+    auth: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        /** Failed logins allowed per window, per username and per client address (BPSEC002). */
+        limits: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            perUser: { type: 'integer', minimum: 1, default: 5 },
+            perAddress: { type: 'integer', minimum: 1, default: 20 },
+            windowMs: { type: 'integer', minimum: 1000, default: 300000 },
+            maxKeys: { type: 'integer', minimum: 100, default: 10000 },
+          },
+        },
+      },
+    },
     pluginTimeouts: {
       type: 'object',
       additionalProperties: false,

@@ -57,7 +57,7 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
         setupTimeoutMs: config.pluginTimeouts.setupMs,
         logger,
       })
-  const host = new PluginHost(loadedPlugins.map((l) => l.plugin), { hookTimeoutMs: config.pluginTimeouts.hookMs, logger })
+  const host = new PluginHost(loadedPlugins.map((l) => l.plugin), { hookTimeoutMs: config.pluginTimeouts.hookMs, logger, loginLimits: config.auth.limits })
   const hooks = options.hooks ?? (loadedPlugins.length ? host : noHooks)
   logger.info({ plugins: loadedPlugins.map((l) => ({ name: l.plugin.name, version: l.plugin.version, setupMs: l.setupMs })), tree: bootTree(loadedPlugins) }, 'plugins loaded')
   const helpers: [string, string][] = loadedPlugins

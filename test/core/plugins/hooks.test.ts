@@ -137,3 +137,16 @@ t.test('virtual files are served over HTTP before the disk', async (t) => {
   t.equal(res.body, 'DEFAULT x http')
   t.equal((await bp.app.inject('/files/pxelinux.cfg/other')).statusCode, 404)
 })
+
+t.test('auth.limits from the config: the third failure in the window is refused without asking the backend', async (t) => {
+  const dir = tempPolicies({ 'p.ts': `export default (ctx: any) => ({ kind: 'exit', message: ctx.auth.reason ?? ctx.auth.status })` })
+  t.teardown(() => dir.remove())
+  const bp = await build(dir.config({
+    auth: { limits: { perUser: 2 } },
+    plugins: [plugin(dir.dir, 'pw', `hooks: { authenticate: async (ctx, c) => { events.push('asked'); return c.password === 'right' ? { principal: { name: c.username, groups: [], source: '' } } : { failed: 'wrong password' } } }`)],
+  }))
+  t.teardown(() => bp.close())
+  for (let i = 0; i < 2; i++) t.equal(shown((await bp.app.inject('/boot?username=bob&password=nope')).body), 'wrong password')
+  t.match(shown((await bp.app.inject('/boot?username=bob&password=right')).body), /^too many failed attempts, retry in \d+ s$/)
+  t.equal(events().length, 2, 'the backend was asked twice, not three times')
+})
