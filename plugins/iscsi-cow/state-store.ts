@@ -1,0 +1,115 @@
+/**
+ * Persistent state, one small JSON file per user disk and per base image, so that the server and
+ * the admin CLI never rewrite each other's records. Writes are crash-safe: a temp file in the same
+ * directory, fsync, rename, fsync of the directory. Secrets are never stored.
+ */
+import { mkdirSync } from 'node:fs'
+import { open, readFile, readdir, rename, unlink } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { BootpolicyError } from 'bootpolicy/plugin'
+import type { BaseIdentity } from './base-guard.js'
+
+export interface UserRecord {
+  readonly instance: string
+  readonly user: string
+  readonly iqn: string
+  readonly backend: 'qcow2' | 'dm-snapshot'
+  readonly overlay: string
+  /** What tgtd reads: the FUSE export (qcow2) or /dev/mapper/<name> (dm-snapshot). */
+  readonly device: string
+  readonly createdAt: string
+  readonly updatedAt: string
+  readonly lastLoginAt?: string
+}
+
+export async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
+  const dir = dirname(file)
+  mkdirSync(dir, { recursive: true, mode: 0o700 })
+  const tmp = join(dir, `.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
+  const fh = await open(tmp, 'w', 0o600)
+  try {
+    await fh.writeFile(`${JSON.stringify(value, null, 2)}\n`)
+    await fh.sync()
+  } finally {
+    await fh.close()
+  }
+  try {
+    await rename(tmp, file)
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined)
+    throw err
+  }
+  const d = await open(dir, 'r')
+  try {
+    await d.sync()
+  } finally {
+    await d.close()
+  }
+}
+
+export async function readJson<T>(file: string): Promise<T | undefined> {
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw new BootpolicyError('BP_ERR_ISCSI_STATE', { file, details: (err as Error).message }, { cause: err })
+  }
+  try {
+    return JSON.parse(text) as T
+  } catch (err) {
+    throw new BootpolicyError('BP_ERR_ISCSI_STATE', { file, details: 'not valid JSON' }, { cause: err })
+  }
+}
+
+export class StateStore {
+  constructor(readonly dir: string) {
+    mkdirSync(join(dir, 'users'), { recursive: true, mode: 0o700 })
+    mkdirSync(join(dir, 'bases'), { recursive: true, mode: 0o700 })
+  }
+
+  private userFile(instance: string, user: string): string {
+    return join(this.dir, 'users', instance, `${user}.json`)
+  }
+
+  getUser(instance: string, user: string): Promise<UserRecord | undefined> {
+    return readJson<UserRecord>(this.userFile(instance, user))
+  }
+
+  putUser(record: UserRecord): Promise<void> {
+    return writeJsonAtomic(this.userFile(record.instance, record.user), record)
+  }
+
+  async deleteUser(instance: string, user: string): Promise<void> {
+    await unlink(this.userFile(instance, user)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err
+    })
+  }
+
+  /** Every user record, sorted by instance then user. */
+  async listUsers(): Promise<UserRecord[]> {
+    const out: UserRecord[] = []
+    const instances = (await readdir(join(this.dir, 'users')).catch(() => [] as string[])).sort()
+    for (const instance of instances) {
+      const files = (await readdir(join(this.dir, 'users', instance)).catch(() => [] as string[])).filter((f) => f.endsWith('.json')).sort()
+      for (const f of files) {
+        const r = await readJson<UserRecord>(join(this.dir, 'users', instance, f))
+        if (r) out.push(r)
+      }
+    }
+    return out
+  }
+
+  getBase(instance: string): Promise<BaseIdentity | undefined> {
+    return readJson<BaseIdentity>(join(this.dir, 'bases', `${instance}.json`))
+  }
+
+  putBase(instance: string, identity: BaseIdentity): Promise<void> {
+    return writeJsonAtomic(join(this.dir, 'bases', `${instance}.json`), identity)
+  }
+
+  async deleteBase(instance: string): Promise<void> {
+    await unlink(join(this.dir, 'bases', `${instance}.json`)).catch(() => undefined)
+  }
+}
