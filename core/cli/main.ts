@@ -9,6 +9,7 @@ import { parseArgs } from './args.js'
 import { certCommand } from './cert-command.js'
 import { checkCommand } from './check-command.js'
 import { explainCommand } from './explain-command.js'
+import { iscsiCommand } from './iscsi-command.js'
 import { serveCommand } from './serve-command.js'
 import { testCommand } from './test-command.js'
 
@@ -20,6 +21,9 @@ Commands:
   test [dir]            run the policy tests (<policy>.test.ts) and print PASS/FAIL/ERROR
   explain --mac M ...   show what a client would get, and why (any /boot wire field as --name value)
   cert --name HOST      create a self-signed RSA certificate for HTTPS (--out DIR, default tls/; --days N; --force)
+  iscsi list            the iscsi-cow plugin's per-user disks (target, sessions, device, overlay size)
+  iscsi reset INSTANCE USER [--device] [--discard]
+                        remove a user's target; --device also its COW device, --discard also its overlay
   help                  this text
 
 Options:
@@ -27,7 +31,7 @@ Options:
   --format text|json    output format for test, check and explain
 `
 
-const KNOWN = ['config', 'format', 'mac', 'uuid', 'buildarch', 'platform', 'arch', 'arch93', 'serial', 'manufacturer', 'product', 'asset', 'hostname', 'ip', 'user-class', 'username', 'password', 'param', 'name', 'out', 'days', 'force']
+const KNOWN = ['config', 'format', 'mac', 'uuid', 'buildarch', 'platform', 'arch', 'arch93', 'serial', 'manufacturer', 'product', 'asset', 'hostname', 'ip', 'user-class', 'username', 'password', 'param', 'device', 'discard', 'name', 'out', 'days', 'force']
 
 export async function main(argv: readonly string[]): Promise<number> {
   try {
@@ -45,6 +49,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await explainCommand(loadConfig({ file: configFile }), args.flags, format)
       case 'cert':
         return await certCommand(args.flags)
+      case 'iscsi':
+        return await iscsiCommand(loadConfig({ file: configFile }), args.positional, args.flags, format)
       case 'help':
       case '--help':
         process.stdout.write(HELP)
