@@ -15,7 +15,8 @@ export interface IscsiCowKernelBoot {
   readonly args?: readonly string[]
 }
 
-export interface IscsiCowDiskDecision {
+// A type alias, not an interface: only aliases are assignable to core's PluginDecision index signature.
+export type IscsiCowDiskDecision = {
   readonly kind: 'iscsi-cow.disk'
   /** An image configured in the plugin's `images` option, e.g. `fc29`. */
   readonly image: string
