@@ -1,24 +1,27 @@
 /**
  * Query strings that bring a client back to /boot. Real iPXE decodes `%xx` before sending and
  * splits values on `&` and `=`, so every value that is not plain unreserved text travels as
- * `<name>_hex=41:42` (iPXE's own `${x:hex}` form), which /boot decodes losslessly.
+ * `<name>_hex=41-42` (iPXE's own `${x:hexhyp}` form), which /boot decodes losslessly.
+ * No `:` anywhere: iPXE 2019 parses a relative URL whose query holds a `:` as `scheme:rest`
+ * (`/boot?mac=52` becomes the scheme), so the MAC goes hyphenated and hex with hyphens.
  */
 import type { BootContext } from '../context/types.js'
+import { macWithHyphens } from '../context/normalize-mac.js'
 import { isUnreservedQueryValue, toHexSetting } from './script-builder.js'
 
 /** The bootstrap's query: every identity variable iPXE has, text ones hex-encoded by iPXE itself. */
 export const BOOTSTRAP_QUERY = [
-  'mac=${mac}',
+  'mac=${mac:hexhyp}',
   'uuid=${uuid}',
   'buildarch=${buildarch}',
   'platform=${platform}',
   'ip=${ip}',
-  'hostname_hex=${hostname:hex}',
-  'serial_hex=${serial:hex}',
-  'manufacturer_hex=${manufacturer:hex}',
-  'product_hex=${product:hex}',
-  'asset_hex=${asset:hex}',
-  'user-class_hex=${user-class:hex}',
+  'hostname_hex=${hostname:hexhyp}',
+  'serial_hex=${serial:hexhyp}',
+  'manufacturer_hex=${manufacturer:hexhyp}',
+  'product_hex=${product:hexhyp}',
+  'asset_hex=${asset:hexhyp}',
+  'user-class_hex=${user-class:hexhyp}',
 ].join('&')
 
 /** The same identity, rebuilt server-side from a context, plus extra parameters. */
@@ -26,10 +29,10 @@ export function identityQuery(ctx: BootContext, params: Readonly<Record<string, 
   const parts: string[] = []
   const add = (name: string, value: string | undefined): void => {
     if (value === undefined || value === '') return
-    parts.push(isUnreservedQueryValue(value) ? `${name}=${value}` : `${name}_hex=${toHexSetting(value)}`)
+    parts.push(isUnreservedQueryValue(value) ? `${name}=${value}` : `${name}_hex=${toHexSetting(value, '-')}`)
   }
   // mac, uuid, arch, ip are validated to safe characters; the rest may hold anything.
-  if (ctx.mac) parts.push(`mac=${ctx.mac}`)
+  if (ctx.mac) parts.push(`mac=${macWithHyphens(ctx.mac)}`)
   if (ctx.uuid) parts.push(`uuid=${ctx.uuid}`)
   if (ctx.buildarch) parts.push(`buildarch=${ctx.buildarch}`)
   if (ctx.platform) parts.push(`platform=${ctx.platform}`)

@@ -5,7 +5,7 @@
 import type { BootContext } from '../context/types.js'
 import type { BootDecision, Decision, MenuDecision, MenuItem } from '../decision/types.js'
 import { BootpolicyError } from '../errors/bp-error.js'
-import { IpxeScript } from './script-builder.js'
+import { IpxeScript, relativeUrlSafe } from './script-builder.js'
 import { identityQuery } from './identity-query.js'
 
 /** Renders a plugin-contributed decision kind into the script. */
@@ -42,7 +42,7 @@ function renderInto(decision: Decision, s: IpxeScript, env: RenderEnv, failLabel
     case 'menu':
       return renderMenu(decision as MenuDecision, s, env, n)
     case 'chain':
-      s.commandOr(failLabel, 'chain', '--autofree', s.arg('url', (decision as { url: string }).url))
+      s.commandOr(failLabel, 'chain', '--autofree', s.arg('url', relativeUrlSafe((decision as { url: string }).url)))
       return
     case 'again': {
       const url = `${env.bootPath}?${identityQuery(env.context, (decision as { params: Record<string, string> }).params)}`
@@ -53,8 +53,8 @@ function renderInto(decision: Decision, s: IpxeScript, env: RenderEnv, failLabel
       const d = decision as { params?: Record<string, string>; message?: string }
       if (d.message) s.command('echo', s.text(d.message))
       s.commandOr(failLabel, 'login')
-      // ${username:hex} and ${password:hex} are expanded by iPXE: lossless for any characters.
-      const url = `${env.bootPath}?${identityQuery(env.context, d.params)}&username_hex=\${username:hex}&password_hex=\${password:hex}`
+      // ${username:hexhyp} and ${password:hexhyp} are expanded by iPXE: lossless for any characters.
+      const url = `${env.bootPath}?${identityQuery(env.context, d.params)}&username_hex=\${username:hexhyp}&password_hex=\${password:hexhyp}`
       s.commandOr(failLabel, 'chain', '--replace', '--autofree', url)
       return
     }
@@ -103,12 +103,12 @@ function renderBoot(d: BootDecision, s: IpxeScript, failLabel: string): void {
   if (!d.modules?.length && !args.some((a) => a.startsWith('initrd='))) {
     for (const name of names) args.push(`initrd=${name}`)
   }
-  s.commandOr(failLabel, 'kernel', s.arg('kernel', d.kernel), ...args.map((a, i) => s.arg(`args[${i}]`, a)))
+  s.commandOr(failLabel, 'kernel', s.arg('kernel', relativeUrlSafe(d.kernel)), ...args.map((a, i) => s.arg(`args[${i}]`, a)))
   initrds.forEach((url, i) => {
-    s.commandOr(failLabel, 'initrd', '--name', s.arg(`initrds[${i}]`, names[i]!), s.arg(`initrds[${i}]`, url))
+    s.commandOr(failLabel, 'initrd', '--name', s.arg(`initrds[${i}]`, names[i]!), s.arg(`initrds[${i}]`, relativeUrlSafe(url)))
   })
   for (const [i, url] of (d.modules ?? []).entries()) {
-    s.commandOr(failLabel, 'module', s.arg(`modules[${i}]`, url))
+    s.commandOr(failLabel, 'module', s.arg(`modules[${i}]`, relativeUrlSafe(url)))
   }
   s.commandOr(failLabel, 'boot')
 }

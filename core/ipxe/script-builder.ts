@@ -98,7 +98,15 @@ export function isUnreservedQueryValue(value: string): boolean {
   return /^[A-Za-z0-9._~-]*$/.test(value)
 }
 
-/** Bytes → iPXE's `${x:hex}` wire form (`41:42`), which /boot decodes from `<name>_hex`. */
-export function toHexSetting(value: string): string {
-  return [...Buffer.from(value, 'utf8')].map((b) => b.toString(16).padStart(2, '0')).join(':')
+/** Bytes → iPXE's `${x:hex}` form (`41:42`), or `${x:hexhyp}` (`41-42`) for URLs; /boot decodes both. */
+export function toHexSetting(value: string, separator: ':' | '-' = ':'): string {
+  return [...Buffer.from(value, 'utf8')].map((b) => b.toString(16).padStart(2, '0')).join(separator)
+}
+
+/**
+ * A URL argument. A relative URL (`/files/…`) must not hold a raw `:`: iPXE 2019 would take
+ * what precedes it as a URI scheme. `%3A` is decoded back by iPXE when it sends the request.
+ */
+export function relativeUrlSafe(url: string): string {
+  return url.startsWith('/') ? url.replaceAll(':', '%3A') : url
 }

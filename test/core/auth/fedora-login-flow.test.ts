@@ -41,8 +41,8 @@ t.test('menu → login → PAM → the instance boots for that user; wrong passw
   t.ok(cmds.some((a) => a[0] === 'login'), 'the Fedora items prompt for a login')
   const back = cmds.find((a) => a[0] === 'chain' && a.some((x) => x.includes('instance=fc29')))
   t.ok(back, 'and chain back with instance=fc29')
-  // Raw text: iPXE expands ${username:hex} and ${password:hex} when it runs the chain.
-  t.match(menu, /chain --replace --autofree \/boot\?mac=52:54:00:12:34:56&instance=fc29&username_hex=\$\{username:hex\}&password_hex=\$\{password:hex\}/)
+  // Raw text: iPXE expands ${username:hexhyp} and ${password:hexhyp} when it runs the chain.
+  t.match(menu, /chain --replace --autofree \/boot\?mac=52-54-00-12-34-56&instance=fc29&username_hex=\$\{username:hexhyp\}&password_hex=\$\{password:hexhyp\}/)
 
   const ok = await bp.app.inject(`/boot?mac=52:54:00:12:34:56&instance=fc29&username_hex=${hex(user.username)}&password_hex=${hex(user.password)}`)
   const kernel = parseScript(ok.body).commands.find((c) => c.argv[0] === 'kernel')

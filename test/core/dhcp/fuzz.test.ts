@@ -24,8 +24,10 @@ t.test('fuzz: malformed packets cost the service nothing', async (t) => {
   await srv.stop()
   const closed = srv.logs.find((l) => l.msg === 'dhcp service closed') as { receivedTotal: number; malformedTotal: number } | undefined
   // The rest decoded (a bit flip or a cut can leave a well-formed packet) and were answered or ignored.
-  t.ok((closed?.receivedTotal ?? 0) >= 9_900, `service received ${closed?.receivedTotal} of 10,000 (plus the client's)`)
-  t.ok((closed?.malformedTotal ?? 0) >= 7_000, `and dropped ${closed?.malformedTotal} as malformed`)
+  // UDP may drop some of a 10,000-packet burst when both cores are busy (CI runs QEMU beside it):
+  // the service must have processed the bulk of it, and still serve a real client (above).
+  t.ok((closed?.receivedTotal ?? 0) >= 9_000, `service received ${closed?.receivedTotal} of 10,000 (plus the client's)`)
+  t.ok((closed?.malformedTotal ?? 0) >= 6_500, `and dropped ${closed?.malformedTotal} as malformed`)
   t.same(srv.logs.filter((l) => l.level >= 50), [], 'nothing logged at error level')
   t.equal(srv.process.exitCode, 0)
 })

@@ -21,7 +21,7 @@ t.test('GET /boot.ipxe chains /boot with every identity variable, text ones hex-
   t.matchSnapshot(res.body, 'bootstrap script')
   const chain = parseScript(res.body).commands[0]!.argv
   t.equal(chain[0], 'chain')
-  for (const v of ['mac=${mac}', 'uuid=${uuid}', 'buildarch=${buildarch}', 'platform=${platform}', 'serial_hex=${serial:hex}', 'product_hex=${product:hex}']) {
+  for (const v of ['mac=${mac:hexhyp}', 'uuid=${uuid}', 'buildarch=${buildarch}', 'platform=${platform}', 'serial_hex=${serial:hexhyp}', 'product_hex=${product:hexhyp}']) {
     t.ok(res.body.includes(v), v)
   }
 })

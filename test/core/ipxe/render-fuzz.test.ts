@@ -103,3 +103,26 @@ t.test('menu item text from a client cannot add items, labels or commands', asyn
     t.equal(commands.filter((c) => c.argv[0] === 'choose').length, 1)
   }
 })
+
+t.test('relative URLs and round trips carry no raw ":" (iPXE 2019 would read a URI scheme)', async (t) => {
+  const { context } = buildContext({ query: new Map([['mac', '52:54:00:00:00:01'], ['serial', 'a:b c']]), remoteAddress: '192.0.2.1' })
+  const env = { context, bootPath: '/boot', kinds: new Map() }
+  const scripts = [
+    renderDecision({ kind: 'again', params: { step: 'x:y' } }, env),
+    renderDecision({ kind: 'login', params: { instance: 'fc29' } }, env),
+    renderDecision({ kind: 'chain', url: '/files/a:b' }, env),
+    renderDecision({ kind: 'boot', kernel: '/files/k:1', initrds: ['/files/i:1'] }, env),
+  ]
+  for (const script of scripts) {
+    for (const c of parseScript(script).commands) {
+      const url = c.argv.find((a) => a.startsWith('/'))
+      if (url && ['chain', 'kernel', 'initrd'].includes(c.argv[0]!)) t.notOk(/^[^?]*:|\?.*:/.test(url.replace(/\$\{[^}]*\}/g, '')), `${c.argv[0]} ${url}`)
+    }
+  }
+  const againUrl = parseScript(scripts[0]!).commands.find((c) => c.argv[0] === 'chain')!.argv.at(-1)!
+  t.match(againUrl, /mac=52-54-00-00-00-01/)
+  t.match(againUrl, /serial_hex=61-3a-62-20-63/)
+  t.match(againUrl, /step_hex=78-3a-79/)
+  t.match(scripts[1]!, /username_hex=\$\{username:hexhyp\}&password_hex=\$\{password:hexhyp\}/)
+  t.match(scripts[2]!, /chain --autofree \/files\/a%3Ab /)
+})

@@ -67,7 +67,7 @@ exit 1
 
 exports[`test/core/http/boot-routes.test.ts > TAP > GET /boot.ipxe chains /boot with every identity variable, text ones hex-encoded > bootstrap script 1`] = `
 #!ipxe
-chain --replace --autofree /boot?mac=\${mac}&uuid=\${uuid}&buildarch=\${buildarch}&platform=\${platform}&ip=\${ip}&hostname_hex=\${hostname:hex}&serial_hex=\${serial:hex}&manufacturer_hex=\${manufacturer:hex}&product_hex=\${product:hex}&asset_hex=\${asset:hex}&user-class_hex=\${user-class:hex} || goto bp_failed
+chain --replace --autofree /boot?mac=\${mac:hexhyp}&uuid=\${uuid}&buildarch=\${buildarch}&platform=\${platform}&ip=\${ip}&hostname_hex=\${hostname:hexhyp}&serial_hex=\${serial:hexhyp}&manufacturer_hex=\${manufacturer:hexhyp}&product_hex=\${product:hexhyp}&asset_hex=\${asset:hexhyp}&user-class_hex=\${user-class:hexhyp} || goto bp_failed
 :bp_failed
 echo bootpolicy: cannot reach the boot server, trying the next boot device
 sleep 5
