@@ -52,7 +52,7 @@ t.test('seed 004: each firmware gets the right boot file by option 93 and boots'
       const replies = server.dhcpReplies().filter((r) => r.mac === mac)
       const ipxe = replies.filter((r) => r.isIpxe)
       t.ok(ipxe.length >= 2, 'iPXE did DISCOVER/REQUEST')
-      t.ok(ipxe.every((r) => r.reason === 'ipxe' && r.bootfile === `${server.url}/files/bootstrap.ipxe`), 'iPXE got the HTTP bootstrap')
+      t.ok(ipxe.every((r) => r.reason === 'ipxe' && r.bootfile === `${server.url}/boot.ipxe`), 'iPXE got the HTTP bootstrap')
       const pxe = replies.filter((r) => !r.isIpxe)
       if (firmware === 'uefi-pxe') {
         t.ok(pxe.length >= 2, "OVMF's own PXE client asked first")

@@ -24,7 +24,7 @@ t.test('startBootpolicy serves DHCP+TFTP+HTTP in a namespace and exposes the dec
   t.teardown(() => net.close({ keepLogs: !t.passing() }))
   const server = await startBootpolicy({ net, scenario: 'per-mac', payload, tftpFiles: ['undionly.kpxe'] })
   t.match(server.config, {
-    dhcp: { mode: 'full', interface: 'br0', serverAddress: net.serverIp, pool: net.pool, boot: { ipxeBootstrapUrl: `${server.url}/files/bootstrap.ipxe` } },
+    dhcp: { mode: 'full', interface: 'br0', serverAddress: net.serverIp, pool: net.pool, boot: { httpPort: 8080, ipxeNoPxeDhcp: true } },
     tftp: { enabled: true, address: net.serverIp, port: 69 },
     http: { host: net.serverIp, port: 8080 },
   })
@@ -35,10 +35,10 @@ t.test('startBootpolicy serves DHCP+TFTP+HTTP in a namespace and exposes the dec
   const get = (path: string): Promise<string> => net.exec(process.execPath, ['-e', `
     require('http').get(${JSON.stringify(`${server.url}`)} + process.argv[1], (r) => { let b = ''; r.on('data', (c) => b += c); r.on('end', () => process.stdout.write(b)) })
   `, path])
-  const script = await get('/boot?mac=52%3A54%3A00%3Ae2%3A03%3Ab2&buildarch=i386&platform=pcbios&serial_hex=41%3A26%3A42')
+  const script = await get('/boot?mac=52-54-00-e2-03-b2&buildarch=i386&platform=pcbios&serial_hex=41-26-42')
   t.match(script, /^#!ipxe\n/)
   t.match(script, /kernel \/files\/vmlinuz initrd=initrd\.gz console=ttyS0 quiet panic=-1 who=beta/)
-  t.match(await get('/files/bootstrap.ipxe'), new RegExp(`chain --replace --autofree ${server.url}/boot\\?mac=\\$\\{mac\\}&`))
+  t.match(await get('/boot.ipxe'), /chain --replace --autofree \/boot\?mac=\$\{mac:hexhyp\}&/, 'the built-in bootstrap (relative, no raw ":")')
   const [d] = server.decisionsFor('52:54:00:e2:03:b2')
   t.match(d, { decidedBy: 'policy:10-per-mac.ts', kind: 'boot', context: { serial: 'A&B', arch: 'i386-pcbios' } })
   t.same(server.problems(), [])

@@ -53,7 +53,7 @@ t.test('seed 000 part 3: the menu timeout boots the default item (UEFI)', async 
   t.same(
     server.httpRequests().map((r) => [r.method, r.url.replace(/\?.*/, '?…'), r.status]),
     [
-      ['GET', '/files/bootstrap.ipxe', 200],
+      ['GET', '/boot.ipxe', 200],
       ['GET', '/boot?…', 200],
       ['GET', '/files/vmlinuz', 200],
       ['GET', '/files/initrd.gz', 200],

@@ -65,7 +65,7 @@ t.test('seed 003: per-MAC outcomes from bootpolicy alone (BIOS, iPXE ROM)', asyn
 
   t.same(server.tftpTransfers(), [], 'iPXE ROM clients fetched nothing over TFTP')
   const replies = server.dhcpReplies()
-  t.ok(replies.length >= 6 && replies.every((r) => r.isIpxe && r.reason === 'ipxe' && r.bootfile === `${server.url}/files/bootstrap.ipxe`), 'every DHCP reply handed iPXE the HTTP bootstrap')
+  t.ok(replies.length >= 6 && replies.every((r) => r.isIpxe && r.reason === 'ipxe' && r.bootfile === `${server.url}/boot.ipxe`), 'every DHCP reply handed iPXE the HTTP bootstrap')
   t.same(new Set(replies.map((r) => r.yiaddr)).size, 3, 'three machines, three leases')
   t.same(server.problems(), [], 'no warnings or errors in the server log')
 })

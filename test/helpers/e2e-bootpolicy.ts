@@ -15,7 +15,6 @@ import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, statSync, w
 import { basename, dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { BootContext } from '../../core/context/types.js'
-import { bootstrapScript } from '../../core/http/routes/boot.js'
 import type { DecisionRecord } from '../../core/engine/decision-record.js'
 import { type BootPayload, type MarkerReport, parseMarkerReport, PAYLOAD_MARKER } from './boot-payload.js'
 import type { TestNet } from './e2e-net.js'
@@ -51,17 +50,6 @@ export interface BootpolicyServerOptions {
   readonly archMap?: Readonly<Record<string, string>>
   /** Config keys merged over the generated config (one level deep per section). */
   readonly config?: Readonly<Record<string, unknown>>
-  /**
-   * What DHCP hands iPXE as its first script:
-   * - `absolute` (default): /files/bootstrap.ipxe, bootpolicy's own bootstrap script (same query,
-   *   same fallback) with an absolute `http://<serverIp>:8080/boot?…` URL;
-   * - `builtin`: bootpolicy's GET /boot.ipxe, whose `chain /boot?mac=${mac}&…` is relative.
-   * Why not `builtin`: iPXE 1.0.0+git-20190125 (Debian 12) takes everything before the first `:`
-   * of a URI as its scheme (uri.c parse_uri: strchr(raw, ':')), and the expanded query holds the
-   * MAC's colons, so the relative chain fails with "Operation not supported (3c092003)".
-   * See the bootstrap-relative-url e2e test.
-   */
-  readonly bootstrap?: 'absolute' | 'builtin'
   /** Process and log name (default `bootpolicy`). */
   readonly name?: string
   /** Wait this long for the ready line (default 30 s: policy compilation under load). */
@@ -176,7 +164,6 @@ export function bootpolicyConfig(options: BootpolicyServerOptions, dirs: { files
       leaseSeconds: 3600,
       boot: {
         httpPort: 8080,
-        ...((options.bootstrap ?? 'absolute') === 'absolute' ? { ipxeBootstrapUrl: `http://${net.serverIp}:8080/files/bootstrap.ipxe` } : {}),
         ipxeNoPxeDhcp: true,
         ...(options.archMap ? { archMap: options.archMap } : {}),
       },
@@ -231,9 +218,6 @@ export async function startBootpolicy(options: BootpolicyServerOptions): Promise
 
   placeFile(payload.kernel, join(dirs.files, payload.kernelName))
   placeFile(payload.initrd, join(dirs.files, payload.initrdName))
-  if ((options.bootstrap ?? 'absolute') === 'absolute') {
-    writeFileSync(join(dirs.files, 'bootstrap.ipxe'), bootstrapScript(`http://${net.serverIp}:8080/boot`))
-  }
   for (const [file, source] of Object.entries(options.extraFiles ?? {})) {
     const target = join(dirs.files, file)
     if (typeof source === 'string') placeFile(source, target)
@@ -343,11 +327,13 @@ export function payloadArgList(payload: Pick<BootPayload, 'initrdName'>, ...extr
 }
 
 /**
- * parseMarkerReport, tolerant of a report line that does not start a line. Seen here under load,
- * BIOS boots (dnsmasq baseline and bootpolicy alike): the last characters iPXE wrote before the
- * kernel took over are lost — `/files/initrd.gz... oBOOTPOLICY-E2E-CMDLINE …` — so the anchored
- * `^BOOTPOLICY-E2E-CMDLINE` in parseMarkerReport finds nothing and bootToMarker throws "marker seen
- * but no report lines" although the boot worked.
+ * parseMarkerReport, tolerant of a report line that does not start a line. Seen here on BIOS boots
+ * (dnsmasq baseline and bootpolicy alike, more often under load): the raw console reads
+ * `/files/initrd.gz... o` ESC c ESC [?7l ESC [2J `BOOTPOLICY-E2E-CMDLINE …` — iPXE's "ok" and its
+ * newline never arrive, the terminal-reset escapes follow, and cleanSerial (which drops escapes)
+ * leaves `…initrd.gz... oBOOTPOLICY-E2E-CMDLINE …` on one line. The anchored
+ * `^BOOTPOLICY-E2E-CMDLINE` in parseMarkerReport then finds nothing and bootToMarker throws
+ * "marker seen but no report lines" although the boot worked.
  */
 export function parseMarkerReportTolerant(log: string): MarkerReport | undefined {
   return parseMarkerReport(log.replace(/([^\n])(BOOTPOLICY-E2E-(?:CMDLINE|DMI|FILE|MARKER))/g, '$1\n$2'))

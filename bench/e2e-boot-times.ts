@@ -1,0 +1,208 @@
+/**
+ * Real-iPXE boot times: QEMU start → the payload's marker line, with bootpolicy as the only server
+ * (its DHCP, TFTP and HTTP; the e2e scenarios' policies) next to the same boot served by dnsmasq +
+ * a static HTTP server (the runBaselineBoot setup, see baselineSample), measured in the same run, interleaved sample by sample
+ * so that load drift hits both sides alike. Median of N samples (default 3; BOOTPOLICY_E2E_BENCH_SAMPLES).
+ * Every sample is a fresh namespace and server, on both sides; setup is not part of the figure.
+ *
+ * Needs root and the e2e packages (docs/guides/e2e-tests.md). ~5 min on 2 cores with 3 samples.
+ *   node --no-node-snapshot --import tsx bench/e2e-boot-times.ts [--samples N] [--only name,…]
+ */
+import { buildBootPayload, type BootPayload } from '../test/helpers/boot-payload.js'
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { baselineScript } from '../test/helpers/e2e-baseline.js'
+import { startDnsmasq } from '../test/helpers/e2e-dnsmasq.js'
+import { startStaticHttp } from '../test/helpers/e2e-http.js'
+import { bootToMarkerTolerant, type IpxeBinary, startBootpolicy } from '../test/helpers/e2e-bootpolicy.js'
+import { createTestNet } from '../test/helpers/e2e-net.js'
+import type { Firmware, Smbios } from '../test/helpers/qemu.js'
+import { EXPECTED as ODD } from '../test/fixtures/e2e/odd-identities/policies/20-odd.js'
+import type { BenchResult, Figure } from './lib.js'
+
+interface Baseline {
+  readonly firmware: Firmware
+  /** uefi-pxe: what OVMF's PXE client loads over TFTP. */
+  readonly efiBootFile?: IpxeBinary
+}
+
+interface Case {
+  readonly name: string
+  readonly scenario: string
+  readonly firmware: Firmware
+  readonly mac: string
+  readonly smbios?: Smbios
+  readonly efiNbp?: IpxeBinary
+  /** Must appear on the kernel command line, or the sample is an error. */
+  readonly expect: string
+  readonly baseline: Baseline
+  /** ms the scenario waits on purpose (a menu timeout): subtracted before the ratio. */
+  readonly deliberateMs?: number
+}
+
+const CASES: readonly Case[] = [
+  { name: 'per-mac bios', scenario: 'per-mac', firmware: 'bios', mac: '52:54:00:e2:03:a1', expect: 'who=alpha', baseline: { firmware: 'bios' } },
+  { name: 'odd-identities bios', scenario: 'odd-identities', firmware: 'bios', mac: '52:54:00:e2:05:01', smbios: ODD, expect: 'serialok=1 manufacturerok=1 productok=1', baseline: { firmware: 'bios' } },
+  { name: 'arch-dispatch uefi', scenario: 'arch-dispatch', firmware: 'uefi', mac: '52:54:00:e2:04:02', expect: 'arch=x86_64-efi', baseline: { firmware: 'uefi' } },
+  { name: 'arch-dispatch uefi-pxe (ipxe.efi)', scenario: 'arch-dispatch', firmware: 'uefi-pxe', mac: '52:54:00:e2:04:03', efiNbp: 'ipxe.efi', expect: 'arch=x86_64-efi', baseline: { firmware: 'uefi-pxe', efiBootFile: 'ipxe.efi' } },
+  { name: 'arch-dispatch uefi-pxe (snponly.efi)', scenario: 'arch-dispatch', firmware: 'uefi-pxe', mac: '52:54:00:e2:04:03', efiNbp: 'snponly.efi', expect: 'arch=x86_64-efi', baseline: { firmware: 'uefi-pxe', efiBootFile: 'snponly.efi' } },
+  { name: 'menu-timeout uefi', scenario: 'menu-timeout', firmware: 'uefi', mac: '52:54:00:e2:00:03', expect: 'menu=default-by-timeout', baseline: { firmware: 'uefi' }, deliberateMs: 2000 },
+]
+
+async function bootpolicySample(c: Case, payload: BootPayload): Promise<{ markerMs: number; setupMs: number }> {
+  const t0 = performance.now()
+  const net = await createTestNet()
+  let ok = false
+  try {
+    const nbp = c.efiNbp ?? 'ipxe.efi'
+    await startBootpolicy({
+      net,
+      scenario: c.scenario,
+      payload,
+      tftpFiles: c.firmware === 'uefi-pxe' ? [nbp] : [],
+      ...(c.firmware === 'uefi-pxe' ? { archMap: { 7: nbp, 9: nbp } } : {}),
+    })
+    const setupMs = Math.round(performance.now() - t0)
+    const boot = await bootToMarkerTolerant({ net, firmware: c.firmware, mac: c.mac, ...(c.smbios ? { smbios: c.smbios } : {}), timeoutMs: 120_000 })
+    if (!boot.report.cmdline.includes(c.expect)) throw new Error(`${c.name}: cmdline ${JSON.stringify(boot.report.cmdline)} lacks ${c.expect}`)
+    ok = true
+    return { markerMs: boot.markerMs, setupMs }
+  } finally {
+    await net.close({ keepLogs: !ok })
+    if (!ok) process.stderr.write(`bench e2e-boot-times: ${c.name} failed; logs kept in ${net.dir}\n`)
+  }
+}
+
+const key = (b: Baseline): string => `${b.firmware}${b.efiBootFile ? ` (${b.efiBootFile})` : ''}`
+
+/**
+ * The dnsmasq side: runBaselineBoot (test/helpers/e2e-baseline.ts) step for step — fresh namespace,
+ * dnsmasq (DHCP + TFTP) and the static HTTP server, the same script — but booted with
+ * bootToMarkerTolerant: runBaselineBoot's bootToMarker throws "marker seen but no report lines"
+ * whenever iPXE's last "ok" is cut off and the payload's first report line does not start a line
+ * (see parseMarkerReportTolerant) — a third to half of the BIOS boots on a loaded machine here.
+ */
+async function baselineSample(b: Baseline, payload: BootPayload): Promise<{ markerMs: number; setupMs: number }> {
+  const t0 = performance.now()
+  const net = await createTestNet()
+  let ok = false
+  try {
+    const www = join(net.dir, 'www')
+    mkdirSync(www)
+    symlinkSync(payload.kernel, join(www, payload.kernelName))
+    symlinkSync(payload.initrd, join(www, payload.initrdName))
+    const httpUrl = `http://${net.serverIp}:8080`
+    writeFileSync(join(www, 'boot.ipxe'), baselineScript(httpUrl, payload))
+    await Promise.all([
+      startStaticHttp(net, { root: www, port: 8080 }),
+      startDnsmasq(net, { ipxeScriptUrl: `${httpUrl}/boot.ipxe`, ...(b.efiBootFile ? { efiBootFile: b.efiBootFile } : {}) }),
+    ])
+    const setupMs = Math.round(performance.now() - t0)
+    const boot = await bootToMarkerTolerant({ net, firmware: b.firmware, timeoutMs: 120_000 })
+    if (!boot.report.cmdline.includes('bp.e2e=baseline')) throw new Error(`baseline: cmdline ${JSON.stringify(boot.report.cmdline)}`)
+    ok = true
+    return { markerMs: boot.markerMs, setupMs }
+  } finally {
+    await net.close({ keepLogs: !ok })
+    if (!ok) process.stderr.write(`bench e2e-boot-times: dnsmasq ${key(b)} failed; logs kept in ${net.dir}\n`)
+  }
+}
+
+/** Up to three attempts per sample; a failure is logged, three are fatal. */
+async function attempts<T>(what: string, fn: () => Promise<T>, n = 3): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn()
+    } catch (err) {
+      if (i >= n) throw err
+      process.stderr.write(`bench e2e-boot-times: ${what} failed (attempt ${i}/${n}), again: ${String(err).split('\n')[0]}\n`)
+    }
+  }
+}
+
+function median(values: readonly number[]): number {
+  const s = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(s.length / 2)
+  return s.length % 2 ? s[mid]! : Math.round((s[mid - 1]! + s[mid]!) / 2)
+}
+
+export async function run(options: { samples?: number; only?: readonly string[] } = {}): Promise<BenchResult> {
+  const samples = options.samples ?? (Number(process.env.BOOTPOLICY_E2E_BENCH_SAMPLES) || 3)
+  const cases = CASES.filter((c) => !options.only?.length || options.only.some((o) => c.name.includes(o)))
+  const payload = await buildBootPayload()
+  const baselineMs = new Map<string, number[]>()
+  const baselineSetup: number[] = []
+  const bootpolicyMs = new Map<string, number[]>()
+  const push = (m: Map<string, number[]>, k: string, v: number): void => void m.set(k, [...(m.get(k) ?? []), v])
+  const ready: number[] = []
+  const log = (s: string): void => void process.stderr.write(`bench e2e-boot-times: ${s}\n`)
+
+  for (let i = 0; i < samples; i++) {
+    // Alternate which side goes first, so that a load change between the two hits both alike.
+    const baselineFirst = i % 2 === 0
+    const baselinesThisRound = new Set<string>()
+    for (const c of cases) {
+      const b = key(c.baseline)
+      const runBaseline = async (): Promise<void> => {
+        if (baselinesThisRound.has(b)) return
+        baselinesThisRound.add(b)
+        const r = await attempts(`dnsmasq ${b}`, () => baselineSample(c.baseline, payload))
+        push(baselineMs, b, r.markerMs)
+        baselineSetup.push(r.setupMs)
+        log(`sample ${i + 1}/${samples} dnsmasq ${b}: ${r.markerMs} ms`)
+      }
+      const runBootpolicy = async (): Promise<void> => {
+        const r = await attempts(`bootpolicy ${c.name}`, () => bootpolicySample(c, payload))
+        push(bootpolicyMs, c.name, r.markerMs)
+        ready.push(r.setupMs)
+        log(`sample ${i + 1}/${samples} bootpolicy ${c.name}: ${r.markerMs} ms`)
+      }
+      if (baselineFirst) {
+        await runBaseline()
+        await runBootpolicy()
+      } else {
+        await runBootpolicy()
+        await runBaseline()
+      }
+    }
+  }
+
+  const figures: Figure[] = []
+  for (const c of cases) {
+    const value = median(bootpolicyMs.get(c.name)!)
+    const base = median(baselineMs.get(key(c.baseline))!)
+    const deliberate = c.deliberateMs ?? 0
+    figures.push({
+      name: `${c.name}: QEMU start → marker${deliberate ? ` (includes the ${deliberate / 1000} s menu timeout)` : ''}`,
+      value,
+      unit: 'ms',
+      ratio: (value - deliberate) / base,
+      baseline: `dnsmasq + static HTTP, ${key(c.baseline)}: ${base} ms${deliberate ? `; ratio after subtracting the ${deliberate} ms timeout` : ''}`,
+      target: '≤ 1.0',
+    })
+  }
+  for (const [b, values] of baselineMs) figures.push({ name: `dnsmasq baseline ${b}: QEMU start → marker`, value: median(values), unit: 'ms' })
+  figures.push({
+    name: 'setup: namespace + bootpolicy serving DHCP, TFTP and HTTP',
+    value: median(ready),
+    unit: 'ms',
+    ratio: median(ready) / median(baselineSetup),
+    baseline: `namespace + dnsmasq + static HTTP: ${median(baselineSetup)} ms`,
+  })
+  return { name: `e2e boot times, real iPXE under QEMU/TCG (median of ${samples})`, figures }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const arg = (name: string): string | undefined => {
+    const i = process.argv.indexOf(`--${name}`)
+    return i >= 0 ? process.argv[i + 1] : undefined
+  }
+  const result = await run({
+    ...(arg('samples') ? { samples: Number(arg('samples')) } : {}),
+    ...(arg('only') ? { only: arg('only')!.split(',') } : {}),
+  })
+  for (const f of result.figures) {
+    process.stdout.write(`${f.name}: ${f.value} ${f.unit}${f.ratio !== undefined ? ` (${f.ratio.toFixed(2)}× ${f.baseline})` : ''}${f.target ? ` target ${f.target}` : ''}\n`)
+  }
+  console.log(JSON.stringify(result, null, 2))
+}
