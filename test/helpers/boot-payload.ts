@@ -95,11 +95,11 @@ export function parseMarkerReport(log: string): MarkerReport | undefined {
   const files: Record<string, string> = {}
   let cmdline: string | undefined
   for (const line of log.split('\n')) {
-    const c = /^BOOTPOLICY-E2E-CMDLINE (.*)$/.exec(line)
+    const c = /BOOTPOLICY-E2E-CMDLINE (.*)$/.exec(line) // not anchored: the console may glue escapes in front
     if (c) cmdline = (c[1] ?? '').trim()
-    const d = /^BOOTPOLICY-E2E-DMI (\w+)=(.*)$/.exec(line)
+    const d = /BOOTPOLICY-E2E-DMI (\w+)=(.*)$/.exec(line)
     if (d) dmi[d[1] as string] = (d[2] ?? '').trim()
-    const f = /^BOOTPOLICY-E2E-FILE (\S+) ?(.*)$/.exec(line)
+    const f = /BOOTPOLICY-E2E-FILE (\S+) ?(.*)$/.exec(line)
     if (f) files[f[1] as string] = (f[2] ?? '').trim()
   }
   if (cmdline === undefined) return undefined
