@@ -5,10 +5,10 @@
  * cannot tell apart is documented in docs/reference/dhcp.md.
  */
 import dgram from 'node:dgram'
-import { networkInterfaces } from 'node:os'
 import { BootpolicyError } from '../errors/bp-error.js'
 import type { ResolvedDhcpConfig } from './config-schema.js'
 import { sameSubnet } from './ipv4.js'
+import { ipv4Addresses } from './interface-addresses.js'
 
 export interface Rinfo {
   readonly address: string
@@ -72,7 +72,7 @@ export async function bindPort(
 }
 
 function isLocalAddress(ip: string): boolean {
-  return Object.values(networkInterfaces()).some((list) => (list ?? []).some((a) => a.family === 'IPv4' && a.address === ip))
+  return ipv4Addresses().some((a) => a.address === ip)
 }
 
 export function closeUdp(socket: dgram.Socket): Promise<void> {
@@ -94,11 +94,11 @@ export interface ServerIdentity {
 
 /** serverAddress if given, else the interface's first IPv4 address, else the host's first one. */
 export function resolveIdentity(config: ResolvedDhcpConfig): ServerIdentity {
-  const all = networkInterfaces()
+  const all = ipv4Addresses()
   if (config.interface !== undefined) {
-    const entry = (all[config.interface] ?? []).find((a) => a.family === 'IPv4')
+    const entry = all.find((a) => a.interface === config.interface)
     if (!entry) {
-      throw new BootpolicyError('BP_ERR_DHCP_BIND', { address: `interface ${config.interface} (no IPv4 address)`, port: config.ports.server })
+      throw new BootpolicyError('BP_ERR_DHCP_BIND', { address: `interface ${config.interface} (it does not exist or has no IPv4 address)`, port: config.ports.server })
     }
     return {
       address: config.serverAddress ?? entry.address,
@@ -106,10 +106,8 @@ export function resolveIdentity(config: ResolvedDhcpConfig): ServerIdentity {
     }
   }
   if (config.serverAddress !== undefined) return { address: config.serverAddress }
-  for (const list of Object.values(all)) {
-    const entry = (list ?? []).find((a) => a.family === 'IPv4' && !a.internal)
-    if (entry) return { address: entry.address }
-  }
+  const entry = all.find((a) => !a.internal)
+  if (entry) return { address: entry.address }
   throw new BootpolicyError('BP_ERR_DHCP_BIND', { address: 'any interface (no IPv4 address; set dhcp.serverAddress)', port: config.ports.server })
 }
 
