@@ -1,0 +1,131 @@
+/**
+ * Seeds 002 (SmartOS) and 001 (SystemRescue) with bootpolicy as the only server, through the
+ * smartos and sysresccd plugins, against real iPXE (BIOS). Policies:
+ * test/fixtures/e2e/smartos-sysresccd/policies.
+ *
+ * SmartOS: the plugin renders `kernel <build>/platform/i86pc/kernel/amd64/unix -B <list>`,
+ * `module <build>/platform/i86pc/amd64/boot_archive`, `boot`. Our `unix` is the payload's Linux
+ * bzImage, which has no multiboot header, so iPXE loads it as a bzImage: `module` is iPXE's alias of
+ * `initrd`, and the `-B …` list becomes the Linux command line. So this does boot — not SmartOS, but
+ * the exact files and arguments the plugin names, through the same three iPXE commands — and the
+ * kernel reports the command line iPXE handed it: `-B console=text,root_shadow='$5$…',smartos=true`,
+ * quotes and `$` byte for byte. Without `console=ttyS0` the kernel's console is not the serial
+ * port, so the boot_archive is the payload initrd plus a second cpio whose /init writes to
+ * /dev/ttyS0 itself (Linux unpacks concatenated archives; the later /init wins). What this cannot
+ * prove: that a real illumos `unix` accepts the multiboot handoff (iPXE's multiboot path is not
+ * exercised — a bzImage is never multiboot).
+ *
+ * SystemRescue (archiso layout): vmlinuz + sysresccd.img are the payload kernel and initrd; the
+ * kernel line is exactly what the plugin renders (archisobasedir, ip=dhcp, archiso_http_srv, checksum,
+ * setkmap, BOOTIF, the configured extra args, initrd=).
+ */
+import { createHash } from 'node:crypto'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { gzipSync } from 'node:zlib'
+import t from 'tap'
+import { writeCpio } from '../helpers/boot-payload-cpio.js'
+import { buildBootPayload, PAYLOAD_MARKER } from '../helpers/boot-payload.js'
+import { bootToMarkerTolerant, serverTail, startBootpolicy } from '../helpers/e2e-bootpolicy.js'
+import { createTestNet } from '../helpers/e2e-net.js'
+
+const SMARTOS_MAC = '52:54:00:e2:04:02'
+const RESCUE_MAC = '52:54:00:e2:04:01'
+const BUILDS = ['20240101T000000Z', '20250606T123456Z']
+const NEWEST = '20250606T123456Z'
+const HASH = '$5$rounds=5000$e2eSalt$Qm9vdHBvbGljeUUyZVRlc3RIYXNoVmFsdWUx'
+const SFS = 'e2e squashfs stand-in\n'
+
+/** A second initramfs: /init that reports on the serial port without console=ttyS0. */
+function serialInitOverlay(): Buffer {
+  const init = `#!/bin/sh
+export PATH=/bin
+exec >/dev/ttyS0 2>&1
+mount -t proc proc /proc
+echo "BOOTPOLICY-E2E-CMDLINE $(cat /proc/cmdline)"
+echo "${PAYLOAD_MARKER}"
+poweroff -f
+`
+  return gzipSync(
+    writeCpio([
+      { type: 'char', path: 'dev/ttyS0', major: 4, minor: 64, mode: 0o600 },
+      { type: 'file', path: 'init', data: init, mode: 0o755 },
+    ]),
+  )
+}
+
+t.test('seeds 002/001: SmartOS and SystemRescue entries fetch and boot the files they name (BIOS)', async (t) => {
+  const payload = await buildBootPayload()
+  const net = await createTestNet()
+  t.teardown(() => net.close({ keepLogs: !t.passing() }))
+
+  const bootArchive = join(net.dir, 'boot_archive')
+  writeFileSync(bootArchive, Buffer.concat([readFileSync(payload.initrd), serialInitOverlay()]))
+  const filesDir = join(net.dir, 'bootpolicy', 'files') // startBootpolicy's files.dir
+  const httpBase = `http://${net.serverIp}:8080/files/sysresccd/`
+  const extraFiles: Record<string, string | { text: string }> = {
+    'sysresccd/VERSION': { text: '11.02\n' },
+    'sysresccd/sysresccd/boot/x86_64/vmlinuz': payload.kernel,
+    'sysresccd/sysresccd/boot/x86_64/sysresccd.img': payload.initrd,
+    'sysresccd/sysresccd/x86_64/airootfs.sfs': { text: SFS },
+    'sysresccd/sysresccd/x86_64/airootfs.sha512': { text: `${createHash('sha512').update(SFS).digest('hex')}  airootfs.sfs\n` },
+  }
+  for (const build of BUILDS) {
+    extraFiles[`smartos/${build}/platform/i86pc/kernel/amd64/unix`] = payload.kernel
+    extraFiles[`smartos/${build}/platform/i86pc/amd64/boot_archive`] = bootArchive
+  }
+
+  const server = await startBootpolicy({
+    net,
+    scenario: 'smartos-sysresccd',
+    payload,
+    tftpFiles: [],
+    extraFiles,
+    config: {
+      plugins: [
+        { name: 'smartos', options: { root: join(filesDir, 'smartos'), urlPrefix: '/files/smartos', rootShadow: HASH, rescanMs: 0 } },
+        { name: 'sysresccd', options: { root: join(filesDir, 'sysresccd'), httpBase, urlPrefix: '/files/sysresccd/', args: ['console=ttyS0', 'panic=-1'] } },
+      ],
+    },
+  })
+  t.teardown(() => {
+    if (!t.passing()) t.comment(serverTail(server))
+  })
+  const found = server.logLines().find((l) => l.msg === 'smartos builds')
+  t.same(found?.builds, [...BUILDS].reverse(), 'the smartos plugin found both builds, newest first')
+  t.match(server.logLines().find((l) => l.msg === 'SystemRescue found'), { layout: 'archiso', checksum: 'verified' }, 'sysresccd found the archiso tree and verified airootfs.sfs')
+
+  await t.test('SmartOS entry: kernel -B …, module boot_archive, boot', async (t) => {
+    const before = server.httpRequests().length
+    const boot = await bootToMarkerTolerant({ net, firmware: 'bios', mac: SMARTOS_MAC, name: 'qemu-smartos', timeoutMs: 60_000 })
+    t.equal(boot.report.cmdline, `-B console=text,root_shadow='${HASH}',smartos=true`, 'the kernel got the -B list iPXE rendered, quotes and $ intact')
+    const urls = server.httpRequests().slice(before).map((r) => `${r.status} ${r.url}`)
+    const prefix = `/files/smartos/${NEWEST}/platform/i86pc`
+    t.ok(urls.includes(`200 ${prefix}/kernel/amd64/unix`), 'iPXE fetched the newest build\'s unix')
+    t.ok(urls.includes(`200 ${prefix}/amd64/boot_archive`), 'and its boot_archive (module)')
+    t.notOk(urls.some((u) => u.includes(BUILDS[0]!)), 'nothing of the older build')
+    const d = server.decisionsFor(SMARTOS_MAC)
+    t.equal(d.length, 1, 'one /boot request')
+    t.match(d[0], { decidedBy: 'policy:20-entries.ts', kind: 'smartos.boot', context: { mac: SMARTOS_MAC, plugins: { smartos: { builds: [...BUILDS].reverse() } } } })
+    t.comment(`smartos: marker at ${boot.markerMs} ms after QEMU start; fetched ${urls.join(', ')}`)
+  })
+
+  await t.test('SystemRescue entry: archiso kernel line, sysresccd.img as initrd', async (t) => {
+    const before = server.httpRequests().length
+    const boot = await bootToMarkerTolerant({ net, firmware: 'bios', mac: RESCUE_MAC, name: 'qemu-sysresccd', timeoutMs: 60_000 })
+    t.equal(
+      boot.report.cmdline,
+      `archisobasedir=sysresccd ip=dhcp archiso_http_srv=${httpBase} checksum setkmap=us BOOTIF=01-${RESCUE_MAC.replaceAll(':', '-')} console=ttyS0 panic=-1 initrd=sysresccd.img`,
+      'the kernel line the plugin renders, word for word',
+    )
+    const urls = server.httpRequests().slice(before).map((r) => `${r.status} ${r.url}`)
+    t.ok(urls.includes('200 /files/sysresccd/sysresccd/boot/x86_64/vmlinuz'), 'iPXE fetched vmlinuz')
+    t.ok(urls.includes('200 /files/sysresccd/sysresccd/boot/x86_64/sysresccd.img'), 'and sysresccd.img')
+    const d = server.decisionsFor(RESCUE_MAC)
+    t.equal(d.length, 1, 'one /boot request')
+    t.match(d[0], { decidedBy: 'policy:20-entries.ts', kind: 'sysresccd.boot', context: { mac: RESCUE_MAC } })
+    t.comment(`sysresccd: marker at ${boot.markerMs} ms after QEMU start`)
+  })
+
+  t.same(server.problems(), [], 'no warnings or errors in the server log')
+})
