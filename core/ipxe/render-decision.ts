@@ -94,7 +94,8 @@ function renderInto(decision: Decision, s: IpxeScript, env: RenderEnv, failLabel
   }
 }
 
-function renderBoot(d: BootDecision, s: IpxeScript, failLabel: string): void {
+/** `kernel`, `initrd`s (named, with `initrd=` for the UEFI stub), `module`s, `boot`: shared with plugins that boot kernels. */
+export function renderBoot(d: BootDecision, s: IpxeScript, failLabel: string): void {
   if (d.message) s.command('echo', s.text(d.message))
   const initrds = d.initrds ?? []
   const names = initrdNames(initrds)

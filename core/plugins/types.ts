@@ -15,6 +15,10 @@ import type { RenderEnv } from '../ipxe/render-decision.js'
 export type { AuthState, BootContext, BootOverride, Credentials, Decision, DhcpClientFacts, IpxeScript, Principal, RenderEnv }
 export { BootpolicyError } from '../errors/bp-error.js'
 export { Checker } from '../decision/validate-decision.js'
+/** The core's kernel/initrd/boot rendering, for plugin kinds that boot a kernel with extra arguments. */
+export { renderBoot } from '../ipxe/render-decision.js'
+/** Crash-safe file replacement (temp file, fsync, rename, directory fsync), for plugin state. */
+export { writeFileAtomic } from '../state/atomic-file.js'
 
 /** Where a plugin's hook runs relative to the others of the same hook: rollup's `order`. */
 export type HookOrder = 'pre' | 'post'

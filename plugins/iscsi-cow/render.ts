@@ -7,7 +7,7 @@
  * - kernel: seed 000's kernel line plus `netroot=iscsi:<user>:<secret>@<server>::<port>:1:<iqn>`
  *   and `root=/dev/disk/by-path/ip-<server>:<port>-iscsi-<iqn>-lun-1`.
  */
-import { BootpolicyError, Checker, type Decision, type IpxeScript } from 'bootpolicy/plugin'
+import { BootpolicyError, Checker, renderBoot, type Decision, type IpxeScript } from 'bootpolicy/plugin'
 import type { IscsiCowDiskDecision, IscsiCowKernelBoot } from './policy-helpers.js'
 import type { Attachment } from './provisioner.js'
 
@@ -77,23 +77,6 @@ export function renderDisk(decision: Decision, s: IpxeScript, failLabel: string)
 }
 
 function renderKernel(b: IscsiCowKernelBoot, extra: string[], s: IpxeScript, failLabel: string): void {
-  const initrds = b.initrds ?? []
-  const names = initrdNames(initrds)
-  const args = [...(b.args ?? [])]
-  // The UEFI stub finds initrds by the name in `initrd=` (seed 000: initrd=initrd.img).
-  if (!args.some((a) => a.startsWith('initrd='))) for (const n of names) args.push(`initrd=${n}`)
-  args.push(...extra)
-  s.commandOr(failLabel, 'kernel', s.arg('kernel', b.kernel), ...args.map((a, i) => s.arg(`args[${i}]`, a)))
-  initrds.forEach((url, i) => s.commandOr(failLabel, 'initrd', '--name', s.arg(`initrds[${i}]`, names[i]!), s.arg(`initrds[${i}]`, url)))
-  s.commandOr(failLabel, 'boot')
-}
-
-function initrdNames(urls: readonly string[]): string[] {
-  const used = new Set<string>()
-  return urls.map((url, i) => {
-    const base = url.split(/[?#]/)[0]!.split('/').pop() ?? ''
-    const name = /^[A-Za-z0-9._-]{1,64}$/.test(base) && !used.has(base) ? base : `initrd${i}`
-    used.add(name)
-    return name
-  })
+  // The core's boot rendering (initrd names, UEFI `initrd=`, relative-URL safety), plus the disk's arguments.
+  renderBoot({ kind: 'boot', kernel: b.kernel, initrds: b.initrds ?? [], args: [...(b.args ?? []), ...extra] }, s, failLabel)
 }

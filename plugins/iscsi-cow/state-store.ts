@@ -4,10 +4,9 @@
  * directory, fsync, rename, fsync of the directory. Secrets are never stored.
  */
 import { mkdirSync } from 'node:fs'
-import { open, readFile, readdir, rename, unlink } from 'node:fs/promises'
+import { readFile, readdir, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import { randomBytes } from 'node:crypto'
-import { BootpolicyError } from 'bootpolicy/plugin'
+import { BootpolicyError, writeFileAtomic } from 'bootpolicy/plugin'
 import type { BaseIdentity } from './base-guard.js'
 
 export interface UserRecord {
@@ -24,28 +23,8 @@ export interface UserRecord {
 }
 
 export async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
-  const dir = dirname(file)
-  mkdirSync(dir, { recursive: true, mode: 0o700 })
-  const tmp = join(dir, `.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
-  const fh = await open(tmp, 'w', 0o600)
-  try {
-    await fh.writeFile(`${JSON.stringify(value, null, 2)}\n`)
-    await fh.sync()
-  } finally {
-    await fh.close()
-  }
-  try {
-    await rename(tmp, file)
-  } catch (err) {
-    await unlink(tmp).catch(() => undefined)
-    throw err
-  }
-  const d = await open(dir, 'r')
-  try {
-    await d.sync()
-  } finally {
-    await d.close()
-  }
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 })
+  await writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`)
 }
 
 export async function readJson<T>(file: string): Promise<T | undefined> {

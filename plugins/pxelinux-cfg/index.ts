@@ -87,7 +87,7 @@ export default definePlugin((options: PxelinuxCfgOptions) => {
     policyHelpers: helpersFile,
 
     async setup(api) {
-      const baseDir = (api as { baseDir?: string }).baseDir ?? process.cwd()
+      const baseDir = api.baseDir
       // Up to four keys per client: MAC, UUID in both byte orders, IPv4.
       store = new LRUCache<string, Remembered>({ max: options.maxClients * 4, ttl: options.ttlMs })
       if (options.defaultConfig) {

@@ -61,7 +61,7 @@ export default definePlugin((options: SmartosOptions) => {
     policyHelpers: helpersFile,
 
     async setup(api) {
-      const baseDir = (api as { baseDir?: string }).baseDir ?? process.cwd()
+      const baseDir = api.baseDir
       root = resolve(baseDir, options.root)
       const scan = async (): Promise<void> => {
         const found = await scanBuilds(root)

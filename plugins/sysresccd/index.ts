@@ -78,7 +78,7 @@ export default definePlugin((options: SysresccdOptions) => {
     policyHelpers: helpersFile,
 
     async setup(api) {
-      const root = resolve((api as { baseDir?: string }).baseDir ?? process.cwd(), options.root)
+      const root = resolve(api.baseDir, options.root)
       const found = await detectLayout(root)
       const check = options.verifyChecksum ? await verifyRootfs(root, found, api.stateDir) : 'skipped'
       if (check === 'no-checksum-file') api.logger.warn({ root }, 'no checksum file beside the root file system; not verified')

@@ -74,9 +74,10 @@ t.test('login → prepare → sanboot script with CHAP; kernel variant; secret n
   const k = kc.find((c) => c[0] === 'kernel')!
   const ks = k.find((a) => a.startsWith('netroot='))!.split(':')[2]!.split('@')[0]!
   t.same(k, [
-    'kernel', 'file:///linux/vmlinuz-4.19.5-300.fc29.x86_64', 'rw', 'ip=dhcp', 'rd.peerdns=0', 'initrd=initramfs-4.19.5-300.fc29.x86_64.img',
+    'kernel', 'file:///linux/vmlinuz-4.19.5-300.fc29.x86_64', 'rw', 'ip=dhcp', 'rd.peerdns=0',
     `netroot=iscsi:bob:${ks}@127.0.0.1::${env.tgtd.port}:1:iqn.edu.example.server-01:fc29-bob`,
     `root=/dev/disk/by-path/ip-127.0.0.1:${env.tgtd.port}-iscsi-iqn.edu.example.server-01:fc29-bob-lun-1`,
+    'initrd=initramfs-4.19.5-300.fc29.x86_64.img',
   ], "seed 000's kernel line with the user's target and secret")
   t.same(kc.find((c) => c[0] === 'initrd'), ['initrd', '--name', 'initramfs-4.19.5-300.fc29.x86_64.img', 'file:///linux/initramfs-4.19.5-300.fc29.x86_64.img'])
   t.ok((await qemuIo(`iscsi://bob%${ks}@127.0.0.1:${env.tgtd.port}/iqn.edu.example.server-01:fc29-bob/1`, 'read -P 0 0 4k')).ok)

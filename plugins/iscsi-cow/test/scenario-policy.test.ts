@@ -52,9 +52,9 @@ t.test('seed 000 part 4 end to end: menu → Fedora 29 → login → kernel line
   t.same(kernel, [
     'kernel', 'file:///linux/vmlinuz-4.19.5-300.fc29.x86_64',
     'rw', 'ip=dhcp', 'rd.peerdns=0', 'nameserver=192.0.2.91', 'nameserver=192.0.2.92', 'console=tty0', 'console=ttyS0,115200n8', 'audit=0', 'selinux=0', 'quiet',
-    'initrd=initramfs-4.19.5-300.fc29.x86_64.img',
     `netroot=iscsi:jsmith:${secret}@127.0.0.1::${env.tgtd.port}:1:${iqn}`,
     `root=/dev/disk/by-path/ip-127.0.0.1:${env.tgtd.port}-iscsi-${iqn}-lun-1`,
+    'initrd=initramfs-4.19.5-300.fc29.x86_64.img',
   ])
   t.ok((await qemuIo(`iscsi://jsmith%${secret}@127.0.0.1:${env.tgtd.port}/${iqn}/1`, 'write -P 0x29 0 4k', 'read -P 0x29 0 4k')).ok, 'dracut would log in with exactly these values')
   const f28 = await bp.app.inject('/boot?instance=fc28&username=jsmith&password=secret-of-jsmith')
