@@ -54,6 +54,13 @@ export interface BootpolicyServerOptions {
   readonly name?: string
   /** Wait this long for the ready line (default 30 s: policy compilation under load). */
   readonly readyTimeoutMs?: number
+  /**
+   * Run bootpolicy through this command inside the namespace (default none), e.g.
+   * `['nsenter', '--mount=/proc/<pid>/ns/mnt', '--']` to share another process's mount namespace:
+   * every `ip netns exec` gets a private one, so a FUSE mount made by bootpolicy's children is
+   * invisible to a tgtd started separately (test/e2e/bootpolicy-iscsi-sanboot.test.ts).
+   */
+  readonly spawnPrefix?: readonly string[]
 }
 
 /** One pino line of the server's stdout. */
@@ -237,7 +244,8 @@ export async function startBootpolicy(options: BootpolicyServerOptions): Promise
   writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`)
 
   const removeCarrier = await bridgeCarrier(net)
-  const proc = net.spawn(name, process.execPath, ['--no-node-snapshot', bin, 'serve', '--config', configFile], { cwd: REPO_ROOT })
+  const argv = [...(options.spawnPrefix ?? []), process.execPath, '--no-node-snapshot', bin, 'serve', '--config', configFile]
+  const proc = net.spawn(name, argv[0]!, argv.slice(1), { cwd: REPO_ROOT })
   let readyMs: number
   try {
     readyMs = Math.round((await proc.waitForOutput(/bootpolicy is serving http:\/\/\S+/, options.readyTimeoutMs ?? 30_000)).atMs)
