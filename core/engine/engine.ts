@@ -48,7 +48,7 @@ export interface BootResponse {
 
 export class Engine {
   private readonly runner: PolicyRunner
-  /** Whole responses by (revision, client address, query), used only while no plugin hooks requests. */
+  /** Whole responses by (policy and plugin revisions, client address, query), while the hooks are cacheable. */
   private readonly responses: LRUCache<string, BootResponse> | undefined
   /** Built contexts by (client address, query), for queries without credentials: they are frozen, so shared. */
   private readonly contexts: LRUCache<string, ReturnType<typeof buildContext>> | undefined
@@ -62,28 +62,40 @@ export class Engine {
     }
     this.runner = new PolicyRunner(options.policies, options.hooks.kindValidators, options)
     const lru = <V extends {}>() => new LRUCache<string, V>({ max: options.cacheSize, ttl: options.cacheTtlMs || undefined })
-    this.responses = options.hooks.pure && options.cacheSize > 0 ? lru<BootResponse>() : undefined
+    this.responses = options.hooks.cacheable && options.cacheSize > 0 ? lru<BootResponse>() : undefined
     this.contexts = options.cacheSize > 0 ? lru<ReturnType<typeof buildContext>>() : undefined
     this.bodies = options.cacheSize > 0 ? lru<string>() : undefined
   }
 
   async handle(req: BootRequest): Promise<BootResponse> {
     const t0 = performance.now()
+    const { hooks } = this.options
     const key = this.responses && !req.dryRun && !CREDENTIALS.test(req.query)
-      ? `${this.options.policies.revision}\n${req.remoteAddress}\n${req.query}`
+      ? `${this.options.policies.revision}\n${hooks.revision()}\n${req.remoteAddress}\n${req.query}`
       : undefined
     const hit = key ? this.responses!.get(key) : undefined
-    if (hit) {
+    if (hit && (await this.stillValid(hit))) {
       const record = { ...hit.record, reqId: req.requestId, cached: true, cpuUs: 0, wallUs: Math.round((performance.now() - t0) * 1000) }
-      this.options.hooks.onResponse(record)
+      hooks.onResponse(record)
       return { ...hit, script: withRequestId(hit.script, req.requestId), record }
     }
-    const response = await this.compute(req, t0)
-    if (key && response.statusCode === 200 && response.record.kind !== 'template') this.responses!.set(key, response)
+    const { response, cacheable } = await this.compute(req, t0)
+    if (key && cacheable) this.responses!.set(key, response)
     return { ...response, script: withRequestId(response.script, req.requestId) }
   }
 
-  private async compute(req: BootRequest, t0: number): Promise<BootResponse> {
+  /** Side effects run on every request: a cached response stands only if prepare keeps its decision. */
+  private async stillValid(hit: BootResponse): Promise<boolean> {
+    if (!this.options.hooks.hasPrepare) return true
+    try {
+      return (await this.options.hooks.prepare(hit.record.context, hit.decision!, [])) === hit.decision
+    } catch {
+      return false // the full path runs prepare again and serves the failsafe with the error
+    }
+  }
+
+  /** The full path; `cacheable` when the answer may be memoized whole (no error, no template, decision kept by prepare). */
+  private async compute(req: BootRequest, t0: number): Promise<{ response: BootResponse; cacheable: boolean }> {
     const { hooks } = this.options
     const hookTrace: HookTrace[] = []
     let ctx: BootContext
@@ -101,7 +113,7 @@ export class Engine {
       const error = asError(err)
       const context = deepFreeze(emptyContext(req.remoteAddress))
       const record = this.record(req, context, [], hookTrace, 'failsafe', this.options.defaultDecision.kind, false, 0, t0, error)
-      return { statusCode: 400, script: this.failsafe(context, error.message), record }
+      return { response: { statusCode: 400, script: this.failsafe(context, error.message), record }, cacheable: false }
     }
     if (ctx.dropped.length) this.options.logger.warn({ code: 'BPWRN001', reqId: req.requestId, fields: ctx.dropped }, 'dropped malformed context fields')
 
@@ -144,7 +156,8 @@ export class Engine {
 
     if (error) {
       const record = this.record(req, ctx, steps, hookTrace, 'failsafe', this.options.defaultDecision.kind, cached, cpuUs, t0, error)
-      return { statusCode: 200, script: this.failsafe(ctx, shortReason(error)), record, decision: this.options.defaultDecision }
+      // Deterministic policy failures are memoized by the runner; the response is not cached whole.
+      return { response: { statusCode: 200, script: this.failsafe(ctx, shortReason(error)), record, decision: this.options.defaultDecision }, cacheable: false }
     }
     const chosen = decision ?? this.options.defaultDecision
     try {
@@ -159,11 +172,11 @@ export class Engine {
         if (bodyKey !== undefined) this.bodies!.set(bodyKey, script)
       }
       const record = this.record(req, ctx, steps, hookTrace, decidedBy, prepared.kind, cached, cpuUs, t0)
-      return { statusCode: 200, script, record, decision: prepared }
+      return { response: { statusCode: 200, script, record, decision: prepared }, cacheable: prepared === chosen && prepared.kind !== 'template' && this.options.hooks.cacheable }
     } catch (err) {
       const e = asError(err)
       const record = this.record(req, ctx, steps, hookTrace, 'failsafe', this.options.defaultDecision.kind, cached, cpuUs, t0, e)
-      return { statusCode: 200, script: this.failsafe(ctx, shortReason(e)), record, decision: this.options.defaultDecision }
+      return { response: { statusCode: 200, script: this.failsafe(ctx, shortReason(e)), record, decision: this.options.defaultDecision }, cacheable: false }
     }
   }
 

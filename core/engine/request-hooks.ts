@@ -28,10 +28,15 @@ export interface RequestHooks {
   /** Parallel, never throws. */
   onResponse(record: object): void
   /**
-   * True when no plugin has a request hook: the answer is then a pure function of the query, the
-   * client address and the policy revision, and whole responses can be memoized.
+   * True when every plugin with an onRequest, enrich or decide hook declares a revision: the answer
+   * is then a pure function of the query, the client address, the policy revision and `revision()`,
+   * and whole responses can be memoized (prepare still runs on every request).
    */
-  readonly pure: boolean
+  readonly cacheable: boolean
+  /** The plugins' declared revisions, part of the whole-response cache key. */
+  revision(): string
+  /** True when some plugin has a prepare hook (it must run even on a cached response). */
+  readonly hasPrepare: boolean
   /** Decision kinds contributed by plugins. */
   readonly kindValidators: ReadonlyMap<string, KindValidator>
   readonly kindRenderers: ReadonlyMap<string, KindRenderer>
@@ -52,7 +57,9 @@ export const noHooks: RequestHooks = {
     return decision
   },
   onResponse() {},
-  pure: true,
+  cacheable: true,
+  revision: () => '',
+  hasPrepare: false,
   kindValidators: new Map(),
   kindRenderers: new Map(),
 }

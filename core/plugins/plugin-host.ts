@@ -19,9 +19,23 @@ type Handler<K extends HookName> = Extract<NonNullable<PluginHooks[K]>, (...args
 interface Bound<K extends HookName> {
   readonly plugin: string
   readonly handler: Handler<K>
+  readonly kinds?: readonly string[]
 }
 
-const REQUEST_HOOKS: readonly HookName[] = ['onRequest', 'enrich', 'authenticate', 'decide', 'prepare']
+/** Every decision kind in a decision, menu actions included. */
+export function decisionKinds(decision: Decision, out = new Set<string>()): Set<string> {
+  out.add(decision.kind)
+  if (decision.kind === 'menu') {
+    for (const entry of (decision as { items: readonly unknown[] }).items) {
+      const action = (entry as { action?: Decision }).action
+      if (action) decisionKinds(action, out)
+    }
+  }
+  return out
+}
+
+/** Hooks whose results shape the decision: a plugin with one of them must declare a revision to keep responses cacheable. */
+const DECISION_INPUT_HOOKS: readonly HookName[] = ['onRequest', 'enrich', 'decide']
 
 export interface PluginHostOptions {
   readonly hookTimeoutMs: number
@@ -33,7 +47,9 @@ export interface PluginHostOptions {
 export class PluginHost implements RequestHooks {
   readonly kindValidators = new Map<string, KindValidator>()
   readonly kindRenderers = new Map<string, KindRenderer>()
-  readonly pure: boolean
+  readonly cacheable: boolean
+  readonly hasPrepare: boolean
+  private readonly revisioned: readonly BootpolicyPlugin[]
   readonly loginLimiter: LoginLimiter
 
   constructor(readonly plugins: readonly BootpolicyPlugin[], private readonly options: PluginHostOptions) {
@@ -45,7 +61,13 @@ export class PluginHost implements RequestHooks {
         this.kindRenderers.set(name, (d, s, env, fail) => spec.render(d, s, env, fail))
       }
     }
-    this.pure = !plugins.some((p) => REQUEST_HOOKS.some((h) => p.hooks?.[h]))
+    this.cacheable = plugins.every((p) => typeof p.revision === 'function' || !DECISION_INPUT_HOOKS.some((h) => p.hooks?.[h]))
+    this.hasPrepare = plugins.some((p) => p.hooks?.prepare)
+    this.revisioned = plugins.filter((p) => typeof p.revision === 'function')
+  }
+
+  revision(): string {
+    return this.revisioned.map((p) => `${p.name}@${p.revision!()}`).join(',')
   }
 
   /** Handlers of one hook: `pre` first, then unordered, then `post`; plugin order within each. */
@@ -58,7 +80,11 @@ export class PluginHost implements RequestHooks {
       .filter((p) => p.hooks?.[hook])
       .map((p, i) => ({ p, i, spec: p.hooks![hook] as HookSpec<Handler<K>> }))
       .sort((a, b) => rank(a.spec) - rank(b.spec) || a.i - b.i)
-      .map(({ p, spec }) => ({ plugin: p.name, handler: typeof spec === 'function' ? spec : (spec as { handler: Handler<K> }).handler }))
+      .map(({ p, spec }) =>
+        typeof spec === 'function'
+          ? { plugin: p.name, handler: spec }
+          : { plugin: p.name, handler: (spec as { handler: Handler<K> }).handler, kinds: (spec as { kinds?: readonly string[] }).kinds },
+      )
   }
 
   private async call<T>(plugin: string, hook: string, trace: HookTrace[] | undefined, fn: () => Promise<T>): Promise<T> {
@@ -156,6 +182,7 @@ export class PluginHost implements RequestHooks {
     let current = decision
     // A failed prepare throws: the side effect the decision needs did not happen, so the failsafe is served.
     for (const h of this.handlers('prepare')) {
+      if (h.kinds && !h.kinds.some((k) => decisionKinds(current).has(k))) continue
       const next = await this.call(h.plugin, 'prepare', trace, () => h.handler(ctx, current))
       if (next !== undefined) current = next
     }

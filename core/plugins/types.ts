@@ -23,7 +23,15 @@ export { writeFileAtomic } from '../state/atomic-file.js'
 /** Where a plugin's hook runs relative to the others of the same hook: rollup's `order`. */
 export type HookOrder = 'pre' | 'post'
 
-export type HookSpec<F> = F | { readonly order?: HookOrder; readonly handler: F }
+export type HookSpec<F> = F | {
+  readonly order?: HookOrder
+  readonly handler: F
+  /**
+   * prepare only: the decision kinds this hook acts on (anywhere in the decision, menus included).
+   * The host skips the hook for other decisions, which keeps cached responses cheap.
+   */
+  readonly kinds?: readonly string[]
+}
 
 /** The outcome of one authenticate hook: a principal, a refusal, or "not mine" (undefined). */
 export type AuthResult = { principal: Principal } | { failed: string } | undefined
@@ -91,6 +99,13 @@ export interface BootpolicyPlugin {
   readonly dependencies?: readonly string[]
   /** JSON Schema (draft-07) for the options; validated before setup. */
   readonly schema?: object
+  /**
+   * Declares that this plugin's onRequest, enrich and decide hooks are pure functions of the
+   * request and of this value (e.g. a counter bumped when the plugin's data changes). Then the
+   * server keeps memoizing whole responses, keyed by it; without it, any of those hooks turns that
+   * cache off. `prepare` hooks run on every request either way.
+   */
+  revision?(): string
   /** Bounded by the host's setup timeout. */
   setup?(api: PluginApi): Promise<void>
   readonly hooks?: PluginHooks

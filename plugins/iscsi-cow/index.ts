@@ -78,14 +78,17 @@ export default definePlugin((options: IscsiCowOptions) => {
     },
 
     hooks: {
-      async prepare(ctx: BootContext, decision: Decision) {
-        if (decision.kind !== 'iscsi-cow.disk') return undefined
-        const d = decision as unknown as IscsiCowDiskDecision
-        const user = ctx.auth.status === 'authenticated' ? ctx.auth.principal?.name : undefined
-        if (!user) throw new BootpolicyError('BP_ERR_ISCSI_UNAUTHENTICATED', { image: d.image })
-        if (!provisioner) throw new Error('iscsi-cow: setup has not run')
-        const target = await provisioner.attach(d.image, user)
-        return { ...d, target } as unknown as Decision
+      prepare: {
+        kinds: ['iscsi-cow.disk'],
+        async handler(ctx: BootContext, decision: Decision) {
+          if (decision.kind !== 'iscsi-cow.disk') return undefined
+          const d = decision as unknown as IscsiCowDiskDecision
+          const user = ctx.auth.status === 'authenticated' ? ctx.auth.principal?.name : undefined
+          if (!user) throw new BootpolicyError('BP_ERR_ISCSI_UNAUTHENTICATED', { image: d.image })
+          if (!provisioner) throw new Error('iscsi-cow: setup has not run')
+          const target = await provisioner.attach(d.image, user)
+          return { ...d, target } as unknown as Decision
+        },
       },
     },
 

@@ -129,25 +129,28 @@ export default definePlugin((options: PxelinuxCfgOptions) => {
     },
 
     hooks: {
-      async prepare(ctx: BootContext, decision: Decision) {
-        const found = collect(decision)
-        if (found.length === 0) return undefined
-        const texts = new Set(found.map(configText))
-        if (texts.size > 1) throw new Error('one answer holds pxelinux-cfg.chain decisions with different configurations; pxelinux reads one per client')
-        const file = Buffer.from([...texts][0]!)
-        const peer = plainAddress(ctx.remoteAddress)
-        const ip = ctx.ip ?? (ipv4Hex(peer) ? peer : undefined)
-        const entry: Remembered = { file, addresses: [...new Set([peer, ...(ctx.ip ? [ctx.ip] : [])])] }
-        const keys: string[] = []
-        if (ctx.mac) keys.push(`mac:${ctx.mac.replaceAll(':', '-')}`)
-        // pxelinux names the file after DHCP option 97, whose first three fields iPXE shows byte-swapped: store both.
-        if (ctx.uuid) keys.push(`uuid:${ctx.uuid}`, `uuid:${swapUuid(ctx.uuid)}`)
-        const hex = ip ? ipv4Hex(ip) : undefined
-        if (hex) keys.push(`ip:${hex}`)
-        for (const key of keys) store.set(key, entry)
-        return undefined
+      prepare: {
+        // Only answers that hold a pxelinux-cfg.chain are ours: the host skips every other one.
+        kinds: ['pxelinux-cfg.chain'],
+        async handler(ctx: BootContext, decision: Decision) {
+          const found = collect(decision)
+          if (found.length === 0) return undefined
+          const texts = new Set(found.map(configText))
+          if (texts.size > 1) throw new Error('one answer holds pxelinux-cfg.chain decisions with different configurations; pxelinux reads one per client')
+          const file = Buffer.from([...texts][0]!)
+          const peer = plainAddress(ctx.remoteAddress)
+          const ip = ctx.ip ?? (ipv4Hex(peer) ? peer : undefined)
+          const entry: Remembered = { file, addresses: [...new Set([peer, ...(ctx.ip ? [ctx.ip] : [])])] }
+          const keys: string[] = []
+          if (ctx.mac) keys.push(`mac:${ctx.mac.replaceAll(':', '-')}`)
+          // pxelinux names the file after DHCP option 97, whose first three fields iPXE shows byte-swapped: store both.
+          if (ctx.uuid) keys.push(`uuid:${ctx.uuid}`, `uuid:${swapUuid(ctx.uuid)}`)
+          const hex = ip ? ipv4Hex(ip) : undefined
+          if (hex) keys.push(`ip:${hex}`)
+          for (const key of keys) store.set(key, entry)
+          return undefined
+        },
       },
-
       async virtualFile(path: string, client: TransferClient) {
         const name = parseName(path)
         if (!name) return undefined

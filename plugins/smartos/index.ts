@@ -49,6 +49,8 @@ export const optionsSchema = {
 
 export default definePlugin((options: SmartosOptions) => {
   let builds: string[] = []
+  // Bumped when the build list changes: enrich depends on nothing else, so responses stay cacheable.
+  let generation = 0
   let root = ''
   let timer: NodeJS.Timeout | undefined
   const prefix = (): string => options.urlPrefix.replace(/\/+$/, '')
@@ -59,6 +61,7 @@ export default definePlugin((options: SmartosOptions) => {
     bootpolicy: '^0.1.0',
     schema: optionsSchema,
     policyHelpers: helpersFile,
+    revision: () => String(generation),
 
     async setup(api) {
       const baseDir = api.baseDir
@@ -67,6 +70,7 @@ export default definePlugin((options: SmartosOptions) => {
         const found = await scanBuilds(root)
         for (const problem of found.problems) api.logger.warn({ root, problem }, 'smartos build skipped')
         if (found.builds.join() !== builds.join()) api.logger.info({ root, builds: found.builds }, 'smartos builds')
+        if (found.builds.join() !== builds.join()) generation++
         builds = found.builds
       }
       await scan()

@@ -42,7 +42,7 @@ t.test('login → prepare → sanboot script with CHAP; kernel variant; secret n
     plugins: [{ name: 'stub-auth', path: stub }, { name: 'iscsi-cow', path: indexFile, options: env.options }],
   }), { logger: logs.logger })
   t.teardown(() => bp.close())
-  t.equal(bp.plugins.pure, false, 'a prepare hook turns the whole-response cache off')
+  t.equal(bp.plugins.hasPrepare, true, 'a prepare hook runs on every request, cached response or not')
 
   const anon = await bp.app.inject('/boot?mac=52:54:00:12:34:56')
   t.match(anon.body, /\nlogin \|\| goto/, 'no user: the policy asks for a login')

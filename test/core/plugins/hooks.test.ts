@@ -150,3 +150,46 @@ t.test('auth.limits from the config: the third failure in the window is refused 
   t.match(shown((await bp.app.inject('/boot?username=bob&password=right')).body), /^too many failed attempts, retry in \d+ s$/)
   t.equal(events().length, 2, 'the backend was asked twice, not three times')
 })
+
+t.test('a plugin that declares a revision keeps whole responses cacheable; prepare still runs on every request', async (t) => {
+  const dir = tempPolicies({ 'p.ts': `export default (ctx: any) => ({ kind: 'exit', message: 'rack ' + ctx.plugins.racks.rack })` })
+  t.teardown(() => dir.remove())
+  const bp = await build(dir.config({
+    plugins: [
+      plugin(dir.dir, 'racks', `revision: () => String(globalThis.__rackRev ?? 0), hooks: { enrich: async () => { events.push('enrich'); return { rack: 'r' + (globalThis.__rackRev ?? 0) } } }`),
+      plugin(dir.dir, 'effects', `hooks: { prepare: async () => { events.push('prepare'); return undefined } }`),
+    ],
+  }))
+  t.teardown(() => bp.close())
+  t.ok(bp.plugins.cacheable)
+  const first = await bp.engine.handle({ query: 'mac=52:54:00:00:00:01', remoteAddress: '192.0.2.1', requestId: 'a1' })
+  const second = await bp.engine.handle({ query: 'mac=52:54:00:00:00:01', remoteAddress: '192.0.2.1', requestId: 'a2' })
+  t.equal(first.record.cached, false)
+  t.equal(second.record.cached, true, 'served whole from the cache')
+  t.same(events(), ['enrich', 'prepare', 'prepare'], 'enrich ran once, prepare twice')
+  ;(globalThis as { __rackRev?: number }).__rackRev = 1
+  const third = await bp.engine.handle({ query: 'mac=52:54:00:00:00:01', remoteAddress: '192.0.2.1', requestId: 'a3' })
+  t.match(shown(third.script), 'rack r1', 'a new plugin revision is a new cache key')
+  delete (globalThis as { __rackRev?: number }).__rackRev
+})
+
+t.test('an enrich hook without a declared revision turns the whole-response cache off', async (t) => {
+  const dir = tempPolicies({ 'p.ts': `export default () => ({ kind: 'exit' })` })
+  t.teardown(() => dir.remove())
+  const bp = await build(dir.config({ plugins: [plugin(dir.dir, 'live', `hooks: { enrich: async () => { events.push('enrich'); return {} } }`)] }))
+  t.teardown(() => bp.close())
+  t.notOk(bp.plugins.cacheable)
+  await bp.app.inject('/boot?mac=52:54:00:00:00:01')
+  await bp.app.inject('/boot?mac=52:54:00:00:00:01')
+  t.same(events(), ['enrich', 'enrich'])
+})
+
+t.test('a prepare hook with `kinds` runs only for decisions that hold one of them', async (t) => {
+  const dir = tempPolicies({ 'p.ts': `export default (ctx: any) => ctx.params.menu ? { kind: 'menu', items: [{ id: 'a', text: 'A', action: { kind: 'reboot' } }] } : { kind: 'exit' }` })
+  t.teardown(() => dir.remove())
+  const bp = await build(dir.config({ plugins: [plugin(dir.dir, 'rb', `hooks: { prepare: { kinds: ['reboot'], handler: async (ctx, d) => { events.push('prepare ' + d.kind); return undefined } } }`)] }))
+  t.teardown(() => bp.close())
+  await bp.app.inject('/boot')
+  await bp.app.inject('/boot?menu=1')
+  t.same(events(), ['prepare menu'], 'skipped for exit; run for a menu whose item reboots')
+})
