@@ -165,7 +165,8 @@ export class Engine {
       // A body can be reused only for the very decision object the memoized outcome holds (or the
       // default): a decision a plugin's prepare replaced may carry fresh secrets.
       const which = prepared === decision && decidedBy.startsWith('policy:') ? 'policy' : prepared === this.options.defaultDecision ? 'default' : undefined
-      const bodyKey = runKey !== undefined && which ? `${runKey}\n${which}` : undefined
+      // Templates are files that may change under a running server: rendered each time.
+      const bodyKey = runKey !== undefined && which && prepared.kind !== 'template' ? `${runKey}\n${which}` : undefined
       let script = bodyKey === undefined ? undefined : this.bodies!.get(bodyKey)
       if (script === undefined) {
         script = this.render(prepared, ctx)

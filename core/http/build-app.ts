@@ -3,6 +3,7 @@
  * `app.inject()`; core/server.ts binds ports and handles signals.
  */
 import { randomBytes } from 'node:crypto'
+import { watch, type FSWatcher } from 'node:fs'
 import { readFileSync } from 'node:fs'
 import Fastify, { LogController, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
@@ -75,8 +76,13 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
   if (config.policies.watch) policies.watch()
 
   const templates = new TemplateStore(config.templates.dir)
-  const templateProblems = await templates.load()
+  let templateProblems = await templates.load()
   for (const p of templateProblems) logger.warn({ file: p.file, err: { message: p.error } }, 'template failed to compile')
+  const templateWatcher = config.policies.watch ? watchDir(config.templates.dir, async () => {
+    templateProblems = await templates.load()
+    for (const p of templateProblems) logger.warn({ file: p.file, err: { message: p.error } }, 'template failed to compile')
+    logger.info({ templates: templates.list().length }, 'templates reloaded')
+  }) : undefined
 
   const engine = new Engine({
     policies,
@@ -140,9 +146,26 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
     plugins: host,
     loadedPlugins,
     async close() {
+      templateWatcher?.close()
       await app.close()
       policies.close()
       await host.close()
     },
+  }
+}
+
+/** Debounced directory watch (100 ms); a missing directory is simply not watched. */
+function watchDir(dir: string, onChange: () => Promise<void>): FSWatcher | undefined {
+  let timer: NodeJS.Timeout | undefined
+  try {
+    const watcher = watch(dir, { recursive: true }, () => {
+      clearTimeout(timer)
+      timer = setTimeout(() => void onChange().catch(() => undefined), 100)
+    })
+    watcher.on('error', () => undefined)
+    watcher.on('close', () => clearTimeout(timer))
+    return watcher
+  } catch {
+    return undefined
   }
 }

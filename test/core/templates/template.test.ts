@@ -18,3 +18,17 @@ t.test('template decisions render with checked values', async (t) => {
   t.match(hostile.body, /BP_ERR_RENDER_UNSAFE_VALUE/, 'an unsafe value is refused, the client gets the failsafe')
   t.notMatch(hostile.body, /\|\| shell/)
 })
+
+t.test('an edited template is served without a restart', async (t) => {
+  const dir = tempPolicies({ 'p.ts': `import { template } from 'bootpolicy/policy'\nexport default () => template('hi')` })
+  t.teardown(() => dir.remove())
+  writeFileSync(join(dir.dir, 'templates', 'hi.ipxe'), '#!ipxe\necho v1\n')
+  const bp = await build(dir.config({ policies: { dir: dir.policiesDir, watch: true } }))
+  t.teardown(() => bp.close())
+  const line = async () => (await bp.app.inject('/boot')).body.split('\n').find((l) => l.startsWith('echo'))
+  t.equal(await line(), 'echo v1')
+  writeFileSync(join(dir.dir, 'templates', 'hi.ipxe'), '#!ipxe\necho v2\n')
+  const end = Date.now() + 3000
+  while (Date.now() < end && (await line()) !== 'echo v2') await new Promise((r) => setTimeout(r, 25))
+  t.equal(await line(), 'echo v2')
+})
