@@ -1,7 +1,8 @@
 /**
  * A server for the HTTP benchmarks, run as a child process so that the load generator and the
  * server do not share a CPU. Modes:
- * - `bare`: a fastify route that switches on the MAC and returns a fixed script (the baseline);
+ * - `bare`: a fastify route that switches on the MAC and returns a fixed script (the baseline): the
+ *   very menu bootpolicy answers these clients with, so both send the same bytes;
  * - `bootpolicy`: bootpolicy with the example policies;
  * - `bootpolicy-loop`: the example policies plus one that loops on 1% of the MACs.
  * Prints `{"port": N}` on stdout when it listens.
@@ -17,7 +18,11 @@ const mode = process.argv[2] ?? 'bootpolicy'
 
 async function bare(): Promise<number> {
   const app = Fastify({ logger: false })
-  const script = '#!ipxe\nexit\n'
+  // The answer the example policies give the bench clients, rendered once by bootpolicy itself.
+  const config = validateConfig({ policies: { dir: join(PACKAGE_ROOT, 'policies'), watch: false }, log: { level: 'silent' } }, PACKAGE_ROOT)
+  const bp = await build(config)
+  const script = (await bp.engine.handle({ query: 'mac=52:54:00:00:01:00&buildarch=x86_64&platform=efi', remoteAddress: '127.0.0.1', requestId: 'bench00000' })).script
+  await bp.close()
   app.get('/boot', async (req, reply) => {
     const mac = (req.query as Record<string, string>).mac
     return reply.type('text/plain').send(mac === '00:11:22:33:44:55' ? '#!ipxe\nsanboot iscsi:x\n' : script)

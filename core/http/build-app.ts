@@ -118,7 +118,7 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched'
     metrics.requests.inc({ route, code: String(reply.statusCode) })
-    req.log.debug({ req, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request completed')
+    if (logger.isLevelEnabled('debug')) req.log.debug({ req, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request completed')
   })
 
   registerBootRoutes(app, engine, config.http.bootPath, metrics)

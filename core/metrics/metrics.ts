@@ -5,10 +5,17 @@
  */
 export class Counter {
   private readonly values = new Map<string, number>()
+  /** Label sets seen before, by their joined values: escaping runs once per label set, not per request. */
+  private readonly keys = new Map<string, string>()
   constructor(readonly name: string, readonly help: string) {}
 
   inc(labels: Record<string, string> = {}, by = 1): void {
-    const key = labelText(labels)
+    const raw = Object.values(labels).join('\u0000')
+    let key = this.keys.get(raw)
+    if (key === undefined) {
+      key = labelText(labels)
+      if (this.keys.size < 10_000) this.keys.set(raw, key)
+    }
     this.values.set(key, (this.values.get(key) ?? 0) + by)
   }
 

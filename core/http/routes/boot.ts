@@ -38,8 +38,8 @@ export function registerBootRoutes(app: FastifyInstance, engine: Engine, bootPat
       if (step.outcome === 'error') metrics.policyErrors.inc({ policy: step.policy, code: step.code ?? 'unknown' })
     }
     metrics.latency.observe((performance.now() - t0) / 1000)
-    const log = record.error ? req.log.warn.bind(req.log) : req.log.info.bind(req.log)
-    log({ decision: record }, 'decision')
+    if (record.error) req.log.warn({ decision: record }, 'decision')
+    else req.log.info({ decision: record }, 'decision')
     return reply.code(response.statusCode).type('text/plain; charset=utf-8').header('Cache-Control', 'no-store').send(response.script)
   })
 }
