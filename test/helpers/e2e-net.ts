@@ -15,6 +15,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { type OwnedProcess, startProcess } from './e2e-process.js'
 import { requireCommand, requireRoot } from './e2e-require.js'
+import { isAlive } from './process-alive.js'
 
 const execFileP = promisify(execFile)
 const NS_PREFIX = 'bpe2e'
@@ -176,14 +177,6 @@ export function sweepStaleTestNets(): string[] {
   return swept
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
 
 /** SIGKILL whatever still runs inside, then delete the namespace (its taps and bridge go with it). */
 function destroyNamespace(ip: string, name: string): void {

@@ -10,10 +10,10 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import { waitForTcp } from './wait-for-tcp.js'
 import { requireCommand } from './e2e-require.js'
 import { freePort } from './slapd.js'
 
@@ -114,21 +114,7 @@ export async function startKdc(options: { realm?: string } = {}): Promise<Kdc> {
         for (const p of live) p.kill('SIGKILL')
       })
     }
-    const until = Date.now() + 10_000
-    for (;;) {
-      if (proc.exitCode !== null) throw new Error(`krb5kdc exited with code ${proc.exitCode}: ${stderr.trim()}`)
-      const ok = await new Promise<boolean>((resolve) => {
-        const s = connect(port, '127.0.0.1')
-        s.once('connect', () => {
-          s.destroy()
-          resolve(true)
-        })
-        s.once('error', () => resolve(false))
-      })
-      if (ok) break
-      if (Date.now() > until) throw new Error(`krb5kdc did not listen on 127.0.0.1:${port}: ${stderr.trim()}`)
-      await new Promise((r) => setTimeout(r, 50))
-    }
+    await waitForTcp(port, proc, 'krb5kdc', () => stderr)
   } catch (err) {
     await remove()
     throw err

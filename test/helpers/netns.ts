@@ -15,6 +15,7 @@ import { execFile, execFileSync, spawn, type ChildProcess, type SpawnOptions } f
 import { accessSync, constants } from 'node:fs'
 import { delimiter, join } from 'node:path'
 import { promisify } from 'node:util'
+import { isAlive } from './process-alive.js'
 
 const execFileP = promisify(execFile)
 const PREFIX = 'bpt-'
@@ -182,11 +183,3 @@ function sweepStale(): void {
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}

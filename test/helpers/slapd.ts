@@ -10,12 +10,13 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { connect, createServer } from 'node:net'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { createSelfSignedCert } from '../../core/cli/cert-command.js'
 import { requireCommand } from './e2e-require.js'
+import { waitForTcp } from './wait-for-tcp.js'
 
 const run = promisify(execFile)
 
@@ -57,23 +58,6 @@ export async function freePort(): Promise<number> {
   return port
 }
 
-async function waitForPort(port: number, child: ChildProcess, timeoutMs = 10_000): Promise<void> {
-  const until = Date.now() + timeoutMs
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`slapd exited with code ${child.exitCode} before listening`)
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1')
-      s.once('connect', () => {
-        s.destroy()
-        resolve(true)
-      })
-      s.once('error', () => resolve(false))
-    })
-    if (ok) return
-    if (Date.now() > until) throw new Error(`slapd did not listen on 127.0.0.1:${port} within ${timeoutMs} ms`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}
 
 export async function startSlapd(): Promise<Slapd> {
   const slapdBin = requireCommand('slapd', 'slapd')
@@ -134,8 +118,8 @@ export async function startSlapd(): Promise<Slapd> {
     proc.once('exit', () => live.delete(proc))
     child = proc
     try {
-      await waitForPort(port, proc)
-      await waitForPort(tlsPort, proc)
+      await waitForTcp(port, proc, 'slapd')
+      await waitForTcp(tlsPort, proc, 'slapd')
     } catch (err) {
       proc.kill('SIGKILL')
       throw new Error(`${(err as Error).message}: ${stderr.trim().slice(-800)}`)
