@@ -1,7 +1,7 @@
 /**
  * Real-iPXE boot times: QEMU start → the payload's marker line, with bootpolicy as the only server
  * (its DHCP, TFTP and HTTP; the e2e scenarios' policies) next to the same boot served by dnsmasq +
- * a static HTTP server (the runBaselineBoot setup, see baselineSample), measured in the same run, interleaved sample by sample
+ * a static HTTP server (runBaselineBoot, see baselineSample), measured in the same run, interleaved sample by sample
  * so that load drift hits both sides alike. Median of N samples (default 3; BOOTPOLICY_E2E_BENCH_SAMPLES).
  * Every sample is a fresh namespace and server, on both sides; setup is not part of the figure.
  *
@@ -9,11 +9,7 @@
  *   node --no-node-snapshot --import tsx bench/e2e-boot-times.ts [--samples N] [--only name,…]
  */
 import { buildBootPayload, type BootPayload } from '../test/helpers/boot-payload.js'
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
-import { baselineScript } from '../test/helpers/e2e-baseline.js'
-import { startDnsmasq } from '../test/helpers/e2e-dnsmasq.js'
-import { startStaticHttp } from '../test/helpers/e2e-http.js'
+import { runBaselineBoot } from '../test/helpers/e2e-baseline.js'
 import { bootToMarkerTolerant, type IpxeBinary, startBootpolicy } from '../test/helpers/e2e-bootpolicy.js'
 import { createTestNet } from '../test/helpers/e2e-net.js'
 import type { Firmware, Smbios } from '../test/helpers/qemu.js'
@@ -75,37 +71,11 @@ async function bootpolicySample(c: Case, payload: BootPayload): Promise<{ marker
 
 const key = (b: Baseline): string => `${b.firmware}${b.efiBootFile ? ` (${b.efiBootFile})` : ''}`
 
-/**
- * The dnsmasq side: runBaselineBoot (test/helpers/e2e-baseline.ts) step for step — fresh namespace,
- * dnsmasq (DHCP + TFTP) and the static HTTP server, the same script — but booted with
- * bootToMarkerTolerant: runBaselineBoot's bootToMarker throws "marker seen but no report lines"
- * whenever iPXE's last "ok" is cut off and the payload's first report line does not start a line
- * (see parseMarkerReportTolerant) — a third to half of the BIOS boots on a loaded machine here.
- */
+/** The dnsmasq side: the e2e harness's own baseline boot (fresh namespace, dnsmasq, static HTTP). */
 async function baselineSample(b: Baseline, payload: BootPayload): Promise<{ markerMs: number; setupMs: number }> {
-  const t0 = performance.now()
-  const net = await createTestNet()
-  let ok = false
-  try {
-    const www = join(net.dir, 'www')
-    mkdirSync(www)
-    symlinkSync(payload.kernel, join(www, payload.kernelName))
-    symlinkSync(payload.initrd, join(www, payload.initrdName))
-    const httpUrl = `http://${net.serverIp}:8080`
-    writeFileSync(join(www, 'boot.ipxe'), baselineScript(httpUrl, payload))
-    await Promise.all([
-      startStaticHttp(net, { root: www, port: 8080 }),
-      startDnsmasq(net, { ipxeScriptUrl: `${httpUrl}/boot.ipxe`, ...(b.efiBootFile ? { efiBootFile: b.efiBootFile } : {}) }),
-    ])
-    const setupMs = Math.round(performance.now() - t0)
-    const boot = await bootToMarkerTolerant({ net, firmware: b.firmware, timeoutMs: 120_000 })
-    if (!boot.report.cmdline.includes('bp.e2e=baseline')) throw new Error(`baseline: cmdline ${JSON.stringify(boot.report.cmdline)}`)
-    ok = true
-    return { markerMs: boot.markerMs, setupMs }
-  } finally {
-    await net.close({ keepLogs: !ok })
-    if (!ok) process.stderr.write(`bench e2e-boot-times: dnsmasq ${key(b)} failed; logs kept in ${net.dir}\n`)
-  }
+  const boot = await runBaselineBoot({ firmware: b.firmware, payload, timeoutMs: 120_000, ...(b.efiBootFile ? { efiBootFile: b.efiBootFile } : {}) })
+  if (!boot.report.cmdline.includes('bp.e2e=baseline')) throw new Error(`baseline: cmdline ${JSON.stringify(boot.report.cmdline)}`)
+  return { markerMs: boot.markerMs, setupMs: boot.setupMs }
 }
 
 /** Up to three attempts per sample; a failure is logged, three are fatal. */
