@@ -4,21 +4,13 @@
  * Also: RSS growth over 100k → 200k requests, and throughput when one policy loops on 1% of clients.
  */
 import { fileURLToPath } from 'node:url'
-import { load, macPaths, rssKb, startServer, stop, type BenchResult } from './lib.js'
+import { load, macPaths, measureServer, rssKb, startServer, stop, type BenchResult } from './lib.js'
 
 const server = fileURLToPath(new URL('./servers/boot-server.ts', import.meta.url))
 
 export async function run(seconds = Number(process.env.BENCH_SECONDS ?? 5)): Promise<BenchResult> {
   const paths = macPaths(1000)
-  const measure = async (mode: string) => {
-    const s = await startServer(server, [mode])
-    try {
-      await load(s.port, paths, { connections: 20, seconds: 1 }) // warm-up: JIT, isolates, cache
-      return await load(s.port, paths, { connections: 100, seconds })
-    } finally {
-      await stop(s.child)
-    }
-  }
+  const measure = (mode: string) => measureServer(server, mode, paths, seconds)
   const bare = await measure('bare')
   const bp = await measure('bootpolicy')
   const loop = await measure('bootpolicy-loop')

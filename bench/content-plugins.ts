@@ -9,21 +9,13 @@
  * does nothing: that ratio is the plugins' own cost.
  */
 import { fileURLToPath } from 'node:url'
-import { load, macPaths, startServer, stop, type BenchResult } from './lib.js'
+import { macPaths, measureServer, type BenchResult } from './lib.js'
 
 const server = fileURLToPath(new URL('./servers/plugins-server.ts', import.meta.url))
 
 export async function run(seconds = Number(process.env.BENCH_SECONDS ?? 5)): Promise<BenchResult> {
   const paths = macPaths(1000)
-  const measure = async (mode: string) => {
-    const s = await startServer(server, [mode])
-    try {
-      await load(s.port, paths, { connections: 20, seconds: 1 }) // warm-up: JIT, isolates, caches
-      return await load(s.port, paths, { connections: 100, seconds })
-    } finally {
-      await stop(s.child)
-    }
-  }
+  const measure = (mode: string) => measureServer(server, mode, paths, seconds)
   const without = await measure('without')
   const noop = await measure('noop-hook')
   const withPlugins = await measure('with')

@@ -64,3 +64,14 @@ export function macPaths(count: number): string[] {
     return `/boot?mac=${encodeURIComponent(mac)}&buildarch=x86_64&platform=efi&serial_hex=53:4e:2d:${(n % 256).toString(16).padStart(2, '0')}`
   })
 }
+
+/** Start a bench server in `mode`, warm it up (JIT, isolates, caches), then measure 100 connections. */
+export async function measureServer(script: string, mode: string, paths: string[], seconds: number): Promise<LoadResult> {
+  const s = await startServer(script, [mode])
+  try {
+    await load(s.port, paths, { connections: 20, seconds: 1 })
+    return await load(s.port, paths, { connections: 100, seconds })
+  } finally {
+    await stop(s.child)
+  }
+}

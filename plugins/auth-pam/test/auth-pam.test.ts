@@ -17,13 +17,19 @@ const shown = (body: string): Record<string, unknown> =>
 const hex = (s: string): string => (Buffer.from(s).toString('hex').match(/../g) ?? []).join(':')
 const login = (username: string, password: string): string => `/boot?username_hex=${hex(username)}&password_hex=${hex(password)}`
 
-t.test('real PAM: good, wrong, unknown, expired', async (t) => {
+/** A real local user with its PAM service, and bootpolicy with auth-pam on it; all removed afterwards. */
+async function pamApp(t: { teardown(fn: () => unknown): void }) {
   const user = createPamUser()
   t.teardown(() => user.remove())
   const dir = tempPolicies({ 'p.ts': AUTH_POLICY })
   t.teardown(() => dir.remove())
   const bp = await build(dir.config({ plugins: [{ name: 'auth-pam', options: { service: user.service } }] }))
   t.teardown(() => bp.close())
+  return { user, bp }
+}
+
+t.test('real PAM: good, wrong, unknown, expired', async (t) => {
+  const { user, bp } = await pamApp(t)
 
   const ok = shown((await bp.app.inject(login(user.username, user.password))).body)
   t.match(ok, { status: 'authenticated', username: user.username, principal: { name: user.username, source: 'auth-pam' } })
@@ -44,12 +50,7 @@ t.test('real PAM: good, wrong, unknown, expired', async (t) => {
 })
 
 t.test('a Kerberos-style name is not a local account: passed on, not refused', async (t) => {
-  const user = createPamUser()
-  t.teardown(() => user.remove())
-  const dir = tempPolicies({ 'p.ts': AUTH_POLICY })
-  t.teardown(() => dir.remove())
-  const bp = await build(dir.config({ plugins: [{ name: 'auth-pam', options: { service: user.service } }] }))
-  t.teardown(() => bp.close())
+  const { user, bp } = await pamApp(t)
   const res = shown((await bp.app.inject(login(`${user.username}@EXAMPLE.ORG`, user.password))).body)
   t.same(res, { status: 'failed', username: `${user.username}@EXAMPLE.ORG`, reason: 'unknown user or wrong password' })
 })
