@@ -2,17 +2,18 @@
  * pxelinux-cfg: chain pxelinux with a configuration generated for this client (seeds 003, 004).
  *
  * The decision kind `pxelinux-cfg.chain` renders `chain <lpxelinux.0>`; the `prepare` hook
- * remembers the client's configuration (in memory, keyed by MAC, UUID and IPv4, LRU with a TTL);
- * the `virtualFile` hook serves it under the names pxelinux tries next, over HTTP and TFTP.
+ * remembers the client's configuration (in memory, for the address that asked /boot; see
+ * client-files.ts); the `virtualFile` hook serves it under the names pxelinux tries next, over
+ * HTTP and TFTP, to that address only.
  * `prepare` rather than render: it runs on every request, so a cached decision still stores it.
  * See README.md.
  */
 import { readdir, readFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { LRUCache } from 'lru-cache'
 import { definePlugin, type BootContext, type Decision, type IpxeScript, type TransferClient } from 'bootpolicy/plugin'
-import { ipv4Hex, parseName, swapUuid } from './lookup-names.js'
+import { createClientFiles, type ClientFiles } from './client-files.js'
+import { parseName } from './lookup-names.js'
 import { checkConfig, checkVars, renderConfig, renderTemplate, TEMPLATE_NAME, type PxelinuxConfig } from './render-config.js'
 
 export interface PxelinuxCfgOptions {
@@ -28,19 +29,16 @@ export interface PxelinuxCfgOptions {
   maxClients: number
   /** How long a configuration is served after the /boot request that chose it. */
   ttlMs: number
-  /** Serve a client's files only to the address that asked /boot (off behind NAT). */
+  /**
+   * Serve a client's file only to the address that asked /boot, keyed by that address. Off (for
+   * NAT) keys files by the client's own claims and serves them to anyone: unsafe.
+   */
   matchClientAddress: boolean
 }
 
 export type PxelinuxChainDecision =
   | { readonly kind: 'pxelinux-cfg.chain'; readonly config: PxelinuxConfig }
   | { readonly kind: 'pxelinux-cfg.chain'; readonly template: string; readonly vars?: Readonly<Record<string, string | number | boolean>> }
-
-interface Remembered {
-  readonly file: Buffer
-  /** Addresses that may read it: the iPXE-reported IP and the /boot peer. */
-  readonly addresses: readonly string[]
-}
 
 const KIND = 'pxelinux-cfg.chain'
 const helpersFile = fileURLToPath(new URL(`./policy-helpers${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url))
@@ -59,8 +57,6 @@ export const optionsSchema = {
   },
 }
 
-const plainAddress = (a: string): string => a.replace(/^::ffff:/i, '')
-
 /** Every pxelinux-cfg.chain in a decision tree (top level or menu actions). */
 function collect(d: Decision, out: Decision[] = []): Decision[] {
   if (d.kind === KIND) out.push(d)
@@ -72,7 +68,7 @@ export default definePlugin((options: PxelinuxCfgOptions) => {
   const templates = new Map<string, string>()
   let defaultFile: Buffer | undefined
   // Options are validated (defaults filled in) after the factory returns: build the store in setup.
-  let store = new LRUCache<string, Remembered>({ max: 1 })
+  let files: ClientFiles | undefined
 
   function configText(d: Decision): string {
     const c = d as unknown as { config?: PxelinuxConfig; template?: string; vars?: Record<string, unknown> }
@@ -88,8 +84,10 @@ export default definePlugin((options: PxelinuxCfgOptions) => {
 
     async setup(api) {
       const baseDir = api.baseDir
-      // Up to four keys per client: MAC, UUID in both byte orders, IPv4.
-      store = new LRUCache<string, Remembered>({ max: options.maxClients * 4, ttl: options.ttlMs })
+      files = createClientFiles(options)
+      if (!options.matchClientAddress) {
+        api.logger.warn({ matchClientAddress: false }, 'pxelinux files are keyed by client claims and served to any address: any host can read or replace any client\'s file')
+      }
       if (options.defaultConfig) {
         const problems = checkConfig(options.defaultConfig, 'defaultConfig')
         if (problems.length) throw new Error(problems.join('; '))
@@ -137,17 +135,8 @@ export default definePlugin((options: PxelinuxCfgOptions) => {
           if (found.length === 0) return undefined
           const texts = new Set(found.map(configText))
           if (texts.size > 1) throw new Error('one answer holds pxelinux-cfg.chain decisions with different configurations; pxelinux reads one per client')
-          const file = Buffer.from([...texts][0]!)
-          const peer = plainAddress(ctx.remoteAddress)
-          const ip = ctx.ip ?? (ipv4Hex(peer) ? peer : undefined)
-          const entry: Remembered = { file, addresses: [...new Set([peer, ...(ctx.ip ? [ctx.ip] : [])])] }
-          const keys: string[] = []
-          if (ctx.mac) keys.push(`mac:${ctx.mac.replaceAll(':', '-')}`)
-          // pxelinux names the file after DHCP option 97, whose first three fields iPXE shows byte-swapped: store both.
-          if (ctx.uuid) keys.push(`uuid:${ctx.uuid}`, `uuid:${swapUuid(ctx.uuid)}`)
-          const hex = ip ? ipv4Hex(ip) : undefined
-          if (hex) keys.push(`ip:${hex}`)
-          for (const key of keys) store.set(key, entry)
+          // The peer is what the server saw; mac, uuid and ip are the client's claims.
+          files!.remember({ peer: ctx.remoteAddress, mac: ctx.mac, uuid: ctx.uuid, ip: ctx.ip }, Buffer.from([...texts][0]!))
           return undefined
         },
       },
@@ -155,14 +144,7 @@ export default definePlugin((options: PxelinuxCfgOptions) => {
         const name = parseName(path)
         if (!name) return undefined
         if (name.kind === 'default') return defaultFile
-        const entry = store.get(`${name.kind}:${name.key}`)
-        if (!entry) return undefined
-        const address = plainAddress(client.address)
-        if (options.matchClientAddress) {
-          if (!entry.addresses.includes(address)) return undefined
-          if (name.kind === 'ip' && ipv4Hex(address) !== name.key) return undefined
-        }
-        return entry.file
+        return files?.lookup(name, client.address)
       },
     },
   }

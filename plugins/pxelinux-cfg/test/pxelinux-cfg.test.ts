@@ -105,16 +105,20 @@ t.test('lookup order: without a UUID the MAC answers; with only an address, the 
   t.equal(nothing.tried.at(-1), 'pxelinux.cfg/default')
 })
 
-t.test('other addresses do not get a client\'s file unless matchClientAddress is off', async (t) => {
+t.test('only the /boot peer gets a client\'s file, under its own hex; matchClientAddress off serves anyone (and warns)', async (t) => {
   const { bp, get } = await app(t)
   await bp.app.inject(`/boot?mac=${MAC}&ip=10.0.0.5`)
   t.equal(await get('pxelinux.cfg/01-52-54-00-12-34-56', '10.0.0.9'), undefined)
   t.equal(await get('pxelinux.cfg/0A000005', '10.0.0.9'), undefined, 'asking for another address by its hex')
-  t.equal(await get('pxelinux.cfg/0A000005', '10.0.0.5'), rendered, 'the address iPXE reported')
+  t.equal(await get('pxelinux.cfg/0A000005', '10.0.0.5'), undefined, 'the claimed ip= is not the address the server saw')
+  t.equal(await get('pxelinux.cfg/0A000005', '127.0.0.1'), undefined, 'nor a name the /boot peer gets')
   t.equal(await get('pxelinux.cfg/01-52-54-00-12-34-56', '127.0.0.1'), rendered, 'the /boot peer')
+  t.equal(await get('pxelinux.cfg/7F000001', '127.0.0.1'), rendered, "the /boot peer's own address in hex")
   const open = await app(t, { matchClientAddress: false })
-  await open.bp.app.inject(`/boot?mac=${MAC}`)
+  await open.bp.app.inject(`/boot?mac=${MAC}&ip=10.0.0.5`)
   t.equal(await open.get('pxelinux.cfg/01-52-54-00-12-34-56', '10.0.0.9'), rendered)
+  t.equal(await open.get('pxelinux.cfg/0A000005', '10.0.0.9'), rendered, 'keyed by the claimed ip=')
+  t.ok(open.logs.records().some((r) => r.level === 40 && r.plugin === 'pxelinux-cfg' && /any host can read or replace/.test(String(r.msg))), 'the unsafe setting is logged at warn')
 })
 
 t.test('stored in prepare: after the TTL the file is gone, the next /boot (a cached decision) stores it again', async (t) => {
@@ -128,12 +132,15 @@ t.test('stored in prepare: after the TTL the file is gone, the next /boot (a cac
   t.equal(await get('pxelinux.cfg/01-52-54-00-12-34-56'), rendered)
 })
 
-t.test('bounded: the least recently used client leaves first', async (t) => {
+t.test('bounded: the least recently used client leaves first; a client\'s next /boot replaces its file', async (t) => {
   const { bp, get } = await app(t, { maxClients: 1 })
   await bp.app.inject({ url: '/boot?mac=52:54:00:00:00:01&uuid=' + UUID, remoteAddress: '127.0.0.1' })
-  await bp.app.inject({ url: '/boot?mac=52:54:00:00:00:02&uuid=' + UUID.replace('8a5e', '9a5e'), remoteAddress: '127.0.0.1' })
-  t.equal(await get('pxelinux.cfg/01-52-54-00-00-00-01'), undefined)
-  t.equal(await get('pxelinux.cfg/01-52-54-00-00-00-02'), rendered)
+  await bp.app.inject({ url: '/boot?mac=52:54:00:00:00:02&uuid=' + UUID.replace('8a5e', '9a5e'), remoteAddress: '127.0.0.2' })
+  t.equal(await get('pxelinux.cfg/01-52-54-00-00-00-01', '127.0.0.1'), undefined)
+  t.equal(await get('pxelinux.cfg/01-52-54-00-00-00-02', '127.0.0.2'), rendered)
+  await bp.app.inject({ url: '/boot?mac=52:54:00:00:00:03', remoteAddress: '127.0.0.2' })
+  t.equal(await get('pxelinux.cfg/01-52-54-00-00-00-02', '127.0.0.2'), undefined, 'the names of the previous /boot are gone')
+  t.equal(await get('pxelinux.cfg/01-52-54-00-00-00-03', '127.0.0.2'), rendered)
 })
 
 t.test('inside a menu: remembered; two different ones in one answer: failsafe', async (t) => {
