@@ -4,7 +4,7 @@
  * can read in /proc/<pid>/cmdline and sudo writes to auth.log).
  *
  * The wire format is tgt's `struct tgtadm_req` (usr/tgtadm.h, 120 bytes, host byte order, x86-64
- * alignment) followed by tgtadm's parameter string (`user=…,password=…`, NUL-terminated); the
+ * alignment) followed by tgtadm's parameter string (`user=…,password=…`, NUL-terminated; none for `show`); the
  * answer is `struct tgtadm_rsp` (`err`, `len`) plus `len - 8` bytes of text. The socket is
  * `/var/run/tgtd/socket.<control port>`; tgtd accepts only a peer running as root. Checked
  * byte for byte against tgt 1.0.85's tgtadm (test/tgtd-control.test.ts).
@@ -52,7 +52,8 @@ export function encodeRequest(req: TgtdRequest): Buffer {
     // tgtd splits the parameter string on `,` and `=`: such a value would inject parameters.
     if (/[,=\0]/.test(k) || /[,\0]/.test(v)) throw new RangeError(`tgtd parameter ${k} holds a character tgtd would split on`)
   }
-  const params = Buffer.from(req.params.map(([k, v]) => `${k}=${v}`).join(',') + '\0', 'utf8')
+  // tgtadm counts the string's NUL in `len` only when there is a string.
+  const params = req.params.length ? Buffer.from(`${req.params.map(([k, v]) => `${k}=${v}`).join(',')}\0`, 'utf8') : Buffer.alloc(0)
   if (params.length > MAX_PARAMS) throw new RangeError(`tgtd parameters exceed ${MAX_PARAMS} bytes`)
   const buf = Buffer.alloc(REQ_SIZE + params.length)
   buf.writeUInt32LE(req.mode, 0)
