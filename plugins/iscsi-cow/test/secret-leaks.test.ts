@@ -81,7 +81,7 @@ t.test('hazard: the CHAP secret never shows in the process list while a disk is 
   await p.attach('fc29', 'alice') // the overlay and export exist: later logins are account work mostly
   const scanner = await scanProcesses()
   const secrets: string[] = []
-  for (let i = 0; i < 15; i++) secrets.push((await p.attach('fc29', 'alice')).chapSecret)
+  for (let i = 0; i < 25; i++) secrets.push((await p.attach('fc29', 'alice')).chapSecret)
   const { scans, seen } = await scanner.stop()
   const tgtadms = seen.filter((c) => /tgtadm .*--lld iscsi/.test(c))
   t.ok(tgtadms.length > 0, `the scanner is fast enough to catch tgtadm calls (${scans} scans, ${tgtadms.length} distinct tgtadm command lines seen)`)

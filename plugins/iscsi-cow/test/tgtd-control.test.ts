@@ -5,7 +5,7 @@
  */
 import t from 'tap'
 import { execFile, spawn } from 'node:child_process'
-import { rmSync } from 'node:fs'
+import { existsSync, rmSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { requireTools, startTgtd } from '../../../test/helpers/tgtd.js'
@@ -13,10 +13,9 @@ import { parseHelperRequest } from '../helper-request.js'
 import { resolveOptions } from '../options.js'
 import { encodeRequest, ERRORS, MODE, newAccount, OP, socketPath, type TgtdRequest } from '../tgtd-control.js'
 
-/** A socket at tgtd's path for `port` that records each request and answers error number `err()`. */
+/** A socket at tgtd's path for a free `port` (listen fails rather than replace a live one) that records each request and answers error number `err()`. */
 async function fakeTgtd(port: number, err: () => number): Promise<{ requests: Buffer[]; close: () => void }> {
   const requests: Buffer[] = []
-  rmSync(socketPath(port), { force: true })
   const srv: Server = createServer((s) => {
     const chunks: Buffer[] = []
     s.on('data', (b: Buffer) => {
@@ -39,7 +38,12 @@ function tgtadm(port: number, ...args: string[]): Promise<string> {
   return new Promise((resolve) => execFile('tgtadm', ['-C', String(port), '--lld', 'iscsi', ...args], (_e, _out, stderr) => resolve(stderr.trim())))
 }
 
-const freeControlPort = (): number => 20000 + Math.floor(Math.random() * 12000)
+/** A control port no tgtd (of this or a parallel test run) uses: neither its socket nor its lock exists. */
+function freeControlPort(): number {
+  let port = 20000 + Math.floor(Math.random() * 12000)
+  while ([socketPath(port), `${socketPath(port)}.lock`].some(existsSync)) port++
+  return port
+}
 
 t.test('the request bytes are the ones tgt 1.0.85 tgtadm sends', async (t) => {
   requireTools('tgtadm')
