@@ -3,6 +3,9 @@
  * errors translated to BP_ERR_ISCSI_COMMAND with the tool's exit code and stderr. A missing tool
  * says which Debian package brings it. `prefix` (e.g. `['sudo', '-n', helper]`) is put in front of
  * every command when the server does not run as root (see README.md, "Privileges").
+ * Errors copy only the exit code or signal and an output excerpt, never the child_process error
+ * (its message, `cmd` and `spawnargs` hold the whole command line) as `cause`. No command here
+ * carries a secret: CHAP accounts go through account-channel.ts.
  */
 import { execFile, spawn } from 'node:child_process'
 import { closeSync, openSync, readFileSync } from 'node:fs'
@@ -55,14 +58,14 @@ export function execRunner(options: { prefix?: readonly string[]; timeoutMs: num
             command: printable(file, args),
             exitCode: 'ENOENT',
             details: `${cmd} is not installed${PACKAGES[tool] ? ` (Debian package ${PACKAGES[tool]})` : ''}`,
-          }, { cause: err }))
+          }))
         }
         const details = e.killed ? `killed after ${options.timeoutMs} ms` : (stderr || stdout || e.message).trim().slice(0, 500)
         reject(new BootpolicyError('BP_ERR_ISCSI_COMMAND', {
           command: printable(file, args),
           exitCode: typeof e.code === 'number' ? e.code : (e.signal ?? 'unknown'),
           details,
-        }, { cause: err }))
+        }))
       })
     })
 }
@@ -86,7 +89,7 @@ function runDaemonizing(cmd: string, rest: string[], file: string, args: readonl
         command: printable(file, args),
         exitCode: err.code ?? 'unknown',
         details: err.code === 'ENOENT' ? `${cmd} is not installed${PACKAGES[tool] ? ` (Debian package ${PACKAGES[tool]})` : ''}` : err.message,
-      }, { cause: err }))
+      }))
     })
     child.once('exit', (code, signal) => {
       clearTimeout(timer)

@@ -15,6 +15,7 @@ import type { Logger } from 'pino'
 import { BootpolicyError, definePlugin, type BootContext, type Decision, type IpxeScript } from 'bootpolicy/plugin'
 import { detectBackend, type CowBackend } from './cow-backend.js'
 import { DmSnapshotBackend } from './dm-snapshot-backend.js'
+import { accountChannel } from './account-channel.js'
 import { execRunner, type Runner } from './exec.js'
 import { optionsSchema, resolveOptions, type IscsiCowOptions, type ResolvedOptions } from './options.js'
 import { Provisioner } from './provisioner.js'
@@ -48,7 +49,7 @@ export function openIscsiCow(options: IscsiCowOptions, dirs: { baseDir: string; 
     throw new BootpolicyError('BP_ERR_ISCSI_BACKEND', { backend: name, details: '/dev/mapper/control is missing (no device-mapper here); use backend qcow2 or auto' })
   }
   const backend = makeBackend(name, run, o)
-  return new Provisioner(new TgtAdm(run, o.tgtadm), backend, new StateStore(dirs.stateDir), {
+  return new Provisioner(new TgtAdm(run, o.tgtadm, accountChannel({ timeoutMs: o.commandTimeoutMs, ...(o.tgtadm.controlPort !== undefined && { controlPort: o.tgtadm.controlPort }), ...(o.tgtadm.accountHelper && { helper: o.tgtadm.accountHelper }) })), backend, new StateStore(dirs.stateDir), {
     images: o.images,
     reversedHost: o.reversedHost,
     portal: o.portal,

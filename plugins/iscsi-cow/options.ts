@@ -16,7 +16,8 @@ export interface IscsiCowOptions {
   backend?: 'auto' | 'qcow2' | 'dm-snapshot'
   /** Where overlays, exports and pid files live; default the plugin's state directory. */
   dataDir?: string
-  tgtadm?: { path?: string; controlPort?: number }
+  /** `accountHelper`: the command that creates CHAP accounts when bootpolicy is not root (README.md, "Privileges"). */
+  tgtadm?: { path?: string; controlPort?: number; accountHelper?: string[] }
   qemuImg?: string
   qemuStorageDaemon?: string
   /** Put in front of every command, e.g. `["sudo", "-n"]` (README.md, "Privileges"). */
@@ -63,6 +64,7 @@ export const optionsSchema = {
       properties: {
         path: { type: 'string', minLength: 1, default: 'tgtadm' },
         controlPort: { type: 'integer', minimum: 0, maximum: 65535 },
+        accountHelper: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1, maxItems: 8 },
       },
     },
     qemuImg: { type: 'string', minLength: 1, default: 'qemu-img' },
@@ -80,7 +82,7 @@ export interface ResolvedOptions {
   readonly reversedHost: string
   readonly backend: 'auto' | 'qcow2' | 'dm-snapshot'
   readonly dataDir: string
-  readonly tgtadm: { path: string; controlPort?: number }
+  readonly tgtadm: { path: string; controlPort?: number; accountHelper?: string[] }
   readonly qemuImg: string
   readonly qemuStorageDaemon: string
   readonly commandPrefix: string[]
@@ -93,6 +95,10 @@ export interface ResolvedOptions {
 export function resolveOptions(o: IscsiCowOptions, dirs: { baseDir: string; stateDir: string }): ResolvedOptions {
   const problems = ambiguousImageNames(Object.keys(o.images))
   if (problems.length) throw new BootpolicyError('BP_ERR_PLUGIN_OPTIONS', { plugin: 'iscsi-cow', details: problems.join('; ') })
+  if (o.commandPrefix?.length && !o.tgtadm?.accountHelper) {
+    // Without root, tgtd's socket is closed to us, and tgtadm would carry the secret in its argv.
+    throw new BootpolicyError('BP_ERR_PLUGIN_OPTIONS', { plugin: 'iscsi-cow', details: 'commandPrefix is set but tgtadm.accountHelper is not: CHAP accounts are created only through the helper (README.md, "Privileges"), never with tgtadm --password' })
+  }
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(dirs.baseDir, p))
   return {
     images: Object.fromEntries(Object.entries(o.images).map(([name, i]) => [name, abs(i.base)])),
@@ -100,7 +106,11 @@ export function resolveOptions(o: IscsiCowOptions, dirs: { baseDir: string; stat
     reversedHost: reversedHostname(o.hostname ?? hostname()),
     backend: o.backend ?? 'auto',
     dataDir: o.dataDir ? abs(o.dataDir) : dirs.stateDir,
-    tgtadm: { path: o.tgtadm?.path ?? 'tgtadm', ...(o.tgtadm?.controlPort !== undefined && { controlPort: o.tgtadm.controlPort }) },
+    tgtadm: {
+      path: o.tgtadm?.path ?? 'tgtadm',
+      ...(o.tgtadm?.controlPort !== undefined && { controlPort: o.tgtadm.controlPort }),
+      ...(o.tgtadm?.accountHelper && { accountHelper: o.tgtadm.accountHelper }),
+    },
     qemuImg: o.qemuImg ?? 'qemu-img',
     qemuStorageDaemon: o.qemuStorageDaemon ?? 'qemu-storage-daemon',
     commandPrefix: o.commandPrefix ?? [],

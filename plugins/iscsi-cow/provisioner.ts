@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs'
 import { unlink } from 'node:fs/promises'
 import type { Logger } from 'pino'
-import { BootpolicyError } from 'bootpolicy/plugin'
+import { BootpolicyError, registerSecret } from 'bootpolicy/plugin'
 import { checkBase, identify, type BaseIdentity } from './base-guard.js'
 import { chapSecret } from './chap-secret.js'
 import type { CowBackend } from './cow-backend.js'
@@ -121,6 +121,8 @@ export class Provisioner {
       const { started } = await this.backend.ensureDevice(instance, user, base)
       const tid = await this.ensureTarget(iqn, instance, user, paths.device, started)
       const secret = chapSecret(this.options.chapSecretLength)
+      // Known to the logger by value before it is used: no log line can carry it, whatever key.
+      registerSecret(secret)
       // The secret changes before old connections close: an initiator that reconnects on its own
       // (libiscsi, dracut) presents the old secret and is refused. One writer at a time.
       await this.resetAccount(tid, user, secret)
@@ -185,7 +187,11 @@ export class Provisioner {
   private async ensureGuard(tid: number, instance: string, user: string, target?: TgtTarget): Promise<void> {
     const guard = guardAccount(instance, user)
     if (target?.accounts.includes(guard)) return
-    if (!(await this.tgt.showAccounts()).includes(guard)) await this.tgt.newAccount(guard, chapSecret(16))
+    if (!(await this.tgt.showAccounts()).includes(guard)) {
+      const secret = chapSecret(16)
+      registerSecret(secret)
+      await this.tgt.newAccount(guard, secret)
+    }
     await this.tgt.bindAccount(tid, guard)
   }
 

@@ -2,10 +2,11 @@
  * A client for tgtd's admin tool. Every call is one `tgtadm --lld iscsi …` argument array;
  * `show` output is parsed into targets (tid, name, sessions and connections, LUNs with their
  * backing store, bound accounts, ACL) and the account list.
- * The CHAP password is an argument of `tgtadm --mode account --op new`: tgtadm has no other way
- * to receive it, so it is visible in /proc/<pid>/cmdline to local users for the milliseconds the
- * command runs (see README.md, "Security").
+ * The one exception is account creation: tgtadm takes a CHAP secret only as `--password` (seen
+ * in /proc/<pid>/cmdline and in sudo's auth.log), so new accounts go through account-channel.ts
+ * (tgtd's socket, or the helper's stdin) and the secret is never an argument.
  */
+import { accountChannel, type AccountCreator } from './account-channel.js'
 import { commandDetails, type Runner } from './exec.js'
 
 export interface TgtSession {
@@ -77,10 +78,20 @@ export interface TgtAdmOptions {
   readonly path: string
   /** tgtd's management port (`tgtd -C N`, socket /var/run/tgtd/socket.N); absent: tgtd's default. */
   readonly controlPort?: number
+  /** The privileged helper for account creation (README.md, "Privileges"); absent: tgtd's socket in-process. */
+  readonly accountHelper?: readonly string[]
 }
 
 export class TgtAdm {
-  constructor(private readonly run: Runner, private readonly options: TgtAdmOptions) {}
+  private readonly createAccount: AccountCreator
+
+  constructor(private readonly run: Runner, private readonly options: TgtAdmOptions, accounts?: AccountCreator) {
+    this.createAccount = accounts ?? accountChannel({
+      timeoutMs: 10_000,
+      ...(options.controlPort !== undefined && { controlPort: options.controlPort }),
+      ...(options.accountHelper && { helper: options.accountHelper }),
+    })
+  }
 
   /** The full argument array of one call (exposed for tests and for the printed plans). */
   argv(...args: string[]): string[] {
@@ -120,8 +131,9 @@ export class TgtAdm {
     await this.call('--mode', 'target', '--op', 'bind', '--tid', String(tid), '--initiator-address', address)
   }
 
+  /** Never through tgtadm: the secret must not be an argument (account-channel.ts). */
   async newAccount(user: string, password: string): Promise<void> {
-    await this.call('--mode', 'account', '--op', 'new', '--user', user, '--password', password)
+    await this.createAccount(user, password)
   }
 
   /** Deletes the account (and with it every binding); false when there was none. */

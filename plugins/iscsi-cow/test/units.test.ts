@@ -110,7 +110,8 @@ t.test('tgtadm: show output parsed; argument arrays exact', async (t) => {
   t.same(parseTargets(''), [])
   t.same(parseAccounts('Account list:\n    alice\n    bob\n'), ['alice', 'bob'])
   const f = fakeRunner()
-  const tgt = new TgtAdm(f.run, { path: '/usr/sbin/tgtadm', controlPort: 7001 })
+  const accounts: string[][] = []
+  const tgt = new TgtAdm(f.run, { path: '/usr/sbin/tgtadm', controlPort: 7001 }, async (user, secret) => void accounts.push([user, secret]))
   await tgt.newTarget(2, 'iqn.x:y')
   await tgt.newLun(2, 1, '/srv/a b.raw')
   await tgt.newAccount('alice', 'Secret1234567890')
@@ -118,9 +119,9 @@ t.test('tgtadm: show output parsed; argument arrays exact', async (t) => {
   t.same(f.calls, [
     ['/usr/sbin/tgtadm', '-C', '7001', '--lld', 'iscsi', '--mode', 'target', '--op', 'new', '--tid', '2', '--targetname', 'iqn.x:y'],
     ['/usr/sbin/tgtadm', '-C', '7001', '--lld', 'iscsi', '--mode', 'logicalunit', '--op', 'new', '--tid', '2', '--lun', '1', '--backing-store', '/srv/a b.raw'],
-    ['/usr/sbin/tgtadm', '-C', '7001', '--lld', 'iscsi', '--mode', 'account', '--op', 'new', '--user', 'alice', '--password', 'Secret1234567890'],
     ['/usr/sbin/tgtadm', '-C', '7001', '--lld', 'iscsi', '--mode', 'conn', '--op', 'delete', '--tid', '2', '--sid', '5', '--cid', '0'],
   ])
+  t.same(accounts, [['alice', 'Secret1234567890']], 'accounts go through the account channel, not tgtadm (no secret in argv)')
   t.equal(printable('tgtadm', ['--user', 'a', '--password', 'Secret1234567890']), 'tgtadm --user a --password [redacted]', 'errors never show the secret')
 })
 
