@@ -13,7 +13,7 @@ t.test('defaults fill an empty config: DHCP is off', async (t) => {
     dnsServers: [],
     ntpServers: [],
     leaseSeconds: 43200,
-    offerHoldSeconds: 30,
+    offers: { max: 64, holdSeconds: 5 },
     declineSeconds: 600,
     reservations: [],
     stateFile: 'dhcp-leases.json',
@@ -50,6 +50,6 @@ t.test('the schema is a draft-07 object the core config can embed', async (t) =>
   t.equal(dhcpConfigSchema.type, 'object')
   t.same(Object.keys(dhcpConfigSchema.properties).sort(), [
     'boot', 'broadcastAddress', 'declineSeconds', 'dnsServers', 'domain', 'interface', 'leaseSeconds', 'listenAddress',
-    'mode', 'ntpServers', 'offerHoldSeconds', 'pool', 'ports', 'reservations', 'router', 'serverAddress', 'stateFile', 'subnetMask',
+    'mode', 'ntpServers', 'offers', 'pool', 'ports', 'reservations', 'router', 'serverAddress', 'stateFile', 'subnetMask',
   ])
 })
