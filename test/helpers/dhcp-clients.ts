@@ -92,6 +92,8 @@ export interface ProbeReply {
 export interface ProbeJob {
   readonly send: ReadonlyArray<{ readonly bytes: Buffer; readonly to: string; readonly port: number }>
   readonly bindPort?: number
+  /** Send from this address (it must be on the host's eth0); default the host's own address. */
+  readonly sourceAddress?: string
   readonly listenMs?: number
   readonly expect?: number
   readonly gapMs?: number
@@ -101,7 +103,7 @@ export interface ProbeJob {
 export async function probe(lan: Lan, host: string, job: ProbeJob): Promise<ProbeReply[]> {
   const input = JSON.stringify({
     bindPort: job.bindPort ?? 68,
-    ...(lan.host(host).ip ? { sourceAddress: lan.host(host).ip } : {}),
+    ...(job.sourceAddress ?? lan.host(host).ip ? { sourceAddress: job.sourceAddress ?? lan.host(host).ip } : {}),
     listenMs: job.listenMs ?? 1500,
     ...(job.expect !== undefined ? { expect: job.expect } : {}),
     ...(job.gapMs !== undefined ? { gapMs: job.gapMs } : {}),

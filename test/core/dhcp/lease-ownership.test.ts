@@ -103,7 +103,7 @@ t.test('lease ownership under forged packets', async (t) => {
     }
     // Sent from the leased address, which udhcpc left on eth0.
     await lan.exec('victim', 'ip', ['addr', 'replace', `${address}/24`, 'dev', 'eth0'])
-    const sent = await probe({ ...lan, host: (n) => ({ ...lan.host(n), ip: address }) }, 'victim', { send: [release], listenMs: 300 })
+    const sent = await probe(lan, 'victim', { send: [release], sourceAddress: address, listenMs: 300 })
     t.same(sent, [])
     t.match(await victimLease(), { state: 'released', mac: victimMac })
   })
