@@ -64,6 +64,8 @@ export interface DhcpConfig {
     readonly holdSeconds?: number
   }
   readonly declineSeconds?: number
+  /** A DECLINE of a bound lease counts only this long after the ACK the client checks (ARP). */
+  readonly declineWindowSeconds?: number
   readonly reservations?: readonly Reservation[]
   /** Lease state file, relative to the service's stateDir. */
   readonly stateFile?: string
@@ -186,6 +188,7 @@ export const dhcpConfigSchema = {
       },
     },
     declineSeconds: { type: 'integer', minimum: 1, maximum: 86400, default: 600 },
+    declineWindowSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 30 },
     reservations: {
       type: 'array',
       default: [],

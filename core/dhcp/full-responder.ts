@@ -104,7 +104,9 @@ export function createFullResponder(deps: FullResponderDeps): Responder {
 
   const ack = async (msg: Incoming, key: string, ip: string, log: Logger): Promise<Outgoing> => {
     const hostname = reservations.get(msg.facts.mac)?.hostname ?? msg.facts.hostname
-    const lease = store.bind(key, msg.facts.mac, ip, config.leaseSeconds * 1000, hostname)
+    // RENEWING/REBINDING (ciaddr, no option 50) is followed by no ARP check: the decline window stays shut.
+    const renewal = msg.facts.requestedAddress === undefined
+    const lease = store.bind(key, msg.facts.mac, ip, config.leaseSeconds * 1000, hostname, renewal)
     const [out] = await Promise.all([reply(msg, MessageType.ACK, ip, log), store.commit()])
     log.info({ client: msg.facts, ip: lease.ip, expiresAt: new Date(lease.expiresAt).toISOString() }, 'dhcp lease bound')
     return out
@@ -151,7 +153,7 @@ export function createFullResponder(deps: FullResponderDeps): Responder {
       }
       case MessageType.DECLINE: {
         const ip = facts.requestedAddress
-        const refusal = declineRefusal(ip, serverId, serverAddress) ?? (store.decline(key, ip!, config.declineSeconds * 1000) ? undefined : 'not offered or leased to the sender')
+        const refusal = declineRefusal(ip, serverId, serverAddress) ?? (store.decline(key, ip!, config.declineSeconds * 1000, config.declineWindowSeconds * 1000) ? undefined : 'not offered to the sender, or not leased to it within declineWindowSeconds')
         if (refusal) return ignored(log, 'DECLINE', ip, refusal, facts)
         await store.commit()
         log.warn({ client: facts, ip }, 'dhcp address declined, kept out of the pool')

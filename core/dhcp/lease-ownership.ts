@@ -4,7 +4,9 @@
  * RFC 2131 table 5 makes mandatory for both) and the lease must belong to the sender's client key
  * (lease-store checks that). A RELEASE is a unicast from the leased address itself (RFC 2131
  * 4.4.6), so one sent from any other source address is refused too: copying a victim's MAC and
- * client id is not enough to free its lease. Refused messages are logged, rate-limited, because
+ * client id is not enough to free its lease. A DECLINE of a bound lease counts only within
+ * declineWindowSeconds of the ACK the client ARP-checks (lease-store), so a copied identity
+ * cannot evict a lease later. Refused messages are logged, rate-limited, because
  * a flood of them must not become a flood of warnings.
  */
 import type { Logger } from 'pino'

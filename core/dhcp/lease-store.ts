@@ -28,6 +28,8 @@ export interface Lease {
   readonly state: LeaseState
   /** Epoch milliseconds. For `declined`: until when the address stays out of the pool. */
   readonly expiresAt: number
+  /** `bound`: when the ACK that the client may ARP-check was sent (SELECTING, INIT-REBOOT); renewals keep it. */
+  readonly boundAt?: number
 }
 
 export interface LeaseStoreOptions {
@@ -94,12 +96,12 @@ export class LeaseStore {
   }
 
   private validLease(item: Record<string, unknown>): Lease | undefined {
-    const { ip, mac, key, hostname, state, expiresAt } = item
+    const { ip, mac, key, hostname, state, expiresAt, boundAt } = item
     if (typeof ip !== 'string' || !isIpv4(ip) || !this.opts.inSubnet(ip)) return undefined
     if (state !== 'bound' && state !== 'released' && state !== 'declined') return undefined
     if (typeof key !== 'string' || typeof expiresAt !== 'number' || typeof mac !== 'string') return undefined
     if (state !== 'declined' && normalizeMac(mac) === undefined) return undefined
-    return { ip, mac, key, state, expiresAt, ...(typeof hostname === 'string' ? { hostname } : {}) }
+    return { ip, mac, key, state, expiresAt, ...(typeof hostname === 'string' ? { hostname } : {}), ...(typeof boundAt === 'number' ? { boundAt } : {}) }
   }
 
   forClient(key: string): Lease | undefined {
@@ -191,8 +193,12 @@ export class LeaseStore {
     }
   }
 
-  bind(key: string, mac: string, ip: string, leaseMs: number, hostname?: string): Lease {
-    const lease: Lease = { ip, mac, key, state: 'bound', expiresAt: this.now() + leaseMs, ...(hostname ? { hostname } : {}) }
+  /** `renewal`: a RENEWING/REBINDING REQUEST (no ARP check follows), which keeps boundAt. */
+  bind(key: string, mac: string, ip: string, leaseMs: number, hostname?: string, renewal = false): Lease {
+    const current = this.byKey.get(key)
+    const kept = renewal && current?.ip === ip && current.state === 'bound' ? current.boundAt : undefined
+    const boundAt = renewal ? (kept ?? 0) : this.now()
+    const lease: Lease = { ip, mac, key, state: 'bound', expiresAt: this.now() + leaseMs, boundAt, ...(hostname ? { hostname } : {}) }
     this.put(lease)
     this.version++
     return lease
@@ -209,11 +215,13 @@ export class LeaseStore {
 
   /**
    * The client found `ip` in use (ARP): keep the address out of the pool for `ms`. Only the
-   * client holding `ip` (a live offer or binding under `key`) can decline it; false otherwise.
+   * client holding `ip` (a live offer or binding under `key`) can decline it, and a binding only
+   * within `windowMs` of the ACK it checks (clients ARP right after it); false otherwise.
    */
-  decline(key: string, ip: string, ms: number): boolean {
+  decline(key: string, ip: string, ms: number, windowMs: number): boolean {
     const lease = this.byKey.get(key)
     if (!lease || lease.ip !== ip || (lease.state !== 'bound' && lease.state !== 'offered') || !this.isLive(lease)) return false
+    if (lease.state === 'bound' && this.now() - (lease.boundAt ?? 0) > windowMs) return false
     this.remove(lease)
     this.put({ ip, mac: '', key: `declined:${ip}`, state: 'declined', expiresAt: this.now() + ms })
     this.version++

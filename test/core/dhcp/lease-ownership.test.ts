@@ -14,6 +14,8 @@ import { encode } from '../../../core/dhcp/packet-codec.js'
 import { MessageType, Opt } from '../../../core/dhcp/options.js'
 
 const SERVER = '10.81.0.1'
+/** declineWindowSeconds for this test: short, so the test need not wait the default 30 s. */
+const WINDOW_S = 2
 const ip4 = (ip: string): Buffer => Buffer.from(ip.split('.').map(Number))
 const randomMac = (): string => ['02', ...Array.from(randomBytes(5), (b) => b.toString(16).padStart(2, '0'))].join(':')
 
@@ -25,6 +27,7 @@ t.test('lease ownership under forged packets', async (t) => {
   ])
   const srv = await startDhcpServer(lan, 'srv', {
     mode: 'full', serverAddress: SERVER, interface: 'eth0', pool: { start: '10.81.0.100', end: '10.81.0.120' }, leaseSeconds: 3600,
+    declineWindowSeconds: WINDOW_S,
   })
   const victim = await udhcpcDaemon(lan, 'victim')
   t.teardown(() => victim.stop())
@@ -89,6 +92,19 @@ t.test('lease ownership under forged packets', async (t) => {
     t.equal(offer?.packet.messageType, MessageType.OFFER)
     t.not(offer?.packet.yiaddr, address, 'a DISCOVER asking for the address is offered another one')
     t.match(await victimLease(), { state: 'bound', mac: victimMac })
+    await renewKeepsAddress(t)
+  })
+
+  await t.test('hazard: a DECLINE copying the victim\'s MAC and client id after its ARP check is refused', async (t) => {
+    const lease = await victimLease()
+    const wait = lease!.boundAt! + WINDOW_S * 1000 + 500 - Date.now()
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait))
+    const forged = Array.from({ length: 12 }, () => broadcast(encode(clientPacket({
+      mac: victimMac, type: MessageType.DECLINE, options: [[Opt.CLIENT_ID, victimId], [Opt.SERVER_ID, ip4(SERVER)], [Opt.REQUESTED_IP, ip4(address)]],
+    }))))
+    t.same(await probe(lan, 'evil', { send: forged, listenMs: 500 }), [], 'no reply')
+    t.match(await victimLease(), { state: 'bound', mac: victimMac }, 'the lease is still bound to the victim')
+    t.notOk(srv.logs.some((l) => l.msg === 'dhcp address declined, kept out of the pool'), 'nothing was declined')
     await renewKeepsAddress(t)
   })
 

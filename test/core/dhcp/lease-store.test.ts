@@ -44,7 +44,7 @@ t.test('expired offers, releases and declines', async (t) => {
   t.equal(s.forClient('mac:3')?.state, 'released', 'record kept for the next DISCOVER')
   t.ok(s.usableBy('10.0.0.10', 'mac:4', '04'), 'released address is free for others')
   s.offer('mac:3', '03', '10.0.0.13', 1000)
-  t.ok(s.decline('mac:3', '10.0.0.13', 5000), 'the holder of an offer can decline it')
+  t.ok(s.decline('mac:3', '10.0.0.13', 5000, 30_000), 'the holder of an offer can decline it')
   t.notOk(s.usableBy('10.0.0.13', 'mac:4', '04'), 'declined address is out of the pool')
   clock.now += 6000
   t.ok(s.usableBy('10.0.0.13', 'mac:4', '04'), 'until the decline time has passed')
@@ -56,7 +56,7 @@ t.test('state is persisted atomically and restored', async (t) => {
   a.bind('mac:1', '01:02:03:04:05:06', '10.0.0.10', 3_600_000, 'node1')
   a.offer('mac:2', '01:02:03:04:05:07', '10.0.0.13', 30_000)
   a.bind('mac:9', 'aa:aa:aa:aa:aa:aa', '10.0.0.12', 60_000)
-  t.ok(a.decline('mac:9', '10.0.0.12', 60_000))
+  t.ok(a.decline('mac:9', '10.0.0.12', 60_000, 30_000))
   await Promise.all([a.commit(), a.commit(), a.commit()])
   t.same(await readdir(dir), ['leases.json'], 'no temp file left behind')
   const onDisk = JSON.parse(await readFile(join(dir, 'leases.json'), 'utf8')) as { leases: Array<{ ip: string; state: string }> }
@@ -102,13 +102,27 @@ t.test('hazard: a decline or release from another client leaves the lease alone'
   const clock = { now: 1_000_000 }
   const s = store(t.testdir(), {}, clock)
   s.bind('id:01aa', '01', '10.0.0.10', 60_000)
-  t.notOk(s.decline('mac:01', '10.0.0.10', 5000), 'same MAC, no client id: another client')
-  t.notOk(s.decline('mac:02', '10.0.0.10', 5000), 'another MAC')
+  t.notOk(s.decline('mac:01', '10.0.0.10', 5000, 30_000), 'same MAC, no client id: another client')
+  t.notOk(s.decline('mac:02', '10.0.0.10', 5000, 30_000), 'another MAC')
   t.notOk(s.release('mac:02', '10.0.0.10'))
   t.match(s.at('10.0.0.10'), { key: 'id:01aa', state: 'bound' }, 'the owner still holds it')
   t.notOk(s.bindableBy('10.0.0.10', 'mac:02', '02'), 'and nobody else may bind it')
   clock.now += 61_000
-  t.notOk(s.decline('id:01aa', '10.0.0.10', 5000), 'an expired lease cannot be declined')
+  t.notOk(s.decline('id:01aa', '10.0.0.10', 5000, 120_000), 'an expired lease cannot be declined')
+})
+
+t.test('hazard: a DECLINE with a copied identity long after the ACK is refused', async (t) => {
+  const clock = { now: 1_000_000 }
+  const s = store(t.testdir(), {}, clock)
+  s.bind('id:01aa', '01', '10.0.0.10', 3_600_000)
+  clock.now += 20_000
+  s.bind('id:01aa', '01', '10.0.0.10', 3_600_000, undefined, true)
+  clock.now += 20_000
+  t.notOk(s.decline('id:01aa', '10.0.0.10', 5000, 30_000), '40 s after the ACK, a renewal in between: refused')
+  t.equal(s.at('10.0.0.10')?.state, 'bound')
+  s.bind('id:01aa', '01', '10.0.0.10', 3_600_000) // INIT-REBOOT: the client checks again
+  clock.now += 2_000
+  t.ok(s.decline('id:01aa', '10.0.0.10', 5000, 30_000), 'right after an ACK the client checks: accepted')
 })
 
 t.test('hazard: offers from a flood cannot hold the pool', async (t) => {
