@@ -153,7 +153,8 @@ export function createFullResponder(deps: FullResponderDeps): Responder {
       }
       case MessageType.DECLINE: {
         const ip = facts.requestedAddress
-        const refusal = declineRefusal(ip, serverId, serverAddress) ?? (store.decline(key, ip!, config.declineSeconds * 1000, config.declineWindowSeconds * 1000) ? undefined : 'not offered to the sender, or not leased to it within declineWindowSeconds')
+        const declined = (at: string): boolean => store.decline(key, at, config.declineSeconds * 1000, config.declineWindowSeconds * 1000)
+        const refusal = declineRefusal(ip, serverId, serverAddress) ?? (declined(ip!) ? undefined : 'not offered to the sender, or not leased to it within declineWindowSeconds')
         if (refusal) return ignored(log, 'DECLINE', ip, refusal, facts)
         await store.commit()
         log.warn({ client: facts, ip }, 'dhcp address declined, kept out of the pool')
