@@ -56,8 +56,16 @@ export interface DhcpConfig {
   readonly domain?: string
   readonly ntpServers?: readonly string[]
   readonly leaseSeconds?: number
-  readonly offerHoldSeconds?: number
+  /** Offer limits: a flood of DISCOVERs from new MACs must not hold the pool (docs: Offer limits). */
+  readonly offers?: {
+    /** Most offers held at once; past it the oldest offer is dropped. */
+    readonly max?: number
+    /** How long an offered address is held for the client before it may be offered to another. */
+    readonly holdSeconds?: number
+  }
   readonly declineSeconds?: number
+  /** A DECLINE of a bound lease counts only this long after the ACK the client checks (ARP). */
+  readonly declineWindowSeconds?: number
   readonly reservations?: readonly Reservation[]
   /** Lease state file, relative to the service's stateDir. */
   readonly stateFile?: string
@@ -170,8 +178,17 @@ export const dhcpConfigSchema = {
     domain: { type: 'string', minLength: 1, maxLength: 253 },
     ntpServers: { type: 'array', items: ipv4, maxItems: 8, default: [] },
     leaseSeconds: { type: 'integer', minimum: 60, maximum: 31536000, default: 43200 },
-    offerHoldSeconds: { type: 'integer', minimum: 1, maximum: 600, default: 30 },
+    offers: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        max: { type: 'integer', minimum: 1, maximum: 65536, default: 64 },
+        holdSeconds: { type: 'integer', minimum: 1, maximum: 60, default: 5 },
+      },
+    },
     declineSeconds: { type: 'integer', minimum: 1, maximum: 86400, default: 600 },
+    declineWindowSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 30 },
     reservations: {
       type: 'array',
       default: [],

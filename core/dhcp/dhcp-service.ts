@@ -146,6 +146,7 @@ async function fullResponder(cfg: ResolvedDhcpConfig, identity: ServerIdentity, 
     reserved,
     excluded: excludedAddresses(cfg, identity.address),
     inSubnet: (ip) => sameSubnet(ip, pool.start, cfg.subnetMask),
+    maxOffers: cfg.offers.max,
   })
   await store.load()
   const responder = createFullResponder({ config: cfg, serverAddress: identity.address, store, ...(deps.decideBoot ? { decideBoot: deps.decideBoot } : {}) })

@@ -3,6 +3,8 @@
  * DECLINE, RELEASE, INFORM. It answers only what is meant for it: a REQUEST naming another
  * server (option 54) is dropped silently, a relay from a subnet it does not serve is ignored.
  * ACKs are sent only after the lease is on disk (lease-store commit), as ISC dhcpd does.
+ * Every packet is hostile: DECLINE and RELEASE touch only the sender's own lease (Kea's rule, see
+ * lease-ownership.ts), a REQUEST for another client's bound address is NAKed.
  */
 import type { Logger } from 'pino'
 import { BootpolicyError } from '../errors/bp-error.js'
@@ -16,6 +18,7 @@ import { ips, MessageType, Opt, readIp, text, u32, type OptionMap } from './opti
 import { BROADCAST_FLAG } from './packet-codec.js'
 import { buildReply, destinationFor, ipxeNoPxeDhcp } from './reply-builder.js'
 import { maxPayloadOf, type Incoming, type Outgoing, type Responder } from './responder.js'
+import { createIgnoredLog, declineRefusal, releaseRefusal } from './lease-ownership.js'
 
 export interface FullResponderDeps {
   readonly config: ResolvedDhcpConfig
@@ -38,6 +41,7 @@ export function createFullResponder(deps: FullResponderDeps): Responder {
   const reservations = reservationsByMac(config)
   const inSubnet = (ip: string): boolean => sameSubnet(ip, pool.start, mask)
   let lastExhaustedLog = 0
+  const ignored = createIgnoredLog()
 
   const leaseOptions = (hostname: string | undefined, withLeaseTime: boolean): OptionMap => {
     const o: OptionMap = new Map()
@@ -88,16 +92,21 @@ export function createFullResponder(deps: FullResponderDeps): Responder {
     return store.allocate(key, facts.mac)
   }
 
-  /** May `key` be given `ip` now? A reserved client only ever gets its reservation. */
+  /**
+   * May `key` be bound to `ip` now? A reserved client only ever gets its reservation; an address
+   * bound to another client is refused, one merely offered to another client is not.
+   */
   const acceptable = (facts: DhcpClientFacts, key: string, ip: string): boolean => {
     const reserved = reservations.get(facts.mac)
     if (reserved) return reserved.ip === ip
-    return inSubnet(ip) && store.usableBy(ip, key, facts.mac)
+    return inSubnet(ip) && store.bindableBy(ip, key, facts.mac)
   }
 
   const ack = async (msg: Incoming, key: string, ip: string, log: Logger): Promise<Outgoing> => {
     const hostname = reservations.get(msg.facts.mac)?.hostname ?? msg.facts.hostname
-    const lease = store.bind(key, msg.facts.mac, ip, config.leaseSeconds * 1000, hostname)
+    // RENEWING/REBINDING (ciaddr, no option 50) is followed by no ARP check: the decline window stays shut.
+    const renewal = msg.facts.requestedAddress === undefined
+    const lease = store.bind(key, msg.facts.mac, ip, config.leaseSeconds * 1000, hostname, renewal)
     const [out] = await Promise.all([reply(msg, MessageType.ACK, ip, log), store.commit()])
     log.info({ client: msg.facts, ip: lease.ip, expiresAt: new Date(lease.expiresAt).toISOString() }, 'dhcp lease bound')
     return out
@@ -127,7 +136,7 @@ export function createFullResponder(deps: FullResponderDeps): Responder {
           }
           return undefined
         }
-        store.offer(key, facts.mac, ip, config.offerHoldSeconds * 1000, facts.hostname)
+        store.offer(key, facts.mac, ip, config.offers.holdSeconds * 1000, facts.hostname)
         return reply(msg, MessageType.OFFER, ip, log)
       }
       case MessageType.REQUEST: {
@@ -144,18 +153,19 @@ export function createFullResponder(deps: FullResponderDeps): Responder {
       }
       case MessageType.DECLINE: {
         const ip = facts.requestedAddress
-        if (ip && serverId === serverAddress && inSubnet(ip)) {
-          store.decline(key, ip, config.declineSeconds * 1000)
-          await store.commit()
-          log.warn({ client: facts, ip }, 'dhcp address declined, kept out of the pool')
-        }
+        const declined = (at: string): boolean => store.decline(key, at, config.declineSeconds * 1000, config.declineWindowSeconds * 1000)
+        const refusal = declineRefusal(ip, serverId, serverAddress) ?? (declined(ip!) ? undefined : 'not offered to the sender, or not leased to it within declineWindowSeconds')
+        if (refusal) return ignored(log, 'DECLINE', ip, refusal, facts)
+        await store.commit()
+        log.warn({ client: facts, ip }, 'dhcp address declined, kept out of the pool')
         return undefined
       }
       case MessageType.RELEASE: {
-        if (facts.ciaddr && store.release(key, facts.ciaddr)) {
-          await store.commit()
-          log.info({ client: facts, ip: facts.ciaddr }, 'dhcp lease released')
-        }
+        const ip = facts.ciaddr
+        const refusal = releaseRefusal(ip, serverId, serverAddress, msg.from.address) ?? (store.release(key, ip!) ? undefined : 'not leased to the sender')
+        if (refusal) return ignored(log, 'RELEASE', ip, refusal, facts)
+        await store.commit()
+        log.info({ client: facts, ip }, 'dhcp lease released')
         return undefined
       }
       case MessageType.INFORM:

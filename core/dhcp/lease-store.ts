@@ -4,6 +4,11 @@
  * fsync), so after a crash the file is either the old or the new state, never half of one.
  * Commits are grouped: clients acknowledged in the same burst share one write. Whole-file rewrites
  * suit the sizes this service is for (≤ 65,536 addresses; ~1 ms per 1,000 leases).
+ *
+ * Ownership (Kea's rule): a lease belongs to one client key; decline and release touch only the
+ * caller's own lease. Offers are bounded so a flood of DISCOVERs cannot hold the pool: at most
+ * `maxOffers` at once (the oldest gives way), one per MAC, and an offer never blocks another
+ * client's REQUEST or a DISCOVER that finds the pool otherwise full.
  */
 import { readFile } from 'node:fs/promises'
 import { writeFileAtomic } from '../state/atomic-file.js'
@@ -23,6 +28,8 @@ export interface Lease {
   readonly state: LeaseState
   /** Epoch milliseconds. For `declined`: until when the address stays out of the pool. */
   readonly expiresAt: number
+  /** `bound`: when the ACK that the client may ARP-check was sent (SELECTING, INIT-REBOOT); renewals keep it. */
+  readonly boundAt?: number
 }
 
 export interface LeaseStoreOptions {
@@ -34,6 +41,8 @@ export interface LeaseStoreOptions {
   /** Addresses never handed out (the server's own, the router). */
   readonly excluded: ReadonlySet<number>
   readonly inSubnet: (ip: string) => boolean
+  /** Most offers held at once; a new one beyond it drops the oldest. */
+  readonly maxOffers: number
   readonly now?: () => number
 }
 
@@ -42,6 +51,10 @@ const STATE_VERSION = 1
 export class LeaseStore {
   private readonly byKey = new Map<string, Lease>()
   private readonly byIp = new Map<number, Lease>()
+  /** Outstanding offers by key, oldest first (Map keeps insertion order). */
+  private readonly offers = new Map<string, Lease>()
+  /** MAC → the key holding its one offer. */
+  private readonly offerByMac = new Map<string, string>()
   private readonly start: number
   private readonly end: number
   private readonly now: () => number
@@ -83,12 +96,12 @@ export class LeaseStore {
   }
 
   private validLease(item: Record<string, unknown>): Lease | undefined {
-    const { ip, mac, key, hostname, state, expiresAt } = item
+    const { ip, mac, key, hostname, state, expiresAt, boundAt } = item
     if (typeof ip !== 'string' || !isIpv4(ip) || !this.opts.inSubnet(ip)) return undefined
     if (state !== 'bound' && state !== 'released' && state !== 'declined') return undefined
     if (typeof key !== 'string' || typeof expiresAt !== 'number' || typeof mac !== 'string') return undefined
     if (state !== 'declined' && normalizeMac(mac) === undefined) return undefined
-    return { ip, mac, key, state, expiresAt, ...(typeof hostname === 'string' ? { hostname } : {}) }
+    return { ip, mac, key, state, expiresAt, ...(typeof hostname === 'string' ? { hostname } : {}), ...(typeof boundAt === 'number' ? { boundAt } : {}) }
   }
 
   forClient(key: string): Lease | undefined {
@@ -104,14 +117,27 @@ export class LeaseStore {
     return n >= this.start && n <= this.end
   }
 
-  /** Can `key` (with `mac`) use `ip` now? Reservations, live leases of others and declines say no. */
+  /** Can `key` (with `mac`) be offered `ip` now? Reservations, live leases of others and declines say no. */
   usableBy(ip: string, key: string, mac: string): boolean {
+    return this.freeFor(ip, key, mac, false)
+  }
+
+  /**
+   * Can `key` be bound to `ip` (a REQUEST)? As usableBy, except that another client's offer does
+   * not block: the first REQUEST wins, so offers a flood holds cannot refuse a real client.
+   */
+  bindableBy(ip: string, key: string, mac: string): boolean {
+    return this.freeFor(ip, key, mac, true)
+  }
+
+  private freeFor(ip: string, key: string, mac: string, offersYield: boolean): boolean {
     const n = ipToInt(ip)
     const reservedFor = this.opts.reserved.get(n)
     if (reservedFor !== undefined) return reservedFor === mac
     if (!this.inPool(ip) || this.opts.excluded.has(n)) return false
     const lease = this.byIp.get(n)
     if (!lease || lease.key === key) return true
+    if (offersYield && lease.state === 'offered') return true
     return !this.isLive(lease)
   }
 
@@ -121,7 +147,8 @@ export class LeaseStore {
   }
 
   /**
-   * A free pool address: first one never used, else the one whose old lease is not live.
+   * A free pool address: first one never used, else the one whose old lease is not live, else the
+   * address of the oldest offer held for another client (offers never exhaust the pool).
    * At most two passes over the pool, so exhaustion costs one bounded scan, never a spin.
    */
   allocate(key: string, mac: string): string | undefined {
@@ -137,18 +164,41 @@ export class LeaseStore {
       const ip = intToIp(n)
       if (this.usableBy(ip, key, mac)) return ip
     }
+    for (const [holder, lease] of this.offers) {
+      if (holder === key || this.opts.reserved.has(ipToInt(lease.ip))) continue
+      this.remove(lease)
+      return lease.ip
+    }
     return undefined
   }
 
-  /** Holds `ip` for `key` while the client decides; an already bound lease stays bound. */
+  /** Offers held now (expired ones included until they are replaced). */
+  offerCount(): number {
+    return this.offers.size
+  }
+
+  /**
+   * Holds `ip` for `key` while the client decides; an already bound lease stays bound. A MAC holds
+   * one offer (a new client id on the same MAC replaces it), and past maxOffers the oldest goes.
+   */
   offer(key: string, mac: string, ip: string, holdMs: number, hostname?: string): void {
     const current = this.byKey.get(key)
     if (current?.ip === ip && current.state === 'bound' && this.isLive(current)) return
+    const sameMac = this.offerByMac.get(mac)
+    if (sameMac !== undefined && sameMac !== key) this.remove(this.offers.get(sameMac)!)
     this.put({ ip, mac, key, state: 'offered', expiresAt: this.now() + holdMs, ...(hostname ? { hostname } : {}) })
+    for (const oldest of this.offers.values()) {
+      if (this.offers.size <= this.opts.maxOffers) break
+      this.remove(oldest)
+    }
   }
 
-  bind(key: string, mac: string, ip: string, leaseMs: number, hostname?: string): Lease {
-    const lease: Lease = { ip, mac, key, state: 'bound', expiresAt: this.now() + leaseMs, ...(hostname ? { hostname } : {}) }
+  /** `renewal`: a RENEWING/REBINDING REQUEST (no ARP check follows), which keeps boundAt. */
+  bind(key: string, mac: string, ip: string, leaseMs: number, hostname?: string, renewal = false): Lease {
+    const current = this.byKey.get(key)
+    const kept = renewal && current?.ip === ip && current.state === 'bound' ? current.boundAt : undefined
+    const boundAt = renewal ? (kept ?? 0) : this.now()
+    const lease: Lease = { ip, mac, key, state: 'bound', expiresAt: this.now() + leaseMs, boundAt, ...(hostname ? { hostname } : {}) }
     this.put(lease)
     this.version++
     return lease
@@ -163,11 +213,19 @@ export class LeaseStore {
     return true
   }
 
-  /** The client found `ip` in use (ARP): keep the address out of the pool for `ms`. */
-  decline(key: string, ip: string, ms: number): void {
-    if (this.byKey.get(key)?.ip === ip) this.byKey.delete(key)
+  /**
+   * The client found `ip` in use (ARP): keep the address out of the pool for `ms`. Only the
+   * client holding `ip` (a live offer or binding under `key`) can decline it, and a binding only
+   * within `windowMs` of the ACK it checks (clients ARP right after it); false otherwise.
+   */
+  decline(key: string, ip: string, ms: number, windowMs: number): boolean {
+    const lease = this.byKey.get(key)
+    if (!lease || lease.ip !== ip || (lease.state !== 'bound' && lease.state !== 'offered') || !this.isLive(lease)) return false
+    if (lease.state === 'bound' && this.now() - (lease.boundAt ?? 0) > windowMs) return false
+    this.remove(lease)
     this.put({ ip, mac: '', key: `declined:${ip}`, state: 'declined', expiresAt: this.now() + ms })
     this.version++
+    return true
   }
 
   /** Drops an offer the client turned down (it chose another server). */
@@ -187,12 +245,20 @@ export class LeaseStore {
     if (other) this.remove(other)
     this.byKey.set(lease.key, lease)
     this.byIp.set(ipToInt(lease.ip), lease)
+    if (lease.state === 'offered') {
+      this.offers.set(lease.key, lease)
+      this.offerByMac.set(lease.mac, lease.key)
+    }
   }
 
   private remove(lease: Lease): void {
     if (this.byKey.get(lease.key) === lease) this.byKey.delete(lease.key)
     const n = ipToInt(lease.ip)
     if (this.byIp.get(n) === lease) this.byIp.delete(n)
+    if (this.offers.get(lease.key) === lease) {
+      this.offers.delete(lease.key)
+      if (this.offerByMac.get(lease.mac) === lease.key) this.offerByMac.delete(lease.mac)
+    }
   }
 
   /** Resolves once every change made before the call is on disk. */

@@ -204,8 +204,13 @@ export const catalog = {
   },
   BP_ERR_DHCP_POOL_EXHAUSTED: {
     message: 'DHCP pool {start}-{end} has no free address',
-    when: 'Every pool address is leased, offered, reserved or declined; new clients get no offer.',
+    when: 'Every pool address is leased, reserved or declined (offers give way); new clients get no offer.',
     fix: 'Widen dhcp.pool, shorten dhcp.leaseSeconds, or remove stale leases.',
+  },
+  BP_ERR_DHCP_NOT_OWNER: {
+    message: 'DHCP {kind} for {ip} ignored: {reason}',
+    when: 'A DHCPDECLINE or DHCPRELEASE named an address that is not offered or leased to the sender, lacked this server\'s identifier (option 54), or (RELEASE) did not come from the leased address. Logged at warn at most every 10 s with a running count, each one at debug.',
+    fix: 'Nothing if it is an attack or a confused client; the lease owner keeps its lease. A steady stream from one MAC points at a host forging DHCP packets.',
   },
   BP_ERR_ISCSI_NAME: {
     message: 'Invalid iSCSI {what} "{value}": {reason}',

@@ -92,6 +92,8 @@ export interface ProbeReply {
 export interface ProbeJob {
   readonly send: ReadonlyArray<{ readonly bytes: Buffer; readonly to: string; readonly port: number }>
   readonly bindPort?: number
+  /** Send from this address (it must be on the host's eth0); default the host's own address. */
+  readonly sourceAddress?: string
   readonly listenMs?: number
   readonly expect?: number
   readonly gapMs?: number
@@ -101,7 +103,7 @@ export interface ProbeJob {
 export async function probe(lan: Lan, host: string, job: ProbeJob): Promise<ProbeReply[]> {
   const input = JSON.stringify({
     bindPort: job.bindPort ?? 68,
-    ...(lan.host(host).ip ? { sourceAddress: lan.host(host).ip } : {}),
+    ...(job.sourceAddress ?? lan.host(host).ip ? { sourceAddress: job.sourceAddress ?? lan.host(host).ip } : {}),
     listenMs: job.listenMs ?? 1500,
     ...(job.expect !== undefined ? { expect: job.expect } : {}),
     ...(job.gapMs !== undefined ? { gapMs: job.gapMs } : {}),
@@ -113,3 +115,82 @@ export async function probe(lan: Lan, host: string, job: ProbeJob): Promise<Prob
 }
 
 export { REPO_ROOT }
+
+export interface UdhcpcDaemon {
+  /** Every script event so far (`bound`, `renew`, `nak`, `deconfig`, `leasefail`), oldest first. */
+  readonly events: ClientResult[]
+  /** Resolves with the first event at index ≥ `from` that is not `deconfig`; rejects after `timeoutMs`. */
+  next(from: number, timeoutMs?: number): Promise<ClientResult>
+  /** SIGUSR1: udhcpc renews at once (a unicast REQUEST from its address to the server). */
+  renew(): void
+  stop(): Promise<void>
+}
+
+/**
+ * busybox udhcpc as a long-running client: it puts the leased address on eth0 (so a renewal is
+ * a real unicast from that address), keeps running, and reports each script event.
+ */
+export async function udhcpcDaemon(lan: Lan, host: string): Promise<UdhcpcDaemon> {
+  requireTool('busybox', 'apt-get install busybox-static')
+  requireTool('ip', 'apt-get install iproute2')
+  const dir = await mkdtemp(join(tmpdir(), 'bp-udhcpcd-'))
+  const script = join(dir, 'script.sh')
+  await writeFile(script, [
+    '#!/bin/sh',
+    'case "$1" in',
+    '  bound|renew) ip addr replace "$ip/$mask" dev "$interface" ;;',
+    '  deconfig|nak) ip addr flush dev "$interface" ;;',
+    'esac',
+    'echo "EVENT=$1"',
+    ...UDHCPC_VARS.map((v) => `[ -n "$${v}" ] && echo "${v}=$${v}"`),
+    'echo END',
+    'exit 0',
+    '',
+  ].join('\n'))
+  await chmod(script, 0o755)
+  const child = lan.spawn(host, 'busybox', ['udhcpc', '-i', 'eth0', '-f', '-t', '4', '-T', '1', '-A', '1', '-s', script])
+  const events: ClientResult[] = []
+  const waiters = new Set<() => void>()
+  let buffered = ''
+  let stderr = ''
+  child.stderr!.setEncoding('utf8').on('data', (c: string) => { stderr += c })
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    buffered += chunk
+    let end: number
+    while ((end = buffered.indexOf('END\n')) !== -1) {
+      const vars: ClientResult = {}
+      for (const line of buffered.slice(0, end).split('\n')) {
+        const eq = line.indexOf('=')
+        if (eq > 0) vars[line.slice(0, eq)] = line.slice(eq + 1)
+      }
+      buffered = buffered.slice(end + 4)
+      events.push(vars)
+      for (const w of [...waiters]) w()
+    }
+  })
+  const next = (from: number, timeoutMs = 15_000): Promise<ClientResult> => new Promise((resolve, reject) => {
+    const check = (): void => {
+      const found = events.slice(from).find((e) => e.EVENT !== 'deconfig')
+      if (!found) return
+      waiters.delete(check)
+      clearTimeout(timer)
+      resolve(found)
+    }
+    const timer = setTimeout(() => {
+      waiters.delete(check)
+      reject(new Error(`udhcpc reported no event within ${timeoutMs} ms; events ${JSON.stringify(events)}; stderr ${stderr.slice(-1000)}`))
+    }, timeoutMs)
+    waiters.add(check)
+    check()
+  })
+  return {
+    events,
+    next,
+    renew: () => { child.kill('SIGUSR1') },
+    stop: () => new Promise((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve()
+      child.once('exit', () => resolve())
+      child.kill('SIGTERM')
+    }),
+  }
+}

@@ -13,8 +13,9 @@ t.test('defaults fill an empty config: DHCP is off', async (t) => {
     dnsServers: [],
     ntpServers: [],
     leaseSeconds: 43200,
-    offerHoldSeconds: 30,
+    offers: { max: 64, holdSeconds: 5 },
     declineSeconds: 600,
+    declineWindowSeconds: 30,
     reservations: [],
     stateFile: 'dhcp-leases.json',
   })
@@ -49,7 +50,7 @@ t.test('the schema is a draft-07 object the core config can embed', async (t) =>
   t.equal(dhcpConfigSchema.$schema, 'http://json-schema.org/draft-07/schema#')
   t.equal(dhcpConfigSchema.type, 'object')
   t.same(Object.keys(dhcpConfigSchema.properties).sort(), [
-    'boot', 'broadcastAddress', 'declineSeconds', 'dnsServers', 'domain', 'interface', 'leaseSeconds', 'listenAddress',
-    'mode', 'ntpServers', 'offerHoldSeconds', 'pool', 'ports', 'reservations', 'router', 'serverAddress', 'stateFile', 'subnetMask',
+    'boot', 'broadcastAddress', 'declineSeconds', 'declineWindowSeconds', 'dnsServers', 'domain', 'interface', 'leaseSeconds', 'listenAddress',
+    'mode', 'ntpServers', 'offers', 'pool', 'ports', 'reservations', 'router', 'serverAddress', 'stateFile', 'subnetMask',
   ])
 })

@@ -135,6 +135,11 @@ t.test('full mode with real clients', async (t) => {
     await ask(encode(clientPacket({ mac, xid: 25, type: MessageType.REQUEST, options: [[Opt.SERVER_ID, ip4('10.77.0.1')], [Opt.REQUESTED_IP, ip4(second)]] })), 25)
     const release = encode(clientPacket({ mac, xid: 26, type: MessageType.RELEASE, ciaddr: second, broadcast: false, options: [[Opt.SERVER_ID, ip4('10.77.0.1')]] }))
     t.same(await ask(release, 26, { to: '10.77.0.1' }), [], 'no reply to RELEASE')
+    t.match((await srv.leases()).find((l) => l.ip === second), { state: 'bound', mac }, 'a RELEASE not sent from the leased address is refused')
+    // A real client releases from its leased address (RFC 2131 4.4.6).
+    await lan.exec('pc', 'ip', ['addr', 'add', `${second}/24`, 'dev', 'eth0'])
+    t.same(await probe(lan, 'pc', { send: [send(release, '10.77.0.1')], sourceAddress: second, listenMs: 500 }), [], 'no reply to RELEASE')
+    await lan.exec('pc', 'ip', ['addr', 'del', `${second}/24`, 'dev', 'eth0'])
     t.match((await srv.leases()).find((l) => l.ip === second), { state: 'released', mac })
   })
 
@@ -163,9 +168,15 @@ t.test('full mode with real clients', async (t) => {
 t.test('pool exhaustion: no offer, a warning, no spinning', async (t) => {
   const lan = await createLan(t, [{ name: 'srv', address: '10.79.0.1/24' }, { name: 'pc', address: '10.79.0.9/24' }])
   const srv = await startDhcpServer(lan, 'srv', { mode: 'full', serverAddress: '10.79.0.1', pool: { start: '10.79.0.100', end: '10.79.0.101' } })
-  const discovers = [1, 2, 3, 4].map((i) => ({ bytes: encode(clientPacket({ mac: `02:00:00:00:79:0${i}`, xid: 100 + i })), to: BCAST, port: 67 }))
+  // Offers give way to new clients, so only bound leases exhaust the pool: bind both addresses.
+  for (const i of [1, 2]) {
+    const request = encode(clientPacket({ mac: `02:00:00:00:79:0${i}`, xid: 200 + i, type: MessageType.REQUEST, options: [[Opt.REQUESTED_IP, ip4(`10.79.0.10${i - 1}`)]] }))
+    const [ack] = (await probe(lan, 'pc', { send: [{ bytes: request, to: BCAST, port: 67 }], listenMs: 800, expect: 1 })).filter((r) => r.packet.xid === 200 + i)
+    t.equal(ack?.packet.messageType, MessageType.ACK, `client ${i} bound`)
+  }
+  const discovers = [3, 4, 5, 6].map((i) => ({ bytes: encode(clientPacket({ mac: `02:00:00:00:79:0${i}`, xid: 100 + i })), to: BCAST, port: 67 }))
   const replies = await probe(lan, 'pc', { send: discovers, listenMs: 1000, gapMs: 50 })
-  t.same(replies.map((r) => r.packet.xid).sort(), [101, 102], 'two addresses, two offers')
+  t.same(replies.filter((r) => r.packet.xid > 100 && r.packet.xid < 200), [], 'every address bound: no offer')
   const warn = await srv.waitForLog('dhcp pool exhausted, no offer')
   t.match(warn, { err: { code: 'BP_ERR_DHCP_POOL_EXHAUSTED' } })
   const cpu = async (): Promise<number> => {
@@ -173,7 +184,7 @@ t.test('pool exhaustion: no offer, a warning, no spinning', async (t) => {
     return Number(stat[11]) + Number(stat[12]) // utime + stime, clock ticks
   }
   const before = await cpu()
-  await probe(lan, 'pc', { send: discovers.slice(2).concat(discovers.slice(2)), listenMs: 1000 })
+  await probe(lan, 'pc', { send: discovers.concat(discovers), listenMs: 1000 })
   const used = (await cpu()) - before
   t.ok(used < 30, `server used ${used} ticks over 1 s while exhausted`)
   await srv.stop()
