@@ -133,11 +133,11 @@ function splitPath(name: string): string[] {
 /** Line of an offset; offsets must be asked in increasing order, so the whole parse is linear. */
 function lineCounter(source: string): (index: number) => number {
   let line = 1
-  let at = 0
+  let next = source.indexOf('\n')
   return (index) => {
-    for (let i = source.indexOf('\n', at); i >= 0 && i < index; i = source.indexOf('\n', i + 1)) {
+    while (next >= 0 && next < index) {
       line++
-      at = i + 1
+      next = source.indexOf('\n', next + 1)
     }
     return line
   }

@@ -5,13 +5,14 @@
  * display text, percent-encoding for URL components. The hex settings (`set bpvN:hex …`) are
  * written right after the `#!ipxe` line, before any line that uses them.
  * Values are looked up as own properties of plain data only, are never parsed again (a value
- * holding `{{` or `<%` is just text), and rendering is bounded: 256 KiB of output, 100,000 steps.
+ * holding `{{` or `<%` is just text), and rendering is bounded: 256 KiB of output, 10,000 steps (about 2 ms).
  */
 import { IpxeScript } from '../ipxe/script-builder.js'
 import type { TemplateNode } from './parse-template.js'
 
 export const MAX_OUTPUT_BYTES = 256 * 1024
-export const MAX_RENDER_STEPS = 100_000
+// A step is a node visited or a section pass; a 500-item menu needs about 5,000.
+export const MAX_RENDER_STEPS = 10_000
 
 /** A value written as it is: only bootpolicy creates these (the request id reference). */
 export class TrustedText {
@@ -52,11 +53,13 @@ export function renderTemplate(nodes: readonly TemplateNode[], data: unknown): s
   return out
 }
 
+function step(state: RenderState, line: number): void {
+  if (++state.steps > MAX_RENDER_STEPS) throw new TemplateRenderError(line, `rendering takes more than ${MAX_RENDER_STEPS} steps`)
+}
+
 function renderNodes(nodes: readonly TemplateNode[], stack: unknown[], state: RenderState): void {
   for (const node of nodes) {
-    if (++state.steps > MAX_RENDER_STEPS) {
-      throw new TemplateRenderError(node.type === 'text' ? 1 : node.line, `rendering takes more than ${MAX_RENDER_STEPS} steps`)
-    }
+    step(state, node.type === 'text' ? 1 : node.line)
     if (node.type === 'text') {
       emit(state, node.text, 1)
     } else if (node.type === 'value') {
@@ -68,7 +71,16 @@ function renderNodes(nodes: readonly TemplateNode[], stack: unknown[], state: Re
         if (items.length === 0) renderNodes(node.children, stack, state)
         continue
       }
-      for (const item of items) renderNodes(node.children, [...stack, item], state)
+      // Every pass counts, even over an empty body: nested sections multiply.
+      for (const item of items) {
+        step(state, node.line)
+        stack.push(item)
+        try {
+          renderNodes(node.children, stack, state)
+        } finally {
+          stack.pop()
+        }
+      }
     }
   }
 }
