@@ -1,5 +1,5 @@
 import t from 'tap'
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { build } from '../../../core/http/build-app.js'
 import { tempPolicies } from '../../helpers/policy-dir.js'
@@ -44,4 +44,19 @@ t.test('an edited template is served without a restart', async (t) => {
   const problems = (await bp.app.inject('/healthz')).json().problems as { template?: string; message: string }[]
   t.match(problems.find((p) => p.template)?.message, /hi\.ipxe:2 is invalid: a \{\{ tag is not closed/)
   t.match((await bp.app.inject('/boot')).body, /BP_ERR_RENDER_TEMPLATE/, 'the broken template is not served')
+})
+
+t.test('the example in docs/reference/decisions.md renders as documented', async (t) => {
+  const page = readFileSync(new URL('../../../docs/reference/decisions.md', import.meta.url), 'utf8')
+  const section = page.slice(page.indexOf('With `templates/install.ipxe`:'))
+  const [templateText, expected] = [...section.matchAll(/```\n([\s\S]*?)```/g)].slice(0, 2).map((m) => m[1]!)
+  const dir = tempPolicies({
+    'p.ts': `import { template } from 'bootpolicy/policy'\nexport default () => template('install', { title: 'Install \${x} #1 -- now', base: 'http://10.0.0.1/d', host: 'lab-1' })`,
+  })
+  t.teardown(() => dir.remove())
+  writeFileSync(join(dir.dir, 'templates', 'install.ipxe'), templateText!)
+  const bp = await build(dir.config())
+  t.teardown(() => bp.close())
+  const res = await bp.app.inject(`/boot?serial=${encodeURIComponent('AB 12&x(y)')}`)
+  t.equal(res.body.replace(/^set bp-req \w+$/m, 'set bp-req a1b2c3d4e5'), expected)
 })
