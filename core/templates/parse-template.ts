@@ -22,7 +22,7 @@ export const MAX_SECTION_DEPTH = 8
 export type ValueForm = 'arg' | 'text' | 'url'
 
 export type TemplateNode =
-  | { readonly type: 'text'; readonly text: string }
+  | { readonly type: 'text'; readonly text: string; readonly line: number }
   | { readonly type: 'value'; readonly path: readonly string[]; readonly name: string; readonly form: ValueForm; readonly line: number }
   | {
       readonly type: 'section'
@@ -63,8 +63,9 @@ export function parseTemplate(source: string): TemplateNode[] {
   let pos = 0
   while (pos < source.length) {
     const open = source.indexOf('{{', pos)
+    const textLine = lines(pos)
     if (open < 0) {
-      out().push({ type: 'text', text: source.slice(pos) })
+      out().push({ type: 'text', text: source.slice(pos), line: textLine })
       break
     }
     const line = lines(open)
@@ -84,7 +85,7 @@ export function parseTemplate(source: string): TemplateNode[] {
       (lineEnd === source.length || source[lineEnd] === '\n')
     if (standalone && lineEnd < source.length) lineEnd++
     const textEnd = standalone ? lineStart : open
-    if (textEnd > pos) out().push({ type: 'text', text: source.slice(pos, textEnd) })
+    if (textEnd > pos) out().push({ type: 'text', text: source.slice(pos, textEnd), line: textLine })
     pos = standalone ? lineEnd : close + 2
     if (sigil === '!') continue
     if (raw.includes('{{')) throw new TemplateSyntaxError(line, 'a {{ tag is not closed with }} before the next {{')

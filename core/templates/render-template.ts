@@ -59,9 +59,9 @@ function step(state: RenderState, line: number): void {
 
 function renderNodes(nodes: readonly TemplateNode[], stack: unknown[], state: RenderState): void {
   for (const node of nodes) {
-    step(state, node.type === 'text' ? 1 : node.line)
+    step(state, node.line)
     if (node.type === 'text') {
-      emit(state, node.text, 1)
+      emit(state, node.text, node.line)
     } else if (node.type === 'value') {
       emit(state, valueText(node, lookup(stack, node.path), state), node.line)
     } else {

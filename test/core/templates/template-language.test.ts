@@ -74,6 +74,17 @@ t.test('render errors name the template file and line', async (t) => {
   t.equal(errorOf(() => render('nope')).code, 'BP_ERR_RENDER_TEMPLATE')
 })
 
+t.test('output over 256 KiB and more than 10,000 steps are refused at the line that crossed the limit', async (t) => {
+  const { render } = await store(t, {
+    big: `#!ipxe\n{{#vars.a}}\necho ${'x'.repeat(1000)}\n{{/vars.a}}\n`,
+    loop: '#!ipxe\necho start\n{{#vars.a}}{{#vars.a}}{{/vars.a}}{{/vars.a}}\n',
+  })
+  const a = Array.from({ length: 300 }, (_, i) => i)
+  t.match(errorOf(() => render('big', { a })).message, /big\.ipxe:3 failed to render: output is larger than 256 KiB/)
+  t.match(errorOf(() => render('loop', { a })).message, /loop\.ipxe:3 failed to render: rendering takes more than 10000 steps/)
+  t.match(render('big', { a: a.slice(0, 200) }), /^#!ipxe\necho x{1000}\n/, '200 KiB is fine')
+})
+
 t.test('syntax errors are load problems with file and line; the other templates load', async (t) => {
   const { dir, problems, s } = await store(t, {
     good: '#!ipxe\necho ok\n',
