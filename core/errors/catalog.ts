@@ -68,8 +68,13 @@ export const catalog = {
   },
   BP_ERR_RENDER_TEMPLATE: {
     message: 'Template {template} failed to render: {details}',
-    when: 'A template decision names a missing template, or the template throws.',
+    when: 'A template decision names a missing template or one that failed to load, a value the template uses is missing or not text, or the output is too large.',
     fix: 'Check templates.dir and the template at the reported line.',
+  },
+  BP_ERR_TEMPLATE_INVALID: {
+    message: 'Template {template} is invalid: {details}',
+    when: 'A template file does not parse (unknown tag, eta/EJS code, unclosed section), is over 64 KiB, nests sections deeper than 8, or is a symlink out of the templates directory.',
+    fix: 'Fix the template at the reported line; see the template language in docs/reference/decisions.md.',
   },
   BP_ERR_RENDER_UNKNOWN_KIND: {
     message: 'No renderer for decision kind {kind}',

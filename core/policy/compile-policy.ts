@@ -1,15 +1,17 @@
 /**
  * Compile a policy (TypeScript) into one self-contained script for the sandbox.
  * esbuild bundles it with the pure helpers it imports; any other import (node:fs, npm packages,
- * files outside the policies directory) is a compile error, so no I/O can reach the sandbox.
+ * files whose real path is outside the policies directory, non-code files) is a compile error, so
+ * no I/O can reach the sandbox and no file can be read into a bundle (see contain-imports.ts).
  * Compiling is a few milliseconds; it happens at load and on every change in the directory.
  */
 import { createHash } from 'node:crypto'
-import { readFile } from 'node:fs/promises'
+import { readFile, realpath } from 'node:fs/promises'
 import { dirname, relative, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as esbuild from 'esbuild'
 import { BootpolicyError } from '../errors/bp-error.js'
+import { containImports, isInside } from './contain-imports.js'
 
 export const GLOBAL_NAME = '__bootpolicy_module'
 
@@ -41,14 +43,18 @@ export async function compilePolicy(
   rootDir: string,
   importables: ImportableModules = defaultImportables(),
 ): Promise<CompiledPolicy> {
-  const source = await readFile(file, 'utf8')
   const name = relative(rootDir, file).split(sep).join('/')
-
-  const root = resolve(rootDir)
+  // The policy file itself may be a symlink: read it only if its real path stays inside.
+  const root = await realpath(resolve(rootDir))
+  const realFile = await realpath(file)
+  if (!isInside(realFile, root)) {
+    throw new BootpolicyError('BP_ERR_POLICY_COMPILE', { policy: name, details: `${name} resolves outside the policies directory (a symlink?)` })
+  }
+  const source = await readFile(realFile, 'utf8')
   let result: esbuild.BuildResult<{ write: false; sourcemap: 'external'; outdir: string }>
   try {
     result = await esbuild.build({
-      stdin: { contents: source, loader: 'ts', resolveDir: dirname(file), sourcefile: name },
+      stdin: { contents: source, loader: 'ts', resolveDir: dirname(realFile), sourcefile: name },
       bundle: true,
       write: false,
       format: 'iife',
@@ -58,8 +64,8 @@ export async function compilePolicy(
       sourcemap: 'external',
       outdir: root,
       logLevel: 'silent',
-      absWorkingDir: resolve(rootDir),
-      plugins: [restrictImports(root, importables)],
+      absWorkingDir: root,
+      plugins: [containImports(root, importables)],
     })
   } catch (err) {
     const failure = err as esbuild.BuildFailure
@@ -75,28 +81,4 @@ export async function compilePolicy(
   // The hash covers the whole bundle, so editing a shared `_helper.ts` is a new revision too.
   const hash = createHash('sha256').update(code).digest('hex')
   return { name, file, hash, code, map, entry }
-}
-
-function restrictImports(root: string, importables: ImportableModules): esbuild.Plugin {
-  return {
-    name: 'bootpolicy-restrict-imports',
-    setup(build) {
-      build.onResolve({ filter: /.*/ }, (args) => {
-        if (args.kind === 'entry-point') return undefined
-        const mapped = importables.get(args.path)
-        if (mapped) return { path: mapped }
-        // The helpers' own relative imports (types only, erased) and the policy's own helper files.
-        const importer = args.importer === '<stdin>' ? args.resolveDir : dirname(args.importer)
-        if (args.path.startsWith('.')) {
-          const target = resolve(args.resolveDir || importer, args.path)
-          const insideRoot = target === root || target.startsWith(root + sep)
-          const fromHelpers = [...importables.values()].some((m) => args.importer === m || args.importer.startsWith(dirname(m)))
-          if (insideRoot || fromHelpers) return undefined
-        }
-        return {
-          errors: [{ text: `"${args.path}" cannot be imported by a policy: only bootpolicy/policy, plugin helpers and files in the policies directory` }],
-        }
-      })
-    },
-  }
 }

@@ -1,115 +1,99 @@
 /**
- * iPXE script templates (templates/<name>.ipxe), rendered with eta.
- * `<%= value %>` is checked by `escapeValue`: a value that could change the script (whitespace,
- * `$`, `#`, `|`, `&`, `;`, control characters) throws BP_ERR_RENDER_UNSAFE_VALUE instead of
- * being written. `it.text(v)` makes display text safe by replacing such characters; `it.url(v)`
- * percent-encodes a URL component. `<%~ %>` writes raw and is for trusted admin data only.
+ * iPXE script templates (templates/<name>.ipxe) for `template` decisions, in the logic-less
+ * language of parse-template.ts: a template cannot run code in the server, it only places values,
+ * escaped by the same core as decisions (render-template.ts). Every template is parsed once per
+ * load; `load()` runs at startup and again when the directory changes (with `policies.watch`),
+ * swapping the whole set at once, so a request sees either the old or the new templates.
+ * A template file whose real path leaves the directory (a symlink) is refused, like policy imports.
  */
-import { readdir, readFile } from 'node:fs/promises'
-import { join } from 'node:path'
-import { Eta } from 'eta'
+import { readdir, readFile, realpath, stat } from 'node:fs/promises'
+import { join, resolve, sep } from 'node:path'
 import type { BootContext } from '../context/types.js'
 import { BootpolicyError, messageOf } from '../errors/bp-error.js'
-
-const SAFE_VALUE = /^[A-Za-z0-9._~:/?=@%+,!*'()[\]^-]*$/
-
-/** Output of it.text() / it.url(): already safe, so `<%= %>` writes it as it is. */
-export class SafeValue {
-  constructor(readonly value: string) {}
-  toString(): string {
-    return this.value
-  }
-}
-
-export function escapeValue(value: unknown): string {
-  if (value instanceof SafeValue) return value.value
-  const s = typeof value === 'string' ? value : value === undefined || value === null ? '' : String(value)
-  if (!SAFE_VALUE.test(s) || s.startsWith('-')) {
-    throw new BootpolicyError('BP_ERR_RENDER_UNSAFE_VALUE', {
-      field: 'template value',
-      reason: 'contains characters iPXE would interpret; use it.text() or it.url()',
-    })
-  }
-  return s
-}
-
-/** Display text: anything outside a plain set becomes `?`, so nothing can split or expand. */
-export function safeText(value: unknown): SafeValue {
-  const s = String(value ?? '')
-  return new SafeValue(
-    s
-      .replace(/[^A-Za-z0-9 ._~:/?=@%+,!*'()[\]<>^"-]/g, '?')
-      .replace(/ {2,}/g, ' ')
-      .replace(/(^| )-/g, '$1?')
-      .trim(),
-  )
-}
-
-/** A URL component, percent-encoded (unreserved characters only). */
-export function safeUrlComponent(value: unknown): SafeValue {
-  return new SafeValue(encodeURIComponent(String(value ?? '')).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`))
-}
+import { MAX_TEMPLATE_BYTES, parseTemplate, TemplateSyntaxError, type TemplateNode } from './parse-template.js'
+import { renderTemplate, TemplateRenderError, TrustedText } from './render-template.js'
 
 export interface TemplateData {
   readonly ctx: BootContext
   readonly vars: Readonly<Record<string, unknown>>
+  /** Written as it is (`${bp-req}`): bootpolicy's own text, never a client's. */
   readonly requestId: string
 }
 
+interface LoadedTemplate {
+  readonly file: string
+  readonly nodes: readonly TemplateNode[]
+}
+
 export class TemplateStore {
-  private readonly eta = new Eta({
-    autoEscape: true,
-    escapeFunction: escapeValue,
-    autoTrim: false,
-    cache: true,
-    useWith: false,
-  })
-  private names = new Set<string>()
+  private templates = new Map<string, LoadedTemplate>()
 
   constructor(readonly dir: string) {}
 
-  /** (Re)load every *.ipxe file; returns the problems found (compile errors), per file. */
+  /** (Re)load every *.ipxe file; returns the problems found, per file (with the line). */
   async load(): Promise<{ file: string; error: string }[]> {
     const problems: { file: string; error: string }[] = []
     let files: string[] = []
+    let root = resolve(this.dir)
     try {
-      files = (await readdir(this.dir, { recursive: true })).filter((f) => f.endsWith('.ipxe'))
+      root = await realpath(root)
+      files = (await readdir(root, { recursive: true })).filter((f) => f.endsWith('.ipxe'))
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
     }
-    const names = new Set<string>()
-    for (const file of files.sort()) {
-      const name = file.slice(0, -'.ipxe'.length).split('\\').join('/')
+    const loaded = new Map<string, LoadedTemplate>()
+    for (const rel of files.sort()) {
+      const name = rel.slice(0, -'.ipxe'.length).split(sep).join('/')
+      const file = join(this.dir, rel)
       try {
-        const text = await readFile(join(this.dir, file), 'utf8')
-        this.eta.loadTemplate(`@${name}`, this.eta.compile(text))
-        names.add(name)
+        loaded.set(name, { file, nodes: await this.parseFile(root, join(root, rel), file) })
       } catch (err) {
-        problems.push({ file: join(this.dir, file), error: messageOf(err) })
+        problems.push({ file, error: messageOf(err) })
       }
     }
-    this.names = names
+    this.templates = loaded
     return problems
   }
 
   has(name: string): boolean {
-    return this.names.has(name)
+    return this.templates.has(name)
   }
 
   list(): string[] {
-    return [...this.names]
+    return [...this.templates.keys()]
   }
 
   render(name: string, data: TemplateData): string {
-    if (!this.names.has(name)) {
-      throw new BootpolicyError('BP_ERR_RENDER_TEMPLATE', { template: name, details: 'no such template' })
+    const t = this.templates.get(name)
+    if (!t) throw new BootpolicyError('BP_ERR_RENDER_TEMPLATE', { template: name, details: 'no such template (or it failed to load)' })
+    try {
+      return renderTemplate(t.nodes, { ctx: data.ctx, vars: data.vars, requestId: new TrustedText(data.requestId) })
+    } catch (err) {
+      if (err instanceof TemplateRenderError) {
+        const where = `${t.file}:${err.line}`
+        if (err.unsafe) throw new BootpolicyError('BP_ERR_RENDER_UNSAFE_VALUE', { field: `template ${where}`, reason: err.reason })
+        throw new BootpolicyError('BP_ERR_RENDER_TEMPLATE', { template: where, details: err.reason })
+      }
+      throw err
+    }
+  }
+
+  private async parseFile(root: string, path: string, file: string): Promise<readonly TemplateNode[]> {
+    const real = await realpath(path)
+    if (!real.startsWith(root + sep)) {
+      throw new BootpolicyError('BP_ERR_TEMPLATE_INVALID', { template: file, details: 'resolves outside the templates directory (a symlink?)' })
+    }
+    // Refuse a huge file before reading it.
+    if ((await stat(real)).size > MAX_TEMPLATE_BYTES) {
+      throw new BootpolicyError('BP_ERR_TEMPLATE_INVALID', { template: `${file}:1`, details: `template is larger than ${MAX_TEMPLATE_BYTES / 1024} KiB` })
     }
     try {
-      const out = this.eta.render(`@${name}`, { ...data, requestId: new SafeValue(data.requestId), text: safeText, url: safeUrlComponent })
-      return out.startsWith('#!ipxe') ? out : `#!ipxe\n${out}`
+      return parseTemplate(await readFile(real, 'utf8'))
     } catch (err) {
-      if (err instanceof BootpolicyError) throw err
-      throw new BootpolicyError('BP_ERR_RENDER_TEMPLATE', { template: name, details: messageOf(err) }, { cause: err })
+      if (err instanceof TemplateSyntaxError) {
+        throw new BootpolicyError('BP_ERR_TEMPLATE_INVALID', { template: `${file}:${err.line}`, details: err.reason })
+      }
+      throw err
     }
   }
 }
