@@ -17,8 +17,9 @@
  * so a hex setting whose value starts with `-` would become an option of `echo`, `menu`, `kernel`,
  * `chain`, `sanboot`… and abort the script. getopt stops at the first token that does not start
  * with `-` and consumes a `--`: so `command()` puts `--` before the first positional argument
- * whenever that argument is a hex setting, and writes a hex value of an option as `--opt=${…}`
- * (an inline argument may start with `-`). A literal piece never starts with `-`.
+ * when that argument is a hex setting whose value starts with `-`, and writes such a value of an
+ * option as `--opt=${…}` (an inline argument may start with `-`). A literal piece never starts
+ * with `-`; scripts without such values are unchanged.
  *
  * The arguments after the image of `kernel`, `chain`, `imgexec` and `imgargs` become the booted
  * kernel's command line, which Linux splits on spaces but with `"` quoting, and ends at a bare
@@ -72,13 +73,13 @@ export class IpxeScript {
       out.push(tok)
       const next = tokens[i + 1]
       if (VALUE_OPTIONS.has(tok) && next !== undefined) {
-        if (HEX_REF.test(next)) out[out.length - 1] = `${tok}=${next}`
+        if (this.expandsToDash(next)) out[out.length - 1] = `${tok}=${next}`
         else out.push(next)
         i++
       }
     }
     const rest = tokens.slice(i)
-    if (rest[0] !== undefined && HEX_REF.test(rest[0])) out.push('--')
+    if (rest[0] !== undefined && this.expandsToDash(rest[0])) out.push('--')
     const end = rest.findIndex((p) => p === '||' || p === '&&' || p === ';')
     const positionals = end === -1 ? rest : rest.slice(0, end)
     if (CMDLINE_COMMANDS.has(name)) this.checkCmdline(name, positionals.filter((p) => p !== '--').slice(1))
@@ -128,6 +129,16 @@ export class IpxeScript {
 
   toString(): string {
     return `${this.lines.join('\n')}\n`
+  }
+
+  /**
+   * Whether a piece will start with `-` once iPXE expands it. Only a hex setting can: a literal
+   * piece never starts with `-` (arg() and text() route those through hex), and a bpvN setting is
+   * set once, on the line before its use, so its value is known here.
+   */
+  private expandsToDash(piece: string): boolean {
+    const ref = HEX_REF.exec(piece)
+    return ref !== null && (this.hexValues.get(ref[1]!) ?? '').startsWith('-')
   }
 
   /** Kernel command-line arguments as Linux will see them: no `"` (quoting), no bare `--` (end of options). */
