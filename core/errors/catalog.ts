@@ -63,7 +63,7 @@ export const catalog = {
   },
   BP_ERR_RENDER_UNSAFE_VALUE: {
     message: 'Value for {field} cannot be placed safely in an iPXE script: {reason}',
-    when: 'A decision carries a value (URL, path, kernel argument) with whitespace, control characters or other bytes that would change the script.',
+    when: 'A decision carries a value (URL, path, kernel argument) with whitespace, control characters or other bytes that would change the script, or a kernel argument holding " or exactly -- (Linux would join or drop the arguments after it).',
     fix: 'Validate or transform client-supplied values in the policy; the client got the failsafe script.',
   },
   BP_ERR_RENDER_TOO_LARGE: {
