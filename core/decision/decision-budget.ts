@@ -12,7 +12,10 @@
  */
 export const MAX_DECISION_NODES = 10_000
 
-export type BudgetVerdict = 'ok' | 'shared' | 'over'
+/** Menus inside menus: a decision nests at most this deep (the walk never recurses further). */
+export const MAX_MENU_DEPTH = 4
+
+export type BudgetVerdict = 'ok' | 'shared' | 'over' | 'deep'
 
 export class DecisionBudget {
   private readonly seen = new WeakSet<object>()
@@ -37,15 +40,17 @@ export class DecisionBudget {
  * and entry once; returns where it stopped, or undefined when the whole decision is within budget.
  * Cost: at most `budget.limit` visits, whatever the input.
  */
-export function exceedsBudget(decision: unknown, budget: DecisionBudget, path = '$'): { verdict: 'shared' | 'over'; path: string } | undefined {
-  const stack: Array<[unknown, string]> = [[decision, path]]
+export function exceedsBudget(decision: unknown, budget: DecisionBudget, path = '$'): { verdict: Exclude<BudgetVerdict, 'ok'>; path: string } | undefined {
+  // Iterative, so that no nesting can overflow the stack.
+  const stack: Array<[unknown, string, number]> = [[decision, path, 0]]
   while (stack.length) {
-    const [value, at] = stack.pop()!
+    const [value, at, depth] = stack.pop()!
     if (typeof value !== 'object' || value === null) continue
     const verdict = budget.visit(value)
     if (verdict !== 'ok') return { verdict, path: at }
     const items = (value as { kind?: unknown; items?: unknown }).kind === 'menu' ? (value as { items?: unknown }).items : undefined
     if (!Array.isArray(items)) continue
+    if (depth >= MAX_MENU_DEPTH) return { verdict: 'deep', path: at }
     const listVerdict = budget.visit(items)
     if (listVerdict !== 'ok') return { verdict: listVerdict, path: `${at}.items` }
     for (let i = items.length - 1; i >= 0; i--) {
@@ -53,7 +58,7 @@ export function exceedsBudget(decision: unknown, budget: DecisionBudget, path = 
       if (typeof entry !== 'object' || entry === null) continue
       const entryVerdict = budget.visit(entry)
       if (entryVerdict !== 'ok') return { verdict: entryVerdict, path: `${at}.items[${i}]` }
-      if ('action' in entry) stack.push([(entry as { action: unknown }).action, `${at}.items[${i}].action`])
+      if ('action' in entry) stack.push([(entry as { action: unknown }).action, `${at}.items[${i}].action`, depth + 1])
     }
   }
   return undefined

@@ -6,11 +6,10 @@
  * than MAX_DECISION_NODES objects stop it at once, so no input costs more than the budget.
  */
 import type { ErrorCode } from '../errors/catalog.js'
-import { DecisionBudget } from './decision-budget.js'
+import { DecisionBudget, exceedsBudget, MAX_MENU_DEPTH } from './decision-budget.js'
 import type { Decision } from './types.js'
 
-export { MAX_DECISION_NODES } from './decision-budget.js'
-export const MAX_MENU_DEPTH = 4
+export { MAX_DECISION_NODES, MAX_MENU_DEPTH } from './decision-budget.js'
 export const MAX_MENU_ITEMS = 200
 export const MAX_ARGS = 128
 export const MAX_STRING = 2048
@@ -38,8 +37,11 @@ export function validateDecision(
   pluginKinds: ReadonlyMap<string, KindValidator> = new Map(),
   budget: DecisionBudget = new DecisionBudget(),
 ): ValidationResult {
+  // A cheap walk first: a DAG, a huge or a too deep decision is refused before any field is checked.
+  const stop = exceedsBudget(value, budget)
+  if (stop) return refused(stop.verdict, stop.path, budget.limit)
   const problems: string[] = []
-  const walk: Walk = { problems, pluginKinds, budget }
+  const walk: Walk = { problems, pluginKinds, budget: new DecisionBudget(budget.limit) }
   try {
     check(value, '$', 0, walk)
   } catch (err) {
@@ -47,6 +49,14 @@ export function validateDecision(
     throw err
   }
   return problems.length === 0 ? { ok: true, decision: value as Decision } : { ok: false, problems }
+}
+
+function refused(verdict: 'shared' | 'over' | 'deep', path: string, limit: number): ValidationResult {
+  if (verdict === 'shared') {
+    return { ok: false, code: 'BP_ERR_DECISION_SHARED_OBJECT', problems: [`${path}: the same object appears twice in the decision; build each part separately (BP_ERR_DECISION_SHARED_OBJECT)`] }
+  }
+  if (verdict === 'deep') return { ok: false, code: 'BP_ERR_DECISION_TOO_LARGE', problems: [`${path}: menus nest deeper than ${MAX_MENU_DEPTH} (BP_ERR_DECISION_TOO_LARGE)`] }
+  return { ok: false, code: 'BP_ERR_DECISION_TOO_LARGE', problems: [`${path}: the decision has more than ${limit} objects (BP_ERR_DECISION_TOO_LARGE)`] }
 }
 
 interface Walk {

@@ -72,8 +72,8 @@ export const catalog = {
     fix: 'Return a smaller decision: fewer menu items or levels, shorter texts and argument lists.',
   },
   BP_ERR_DECISION_TOO_LARGE: {
-    message: 'Decision refused: more than {limit} objects ({details})',
-    when: 'A decision (from a policy, a plugin hook or the default) holds more than 10,000 objects (decisions, menu entries, item lists); it is refused without being walked further.',
+    message: 'Decision refused, too large: {details}',
+    when: 'A decision (from a policy, a plugin hook or the default) holds more than 10,000 objects (decisions, menu entries, item lists) or nests menus deeper than 4; it is refused without being walked further.',
     fix: 'Return a smaller decision; split a huge menu into steps with `again`.',
   },
   BP_ERR_DECISION_SHARED_OBJECT: {

@@ -9,7 +9,7 @@
  * (BP_ERR_DECISION_TOO_LARGE), so a DAG is never expanded.
  */
 import type { BootContext } from '../context/types.js'
-import { DecisionBudget, exceedsBudget } from '../decision/decision-budget.js'
+import { DecisionBudget, exceedsBudget, MAX_MENU_DEPTH } from '../decision/decision-budget.js'
 import type { BootDecision, Decision, MenuDecision, MenuItem } from '../decision/types.js'
 import { BootpolicyError } from '../errors/bp-error.js'
 import { IpxeScript, relativeUrlSafe } from './script-builder.js'
@@ -32,7 +32,8 @@ export function renderDecision(decision: Decision, env: RenderEnv): string {
   const budget = new DecisionBudget()
   const stop = exceedsBudget(decision, budget)
   if (stop?.verdict === 'shared') throw new BootpolicyError('BP_ERR_DECISION_SHARED_OBJECT', { details: `at ${stop.path}` })
-  if (stop) throw new BootpolicyError('BP_ERR_DECISION_TOO_LARGE', { limit: budget.limit, details: `at ${stop.path}` })
+  if (stop?.verdict === 'deep') throw new BootpolicyError('BP_ERR_DECISION_TOO_LARGE', { details: `menus nest deeper than ${MAX_MENU_DEPTH} at ${stop.path}` })
+  if (stop) throw new BootpolicyError('BP_ERR_DECISION_TOO_LARGE', { details: `more than ${budget.limit} objects at ${stop.path}` })
   const script = new IpxeScript()
   renderInto(decision, script, env, FAILED, { menus: 0 })
   script.blank().label(FAILED)
