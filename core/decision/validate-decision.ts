@@ -2,10 +2,14 @@
  * Structural validation of decisions that come out of the sandbox (or a plugin).
  * A policy may return anything; this turns "anything" into a Decision or a list of
  * path-precise problems. Value safety (whitespace, `${`) is the renderer's job.
+ * The walk is bounded (decision-budget.ts): each object is visited once, a shared object or more
+ * than MAX_DECISION_NODES objects stop it at once, so no input costs more than the budget.
  */
+import type { ErrorCode } from '../errors/catalog.js'
+import { DecisionBudget, exceedsBudget, MAX_MENU_DEPTH } from './decision-budget.js'
 import type { Decision } from './types.js'
 
-export const MAX_MENU_DEPTH = 4
+export { MAX_DECISION_NODES, MAX_MENU_DEPTH } from './decision-budget.js'
 export const MAX_MENU_ITEMS = 200
 export const MAX_ARGS = 128
 export const MAX_STRING = 2048
@@ -18,20 +22,69 @@ export interface KindValidator {
 
 type Obj = Record<string, unknown>
 
+export type ValidationResult =
+  | { ok: true; decision: Decision }
+  /** `code` is set when the walk stopped at a budget: the decision was refused without being expanded. */
+  | { ok: false; problems: string[]; code?: Extract<ErrorCode, 'BP_ERR_DECISION_TOO_LARGE' | 'BP_ERR_DECISION_SHARED_OBJECT'> }
+
+/** Thrown inside the walk to stop it at once; never leaves this module. */
+class Stop {
+  constructor(readonly code: 'BP_ERR_DECISION_TOO_LARGE' | 'BP_ERR_DECISION_SHARED_OBJECT') {}
+}
+
 export function validateDecision(
   value: unknown,
   pluginKinds: ReadonlyMap<string, KindValidator> = new Map(),
-): { ok: true; decision: Decision } | { ok: false; problems: string[] } {
+  budget: DecisionBudget = new DecisionBudget(),
+): ValidationResult {
+  // A cheap walk first: a DAG, a huge or a too deep decision is refused before any field is checked.
+  const stop = exceedsBudget(value, budget)
+  if (stop) return refused(stop.verdict, stop.path, budget.limit)
   const problems: string[] = []
-  check(value, '$', 0, problems, pluginKinds)
+  const walk: Walk = { problems, pluginKinds, budget: new DecisionBudget(budget.limit) }
+  try {
+    check(value, '$', 0, walk)
+  } catch (err) {
+    if (err instanceof Stop) return { ok: false, problems, code: err.code }
+    throw err
+  }
   return problems.length === 0 ? { ok: true, decision: value as Decision } : { ok: false, problems }
 }
 
-function check(value: unknown, path: string, depth: number, problems: string[], pluginKinds: ReadonlyMap<string, KindValidator>): void {
+function refused(verdict: 'shared' | 'over' | 'deep', path: string, limit: number): ValidationResult {
+  if (verdict === 'shared') {
+    return { ok: false, code: 'BP_ERR_DECISION_SHARED_OBJECT', problems: [`${path}: the same object appears twice in the decision; build each part separately (BP_ERR_DECISION_SHARED_OBJECT)`] }
+  }
+  if (verdict === 'deep') return { ok: false, code: 'BP_ERR_DECISION_TOO_LARGE', problems: [`${path}: menus nest deeper than ${MAX_MENU_DEPTH} (BP_ERR_DECISION_TOO_LARGE)`] }
+  return { ok: false, code: 'BP_ERR_DECISION_TOO_LARGE', problems: [`${path}: the decision has more than ${limit} objects (BP_ERR_DECISION_TOO_LARGE)`] }
+}
+
+interface Walk {
+  readonly problems: string[]
+  readonly pluginKinds: ReadonlyMap<string, KindValidator>
+  readonly budget: DecisionBudget
+}
+
+/** Counts an object or array; a shared one or one past the budget ends validation. */
+function visit(value: object, path: string, walk: Walk): void {
+  const verdict = walk.budget.visit(value)
+  if (verdict === 'shared') {
+    walk.problems.push(`${path}: the same object appears twice in the decision; build each part separately (BP_ERR_DECISION_SHARED_OBJECT)`)
+    throw new Stop('BP_ERR_DECISION_SHARED_OBJECT')
+  }
+  if (verdict === 'over') {
+    walk.problems.push(`${path}: the decision has more than ${walk.budget.limit} objects (BP_ERR_DECISION_TOO_LARGE)`)
+    throw new Stop('BP_ERR_DECISION_TOO_LARGE')
+  }
+}
+
+function check(value: unknown, path: string, depth: number, walk: Walk): void {
+  const { problems, pluginKinds } = walk
   if (!isObj(value)) {
     problems.push(`${path}: expected a decision object, got ${describe(value)}`)
     return
   }
+  visit(value, path, walk)
   const kind = value.kind
   if (typeof kind !== 'string') {
     problems.push(`${path}.kind: expected a string`)
@@ -58,10 +111,12 @@ function check(value: unknown, path: string, depth: number, problems: string[], 
         problems.push(`${path}.items: expected 1..${MAX_MENU_ITEMS} entries`)
         return
       }
+      visit(items, `${path}.items`, walk)
       const ids = new Set<string>()
       items.forEach((item: unknown, i) => {
         const p = `${path}.items[${i}]`
         if (!isObj(item)) return void problems.push(`${p}: expected an item or a gap`)
+        visit(item, p, walk)
         if ('gap' in item) {
           if (typeof item.gap !== 'string' || item.gap.length > MAX_STRING) problems.push(`${p}.gap: expected a string`)
           return
@@ -74,7 +129,7 @@ function check(value: unknown, path: string, depth: number, problems: string[], 
         else if (ids.has(item.id)) problems.push(`${p}.id: duplicate id "${item.id}"`)
         else ids.add(item.id)
         if (typeof item.key === 'string' && !/^[A-Za-z0-9]$/.test(item.key)) problems.push(`${p}.key: expected one letter or digit`)
-        check(item.action, `${p}.action`, depth + 1, problems, pluginKinds)
+        check(item.action, `${p}.action`, depth + 1, walk)
       })
       if (typeof value.default === 'string' && !ids.has(value.default)) {
         problems.push(`${path}.default: no item has id "${value.default}"`)

@@ -63,8 +63,23 @@ export const catalog = {
   },
   BP_ERR_RENDER_UNSAFE_VALUE: {
     message: 'Value for {field} cannot be placed safely in an iPXE script: {reason}',
-    when: 'A decision carries a value (URL, path, kernel argument) with whitespace, control characters or other bytes that would change the script.',
+    when: 'A decision carries a value (URL, path, kernel argument) with whitespace, control characters or other bytes that would change the script, or a kernel argument holding " or exactly -- (Linux would join or drop the arguments after it).',
     fix: 'Validate or transform client-supplied values in the policy; the client got the failsafe script.',
+  },
+  BP_ERR_RENDER_TOO_LARGE: {
+    message: 'The iPXE script for this decision would exceed {limit}',
+    when: 'Rendering a decision (or a plugin kind) produced more script than the renderer allows (1 MiB).',
+    fix: 'Return a smaller decision: fewer menu items or levels, shorter texts and argument lists.',
+  },
+  BP_ERR_DECISION_TOO_LARGE: {
+    message: 'Decision refused, too large: {details}',
+    when: 'A decision (from a policy, a plugin hook or the default) holds more than 10,000 objects (decisions, menu entries, item lists) or nests menus deeper than 4; it is refused without being walked further.',
+    fix: 'Return a smaller decision; split a huge menu into steps with `again`.',
+  },
+  BP_ERR_DECISION_SHARED_OBJECT: {
+    message: 'Decision refused: one object appears twice ({details})',
+    when: 'A decision reuses the same object in two places (e.g. every menu item pointing at one sub-menu object); walked as a tree it would cost fan-out^depth, so it is refused at the second visit.',
+    fix: 'Build each part of the decision separately (a new object per item), or use `again` for a shared sub-menu.',
   },
   BP_ERR_RENDER_TEMPLATE: {
     message: 'Template {template} failed to render: {details}',

@@ -1,8 +1,15 @@
 /**
- * Decision → iPXE script. Every value goes through IpxeScript, which escapes or rejects it;
- * labels are generated here, never taken from a decision.
+ * Decision → iPXE script. Every value goes through IpxeScript, which escapes or rejects it, ends
+ * options with `--` before a value and caps the script at 1 MiB; labels are generated here, never
+ * taken from a decision.
+ * Rendering is bounded like validation (core/decision/decision-budget.ts), because a plugin's
+ * `prepare` output is rendered without being validated again: each decision and menu entry is
+ * counted once in a walk before anything is written, a shared object is refused
+ * (BP_ERR_DECISION_SHARED_OBJECT) and the walk stops after MAX_DECISION_NODES
+ * (BP_ERR_DECISION_TOO_LARGE), so a DAG is never expanded.
  */
 import type { BootContext } from '../context/types.js'
+import { DecisionBudget, exceedsBudget, MAX_MENU_DEPTH } from '../decision/decision-budget.js'
 import type { BootDecision, Decision, MenuDecision, MenuItem } from '../decision/types.js'
 import { BootpolicyError } from '../errors/bp-error.js'
 import { IpxeScript, relativeUrlSafe } from './script-builder.js'
@@ -21,6 +28,12 @@ export interface RenderEnv {
 const FAILED = 'bp_failed'
 
 export function renderDecision(decision: Decision, env: RenderEnv): string {
+  // Before writing anything: a DAG or a huge decision is refused after at most the budget's visits.
+  const budget = new DecisionBudget()
+  const stop = exceedsBudget(decision, budget)
+  if (stop?.verdict === 'shared') throw new BootpolicyError('BP_ERR_DECISION_SHARED_OBJECT', { details: `at ${stop.path}` })
+  if (stop?.verdict === 'deep') throw new BootpolicyError('BP_ERR_DECISION_TOO_LARGE', { details: `menus nest deeper than ${MAX_MENU_DEPTH} at ${stop.path}` })
+  if (stop) throw new BootpolicyError('BP_ERR_DECISION_TOO_LARGE', { details: `more than ${budget.limit} objects at ${stop.path}` })
   const script = new IpxeScript()
   renderInto(decision, script, env, FAILED, { menus: 0 })
   script.blank().label(FAILED)
@@ -119,7 +132,7 @@ function initrdNames(urls: readonly string[]): string[] {
   const used = new Set<string>()
   return urls.map((url, i) => {
     const base = url.split(/[?#]/)[0]!.split('/').pop() ?? ''
-    const name = /^[A-Za-z0-9._-]{1,64}$/.test(base) && !used.has(base) ? base : `initrd${i}`
+    const name = /^[A-Za-z0-9._][A-Za-z0-9._-]{0,63}$/.test(base) && !used.has(base) ? base : `initrd${i}`
     used.add(name)
     return name
   })

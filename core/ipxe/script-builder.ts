@@ -12,14 +12,38 @@
  * iPXE re-scans a token after every expansion (settings.c expand_settings), so a value holding
  * `${…}` would be expanded even from a hex setting: arguments with `${` are rejected, and
  * display text shows it as `$ {` (and control characters as `?`).
+ *
+ * iPXE also expands settings *before* a command parses its options (getopt, src/core/getopt.c),
+ * so a hex setting whose value starts with `-` would become an option of `echo`, `menu`, `kernel`,
+ * `chain`, `sanboot`… and abort the script. getopt stops at the first token that does not start
+ * with `-` and consumes a `--`: so `command()` puts `--` before the first positional argument
+ * when that argument is a hex setting whose value starts with `-`, and writes such a value of an
+ * option as `--opt=${…}` (an inline argument may start with `-`). A literal piece never starts
+ * with `-`; scripts without such values are unchanged.
+ *
+ * The arguments after the image of `kernel`, `chain`, `imgexec` and `imgargs` become the booted
+ * kernel's command line, which Linux splits on spaces but with `"` quoting, and ends at a bare
+ * `--` (lib/cmdline.c, kernel/params.c): a `"` or a `--` there would swallow or hand to init the
+ * admin's arguments that follow, so both are refused (BP_ERR_RENDER_UNSAFE_VALUE).
+ *
+ * A script is capped at MAX_SCRIPT_BYTES (BP_ERR_RENDER_TOO_LARGE), counted as lines are added.
  */
 import { BootpolicyError } from '../errors/bp-error.js'
+
+/** The largest script the renderer writes (bytes): far above any real menu, far below a stall. */
+export const MAX_SCRIPT_BYTES = 1024 * 1024
 
 const SAFE_ARG = /^[A-Za-z0-9._~:/?=@%+,!*'()[\]^-]+$/
 const SAFE_TEXT_CHAR = /^[A-Za-z0-9 ._~:/?=@%+,!*'()[\]<>^"-]+$/
 const LABEL = /^[A-Za-z0-9_-]{1,64}$/
 // Whitespace, C0/C1 controls and DEL: never inside one argument.
 const ARG_FORBIDDEN = /[\s\u0000-\u001f\u007f-\u009f]/
+/** A piece that refers to a hex setting made by viaHex: its value is known only after expansion. */
+const HEX_REF = /^\$\{(bpv\d+):string\}$/
+/** iPXE options (of any command) that take an argument in the next token. */
+const VALUE_OPTIONS = new Set(['--name', '--key', '--timeout', '--default', '--menu', '--drive', '--filename', '--extra', '--uuid'])
+/** Commands whose arguments after the image (or image name) become the image's command line. */
+const CMDLINE_COMMANDS = new Set(['kernel', 'chain', 'imgexec', 'imgargs'])
 
 /** A value placed by the builder: either a literal token or a reference to a hex setting. */
 export type Piece = string
@@ -27,11 +51,40 @@ export type Piece = string
 export class IpxeScript {
   private readonly lines: string[] = ['#!ipxe']
   private hexCount = 0
+  /** Values of the hex settings made so far, to check what a reference will expand to. */
+  private readonly hexValues = new Map<string, string>()
+  private bytes = '#!ipxe\n'.length
 
-  /** A command whose name and flags come from bootpolicy itself (never from a client). */
+  constructor(private readonly maxBytes: number = MAX_SCRIPT_BYTES) {}
+
+  /**
+   * A command whose name and flags come from bootpolicy itself (never from a client); values
+   * come in pieces made by arg() and text(). Ends the options before a hex positional (see header).
+   */
   command(name: string, ...pieces: Piece[]): this {
-    this.lines.push([name, ...pieces].filter((p) => p !== '').join(' '))
-    return this
+    const tokens = pieces.flatMap((p) => p.split(' ')).filter((p) => p !== '')
+    const out: string[] = [name]
+    let i = 0
+    // Options that bootpolicy wrote, up to the first positional, a `--`, or a command separator.
+    for (; i < tokens.length; i++) {
+      const tok = tokens[i]!
+      if (tok === '--') break
+      if (!tok.startsWith('-') || tok === '||' || tok === '&&' || tok === ';') break
+      out.push(tok)
+      const next = tokens[i + 1]
+      if (VALUE_OPTIONS.has(tok) && next !== undefined) {
+        if (this.expandsToDash(next)) out[out.length - 1] = `${tok}=${next}`
+        else out.push(next)
+        i++
+      }
+    }
+    const rest = tokens.slice(i)
+    if (rest[0] !== undefined && this.expandsToDash(rest[0])) out.push('--')
+    const end = rest.findIndex((p) => p === '||' || p === '&&' || p === ';')
+    const positionals = end === -1 ? rest : rest.slice(0, end)
+    if (CMDLINE_COMMANDS.has(name)) this.checkCmdline(name, positionals.filter((p) => p !== '--').slice(1))
+    out.push(...rest)
+    return this.push(out.join(' '))
   }
 
   /** A command with a trailing `|| goto <label>`. */
@@ -40,13 +93,11 @@ export class IpxeScript {
   }
 
   label(name: string): this {
-    this.lines.push(`:${this.labelName(name)}`)
-    return this
+    return this.push(`:${this.labelName(name)}`)
   }
 
   blank(): this {
-    this.lines.push('')
-    return this
+    return this.push('')
   }
 
   /**
@@ -80,11 +131,40 @@ export class IpxeScript {
     return `${this.lines.join('\n')}\n`
   }
 
+  /**
+   * Whether a piece will start with `-` once iPXE expands it. Only a hex setting can: a literal
+   * piece never starts with `-` (arg() and text() route those through hex), and a bpvN setting is
+   * set once, on the line before its use, so its value is known here.
+   */
+  private expandsToDash(piece: string): boolean {
+    const ref = HEX_REF.exec(piece)
+    return ref !== null && (this.hexValues.get(ref[1]!) ?? '').startsWith('-')
+  }
+
+  /** Kernel command-line arguments as Linux will see them: no `"` (quoting), no bare `--` (end of options). */
+  private checkCmdline(command: string, args: string[]): void {
+    args.forEach((piece, i) => {
+      const ref = HEX_REF.exec(piece)
+      const value = ref ? this.hexValues.get(ref[1]!) ?? '' : piece
+      const field = `${command} argument ${i + 1}`
+      if (value.includes('"')) throw unsafe(field, 'contains ", which makes Linux join the following kernel arguments')
+      if (value === '--') throw unsafe(field, 'is --, which makes Linux hand the following kernel arguments to init')
+    })
+  }
+
+  private push(line: string): this {
+    this.bytes += Buffer.byteLength(line) + 1
+    if (this.bytes > this.maxBytes) throw new BootpolicyError('BP_ERR_RENDER_TOO_LARGE', { limit: `${this.maxBytes} bytes` })
+    this.lines.push(line)
+    return this
+  }
+
   private viaHex(value: string): Piece {
     const bytes = Buffer.from(value, 'utf8')
     if (bytes.includes(0)) throw unsafe('value', 'contains a NUL byte')
     const name = `bpv${this.hexCount++}`
-    this.lines.push(`set ${name}:hex ${[...bytes].map((b) => b.toString(16).padStart(2, '0')).join(':')}`)
+    this.push(`set ${name}:hex ${[...bytes].map((b) => b.toString(16).padStart(2, '0')).join(':')}`)
+    this.hexValues.set(name, value)
     return `\${${name}:string}`
   }
 }

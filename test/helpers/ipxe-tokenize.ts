@@ -1,10 +1,51 @@
 /**
  * A model of how iPXE executes one script line (src/core/exec.c): split on whitespace, stop at
  * a token starting with `#`, split commands at `||`, `&&`, `;`, then expand `${name:type}` per
- * token. Used to prove that rendered scripts contain exactly the commands we meant.
+ * token, then parse options like src/core/getopt.c (after expansion: a value can become an option).
+ * Used to prove that rendered scripts contain exactly the commands we meant.
  */
 export interface IpxeCommand {
+  /** Expanded tokens, as the command receives them. */
   readonly argv: string[]
+  /** What getopt read as options (`--timeout`, `--name=x`, `-n`), with their arguments. */
+  readonly options: string[]
+  /** Positional arguments after getopt stopped (a `--` ends options and is consumed). */
+  readonly args: string[]
+}
+
+/** Options that take an argument, per command (iPXE src/hci/commands/*.c, the ones bootpolicy uses). */
+const VALUE_OPTIONS: Record<string, readonly string[]> = {
+  choose: ['--timeout', '--default', '--menu'],
+  item: ['--key', '--menu'],
+  menu: ['--name'],
+  kernel: ['--name', '--timeout'],
+  initrd: ['--name', '--timeout'],
+  module: ['--name', '--timeout'],
+  chain: ['--name', '--timeout'],
+  imgfetch: ['--name', '--timeout'],
+  imgexec: ['--name', '--timeout'],
+  sanboot: ['--drive', '--filename', '--extra', '--uuid'],
+}
+
+/** iPXE's getopt_long: no permutation; stops at the first token not starting with `-`; `--` ends options. */
+export function getopt(argv: readonly string[]): { options: string[]; args: string[] } {
+  const takes = new Set(VALUE_OPTIONS[argv[0] ?? ''] ?? [])
+  const options: string[] = []
+  let i = 1
+  while (i < argv.length) {
+    const tok = argv[i]!
+    if (!tok.startsWith('-')) break
+    i++
+    if (tok === '--') break
+    options.push(tok)
+    // An option's argument is the next token unless that starts with `-` (get_argv_argument).
+    if (takes.has(tok) && i < argv.length && !argv[i]!.startsWith('-')) options.push(argv[i++]!)
+  }
+  return { options, args: argv.slice(i) }
+}
+
+function command(argv: string[]): IpxeCommand {
+  return { argv, ...getopt(argv) }
 }
 
 export function parseScript(script: string): { labels: string[]; commands: IpxeCommand[] } {
@@ -22,13 +63,13 @@ export function parseScript(script: string): { labels: string[]; commands: IpxeC
     for (const token of tokens) {
       if (token.startsWith('#')) break
       if (token === '||' || token === '&&' || token === ';') {
-        commands.push({ argv: current })
+        commands.push(command(current))
         current = []
         continue
       }
       current.push(expand(token, settings))
     }
-    if (current.length) commands.push({ argv: current })
+    if (current.length) commands.push(command(current))
     // Model `set name:hex aa:bb` so later expansions see the value.
     const last = commands.at(-1)
     if (last && last.argv[0] === 'set' && last.argv[1]?.endsWith(':hex')) {
