@@ -4,14 +4,20 @@
  * whichever key they sit under. Redaction by key (logger.ts) misses a secret that a failing
  * command echoed into its error message; scrubbing by value does not.
  *
- * Bounded: the newest 4,096 secrets are kept (an LRU), each at least 4 characters long (shorter
- * strings would scrub ordinary words).
+ * Two tiers, so that clients cannot push the server's own secrets out:
+ * - `registerSecret` (plugins, CHAP accounts): the newest 4,096 are kept (an LRU);
+ * - `registerRequestSecret` (passwords sent to /boot, which anybody can send): their own LRU of
+ *   1,024, each forgotten after 10 minutes (longer than any hook or backend timeout).
+ * Each secret is at least 4 characters long (shorter strings would scrub ordinary words).
  */
 import { LRUCache } from 'lru-cache'
 
 const MIN_LENGTH = 4
+const REQUEST_SECRET_TTL_MS = 10 * 60_000
 const secrets = new LRUCache<string, true>({ max: 4096 })
+const requestSecrets = new LRUCache<string, true>({ max: 1024, ttl: REQUEST_SECRET_TTL_MS, ttlAutopurge: false })
 let pattern: RegExp | undefined
+let patternSize = -1
 
 /** Remember a secret so that no log line can carry it. Call it before the secret is used. */
 export function registerSecret(value: string | undefined | null): void {
@@ -20,14 +26,31 @@ export function registerSecret(value: string | undefined | null): void {
   pattern = undefined
 }
 
+/** A password a client sent: scrubbed from logs for a while, in a tier of its own. */
+export function registerRequestSecret(value: string | undefined | null): void {
+  if (typeof value !== 'string' || value.length < MIN_LENGTH) return
+  for (const form of new Set([value, encodeURIComponent(value), JSON.stringify(value).slice(1, -1)])) {
+    if (form.length < MIN_LENGTH || secrets.has(form)) continue
+    if (!requestSecrets.has(form)) pattern = undefined
+    requestSecrets.set(form, true)
+  }
+}
+
 export function hasSecrets(): boolean {
-  return secrets.size > 0
+  return secrets.size > 0 || requestSecrets.size > 0
 }
 
 /** `text` with every registered secret replaced by `[redacted]`. */
 export function scrubSecrets(text: string): string {
-  if (secrets.size === 0 || text.length < MIN_LENGTH) return text
-  pattern ??= new RegExp([...secrets.keys()].sort((a, b) => b.length - a.length).map(escapeRegExp).join('|'), 'g')
+  if (text.length < MIN_LENGTH || !hasSecrets()) return text
+  // Expired request secrets leave the pattern the next time it is rebuilt.
+  if (patternSize !== secrets.size + requestSecrets.size) pattern = undefined
+  if (!pattern) {
+    const all = [...secrets.keys(), ...requestSecrets.keys()]
+    patternSize = secrets.size + requestSecrets.size
+    if (all.length === 0) return text
+    pattern = new RegExp(all.sort((a, b) => b.length - a.length).map(escapeRegExp).join('|'), 'g')
+  }
   return text.replace(pattern, '[redacted]')
 }
 

@@ -1,0 +1,72 @@
+/**
+ * The logger scrubs registered secrets from messages, error messages, causes (AggregateError too)
+ * and stacks, and caps every string it writes; a password sent to /boot is registered before
+ * any backend sees it, so a backend that echoes it in an error cannot leak it.
+ */
+import t from 'tap'
+import { randomBytes } from 'node:crypto'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { registerSecret } from '../../../core/log/secret-registry.js'
+import { build } from '../../../core/http/build-app.js'
+import { captureLogs } from '../../helpers/log-capture.js'
+import { tempPolicies } from '../../helpers/policy-dir.js'
+
+t.test('hazard: a registered secret reaches the log through an error cause, message or stack', async (t) => {
+  const secret = `chap-${randomBytes(8).toString('hex')}`
+  registerSecret(secret)
+  const logs = captureLogs('info')
+  const inner = new Error(`tgtadm: bad account ${secret}`)
+  const agg = new AggregateError([inner, new TypeError(`second ${secret}`)], 'all backends failed')
+  const err = new Error('setup failed', { cause: agg })
+  ;(err as Error & { detail?: unknown }).detail = { nested: [`x ${secret} y`] }
+  logs.logger.error({ err, plugin: 'iscsi', extra: { deeper: { text: secret } } }, `could not use ${secret}`)
+  logs.logger.warn(new Error(`plain ${secret}`))
+  logs.logger.info({ err: { message: `plain object ${secret}` } }, 'hand-made err')
+  t.equal(logs.lines.length, 3)
+  for (const line of logs.lines) t.notOk(line.includes(secret), `no secret in: ${line.slice(0, 120)}`)
+  const [first, second] = logs.records() as Array<Record<string, any>>
+  t.equal(first!.msg, 'could not use [redacted]')
+  t.equal(first!.err.message, 'setup failed')
+  t.equal(first!.err.cause.type, 'AggregateError')
+  t.equal(first!.err.cause.errors[0].message, 'tgtadm: bad account [redacted]')
+  t.equal(first!.err.cause.errors[1].type, 'TypeError')
+  t.match(first!.err.cause.errors[0].stack, /^Error: tgtadm: bad account \[redacted\]\n\s+at /)
+  t.same(first!.err.detail, { nested: ['x [redacted] y'] })
+  t.equal(first!.extra.deeper.text, '[redacted]')
+  t.equal(second!.msg, 'plain [redacted]', "pino's message taken from the error is scrubbed too")
+})
+
+t.test('hazard: an 8 MB thrown message is logged whole', async (t) => {
+  const logs = captureLogs('info')
+  const huge = 'A'.repeat(8 * 1024 * 1024)
+  logs.logger.error({ err: new Error(huge), field: huge }, huge)
+  const line = logs.lines[0]!
+  t.ok(line.length < 32 * 1024, `one line of ${line.length} bytes`)
+  const rec = JSON.parse(line) as Record<string, any>
+  t.equal(rec.err.message, `${'A'.repeat(4096)}…[truncated ${huge.length - 4096} chars]`)
+  t.match(rec.err.stack, /…\[truncated \d+ chars\]$/)
+  t.match(rec.field, /…\[truncated 8384512 chars\]$/)
+  t.match(rec.msg, /…\[truncated 8384512 chars\]$/)
+})
+
+t.test('hazard: a backend that echoes the /boot password in its error leaks it to the log', async (t) => {
+  const dir = tempPolicies({ 'p.ts': `export default () => ({ kind: 'exit' })` })
+  t.teardown(() => dir.remove())
+  const file = join(dir.dir, 'echoing.mjs')
+  writeFileSync(file, `
+    export default () => ({ name: 'echoing', version: '1.0.0', bootpolicy: '^0.1.0', hooks: {
+      authenticate: async (ctx, c) => { throw new Error('bind failed for ' + c.username + ' with ' + c.password, { cause: new Error('server said: ' + c.password) }) },
+    } })`)
+  const logs = captureLogs('debug')
+  const bp = await build(dir.config({ plugins: [{ name: 'echoing', path: file }] }), { logger: logs.logger })
+  t.teardown(() => bp.close())
+  const password = `pw-${randomBytes(8).toString('hex')}`
+  const hex = (s: string): string => (Buffer.from(s).toString('hex').match(/../g) ?? []).join(':')
+  await bp.app.inject(`/boot?username=carol&password_hex=${hex(password)}`)
+  await bp.app.inject(`/boot?username=carol&%FFFFFF70assword=${password}`)
+  const failures = logs.records().filter((r) => r.msg === 'plugin hook failed')
+  t.equal(failures.length, 2, 'the errors were logged')
+  t.match(JSON.stringify(failures[0]), /bind failed for carol with \[redacted\]/)
+  for (const line of logs.lines) t.notOk(line.includes(password), `no password in: ${line.slice(0, 160)}`)
+})
