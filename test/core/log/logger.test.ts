@@ -11,10 +11,12 @@ import { registerSecret } from '../../../core/log/secret-registry.js'
 import { build } from '../../../core/http/build-app.js'
 import { captureLogs } from '../../helpers/log-capture.js'
 import { tempPolicies } from '../../helpers/policy-dir.js'
+import { trailSecret } from '../../helpers/secret-trail.js'
 
 t.test('hazard: a registered secret reaches the log through an error cause, message or stack', async (t) => {
   const secret = `chap-${randomBytes(8).toString('hex')}`
   registerSecret(secret)
+  trailSecret(secret)
   const logs = captureLogs('info')
   const inner = new Error(`tgtadm: bad account ${secret}`)
   const agg = new AggregateError([inner, new TypeError(`second ${secret}`)], 'all backends failed')
@@ -62,6 +64,7 @@ t.test('hazard: a backend that echoes the /boot password in its error leaks it t
   const bp = await build(dir.config({ plugins: [{ name: 'echoing', path: file }] }), { logger: logs.logger })
   t.teardown(() => bp.close())
   const password = `pw-${randomBytes(8).toString('hex')}`
+  trailSecret(password)
   const hex = (s: string): string => (Buffer.from(s).toString('hex').match(/../g) ?? []).join(':')
   await bp.app.inject(`/boot?username=carol&password_hex=${hex(password)}`)
   await bp.app.inject(`/boot?username=carol&%FFFFFF70assword=${password}`)
