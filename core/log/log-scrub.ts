@@ -19,50 +19,52 @@ export function scrubString(text: string): string {
   return `${kept}…[truncated ${text.length - MAX_LOGGED_STRING} chars]`
 }
 
-export function scrubValue(value: unknown, depth = 0, seen?: Set<object>): unknown {
+export function scrubValue(value: unknown, depth = 0): unknown {
   if (typeof value === 'string') return scrubString(value)
   if (value === null || typeof value !== 'object') return value
-  if (value instanceof Error) return serializeError(value, depth, seen)
+  if (value instanceof Error) return serializeError(value, depth)
   const proto = Object.getPrototypeOf(value) as unknown
   const isArray = Array.isArray(value)
   if (!isArray && proto !== Object.prototype && proto !== null) return value
+  // The depth bound also ends cycles (pino prints an unchanged cycle as "[Circular]").
   if (depth >= MAX_DEPTH) return '[too deep]'
-  seen ??= new Set()
-  if (seen.has(value)) return '[circular]'
-  seen.add(value)
-  try {
-    if (isArray) return (value as unknown[]).map((v) => scrubValue(v, depth + 1, seen))
-    const out: Record<string, unknown> = {}
-    for (const key of Object.keys(value)) out[key] = scrubValue((value as Record<string, unknown>)[key], depth + 1, seen)
-    return out
-  } finally {
-    seen.delete(value)
+  // Copy on write: most log objects hold nothing to change, and are passed on as they are.
+  if (isArray) {
+    const list = value as unknown[]
+    let out: unknown[] | undefined
+    for (let i = 0; i < list.length; i++) {
+      const v = scrubValue(list[i], depth + 1)
+      if (v !== list[i]) (out ??= list.slice())[i] = v
+    }
+    return out ?? value
   }
+  const obj = value as Record<string, unknown>
+  let out: Record<string, unknown> | undefined
+  for (const key in obj) {
+    if (!Object.hasOwn(obj, key)) continue
+    const v = scrubValue(obj[key], depth + 1)
+    if (v !== obj[key]) (out ??= { ...obj })[key] = v
+  }
+  return out ?? value
 }
 
 /** pino's error shape ({ type, message, stack, …own fields }), scrubbed, capped, causes included. */
-export function serializeError(err: Error, depth = 0, seen?: Set<object>, causes = 0): Record<string, unknown> {
-  seen ??= new Set()
-  if (seen.has(err)) return { type: 'Circular', message: '[circular]' }
-  seen.add(err)
-  try {
-    const out: Record<string, unknown> = { type: safe(() => err.constructor?.name) ?? 'Error', message: scrubString(String(safe(() => err.message) ?? '')) }
-    const stack = safe(() => err.stack)
-    if (typeof stack === 'string') out.stack = scrubString(stack)
-    for (const key of safe(() => Object.keys(err)) ?? []) {
-      if (key === 'cause' || key === 'errors' || key in out) continue
-      out[key] = scrubValue(safe(() => (err as unknown as Record<string, unknown>)[key]), depth + 1, seen)
-    }
-    const cause = safe(() => err.cause)
-    if (cause !== undefined) {
-      out.cause = causes >= MAX_CAUSES ? '[more causes]' : cause instanceof Error ? serializeError(cause, depth + 1, seen, causes + 1) : scrubValue(cause, depth + 1, seen)
-    }
-    const errors = safe(() => (err as { errors?: unknown }).errors)
-    if (Array.isArray(errors)) out.errors = errors.slice(0, 32).map((e) => (e instanceof Error ? serializeError(e, depth + 1, seen, causes + 1) : scrubValue(e, depth + 1, seen)))
-    return out
-  } finally {
-    seen.delete(err)
+export function serializeError(err: Error, depth = 0, causes = 0): Record<string, unknown> {
+  if (depth >= MAX_DEPTH) return { type: 'Error', message: '[too deep]' }
+  const out: Record<string, unknown> = { type: safe(() => err.constructor?.name) ?? 'Error', message: scrubString(String(safe(() => err.message) ?? '')) }
+  const stack = safe(() => err.stack)
+  if (typeof stack === 'string') out.stack = scrubString(stack)
+  for (const key of safe(() => Object.keys(err)) ?? []) {
+    if (key === 'cause' || key === 'errors' || key in out) continue
+    out[key] = scrubValue(safe(() => (err as unknown as Record<string, unknown>)[key]), depth + 1)
   }
+  const cause = safe(() => err.cause)
+  if (cause !== undefined) {
+    out.cause = causes >= MAX_CAUSES ? '[more causes]' : cause instanceof Error ? serializeError(cause, depth + 1, causes + 1) : scrubValue(cause, depth + 1)
+  }
+  const errors = safe(() => (err as { errors?: unknown }).errors)
+  if (Array.isArray(errors)) out.errors = errors.slice(0, 32).map((e) => (e instanceof Error ? serializeError(e, depth + 1, causes + 1) : scrubValue(e, depth + 1)))
+  return out
 }
 
 /** A getter on a hostile error may throw: the log line is still written. */
