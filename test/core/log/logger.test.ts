@@ -73,3 +73,33 @@ t.test('hazard: a backend that echoes the /boot password in its error leaks it t
   t.match(JSON.stringify(failures[0]), /bind failed for carol with \[redacted\]/)
   for (const line of logs.lines) t.notOk(line.includes(password), `no password in: ${line.slice(0, 160)}`)
 })
+
+t.test('hazard: hostile error shapes (endless cause chains, cycles, throwing getters, deep objects) break or flood the log', async (t) => {
+  const logs = captureLogs('info')
+  let chain: Error = new Error('root')
+  for (let i = 0; i < 50; i++) chain = new Error(`level ${i}`, { cause: chain })
+  const looped = new Error('looped')
+  ;(looped as Error & { cause?: unknown }).cause = looped
+  const hostile = new Error('hostile')
+  Object.defineProperty(hostile, 'message', { get() { throw new Error('no message for you') } })
+  const cyclic: Record<string, unknown> = { name: 'cyclic' }
+  cyclic.self = cyclic
+  let deep: Record<string, unknown> = { leaf: 'bottom' }
+  for (let i = 0; i < 20; i++) deep = { down: deep }
+  const many = new AggregateError(Array.from({ length: 100 }, (_, i) => new Error(`e${i}`)), 'many')
+  logs.logger.error({ err: chain }, 'chain')
+  logs.logger.error({ err: looped }, 'looped')
+  logs.logger.error({ err: hostile }, 'hostile')
+  logs.logger.info({ cyclic, deep }, 'shapes')
+  logs.logger.error({ err: many }, 'many')
+  t.equal(logs.lines.length, 5, 'every line was written')
+  const [c, l, h, s, m] = logs.records() as Array<Record<string, any>>
+  let depth = 0
+  for (let e = c!.err; e && typeof e === 'object' && e.cause; e = e.cause) depth++
+  t.ok(depth <= 8, `the cause chain is cut (${depth} levels)`)
+  t.match(JSON.stringify(c), /\[more causes\]|\[too deep\]/)
+  t.ok(JSON.stringify(l).length < 64 * 1024, 'a cause cycle ends')
+  t.equal(h!.err.message, '', 'a throwing message getter leaves an empty message, the line is still written')
+  t.match(JSON.stringify(s!.deep), /\[too deep\]/, 'depth is bounded at 8 levels')
+  t.equal(m!.err.errors.length, 32, "AggregateError's errors: 32 at most")
+})
