@@ -23,8 +23,10 @@ if (dir) {
       res.once('finish', () => bodies.push(parts.list.join('')))
     }
     if (parts.size >= MAX) return
-    const text = typeof chunk === 'string' ? chunk : ArrayBuffer.isView(chunk) ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString('utf8') : ''
-    parts.list.push(text.slice(0, MAX - parts.size))
+    const room = MAX - parts.size
+    // Only what fits is converted: a streamed 100 MB boot file costs 64 KiB here, not 100 MB.
+    const text = typeof chunk === 'string' ? chunk.slice(0, room) : ArrayBuffer.isView(chunk) ? Buffer.from(chunk.buffer, chunk.byteOffset, Math.min(chunk.byteLength, room)).toString('utf8') : ''
+    parts.list.push(text)
     parts.size += text.length
   }
   const { write, end } = ServerResponse.prototype
