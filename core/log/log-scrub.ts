@@ -13,9 +13,12 @@ const SCRUB_MARGIN = 512
 const MAX_DEPTH = 8
 const MAX_CAUSES = 8
 
-export function scrubString(text: string): string {
-  if (text.length <= MAX_LOGGED_STRING) return scrubSecrets(text)
-  const kept = scrubSecrets(text.slice(0, MAX_LOGGED_STRING + SCRUB_MARGIN)).slice(0, MAX_LOGGED_STRING)
+/** Fields that hold the code's own constant vocabulary: only trusted secrets are scrubbed there. */
+const CONSTANT_KEYS: ReadonlySet<string> = new Set(['msg', 'code'])
+
+export function scrubString(text: string, trustedOnly = false): string {
+  if (text.length <= MAX_LOGGED_STRING) return scrubSecrets(text, trustedOnly)
+  const kept = scrubSecrets(text.slice(0, MAX_LOGGED_STRING + SCRUB_MARGIN), trustedOnly).slice(0, MAX_LOGGED_STRING)
   return `${kept}…[truncated ${text.length - MAX_LOGGED_STRING} chars]`
 }
 
@@ -42,8 +45,9 @@ export function scrubValue(value: unknown, depth = 0): unknown {
   let out: Record<string, unknown> | undefined
   for (const key in obj) {
     if (!Object.hasOwn(obj, key)) continue
-    const v = scrubValue(obj[key], depth + 1)
-    if (v !== obj[key]) (out ??= { ...obj })[key] = v
+    const raw = obj[key]
+    const v = typeof raw === 'string' && CONSTANT_KEYS.has(key) ? scrubString(raw, true) : scrubValue(raw, depth + 1)
+    if (v !== raw) (out ??= { ...obj })[key] = v
   }
   return out ?? value
 }
@@ -56,7 +60,8 @@ export function serializeError(err: Error, depth = 0, causes = 0): Record<string
   if (typeof stack === 'string') out.stack = scrubString(stack)
   for (const key of safe(() => Object.keys(err)) ?? []) {
     if (key === 'cause' || key === 'errors' || key in out) continue
-    out[key] = scrubValue(safe(() => (err as unknown as Record<string, unknown>)[key]), depth + 1)
+    const v = safe(() => (err as unknown as Record<string, unknown>)[key])
+    out[key] = typeof v === 'string' && CONSTANT_KEYS.has(key) ? scrubString(v, true) : scrubValue(v, depth + 1)
   }
   const cause = safe(() => err.cause)
   if (cause !== undefined) {

@@ -73,11 +73,21 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
       },
       hooks: {
         logMethod(args, method) {
-          const [first, second] = args as unknown[]
-          // pino takes the message from an error when none is given: give it the scrubbed one.
+          const [first] = args as unknown[]
+          // Messages are constants: only trusted secrets are scrubbed from them (a client's
+          // password must not blank `decision` or `BPSEC002`)...
+          for (let i = 0; i < args.length; i++) if (typeof args[i] === 'string') args[i] = scrubString(args[i] as string, true) as never
+          // ...except the message pino takes from an error when none is given: that one is error text.
           const err = first instanceof Error ? first : (first as { err?: unknown } | null)?.err
-          if (typeof second !== 'string' && err instanceof Error && args.length === 1) args.push(err.message as never)
-          for (let i = 0; i < args.length; i++) if (typeof args[i] === 'string') args[i] = scrubString(args[i] as string) as never
+          if (args.length === 1 && err instanceof Error) {
+            let message = ''
+            try {
+              message = String(err.message)
+            } catch {
+              // a hostile getter: no message
+            }
+            args.push(scrubString(message) as never)
+          }
           return method.apply(this, args)
         },
       },

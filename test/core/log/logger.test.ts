@@ -103,3 +103,23 @@ t.test('hazard: hostile error shapes (endless cause chains, cycles, throwing get
   t.match(JSON.stringify(s!.deep), /\[too deep\]/, 'depth is bounded at 8 levels')
   t.equal(m!.err.errors.length, 32, "AggregateError's errors: 32 at most")
 })
+
+t.test("hazard: a client's password blanks the log's constant vocabulary (msg, codes) for everybody", async (t) => {
+  const dir = tempPolicies({ 'p.ts': `export default () => ({ kind: 'exit' })` })
+  t.teardown(() => dir.remove())
+  const file = join(dir.dir, 'refusing.mjs')
+  writeFileSync(file, `export default () => ({ name: 'refusing', version: '1.0.0', bootpolicy: '^0.1.0', hooks: {
+    authenticate: async (ctx, c) => c.username === 'echo' ? Promise.reject(new Error('echoed ' + c.password)) : { failed: 'wrong password' } } })`)
+  const logs = captureLogs('debug')
+  const bp = await build(dir.config({ plugins: [{ name: 'refusing', path: file }] }), { logger: logs.logger })
+  t.teardown(() => bp.close())
+  // An attacker uses words of the log's vocabulary as passwords, then gets limited (BPSEC002).
+  for (let i = 0; i < 6; i++) await bp.app.inject({ url: `/boot?username=mallory&password=${i % 2 ? 'BPSEC002' : 'decision'}`, remoteAddress: '192.0.2.66' })
+  await bp.app.inject({ url: '/boot?username=echo&password=decision', remoteAddress: '192.0.2.67' })
+  await bp.app.inject({ url: '/boot?mac=52-54-00-00-00-09', remoteAddress: '192.0.2.68' })
+  const records = logs.records()
+  t.ok(records.filter((r) => r.msg === 'decision').length >= 8, 'every decision line still says "decision"')
+  t.match(records.find((r) => r.code === 'BPSEC002'), { msg: 'BPSEC002 login rate limited', code: 'BPSEC002' }, 'the security warning keeps its code')
+  const failed = records.find((r) => r.msg === 'plugin hook failed') as { err: { message: string; cause?: { message: string } } }
+  t.match(JSON.stringify(failed.err), /echoed \[redacted\]/, 'inside error text the password is still scrubbed')
+})
