@@ -9,13 +9,19 @@ echo "== policy tests (bootpolicy test over policies/)"
 node bin/bootpolicy.js test
 echo "== tap"
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+# The secret trail: helpers write the secrets they create and the lines they capture here, and a
+# preload keeps every HTTP response body; after tap the checker greps them all (test/helpers/secret-trail.ts).
+export BP_TEST_TRAIL=$(mktemp -d)
+trap 'rm -f "$log"; rm -rf "$BP_TEST_TRAIL"' EXIT
 status=0
-npx tap ${TAP_ARGS:-} 'test/{core,e2e,policies}/**/*.test.ts' 'plugins/*/test/**/*.test.ts' | tee "$log" || status=$?
+NODE_OPTIONS="${NODE_OPTIONS:-} --import=$PWD/test/helpers/trail-responses.mjs" \
+  npx tap ${TAP_ARGS:-} 'test/{core,e2e,policies,scripts}/**/*.test.ts' 'plugins/*/test/**/*.test.ts' | tee "$log" || status=$?
 # One plain closing line with tap's assertion counts.
 summary=$(grep -E '^# \{ total: [0-9]+' "$log" | tail -n 1 || true)
 pass=$(sed -nE 's/.*pass: ([0-9]+).*/\1/p' <<<"$summary")
 fail=$(sed -nE 's/.*fail: ([0-9]+).*/\1/p' <<<"$summary")
 if [ -z "$summary" ] && [ "$status" -eq 0 ]; then status=1; fi
 echo "tests: ${pass:-0} passed, ${fail:-0} failed"
+echo "== secret trail"
+node --import tsx scripts/check-secret-trail.ts "$BP_TEST_TRAIL" || status=1
 exit "$status"

@@ -8,6 +8,14 @@
  * address's: one good password must not buy an address 20 more guesses at other accounts).
  * Counters live in an LRU bounded to `maxKeys` entries, so a flood of invented usernames costs
  * memory in numbers, not without bound (the per-address limit still applies to such a flood).
+ *
+ * Parallel bursts: an attempt is RESERVED (`begin`) before its backend call and counts against
+ * both limits while in flight, so 100 guesses sent at once reach a backend at most `perUser` times
+ * per user and `perAddress` times per address. The outcome then settles the reservation: a refusal
+ * becomes a failure, a success resets the user, an outage counts nothing; the reservation ends
+ * when the backend call really ends (after a hook timeout, later than the answer to the client). In-flight
+ * counts live in a plain map that holds only keys with an attempt under way (never evicted, so a
+ * flood of other keys cannot erase them) and is bounded by the requests the server is serving.
  */
 import { LRUCache } from 'lru-cache'
 
@@ -32,11 +40,28 @@ export interface LimitVerdict {
   /** Seconds until the key that is limited may try again (rounded up, at least 1). */
   readonly retryInS: number
   readonly key: 'user' | 'address'
+  /** Limited only because attempts are still in flight (no window has filled yet). */
+  readonly busy?: true
+}
+
+/**
+ * One reserved attempt. `failed` or `succeeded` records its outcome (the first call counts);
+ * `release` ends the reservation — call it once the backend call has really ended, which after a
+ * hook timeout is later than the answer to the client.
+ */
+export interface LoginAttempt {
+  /** The backend refused the password: one failure for the user and the address. */
+  failed(): void
+  /** A good password: the user's failures are cleared. */
+  succeeded(): void
+  /** The attempt is no longer in flight. */
+  release(): void
 }
 
 export class LoginLimiter {
   readonly limits: LoginLimits
   private readonly windows: LRUCache<string, Window>
+  private readonly inFlight = new Map<string, number>()
 
   constructor(limits: Partial<LoginLimits> = {}, private readonly now: () => number = Date.now) {
     this.limits = { ...DEFAULT_LOGIN_LIMITS, ...limits }
@@ -48,13 +73,65 @@ export class LoginLimiter {
 
   /** undefined when the attempt may go to a backend; otherwise which key is limited and for how long. */
   check(username: string, address: string): LimitVerdict | undefined {
-    const user = this.live(`u:${username.toLowerCase()}`)
-    const addr = this.live(`a:${address}`)
-    const t = this.now()
-    const verdicts: LimitVerdict[] = []
-    if (user && user.count >= this.limits.perUser) verdicts.push({ key: 'user', retryInS: secondsUntil(user.resetAt, t) })
-    if (addr && addr.count >= this.limits.perAddress) verdicts.push({ key: 'address', retryInS: secondsUntil(addr.resetAt, t) })
+    const verdicts = [
+      this.verdict('user', `u:${username.toLowerCase()}`, this.limits.perUser),
+      this.verdict('address', `a:${address}`, this.limits.perAddress),
+    ].filter((v): v is LimitVerdict => v !== undefined)
     return verdicts.sort((a, b) => b.retryInS - a.retryInS)[0]
+  }
+
+  /**
+   * Check and reserve in one step (no await between them): either the verdict that limits the
+   * attempt, or the attempt, counted as in flight until it is settled.
+   */
+  begin(username: string, address: string): { limited: LimitVerdict } | { attempt: LoginAttempt } {
+    const limited = this.check(username, address)
+    if (limited) return { limited }
+    const userKey = `u:${username.toLowerCase()}`
+    const addrKey = `a:${address}`
+    this.hold(userKey, 1)
+    this.hold(addrKey, 1)
+    let decided = false
+    let released = false
+    const once = (fn: () => void) => () => {
+      if (decided) return
+      decided = true
+      fn()
+    }
+    return {
+      attempt: {
+        failed: once(() => this.failed(username, address)),
+        succeeded: once(() => this.succeeded(username)),
+        release: () => {
+          if (released) return
+          released = true
+          this.hold(userKey, -1)
+          this.hold(addrKey, -1)
+        },
+      },
+    }
+  }
+
+  /** Attempts in flight for a user (for tests and metrics). */
+  inFlightFor(username: string): number {
+    return this.inFlight.get(`u:${username.toLowerCase()}`) ?? 0
+  }
+
+  private verdict(key: 'user' | 'address', id: string, max: number): LimitVerdict | undefined {
+    const w = this.live(id)
+    const failures = w?.count ?? 0
+    const pending = this.inFlight.get(id) ?? 0
+    if (failures + pending < max) return undefined
+    const t = this.now()
+    // Failures alone fill the window: wait for it. Otherwise in-flight attempts decide soon.
+    if (w && failures >= max) return { key, retryInS: secondsUntil(w.resetAt, t) }
+    return { key, retryInS: 1, busy: true }
+  }
+
+  private hold(key: string, delta: number): void {
+    const n = (this.inFlight.get(key) ?? 0) + delta
+    if (n > 0) this.inFlight.set(key, n)
+    else this.inFlight.delete(key)
   }
 
   /** Count one refused attempt against the user and the address. */
@@ -90,5 +167,6 @@ function secondsUntil(at: number, now: number): number {
 
 /** The reason policies see in ctx.auth.reason while limited. */
 export function limitedReason(verdict: LimitVerdict): string {
+  if (verdict.busy) return `too many login attempts in progress, retry in ${verdict.retryInS} s`
   return `too many failed attempts, retry in ${verdict.retryInS} s`
 }

@@ -7,6 +7,8 @@ import { normalizeMac } from './normalize-mac.js'
 import { normalizeUuid } from './normalize-uuid.js'
 import { archFromIpxe, archFromOption93, isArch } from './normalize-arch.js'
 import { decodeHexSetting } from './parse-ipxe-query.js'
+import { CREDENTIAL_PARAMS, isCredentialParam } from './credential-params.js'
+import { registerRequestSecret } from '../log/secret-registry.js'
 import {
   cleanHostname, cleanIpv4, cleanText, cleanToken,
   MAX_PARAM_VALUE, MAX_PASSWORD_BYTES, PARAM_NAME_PATTERN, USERNAME_PATTERN,
@@ -21,11 +23,12 @@ const TEXT_FIELDS = {
   'user-class': 64,
 } as const
 
-/** Wire names that are identity or credentials, never admin params. */
+/** Wire names that are identity or credentials (credential-params.ts), never admin params. */
 export const RESERVED_PARAMS: ReadonlySet<string> = new Set([
   'mac', 'uuid', 'buildarch', 'platform', 'arch', 'arch93', 'ip', 'hostname', 'userclass', 'user-class',
-  'serial', 'manufacturer', 'product', 'asset', 'username', 'password',
-  ...['serial', 'manufacturer', 'product', 'asset', 'hostname', 'user-class', 'username', 'password'].map((f) => `${f}_hex`),
+  'serial', 'manufacturer', 'product', 'asset',
+  ...['serial', 'manufacturer', 'product', 'asset', 'hostname', 'user-class'].map((f) => `${f}_hex`),
+  ...CREDENTIAL_PARAMS,
 ])
 
 export interface RawBootRequest {
@@ -83,7 +86,7 @@ export function buildContext(raw: RawBootRequest): BuiltContext {
 
   const params: Record<string, string> = {}
   for (const [rawKey, rawValue] of q) {
-    if (RESERVED_PARAMS.has(rawKey)) continue
+    if (RESERVED_PARAMS.has(rawKey) || isCredentialParam(rawKey)) continue
     // `again()`/`login()` send values outside [A-Za-z0-9._~-] as `<name>_hex` (see identity-query.ts).
     const isHex = rawKey.endsWith('_hex')
     const key = isHex ? rawKey.slice(0, -4) : rawKey
@@ -146,6 +149,8 @@ function resolveArch(
 function readCredentials(textOf: (name: string) => string | undefined, dropped: string[]): Credentials | undefined {
   const username = textOf('username')
   const password = textOf('password')
+  // Known to the log scrubber before any backend (or its error message) sees it, even if refused below.
+  registerRequestSecret(password)
   if (username === undefined || username === '') return undefined
   if (!USERNAME_PATTERN.test(username)) {
     dropped.push('username')

@@ -7,6 +7,7 @@ import { LRUCache } from 'lru-cache'
 import type { Logger } from 'pino'
 import { buildContext, deepFreeze } from '../context/build-context.js'
 import { parseIpxeQuery } from '../context/parse-ipxe-query.js'
+import { queryHasCredentials } from '../context/credential-params.js'
 import type { BootContext } from '../context/types.js'
 import type { Decision } from '../decision/types.js'
 import { validateDecision } from '../decision/validate-decision.js'
@@ -70,7 +71,9 @@ export class Engine {
   async handle(req: BootRequest): Promise<BootResponse> {
     const t0 = performance.now()
     const { hooks } = this.options
-    const key = this.responses && !req.dryRun && !CREDENTIALS.test(req.query)
+    // Decoded as /boot decodes it: `%75sername=` is a username, and such an answer is never memoized.
+    const withCredentials = queryHasCredentials(req.query)
+    const key = this.responses && !req.dryRun && !withCredentials
       ? `${this.options.policies.revision}\n${hooks.revision()}\n${req.remoteAddress}\n${req.query}`
       : undefined
     const hit = key ? this.responses!.get(key) : undefined
@@ -79,9 +82,9 @@ export class Engine {
       hooks.onResponse(record)
       return { ...hit, script: withRequestId(hit.script, req.requestId), record }
     }
-    const { response, cacheable } = await this.compute(req, t0)
+    const { response, cacheable } = await this.compute(req, t0, withCredentials)
     if (key && cacheable) this.responses!.set(key, response)
-    return { ...response, script: withRequestId(response.script, req.requestId) }
+    return { ...response, script: withRequestId(response.script, req.requestId, withCredentials) }
   }
 
   /** Side effects run on every request: a cached response stands only if prepare keeps its decision. */
@@ -95,13 +98,13 @@ export class Engine {
   }
 
   /** The full path; `cacheable` when the answer may be memoized whole (no error, no template, decision kept by prepare). */
-  private async compute(req: BootRequest, t0: number): Promise<{ response: BootResponse; cacheable: boolean }> {
+  private async compute(req: BootRequest, t0: number, withCredentials: boolean): Promise<{ response: BootResponse; cacheable: boolean }> {
     const { hooks } = this.options
     const hookTrace: HookTrace[] = []
     let ctx: BootContext
     let credentials
     try {
-      const memoKey = this.contexts && !CREDENTIALS.test(req.query) ? `${req.remoteAddress}\n${req.query}` : undefined
+      const memoKey = this.contexts && !withCredentials ? `${req.remoteAddress}\n${req.query}` : undefined
       let built = memoKey === undefined ? undefined : this.contexts!.get(memoKey)
       if (!built) {
         built = buildContext({ query: parseIpxeQuery(req.query), remoteAddress: req.remoteAddress })
@@ -225,13 +228,17 @@ export class Engine {
   }
 }
 
-const CREDENTIALS = /(^|&)(username|password)/
-
-/** Bind the request id: `set bp-req <id>` right after `#!ipxe` (ids are hex, or a fixed word). */
-export function withRequestId(script: string, requestId: string): string {
+/**
+ * Bind the request id: `set bp-req <id>` right after `#!ipxe` (ids are hex, or a fixed word).
+ * After a request that carried credentials, iPXE still holds the user's real password in its
+ * `username`/`password` settings, which its iSCSI driver would send as CHAP and write into the
+ * iBFT: they are cleared first thing (a plugin that wants CHAP sets them later in the script).
+ */
+export function withRequestId(script: string, requestId: string, clearCredentials = false): string {
   const id = /^[A-Za-z0-9_-]{1,32}$/.test(requestId) ? requestId : 'invalid'
   const nl = script.indexOf('\n')
-  return `${script.slice(0, nl + 1)}set bp-req ${id}\n${script.slice(nl + 1)}`
+  const clear = clearCredentials ? 'clear username\nclear password\n' : ''
+  return `${script.slice(0, nl + 1)}set bp-req ${id}\n${clear}${script.slice(nl + 1)}`
 }
 
 function asError(err: unknown): BootpolicyError {

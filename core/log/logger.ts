@@ -1,11 +1,13 @@
 /**
  * The root pino logger. Redaction is on by default: passwords, CHAP secrets and authorization
  * headers never reach a log line, and neither does the password in a /boot query string (the
- * access log's `url` is rewritten before it is written).
+ * access log's `url` is rewritten before it is written, its keys decoded by the /boot decoder).
+ * Every message, error (its `cause` chain, nested and aggregated errors, stacks) and string field
+ * also passes through the secret registry's scrubber and is capped (log-scrub.ts).
  */
 import { pino, type DestinationStream, type Logger } from 'pino'
-
-const SECRET_PARAM = /^(password|password_hex|secret|chap[-_]?secret|chap[-_]?password|token)$/i
+import { decodedKey, isSecretParam } from '../context/credential-params.js'
+import { scrubString, scrubValue, serializeError } from './log-scrub.js'
 
 export const REDACT_PATHS = [
   'password',
@@ -32,13 +34,7 @@ export function redactUrl(url: string): string {
     .map((pair) => {
       const eq = pair.indexOf('=')
       const key = eq === -1 ? pair : pair.slice(0, eq)
-      let name = key
-      try {
-        name = decodeURIComponent(key)
-      } catch {
-        // keep the raw key
-      }
-      return SECRET_PARAM.test(name) ? `${key}=[redacted]` : pair
+      return isSecretParam(decodedKey(pair)) ? `${key}=[redacted]` : pair
     })
   return `${url.slice(0, q)}?${pairs.join('&')}`
 }
@@ -55,12 +51,13 @@ export const serializers = {
   req(req: RequestLike) {
     return {
       method: req.method,
-      url: req.url ? redactUrl(req.url) : req.url,
+      url: req.url ? scrubString(redactUrl(req.url)) : req.url,
       remoteAddress: req.ip,
-      userAgent: req.headers?.['user-agent'],
+      userAgent: scrubValue(req.headers?.['user-agent']),
     }
   },
-  err: pino.stdSerializers.err,
+  // Already-serialized values (log-scrub walks objects first) pass through unchanged.
+  err: (err: unknown) => (err instanceof Error ? serializeError(err) : err),
 }
 
 export function createLogger(level: string, destination?: DestinationStream): Logger {
@@ -70,6 +67,30 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       serializers,
       base: { service: 'bootpolicy' },
+      formatters: {
+        // Every field, nested or not: secrets scrubbed, strings capped, errors serialized.
+        log: (obj) => scrubValue(obj) as Record<string, unknown>,
+      },
+      hooks: {
+        logMethod(args, method) {
+          const [first] = args as unknown[]
+          // Messages are constants: only trusted secrets are scrubbed from them (a client's
+          // password must not blank `decision` or `BPSEC002`)...
+          for (let i = 0; i < args.length; i++) if (typeof args[i] === 'string') args[i] = scrubString(args[i] as string, true) as never
+          // ...except the message pino takes from an error when none is given: that one is error text.
+          const err = first instanceof Error ? first : (first as { err?: unknown } | null)?.err
+          if (args.length === 1 && err instanceof Error) {
+            let message = ''
+            try {
+              message = String(err.message)
+            } catch {
+              // a hostile getter: no message
+            }
+            args.push(scrubString(message) as never)
+          }
+          return method.apply(this, args)
+        },
+      },
     },
     destination,
   )

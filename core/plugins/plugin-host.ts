@@ -12,7 +12,7 @@ import { BootpolicyError, messageOf } from '../errors/bp-error.js'
 import type { HookTrace, RequestHooks } from '../engine/request-hooks.js'
 import type { KindRenderer } from '../ipxe/render-decision.js'
 import type { DhcpClientFacts, BootOverride } from '../dhcp/dhcp-service.js'
-import type { BootpolicyPlugin, HookName, HookSpec, PluginHooks, TransferClient } from './types.js'
+import type { AuthResult, BootpolicyPlugin, HookName, HookSpec, PluginHooks, TransferClient } from './types.js'
 
 type Handler<K extends HookName> = Extract<NonNullable<PluginHooks[K]>, (...args: never[]) => unknown>
 
@@ -129,34 +129,53 @@ export class PluginHost implements RequestHooks {
   async authenticate(ctx: BootContext, credentials: Credentials, trace: HookTrace[]): Promise<AuthState> {
     const handlers = this.handlers('authenticate')
     const { username } = credentials
-    // Limited: no backend is called at all.
-    const limited = handlers.length ? this.loginLimiter.check(username, ctx.remoteAddress) : undefined
-    if (limited) {
+    if (handlers.length === 0) return { status: 'failed', username, reason: 'no authentication backend is configured' }
+    // Reserved before any backend call, in the same tick as the check: a parallel burst is held to the limits.
+    const begun = this.loginLimiter.begin(username, ctx.remoteAddress)
+    if ('limited' in begun) {
+      const { limited } = begun
       this.options.logger.warn({ code: 'BPSEC002', username, remoteAddress: ctx.remoteAddress, limitedBy: limited.key, retryInS: limited.retryInS }, 'BPSEC002 login rate limited')
       return { status: 'failed', username, reason: limitedReason(limited) }
     }
+    const { attempt } = begun
     let backendError = false
-    for (const h of handlers) {
-      let result
-      try {
-        result = await this.call(h.plugin, 'authenticate', trace, () => h.handler(ctx, credentials))
-      } catch {
-        backendError = true
-        continue
+    // Backend calls still running: a timed-out call keeps its reservation until it really ends.
+    let running = 0
+    const started = (result: Promise<AuthResult>): Promise<AuthResult> => {
+      const p = Promise.resolve(result)
+      running++
+      const done = () => {
+        if (--running === 0 && answered) attempt.release()
       }
-      if (result && 'principal' in result) {
-        this.loginLimiter.succeeded(username)
-        return { status: 'authenticated', username, principal: { ...result.principal, source: result.principal.source || h.plugin } }
-      }
-      if (result && 'failed' in result) {
-        this.loginLimiter.failed(username, ctx.remoteAddress)
-        return { status: 'failed', username, reason: result.failed }
-      }
+      p.then(done, done)
+      return p
     }
-    // An unavailable backend is not the client's fault: only refusals count against the limits.
-    if (handlers.length && !backendError) this.loginLimiter.failed(username, ctx.remoteAddress)
-    const reason = handlers.length === 0 ? 'no authentication backend is configured' : backendError ? 'authentication service unavailable' : 'unknown user or wrong password'
-    return { status: 'failed', username, reason }
+    let answered = false
+    try {
+      for (const h of handlers) {
+        let result
+        try {
+          result = await this.call(h.plugin, 'authenticate', trace, () => started(h.handler(ctx, credentials)))
+        } catch {
+          backendError = true
+          continue
+        }
+        if (result && 'principal' in result) {
+          attempt.succeeded()
+          return { status: 'authenticated', username, principal: { ...result.principal, source: result.principal.source || h.plugin } }
+        }
+        if (result && 'failed' in result) {
+          attempt.failed()
+          return { status: 'failed', username, reason: result.failed }
+        }
+      }
+      // An unavailable backend is not the client's fault: only refusals count against the limits.
+      if (!backendError) attempt.failed()
+      return { status: 'failed', username, reason: backendError ? 'authentication service unavailable' : 'unknown user or wrong password' }
+    } finally {
+      answered = true
+      if (running === 0) attempt.release()
+    }
   }
 
   async decide(ctx: BootContext, trace: HookTrace[]): Promise<{ decision: Decision; plugin: string } | undefined> {

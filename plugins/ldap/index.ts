@@ -5,8 +5,9 @@
  * - authenticate: simple bind with a DN template (`uid={username},ou=people,…`, RFC 4514
  *   escaping) or search-then-bind with a service account (filter with RFC 4515 escaping). The
  *   principal's groups come from the user's `memberOf` or a group search, read on the user's own
- *   bound connection. Empty passwords are refused before any bind (an "unauthenticated bind"
- *   succeeds on many servers).
+ *   bound connection. The principal's name is the entry's `principalAttribute` (default `uid`) as
+ *   the directory spells it, never the username as typed (`ALICE` and `alice` are one principal).
+ *   Empty passwords are refused before any bind (an "unauthenticated bind" succeeds on many servers).
  * - enrich: `ctx.plugins.ldap.host` — the attributes of the entry whose MAC matches, cached (LRU
  *   with TTL). Group lists are cached by user DN too. Passwords and bind results are never cached.
  * - TLS: ldaps:// URLs, or StartTLS; `tls.caFile` and `tls.rejectUnauthorized` (default true).
@@ -34,6 +35,8 @@ export interface LdapOptions {
   userSearch?: { base: string; filter?: string; scope?: 'sub' | 'one' }
   serviceAccount?: { dn: string; password?: string; passwordFile?: string }
   groups?: { from?: 'memberOf' | 'search' | 'none'; base?: string; filter?: string; attribute?: string }
+  /** The entry's attribute that names the principal (default `uid`): `ALICE` and `alice` are one user. */
+  principalAttribute?: string
   hosts?: { base: string; filter?: string; scope?: 'sub' | 'one'; attributes?: string[] }
   cache?: { ttlMs?: number; max?: number }
 }
@@ -80,6 +83,7 @@ export const schema = {
       },
       default: {},
     },
+    principalAttribute: { type: 'string', pattern: '^[A-Za-z][A-Za-z0-9-]*$', default: 'uid' },
     hosts: {
       type: 'object',
       additionalProperties: false,
@@ -195,6 +199,19 @@ export default function ldap(options: LdapOptions): BootpolicyPlugin {
     return searchEntries[0]?.dn
   }
 
+  /**
+   * The principal's name as the directory spells it (the entry's `principalAttribute`), read on
+   * the user's own bound connection; of several values, the one the user typed (ignoring case).
+   */
+  async function principalName(c: Client, dn: string, typed: string): Promise<string | undefined> {
+    const attribute = o.principalAttribute ?? 'uid'
+    const { searchEntries } = await c.search(dn, { scope: 'base', attributes: [attribute] })
+    const v = searchEntries[0] ? firstValues(searchEntries[0], [attribute])[attribute] : undefined
+    const values = v === undefined ? [] : Array.isArray(v) ? v : [v]
+    const name = values.find((x) => x.toLowerCase() === typed.toLowerCase()) ?? values[0]
+    return name !== undefined && USERNAME_PATTERN.test(name) ? name : undefined
+  }
+
   async function groupsOf(c: Client, dn: string): Promise<string[]> {
     const g = o.groups ?? {}
     const from = g.from ?? 'memberOf'
@@ -273,13 +290,21 @@ export default function ldap(options: LdapOptions): BootpolicyPlugin {
             if (err instanceof InvalidCredentialsError) return { failed: REFUSED }
             throw unavailable(o.url, err)
           }
+          let name: string | undefined
+          try {
+            name = await principalName(c, dn, username)
+          } catch (err) {
+            throw unavailable(o.url, err)
+          }
+          // A configuration fault, not the user's: an error (an outage to the limiter), never a login.
+          if (name === undefined) throw new Error(`LDAP entry ${dn} has no usable ${o.principalAttribute ?? 'uid'} to name the principal`)
           let groups: string[] = []
           try {
             groups = await groupsOf(c, dn)
           } catch (err) {
             log.warn({ err: { message: (err as Error).message } }, 'ldap: could not read the groups of an authenticated user')
           }
-          return { principal: { name: username, groups, source: 'ldap' } }
+          return { principal: { name, groups, source: 'ldap' } }
         } finally {
           await close(c)
         }

@@ -8,6 +8,7 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { trailSecret } from './secret-trail.js'
 import { once } from 'node:events'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -97,7 +98,9 @@ export async function startKdc(options: { realm?: string } = {}): Promise<Kdc> {
   }
   const kadmin = (query: string) => run(kadminLocal, ['-r', realm, '-q', query], { env, timeout: 20_000 })
   try {
-    await run(kdb5Util, ['create', '-s', '-r', realm, '-P', randomBytes(16).toString('hex')], { env, timeout: 60_000 })
+    const masterPassword = randomBytes(16).toString('hex')
+    trailSecret(masterPassword)
+    await run(kdb5Util, ['create', '-s', '-r', realm, '-P', masterPassword], { env, timeout: 60_000 })
     await kadmin(`addprinc -randkey HTTP/${SERVICE_HOST}`)
     await kadmin(`ktadd -k ${keytab} HTTP/${SERVICE_HOST}`)
     const proc = spawn(krb5kdc, ['-n', '-r', realm], { env, stdio: ['ignore', 'ignore', 'pipe'] })
@@ -128,6 +131,7 @@ export async function startKdc(options: { realm?: string } = {}): Promise<Kdc> {
     service: `HTTP@${SERVICE_HOST}`,
     env,
     async addUser(name, password) {
+      trailSecret(password)
       await kadmin(`addprinc -pw ${password} ${name}`)
     },
     remove,

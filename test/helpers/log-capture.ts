@@ -1,6 +1,10 @@
-/** A pino destination that keeps every line, parsed, for assertions on logs. */
+/**
+ * A pino destination that keeps every line, parsed, for assertions on logs. Under scripts/test.sh
+ * the lines also go to the secret trail (secret-trail.ts), which the suite greps for secrets.
+ */
 import { Writable } from 'node:stream'
 import { createLogger } from '../../core/log/logger.js'
+import { trailLines } from './secret-trail.js'
 
 export function captureLogs(level = 'debug') {
   const lines: string[] = []
@@ -11,6 +15,7 @@ export function captureLogs(level = 'debug') {
     },
   })
   const logger = createLogger(level, stream)
+  trailLines(lines)
   return {
     logger,
     lines,

@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { rmSync, writeFileSync } from 'node:fs'
 import { requireCommand } from './e2e-require.js'
+import { trailSecret } from './secret-trail.js'
 
 export interface PamUser {
   readonly username: string
@@ -42,6 +43,7 @@ export function createPamUser(options: { password?: string; pamAuth?: string } =
   const serviceFile = `/etc/pam.d/${service}`
   // A password with characters a shell or a URL would mangle: the plugin must pass it through untouched.
   const password = options.password ?? `Pw-${randomBytes(6).toString('hex')} &?#%'"$`
+  trailSecret(password)
   let removed = false
 
   const user: PamUser = {

@@ -17,6 +17,7 @@ import { promisify } from 'node:util'
 import { createSelfSignedCert } from '../../core/cli/cert-command.js'
 import { requireCommand } from './e2e-require.js'
 import { waitForTcp } from './wait-for-tcp.js'
+import { trailSecret } from './secret-trail.js'
 
 const run = promisify(execFile)
 
@@ -95,13 +96,15 @@ export async function startSlapd(): Promise<Slapd> {
     bob: { uid: 'bob.smith', password: `bob-${randomBytes(6).toString('hex')}`, dn: `uid=bob.smith,ou=people,${BASE_DN}`, groups: ['staff'] },
   }
   const host = { mac: '52:54:00:12:34:56', cn: 'ws01', l: 'rack 4', description: 'lab workstation' }
+  const carolPassword = randomBytes(8).toString('hex')
+  for (const secret of [rootPw, servicePassword, carolPassword, ...Object.values(users).map((u) => u.password)]) trailSecret(secret)
   const ldif = [
     `dn: ${BASE_DN}\nobjectClass: dcObject\nobjectClass: organization\ndc: example\no: Example\n`,
     ...['people', 'groups', 'hosts', 'services'].map((ou) => `dn: ou=${ou},${BASE_DN}\nobjectClass: organizationalUnit\nou: ${ou}\n`),
     `dn: cn=bootpolicy,ou=services,${BASE_DN}\nobjectClass: applicationProcess\nobjectClass: simpleSecurityObject\ncn: bootpolicy\nuserPassword: ${servicePassword}\n`,
     ...Object.values(users).map((u) => `dn: ${u.dn}\nobjectClass: inetOrgPerson\nuid: ${u.uid}\ncn: ${u.uid}\nsn: ${u.uid}\nuserPassword: ${u.password}\n`),
     // A user whose uid is a filter wildcard's victim: `*` must never match it by accident.
-    `dn: uid=carol,ou=people,${BASE_DN}\nobjectClass: inetOrgPerson\nuid: carol\ncn: carol\nsn: carol\nuserPassword: ${randomBytes(8).toString('hex')}\n`,
+    `dn: uid=carol,ou=people,${BASE_DN}\nobjectClass: inetOrgPerson\nuid: carol\ncn: carol\nsn: carol\nuserPassword: ${carolPassword}\n`,
     `dn: cn=lab,ou=groups,${BASE_DN}\nobjectClass: groupOfNames\ncn: lab\nmember: ${users.alice.dn}\n`,
     `dn: cn=staff,ou=groups,${BASE_DN}\nobjectClass: groupOfNames\ncn: staff\nmember: ${users.alice.dn}\nmember: ${users.bob.dn}\n`,
     `dn: cn=${host.cn},ou=hosts,${BASE_DN}\nobjectClass: device\nobjectClass: ieee802Device\ncn: ${host.cn}\nmacAddress: ${host.mac}\nl: ${host.l}\ndescription: ${host.description}\nserialNumber: SN-0001\n`,

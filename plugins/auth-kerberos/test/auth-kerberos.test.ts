@@ -11,6 +11,7 @@ import { captureLogs } from '../../../test/helpers/log-capture.js'
 import { parseScript } from '../../../test/helpers/ipxe-tokenize.js'
 import { tempPolicies } from '../../../test/helpers/policy-dir.js'
 import { startKdc, type Kdc } from '../../../test/helpers/kdc.js'
+import { trailSecret } from '../../../test/helpers/secret-trail.js'
 
 const POLICY = `export default (ctx: any) => ({ kind: 'exit', message: JSON.stringify(ctx.auth) })`
 const shown = (body: string): Record<string, unknown> =>
@@ -20,6 +21,7 @@ const login = (username: string, password: string): string => `/boot?username_he
 
 // No spaces or quotes: kadmin.local -q splits on them; the rest goes through untouched.
 const password = `Pw-${randomBytes(6).toString('hex')}&?#%$+`
+trailSecret(password)
 let kdc: Kdc
 t.before(async () => {
   kdc = await startKdc()

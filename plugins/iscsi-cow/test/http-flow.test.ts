@@ -53,14 +53,16 @@ t.test('login → prepare → sanboot script with CHAP; kernel variant; secret n
   const secret = commands.find((c) => c.argv[0] === 'set' && c.argv[1] === 'password')?.argv[2]
   t.match(secret, /^[A-Za-z0-9]{16}$/)
   t.match(argv[0], /^set bp-req /)
-  t.same(argv.slice(1, 6), [
+  // The core clears the login's username/password first; the CHAP account is set after that.
+  t.same(argv.slice(1, 3), ['clear username', 'clear password'])
+  t.same(argv.slice(3, 8), [
     'echo Booting your Fedora 29 disk',
     'set username alice',
     `set password ${secret}`,
     `sanboot iscsi:127.0.0.1::${env.tgtd.port}:1:iqn.edu.example.server-01:fc29-alice`,
     'goto iscsi-cow_clear',
   ])
-  t.same(argv.slice(6, 9), ['clear username', 'clear password', 'goto bp_failed'], 'a failed sanboot clears the credentials')
+  t.same(argv.slice(8, 11), ['clear username', 'clear password', 'goto bp_failed'], 'a failed sanboot clears the credentials')
   t.ok(labels.includes('iscsi-cow_clear'))
   const url = `iscsi://alice%${secret}@127.0.0.1:${env.tgtd.port}/iqn.edu.example.server-01:fc29-alice/1`
   t.ok((await iscsiInq(url)).ok, 'the rendered credentials log in')

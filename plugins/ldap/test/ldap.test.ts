@@ -131,3 +131,20 @@ t.test('host facts by MAC, cached; slapd down: clear error, requests still answe
   await slapd.start()
   t.match(shown((await bp.app.inject(login(users.alice.uid, users.alice.password))).body).auth, { status: 'authenticated' }, 'an outage is not counted as a failed login')
 })
+
+t.test('hazard: the LDAP principal name is the username as typed (ALICE and alice are two principals)', async (t) => {
+  const { alice } = slapd.users
+  for (const options of [{ url: slapd.url, bindDn }, { url: slapd.url, userSearch: { base: `ou=people,${BASE_DN}` }, serviceAccount: { dn: slapd.serviceDn, password: slapd.servicePassword } }]) {
+    const { bp } = await app(t, options)
+    for (const typed of ['ALICE', 'Alice', 'alice']) {
+      t.match(shown((await bp.app.inject(login(typed, alice.password))).body).auth, {
+        status: 'authenticated', username: typed, principal: { name: 'alice', groups: ['lab', 'staff'], source: 'ldap' },
+      }, `${typed} → the directory's uid (${options.bindDn ? 'bind DN template' : 'search-then-bind'})`)
+    }
+  }
+  // A directory attribute other than uid names the principal when configured.
+  const { bp } = await app(t, { url: slapd.url, bindDn, principalAttribute: 'cn' })
+  t.match(shown((await bp.app.inject(login('BOB.SMITH', slapd.users.bob.password))).body).auth, { status: 'authenticated', principal: { name: 'bob.smith' } })
+  const { bp: noAttr } = await app(t, { url: slapd.url, bindDn, principalAttribute: 'employeeNumber' })
+  t.match(shown((await noAttr.app.inject(login('alice', alice.password))).body).auth, { status: 'failed', reason: 'authentication service unavailable' }, 'an entry without the attribute is an error, never a login under the typed name')
+})

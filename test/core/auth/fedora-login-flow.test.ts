@@ -30,7 +30,10 @@ t.test('menu → login → PAM → the instance boots for that user; wrong passw
   const config = validateConfig({
     policies: { dir, watch: false },
     log: { level: 'silent' },
-    plugins: [{ name: 'auth-pam', options: { service: user.service } }],
+    // Four parallel refusals queue behind auth-pam's 2 slots for ~2 s (pam_unix's delay); on a busy
+    // machine the default 2.5 s queue timeout turns some into outages, which are not counted.
+    plugins: [{ name: 'auth-pam', options: { service: user.service, queueTimeoutMs: 15000 } }],
+    pluginTimeouts: { hookMs: 20000 },
   }, dir)
   const bp = await build(config)
   t.teardown(() => bp.close())

@@ -13,6 +13,7 @@ import { tempPolicies } from '../../helpers/policy-dir.js'
 import { createPamUser } from '../../helpers/pam-user.js'
 import { startKdc } from '../../helpers/kdc.js'
 import { BASE_DN, startSlapd } from '../../helpers/slapd.js'
+import { trailSecret } from '../../helpers/secret-trail.js'
 
 const hexColon = (s: string): string => (Buffer.from(s).toString('hex').match(/../g) ?? []).join(':')
 
@@ -25,7 +26,11 @@ function forms(password: string): string[] {
 t.test('no password in logs, metrics, responses or errors: PAM, Kerberos and LDAP; success, failure, outage', async (t) => {
   const logs = captureLogs('trace')
   // Distinct secrets per case so that a hit says which path leaked.
-  const secret = (label: string): string => `S3cr3t-${label}-${randomBytes(6).toString('hex')}`
+  const secret = (label: string): string => {
+    const s = `S3cr3t-${label}-${randomBytes(6).toString('hex')}`
+    trailSecret(s)
+    return s
+  }
   const pamPassword = secret('pam')
   const krbPassword = secret('krb')
   const pamUser = createPamUser({ password: pamPassword })
