@@ -19,8 +19,8 @@ export { Checker } from '../decision/validate-decision.js'
 export { renderBoot } from '../ipxe/render-decision.js'
 /** Crash-safe file replacement (temp file, fsync, rename, directory fsync), for plugin state. */
 export { writeFileAtomic } from '../state/atomic-file.js'
-/** Tell the logger a secret (a generated CHAP secret, say): it is scrubbed from every log line by value. */
-export { registerSecret } from '../log/secret-registry.js'
+/** Tell the logger a secret (a generated CHAP secret, say): it is scrubbed from every log line by value; scrubSecrets applies the same to a text a plugin shows (a command's stderr). */
+export { registerSecret, scrubSecrets } from '../log/secret-registry.js'
 
 /** Where a plugin's hook runs relative to the others of the same hook: rollup's `order`. */
 export type HookOrder = 'pre' | 'post'
