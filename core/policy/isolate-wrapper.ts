@@ -1,0 +1,155 @@
+/**
+ * The in-isolate call wrapper, evaluated in every policy isolate BEFORE the policy's own code.
+ * isolated-vm copies a returned object and reads a thrown value's message/stack after the time
+ * limit has stopped, on the calling thread: a getter, a Proxy or a looping `message` getter ran
+ * unbounded there. So everything that touches policy values happens here, inside the isolate and
+ * under its time limit, and only a string ever crosses out:
+ *   'U'                       no decision (undefined or null)
+ *   'R' + json                the decision, serialized by our own walker
+ *   'G' + quoted reason       not plain data (function, symbol, class instance, accessor, cycle, too big)
+ *   'E' + quoted message + '\n' + quoted stack   the policy threw (both capped)
+ *   'F'                       the module's default export is not a function
+ *   'X'                       last resort: something failed that cannot even be described
+ * The intrinsics it uses are captured first, so a policy that patches JSON, Object, Array or
+ * String prototypes can only make its own call fail. WebAssembly (its memory is not counted in
+ * the isolate's memory limit), SharedArrayBuffer and Atomics are removed.
+ */
+import { GLOBAL_NAME } from './compile-policy.js'
+
+export interface WrapperLimits {
+  /** Values (objects, arrays and primitives) a result may contain. */
+  readonly maxNodes: number
+  /** Characters of the serialized result. */
+  readonly maxBytes: number
+  readonly maxDepth: number
+  readonly maxMessage: number
+  readonly maxStack: number
+}
+
+export const DECISION_LIMITS: WrapperLimits = { maxNodes: 10_000, maxBytes: 256 * 1024, maxDepth: 64, maxMessage: 2000, maxStack: 4000 }
+/** Policy test files export tables of cases: more room, same walker. */
+export const DATA_LIMITS: WrapperLimits = { ...DECISION_LIMITS, maxNodes: 200_000, maxBytes: 16 * 1024 * 1024 }
+
+/** Source of an expression that evaluates to the wrapper `(op, arg) => string`. */
+export function wrapperSource(limits: WrapperLimits): string {
+  return `(() => {
+  'use strict';
+  const G = globalThis;
+  const parse = JSON.parse, quote = JSON.stringify;
+  const getProto = Object.getPrototypeOf, ownKeys = Reflect.ownKeys, getDesc = Reflect.getOwnPropertyDescriptor;
+  const hasOwn = Object.hasOwn, isArray = Array.isArray, apply = Reflect.apply, strSlice = String.prototype.slice;
+  const ObjProto = Object.prototype, ArrProto = Array.prototype;
+  const MAX_NODES = ${limits.maxNodes}, MAX_BYTES = ${limits.maxBytes}, MAX_DEPTH = ${limits.maxDepth};
+  const MAX_MESSAGE = ${limits.maxMessage}, MAX_STACK = ${limits.maxStack};
+  const MODULE = ${JSON.stringify(GLOBAL_NAME)};
+  delete G.WebAssembly; delete G.SharedArrayBuffer; delete G.Atomics;
+  G.console = { log() {}, info() {}, warn() {}, error() {}, debug() {} };
+  const REFUSED = {};
+  let reason = '', nodes = 0, bytes = 0, fn;
+  const stack = [];
+
+  function refuse(why) { reason = why; throw REFUSED; }
+  function cut(s, n) { return s.length > n ? apply(strSlice, s, [0, n]) + '…' : s; }
+  function grow(s) { bytes += s.length; if (bytes > MAX_BYTES) refuse('more than ' + MAX_BYTES + ' characters'); return s; }
+
+  function ser(v, depth) {
+    if (++nodes > MAX_NODES) refuse('more than ' + MAX_NODES + ' values');
+    const t = typeof v;
+    if (t === 'string') return grow(quote(v));
+    if (t === 'number') { if (v !== v || v === 1 / 0 || v === -1 / 0) refuse('a non-finite number'); return grow('' + v); }
+    if (t === 'boolean') return grow(v ? 'true' : 'false');
+    if (v === null) return grow('null');
+    if (t !== 'object') refuse('a ' + t);
+    if (depth >= MAX_DEPTH) refuse('nesting deeper than ' + MAX_DEPTH);
+    for (let i = 0; i < depth; i++) if (stack[i] === v) refuse('a cycle');
+    stack[depth] = v;
+    const proto = getProto(v);
+    let out;
+    if (isArray(v)) {
+      if (proto !== ArrProto) refuse('an array subclass');
+      const len = getDesc(v, 'length').value;
+      out = '[';
+      for (let i = 0; i < len; i++) {
+        const d = getDesc(v, '' + i);
+        if (i) out += grow(',');
+        if (d === undefined) { out += grow('null'); continue; }
+        if (hasOwn(d, 'get') || hasOwn(d, 'set')) refuse('an accessor property');
+        const x = d.value;
+        out += x === undefined ? grow('null') : ser(x, depth + 1);
+      }
+      out += grow(']');
+    } else {
+      if (proto !== ObjProto && proto !== null) refuse('a class instance');
+      const keys = ownKeys(v);
+      out = '{';
+      let first = true;
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i];
+        if (typeof k !== 'string') refuse('a symbol key');
+        const d = getDesc(v, k);
+        if (d === undefined) continue;
+        if (hasOwn(d, 'get') || hasOwn(d, 'set')) refuse('an accessor property');
+        if (!d.enumerable || d.value === undefined) continue;
+        out += grow((first ? '' : ',') + quote(k) + ':');
+        first = false;
+        out += ser(d.value, depth + 1);
+      }
+      out += grow('}');
+    }
+    stack[depth] = undefined;
+    return out;
+  }
+
+  function threw(e) {
+    let message = '', trace = '';
+    try {
+      if (e !== null && (typeof e === 'object' || typeof e === 'function')) {
+        const m = e.message;
+        message = typeof m === 'string' ? m : m === undefined ? 'a thrown ' + (isArray(e) ? 'array' : 'object') : '' + m;
+        const s = e.stack;
+        if (typeof s === 'string') trace = s;
+      } else {
+        message = '' + e;
+      }
+    } catch (e2) {
+      message = message || 'a thrown value that cannot be read';
+    }
+    return 'E' + quote(cut(message, MAX_MESSAGE)) + '\\n' + quote(cut(trace, MAX_STACK));
+  }
+
+  function out(r) {
+    if (r === undefined || r === null) return 'U';
+    nodes = 0; bytes = 0; stack.length = 0;
+    try { return 'R' + ser(r, 0); }
+    catch (e) { return e === REFUSED ? 'G' + quote(reason) : threw(e); }
+  }
+
+  return function call(op, arg) {
+    try {
+      if (op === 'run') {
+        const ctx = parse(arg);
+        let r;
+        try { r = fn(ctx); } catch (e) { return threw(e); }
+        return out(r);
+      }
+      if (op === 'bind') {
+        try {
+          const m = G[MODULE];
+          const f = m && (m.default !== undefined ? m.default : m);
+          if (typeof f !== 'function') return 'F';
+          fn = f;
+          return 'U';
+        } catch (e) { return threw(e); }
+      }
+      if (op === 'export') {
+        let v;
+        try { v = G[MODULE][arg]; } catch (e) { return threw(e); }
+        return out(v);
+      }
+      return 'X';
+    } catch (e) {
+      return 'X';
+    }
+  };
+})()`
+}
