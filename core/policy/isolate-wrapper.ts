@@ -6,7 +6,7 @@
  * under its time limit, and only a string ever crosses out:
  *   'U'                       no decision (undefined or null)
  *   'R' + json                the decision, serialized by our own walker
- *   'G' + quoted reason       not plain data (function, symbol, class instance, accessor, cycle, too big)
+ *   'G' + quoted reason       not plain data (function, symbol, class instance, cycle, too many values or characters)
  *   'E' + quoted message + '\n' + quoted stack   the policy threw (both capped)
  *   'F'                       the module's default export is not a function
  *   'X'                       last resort: something failed that cannot even be described
@@ -21,12 +21,11 @@ export interface WrapperLimits {
   readonly maxNodes: number
   /** Characters of the serialized result. */
   readonly maxBytes: number
-  readonly maxDepth: number
   readonly maxMessage: number
   readonly maxStack: number
 }
 
-export const DECISION_LIMITS: WrapperLimits = { maxNodes: 10_000, maxBytes: 256 * 1024, maxDepth: 64, maxMessage: 2000, maxStack: 4000 }
+export const DECISION_LIMITS: WrapperLimits = { maxNodes: 10_000, maxBytes: 256 * 1024, maxMessage: 2000, maxStack: 4000 }
 /** Policy test files export tables of cases: more room, same walker. */
 export const DATA_LIMITS: WrapperLimits = { ...DECISION_LIMITS, maxNodes: 200_000, maxBytes: 16 * 1024 * 1024 }
 
@@ -36,68 +35,42 @@ export function wrapperSource(limits: WrapperLimits): string {
   'use strict';
   const G = globalThis;
   const parse = JSON.parse, quote = JSON.stringify;
-  const getProto = Object.getPrototypeOf, ownKeys = Reflect.ownKeys, getDesc = Reflect.getOwnPropertyDescriptor;
-  const hasOwn = Object.hasOwn, isArray = Array.isArray, apply = Reflect.apply, strSlice = String.prototype.slice;
-  const ObjProto = Object.prototype, ArrProto = Array.prototype;
-  const MAX_NODES = ${limits.maxNodes}, MAX_BYTES = ${limits.maxBytes}, MAX_DEPTH = ${limits.maxDepth};
+  const getProto = Object.getPrototypeOf, isArray = Array.isArray, apply = Reflect.apply, strSlice = String.prototype.slice;
+  const ObjProto = Object.prototype, ArrProto = Array.prototype, TypeErr = TypeError, RangeErr = RangeError;
+  const MAX_NODES = ${limits.maxNodes}, MAX_BYTES = ${limits.maxBytes};
   const MAX_MESSAGE = ${limits.maxMessage}, MAX_STACK = ${limits.maxStack};
   const MODULE = ${JSON.stringify(GLOBAL_NAME)};
   delete G.WebAssembly; delete G.SharedArrayBuffer; delete G.Atomics;
   G.console = { log() {}, info() {}, warn() {}, error() {}, debug() {} };
   const REFUSED = {};
   let reason = '', nodes = 0, bytes = 0, fn;
-  const stack = [];
 
   function refuse(why) { reason = why; throw REFUSED; }
   function cut(s, n) { return s.length > n ? apply(strSlice, s, [0, n]) + '…' : s; }
-  function grow(s) { bytes += s.length; if (bytes > MAX_BYTES) refuse('more than ' + MAX_BYTES + ' characters'); return s; }
 
-  function ser(v, depth) {
+  // Called by the captured JSON.stringify for every value: the budget counts values as they are
+  // visited, so a DAG of shared sub-objects is refused long before it is expanded. Getters and
+  // toJSON methods run here too, inside the isolate and under its time limit.
+  function check(key, v) {
     if (++nodes > MAX_NODES) refuse('more than ' + MAX_NODES + ' values');
+    bytes += key.length + 8;
     const t = typeof v;
-    if (t === 'string') return grow(quote(v));
-    if (t === 'number') { if (v !== v || v === 1 / 0 || v === -1 / 0) refuse('a non-finite number'); return grow('' + v); }
-    if (t === 'boolean') return grow(v ? 'true' : 'false');
-    if (v === null) return grow('null');
-    if (t !== 'object') refuse('a ' + t);
-    if (depth >= MAX_DEPTH) refuse('nesting deeper than ' + MAX_DEPTH);
-    for (let i = 0; i < depth; i++) if (stack[i] === v) refuse('a cycle');
-    stack[depth] = v;
-    const proto = getProto(v);
-    let out;
-    if (isArray(v)) {
-      if (proto !== ArrProto) refuse('an array subclass');
-      const len = getDesc(v, 'length').value;
-      out = '[';
-      for (let i = 0; i < len; i++) {
-        const d = getDesc(v, '' + i);
-        if (i) out += grow(',');
-        if (d === undefined) { out += grow('null'); continue; }
-        if (hasOwn(d, 'get') || hasOwn(d, 'set')) refuse('an accessor property');
-        const x = d.value;
-        out += x === undefined ? grow('null') : ser(x, depth + 1);
+    if (t === 'string') bytes += v.length;
+    else if (t === 'object') {
+      if (v !== null) {
+        const proto = getProto(v);
+        if (isArray(v) ? proto !== ArrProto : proto !== ObjProto && proto !== null) refuse('a class instance');
       }
-      out += grow(']');
-    } else {
-      if (proto !== ObjProto && proto !== null) refuse('a class instance');
-      const keys = ownKeys(v);
-      out = '{';
-      let first = true;
-      for (let i = 0; i < keys.length; i++) {
-        const k = keys[i];
-        if (typeof k !== 'string') refuse('a symbol key');
-        const d = getDesc(v, k);
-        if (d === undefined) continue;
-        if (hasOwn(d, 'get') || hasOwn(d, 'set')) refuse('an accessor property');
-        if (!d.enumerable || d.value === undefined) continue;
-        out += grow((first ? '' : ',') + quote(k) + ':');
-        first = false;
-        out += ser(d.value, depth + 1);
-      }
-      out += grow('}');
-    }
-    stack[depth] = undefined;
-    return out;
+    } else if (t !== 'number' && t !== 'boolean' && t !== 'undefined') refuse('a ' + t);
+    if (bytes > MAX_BYTES) refuse('more than ' + MAX_BYTES + ' characters');
+    return v;
+  }
+
+  function ser(r) {
+    const json = quote(r, check);
+    if (typeof json !== 'string') refuse('a value with no JSON form');
+    if (json.length > MAX_BYTES) refuse('more than ' + MAX_BYTES + ' characters');
+    return json;
   }
 
   function threw(e) {
@@ -119,9 +92,15 @@ export function wrapperSource(limits: WrapperLimits): string {
 
   function out(r) {
     if (r === undefined || r === null) return 'U';
-    nodes = 0; bytes = 0; stack.length = 0;
-    try { return 'R' + ser(r, 0); }
-    catch (e) { return e === REFUSED ? 'G' + quote(reason) : threw(e); }
+    nodes = 0; bytes = 0;
+    try { return 'R' + ser(r); }
+    catch (e) {
+      if (e === REFUSED) return 'G' + quote(reason);
+      // JSON.stringify's own errors: a cycle (TypeError), nesting deeper than the stack (RangeError).
+      if (e instanceof TypeErr) return 'G' + quote('a cycle, or a value JSON cannot hold');
+      if (e instanceof RangeErr) return 'G' + quote('nesting too deep');
+      return threw(e);
+    }
   }
 
   return function call(op, arg) {
