@@ -13,7 +13,7 @@ const progress = new Float64Array((workerData as { progress: SharedArrayBuffer }
 const port = parentPort!
 
 let chain: PolicySandbox[] = []
-let hangNext = false
+let hangMarker: string | undefined
 
 function mark(seq: number, policy: number): void {
   progress[PROGRESS.seq] = seq
@@ -72,7 +72,7 @@ function runChain(seq: number, ctxJson: string, from: number): string {
     const sandbox = chain[i]!
     const p = sandbox.policy.name
     mark(seq, i)
-    if (hangNext) for (;;) {
+    if (hangMarker !== undefined && ctxJson.includes(hangMarker)) for (;;) {
       // Test hook (see ToWorker 'test-hang'): a hang the isolate's time limit cannot stop.
     }
     const cpu0 = sandbox.cpuTimeNs()
@@ -112,7 +112,7 @@ port.on('message', (msg: ToWorker) => {
       return
     }
     case 'test-hang':
-      hangNext = true
+      hangMarker = msg.marker
   }
 })
 port.postMessage({ t: 'ready' } satisfies FromWorker)

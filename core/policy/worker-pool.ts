@@ -20,7 +20,7 @@ export interface WorkerPoolOptions extends WorkerSettings {
   /** Allowed beyond timeoutMs for one unit of policy work before the watchdog steps in. */
   readonly marginMs?: number
   /** Called when a worker was replaced (for the log). */
-  readonly onReplace?: (info: { reason: 'watchdog' | 'exit'; policy?: string; code?: number }) => void
+  readonly onReplace?: (info: { reason: 'watchdog' | 'exit'; policy?: string; exitCode?: number }) => void
 }
 
 /** Requests a worker takes at once: amortizes the message cost, bounds what a lost worker re-dispatches. */
@@ -103,9 +103,9 @@ export class WorkerPool {
     })
   }
 
-  /** Test hook: the next request the first worker runs hangs that worker's thread. */
-  hangNextForTest(): void {
-    this.slots[0]!.worker.postMessage({ t: 'test-hang' } satisfies ToWorker)
+  /** Test hook: a request whose context contains `marker` hangs its worker's thread (current workers only). */
+  hangForTest(marker: string): void {
+    for (const slot of this.slots) slot.worker.postMessage({ t: 'test-hang', marker } satisfies ToWorker)
   }
 
   async close(): Promise<void> {
@@ -200,7 +200,7 @@ export class WorkerPool {
     this.queue.unshift(...again)
     for (const done of slot.verifies.values()) done([]) // the new worker loads the policies again
     void slot.worker.terminate()
-    this.options.onReplace?.({ reason, policy: policy?.name, code: exitCode })
+    this.options.onReplace?.({ reason, policy: policy?.name, exitCode })
     if (this.closed) return
     // A worker that keeps dying is restarted at most every second.
     const now = Date.now()

@@ -21,8 +21,8 @@ export type ToWorker =
   | { readonly t: 'install'; readonly policies: readonly PolicyCode[] }
   | { readonly t: 'verify'; readonly id: number; readonly policies: readonly PolicyCode[] }
   | { readonly t: 'run'; readonly seqs: readonly number[]; readonly ctxs: readonly string[]; readonly froms: readonly number[] }
-  /** Test hook: the next request hangs the worker thread itself (a hang no isolate time limit stops). */
-  | { readonly t: 'test-hang' }
+  /** Test hook: a request whose context contains `marker` hangs the worker thread itself (no isolate time limit stops that). */
+  | { readonly t: 'test-hang'; readonly marker: string }
 
 /** Worker → main. `verified.problems` is JSON of `{ policy, code, params }[]`. */
 export type FromWorker =
