@@ -7,6 +7,7 @@
  * decision is parsed and validated here.
  */
 import { LRUCache } from 'lru-cache'
+import { deepFreeze } from '../context/build-context.js'
 import type { BootContext } from '../context/types.js'
 import type { Decision } from '../decision/types.js'
 import { validateDecision, type KindValidator } from '../decision/validate-decision.js'
@@ -41,8 +42,15 @@ export interface RunResult {
   readonly key: string | undefined
 }
 
+/** Decisions up to this size are memoized by their JSON text (many clients get the same menu). */
+const MEMO_MAX_CHARS = 16 * 1024
+
+type Checked = { readonly ok: true; readonly decision: Decision } | { readonly ok: false; readonly problems: readonly string[] }
+
 export class PolicyRunner {
   private readonly cache: LRUCache<string, PolicyOutcome> | undefined
+  /** Parsed and validated decisions by their JSON text: the same text is the same verdict. */
+  private readonly checked = new LRUCache<string, Checked>({ max: 1000 })
 
   constructor(
     private readonly policies: PolicySet,
@@ -85,11 +93,10 @@ export class PolicyRunner {
       if (meta.decided < 0) return error && this.options.onError === 'failsafe' ? { steps, error, cpuUs } : { steps, cpuUs }
       const name = meta.steps[meta.steps.length - 1]!.p
       const us = meta.steps[meta.steps.length - 1]!.us
-      const result: unknown = JSON.parse(decisionJson!)
-      const checked = validateDecision(result, this.kinds)
+      const checked = this.check(decisionJson!)
       if (checked.ok) {
         steps.push({ policy: name, outcome: 'decided', us })
-        return { decision: result as Decision, decidedBy: `policy:${name}`, steps, cpuUs }
+        return { decision: checked.decision, decidedBy: `policy:${name}`, steps, cpuUs }
       }
       const bad = new BootpolicyError('BP_ERR_POLICY_BAD_DECISION', { policy: name, details: checked.problems.slice(0, 5).join('; ') })
       steps.push({ policy: name, outcome: 'error', code: bad.code, message: bad.message, us })
@@ -97,5 +104,16 @@ export class PolicyRunner {
       from = meta.decided + 1 // `next`: the rest of the chain, one more hop
       if (from >= this.policies.policies.length) return { steps, cpuUs }
     }
+  }
+
+  private check(json: string): Checked {
+    const memo = json.length <= MEMO_MAX_CHARS ? this.checked.get(json) : undefined
+    if (memo) return memo
+    const result: unknown = JSON.parse(json)
+    const verdict = validateDecision(result, this.kinds)
+    // Frozen: one decision object may now serve many requests.
+    const checked: Checked = verdict.ok ? { ok: true, decision: deepFreeze(result as Decision) } : { ok: false, problems: verdict.problems }
+    if (json.length <= MEMO_MAX_CHARS) this.checked.set(json, checked)
+    return checked
   }
 }
