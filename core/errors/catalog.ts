@@ -63,7 +63,7 @@ export const catalog = {
   },
   BP_ERR_POLICY_WORKER: {
     message: 'Policy worker failed: {details}',
-    when: 'The worker thread running this request died, or no policy worker answered within 5 s; the worker was replaced and other requests were dispatched again.',
+    when: 'The worker thread running this request died; the worker was replaced and other requests were dispatched again.',
     fix: 'Look for the policy named in the decision record and for a preceding BPWRN004 log line; policies.workers sets the pool size.',
   },
   BP_ERR_RENDER_UNSAFE_VALUE: {

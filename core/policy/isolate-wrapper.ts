@@ -35,7 +35,7 @@ export function wrapperSource(limits: WrapperLimits): string {
   'use strict';
   const G = globalThis;
   const parse = JSON.parse, quote = JSON.stringify;
-  const getProto = Object.getPrototypeOf, isArray = Array.isArray, apply = Reflect.apply, strSlice = String.prototype.slice;
+  const getProto = Object.getPrototypeOf, isArray = Array.isArray, apply = Reflect.apply, strSlice = String.prototype.slice, strIndexOf = String.prototype.indexOf;
   const ObjProto = Object.prototype, ArrProto = Array.prototype, TypeErr = TypeError, RangeErr = RangeError;
   const MAX_NODES = ${limits.maxNodes}, MAX_BYTES = ${limits.maxBytes};
   const MAX_MESSAGE = ${limits.maxMessage}, MAX_STACK = ${limits.maxStack};
@@ -80,7 +80,11 @@ export function wrapperSource(limits: WrapperLimits): string {
         const m = e.message;
         message = typeof m === 'string' ? m : m === undefined ? 'a thrown ' + (isArray(e) ? 'array' : 'object') : '' + m;
         const s = e.stack;
-        if (typeof s === 'string') trace = s;
+        if (typeof s === 'string') {
+          // The frames (for file:line), not a copy of a long message: start at the first frame.
+          const at = apply(strIndexOf, s, ['\\n    at ']);
+          trace = at >= 0 ? apply(strSlice, s, [at]) : s;
+        }
       } else {
         message = '' + e;
       }
