@@ -13,8 +13,8 @@ import { tempPolicies } from '../../helpers/policy-dir.js'
 const TIMEOUT_MS = 50
 /** What a hazard may add beyond the time limit before its client has the failsafe. */
 const MARGIN_MS = 300
-/** 2 cores shared with other work: below this, p99 is scheduling noise. */
-const FLOOR_MS = 200
+/** 2 cores shared with other work (a looping policy holds one of them for its timeout): below this, p99 is scheduling noise. */
+const FLOOR_MS = 250
 /** Other clients are measured over at least this long while hazards repeat. */
 const WINDOW_MS = 700
 const hex = (n: number) => (n & 0xff).toString(16).padStart(2, '0')
@@ -27,7 +27,7 @@ interface Served {
   logs: ReturnType<typeof captureLogs>
 }
 
-async function serve(t: Test, hazardBody: string): Promise<Served> {
+async function serve(t: Test, hazardBody: string, timeoutMs = TIMEOUT_MS): Promise<Served> {
   const dir = tempPolicies({
     // Only requests with ?h=… trigger the hazard; every other client passes to the next policy.
     '10-hazard.ts': `export default function (ctx: any): any {\n  if (!ctx.params.h) return undefined\n  ${hazardBody}\n}\n`,
@@ -35,15 +35,15 @@ async function serve(t: Test, hazardBody: string): Promise<Served> {
   })
   t.teardown(() => dir.remove())
   const logs = captureLogs('info')
-  const bp = await build(dir.config({ policies: { dir: dir.policiesDir, watch: false, timeoutMs: TIMEOUT_MS } }), { logger: logs.logger })
+  const bp = await build(dir.config({ policies: { dir: dir.policiesDir, watch: false, timeoutMs } }), { logger: logs.logger })
   t.teardown(() => bp.close())
   await bp.app.listen({ host: '127.0.0.1', port: 0 })
   return { bp, port: (bp.app.server.address() as AddressInfo).port, logs }
 }
 
 /** Trigger the hazard `times` times (distinct contexts: no cache hit) while two other clients keep asking. */
-async function underHazard(t: Test, hazardBody: string, expected: RegExp, times = 3): Promise<Served & { bodies: string[] }> {
-  const served = await serve(t, hazardBody)
+async function underHazard(t: Test, hazardBody: string, expected: RegExp, times = 3, timeoutMs = TIMEOUT_MS): Promise<Served & { bodies: string[] }> {
+  const served = await serve(t, hazardBody, timeoutMs)
   const { port } = served
   const idle = await idleP99(port, others(1), 800)
   const rss0 = process.memoryUsage().rss
@@ -58,8 +58,8 @@ async function underHazard(t: Test, hazardBody: string, expected: RegExp, times 
     const r = await get(port, `/boot?h=${k}`, undefined, 15_000)
     bodies.push(r.body)
     t.match(r.body, /^#!ipxe\n/, 'the triggering client gets a script')
-    t.match(r.body, expected, `the failsafe names ${expected}`)
-    t.ok(r.ms <= TIMEOUT_MS + MARGIN_MS, `answered in ${r.ms.toFixed(0)} ms (≤ ${TIMEOUT_MS} + ${MARGIN_MS})`)
+    t.match(r.body, expected, `the failsafe names ${expected} (got: ${r.body.split('\n')[2]})`)
+    t.ok(r.ms <= timeoutMs + MARGIN_MS, `answered in ${r.ms.toFixed(0)} ms (≤ ${timeoutMs} + ${MARGIN_MS})`)
   }
   const during = (await Promise.all(probes.map((p) => p.stop()))).flat()
   const bound = Math.max(2 * idle, FLOOR_MS)
@@ -114,7 +114,8 @@ t.test('hazard: SharedArrayBuffer and Atomics are not available', async (t) => {
 })
 
 t.test('hazard: an 8 MB thrown message is capped before it is logged', async (t) => {
-  const { logs } = await underHazard(t, `throw new Error('A'.repeat(8 << 20))`, /BP_ERR_POLICY_THREW/)
+  // Making an 8 MB string can take longer than 50 ms on a busy machine: a longer limit, so that it throws.
+  const { logs } = await underHazard(t, `throw new Error('A'.repeat(8 << 20))`, /BP_ERR_POLICY_THREW/, 3, 1000)
   const longest = Math.max(...logs.lines.map((l) => l.length))
   t.ok(longest < 16 * 1024, `the longest log line has ${longest} characters`)
   t.ok(logs.lines.some((l) => l.includes('AAAAAAAAAA')), 'the start of the message is still logged')
