@@ -10,6 +10,7 @@ import type { BenchResult } from './lib.js'
 
 const suites: [string, () => Promise<BenchResult>][] = [
   ['sandbox-cost', async () => (await import('./sandbox-cost.js')).run()],
+  ['policy-worker', async () => (await import('./policy-worker.js')).run()],
   ['boot-throughput', async () => (await import('./boot-throughput.js')).run()],
   ['content-plugins', async () => (await import('./content-plugins.js')).run()],
 ]

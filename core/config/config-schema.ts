@@ -60,6 +60,8 @@ export const configSchema = {
         onError: { type: 'string', enum: ['failsafe', 'next'], default: 'failsafe' },
         cacheSize: { type: 'integer', minimum: 0, default: 10000 },
         cacheTtlMs: { type: 'integer', minimum: 0, default: 300000 },
+        /** Worker threads that run the policies (each holds every policy's isolate). */
+        workers: { type: 'integer', minimum: 1, maximum: 64, default: 2 },
       },
     },
     templates: {

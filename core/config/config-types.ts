@@ -26,6 +26,7 @@ export interface Config {
     onError: 'failsafe' | 'next'
     cacheSize: number
     cacheTtlMs: number
+    workers: number
   }
   templates: { dir: string }
   files: { dir?: string }

@@ -17,11 +17,13 @@ import { IpxeScript } from '../ipxe/script-builder.js'
 import type { PolicySet } from '../policy/policy-set.js'
 import type { TemplateStore } from '../templates/template-store.js'
 import type { DecisionRecord, PolicyStep } from './decision-record.js'
-import { PolicyRunner, type PolicyRunnerOptions } from './policy-runner.js'
+import { PolicyRunner, type PolicyExecutor, type PolicyRunnerOptions } from './policy-runner.js'
 import type { HookTrace, RequestHooks } from './request-hooks.js'
 
 export interface EngineOptions extends PolicyRunnerOptions {
   readonly policies: PolicySet
+  /** Where the policy chain runs (the worker pool). */
+  readonly executor: PolicyExecutor
   readonly templates: TemplateStore
   readonly hooks: RequestHooks
   /** Served when no policy or plugin decides, and after a failure. */
@@ -61,7 +63,7 @@ export class Engine {
     if (!defaultCheck.ok) {
       throw new BootpolicyError('BP_ERR_CONFIG_INVALID', { details: `default: ${defaultCheck.problems.join('; ')}` })
     }
-    this.runner = new PolicyRunner(options.policies, options.hooks.kindValidators, options)
+    this.runner = new PolicyRunner(options.policies, options.executor, options.hooks.kindValidators, options)
     const lru = <V extends {}>() => new LRUCache<string, V>({ max: options.cacheSize, ttl: options.cacheTtlMs || undefined })
     this.responses = options.hooks.cacheable && options.cacheSize > 0 ? lru<BootResponse>() : undefined
     this.contexts = options.cacheSize > 0 ? lru<ReturnType<typeof buildContext>>() : undefined
@@ -137,7 +139,7 @@ export class Engine {
       }
       credentials = undefined // nothing past this point may see the password
 
-      const run = this.runner.run(ctx)
+      const run = await this.runner.run(ctx)
       runKey = run.key
       ;({ steps, cpuUs } = run.outcome)
       cached = run.cached

@@ -2,13 +2,18 @@
  * Runs the policies in order over a context: the first decision wins. Pure with respect to the
  * context and the policy revision, so outcomes are memoized in an LRU keyed by both; a policy
  * that loops on some input costs its timeout once per distinct input, not once per request.
+ * The cache lives on this (the main) thread: a cached outcome never hops threads. A miss sends
+ * the context as JSON to a policy worker (one hop for the whole chain) and gets strings back; the
+ * decision is parsed and validated here.
  */
 import { LRUCache } from 'lru-cache'
+import { deepFreeze } from '../context/build-context.js'
 import type { BootContext } from '../context/types.js'
 import type { Decision } from '../decision/types.js'
 import { validateDecision, type KindValidator } from '../decision/validate-decision.js'
-import { BootpolicyError, messageOf } from '../errors/bp-error.js'
+import { BootpolicyError } from '../errors/bp-error.js'
 import type { PolicySet } from '../policy/policy-set.js'
+import { decodeChain } from '../policy/worker-protocol.js'
 import type { PolicyStep } from './decision-record.js'
 
 export interface PolicyOutcome {
@@ -26,63 +31,89 @@ export interface PolicyRunnerOptions {
   readonly cacheTtlMs: number
 }
 
+/** Runs the chain from policy `from` on a context given as JSON; resolves with worker-protocol's encoding. */
+export interface PolicyExecutor {
+  run(ctxJson: string, from?: number): Promise<string>
+}
+
+export interface RunResult {
+  readonly outcome: PolicyOutcome
+  readonly cached: boolean
+  readonly key: string | undefined
+}
+
+/** Decisions up to this size are memoized by their JSON text (many clients get the same menu). */
+const MEMO_MAX_CHARS = 16 * 1024
+
+type Checked = { readonly ok: true; readonly decision: Decision } | { readonly ok: false; readonly problems: readonly string[] }
+
 export class PolicyRunner {
   private readonly cache: LRUCache<string, PolicyOutcome> | undefined
+  /** Parsed and validated decisions by their JSON text: the same text is the same verdict. */
+  private readonly checked = new LRUCache<string, Checked>({ max: 1000 })
 
   constructor(
     private readonly policies: PolicySet,
+    private readonly executor: PolicyExecutor,
     private readonly kinds: ReadonlyMap<string, KindValidator>,
     private readonly options: PolicyRunnerOptions,
   ) {
     this.cache = options.cacheSize > 0 ? new LRUCache({ max: options.cacheSize, ttl: options.cacheTtlMs || undefined }) : undefined
   }
 
-  /** `key` identifies (revision, context) while caching is on; other memos reuse it. */
-  run(ctx: BootContext): { outcome: PolicyOutcome; cached: boolean; key: string | undefined } {
-    const key = this.cache ? `${this.policies.revision}\n${JSON.stringify(ctx)}` : undefined
+  /** `key` identifies (revision, context) while caching is on; other memos reuse it. A hit returns synchronously. */
+  run(ctx: BootContext): RunResult | Promise<RunResult> {
+    const json = JSON.stringify(ctx)
+    const key = this.cache ? `${this.policies.revision}\n${json}` : undefined
     const hit = key === undefined ? undefined : this.cache!.get(key)
     if (hit) return { outcome: hit, cached: true, key }
-    const outcome = this.evaluate(ctx)
-    if (key !== undefined) this.cache!.set(key, outcome)
-    return { outcome, cached: false, key }
+    if (this.policies.policies.length === 0) return { outcome: { steps: [], cpuUs: 0 }, cached: false, key }
+    return this.evaluate(json).then((outcome) => {
+      if (key !== undefined) this.cache!.set(key, outcome)
+      return { outcome, cached: false, key }
+    })
   }
 
-  private evaluate(ctx: BootContext): PolicyOutcome {
+  private async evaluate(json: string): Promise<PolicyOutcome> {
     const steps: PolicyStep[] = []
-    let cpuNs = 0n
-    for (const sandbox of this.policies.policies) {
-      const name = sandbox.policy.name
-      const cpu0 = sandbox.cpuTimeNs()
-      const t0 = performance.now()
-      let result: unknown
+    let cpuNs = 0
+    let from = 0
+    for (;;) {
+      const { meta, decisionJson } = decodeChain(await this.executor.run(json, from))
+      cpuNs += meta.cpuNs
       let error: BootpolicyError | undefined
-      try {
-        result = sandbox.run(ctx)
-        if (result !== undefined && result !== null) {
-          const checked = validateDecision(result, this.kinds)
-          if (!checked.ok) {
-            error = new BootpolicyError('BP_ERR_POLICY_BAD_DECISION', { policy: name, details: checked.problems.slice(0, 5).join('; ') })
-          }
-        }
-      } catch (err) {
-        error = err instanceof BootpolicyError ? err : new BootpolicyError('BP_ERR_POLICY_THREW', { policy: name, location: name, details: messageOf(err) }, { cause: err })
+      for (const s of meta.steps) {
+        if (s.o === 'error') {
+          const e = new BootpolicyError(s.code!, s.params)
+          error ??= e
+          steps.push({ policy: s.p, outcome: 'error', code: e.code, message: e.message, us: s.us })
+        } else if (s.o === 'passed') steps.push({ policy: s.p, outcome: 'passed', us: s.us })
       }
-      const us = Math.round((performance.now() - t0) * 1000)
-      const spent = sandbox.cpuTimeNs() - cpu0
-      if (spent > 0n) cpuNs += spent // an isolate rebuilt after a memory bomb restarts its clock
-      const cpuUs = Number(cpuNs / 1000n)
-      if (error) {
-        steps.push({ policy: name, outcome: 'error', code: error.code, message: error.message, us })
-        if (this.options.onError === 'failsafe') return { steps, error, cpuUs }
-        continue
+      const cpuUs = Math.round(cpuNs / 1000)
+      if (meta.decided < 0) return error && this.options.onError === 'failsafe' ? { steps, error, cpuUs } : { steps, cpuUs }
+      const name = meta.steps[meta.steps.length - 1]!.p
+      const us = meta.steps[meta.steps.length - 1]!.us
+      const checked = this.check(decisionJson!)
+      if (checked.ok) {
+        steps.push({ policy: name, outcome: 'decided', us })
+        return { decision: checked.decision, decidedBy: `policy:${name}`, steps, cpuUs }
       }
-      if (result === undefined || result === null) {
-        steps.push({ policy: name, outcome: 'passed', us })
-        continue
-      }
-      steps.push({ policy: name, outcome: 'decided', us })
-      return { decision: result as Decision, decidedBy: `policy:${name}`, steps, cpuUs }
+      const bad = new BootpolicyError('BP_ERR_POLICY_BAD_DECISION', { policy: name, details: checked.problems.slice(0, 5).join('; ') })
+      steps.push({ policy: name, outcome: 'error', code: bad.code, message: bad.message, us })
+      if (this.options.onError === 'failsafe') return { steps, error: bad, cpuUs }
+      from = meta.decided + 1 // `next`: the rest of the chain, one more hop
+      if (from >= this.policies.policies.length) return { steps, cpuUs }
     }
-    return { steps, cpuUs: Number(cpuNs / 1000n) }
+  }
+
+  private check(json: string): Checked {
+    const memo = json.length <= MEMO_MAX_CHARS ? this.checked.get(json) : undefined
+    if (memo) return memo
+    const result: unknown = JSON.parse(json)
+    const verdict = validateDecision(result, this.kinds)
+    // Frozen: one decision object may now serve many requests.
+    const checked: Checked = verdict.ok ? { ok: true, decision: deepFreeze(result as Decision) } : { ok: false, problems: verdict.problems }
+    if (json.length <= MEMO_MAX_CHARS) this.checked.set(json, checked)
+    return checked
   }
 }

@@ -61,6 +61,11 @@ export const catalog = {
     when: 'The policies directory is missing or unreadable.',
     fix: 'Point policies.dir at a readable directory.',
   },
+  BP_ERR_POLICY_WORKER: {
+    message: 'Policy worker failed: {details}',
+    when: 'The worker thread running this request died; the worker was replaced and other requests were dispatched again.',
+    fix: 'Look for the policy named in the decision record and for a preceding BPWRN004 log line; policies.workers sets the pool size.',
+  },
   BP_ERR_RENDER_UNSAFE_VALUE: {
     message: 'Value for {field} cannot be placed safely in an iPXE script: {reason}',
     when: 'A decision carries a value (URL, path, kernel argument) with whitespace, control characters or other bytes that would change the script, or a kernel argument holding " or exactly -- (Linux would join or drop the arguments after it).',
@@ -201,6 +206,11 @@ export const catalog = {
     message: 'No policy decided; serving the default decision',
     when: 'Every policy returned undefined for a request.',
     fix: 'Nothing, if intended; else add a policy that covers the client.',
+  },
+  BPWRN004: {
+    message: 'Policy worker replaced',
+    when: 'A policy worker thread stopped answering (a unit of policy work ran past policies.timeoutMs + the watchdog margin) or died; it was terminated and a new one started.',
+    fix: 'The log line names the policy that was running; fix it. Other clients kept being served.',
   },
   BPSEC001: {
     message: 'Admin token is shorter than 16 characters',

@@ -14,6 +14,7 @@ import { createLogger } from '../log/logger.js'
 import { Metrics } from '../metrics/metrics.js'
 import { defaultImportables, type ImportableModules } from '../policy/compile-policy.js'
 import { PolicySet } from '../policy/policy-set.js'
+import { WorkerPool } from '../policy/worker-pool.js'
 import { TemplateStore } from '../templates/template-store.js'
 import { registerBootRoutes } from './routes/boot.js'
 import { registerExplainRoute } from './routes/explain.js'
@@ -36,6 +37,8 @@ export interface Bootpolicy {
   readonly app: FastifyInstance
   readonly engine: Engine
   readonly policies: PolicySet
+  /** The worker threads that run the policies. */
+  readonly policyWorkers: WorkerPool
   readonly templates: TemplateStore
   readonly metrics: Metrics
   readonly logger: Logger
@@ -66,12 +69,18 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
     .map((l) => [`bootpolicy/plugins/${l.plugin.name}`, l.plugin.policyHelpers!])
   const importables: ImportableModules = defaultImportables([...helpers, ...(options.importables ?? [])])
 
+  const policyWorkers = new WorkerPool({
+    size: config.policies.workers,
+    limits: config.policies,
+    onError: config.policies.onError,
+    onReplace: (info) => logger.warn({ code: 'BPWRN004', ...info }, 'BPWRN004 policy worker replaced'),
+  })
   const policies = new PolicySet(config.policies.dir, config.policies, importables, {
     onReload(revision, problems) {
       for (const p of problems) logger.warn({ code: 'BPWRN002', policy: p.policy, err: { code: p.code, message: p.message } }, 'policy failed to load; the last good version keeps serving')
       logger.info({ revision, problems: problems.length }, 'policies loaded')
     },
-  })
+  }, policyWorkers)
   await policies.load()
   if (config.policies.watch) policies.watch()
 
@@ -86,6 +95,7 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
 
   const engine = new Engine({
     policies,
+    executor: policyWorkers,
     templates,
     hooks,
     defaultDecision: config.default,
@@ -139,6 +149,7 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
     app,
     engine,
     policies,
+    policyWorkers,
     templates,
     metrics,
     logger,
@@ -149,6 +160,7 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
       templateWatcher?.close()
       await app.close()
       policies.close()
+      await policyWorkers.close()
       await host.close()
     },
   }

@@ -1,13 +1,19 @@
 /**
- * One compiled policy inside its own isolated-vm isolate.
- * The isolate's global holds only the policy and a no-op console: no require, process, timers,
- * fs or network. Calls are synchronous (3–4 µs round trip) and bounded by `timeoutMs`; a memory
- * bomb disposes the isolate, and the next call rebuilds it. isolated-vm's own caveat applies:
- * hostile code can overshoot the memory limit somewhat before it is stopped.
+ * One compiled policy inside its own isolated-vm isolate, called through the hardened wrapper of
+ * isolate-wrapper.ts: the context goes in as a JSON string, only a string comes out, and all work
+ * on policy values (serializing the result, reading a thrown value) happens inside the isolate
+ * under `timeoutMs`. The isolate's global holds only the policy and a no-op console: no require,
+ * process, timers, fs, network, WebAssembly, SharedArrayBuffer or Atomics. A memory bomb disposes
+ * the isolate, and the next call rebuilds it; isolated-vm's caveat applies: hostile code can
+ * overshoot the memory limit somewhat before it is stopped.
+ * The server runs these inside worker threads (policy-worker.ts); `bootpolicy test` and the
+ * benchmarks use them in-process.
  */
 import ivm from 'isolated-vm'
-import { BootpolicyError, messageOf } from '../errors/bp-error.js'
-import { GLOBAL_NAME, type CompiledPolicy } from './compile-policy.js'
+import { BootpolicyError, type ErrorParams } from '../errors/bp-error.js'
+import type { ErrorCode } from '../errors/catalog.js'
+import type { CompiledPolicy } from './compile-policy.js'
+import { DATA_LIMITS, DECISION_LIMITS, wrapperSource } from './isolate-wrapper.js'
 import { locationFromStack } from './source-location.js'
 
 export interface SandboxLimits {
@@ -15,47 +21,46 @@ export interface SandboxLimits {
   readonly memoryMb: number
 }
 
-// Runs inside the isolate once per context: a console that does nothing, and the call wrapper
-// that hands the result back as a plain copy.
-const PRELUDE = `
-globalThis.console = { log() {}, info() {}, warn() {}, error() {}, debug() {} };
-`
+/** What one call produced, as plain data that can cross a thread boundary. */
+export type RawOutcome =
+  | { readonly kind: 'pass' }
+  | { readonly kind: 'decision'; readonly json: string }
+  | { readonly kind: 'error'; readonly code: ErrorCode; readonly params: ErrorParams }
+
+export type ErrorOutcome = Extract<RawOutcome, { kind: 'error' }>
+
+type Wrapper = ivm.Reference<(op: string, arg?: string) => string>
 
 export class PolicySandbox {
   private isolate: ivm.Isolate | undefined
-  private fn: ivm.Reference<(ctx: unknown) => unknown> | undefined
+  private call: Wrapper | undefined
 
   /** `data` modules (policy test files) export values, not a function. */
   constructor(readonly policy: CompiledPolicy, private readonly limits: SandboxLimits, private readonly mode: 'policy' | 'data' = 'policy') {}
 
-  /** Build the isolate now (at load time) rather than on the first request. */
+  /** Build the isolate now (at load time) rather than on the first request; throws what loading threw. */
   warm(): void {
-    this.ensure()
+    const failed = this.ensure()
+    if (failed) throw toError(failed)
   }
 
-  /** Run the policy on a plain-data context; returns whatever it returned, copied out. */
+  /** Run the policy on a context given as JSON; never throws. */
+  runJson(ctxJson: string): RawOutcome {
+    const failed = this.ensure()
+    if (failed) return failed
+    return this.invoke('run', ctxJson)
+  }
+
+  /** Run the policy on a plain-data context; returns the decision (parsed) or throws a BootpolicyError. */
   run(ctx: object): unknown {
-    const fn = this.ensure()
-    try {
-      return fn.applySync(undefined, [new ivm.ExternalCopy(ctx).copyInto({ release: true })], {
-        timeout: this.limits.timeoutMs,
-        result: { copy: true },
-      })
-    } catch (err) {
-      throw this.translate(err)
-    }
+    return unwrap(this.runJson(JSON.stringify(ctx)))
   }
 
   /** Evaluate the module and return a named export (used to read test cases). */
   exportValue(name: string): unknown {
-    this.ensure()
-    const context = this.contextRef!
-    // evalSync with copy returns plain data only
-    try {
-      return context.evalSync(`${GLOBAL_NAME}[${JSON.stringify(name)}]`, { timeout: this.limits.timeoutMs, copy: true })
-    } catch (err) {
-      throw this.translate(err)
-    }
+    const failed = this.ensure()
+    if (failed) throw toError(failed)
+    return unwrap(this.invoke('export', name))
   }
 
   /** CPU time the isolate has used, in ns (for decision records and benchmarks). */
@@ -66,51 +71,105 @@ export class PolicySandbox {
   dispose(): void {
     if (this.isolate && !this.isolate.isDisposed) this.isolate.dispose()
     this.isolate = undefined
-    this.fn = undefined
+    this.call = undefined
   }
 
-  private contextRef: ivm.Context | undefined
+  private invoke(op: 'run' | 'export', arg: string): RawOutcome {
+    let out: unknown
+    try {
+      out = this.call!.applySync(undefined, [op, arg], { timeout: this.limits.timeoutMs })
+    } catch (err) {
+      return this.hostFailure(err)
+    }
+    return this.decode(out)
+  }
 
-  private ensure(): ivm.Reference<(ctx: unknown) => unknown> {
-    if (this.isolate && !this.isolate.isDisposed && this.fn) return this.fn
+  /** undefined when ready; otherwise why the policy cannot run. */
+  private ensure(): ErrorOutcome | undefined {
+    if (this.isolate && !this.isolate.isDisposed && this.call) return undefined
     this.dispose()
     const isolate = new ivm.Isolate({ memoryLimit: this.limits.memoryMb })
+    this.isolate = isolate
     try {
       const context = isolate.createContextSync()
-      context.evalSync(PRELUDE)
+      // The wrapper exists before any policy code runs: its captured intrinsics cannot be patched.
+      const call = context.evalSync(wrapperSource(this.mode === 'data' ? DATA_LIMITS : DECISION_LIMITS), { reference: true }) as Wrapper
       const script = isolate.compileScriptSync(this.policy.code, { filename: `${this.policy.name}.js` })
       script.runSync(context, { timeout: this.limits.timeoutMs })
-      const fn = context.evalSync(`(() => { const m = ${GLOBAL_NAME}; const f = m && (m.default ?? m); return typeof f === 'function' ? f : undefined })()`, {
-        reference: true,
-      }) as ivm.Reference<(ctx: unknown) => unknown>
-      if (fn.typeof !== 'function' && this.mode === 'policy') {
-        throw new BootpolicyError('BP_ERR_POLICY_COMPILE', { policy: this.policy.name, details: 'the default export is not a function' })
+      const bound = call.applySync(undefined, ['bind'], { timeout: this.limits.timeoutMs })
+      if (bound === 'F' && this.mode === 'policy') {
+        this.dispose()
+        return { kind: 'error', code: 'BP_ERR_POLICY_COMPILE', params: { policy: this.policy.name, details: 'the default export is not a function' } }
       }
-      this.isolate = isolate
-      this.contextRef = context
-      this.fn = fn
-      return fn
+      if (bound !== 'U' && bound !== 'F') {
+        const failed = this.decode(bound)
+        this.dispose()
+        return failed.kind === 'error' ? failed : lastResort(this.policy.name)
+      }
+      this.call = call
+      return undefined
     } catch (err) {
-      if (!isolate.isDisposed) isolate.dispose()
-      throw err instanceof BootpolicyError ? err : this.translate(err)
+      const failed = this.hostFailure(err)
+      this.dispose()
+      return failed
     }
   }
 
-  private translate(err: unknown): BootpolicyError {
-    if (err instanceof BootpolicyError) return err
-    const message = messageOf(err)
+  /** Errors raised by isolated-vm itself (time limit, memory limit, syntax): host objects, safe to read. */
+  private hostFailure(err: unknown): ErrorOutcome {
     const policy = this.policy.name
+    const message = err instanceof Error && typeof err.message === 'string' ? err.message.slice(0, 2000) : 'unknown isolate failure'
     if (this.isolate?.isDisposed || /memory limit|disposed/i.test(message)) {
       this.dispose()
-      return new BootpolicyError('BP_ERR_POLICY_MEMORY', { policy, memoryMb: this.limits.memoryMb }, { cause: err })
+      return { kind: 'error', code: 'BP_ERR_POLICY_MEMORY', params: { policy, memoryMb: this.limits.memoryMb } }
     }
     if (/timed out/i.test(message)) {
-      return new BootpolicyError('BP_ERR_POLICY_TIMEOUT', { policy, timeoutMs: this.limits.timeoutMs, location: this.policy.entry }, { cause: err })
+      return { kind: 'error', code: 'BP_ERR_POLICY_TIMEOUT', params: { policy, timeoutMs: this.limits.timeoutMs, location: this.policy.entry } }
     }
-    if (/could not be cloned|#<Object> could not be cloned|non-transferable/i.test(message)) {
-      return new BootpolicyError('BP_ERR_POLICY_BAD_DECISION', { policy, details: `returned a value that is not plain data (${message})` }, { cause: err })
-    }
-    const stack = err instanceof Error ? err.stack : undefined
-    return new BootpolicyError('BP_ERR_POLICY_THREW', { policy, location: locationFromStack(this.policy, stack), details: message }, { cause: err })
+    const stack = err instanceof Error && typeof err.stack === 'string' ? err.stack.slice(0, 4000) : undefined
+    return { kind: 'error', code: 'BP_ERR_POLICY_THREW', params: { policy, location: locationFromStack(this.policy, stack), details: message } }
   }
+
+  private decode(out: unknown): RawOutcome {
+    const policy = this.policy.name
+    if (typeof out !== 'string' || out.length === 0) return lastResort(policy)
+    switch (out[0]) {
+      case 'U':
+        return { kind: 'pass' }
+      case 'R':
+        return { kind: 'decision', json: out.slice(1) }
+      case 'G':
+        return { kind: 'error', code: 'BP_ERR_POLICY_BAD_DECISION', params: { policy, details: `returned a value that is not plain data (${parseQuoted(out.slice(1))})` } }
+      case 'E': {
+        const nl = out.indexOf('\n')
+        const message = parseQuoted(out.slice(1, nl))
+        const stack = parseQuoted(out.slice(nl + 1))
+        return { kind: 'error', code: 'BP_ERR_POLICY_THREW', params: { policy, location: locationFromStack(this.policy, stack), details: message } }
+      }
+      default:
+        return lastResort(policy)
+    }
+  }
+}
+
+function lastResort(policy: string): ErrorOutcome {
+  return { kind: 'error', code: 'BP_ERR_POLICY_THREW', params: { policy, location: policy, details: 'the policy failed in a way that cannot be described' } }
+}
+
+function parseQuoted(s: string): string {
+  try {
+    const v: unknown = JSON.parse(s)
+    return typeof v === 'string' ? v : ''
+  } catch {
+    return ''
+  }
+}
+
+export function toError(outcome: ErrorOutcome): BootpolicyError {
+  return new BootpolicyError(outcome.code, outcome.params)
+}
+
+function unwrap(outcome: RawOutcome): unknown {
+  if (outcome.kind === 'error') throw toError(outcome)
+  return outcome.kind === 'pass' ? undefined : JSON.parse(outcome.json)
 }

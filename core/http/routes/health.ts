@@ -8,7 +8,7 @@ export function registerHealthRoutes(app: FastifyInstance, policies: PolicySet, 
     const problems = [...policies.problems, ...extraProblems()]
     return {
       status: problems.length ? 'degraded' : 'ok',
-      policies: policies.policies.map((p) => p.policy.name),
+      policies: policies.policies.map((p) => p.name),
       revision: policies.revision,
       problems,
     }

@@ -107,3 +107,35 @@ t.test('slow policy does not block other clients beyond its timeout', async (t) 
   await bp.app.inject('/boot?slow=1')
   t.ok(performance.now() - t1 < 40, 'a repeated looping request is answered from the decision cache')
 })
+
+t.test('returns garbage: every kind of non-plain or oversized result is refused inside the isolate', async (t) => {
+  const cases: [string, string, RegExp][] = [
+    ['a symbol', `return { kind: 'exit', s: Symbol('x') }`, /a symbol/],
+    ['a BigInt', `return { kind: 'exit', n: BigInt(1) }`, /a bigint/],
+    ['a class instance', `return { kind: 'exit', m: new Map() }`, /a class instance/],
+    ['a promise', `return Promise.resolve({ kind: 'exit' })`, /a class instance/],
+    ['a cycle', `const d: any = { kind: 'exit' }; d.self = d; return d`, /a cycle/],
+    ['more than 10 000 values', `return { kind: 'exit', items: Array.from({ length: 10001 }, () => 1) }`, /more than 10000 values/],
+    ['more than 262 144 characters', `return { kind: 'exit', message: 'x'.repeat(262145) }`, /more than 262144 characters/],
+  ]
+  for (const [name, body, reason] of cases) {
+    const { sandbox, cleanup } = await sandboxFor(`export default function (): any { ${body} }`, 1000)
+    t.throws(() => sandbox.run(ctx), { code: 'BP_ERR_POLICY_BAD_DECISION', message: reason }, name)
+    cleanup()
+  }
+})
+
+t.test('throws: a huge thrown message is cut at 2,000 characters inside the isolate', async (t) => {
+  const { sandbox, cleanup } = await sandboxFor(`export default function () { throw new Error('A'.repeat(8 << 20)) }`, 1000)
+  t.teardown(cleanup)
+  const err = (() => { try { sandbox.run(ctx) } catch (e) { return e as Error } })()
+  t.ok(isBootpolicyError(err, 'BP_ERR_POLICY_THREW'))
+  t.ok(err!.message.length < 2100, `message has ${err!.message.length} characters`)
+  t.match(err!.message, /p\.ts:1: A{100}/, 'still names file:line and starts with the message')
+})
+
+t.test('escape attempt: WebAssembly, SharedArrayBuffer and Atomics are not in the isolate', async (t) => {
+  const { sandbox, cleanup } = await sandboxFor(`export default function () { return { kind: 'exit', message: [typeof WebAssembly, typeof SharedArrayBuffer, typeof Atomics].join(',') } }`)
+  t.teardown(cleanup)
+  t.same(sandbox.run(ctx), { kind: 'exit', message: 'undefined,undefined,undefined' })
+})

@@ -1,0 +1,138 @@
+/**
+ * The in-isolate call wrapper, evaluated in every policy isolate BEFORE the policy's own code.
+ * isolated-vm copies a returned object and reads a thrown value's message/stack after the time
+ * limit has stopped, on the calling thread: a getter, a Proxy or a looping `message` getter ran
+ * unbounded there. So everything that touches policy values happens here, inside the isolate and
+ * under its time limit, and only a string ever crosses out:
+ *   'U'                       no decision (undefined or null)
+ *   'R' + json                the decision, serialized by our own walker
+ *   'G' + quoted reason       not plain data (function, symbol, class instance, cycle, too many values or characters)
+ *   'E' + quoted message + '\n' + quoted stack   the policy threw (both capped)
+ *   'F'                       the module's default export is not a function
+ *   'X'                       last resort: something failed that cannot even be described
+ * The intrinsics it uses are captured first, so a policy that patches JSON, Object, Array or
+ * String prototypes can only make its own call fail. WebAssembly (its memory is not counted in
+ * the isolate's memory limit), SharedArrayBuffer and Atomics are removed.
+ */
+import { GLOBAL_NAME } from './compile-policy.js'
+
+export interface WrapperLimits {
+  /** Values (objects, arrays and primitives) a result may contain. */
+  readonly maxNodes: number
+  /** Characters of the serialized result. */
+  readonly maxBytes: number
+  readonly maxMessage: number
+  readonly maxStack: number
+}
+
+export const DECISION_LIMITS: WrapperLimits = { maxNodes: 10_000, maxBytes: 256 * 1024, maxMessage: 2000, maxStack: 4000 }
+/** Policy test files export tables of cases: more room, same walker. */
+export const DATA_LIMITS: WrapperLimits = { ...DECISION_LIMITS, maxNodes: 200_000, maxBytes: 16 * 1024 * 1024 }
+
+/** Source of an expression that evaluates to the wrapper `(op, arg) => string`. */
+export function wrapperSource(limits: WrapperLimits): string {
+  return `(() => {
+  'use strict';
+  const G = globalThis;
+  const parse = JSON.parse, quote = JSON.stringify;
+  const getProto = Object.getPrototypeOf, isArray = Array.isArray, apply = Reflect.apply, strSlice = String.prototype.slice, strIndexOf = String.prototype.indexOf;
+  const ObjProto = Object.prototype, ArrProto = Array.prototype, TypeErr = TypeError, RangeErr = RangeError;
+  const MAX_NODES = ${limits.maxNodes}, MAX_BYTES = ${limits.maxBytes};
+  const MAX_MESSAGE = ${limits.maxMessage}, MAX_STACK = ${limits.maxStack};
+  const MODULE = ${JSON.stringify(GLOBAL_NAME)};
+  delete G.WebAssembly; delete G.SharedArrayBuffer; delete G.Atomics;
+  G.console = { log() {}, info() {}, warn() {}, error() {}, debug() {} };
+  const REFUSED = {};
+  let reason = '', nodes = 0, bytes = 0, fn;
+
+  function refuse(why) { reason = why; throw REFUSED; }
+  function cut(s, n) { return s.length > n ? apply(strSlice, s, [0, n]) + '…' : s; }
+
+  // Called by the captured JSON.stringify for every value: the budget counts values as they are
+  // visited, so a DAG of shared sub-objects is refused long before it is expanded. Getters and
+  // toJSON methods run here too, inside the isolate and under its time limit.
+  function check(key, v) {
+    if (++nodes > MAX_NODES) refuse('more than ' + MAX_NODES + ' values');
+    bytes += key.length + 8;
+    const t = typeof v;
+    if (t === 'string') bytes += v.length;
+    else if (t === 'object') {
+      if (v !== null) {
+        const proto = getProto(v);
+        if (isArray(v) ? proto !== ArrProto : proto !== ObjProto && proto !== null) refuse('a class instance');
+      }
+    } else if (t !== 'number' && t !== 'boolean' && t !== 'undefined') refuse('a ' + t);
+    if (bytes > MAX_BYTES) refuse('more than ' + MAX_BYTES + ' characters');
+    return v;
+  }
+
+  function ser(r) {
+    const json = quote(r, check);
+    if (typeof json !== 'string') refuse('a value with no JSON form');
+    if (json.length > MAX_BYTES) refuse('more than ' + MAX_BYTES + ' characters');
+    return json;
+  }
+
+  function threw(e) {
+    let message = '', trace = '';
+    try {
+      if (e !== null && (typeof e === 'object' || typeof e === 'function')) {
+        const m = e.message;
+        message = typeof m === 'string' ? m : m === undefined ? 'a thrown ' + (isArray(e) ? 'array' : 'object') : '' + m;
+        const s = e.stack;
+        if (typeof s === 'string') {
+          // The frames (for file:line), not a copy of a long message: start at the first frame.
+          const at = apply(strIndexOf, s, ['\\n    at ']);
+          trace = at >= 0 ? apply(strSlice, s, [at]) : s;
+        }
+      } else {
+        message = '' + e;
+      }
+    } catch (e2) {
+      message = message || 'a thrown value that cannot be read';
+    }
+    return 'E' + quote(cut(message, MAX_MESSAGE)) + '\\n' + quote(cut(trace, MAX_STACK));
+  }
+
+  function out(r) {
+    if (r === undefined || r === null) return 'U';
+    nodes = 0; bytes = 0;
+    try { return 'R' + ser(r); }
+    catch (e) {
+      if (e === REFUSED) return 'G' + quote(reason);
+      // JSON.stringify's own errors: a cycle (TypeError), nesting deeper than the stack (RangeError).
+      if (e instanceof TypeErr) return 'G' + quote('a cycle, or a value JSON cannot hold');
+      if (e instanceof RangeErr) return 'G' + quote('nesting too deep');
+      return threw(e);
+    }
+  }
+
+  return function call(op, arg) {
+    try {
+      if (op === 'run') {
+        const ctx = parse(arg);
+        let r;
+        try { r = fn(ctx); } catch (e) { return threw(e); }
+        return out(r);
+      }
+      if (op === 'bind') {
+        try {
+          const m = G[MODULE];
+          const f = m && (m.default !== undefined ? m.default : m);
+          if (typeof f !== 'function') return 'F';
+          fn = f;
+          return 'U';
+        } catch (e) { return threw(e); }
+      }
+      if (op === 'export') {
+        let v;
+        try { v = G[MODULE][arg]; } catch (e) { return threw(e); }
+        return out(v);
+      }
+      return 'X';
+    } catch (e) {
+      return 'X';
+    }
+  };
+})()`
+}

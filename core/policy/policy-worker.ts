@@ -1,0 +1,118 @@
+/**
+ * Worker-thread entry: holds one isolate per policy of the current revision and runs the whole
+ * chain for each request it is sent (one thread hop per request). Policies run here, never on the
+ * main thread, so that a policy that hangs or crashes its isolate or this thread costs only this
+ * worker, which the pool (worker-pool.ts) terminates and replaces.
+ */
+import { parentPort, workerData } from 'node:worker_threads'
+import { PolicySandbox } from './sandbox.js'
+import { encodeChain, PROGRESS, type ChainStep, type FromWorker, type PolicyCode, type ToWorker, type WorkerSettings } from './worker-protocol.js'
+
+const settings = (workerData as { settings: WorkerSettings }).settings
+const progress = new Float64Array((workerData as { progress: SharedArrayBuffer }).progress)
+const port = parentPort!
+
+let chain: PolicySandbox[] = []
+let hangMarker: string | undefined
+
+function mark(seq: number, policy: number): void {
+  progress[PROGRESS.seq] = seq
+  progress[PROGRESS.policy] = policy
+  progress[PROGRESS.startedAt] = Date.now()
+}
+
+function idle(): void {
+  progress[PROGRESS.startedAt] = 0
+}
+
+function install(policies: readonly PolicyCode[]): void {
+  const byHash = new Map(chain.map((s) => [s.policy.hash, s]))
+  const next: PolicySandbox[] = []
+  policies.forEach((p, i) => {
+    let sandbox = byHash.get(p.hash)
+    if (sandbox) byHash.delete(p.hash)
+    else {
+      sandbox = new PolicySandbox(p, settings.limits)
+      mark(-1, i)
+      try {
+        sandbox.warm()
+      } catch {
+        // Verified before install; a failure now shows again on its first call.
+      }
+    }
+    next.push(sandbox)
+  })
+  for (const s of byHash.values()) s.dispose()
+  chain = next
+  idle()
+}
+
+function verify(policies: readonly PolicyCode[]): string {
+  const problems: object[] = []
+  policies.forEach((p, i) => {
+    const sandbox = new PolicySandbox(p, settings.limits)
+    mark(-1, i)
+    try {
+      sandbox.warm()
+    } catch (err) {
+      const e = err as { code: string; params: object }
+      problems.push({ policy: p.name, code: e.code, params: e.params })
+    } finally {
+      sandbox.dispose()
+    }
+  })
+  idle()
+  return JSON.stringify(problems)
+}
+
+function runChain(seq: number, ctxJson: string, from: number): string {
+  const steps: ChainStep[] = []
+  let cpuNs = 0n
+  for (let i = from; i < chain.length; i++) {
+    const sandbox = chain[i]!
+    const p = sandbox.policy.name
+    mark(seq, i)
+    if (hangMarker !== undefined && ctxJson.includes(hangMarker)) for (;;) {
+      // Test hook (see ToWorker 'test-hang'): a hang the isolate's time limit cannot stop.
+    }
+    const cpu0 = sandbox.cpuTimeNs()
+    const t0 = performance.now()
+    const outcome = sandbox.runJson(ctxJson)
+    const us = Math.round((performance.now() - t0) * 1000)
+    const spent = sandbox.cpuTimeNs() - cpu0
+    if (spent > 0n) cpuNs += spent // an isolate rebuilt after a memory bomb restarts its clock
+    if (outcome.kind === 'error') {
+      steps.push({ p, o: 'error', us, code: outcome.code, params: outcome.params })
+      if (settings.onError === 'failsafe') return encodeChain({ steps, decided: -1, cpuNs: Number(cpuNs) })
+      continue
+    }
+    if (outcome.kind === 'pass') {
+      steps.push({ p, o: 'passed', us })
+      continue
+    }
+    steps.push({ p, o: 'decided', us })
+    return encodeChain({ steps, decided: i, cpuNs: Number(cpuNs) }, outcome.json)
+  }
+  return encodeChain({ steps, decided: -1, cpuNs: Number(cpuNs) })
+}
+
+port.on('message', (msg: ToWorker) => {
+  switch (msg.t) {
+    case 'install':
+      install(msg.policies)
+      return
+    case 'verify':
+      port.postMessage({ t: 'verified', id: msg.id, problems: verify(msg.policies) } satisfies FromWorker)
+      return
+    case 'run': {
+      const outs: string[] = []
+      for (let i = 0; i < msg.seqs.length; i++) outs.push(runChain(msg.seqs[i]!, msg.ctxs[i]!, msg.froms[i]!))
+      idle()
+      port.postMessage({ t: 'done', seqs: msg.seqs, outs } satisfies FromWorker)
+      return
+    }
+    case 'test-hang':
+      hangMarker = msg.marker
+  }
+})
+port.postMessage({ t: 'ready' } satisfies FromWorker)

@@ -1,0 +1,63 @@
+/**
+ * Messages between the main thread and the policy workers, and the one-string encoding of a
+ * chain's outcome. The worker builds these strings from its own values: nothing a policy created
+ * crosses the thread boundary, only strings and numbers.
+ */
+import type { ErrorParams } from '../errors/bp-error.js'
+import type { ErrorCode } from '../errors/catalog.js'
+import type { CompiledPolicy } from './compile-policy.js'
+import type { SandboxLimits } from './sandbox.js'
+
+/** The part of a compiled policy a worker needs (all strings). */
+export type PolicyCode = Pick<CompiledPolicy, 'name' | 'file' | 'hash' | 'code' | 'map' | 'entry'>
+
+export interface WorkerSettings {
+  readonly limits: SandboxLimits
+  readonly onError: 'failsafe' | 'next'
+}
+
+/** Main → worker. `run` carries a batch: request i is (seqs[i], ctxs[i] as JSON, froms[i]). */
+export type ToWorker =
+  | { readonly t: 'install'; readonly policies: readonly PolicyCode[] }
+  | { readonly t: 'verify'; readonly id: number; readonly policies: readonly PolicyCode[] }
+  | { readonly t: 'run'; readonly seqs: readonly number[]; readonly ctxs: readonly string[]; readonly froms: readonly number[] }
+  /** Test hook: a request whose context contains `marker` hangs the worker thread itself (no isolate time limit stops that). */
+  | { readonly t: 'test-hang'; readonly marker: string }
+
+/** Worker → main. `verified.problems` is JSON of `{ policy, code, params }[]`. */
+export type FromWorker =
+  | { readonly t: 'ready' }
+  | { readonly t: 'verified'; readonly id: number; readonly problems: string }
+  | { readonly t: 'done'; readonly seqs: readonly number[]; readonly outs: readonly string[] }
+
+/**
+ * Shared progress cells, written by the worker before each unit of untrusted work (building or
+ * calling one policy) and read by the main thread's watchdog.
+ */
+export const PROGRESS = { seq: 0, policy: 1, startedAt: 2, length: 3 } as const
+
+export interface ChainStep {
+  readonly p: string
+  readonly o: 'passed' | 'decided' | 'error'
+  readonly us: number
+  readonly code?: ErrorCode
+  readonly params?: ErrorParams
+}
+
+/** The chain's outcome: `decided` is the index of the deciding policy, or -1. */
+export interface ChainMeta {
+  readonly steps: readonly ChainStep[]
+  readonly decided: number
+  readonly cpuNs: number
+}
+
+/** `meta JSON` + `\n` + decision JSON (JSON text never holds a raw newline). */
+export function encodeChain(meta: ChainMeta, decisionJson?: string): string {
+  return decisionJson === undefined ? JSON.stringify(meta) : `${JSON.stringify(meta)}\n${decisionJson}`
+}
+
+export function decodeChain(out: string): { meta: ChainMeta; decisionJson?: string } {
+  const nl = out.indexOf('\n')
+  if (nl < 0) return { meta: JSON.parse(out) as ChainMeta }
+  return { meta: JSON.parse(out.slice(0, nl)) as ChainMeta, decisionJson: out.slice(nl + 1) }
+}
