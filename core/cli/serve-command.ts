@@ -1,10 +1,32 @@
-/** bootpolicy serve: build, listen, print where, stop cleanly on SIGINT/SIGTERM. */
+/**
+ * bootpolicy serve: build, listen, print where, stop cleanly on SIGINT/SIGTERM.
+ * A supervisor restarts what exits, so every fatal error ends the process non-zero instead of
+ * leaving a half-started server: 2 for a configuration it cannot start with (from main), 1 for a
+ * failure to start (port in use, privileges) or an uncaught error after start.
+ */
 import type { Config } from '../config/config-types.js'
-import { startServer } from '../server.js'
+import { BootpolicyError, messageOf } from '../errors/bp-error.js'
+import { startServer, type RunningServer } from '../server.js'
 import { bootTree } from '../plugins/load-plugins.js'
 
 export async function serveCommand(config: Config): Promise<number> {
-  const server = await startServer(config)
+  let server: RunningServer
+  try {
+    server = await startServer(config)
+  } catch (err) {
+    // Configuration problems keep main's exit code 2; anything else is a failed start.
+    if (err instanceof BootpolicyError && err.code.startsWith('BP_ERR_CONFIG_')) throw err
+    const code = err instanceof BootpolicyError ? `${err.code}: ` : ''
+    process.stderr.write(`bootpolicy: ${code}${messageOf(err)}\n`)
+    return 1
+  }
+  const fatal = (err: unknown): void => {
+    // Logged through the redacting logger, not printed raw: an error's message may carry a secret.
+    server.bp.logger.fatal({ err }, 'fatal error; exiting')
+    process.exit(1)
+  }
+  process.on('uncaughtException', fatal)
+  process.on('unhandledRejection', fatal)
   const scheme = config.http.tls ? 'https' : 'http'
   const shown = config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host
   process.stdout.write(`${bootTree(server.bp.loadedPlugins)}\n`)

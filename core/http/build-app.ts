@@ -8,7 +8,9 @@ import { readFileSync } from 'node:fs'
 import Fastify, { LogController, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Config } from '../config/config-types.js'
+import { validateDecision } from '../decision/validate-decision.js'
 import { Engine } from '../engine/engine.js'
+import { BootpolicyError } from '../errors/bp-error.js'
 import { noHooks, type RequestHooks } from '../engine/request-hooks.js'
 import { createLogger } from '../log/logger.js'
 import { Metrics } from '../metrics/metrics.js'
@@ -65,6 +67,14 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
     .filter((l) => l.plugin.policyHelpers)
     .map((l) => [`bootpolicy/plugins/${l.plugin.name}`, l.plugin.policyHelpers!])
   const importables: ImportableModules = defaultImportables([...helpers, ...(options.importables ?? [])])
+
+  // Refuse an invalid `default` before policies and templates start watching: a failed start must
+  // leave nothing running that keeps the process alive (the engine checks it again).
+  const defaultCheck = validateDecision(config.default, hooks.kindValidators)
+  if (!defaultCheck.ok) {
+    await host.close().catch(() => undefined)
+    throw new BootpolicyError('BP_ERR_CONFIG_INVALID', { details: `default: ${defaultCheck.problems.join('; ')}` })
+  }
 
   const policies = new PolicySet(config.policies.dir, config.policies, importables, {
     onReload(revision, problems) {
