@@ -15,6 +15,12 @@ export interface Config {
     host: string
     port: number
     bootPath: string
+    maxConnections: number
+    maxConnectionsPerAddress: number
+    headersTimeoutMs: number
+    requestTimeoutMs: number
+    keepAliveTimeoutMs: number
+    idleTimeoutMs: number
     adminToken?: string
     tls?: { cert: string; key: string; ciphers: string; minVersion: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3' }
   }

@@ -21,6 +21,7 @@ import { registerBootRoutes } from './routes/boot.js'
 import { registerExplainRoute } from './routes/explain.js'
 import { registerHealthRoutes } from './routes/health.js'
 import { registerStaticFiles } from './routes/static-files.js'
+import { applyConnectionLimits } from './connection-limits.js'
 import { PluginHost } from '../plugins/plugin-host.js'
 import { bootTree, loadPlugins, type LoadedPlugin } from '../plugins/load-plugins.js'
 
@@ -114,8 +115,14 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
     // iPXE sends short queries; anything near this is hostile.
     routerOptions: { maxParamLength: 4096 },
     bodyLimit: 64 * 1024,
+    // iPXE's requests are tiny and sent at once: short timeouts close what an attacker holds open.
+    keepAliveTimeout: config.http.keepAliveTimeoutMs,
+    requestTimeout: Math.max(config.http.requestTimeoutMs, config.http.headersTimeoutMs),
+    connectionTimeout: config.http.idleTimeoutMs,
+    http: serverTimeouts(config),
     ...(config.http.tls && {
       https: {
+        ...serverTimeouts(config),
         cert: readFileSync(config.http.tls.cert),
         key: readFileSync(config.http.tls.key),
         ciphers: config.http.tls.ciphers,
@@ -124,6 +131,8 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
       },
     }),
   }) as unknown as FastifyInstance
+
+  applyConnectionLimits(app.server, config.http, logger)
 
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched'
@@ -162,6 +171,14 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
       await host.close()
     },
   }
+}
+
+/**
+ * Node's own header timeout, and how often it looks for expired connections (its default, 30 s,
+ * would let half-sent requests live that long whatever the timeout says).
+ */
+function serverTimeouts(config: Config): { headersTimeout: number; connectionsCheckingInterval: number } {
+  return { headersTimeout: config.http.headersTimeoutMs, connectionsCheckingInterval: Math.min(1000, config.http.headersTimeoutMs) }
 }
 
 /** Debounced directory watch (100 ms); a missing directory is simply not watched. */
