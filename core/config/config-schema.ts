@@ -100,6 +100,9 @@ export const configSchema = {
       },
     },
     stateDir: { type: 'string', default: 'var' },
+    /** After every port is bound, switch to this user (name or uid) and group; both or neither. */
+    user: { type: 'string', pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]*$', maxLength: 32 },
+    group: { type: 'string', pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]*$', maxLength: 32 },
     dhcp: { ...dhcpSection(), default: {} },
     tftp: { ...section(tftpConfigSchema), default: {} },
     auth: {
@@ -149,4 +152,6 @@ export const configSchema = {
       },
     },
   },
+  // A user without a group (or the reverse) would leave root's group or root's uid behind.
+  dependencies: { user: ['group'], group: ['user'] },
 } as const

@@ -38,6 +38,9 @@ export interface Config {
   default: Decision
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' }
   stateDir: string
+  /** Drop to this user and group after binding (both set, or neither). */
+  user?: string
+  group?: string
   dhcp: DhcpConfig
   tftp: TftpConfig
   pluginTimeouts: { setupMs: number; hookMs: number }
