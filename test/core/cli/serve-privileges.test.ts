@@ -14,6 +14,10 @@ import { join } from 'node:path'
 import { PACKAGE_ROOT } from '../../../core/config/load-config.js'
 import { requireCommand, requireRoot } from '../../helpers/e2e-require.js'
 import { createPamUser } from '../../helpers/pam-user.js'
+import { clientPacket } from '../../helpers/dhcp-packets.js'
+import { encode } from '../../../core/dhcp/packet-codec.js'
+import { MessageType, Opt } from '../../../core/dhcp/options.js'
+import dgram from 'node:dgram'
 
 const ADDRESS = '127.66.6.6'
 
@@ -62,6 +66,36 @@ function statusIds(pid: number): { uid: string; gid: string; groups: string } {
   return { uid: field('Uid'), gid: field('Gid'), groups: field('Groups') }
 }
 
+/** A PXE REQUEST to the proxyDHCP port 4011; resolves with the first reply's bytes (or undefined after 3 s). */
+async function pxeRequest(): Promise<Buffer | undefined> {
+  const socket = dgram.createSocket('udp4')
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve))
+  const packet = encode(clientPacket({
+    mac: '02:00:00:00:66:01',
+    xid: 0x6601,
+    type: MessageType.REQUEST,
+    ciaddr: '127.0.0.1',
+    broadcast: false,
+    options: [
+      [Opt.VENDOR_CLASS, 'PXEClient:Arch:00007:UNDI:003016'],
+      [Opt.CLIENT_ARCH, Buffer.from([0, 7])],
+      [Opt.PARAM_LIST, Buffer.from([1, 3, 43, 60, 66, 67])],
+    ],
+  }))
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      socket.close()
+      resolve(undefined)
+    }, 3000)
+    socket.once('message', (msg) => {
+      clearTimeout(timer)
+      socket.close()
+      resolve(msg)
+    })
+    socket.send(packet, 4011, ADDRESS)
+  })
+}
+
 function httpGet(path: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = request({ host: ADDRESS, port: 80, path, agent: false, timeout: 5000 }, (res) => {
@@ -103,6 +137,8 @@ t.test('serve binds 80, 69, 67 and 4011 as root, then runs as the configured use
   const out = join(site.dir, 'fetched')
   execFileSync(curl, ['-sS', '--max-time', '10', '-o', out, `tftp://${ADDRESS}/ipxe.efi`])
   t.equal(readFileSync(out, 'utf8'), 'pretend ipxe', 'TFTP on port 69 still answers')
+  const ack = await pxeRequest()
+  t.equal(ack?.[0], 2, 'proxyDHCP on port 4011 still answers (a BOOTREPLY)')
   const state = statSync(join(site.dir, 'state'))
   t.equal(String(state.uid), uid, 'the stateDir it created belongs to the user')
   run.child.kill('SIGTERM')
