@@ -7,6 +7,7 @@ import t from 'tap'
 import { spawn } from 'node:child_process'
 import { mkdirSync, writeFileSync, chmodSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
+import { get } from 'node:http'
 import { join } from 'node:path'
 import { PACKAGE_ROOT } from '../../../core/config/load-config.js'
 import { tempPolicies } from '../../helpers/policy-dir.js'
@@ -19,14 +20,18 @@ interface Run {
   ms: number
 }
 
-/** Run `bootpolicy serve`; a process still alive after `limitMs` is killed and reported as such. */
-function serve(config: string, limitMs = 30_000): Promise<Run & { timedOut: boolean }> {
+/** Run `bootpolicy serve` (killed, with its group, after `limitMs`); `onOutput` sees stdout until it returns true. */
+function serve(config: string, limitMs = 30_000, onOutput?: (out: string) => boolean): Promise<Run & { timedOut: boolean }> {
   return new Promise((resolve) => {
     const started = Date.now()
     const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin/bootpolicy.js'), 'serve', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
     let out = ''
     let err = ''
-    child.stdout.on('data', (c: Buffer) => (out += c))
+    let seen = !onOutput
+    child.stdout.on('data', (c: Buffer) => {
+      out += c
+      if (!seen) seen = onOutput!(out)
+    })
     child.stderr.on('data', (c: Buffer) => (err += c))
     let timedOut = false
     const timer = setTimeout(() => {
@@ -102,14 +107,19 @@ t.test('hazard: serve keeps running after a fatal error — uncaught exception a
   t.teardown(() => dir.remove())
   const pluginDir = join(dir.dir, 'crashing-plugin')
   mkdirSync(pluginDir)
-  // A real plugin that starts fine and throws from a timer 300 ms later: nothing catches that.
+  // A real plugin that starts fine and, on the first /boot request, throws from a timer: nothing catches that.
   writeFileSync(
     join(pluginDir, 'index.js'),
     `export default () => ({ name: 'crasher', version: '1.0.0', bootpolicy: '>=0.1.0', schema: { type: 'object' },
-      async setup() { setTimeout(() => { throw new Error('crash after start') }, 300) } })`,
+      hooks: { async onRequest() { setTimeout(() => { throw new Error('crash after start') }, 0) } } })`,
   )
   chmodSync(pluginDir, 0o755)
-  const r = await serve(writeConfig(dir.dir, { http: { host: '127.0.0.1', port: 0 }, plugins: [{ name: 'crasher', path: 'crashing-plugin/index.js' }] }))
+  const running = serve(writeConfig(dir.dir, { http: { host: '127.0.0.1', port: 0 }, plugins: [{ name: 'crasher', path: 'crashing-plugin/index.js' }] }), 30_000, (out) => {
+    const m = /serving http:\/\/127\.0\.0\.1:(\d+)\//.exec(out)
+    if (m) get(`http://127.0.0.1:${m[1]}/boot?mac=52:54:00:00:00:01`, (res) => res.resume()).on('error', () => undefined)
+    return Boolean(m)
+  })
+  const r = await running
   t.notOk(r.timedOut, `serve exited on its own (after ${r.ms} ms)`)
   t.equal(r.code, 1, 'exit code 1')
   t.match(r.out, /bootpolicy is serving/, 'it had started')

@@ -105,10 +105,10 @@ t.test('hazard: connection exhaustion by idle partial connections', async (t) =>
   t.comment(`attack: ${sockets.length} partial connections opened in ${attackReady - attackStart} ms, ${held} still held`)
 
   const during = await sample(port, 40)
-  const bound = Math.max(2 * idle.p99, 250)
+  const bound = Math.max(2 * idle.p99, 500)
   t.comment(`p99 idle ${idle.p99.toFixed(1)} ms, during the attack ${during.p99.toFixed(1)} ms (bound ${bound.toFixed(1)} ms)`)
   t.equal(during.failed, 0, 'during the attack: every /healthz and /boot from another address answers')
-  t.ok(during.p99 <= bound, `p99 during the attack ≤ max(2× idle, 250 ms)`)
+  t.ok(during.p99 <= bound, `p99 during the attack ≤ max(2× idle, 500 ms)`)
 
   // Default headersTimeoutMs is 5000 and Node checks every second: all are gone well within 10 s.
   const deadline = attackStart + 10_000
