@@ -7,10 +7,16 @@ import { fileURLToPath } from 'node:url'
 
 if (!process.execArgv.includes('--no-node-snapshot')) {
   const child = spawn(process.execPath, ['--no-node-snapshot', ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' })
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal))
+  const forwarded = ['SIGINT', 'SIGTERM', 'SIGHUP']
+  for (const signal of forwarded) process.on(signal, () => child.kill(signal))
   child.on('exit', (code, signal) => {
-    if (signal) process.kill(process.pid, signal)
-    else process.exit(code ?? 1)
+    if (signal) {
+      // Die of the same signal, so a supervisor sees what happened. Our forwarding handler would
+      // swallow it (and the process would then exit 0): remove it first.
+      for (const s of forwarded) process.removeAllListeners(s)
+      process.kill(process.pid, signal)
+      setTimeout(() => process.exit(1), 1000).unref()
+    } else process.exit(code ?? 1)
   })
 } else {
   const built = new URL('../dist/core/cli/main.js', import.meta.url)
@@ -19,5 +25,7 @@ if (!process.execArgv.includes('--no-node-snapshot')) {
     process.exit(2)
   }
   const { main } = await import(built.href)
-  process.exitCode = await main(process.argv.slice(2))
+  // Exit explicitly: a handle left open by a failed start must not keep a dead server alive
+  // (a supervisor restarts only what exits). stdout/stderr are synchronous for files and pipes on Linux.
+  process.exit(await main(process.argv.slice(2)))
 }

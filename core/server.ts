@@ -1,5 +1,9 @@
-/** Binds the ports of a built instance: HTTP, and DHCP and TFTP when configured. */
+/**
+ * Binds the ports of a built instance: HTTP, and DHCP and TFTP when configured. A failure at any
+ * step closes everything already started, so the process is left with nothing that keeps it alive.
+ */
 import type { Config } from './config/config-types.js'
+import { BootpolicyError, messageOf } from './errors/bp-error.js'
 import { createDhcpService, type DhcpService } from './dhcp/dhcp-service.js'
 import { build, type BuildOptions, type Bootpolicy } from './http/build-app.js'
 import { createTftpService, type TftpService } from './tftp/tftp-service.js'
@@ -12,7 +16,12 @@ export interface RunningServer {
 
 export async function startServer(config: Config, options: BuildOptions = {}): Promise<RunningServer> {
   const bp = await build(config, options)
-  await bp.app.listen({ host: config.http.host, port: config.http.port })
+  try {
+    await bp.app.listen({ host: config.http.host, port: config.http.port })
+  } catch (cause) {
+    await bp.close().catch(() => undefined)
+    throw new BootpolicyError('BP_ERR_SERVER_LISTEN', { address: `${config.http.host}:${config.http.port}`, details: messageOf(cause) }, { cause })
+  }
   const address = bp.app.server.address()
   const port = typeof address === 'object' && address ? address.port : config.http.port
   bp.logger.info({ host: config.http.host, port }, 'http listening')

@@ -31,6 +31,18 @@ export const configSchema = {
         port: { type: 'integer', minimum: 0, maximum: 65535, default: 8080 },
         /** Path of the decision endpoint; the bootstrap is the same path plus `.ipxe` (`/boot` → `/boot.ipxe`). */
         bootPath: { type: 'string', pattern: '^/[A-Za-z0-9._/-]*$', default: '/boot' },
+        /** Open connections at most (all clients); the excess is closed on accept. */
+        maxConnections: { type: 'integer', minimum: 1, maximum: 1000000, default: 512 },
+        /** Open connections at most from one client address; iPXE uses one per boot. */
+        maxConnectionsPerAddress: { type: 'integer', minimum: 1, maximum: 1000000, default: 32 },
+        /** A request's headers must arrive within this (iPXE sends ~100 bytes at once). */
+        headersTimeoutMs: { type: 'integer', minimum: 100, maximum: 600000, default: 5000 },
+        /** The whole request (headers and body) must arrive within this; at least headersTimeoutMs. */
+        requestTimeoutMs: { type: 'integer', minimum: 100, maximum: 600000, default: 10000 },
+        /** An idle keep-alive connection is closed after this. */
+        keepAliveTimeoutMs: { type: 'integer', minimum: 100, maximum: 600000, default: 5000 },
+        /** A connection with no traffic either way (e.g. a client that stops reading) is closed after this. */
+        idleTimeoutMs: { type: 'integer', minimum: 1000, maximum: 3600000, default: 30000 },
         /** Bearer token for admin endpoints (POST /api/explain). Unset: those endpoints are off. */
         adminToken: { type: 'string', minLength: 1 },
         tls: {
@@ -90,6 +102,9 @@ export const configSchema = {
       },
     },
     stateDir: { type: 'string', default: 'var' },
+    /** After every port is bound, switch to this user (name or uid) and group; both or neither. */
+    user: { type: 'string', pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]*$', maxLength: 32 },
+    group: { type: 'string', pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]*$', maxLength: 32 },
     dhcp: { ...dhcpSection(), default: {} },
     tftp: { ...section(tftpConfigSchema), default: {} },
     auth: {
@@ -139,4 +154,6 @@ export const configSchema = {
       },
     },
   },
+  // A user without a group (or the reverse) would leave root's group or root's uid behind.
+  dependencies: { user: ['group'], group: ['user'] },
 } as const

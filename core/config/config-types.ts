@@ -15,6 +15,12 @@ export interface Config {
     host: string
     port: number
     bootPath: string
+    maxConnections: number
+    maxConnectionsPerAddress: number
+    headersTimeoutMs: number
+    requestTimeoutMs: number
+    keepAliveTimeoutMs: number
+    idleTimeoutMs: number
     adminToken?: string
     tls?: { cert: string; key: string; ciphers: string; minVersion: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3' }
   }
@@ -33,6 +39,9 @@ export interface Config {
   default: Decision
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' }
   stateDir: string
+  /** Drop to this user and group after binding (both set, or neither). */
+  user?: string
+  group?: string
   dhcp: DhcpConfig
   tftp: TftpConfig
   pluginTimeouts: { setupMs: number; hookMs: number }

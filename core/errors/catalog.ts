@@ -142,6 +142,16 @@ export const catalog = {
     when: 'The command line has an unknown command or option.',
     fix: 'Run `bootpolicy help`.',
   },
+  BP_ERR_SERVER_LISTEN: {
+    message: 'Cannot listen on {address}: {details}',
+    when: '`serve` cannot bind its HTTP port (in use, or a port below 1024 without the capability); serve exits 1.',
+    fix: 'Stop the other process on that port, choose another `http.port`, or grant CAP_NET_BIND_SERVICE.',
+  },
+  BP_ERR_SERVER_PRIVILEGES: {
+    message: 'Cannot drop privileges to {user}: {details}',
+    when: '`user`/`group` is set and switching to them after binding failed (unknown user or group, not started as root, or `stateDir` not writable by that user); serve exits 1 rather than keep running as root.',
+    fix: 'Create the user and group, start serve as root (or with CAP_SETUID/CAP_SETGID), and `chown` the stateDir to that user.',
+  },
   BP_ERR_PLUGIN_LOAD: {
     message: 'Cannot load plugin {plugin}: {details}',
     when: 'A plugin named in the config cannot be imported or does not default-export a factory.',

@@ -8,7 +8,9 @@ import { readFileSync } from 'node:fs'
 import Fastify, { LogController, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Config } from '../config/config-types.js'
+import { validateDecision } from '../decision/validate-decision.js'
 import { Engine } from '../engine/engine.js'
+import { BootpolicyError } from '../errors/bp-error.js'
 import { noHooks, type RequestHooks } from '../engine/request-hooks.js'
 import { createLogger } from '../log/logger.js'
 import { Metrics } from '../metrics/metrics.js'
@@ -20,6 +22,7 @@ import { registerBootRoutes } from './routes/boot.js'
 import { registerExplainRoute } from './routes/explain.js'
 import { registerHealthRoutes } from './routes/health.js'
 import { registerStaticFiles } from './routes/static-files.js'
+import { applyConnectionLimits } from './connection-limits.js'
 import { PluginHost } from '../plugins/plugin-host.js'
 import { bootTree, loadPlugins, type LoadedPlugin } from '../plugins/load-plugins.js'
 
@@ -69,6 +72,14 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
     .map((l) => [`bootpolicy/plugins/${l.plugin.name}`, l.plugin.policyHelpers!])
   const importables: ImportableModules = defaultImportables([...helpers, ...(options.importables ?? [])])
 
+  // Refuse an invalid `default` before policies and templates start watching: a failed start must
+  // leave nothing running that keeps the process alive (the engine checks it again).
+  const defaultCheck = validateDecision(config.default, hooks.kindValidators)
+  if (!defaultCheck.ok) {
+    await host.close().catch(() => undefined)
+    throw new BootpolicyError('BP_ERR_CONFIG_INVALID', { details: `default: ${defaultCheck.problems.join('; ')}` })
+  }
+
   const policyWorkers = new WorkerPool({
     size: config.policies.workers,
     limits: config.policies,
@@ -114,8 +125,14 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
     // iPXE sends short queries; anything near this is hostile.
     routerOptions: { maxParamLength: 4096 },
     bodyLimit: 64 * 1024,
+    // iPXE's requests are tiny and sent at once: short timeouts close what an attacker holds open.
+    keepAliveTimeout: config.http.keepAliveTimeoutMs,
+    requestTimeout: Math.max(config.http.requestTimeoutMs, config.http.headersTimeoutMs),
+    connectionTimeout: config.http.idleTimeoutMs,
+    http: serverTimeouts(config),
     ...(config.http.tls && {
       https: {
+        ...serverTimeouts(config),
         cert: readFileSync(config.http.tls.cert),
         key: readFileSync(config.http.tls.key),
         ciphers: config.http.tls.ciphers,
@@ -124,6 +141,8 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
       },
     }),
   }) as unknown as FastifyInstance
+
+  applyConnectionLimits(app.server, config.http, logger)
 
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched'
@@ -164,6 +183,14 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
       await host.close()
     },
   }
+}
+
+/**
+ * Node's own header timeout, and how often it looks for expired connections (its default, 30 s,
+ * would let half-sent requests live that long whatever the timeout says).
+ */
+function serverTimeouts(config: Config): { headersTimeout: number; connectionsCheckingInterval: number } {
+  return { headersTimeout: config.http.headersTimeoutMs, connectionsCheckingInterval: Math.min(1000, config.http.headersTimeoutMs) }
 }
 
 /** Debounced directory watch (100 ms); a missing directory is simply not watched. */

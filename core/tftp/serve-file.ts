@@ -4,11 +4,10 @@
  * ERROR packet to that one client and a log line; nothing here may throw into the event loop,
  * because one bad transfer must never take the service (or the process) down.
  */
-import { open, type FileHandle } from 'node:fs/promises'
-import { constants } from 'node:fs'
 import type { Logger } from 'pino'
 import { BootpolicyError, messageOf } from '../errors/bp-error.js'
-import { resolveSafePath, type SafePathReason } from '../files/resolve-safe-path.js'
+import type { SafePathReason } from '../files/resolve-safe-path.js'
+import { openSafeFile } from '../files/open-safe-file.js'
 import { TFTP_MESSAGES, declineTsize, type PackageGetStream, type PackagePutStream } from './tftp-package.js'
 
 export interface TftpClient {
@@ -63,34 +62,19 @@ export async function serveFile(
     }
   }
 
-  const resolved = await resolveSafePath(options.root, file)
-  if (!resolved.ok) {
-    const level = resolved.reason === 'traversal' || resolved.reason === 'invalid' ? 'warn' : 'info'
-    log[level]({ request: { file }, reason: resolved.reason }, 'tftp request refused')
-    return refuse(req, REFUSAL_MESSAGE[resolved.reason])
-  }
-
-  let handle: FileHandle
-  try {
-    // O_NOFOLLOW plus the inode comparison below close the window between the realpath check and
-    // the open: if someone swapped the file for a symlink (or another file) meanwhile, we refuse.
-    handle = await open(resolved.path, constants.O_RDONLY | constants.O_NOFOLLOW)
-  } catch (err) {
-    log.warn({ request: { file }, err }, 'tftp cannot open file')
-    return refuse(req, TFTP_MESSAGES.accessViolation)
-  }
-  let size: number
-  try {
-    const opened = await handle.stat()
-    if (opened.ino !== resolved.stat.ino || opened.dev !== resolved.stat.dev || !opened.isFile()) {
-      throw new Error('file changed between check and open')
+  // Opened once and verified (see core/files/open-safe-file.ts); reads come from this descriptor only.
+  const opened = await openSafeFile(options.root, file)
+  if (!opened.ok) {
+    if (opened.reason === 'changed') {
+      log.warn({ request: { file }, err: opened.cause }, 'tftp file changed under the request')
+      return refuse(req, TFTP_MESSAGES.accessViolation)
     }
-    size = opened.size
-  } catch (err) {
-    await handle.close().catch(() => undefined)
-    log.warn({ request: { file }, err }, 'tftp file changed under the request')
-    return refuse(req, TFTP_MESSAGES.accessViolation)
+    const level = opened.reason === 'traversal' || opened.reason === 'invalid' ? 'warn' : 'info'
+    log[level]({ request: { file }, reason: opened.reason }, 'tftp request refused')
+    return refuse(req, REFUSAL_MESSAGE[opened.reason])
   }
+  const { handle } = opened
+  const size = opened.stat.size
 
   if (size === 0) {
     await handle.close().catch(() => undefined)

@@ -1,11 +1,13 @@
 /**
  * GET/HEAD /files/* — read-only boot files with Content-Length and single-range support
  * (iPXE and pxelinux fetch kernels and initrds here). Traversal is refused by the resolver the
- * TFTP service uses too: `..`, encoded or not, NUL, and symlinks that leave the root.
+ * TFTP service uses too: `..`, encoded or not, NUL, and symlinks that leave the root. The file is
+ * opened once (openSafeFile) and streamed from that descriptor, so a symlink swapped in after the
+ * check is never followed; the descriptor is closed on every path (HEAD, empty, range error, abort).
  */
-import { createReadStream } from 'node:fs'
 import type { FastifyInstance } from 'fastify'
-import { checkRelativePath, resolveSafePath } from '../../files/resolve-safe-path.js'
+import { checkRelativePath } from '../../files/resolve-safe-path.js'
+import { openSafeFile } from '../../files/open-safe-file.js'
 import { BootpolicyError } from '../../errors/bp-error.js'
 import { sendError } from '../send-error.js'
 
@@ -27,24 +29,32 @@ export function registerStaticFiles(app: FastifyInstance, root: string | undefin
         }
       }
       if (!root) return sendError(reply, new BootpolicyError('BP_ERR_HTTP_NOT_FOUND'))
-      const found = await resolveSafePath(root, requested)
+      const found = await openSafeFile(root, requested)
       if (!found.ok) {
+        if (found.reason === 'changed') req.log.warn({ request: { file: requested } }, 'file changed between check and open; refused')
         const code = found.reason === 'not-found' || found.reason === 'not-a-file' ? 'BP_ERR_HTTP_NOT_FOUND' : 'BP_ERR_HTTP_FORBIDDEN_PATH'
         return sendError(reply, new BootpolicyError(code))
       }
+      const { handle } = found
       const size = found.stat.size
       reply.header('Accept-Ranges', 'bytes').header('Content-Type', 'application/octet-stream')
       reply.header('Last-Modified', found.stat.mtime.toUTCString())
       const range = parseRange(req.headers.range, size)
       if (range === 'invalid') {
+        await handle.close().catch(() => undefined)
         reply.header('Content-Range', `bytes */${size}`)
         return sendError(reply, new BootpolicyError('BP_ERR_HTTP_RANGE'))
       }
       const [start, end] = range ?? [0, size - 1]
       if (range) reply.code(206).header('Content-Range', `bytes ${start}-${end}/${size}`)
       reply.header('Content-Length', String(size === 0 ? 0 : end - start + 1))
-      if (req.method === 'HEAD' || size === 0) return reply.send()
-      return reply.send(createReadStream(found.path, { start, end }))
+      if (req.method === 'HEAD' || size === 0) {
+        await handle.close().catch(() => undefined)
+        return reply.send()
+      }
+      // autoClose (the default) closes the descriptor when the stream ends, errors or is destroyed,
+      // and fastify destroys it when the client goes away mid-transfer.
+      return reply.send(handle.createReadStream({ start, end }))
     },
   })
 }

@@ -1,8 +1,9 @@
 import t from 'tap'
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import ts from 'typescript'
 import { checkRelativePath, isInside, resolveSafePath } from '../../../core/files/resolve-safe-path.js'
 
 // A root with files, a subdirectory, symlinks inside and out, a FIFO; a secret beside the root.
@@ -95,10 +96,17 @@ t.test('an unreadable directory is forbidden (checked as user nobody: root ignor
   chmodSync(locked, 0o000)
   chmodSync(base, 0o755)
   t.teardown(() => chmodSync(locked, 0o755))
-  const module = new URL('../../../core/files/resolve-safe-path.ts', import.meta.url).pathname
-  const script = `import { resolveSafePath } from ${JSON.stringify(module)}; console.log(JSON.stringify(await resolveSafePath(${JSON.stringify(root)}, 'locked/f')))`
+  // nobody must not need to read the repository (the clone may sit under /root, 0700): the module
+  // (it imports only node: builtins) is transpiled into a temp dir nobody can read, and runs there.
+  const source = readFileSync(new URL('../../../core/files/resolve-safe-path.ts', import.meta.url), 'utf8')
+  const runDir = mkdtempSync(path.join(tmpdir(), 'bp-nobody-'))
+  t.teardown(() => rmSync(runDir, { recursive: true, force: true }))
+  chmodSync(runDir, 0o755)
+  writeFileSync(path.join(runDir, 'resolve-safe-path.mjs'), ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText)
+  const script = `import { resolveSafePath } from './resolve-safe-path.mjs'; console.log(JSON.stringify(await resolveSafePath(${JSON.stringify(root)}, 'locked/f')))`
+  writeFileSync(path.join(runDir, 'run.mjs'), script)
   const asNobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {}
-  const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { ...asNobody, encoding: 'utf8', env: { PATH: process.env.PATH ?? '' }, cwd: new URL('../../..', import.meta.url).pathname })
+  const out = execFileSync(process.execPath, [path.join(runDir, 'run.mjs')], { ...asNobody, encoding: 'utf8', env: { PATH: process.env.PATH ?? '' }, cwd: runDir })
   t.same(JSON.parse(out), { ok: false, reason: 'forbidden' })
 })
 
