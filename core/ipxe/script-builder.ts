@@ -43,7 +43,8 @@ const HEX_REF = /^\$\{(bpv\d+):string\}$/
 /** iPXE options (of any command) that take an argument in the next token. */
 const VALUE_OPTIONS = new Set(['--name', '--key', '--timeout', '--default', '--menu', '--drive', '--filename', '--extra', '--uuid'])
 /** Commands whose arguments after the image (or image name) become the image's command line. */
-const CMDLINE_COMMANDS = new Set(['kernel', 'chain', 'imgexec', 'imgargs'])
+/** Commands whose arguments after the image become the kernel's (or the next image's) command line. */
+export const CMDLINE_COMMANDS: ReadonlySet<string> = new Set(['kernel', 'chain', 'imgexec', 'imgargs'])
 
 /** A value placed by the builder: either a literal token or a reference to a hex setting. */
 export type Piece = string

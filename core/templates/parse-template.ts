@@ -23,7 +23,12 @@ export type ValueForm = 'arg' | 'text' | 'url'
 
 export type TemplateNode =
   | { readonly type: 'text'; readonly text: string; readonly line: number }
-  | { readonly type: 'value'; readonly path: readonly string[]; readonly name: string; readonly form: ValueForm; readonly line: number }
+  /**
+   * `command`: the first word of the value's line (`kernel`, `echo`…): a kernel line takes no display
+   * text. `firstPositional`: only the command and options stand before it, so iPXE (which expands
+   * before it parses options) would read a value starting with `-` as an option.
+   */
+  | { readonly type: 'value'; readonly path: readonly string[]; readonly name: string; readonly form: ValueForm; readonly line: number; readonly command: string; readonly firstPositional: boolean }
   | {
       readonly type: 'section'
       readonly inverted: boolean
@@ -60,6 +65,7 @@ export function parseTemplate(source: string): TemplateNode[] {
   const stack: { name: string; line: number; inverted: boolean; path: string[]; children: TemplateNode[] }[] = []
   const out = (): TemplateNode[] => (stack.length ? stack[stack.length - 1]!.children : root)
   const lines = lineCounter(source)
+  const commands = commandOfLine(source)
   let pos = 0
   while (pos < source.length) {
     const open = source.indexOf('{{', pos)
@@ -115,7 +121,7 @@ export function parseTemplate(source: string): TemplateNode[] {
       if (!f) throw new TemplateSyntaxError(line, `unknown form "| ${formPart}": use | text or | url`)
       form = f
     }
-    out().push({ type: 'value', path: splitPath(name), name, form, line })
+    out().push({ type: 'value', path: splitPath(name), name, form, line, ...commands(open) })
   }
   const unclosed = stack.pop()
   if (unclosed) throw new TemplateSyntaxError(unclosed.line, `{{${unclosed.inverted ? '^' : '#'}${unclosed.name}}} is never closed`)
@@ -129,6 +135,30 @@ function checkName(name: string, line: number): string {
 
 function splitPath(name: string): string[] {
   return name === '.' ? [] : name.split('.')
+}
+
+/**
+ * Where a value tag stands on its line: the line's first word and whether only that command and
+ * options precede the tag. Offsets must be asked in increasing order; the scan for line starts only
+ * moves forward and at most 256 characters of a line are looked at, so the parse stays linear. A
+ * longer head counts as a first positional (the strict answer).
+ */
+function commandOfLine(source: string): (index: number) => { command: string; firstPositional: boolean } {
+  let lineStart = 0
+  let scannedTo = 0
+  return (index) => {
+    for (let nl = source.indexOf('\n', scannedTo); nl !== -1 && nl < index; nl = source.indexOf('\n', nl + 1)) lineStart = nl + 1
+    scannedTo = index
+    const command = firstWord(source.slice(lineStart, Math.min(index, lineStart + 256)))
+    if (index - lineStart > 256) return { command, firstPositional: true }
+    // Section and comment tags leave nothing on the line; a value tag stands for a token.
+    const head = source.slice(lineStart, index).replace(/\{\{\s*[#^/!][^}]*\}\}/g, '').replace(/\{\{[^}]*\}\}/g, 'X')
+    return { command, firstPositional: /^\s*[A-Za-z_-]+(?:\s+-\S*)*\s+$/.test(head) }
+  }
+}
+
+function firstWord(text: string): string {
+  return /^\s*([A-Za-z_-]*)/.exec(text.replace(/\{\{[^}]*\}\}/g, ''))?.[1] ?? ''
 }
 
 /** Line of an offset; offsets must be asked in increasing order, so the whole parse is linear. */

@@ -7,7 +7,7 @@
  * Values are looked up as own properties of plain data only, are never parsed again (a value
  * holding `{{` or `<%` is just text), and rendering is bounded: 256 KiB of output, 10,000 steps (about 2 ms).
  */
-import { IpxeScript } from '../ipxe/script-builder.js'
+import { CMDLINE_COMMANDS, IpxeScript } from '../ipxe/script-builder.js'
 import type { TemplateNode } from './parse-template.js'
 
 export const MAX_OUTPUT_BYTES = 256 * 1024
@@ -101,9 +101,25 @@ function valueText(node: Extract<TemplateNode, { type: 'value' }>, value: unknow
   // A value may grow threefold (hex setting or percent-encoding): refuse before building it.
   const grown = Buffer.byteLength(s, 'utf8') * 3 + 24
   if (state.size + grown > MAX_OUTPUT_BYTES) throw tooBig(node.line)
+  // iPXE expands a value before it parses options, and a template line is not built by command(),
+  // so nothing puts `--` in front: a first positional starting with `-` is refused. On a kernel
+  // command line a value is always an argument (display text there would add kernel arguments), and
+  // `"` or a bare `--` would make Linux join or drop the arguments after it.
+  if (node.form !== 'url') {
+    const onCmdline = CMDLINE_COMMANDS.has(node.command)
+    const refusal = node.firstPositional && s.startsWith('-')
+      ? "starts with '-', which iPXE would read as an option"
+      : onCmdline && s.includes('"')
+        ? 'holds ", which makes Linux join the kernel arguments after it'
+        : onCmdline && s === '--'
+          ? 'is --, which makes Linux hand the following kernel arguments to init'
+          : undefined
+    if (refusal) throw new TemplateRenderError(node.line, `{{ ${node.name} }} ${refusal}`, true)
+  }
   try {
     if (node.form === 'url') return urlComponent(s)
-    const piece = node.form === 'text' ? state.script.text(s) : state.script.arg(`{{ ${node.name} }}`, s)
+    const asArg = node.form === 'arg' || CMDLINE_COMMANDS.has(node.command)
+    const piece = asArg ? state.script.arg(`{{ ${node.name} }}`, s) : state.script.text(s)
     if (piece !== s) state.size += grown
     return piece
   } catch (err) {

@@ -112,6 +112,31 @@ t.test('hazard: a client-controlled value cannot inject commands', async (t) => 
   }
 })
 
+t.test('hazard: a template value becomes an iPXE option or splits the kernel command line', async (t) => {
+  const { boot } = await app(t, {
+    first: `#!ipxe\necho {{ vars.v | text }}\n`,
+    firstArg: `#!ipxe\n{{! a section tag before the command changes nothing }}chain --autofree {{ vars.v }}\n`,
+    later: `#!ipxe\necho Serial {{ vars.v | text }}\n`,
+    cmdText: `#!ipxe\nkernel /k s={{ vars.v | text }} quiet\nboot\n`,
+    cmdArg: `#!ipxe\nkernel /k {{ vars.v }} quiet\nboot\n`,
+  })
+  // iPXE expands ${…} before getopt: the first positional must never expand to something with '-'.
+  for (const [tpl, v] of [['first', '-n x'], ['first', '--help'], ['firstArg', '-x']] as const) {
+    t.match(await boot({ t: tpl, v }), /BP_ERR_RENDER_UNSAFE_VALUE/, `${tpl}: ${JSON.stringify(v)} as the first positional is refused`)
+  }
+  const later = parseScript(await boot({ t: 'later', v: '-n x' })).commands.filter((c) => c.argv[0] !== 'set')
+  t.same(later.map((c) => c.args), [['Serial', '-n x']], 'after another positional a leading - is only text')
+  // Linux splits on spaces and honours quotes: on a kernel line even the text form is one argument.
+  for (const v of ['x init=/bin/sh', 'a"b', 'x --']) {
+    t.match(await boot({ t: 'cmdText', v }), /BP_ERR_RENDER_UNSAFE_VALUE/, `kernel line, text form: ${JSON.stringify(v)} is refused`)
+  }
+  for (const v of ['a"b', '--']) {
+    t.match(await boot({ t: 'cmdArg', v }), /BP_ERR_RENDER_UNSAFE_VALUE/, `kernel line, argument: ${JSON.stringify(v)} is refused`)
+  }
+  const ok = parseScript(await boot({ t: 'cmdArg', v: 'console=ttyS0' })).commands.filter((c) => c.argv[0] !== 'set')
+  t.same(ok.map((c) => c.argv), [['kernel', '/k', 'console=ttyS0', 'quiet'], ['boot']], 'a plain argument stays as it is')
+})
+
 t.test('hazard: a template symlinked out of the templates directory is not served', async (t) => {
   const secret = 'TOPSECRET-template-9c1'
   const { boot, problems } = await app(t, { ok: '#!ipxe\necho fine\n' }, (dir) => {
