@@ -20,6 +20,9 @@ export interface KindValidator {
   (decision: Record<string, unknown>, path: string, problems: string[]): void
 }
 
+/** Where plugin kinds' validators are found: a map, or a lookup (the policy worker defers them, worker-decision.ts). */
+export type KindValidators = Pick<ReadonlyMap<string, KindValidator>, 'get'>
+
 type Obj = Record<string, unknown>
 
 export type ValidationResult =
@@ -34,7 +37,7 @@ class Stop {
 
 export function validateDecision(
   value: unknown,
-  pluginKinds: ReadonlyMap<string, KindValidator> = new Map(),
+  pluginKinds: KindValidators = new Map(),
   budget: DecisionBudget = new DecisionBudget(),
 ): ValidationResult {
   // A cheap walk first: a DAG, a huge or a too deep decision is refused before any field is checked.
@@ -61,7 +64,7 @@ function refused(verdict: 'shared' | 'over' | 'deep', path: string, limit: numbe
 
 interface Walk {
   readonly problems: string[]
-  readonly pluginKinds: ReadonlyMap<string, KindValidator>
+  readonly pluginKinds: KindValidators
   readonly budget: DecisionBudget
 }
 

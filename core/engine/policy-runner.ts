@@ -4,13 +4,15 @@
  * that loops on some input costs its timeout once per distinct input, not once per request.
  * The cache lives on this (the main) thread: a cached outcome never hops threads. A miss sends
  * the context as JSON to a policy worker (one hop for the whole chain) and gets strings back; the
- * decision is parsed and validated here.
+ * worker has validated the decision except its plugin kinds (split-validation.ts), so this thread
+ * only parses it and runs the plugins' validators on their parts.
  */
 import { LRUCache } from 'lru-cache'
 import { deepFreeze } from '../context/build-context.js'
 import type { BootContext } from '../context/types.js'
 import type { Decision } from '../decision/types.js'
-import { validateDecision, type KindValidator } from '../decision/validate-decision.js'
+import { validatePluginParts } from '../decision/split-validation.js'
+import type { KindValidator } from '../decision/validate-decision.js'
 import { BootpolicyError } from '../errors/bp-error.js'
 import type { PolicySet } from '../policy/policy-set.js'
 import { decodeChain } from '../policy/worker-protocol.js'
@@ -49,8 +51,11 @@ type Checked = { readonly ok: true; readonly decision: Decision } | { readonly o
 
 export class PolicyRunner {
   private readonly cache: LRUCache<string, PolicyOutcome> | undefined
-  /** Parsed and validated decisions by their JSON text: the same text is the same verdict. */
-  private readonly checked = new LRUCache<string, Checked>({ max: 1000 })
+  /** Parsed and validated decisions by their JSON text: the same text is the same verdict. Small: a
+   * few menus serve most clients, and every kept entry of a one-off text is old-space garbage. */
+  private readonly checked = new LRUCache<string, Checked>({ max: 64 })
+  /** Each frozen context's JSON: a memoized context (engine.ts) is serialized once, not per request. */
+  private readonly json = new WeakMap<BootContext, string>()
 
   constructor(
     private readonly policies: PolicySet,
@@ -63,7 +68,7 @@ export class PolicyRunner {
 
   /** `key` identifies (revision, context) while caching is on; other memos reuse it. A hit returns synchronously. */
   run(ctx: BootContext): RunResult | Promise<RunResult> {
-    const json = JSON.stringify(ctx)
+    const json = this.serialize(ctx)
     const key = this.cache ? `${this.policies.revision}\n${json}` : undefined
     const hit = key === undefined ? undefined : this.cache!.get(key)
     if (hit) return { outcome: hit, cached: true, key }
@@ -93,7 +98,7 @@ export class PolicyRunner {
       if (meta.decided < 0) return error && this.options.onError === 'failsafe' ? { steps, error, cpuUs } : { steps, cpuUs }
       const name = meta.steps[meta.steps.length - 1]!.p
       const us = meta.steps[meta.steps.length - 1]!.us
-      const checked = this.check(decisionJson!)
+      const checked = this.check(decisionJson!, meta.plugins)
       if (checked.ok) {
         steps.push({ policy: name, outcome: 'decided', us })
         return { decision: checked.decision, decidedBy: `policy:${name}`, steps, cpuUs }
@@ -106,13 +111,22 @@ export class PolicyRunner {
     }
   }
 
-  private check(json: string): Checked {
+  private serialize(ctx: BootContext): string {
+    // Only a frozen context cannot change under its cached text (build-context.ts deep-freezes them).
+    if (!Object.isFrozen(ctx)) return JSON.stringify(ctx)
+    let json = this.json.get(ctx)
+    if (json === undefined) this.json.set(ctx, (json = JSON.stringify(ctx)))
+    return json
+  }
+
+  /** `json` was validated by the worker except the plugin-kind parts at `plugins`. */
+  private check(json: string, plugins: readonly string[] | undefined): Checked {
     const memo = json.length <= MEMO_MAX_CHARS ? this.checked.get(json) : undefined
     if (memo) return memo
     const result: unknown = JSON.parse(json)
-    const verdict = validateDecision(result, this.kinds)
+    const problems = plugins ? validatePluginParts(result, plugins, this.kinds) : []
     // Frozen: one decision object may now serve many requests.
-    const checked: Checked = verdict.ok ? { ok: true, decision: deepFreeze(result as Decision) } : { ok: false, problems: verdict.problems }
+    const checked: Checked = problems.length === 0 ? { ok: true, decision: deepFreeze(result as Decision) } : { ok: false, problems }
     if (json.length <= MEMO_MAX_CHARS) this.checked.set(json, checked)
     return checked
   }

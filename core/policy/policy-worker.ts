@@ -5,6 +5,8 @@
  * worker, which the pool (worker-pool.ts) terminates and replaces.
  */
 import { parentPort, workerData } from 'node:worker_threads'
+import { LRUCache } from 'lru-cache'
+import { validateInWorker, type WorkerVerdict } from '../decision/split-validation.js'
 import { PolicySandbox } from './sandbox.js'
 import { encodeChain, PROGRESS, type ChainStep, type FromWorker, type PolicyCode, type ToWorker, type WorkerSettings } from './worker-protocol.js'
 
@@ -14,6 +16,17 @@ const port = parentPort!
 
 let chain: PolicySandbox[] = []
 let hangMarker: string | undefined
+/** Verdicts by decision text (many clients get the same menu); texts past 16 KB are not kept. */
+const verdicts = new LRUCache<string, WorkerVerdict>({ max: 256 })
+const MEMO_MAX_CHARS = 16 * 1024
+
+function validate(json: string): WorkerVerdict {
+  const memo = json.length <= MEMO_MAX_CHARS ? verdicts.get(json) : undefined
+  if (memo) return memo
+  const verdict = validateInWorker(json)
+  if (json.length <= MEMO_MAX_CHARS) verdicts.set(json, verdict)
+  return verdict
+}
 
 function mark(seq: number, policy: number): void {
   progress[PROGRESS.seq] = seq
@@ -90,8 +103,16 @@ function runChain(seq: number, ctxJson: string, from: number): string {
       steps.push({ p, o: 'passed', us })
       continue
     }
+    // Validated here, off the main thread; only plugin kinds are left to it (split-validation.ts).
+    const verdict = validate(outcome.json)
+    if (!verdict.ok) {
+      steps.push({ p, o: 'error', us, code: 'BP_ERR_POLICY_BAD_DECISION', params: { policy: p, details: verdict.problems.slice(0, 5).join('; ') } })
+      if (settings.onError === 'failsafe') return encodeChain({ steps, decided: -1, cpuNs: Number(cpuNs) })
+      continue
+    }
     steps.push({ p, o: 'decided', us })
-    return encodeChain({ steps, decided: i, cpuNs: Number(cpuNs) }, outcome.json)
+    const plugins = verdict.pluginPaths.length ? { plugins: verdict.pluginPaths } : {}
+    return encodeChain({ steps, decided: i, cpuNs: Number(cpuNs), ...plugins }, outcome.json)
   }
   return encodeChain({ steps, decided: -1, cpuNs: Number(cpuNs) })
 }

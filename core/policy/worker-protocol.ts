@@ -44,11 +44,16 @@ export interface ChainStep {
   readonly params?: ErrorParams
 }
 
-/** The chain's outcome: `decided` is the index of the deciding policy, or -1. */
+/**
+ * The chain's outcome: `decided` is the index of the deciding policy, or -1. A decision that
+ * crosses has been validated in the worker (split-validation.ts) except its plugin-kind parts,
+ * which are at `plugins` (paths), for the main thread to check.
+ */
 export interface ChainMeta {
   readonly steps: readonly ChainStep[]
   readonly decided: number
   readonly cpuNs: number
+  readonly plugins?: readonly string[]
 }
 
 /** `meta JSON` + `\n` + decision JSON (JSON text never holds a raw newline). */
