@@ -17,11 +17,12 @@ const FLOOR_MS = 400
 const hex = (n: number) => (n & 0xff).toString(16).padStart(2, '0')
 const others = (base: number) => (i: number) => (i % 3 === 2 ? '/healthz' : `/boot?mac=52:54:${hex(base)}:${hex(i >> 16)}:${hex(i >> 8)}:${hex(i)}`)
 
+// Every test client is 127.0.0.1: the per-address connection cap (32) would refuse the bursts below.
 async function serve(t: Test) {
   const dir = tempPolicies({ 'p.ts': `export default (ctx: any) => ({ kind: 'exit', message: 'ok ' + (ctx.mac ?? '') })` })
   t.teardown(() => dir.remove())
   const logs = captureLogs('info')
-  const bp = await build(dir.config({ policies: { dir: dir.policiesDir, watch: false, timeoutMs: TIMEOUT_MS, workers: 2 } }), { logger: logs.logger })
+  const bp = await build(dir.config({ policies: { dir: dir.policiesDir, watch: false, timeoutMs: TIMEOUT_MS, workers: 2 }, http: { maxConnectionsPerAddress: 256 } }), { logger: logs.logger })
   t.teardown(() => bp.close())
   await bp.app.listen({ host: '127.0.0.1', port: 0 })
   const port = (bp.app.server.address() as AddressInfo).port
