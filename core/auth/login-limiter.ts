@@ -7,7 +7,11 @@
  * limit the key until the window ends. A successful login resets the user's counter (not the
  * address's: one good password must not buy an address 20 more guesses at other accounts).
  * Counters live in an LRU bounded to `maxKeys` entries, so a flood of invented usernames costs
- * memory in numbers, not without bound (the per-address limit still applies to such a flood).
+ * memory in numbers, not without bound (the per-address limit still applies to such a flood). A
+ * window that has reached its limit moves out of that LRU into a map of its own (at most
+ * `maxLimitedKeys`, expired windows dropped first, then the oldest), so that such a flood cannot
+ * evict a limited user's window and reset the user's counter. IPv6 clients are counted by their
+ * /64 (address-key.ts).
  *
  * Parallel bursts: an attempt is RESERVED (`begin`) before its backend call and counts against
  * both limits while in flight, so 100 guesses sent at once reach a backend at most `perUser` times
@@ -18,6 +22,7 @@
  * flood of other keys cannot erase them) and is bounded by the requests the server is serving.
  */
 import { LRUCache } from 'lru-cache'
+import { addressKey } from './address-key.js'
 
 export interface LoginLimits {
   /** Failed attempts per username within the window. */
@@ -25,11 +30,13 @@ export interface LoginLimits {
   /** Failed attempts per client address within the window. */
   readonly perAddress: number
   readonly windowMs: number
-  /** Keys remembered at most (users + addresses). */
+  /** Keys remembered at most (users + addresses) while under their limit. */
   readonly maxKeys: number
+  /** Keys at or over their limit remembered at most (never evicted by keys under it). */
+  readonly maxLimitedKeys: number
 }
 
-export const DEFAULT_LOGIN_LIMITS: LoginLimits = { perUser: 5, perAddress: 20, windowMs: 5 * 60_000, maxKeys: 10_000 }
+export const DEFAULT_LOGIN_LIMITS: LoginLimits = { perUser: 5, perAddress: 20, windowMs: 5 * 60_000, maxKeys: 10_000, maxLimitedKeys: 10_000 }
 
 interface Window {
   count: number
@@ -61,6 +68,8 @@ export interface LoginAttempt {
 export class LoginLimiter {
   readonly limits: LoginLimits
   private readonly windows: LRUCache<string, Window>
+  /** Windows that reached their limit, oldest first: out of reach of the LRU's eviction. */
+  private readonly limited = new Map<string, Window>()
   private readonly inFlight = new Map<string, number>()
 
   constructor(limits: Partial<LoginLimits> = {}, private readonly now: () => number = Date.now) {
@@ -75,7 +84,7 @@ export class LoginLimiter {
   check(username: string, address: string): LimitVerdict | undefined {
     const verdicts = [
       this.verdict('user', `u:${username.toLowerCase()}`, this.limits.perUser),
-      this.verdict('address', `a:${address}`, this.limits.perAddress),
+      this.verdict('address', `a:${addressKey(address)}`, this.limits.perAddress),
     ].filter((v): v is LimitVerdict => v !== undefined)
     return verdicts.sort((a, b) => b.retryInS - a.retryInS)[0]
   }
@@ -88,7 +97,7 @@ export class LoginLimiter {
     const limited = this.check(username, address)
     if (limited) return { limited }
     const userKey = `u:${username.toLowerCase()}`
-    const addrKey = `a:${address}`
+    const addrKey = `a:${addressKey(address)}`
     this.hold(userKey, 1)
     this.hold(addrKey, 1)
     let decided = false
@@ -136,28 +145,44 @@ export class LoginLimiter {
 
   /** Count one refused attempt against the user and the address. */
   failed(username: string, address: string): void {
-    this.bump(`u:${username.toLowerCase()}`)
-    this.bump(`a:${address}`)
+    this.bump(`u:${username.toLowerCase()}`, this.limits.perUser)
+    this.bump(`a:${addressKey(address)}`, this.limits.perAddress)
   }
 
   /** A good password clears the user's failures. */
   succeeded(username: string): void {
     this.windows.delete(`u:${username.toLowerCase()}`)
+    this.limited.delete(`u:${username.toLowerCase()}`)
   }
 
   private live(key: string): Window | undefined {
-    const w = this.windows.get(key)
+    const w = this.limited.get(key) ?? this.windows.get(key)
     if (w && w.resetAt <= this.now()) {
+      this.limited.delete(key)
       this.windows.delete(key)
       return undefined
     }
     return w
   }
 
-  private bump(key: string): void {
-    const w = this.live(key)
+  private bump(key: string, max: number): void {
+    let w = this.live(key)
     if (w) w.count++
-    else this.windows.set(key, { count: 1, resetAt: this.now() + this.limits.windowMs })
+    else this.windows.set(key, (w = { count: 1, resetAt: this.now() + this.limits.windowMs }))
+    if (w.count >= max && !this.limited.has(key)) {
+      this.windows.delete(key)
+      this.keepLimited(key, w)
+    }
+  }
+
+  private keepLimited(key: string, w: Window): void {
+    if (this.limited.size >= this.limits.maxLimitedKeys) {
+      const t = this.now()
+      for (const [k, v] of this.limited) if (v.resetAt <= t) this.limited.delete(k)
+      // Still full: the oldest limited window goes (it ends first).
+      if (this.limited.size >= this.limits.maxLimitedKeys) this.limited.delete(this.limited.keys().next().value!)
+    }
+    this.limited.set(key, w)
   }
 }
 

@@ -122,6 +122,7 @@ export const configSchema = {
             perAddress: { type: 'integer', minimum: 1, default: 20 },
             windowMs: { type: 'integer', minimum: 1000, default: 300000 },
             maxKeys: { type: 'integer', minimum: 100, default: 10000 },
+            maxLimitedKeys: { type: 'integer', minimum: 100, default: 10000 },
           },
         },
       },

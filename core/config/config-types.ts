@@ -45,7 +45,7 @@ export interface Config {
   dhcp: DhcpConfig
   tftp: TftpConfig
   pluginTimeouts: { setupMs: number; hookMs: number }
-  auth: { limits: { perUser: number; perAddress: number; windowMs: number; maxKeys: number } }
+  auth: { limits: { perUser: number; perAddress: number; windowMs: number; maxKeys: number; maxLimitedKeys: number } }
   plugins: PluginEntry[]
   /** Folder that relative paths were resolved against. */
   baseDir: string

@@ -8,7 +8,6 @@ import { normalizeUuid } from './normalize-uuid.js'
 import { archFromIpxe, archFromOption93, isArch } from './normalize-arch.js'
 import { decodeHexSetting } from './parse-ipxe-query.js'
 import { CREDENTIAL_PARAMS, isCredentialParam } from './credential-params.js'
-import { registerRequestSecret } from '../log/secret-registry.js'
 import {
   cleanHostname, cleanIpv4, cleanText, cleanToken,
   MAX_PARAM_VALUE, MAX_PASSWORD_BYTES, PARAM_NAME_PATTERN, USERNAME_PATTERN,
@@ -149,8 +148,8 @@ function resolveArch(
 function readCredentials(textOf: (name: string) => string | undefined, dropped: string[]): Credentials | undefined {
   const username = textOf('username')
   const password = textOf('password')
-  // Known to the log scrubber before any backend (or its error message) sees it, even if refused below.
-  registerRequestSecret(password)
+  // Not registered with the log scrubber here: anybody can send a password, and only the plugin
+  // host, once the login limiter admits the attempt, hands it to a backend (plugin-host.ts).
   if (username === undefined || username === '') return undefined
   if (!USERNAME_PATTERN.test(username)) {
     dropped.push('username')

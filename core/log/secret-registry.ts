@@ -4,43 +4,80 @@
  * whichever key they sit under. Redaction by key (logger.ts) misses a secret that a failing
  * command echoed into its error message; scrubbing by value does not.
  *
- * Two tiers, so that clients cannot push the server's own secrets out:
- * - `registerSecret` (plugins, CHAP accounts): the newest 4,096 are kept (an LRU);
- * - `registerRequestSecret` (passwords sent to /boot, which anybody can send): their own LRU of
- *   1,024, each forgotten after 10 minutes (longer than any hook or backend timeout).
+ * Two tiers, so that clients cannot push the server's own secrets out, and so that nobody can buy
+ * CPU time with registrations (each costs O(1): no pattern is rebuilt per secret):
+ * - `registerSecret` (plugins, CHAP accounts): the newest 4,096 are kept (an LRU), scrubbed by one
+ *   combined pattern. Secrets registered since that pattern was built are scrubbed with `indexOf`
+ *   until it is rebuilt, at most once a second (and rebuilds take at most a tenth of the time).
+ * - `holdRequestSecret` (a client's password, registered by the plugin host only once the login
+ *   limiter has admitted the attempt, right before a backend sees it): held while the backend call
+ *   runs (never evicted), then kept among the 64 newest for 60 s. Scrubbed with `indexOf` only.
  * Each secret is at least 4 characters long (shorter strings would scrub ordinary words). A
  * client's password is not scrubbed from the log's constant vocabulary (see scrubSecrets).
  */
 import { LRUCache } from 'lru-cache'
 
 const MIN_LENGTH = 4
-const REQUEST_SECRET_TTL_MS = 10 * 60_000
-const secrets = new LRUCache<string, true>({ max: 4096 })
-const requestSecrets = new LRUCache<string, true>({ max: 1024, ttl: REQUEST_SECRET_TTL_MS, ttlAutopurge: false })
-let pattern: RegExp | undefined
+const MIN_REBUILD_EVERY_MS = 1000
+const REQUEST_SECRET_TTL_MS = 60_000
+const secrets = new LRUCache<string, true>({ max: 4096, dispose: () => { evicted = true } })
+/** Registered since `trustedPattern` was built. */
+let pending: string[] = []
 let trustedPattern: RegExp | undefined
-let patternSize = -1
+let builtAt = 0
+let rebuildEveryMs = MIN_REBUILD_EVERY_MS
+/** The indexOf list, sorted; undefined after a change, re-read every 5 s (`recent` expires on its own). */
+let loose: string[] | undefined
+let looseAt = 0
+let evicted = false
+/** Passwords whose backend call is running, with how many attempts hold each. */
+const held = new Map<string, number>()
+/** Passwords whose backend call has ended, scrubbed a while longer. */
+const recent = new LRUCache<string, true>({ max: 64, ttl: REQUEST_SECRET_TTL_MS, ttlAutopurge: false })
 
 /** Remember a secret so that no log line can carry it. Call it before the secret is used. */
 export function registerSecret(value: string | undefined | null): void {
   if (typeof value !== 'string' || value.length < MIN_LENGTH || secrets.has(value)) return
   secrets.set(value, true)
-  pattern = undefined
-  trustedPattern = undefined
+  pending.push(value)
+  loose = undefined
 }
 
-/** A password a client sent: scrubbed from logs for a while, in a tier of its own. */
-export function registerRequestSecret(value: string | undefined | null): void {
-  if (typeof value !== 'string' || value.length < MIN_LENGTH) return
-  for (const form of new Set([value, encodeURIComponent(value), JSON.stringify(value).slice(1, -1)])) {
-    if (form.length < MIN_LENGTH || secrets.has(form)) continue
-    if (!requestSecrets.has(form)) pattern = undefined
-    requestSecrets.set(form, true)
+/** The spellings a password takes in a log line: raw, URL-encoded, JSON-escaped. */
+function formsOf(value: string): string[] {
+  return [...new Set([value, encodeURIComponent(value), JSON.stringify(value).slice(1, -1)])].filter((f) => f.length >= MIN_LENGTH)
+}
+
+/**
+ * A password a client sent, about to reach a backend: scrubbed from every log line until the
+ * returned release is called (when the backend call has really ended) and for 60 s after.
+ */
+export function holdRequestSecret(value: string | undefined | null): () => void {
+  if (typeof value !== 'string' || value.length < MIN_LENGTH) return () => {}
+  const forms = formsOf(value)
+  for (const f of forms) held.set(f, (held.get(f) ?? 0) + 1)
+  loose = undefined
+  let released = false
+  return () => {
+    if (released) return
+    released = true
+    for (const f of forms) {
+      const n = (held.get(f) ?? 1) - 1
+      if (n > 0) held.set(f, n)
+      else held.delete(f)
+      recent.set(f, true)
+    }
+    loose = undefined
   }
 }
 
 export function hasSecrets(): boolean {
-  return secrets.size > 0 || requestSecrets.size > 0
+  return secrets.size > 0 || held.size > 0 || recent.size > 0
+}
+
+/** Secrets held and remembered right now (for tests and metrics). */
+export function secretCounts(): { trusted: number; pending: number; requestHeld: number; requestRecent: number } {
+  return { trusted: secrets.size, pending: pending.length, requestHeld: held.size, requestRecent: recent.size }
 }
 
 /**
@@ -50,20 +87,40 @@ export function hasSecrets(): boolean {
  */
 export function scrubSecrets(text: string, trustedOnly = false): string {
   if (text.length < MIN_LENGTH) return text
-  if (trustedOnly || requestSecrets.size === 0) {
-    if (secrets.size === 0) return text
-    trustedPattern ??= patternOf([...secrets.keys()])
-    return text.replace(trustedPattern, '[redacted]')
-  }
-  // Expired request secrets leave the pattern the next time it is rebuilt.
-  if (patternSize !== secrets.size + requestSecrets.size) pattern = undefined
-  if (!pattern) {
-    const all = [...secrets.keys(), ...requestSecrets.keys()]
-    patternSize = secrets.size + requestSecrets.size
-    if (all.length === 0) return text
-    pattern = patternOf(all)
-  }
-  return text.replace(pattern, '[redacted]')
+  refreshPattern()
+  // Secrets scrubbed by indexOf go first, longest first; the pattern then takes the rest.
+  let out = text
+  for (const s of trustedOnly ? pending : looseSorted()) if (s.length <= out.length) out = replaceAll(out, s)
+  return trustedPattern && secrets.size > 0 ? out.replace(trustedPattern, '[redacted]') : out
+}
+
+/** Pending, held and recent secrets, longest first; re-sorted only after a change. */
+function looseSorted(): readonly string[] {
+  const now = Date.now()
+  if (loose && now - looseAt < 5000) return loose
+  loose = [...new Set([...pending, ...held.keys(), ...recent.keys()])].sort((a, b) => b.length - a.length)
+  looseAt = now
+  return loose
+}
+
+function refreshPattern(): void {
+  if (pending.length === 0 && !evicted) return
+  const now = Date.now()
+  if (now - builtAt >= rebuildEveryMs) rebuild(now)
+}
+
+function rebuild(now: number): void {
+  trustedPattern = patternOf([...secrets.keys()])
+  pending = []
+  loose = undefined
+  evicted = false
+  builtAt = Date.now()
+  // Rebuilds take at most a tenth of the time (4,096 secrets: ~150 ms here, so every 1.5 s).
+  rebuildEveryMs = Math.max(MIN_REBUILD_EVERY_MS, 10 * (builtAt - now))
+}
+
+function replaceAll(text: string, secret: string): string {
+  return secret.length > text.length || !text.includes(secret) ? text : text.split(secret).join('[redacted]')
 }
 
 function patternOf(values: string[]): RegExp {

@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino'
 import type { AuthState, BootContext, Credentials } from '../context/types.js'
+import { holdRequestSecret } from '../log/secret-registry.js'
 import { LoginLimiter, limitedReason, type LoginLimits } from '../auth/login-limiter.js'
 import type { Decision } from '../decision/types.js'
 import { validateDecision, type KindValidator } from '../decision/validate-decision.js'
@@ -138,6 +139,12 @@ export class PluginHost implements RequestHooks {
       return { status: 'failed', username, reason: limitedReason(limited) }
     }
     const { attempt } = begun
+    // Scrubbed from every log line from now until the backend call has really ended (and 60 s after).
+    const releaseSecret = holdRequestSecret(credentials.password)
+    const release = () => {
+      attempt.release()
+      releaseSecret()
+    }
     let backendError = false
     // Backend calls still running: a timed-out call keeps its reservation until it really ends.
     let running = 0
@@ -145,7 +152,7 @@ export class PluginHost implements RequestHooks {
       const p = Promise.resolve(result)
       running++
       const done = () => {
-        if (--running === 0 && answered) attempt.release()
+        if (--running === 0 && answered) release()
       }
       p.then(done, done)
       return p
@@ -174,7 +181,7 @@ export class PluginHost implements RequestHooks {
       return { status: 'failed', username, reason: backendError ? 'authentication service unavailable' : 'unknown user or wrong password' }
     } finally {
       answered = true
-      if (running === 0) attempt.release()
+      if (running === 0) release()
     }
   }
 

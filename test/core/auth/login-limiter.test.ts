@@ -92,3 +92,67 @@ t.test('through the plugin host: no backend call while limited, the reason in ct
   t.match(byAddress, { status: 'failed', reason: /too many failed attempts/ }, 'the address is limited too, even for a good password')
   t.equal(bp.plugins.loginLimiter.check('dave', '192.0.2.1'), undefined, 'other addresses are not')
 })
+
+t.test('hazard: an IPv6 client gets a fresh per-address counter from every address of its /64', async (t) => {
+  const l = new LoginLimiter({ perUser: 100, perAddress: 4, windowMs: 10_000 }, () => 5_000)
+  for (let i = 1; i <= 4; i++) l.failed(`u${i}`, `2001:db8:1:2::${i.toString(16)}`)
+  t.same(l.check('x', '2001:db8:1:2:ffff:ffff:ffff:fffe'), { key: 'address', retryInS: 10 }, 'every address of the /64 is limited')
+  t.same(l.check('x', '2001:0DB8:0001:0002:0:0:0:99'), { key: 'address', retryInS: 10 }, 'however it is spelled')
+  t.equal(l.check('x', '2001:db8:1:3::1'), undefined, 'the next /64 is not')
+  for (let i = 1; i <= 4; i++) l.failed(`v${i}`, `::ffff:10.0.0.${i}`)
+  t.same(l.check('x', '10.0.0.200'), undefined, 'IPv4 addresses count one by one')
+  t.same(l.check('x', '::ffff:10.0.0.1'), undefined, 'an IPv4-mapped address counts as its IPv4 address')
+  l.failed('w', '10.0.0.1')
+  l.failed('w', '10.0.0.1')
+  l.failed('w', '10.0.0.1')
+  t.same(l.check('x', '::ffff:10.0.0.1'), { key: 'address', retryInS: 10 }, '…and 10.0.0.1 counted 4 failures')
+})
+
+t.test("hazard: a flood of invented usernames evicts a limited user's window and resets the user's counter", async (t) => {
+  let now = 1_000_000
+  const l = new LoginLimiter({ perUser: 3, perAddress: 1_000_000, windowMs: 60_000, maxKeys: 100, maxLimitedKeys: 100 }, () => now)
+  for (let i = 0; i < 3; i++) l.failed('alice', '192.0.2.1')
+  t.same(l.check('alice', '192.0.2.9'), { key: 'user', retryInS: 60 })
+  // 10,000 invented usernames, one failure each, from 10,000 /64s: 20,000 keys under their limit.
+  for (let i = 0; i < 10_000; i++) l.failed(`inv${i}`, `2001:db8:${(i >> 8).toString(16)}:${(i & 255).toString(16)}::1`)
+  now += 1000
+  t.same(l.check('alice', '192.0.2.9'), { key: 'user', retryInS: 59 }, 'alice is still limited')
+  const sizes = l as unknown as { windows: { size: number }; limited: { size: number } }
+  t.ok(sizes.windows.size <= 100 && sizes.limited.size <= 100, `memory stays bounded (${sizes.windows.size} + ${sizes.limited.size} windows)`)
+  // The limited map has its own cap: 150 limited users keep the newest 100.
+  for (let i = 0; i < 150; i++) for (let k = 0; k < 3; k++) l.failed(`lim${i}`, '192.0.2.2')
+  t.ok(sizes.limited.size <= 100, 'limited windows are bounded by maxLimitedKeys')
+  t.ok(l.check('lim149', '192.0.2.9'), 'the newest limited user is still limited')
+  now += 60_000
+  t.equal(l.check('alice', '192.0.2.9'), undefined, 'the window still ends on time')
+  l.failed('bob', '192.0.2.1')
+  l.failed('bob', '192.0.2.1')
+  l.failed('bob', '192.0.2.1')
+  l.succeeded('bob')
+  t.equal(l.check('bob', '192.0.2.1'), undefined, 'a success still clears a limited user')
+})
+
+t.test('hazard: through the plugin host, an IPv6 /64 and a username flood cannot reset the limits', async (t) => {
+  const dir = tempPolicies({ 'p.ts': `export default (ctx: any) => ({ kind: 'exit', message: JSON.stringify(ctx.auth) })` })
+  t.teardown(() => dir.remove())
+  const file = join(dir.dir, 'refusing.mjs')
+  writeFileSync(file, `
+    globalThis.__bpRefusals = 0
+    export default () => ({ name: 'refusing', version: '1.0.0', bootpolicy: '^0.1.0', hooks: {
+      authenticate: async (ctx, c) => { globalThis.__bpRefusals++; return { failed: 'wrong password' } } } })`)
+  const bp = await build(dir.config({ plugins: [{ name: 'refusing', path: file }], auth: { limits: { maxKeys: 100, maxLimitedKeys: 100 } } }), { logger: captureLogs('info').logger })
+  t.teardown(() => bp.close())
+  const calls = (): number => (globalThis as { __bpRefusals?: number }).__bpRefusals ?? 0
+  const as = async (u: string, from: string) => shown((await bp.app.inject({ url: `/boot?username=${u}&password=guess`, remoteAddress: from })).body)
+
+  for (let i = 1; i <= 20; i++) t.match(await as(`six${i}`, `2001:db8:aa:bb::${i.toString(16)}`), { reason: 'wrong password' })
+  t.match(await as('seven', '2001:db8:aa:bb:1234::9'), { status: 'failed', reason: /too many failed attempts/ }, 'the 21st address of the /64 is limited')
+  t.match(await as('seven', '2001:db8:aa:bc::1'), { reason: 'wrong password' }, 'another /64 is not')
+
+  for (let i = 0; i < 5; i++) await as('alice', '192.0.2.1')
+  t.match(await as('alice', '192.0.2.7'), { reason: /too many failed attempts/ }, 'alice is limited')
+  for (let i = 0; i < 200; i++) await as(`inv${i}`, `2001:db8:${i.toString(16)}::1`)
+  const before = calls()
+  t.match(await as('alice', '192.0.2.8'), { status: 'failed', reason: /too many failed attempts/ }, 'alice is still limited after 200 invented usernames from 200 /64s')
+  t.equal(calls(), before, 'and no backend saw her password')
+})
