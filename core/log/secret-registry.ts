@@ -88,13 +88,31 @@ export function secretCounts(): { trusted: number; pending: number; requestHeld:
 export function scrubSecrets(text: string, trustedOnly = false): string {
   if (text.length < MIN_LENGTH) return text
   refreshPattern()
-  // Secrets scrubbed by indexOf go first, longest first; the pattern then takes the rest.
-  let out = text
-  for (const s of trustedOnly ? pending : looseSorted()) if (s.length <= out.length) out = replaceAll(out, s)
-  return trustedPattern && secrets.size > 0 ? out.replace(trustedPattern, '[redacted]') : out
+  // Every match of every secret is found in the original text and the union of their ranges is
+  // replaced in one pass: one secret that contains another (or overlaps it) is blanked whole.
+  const ranges: [number, number][] = []
+  for (const s of trustedOnly ? pending : looseSorted()) {
+    if (s.length > text.length) continue
+    for (let at = text.indexOf(s); at !== -1; at = text.indexOf(s, at + 1)) ranges.push([at, at + s.length])
+  }
+  if (trustedPattern && secrets.size > 0) {
+    trustedPattern.lastIndex = 0
+    for (const m of text.matchAll(trustedPattern)) ranges.push([m.index, m.index + m[0].length])
+  }
+  if (ranges.length === 0) return text
+  ranges.sort((a, b) => a[0] - b[0])
+  let out = ''
+  let from = 0
+  let i = 0
+  while (i < ranges.length) {
+    let [start, end] = ranges[i++]!
+    while (i < ranges.length && ranges[i]![0] <= end) end = Math.max(end, ranges[i++]![1])
+    out += `${text.slice(from, start)}[redacted]`
+    from = end
+  }
+  return out + text.slice(from)
 }
 
-/** Pending, held and recent secrets, longest first; re-sorted only after a change. */
 function looseSorted(): readonly string[] {
   const now = Date.now()
   if (loose && now - looseAt < 5000) return loose
@@ -117,10 +135,6 @@ function rebuild(now: number): void {
   builtAt = Date.now()
   // Rebuilds take at most a tenth of the time (4,096 secrets: ~150 ms here, so every 1.5 s).
   rebuildEveryMs = Math.max(MIN_REBUILD_EVERY_MS, 10 * (builtAt - now))
-}
-
-function replaceAll(text: string, secret: string): string {
-  return secret.length > text.length || !text.includes(secret) ? text : text.split(secret).join('[redacted]')
 }
 
 function patternOf(values: string[]): RegExp {
