@@ -25,6 +25,16 @@ export const catalog = {
     when: 'The file named by --config or BOOTPOLICY_CONFIG is missing, unreadable or not JSON.',
     fix: 'Check the path and that the file is valid JSON.',
   },
+  BP_ERR_CONFIG_DHCP: {
+    message: 'DHCP settings do not fit together: {details}',
+    when: '`bootpolicy check` (full mode): the pool or a reservation lies outside the network of dhcp.serverAddress / dhcp.interface, or a MAC or address is reserved twice.',
+    fix: 'Move the pool and reservations into the served subnet (check dhcp.subnetMask); reserve each MAC and address once.',
+  },
+  BP_ERR_CONFIG_BOOT_FILE: {
+    message: 'Boot file {file} is not under tftp.root ({root})',
+    when: '`bootpolicy check`: a boot file you named in dhcp.boot.archMap or dhcp.boot.vendorClassRules is missing from the TFTP root.',
+    fix: 'Copy the file there (`cp -L`: Debian ships iPXE binaries as symlinks) or fix the name.',
+  },
   BP_ERR_CONTEXT_UNREADABLE: {
     message: 'Request cannot be read: {reason}',
     status: 400,
@@ -60,6 +70,11 @@ export const catalog = {
     message: 'Cannot load policies from {dir}',
     when: 'The policies directory is missing or unreadable.',
     fix: 'Point policies.dir at a readable directory.',
+  },
+  BP_ERR_POLICY_TYPE: {
+    message: 'Type error in {policy}: {details}',
+    when: '`bootpolicy check`: the TypeScript compiler (strict) rejects a policy, e.g. a misspelled context field such as `ctx.prodcut`.',
+    fix: 'Fix the line named; the message carries the compiler\'s own code (TS2339, …). Your editor shows the same with the tsconfig.json of `bootpolicy init`.',
   },
   BP_ERR_RENDER_UNSAFE_VALUE: {
     message: 'Value for {field} cannot be placed safely in an iPXE script: {reason}',
@@ -181,6 +196,21 @@ export const catalog = {
     message: 'No policy decided; serving the default decision',
     when: 'Every policy returned undefined for a request.',
     fix: 'Nothing, if intended; else add a policy that covers the client.',
+  },
+  BPWRN004: {
+    message: 'sanboot URI {uri} has an empty LUN',
+    when: '`bootpolicy check` found `iscsi:host::::iqn` (or another empty LUN field) in a policy, template or the default: iPXE then uses LUN 0, which on tgtd is the controller, not the disk.',
+    fix: 'Name the LUN: `iscsi:host:::1:iqn`.',
+  },
+  BPWRN005: {
+    message: 'Default boot files missing under tftp.root ({root}): {files}',
+    when: '`bootpolicy check`: files of the built-in dhcp.boot.archMap are absent; clients of those architectures will fail to load iPXE.',
+    fix: 'Copy the ones your machines need into tftp.root, or set dhcp.boot.archMap to what you serve.',
+  },
+  BPWRN006: {
+    message: 'Interface {interface} is not present on this host',
+    when: '`bootpolicy check` could not compare the DHCP pool with dhcp.interface\'s subnet because this host has no such interface (checking on another machine?).',
+    fix: 'Run check on the DHCP server, or also set dhcp.serverAddress.',
   },
   BPSEC001: {
     message: 'Admin token is shorter than 16 characters',
