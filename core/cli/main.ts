@@ -28,11 +28,11 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stdout.write(`bootpolicy ${BOOTPOLICY_VERSION}\n`)
       return 0
     }
-    if (args.command === '-h' || args.command === '--help' || (args.command === 'help' && !args.positional[0])) {
+    const helpFor = args.command === 'help' ? (args.positional[0] ?? (args.flags.help ? 'help' : undefined)) : args.flags.help ? args.command : undefined
+    if (args.command === '-h' || args.command === '--help' || (args.command === 'help' && helpFor === undefined)) {
       process.stdout.write(OVERVIEW)
       return 0
     }
-    const helpFor = args.command === 'help' ? args.positional[0]! : args.flags.help ? args.command : undefined
     if (helpFor !== undefined) {
       if (!COMMAND_HELP[helpFor]) throw unknownCommand(helpFor)
       process.stdout.write(COMMAND_HELP[helpFor])
