@@ -34,7 +34,7 @@ t.test('bootpolicy test exits 1 on a failing case; check exits 1 with file:line'
   t.match(test.out, /FAIL  a\.ts: wants chain/)
   const check = cli(['check', '--config', config])
   t.equal(check.code, 1)
-  t.match(check.out, /b\.ts: .*b\.ts:1:\d+/)
+  t.match(check.out, /b\.ts:1:\d+: BP_ERR_POLICY_COMPILE .*b\.ts:1:\d+/)
 })
 
 t.test('bootpolicy check reports every config violation at once', async (t) => {
