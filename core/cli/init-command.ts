@@ -26,7 +26,7 @@ interface Machine {
 }
 
 const machines: Readonly<Record<string, Machine>> = {
-  '52:54:00:12:34:56': { hostname: 'lab01' },
+  '00:16:3e:00:00:01': { hostname: 'web01' },
 }
 
 export default function byMac(ctx: BootContext): Decision | undefined {
@@ -40,9 +40,9 @@ const EXAMPLE_TEST = `import { cases } from 'bootpolicy/policy'
 
 // One case per line: wire-format request fields in, a (partial) expected decision out; null: no decision.
 export default cases([
-  { name: 'lab01 boots its kernel from files/', request: { mac: '52:54:00:12:34:56' }, expect: { kind: 'boot', kernel: '/files/vmlinuz', args: ['hostname=lab01'] } },
-  { name: 'the MAC in upper case with hyphens matches too', request: { mac: '52-54-00-12-34-56' }, expect: { kind: 'boot' } },
-  { name: 'unknown machines are left to the next policy', request: { mac: '52:54:00:00:00:99' }, expect: null },
+  { name: 'web01 boots its kernel from files/', request: { mac: '00:16:3e:00:00:01' }, expect: { kind: 'boot', kernel: '/files/vmlinuz', args: ['hostname=web01'] } },
+  { name: 'the MAC in upper case with hyphens matches too', request: { mac: '00-16-3E-00-00-01' }, expect: { kind: 'boot' } },
+  { name: 'unknown machines are left to the next policy', request: { mac: '00:16:3e:00:00:99' }, expect: null },
 ])
 `
 
