@@ -27,7 +27,7 @@ export const catalog = {
   },
   BP_ERR_CONFIG_DHCP: {
     message: 'DHCP settings do not fit together: {details}',
-    when: '`bootpolicy check` (full mode): the pool or a reservation lies outside the network of dhcp.serverAddress / dhcp.interface, or a MAC or address is reserved twice.',
+    when: '`bootpolicy check` with DHCP on: a MAC or address is reserved twice or a pool rule is broken; in full mode also the pool or a reservation lies outside the network of dhcp.serverAddress / dhcp.interface.',
     fix: 'Move the pool and reservations into the served subnet (check dhcp.subnetMask); reserve each MAC and address once.',
   },
   BP_ERR_CONFIG_BOOT_FILE: {
