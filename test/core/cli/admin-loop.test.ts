@@ -10,6 +10,9 @@ import { join } from 'node:path'
 import { PACKAGE_ROOT } from '../../../core/config/load-config.js'
 import { initSite, runCli } from '../../helpers/site-dir.js'
 
+// Each case spawns the real CLI several times (node, TypeScript, isolated-vm): on a loaded 2-core machine a file takes minutes.
+t.setTimeout(600_000)
+
 const TSC = join(PACKAGE_ROOT, 'node_modules/typescript/bin/tsc')
 
 t.test('init makes a site outside the repository that check and test pass, and tsc sees the types', async (t) => {

@@ -7,6 +7,9 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { initSite } from '../../helpers/site-dir.js'
 
+// Each case spawns the real CLI several times (node, TypeScript, isolated-vm): on a loaded 2-core machine a file takes minutes.
+t.setTimeout(600_000)
+
 t.test('hazard: a DHCP pool outside the served subnet passed check; now it fails, as do stray and twice-reserved entries', async (t) => {
   const site = initSite()
   t.teardown(() => site.remove())

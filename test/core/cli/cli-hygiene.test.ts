@@ -7,6 +7,9 @@ import { join } from 'node:path'
 import { PACKAGE_ROOT } from '../../../core/config/load-config.js'
 import { BIN, runCli } from '../../helpers/site-dir.js'
 
+// Each case spawns the real CLI several times (node, TypeScript, isolated-vm): on a loaded 2-core machine a file takes minutes.
+t.setTimeout(600_000)
+
 const cwd = tmpdir()
 const version = (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version
 

@@ -6,6 +6,9 @@ import { join } from 'node:path'
 import { PACKAGE_ROOT } from '../../../core/config/load-config.js'
 import { tempPolicies } from '../../helpers/policy-dir.js'
 
+// Each case spawns the real CLI several times (node, TypeScript, isolated-vm): on a loaded 2-core machine a file takes minutes.
+t.setTimeout(600_000)
+
 function cli(args: string[]) {
   const r = spawnSync(process.execPath, [join(PACKAGE_ROOT, 'bin/bootpolicy.js'), ...args], { encoding: 'utf8', timeout: 60_000 })
   return { code: r.status, out: r.stdout, err: r.stderr }
