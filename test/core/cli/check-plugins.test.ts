@@ -5,11 +5,11 @@
 import t from 'tap'
 import { initSite } from '../../helpers/site-dir.js'
 
-const PXELINUX_POLICY = `import type { BootContext, Decision } from 'bootpolicy/policy'
-import { pxelinuxChain, pxelinuxEntry } from 'bootpolicy/plugins/pxelinux-cfg'
-
 // Each case spawns the real CLI several times (node, TypeScript, isolated-vm): on a loaded 2-core machine a file takes minutes.
 t.setTimeout(600_000)
+
+const PXELINUX_POLICY = `import type { BootContext, Decision } from 'bootpolicy/policy'
+import { pxelinuxChain, pxelinuxEntry } from 'bootpolicy/plugins/pxelinux-cfg'
 
 export default function pxe(ctx: BootContext): Decision | undefined {
   if (ctx.mac !== '00:12:34:56:78:90') return undefined
