@@ -1,5 +1,6 @@
 /** Minimal `--name value` / `--name=value` / `--flag` parsing for the CLI. */
 import { BootpolicyError } from '../errors/bp-error.js'
+import { didYouMean } from './did-you-mean.js'
 
 export interface ParsedArgs {
   readonly command: string
@@ -19,7 +20,7 @@ export function parseArgs(argv: readonly string[], known: readonly string[]): Pa
     }
     const eq = arg.indexOf('=')
     const name = arg.slice(2, eq === -1 ? undefined : eq)
-    if (!known.includes(name)) throw new BootpolicyError('BP_ERR_CLI_USAGE', { details: `unknown option --${name}; see bootpolicy help` })
+    if (!known.includes(name)) throw new BootpolicyError('BP_ERR_CLI_USAGE', { details: `unknown option --${name}${didYouMean(name, known, '--')} (see bootpolicy help)` })
     if (eq !== -1) flags[name] = arg.slice(eq + 1)
     else if (rest[i + 1] !== undefined && !rest[i + 1]!.startsWith('--')) flags[name] = rest[++i]!
     else flags[name] = true

@@ -1,38 +1,138 @@
-/** bootpolicy check: config, policies and templates; every problem with its file:line; exit 1 on any. */
-import { loadConfig } from '../config/load-config.js'
-import { messageOf } from '../errors/bp-error.js'
-import { PolicySet } from '../policy/policy-set.js'
-import { TemplateStore } from '../templates/template-store.js'
+/**
+ * bootpolicy check: everything that can be known before a machine boots — the config (schema,
+ * DHCP/TFTP semantics), the plugins (found, versions, options; never set up), the default
+ * decision (plugin kinds too), every policy type-checked and compiled, the templates.
+ * One line per problem, `file:line:col: CODE message`; exit 1 on any error (warnings alone: 0).
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { isAbsolute, join } from 'node:path'
+import type { Config } from '../config/config-types.js'
+import { locatePointer, positionOf } from '../config/json-locate.js'
+import { configProblems, PACKAGE_ROOT, readConfigSource, validateConfig, type ConfigSource } from '../config/load-config.js'
 import { validateDecision } from '../decision/validate-decision.js'
+import { BootpolicyError, messageOf } from '../errors/bp-error.js'
+import { defaultImportables } from '../policy/compile-policy.js'
+import { isPolicyFile, PolicySet } from '../policy/policy-set.js'
+import { typeCheckPolicies } from '../policy/type-check.js'
+import { TemplateStore } from '../templates/template-store.js'
+import { networkFindings } from './check-network.js'
+import { formatJson, formatText, type CheckProblem } from './check-problem.js'
+import { findEmptyLuns } from './check-sanboot.js'
+import { didYouMean } from './did-you-mean.js'
+import { loadPluginsOffline, type OfflinePlugins } from './offline-plugins.js'
 
 export async function checkCommand(configFile: string | undefined, format: 'text' | 'json'): Promise<number> {
-  const problems: { where: string; message: string }[] = []
-  let config
+  const problems = await checkSite(configFile)
+  process.stdout.write(format === 'json' ? formatJson(problems) : formatText(problems))
+  return problems.some((p) => p.severity === 'error') ? 1 : 0
+}
+
+export async function checkSite(configFile: string | undefined): Promise<CheckProblem[]> {
+  const problems: CheckProblem[] = []
+  let source: ConfigSource
   try {
-    config = loadConfig({ file: configFile })
+    source = readConfigSource({ file: configFile })
   } catch (err) {
-    problems.push({ where: configFile ?? 'config', message: messageOf(err) })
+    // JSON.parse says where: "… at position N".
+    const text = configFile && existsSync(configFile) ? readFileSync(configFile, 'utf8') : ''
+    const at = /position (\d+)/.exec(messageOf((err as Error).cause ?? err))
+    const where = at ? positionOf(text, Number(at[1])) : { line: 1, col: 1 }
+    const code = err instanceof BootpolicyError ? err.code : 'BP_ERR_CONFIG_READ'
+    const cause = (err as Error).cause
+    problems.push({ severity: 'error', file: configFile ?? '(config)', ...where, code, message: `${messageOf(err)}${cause ? `: ${messageOf(cause)}` : ''}` })
+    return problems
   }
-  if (config) {
-    const defaultCheck = validateDecision(config.default)
-    // Plugin kinds are checked when the server starts with its plugins; core kinds are checked here.
-    if (!defaultCheck.ok && !String(config.default.kind).includes('.')) {
-      for (const p of defaultCheck.problems) problems.push({ where: 'config default', message: p.replace(/^\$/, 'default') })
-    }
-    const policies = new PolicySet(config.policies.dir, config.policies)
-    try {
-      await policies.load()
-      for (const p of policies.problems) problems.push({ where: p.policy, message: p.message })
-    } catch (err) {
-      problems.push({ where: config.policies.dir, message: messageOf(err) })
-    } finally {
-      policies.close()
-    }
-    const templates = new TemplateStore(config.templates.dir)
-    for (const p of await templates.load()) problems.push({ where: p.file, message: p.error })
+  const configPath = source.file ?? '(config)'
+  const at = (pointer: string): { file: string; line: number; col: number } => ({ file: configPath, ...(source.text ? locatePointer(source.text, pointer) : { line: 1, col: 1 }) })
+  const invalid = configProblems(source.raw)
+  if (invalid.length) {
+    for (const p of invalid) problems.push({ severity: 'error', ...at(p.path), code: 'BP_ERR_CONFIG_INVALID', message: `${p.path || '(root)'}: ${p.message}` })
+    return problems
   }
-  if (format === 'json') process.stdout.write(`${JSON.stringify({ ok: problems.length === 0, problems }, null, 2)}\n`)
-  else if (problems.length === 0) process.stdout.write('ok: config, policies and templates are valid\n')
-  else for (const p of problems) process.stdout.write(`${p.where}: ${p.message}\n`)
-  return problems.length === 0 ? 0 : 1
+  const config = validateConfig(source.raw, source.baseDir)
+
+  let plugins: OfflinePlugins | undefined
+  try {
+    plugins = await loadPluginsOffline(config)
+  } catch (err) {
+    problems.push(pluginProblem(err, config, at))
+  }
+  const defaultCheck = validateDecision(config.default, plugins?.kinds)
+  // Without the plugins, a plugin kind cannot be judged: the plugin's own error is reported instead.
+  if (!defaultCheck.ok && (plugins || !String(config.default.kind).includes('.'))) {
+    for (const p of defaultCheck.problems) problems.push({ severity: 'error', ...at('/default'), code: 'BP_ERR_CONFIG_INVALID', message: p.replace(/^\$/, 'default') })
+  }
+  for (const f of networkFindings(config, source.raw)) problems.push({ severity: f.severity, ...at(f.pointer), code: f.code, message: f.message })
+  for (const hit of findEmptyLuns(JSON.stringify(config.default))) {
+    problems.push({ severity: 'warning', ...at('/default'), code: 'BPWRN005', message: emptyLun(hit.uri) })
+  }
+  problems.push(...(await checkPolicies(config, plugins, at)))
+  problems.push(...(await checkTemplates(config)))
+  return problems
+}
+
+function emptyLun(uri: string): string {
+  return `sanboot URI ${uri} has an empty LUN: iPXE uses LUN 0, tgtd's controller, not a disk (write iscsi:host:::1:iqn)`
+}
+
+type Locate = (pointer: string) => { file: string; line: number; col: number }
+
+function pluginProblem(err: unknown, config: Config, at: Locate): CheckProblem {
+  const code = err instanceof BootpolicyError ? err.code : 'BP_ERR_PLUGIN_LOAD'
+  const name = err instanceof BootpolicyError ? String(err.params.plugin ?? '') : ''
+  const index = config.plugins.findIndex((p) => p.name === name)
+  const pointer = index < 0 ? '/plugins' : code === 'BP_ERR_PLUGIN_OPTIONS' ? `/plugins/${index}/options` : `/plugins/${index}/name`
+  let hint = ''
+  if (code === 'BP_ERR_PLUGIN_LOAD' && /not found/.test(messageOf(err))) {
+    const folder = join(PACKAGE_ROOT, 'plugins')
+    hint = didYouMean(name, existsSync(folder) ? readdirSync(folder) : [])
+  }
+  return { severity: 'error', ...at(pointer), code, message: `${messageOf(err)}${hint}` }
+}
+
+async function checkPolicies(config: Config, plugins: OfflinePlugins | undefined, at: Locate): Promise<CheckProblem[]> {
+  const dir = config.policies.dir
+  if (!existsSync(dir)) return [{ severity: 'error', ...at('/policies/dir'), code: 'BP_ERR_POLICY_LOAD', message: `policies directory ${dir} does not exist` }]
+  const importables = plugins?.importables ?? defaultImportables()
+  const problems: CheckProblem[] = []
+  const file = (name: string): string => (isAbsolute(name) ? name : join(dir, name))
+  for (const d of typeCheckPolicies(dir, importables)) {
+    problems.push({ severity: 'error', file: file(d.file), line: d.line, col: d.col, code: 'BP_ERR_POLICY_TYPE', message: `${d.code}: ${d.message}` })
+  }
+  // Compiling and loading as the server does catches what types cannot: forbidden imports, top-level throws.
+  const set = new PolicySet(dir, config.policies, importables)
+  try {
+    await set.load()
+    for (const p of set.problems) {
+      const where = new RegExp(`${escapeRegExp(p.policy)}:(\\d+):(\\d+)`).exec(p.message)
+      problems.push({ severity: 'error', file: file(p.policy), line: where ? Number(where[1]) : 1, col: where ? Number(where[2]) : 1, code: p.code, message: p.message })
+    }
+  } catch (err) {
+    problems.push({ severity: 'error', ...at('/policies/dir'), code: err instanceof BootpolicyError ? err.code : 'BP_ERR_POLICY_LOAD', message: messageOf(err) })
+  } finally {
+    set.close()
+  }
+  for (const name of readdirSync(dir).filter(isPolicyFile).sort()) {
+    for (const hit of findEmptyLuns(readFileSync(join(dir, name), 'utf8'))) {
+      problems.push({ severity: 'warning', file: join(dir, name), line: hit.line, col: hit.col, code: 'BPWRN005', message: emptyLun(hit.uri) })
+    }
+  }
+  return problems
+}
+
+async function checkTemplates(config: Config): Promise<CheckProblem[]> {
+  const problems: CheckProblem[] = []
+  const templates = new TemplateStore(config.templates.dir)
+  for (const p of await templates.load()) problems.push({ severity: 'error', file: p.file, line: 1, col: 1, code: 'BP_ERR_RENDER_TEMPLATE', message: p.error })
+  for (const name of templates.list()) {
+    const path = join(config.templates.dir, `${name}.ipxe`)
+    for (const hit of findEmptyLuns(readFileSync(path, 'utf8'))) {
+      problems.push({ severity: 'warning', file: path, line: hit.line, col: hit.col, code: 'BPWRN005', message: emptyLun(hit.uri) })
+    }
+  }
+  return problems
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 }

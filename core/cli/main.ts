@@ -1,44 +1,48 @@
 /**
- * bootpolicy <command>: serve, check, test, explain, help.
+ * bootpolicy <command>: init, serve, check, test, explain, cert, iscsi, help.
  * Exit codes: 0 success; 1 a check or test failed (for `check`, configuration problems too);
  * 2 usage error, or a configuration that another command cannot start with.
  */
+import { existsSync } from 'node:fs'
 import { loadConfig } from '../config/load-config.js'
 import { BootpolicyError, messageOf } from '../errors/bp-error.js'
+import { BOOTPOLICY_VERSION } from '../plugins/load-plugins.js'
 import { parseArgs } from './args.js'
 import { certCommand } from './cert-command.js'
 import { checkCommand } from './check-command.js'
+import { closest } from './did-you-mean.js'
 import { explainCommand } from './explain-command.js'
+import { COMMAND_HELP, OVERVIEW } from './help-text.js'
+import { initCommand } from './init-command.js'
 import { iscsiCommand } from './iscsi-command.js'
 import { serveCommand } from './serve-command.js'
 import { testCommand } from './test-command.js'
 
-const HELP = `Usage: bootpolicy <command> [options]
-
-Commands:
-  serve                 run the HTTP (and, if configured, DHCP and TFTP) services
-  check                 validate the config, policies and templates; exit 1 on problems
-  test [dir]            run the policy tests (<policy>.test.ts) and print PASS/FAIL/ERROR
-  explain --mac M ...   show what a client would get, and why (any /boot wire field as --name value)
-  cert --name HOST      create a self-signed RSA certificate for HTTPS (--out DIR, default tls/; --days N; --force)
-  iscsi list            the iscsi-cow plugin's per-user disks (target, sessions, device, overlay size)
-  iscsi reset INSTANCE USER [--device] [--discard]
-                        remove a user's target; --device also its COW device, --discard also its overlay
-  help                  this text
-
-Options:
-  --config FILE         config file (JSON); default: the embedded default (or $BOOTPOLICY_CONFIG)
-  --format text|json    output format for test, check and explain
-`
-
-const KNOWN = ['config', 'format', 'mac', 'uuid', 'buildarch', 'platform', 'arch', 'arch93', 'serial', 'manufacturer', 'product', 'asset', 'hostname', 'ip', 'user-class', 'username', 'password', 'param', 'device', 'discard', 'name', 'out', 'days', 'force']
+const KNOWN = ['config', 'format', 'mac', 'uuid', 'buildarch', 'platform', 'arch', 'arch93', 'serial', 'manufacturer', 'product', 'asset', 'hostname', 'ip', 'user-class', 'username', 'password', 'param', 'device', 'discard', 'name', 'out', 'days', 'force', 'help', 'version']
 
 export async function main(argv: readonly string[]): Promise<number> {
+  quietOnClosedPipe()
   try {
     const args = parseArgs(argv, KNOWN)
-    const configFile = typeof args.flags.config === 'string' ? args.flags.config : undefined
+    if (args.command === '--version' || args.command === '-V' || args.flags.version) {
+      process.stdout.write(`bootpolicy ${BOOTPOLICY_VERSION}\n`)
+      return 0
+    }
+    const helpFor = args.command === 'help' ? (args.positional[0] ?? (args.flags.help ? 'help' : undefined)) : args.flags.help ? args.command : undefined
+    if (args.command === '-h' || args.command === '--help' || (args.command === 'help' && helpFor === undefined)) {
+      process.stdout.write(OVERVIEW)
+      return 0
+    }
+    if (helpFor !== undefined) {
+      if (!COMMAND_HELP[helpFor]) throw unknownCommand(helpFor)
+      process.stdout.write(COMMAND_HELP[helpFor])
+      return 0
+    }
+    const configFile = configFileOf(args.flags)
     const format = args.flags.format === 'json' ? 'json' : 'text'
     switch (args.command) {
+      case 'init':
+        return initCommand(args.positional[0] ?? '.')
       case 'serve':
         return await serveCommand(loadConfig({ file: configFile }))
       case 'check':
@@ -51,16 +55,34 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await certCommand(args.flags)
       case 'iscsi':
         return await iscsiCommand(loadConfig({ file: configFile }), args.positional, args.flags, format)
-      case 'help':
-      case '--help':
-        process.stdout.write(HELP)
-        return 0
       default:
-        throw new BootpolicyError('BP_ERR_CLI_USAGE', { details: `unknown command "${args.command}"; see bootpolicy help` })
+        throw unknownCommand(args.command)
     }
   } catch (err) {
     const code = err instanceof BootpolicyError ? `${err.code}: ` : ''
     process.stderr.write(`bootpolicy: ${code}${messageOf(err)}\n`)
     return 2
+  }
+}
+
+function unknownCommand(name: string): BootpolicyError {
+  const hit = closest(name, Object.keys(COMMAND_HELP))
+  return new BootpolicyError('BP_ERR_CLI_USAGE', { details: `unknown command "${name}"${hit ? `; did you mean "${hit}"?` : ''} (see bootpolicy help)` })
+}
+
+/** --config, else $BOOTPOLICY_CONFIG (read by loadConfig), else ./bootpolicy.json (what `init` writes). */
+function configFileOf(flags: Record<string, string | true>): string | undefined {
+  if (typeof flags.config === 'string') return flags.config
+  if (process.env.BOOTPOLICY_CONFIG) return undefined
+  return existsSync('bootpolicy.json') ? 'bootpolicy.json' : undefined
+}
+
+/** `bootpolicy help | head -1`: once the reader is gone, drop further output instead of dying with an EPIPE stack trace. */
+function quietOnClosedPipe(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err
+      stream.write = (() => true) as typeof stream.write
+    })
   }
 }

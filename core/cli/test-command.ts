@@ -2,23 +2,14 @@
 import { resolve } from 'node:path'
 import { loadConfig } from '../config/load-config.js'
 import { runPolicyTests } from '../policy/policy-tests.js'
-import { defaultImportables } from '../policy/compile-policy.js'
-import { loadPlugins } from '../plugins/load-plugins.js'
-import { PluginHost } from '../plugins/plugin-host.js'
-import { createLogger } from '../log/logger.js'
+import { loadPluginsOffline } from './offline-plugins.js'
 
 export async function testCommand(configFile: string | undefined, dir: string | undefined, format: 'text' | 'json'): Promise<number> {
   const config = loadConfig({ file: configFile })
   const target = dir ? resolve(dir) : config.policies.dir
   // The configured plugins' policy helpers and decision kinds, without running the plugins.
-  const logger = createLogger('silent')
-  const loaded = await loadPlugins(config.plugins, {
-    baseDir: config.baseDir, stateDir: config.stateDir, bootPath: config.http.bootPath,
-    setupTimeoutMs: config.pluginTimeouts.setupMs, logger, setup: false,
-  })
-  const host = new PluginHost(loaded.map((l) => l.plugin), { hookTimeoutMs: config.pluginTimeouts.hookMs, logger })
-  const helpers = loaded.filter((l) => l.plugin.policyHelpers).map((l) => [`bootpolicy/plugins/${l.plugin.name}`, l.plugin.policyHelpers!] as [string, string])
-  const results = await runPolicyTests(target, config.policies, defaultImportables(helpers), host.kindValidators)
+  const plugins = await loadPluginsOffline(config)
+  const results = await runPolicyTests(target, config.policies, plugins.importables, plugins.kinds)
   const failed = results.filter((r) => r.status !== 'PASS').length
   if (format === 'json') {
     process.stdout.write(`${JSON.stringify({ dir: target, results, passed: results.length - failed, failed }, null, 2)}\n`)

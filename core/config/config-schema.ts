@@ -22,6 +22,8 @@ export const configSchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
+    /** Where an editor finds this schema (`bootpolicy init` writes it); ignored by bootpolicy. */
+    $schema: { type: 'string' },
     http: {
       type: 'object',
       additionalProperties: false,

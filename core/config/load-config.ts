@@ -26,14 +26,37 @@ export interface LoadOptions {
   readonly sections?: Readonly<Record<string, (value: unknown) => string[]>>
 }
 
+export interface ConfigSource {
+  /** The file's object with environment overrides and `overrides` applied, before validation. */
+  readonly raw: Record<string, unknown>
+  readonly baseDir: string
+  readonly file?: string
+  /** The file's text, for locating problems (`bootpolicy check`). */
+  readonly text?: string
+}
+
+export interface ConfigProblem {
+  /** JSON pointer, e.g. `/http/port`; empty for the root. */
+  readonly path: string
+  readonly message: string
+}
+
 export function loadConfig(options: LoadOptions = {}): Config {
+  const source = readConfigSource(options)
+  return validateConfig(source.raw, source.baseDir, options.sections)
+}
+
+/** Read the file (if any) and apply the overrides; throws BP_ERR_CONFIG_READ / _INVALID for a bad file. */
+export function readConfigSource(options: LoadOptions = {}): ConfigSource {
   const env = options.env ?? process.env
   const file = options.file ?? env.BOOTPOLICY_CONFIG
   let raw: Record<string, unknown> = {}
   let baseDir = PACKAGE_ROOT
+  let text: string | undefined
   if (file) {
     try {
-      raw = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>
+      text = readFileSync(file, 'utf8')
+      raw = JSON.parse(text) as Record<string, unknown>
     } catch (err) {
       throw new BootpolicyError('BP_ERR_CONFIG_READ', { file }, { cause: err })
     }
@@ -44,23 +67,35 @@ export function loadConfig(options: LoadOptions = {}): Config {
   }
   applyEnv(raw, env)
   if (options.overrides) deepAssign(raw, options.overrides)
-  return validateConfig(raw, baseDir, options.sections)
+  return { raw, baseDir, ...(file !== undefined && { file }), ...(text !== undefined && { text }) }
+}
+
+/** Every schema and section violation, each with its JSON pointer. `raw` is not modified. */
+export function configProblems(raw: Record<string, unknown>, sections: LoadOptions['sections'] = {}): ConfigProblem[] {
+  return collect(structuredClone(raw), sections)
+}
+
+function collect(data: Record<string, unknown>, sections: LoadOptions['sections'] = {}): ConfigProblem[] {
+  const problems: ConfigProblem[] = []
+  if (!validate(data)) {
+    for (const e of validate.errors ?? []) {
+      const extra = e.keyword === 'additionalProperties' ? ` "${(e.params as { additionalProperty: string }).additionalProperty}"` : ''
+      problems.push({ path: e.instancePath, message: `${e.message}${extra}` })
+    }
+  }
+  for (const [key, check] of Object.entries(sections ?? {})) {
+    for (const p of check(data[key])) {
+      const m = /^(\/\S*)\s*:?\s*(.*)$/.exec(p)
+      problems.push(m ? { path: `/${key}${m[1]}`, message: m[2]! } : { path: `/${key}`, message: p })
+    }
+  }
+  return problems
 }
 
 export function validateConfig(raw: Record<string, unknown>, baseDir: string, sections: LoadOptions['sections'] = {}): Config {
   const data = structuredClone(raw)
-  const problems: string[] = []
-  if (!validate(data)) {
-    for (const e of validate.errors ?? []) {
-      const where = e.instancePath || '(root)'
-      const extra = e.keyword === 'additionalProperties' ? ` "${(e.params as { additionalProperty: string }).additionalProperty}"` : ''
-      problems.push(`${where}: ${e.message}${extra}`)
-    }
-  }
-  for (const [key, check] of Object.entries(sections ?? {})) {
-    for (const p of check((data as Record<string, unknown>)[key])) problems.push(`/${key}${p.startsWith('/') ? '' : ': '}${p}`)
-  }
-  if (problems.length) throw new BootpolicyError('BP_ERR_CONFIG_INVALID', { details: problems.join('; ') })
+  const problems = collect(data, sections)
+  if (problems.length) throw new BootpolicyError('BP_ERR_CONFIG_INVALID', { details: problems.map((p) => `${p.path || '(root)'}: ${p.message}`).join('; ') })
   const config = data as unknown as Config
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(baseDir, p))
   config.policies.dir = abs(config.policies.dir)

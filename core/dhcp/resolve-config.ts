@@ -30,7 +30,8 @@ export function resolveDhcpConfig(input: DhcpConfig | undefined): ResolvedDhcpCo
   return resolved
 }
 
-function semanticProblems(c: ResolvedDhcpConfig): string[] {
+/** What a JSON schema cannot say; also run by `bootpolicy check`, which reports each. */
+export function semanticProblems(c: ResolvedDhcpConfig): string[] {
   const problems: string[] = []
   if (!isContiguousMask(c.subnetMask)) problems.push('dhcp/subnetMask is not a contiguous netmask')
   if (c.pool) {

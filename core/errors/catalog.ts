@@ -25,6 +25,16 @@ export const catalog = {
     when: 'The file named by --config or BOOTPOLICY_CONFIG is missing, unreadable or not JSON.',
     fix: 'Check the path and that the file is valid JSON.',
   },
+  BP_ERR_CONFIG_DHCP: {
+    message: 'DHCP settings do not fit together: {details}',
+    when: '`bootpolicy check` with DHCP on: a MAC or address is reserved twice or a pool rule is broken; in full mode also the pool or a reservation lies outside the network of dhcp.serverAddress / dhcp.interface.',
+    fix: 'Move the pool and reservations into the served subnet (check dhcp.subnetMask); reserve each MAC and address once.',
+  },
+  BP_ERR_CONFIG_BOOT_FILE: {
+    message: 'Boot file {file} is not under tftp.root ({root})',
+    when: '`bootpolicy check`: a boot file you named in dhcp.boot.archMap or dhcp.boot.vendorClassRules is missing from the TFTP root.',
+    fix: 'Copy the file there (`cp -L`: Debian ships iPXE binaries as symlinks) or fix the name.',
+  },
   BP_ERR_CONTEXT_UNREADABLE: {
     message: 'Request cannot be read: {reason}',
     status: 400,
@@ -65,6 +75,11 @@ export const catalog = {
     message: 'Policy worker failed: {details}',
     when: 'The worker thread running this request died; the worker was replaced and other requests were dispatched again.',
     fix: 'Look for the policy named in the decision record and for a preceding BPWRN004 log line; policies.workers sets the pool size.',
+  },
+  BP_ERR_POLICY_TYPE: {
+    message: 'Type error in {policy}: {details}',
+    when: '`bootpolicy check`: the TypeScript compiler (strict) rejects a policy, e.g. a misspelled context field such as `ctx.prodcut`.',
+    fix: 'Fix the line named; the message carries the compiler\'s own code (TS2339, …). Your editor shows the same with the tsconfig.json of `bootpolicy init`.',
   },
   BP_ERR_RENDER_UNSAFE_VALUE: {
     message: 'Value for {field} cannot be placed safely in an iPXE script: {reason}',
@@ -221,6 +236,21 @@ export const catalog = {
     message: 'Policy worker replaced',
     when: 'A policy worker thread stopped answering (a unit of policy work ran past policies.timeoutMs + the watchdog margin) or died; it was terminated and a new one started.',
     fix: 'The log line names the policy that was running; fix it. Other clients kept being served.',
+  },
+  BPWRN005: {
+    message: 'sanboot URI {uri} has an empty LUN',
+    when: '`bootpolicy check` found `iscsi:host::::iqn` (or another empty LUN field) in a policy, template or the default: iPXE then uses LUN 0, which on tgtd is the controller, not the disk.',
+    fix: 'Name the LUN: `iscsi:host:::1:iqn`.',
+  },
+  BPWRN006: {
+    message: 'Default boot files missing under tftp.root ({root}): {files}',
+    when: '`bootpolicy check`: files of the built-in dhcp.boot.archMap are absent; clients of those architectures will fail to load iPXE.',
+    fix: 'Copy the ones your machines need into tftp.root, or set dhcp.boot.archMap to what you serve.',
+  },
+  BPWRN007: {
+    message: 'Interface {interface} is not present on this host',
+    when: '`bootpolicy check` could not compare the DHCP pool with dhcp.interface\'s subnet because this host has no such interface (checking on another machine?).',
+    fix: 'Run check on the DHCP server, or also set dhcp.serverAddress.',
   },
   BPSEC001: {
     message: 'Admin token is shorter than 16 characters',

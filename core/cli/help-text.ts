@@ -1,0 +1,78 @@
+/** The CLI's help: the overview (`bootpolicy help`) and one page per command (`bootpolicy <command> --help`). */
+
+export const OVERVIEW = `Usage: bootpolicy <command> [options]
+
+Commands:
+  init [DIR]            create a site directory (config, example policy and test, tsconfig.json)
+  serve                 run the HTTP (and, if configured, DHCP and TFTP) services
+  check                 validate config, plugins, policies (type-checked), templates, DHCP/TFTP; exit 1 on errors
+  test [dir]            run the policy tests (<policy>.test.ts) and print PASS/FAIL/ERROR
+  explain --mac M ...   show what a client would get, and why (any /boot wire field as --name value)
+  cert --name HOST      create a self-signed RSA certificate for HTTPS (--out DIR, default tls/; --days N; --force)
+  iscsi list            the iscsi-cow plugin's per-user disks (target, sessions, device, overlay size)
+  iscsi reset INSTANCE USER [--device] [--discard]
+                        remove a user's target; --device also its COW device, --discard also its overlay
+  help [COMMAND]        this text, or a command's
+
+Options:
+  --config FILE         config file (JSON); default: ./bootpolicy.json if present, else $BOOTPOLICY_CONFIG,
+                        else the embedded default
+  --format text|json    output format for test, check and explain
+  --help                help for a command (bootpolicy check --help)
+  --version             print the version
+`
+
+const CONFIG = '  --config FILE         config file; default ./bootpolicy.json, else $BOOTPOLICY_CONFIG, else the embedded default\n'
+const FORMAT = '  --format text|json    output format\n'
+
+export const COMMAND_HELP: Readonly<Record<string, string>> = {
+  init: `Usage: bootpolicy init [DIR]
+
+Creates DIR (default: the current directory), which must be empty or absent:
+  bootpolicy.json       config, with "$schema" for your editor
+  policies/             one example policy and its .test.ts
+  templates/, files/    iPXE templates and static files served at /files/
+  tsconfig.json         so that your editor and tsc see bootpolicy/policy and plugin helpers with full types
+Then: cd DIR && bootpolicy check && bootpolicy test
+`,
+  serve: `Usage: bootpolicy serve [--config FILE]
+
+Runs the HTTP service (and DHCP and TFTP when the config enables them) until SIGINT or SIGTERM.
+Options:
+${CONFIG}`,
+  check: `Usage: bootpolicy check [--config FILE] [--format text|json]
+
+Checks without starting anything: the config against its schema; the plugins (found, version,
+options against their schemas; their setup is not run); the default decision, plugin kinds included;
+every policy type-checked (TypeScript, strict) and compiled; the templates; DHCP/TFTP settings
+(pool and reservations inside the served subnet, no duplicates, boot files under tftp.root);
+sanboot URIs with an empty LUN (warning).
+Prints one line per problem, "file:line:col: CODE message" ("warning:" before the code of a warning).
+Exit status: 0 no errors (warnings allowed), 1 errors, 2 usage.
+Options:
+${CONFIG}${FORMAT}`,
+  test: `Usage: bootpolicy test [DIR] [--config FILE] [--format text|json]
+
+Runs every <policy>.test.ts of DIR (default: policies.dir) in the production sandbox, with the
+configured plugins' helpers and decision kinds (plugins are not set up). Exit 1 on any FAIL or ERROR.
+Options:
+${CONFIG}${FORMAT}`,
+  explain: `Usage: bootpolicy explain --mac M [--uuid U] [--buildarch A] [--param name=value] ... [--config FILE] [--format text|json]
+
+Shows the decision a client would get, who decided, and the rendered script (a dry run: no prepare hooks).
+Every /boot wire field can be given as --name value.
+Options:
+${CONFIG}${FORMAT}`,
+  cert: `Usage: bootpolicy cert --name HOST [--out DIR] [--days N] [--force]
+
+Creates a self-signed RSA 2048 certificate for HOST (DNS name or IP address) in DIR (default tls/)
+and prints the config snippet and the iPXE build line.
+`,
+  iscsi: `Usage: bootpolicy iscsi list | reset INSTANCE USER [--device] [--discard] [--config FILE] [--format text|json]
+
+The iscsi-cow plugin's per-user disks. reset removes a user's target; --device also stops its COW
+device; --discard also deletes its overlay (a fresh copy at the next login).
+Options:
+${CONFIG}${FORMAT}`,
+  help: 'Usage: bootpolicy help [COMMAND]\n',
+}
