@@ -66,6 +66,11 @@ export const catalog = {
     when: 'The worker thread running this request died; the worker was replaced and other requests were dispatched again.',
     fix: 'Look for the policy named in the decision record and for a preceding BPWRN004 log line; policies.workers sets the pool size.',
   },
+  BP_ERR_POLICY_QUARANTINED: {
+    message: 'Policy {policy} is quarantined: it hung its policy worker beyond the time limit twice; it fails every request without running until it is edited',
+    when: 'A policy revision hung a policy worker thread in a way its isolate time limit could not stop (for instance a promise rejected with a value whose message getter loops), twice; each hang cost a worker.',
+    fix: 'Fix the policy (see the BPWRN005 log line and /healthz); saving the file makes a new revision, which runs again.',
+  },
   BP_ERR_RENDER_UNSAFE_VALUE: {
     message: 'Value for {field} cannot be placed safely in an iPXE script: {reason}',
     when: 'A decision carries a value (URL, path, kernel argument) with whitespace, control characters or other bytes that would change the script, or a kernel argument holding " or exactly -- (Linux would join or drop the arguments after it).',
@@ -221,6 +226,11 @@ export const catalog = {
     message: 'Policy worker replaced',
     when: 'A policy worker thread stopped answering (a unit of policy work ran past policies.timeoutMs + the watchdog margin) or died; it was terminated and a new one started.',
     fix: 'The log line names the policy that was running; fix it. Other clients kept being served.',
+  },
+  BPWRN005: {
+    message: 'Policy {policy} quarantined',
+    when: 'One policy revision hung a policy worker twice (BPWRN004 with reason watchdog); it now fails every request with BP_ERR_POLICY_QUARANTINED, without running.',
+    fix: 'Fix the policy; saving the file makes a new revision, which runs again.',
   },
   BPSEC001: {
     message: 'Admin token is shorter than 16 characters',
