@@ -2,6 +2,7 @@
 import { loadConfig } from '../config/load-config.js'
 import { messageOf } from '../errors/bp-error.js'
 import { PolicySet } from '../policy/policy-set.js'
+import { WorkerPool } from '../policy/worker-pool.js'
 import { TemplateStore } from '../templates/template-store.js'
 import { validateDecision } from '../decision/validate-decision.js'
 
@@ -19,7 +20,10 @@ export async function checkCommand(configFile: string | undefined, format: 'text
     if (!defaultCheck.ok && !String(config.default.kind).includes('.')) {
       for (const p of defaultCheck.problems) problems.push({ where: 'config default', message: p.replace(/^\$/, 'default') })
     }
-    const policies = new PolicySet(config.policies.dir, config.policies)
+    // Policies load in a worker under the server's watchdog: a policy that hangs its thread is
+    // reported as timed out instead of hanging the command.
+    const pool = new WorkerPool({ size: 1, limits: config.policies, onError: config.policies.onError })
+    const policies = new PolicySet(config.policies.dir, config.policies, undefined, {}, pool)
     try {
       await policies.load()
       for (const p of policies.problems) problems.push({ where: p.policy, message: p.message })
@@ -27,6 +31,7 @@ export async function checkCommand(configFile: string | undefined, format: 'text
       problems.push({ where: config.policies.dir, message: messageOf(err) })
     } finally {
       policies.close()
+      await pool.close()
     }
     const templates = new TemplateStore(config.templates.dir)
     for (const p of await templates.load()) problems.push({ where: p.file, message: p.error })
