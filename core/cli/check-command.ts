@@ -9,11 +9,13 @@ import { isAbsolute, join } from 'node:path'
 import type { Config } from '../config/config-types.js'
 import { locatePointer, positionOf } from '../config/json-locate.js'
 import { configProblems, PACKAGE_ROOT, readConfigSource, validateConfig, type ConfigSource } from '../config/load-config.js'
+
 import { validateDecision } from '../decision/validate-decision.js'
 import { BootpolicyError, messageOf } from '../errors/bp-error.js'
 import { defaultImportables } from '../policy/compile-policy.js'
 import { isPolicyFile, PolicySet } from '../policy/policy-set.js'
 import { typeCheckPolicies } from '../policy/type-check.js'
+import { WorkerPool } from '../policy/worker-pool.js'
 import { TemplateStore } from '../templates/template-store.js'
 import { networkFindings } from './check-network.js'
 import { formatJson, formatText, type CheckProblem } from './check-problem.js'
@@ -100,7 +102,10 @@ async function checkPolicies(config: Config, plugins: OfflinePlugins | undefined
     problems.push({ severity: 'error', file: file(d.file), line: d.line, col: d.col, code: 'BP_ERR_POLICY_TYPE', message: `${d.code}: ${d.message}` })
   }
   // Compiling and loading as the server does catches what types cannot: forbidden imports, top-level throws.
-  const set = new PolicySet(dir, config.policies, importables)
+  // Policies load in a worker under the server's watchdog: a policy that hangs its thread is
+  // reported as timed out instead of hanging the command.
+  const pool = new WorkerPool({ size: 1, limits: config.policies, onError: config.policies.onError })
+  const set = new PolicySet(dir, config.policies, importables, {}, pool)
   try {
     await set.load()
     for (const p of set.problems) {
@@ -111,6 +116,7 @@ async function checkPolicies(config: Config, plugins: OfflinePlugins | undefined
     problems.push({ severity: 'error', ...at('/policies/dir'), code: err instanceof BootpolicyError ? err.code : 'BP_ERR_POLICY_LOAD', message: messageOf(err) })
   } finally {
     set.close()
+    await pool.close()
   }
   for (const name of readdirSync(dir).filter(isPolicyFile).sort()) {
     for (const hit of findEmptyLuns(readFileSync(join(dir, name), 'utf8'))) {
@@ -135,4 +141,5 @@ async function checkTemplates(config: Config): Promise<CheckProblem[]> {
 
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+
 }

@@ -81,6 +81,12 @@ export const catalog = {
     when: '`bootpolicy check`: the TypeScript compiler (strict) rejects a policy, e.g. a misspelled context field such as `ctx.prodcut`.',
     fix: 'Fix the line named; the message carries the compiler\'s own code (TS2339, …). Your editor shows the same with the tsconfig.json of `bootpolicy init`.',
   },
+  BP_ERR_POLICY_QUARANTINED: {
+    message: 'Policy {policy} is quarantined: it hung its policy worker beyond the time limit twice; it fails every request without running until it is edited',
+    when: 'A policy revision hung a policy worker thread in a way its isolate time limit could not stop (for instance a promise rejected with a value whose message getter loops), twice; each hang cost a worker.',
+    fix: 'Fix the policy (see the BPWRN008 log line and /healthz); saving the file makes a new revision, which runs again.',
+
+  },
   BP_ERR_RENDER_UNSAFE_VALUE: {
     message: 'Value for {field} cannot be placed safely in an iPXE script: {reason}',
     when: 'A decision carries a value (URL, path, kernel argument) with whitespace, control characters or other bytes that would change the script, or a kernel argument holding " or exactly -- (Linux would join or drop the arguments after it).',
@@ -251,6 +257,11 @@ export const catalog = {
     message: 'Interface {interface} is not present on this host',
     when: '`bootpolicy check` could not compare the DHCP pool with dhcp.interface\'s subnet because this host has no such interface (checking on another machine?).',
     fix: 'Run check on the DHCP server, or also set dhcp.serverAddress.',
+  },
+  BPWRN008: {
+    message: 'Policy {policy} quarantined',
+    when: 'One policy revision hung a policy worker twice (BPWRN004 with reason watchdog); it now fails every request with BP_ERR_POLICY_QUARANTINED, without running.',
+    fix: 'Fix the policy; saving the file makes a new revision, which runs again.',
   },
   BPSEC001: {
     message: 'Admin token is shorter than 16 characters',

@@ -85,6 +85,7 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
     limits: config.policies,
     onError: config.policies.onError,
     onReplace: (info) => logger.warn({ code: 'BPWRN004', ...info }, 'BPWRN004 policy worker replaced'),
+    onQuarantine: (info) => logger.error({ code: 'BPWRN008', ...info }, 'BPWRN008 policy quarantined: it hung its worker twice; it fails every request until it is edited'),
   })
   const policies = new PolicySet(config.policies.dir, config.policies, importables, {
     onReload(revision, problems) {
@@ -154,6 +155,7 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
   registerHealthRoutes(app, policies, metrics, () => [
     ...templateProblems.map((p) => ({ template: p.file, message: p.error })),
     ...(options.problems?.() ?? []),
+    ...policyWorkers.quarantined,
   ])
   registerExplainRoute(app, engine, config.http.adminToken)
   if (config.files.dir || host.hasVirtualFiles) {

@@ -61,6 +61,9 @@ export async function compilePolicy(
       globalName: GLOBAL_NAME,
       platform: 'neutral',
       target: 'es2022',
+      // Async functions and generators become generators on the global Promise, which the
+      // isolate wrapper replaces (isolate-wrapper.ts: rejections carry only strings).
+      supported: { 'async-await': false, 'async-generator': false, 'for-await': false },
       sourcemap: 'external',
       outdir: root,
       logLevel: 'silent',

@@ -10,6 +10,8 @@
  *   'E' + quoted message + '\n' + quoted stack   the policy threw (both capped)
  *   'F'                       the module's default export is not a function
  *   'X'                       last resort: something failed that cannot even be described
+ * The policy's top-level code runs inside a try/catch too (loadedScript): what it throws is read
+ * by 'bind' in here, never by isolated-vm on the host.
  * The intrinsics it uses are captured first, so a policy that patches JSON, Object, Array or
  * String prototypes can only make its own call fail. WebAssembly (its memory is not counted in
  * the isolate's memory limit), SharedArrayBuffer and Atomics are removed.
@@ -29,6 +31,19 @@ export const DECISION_LIMITS: WrapperLimits = { maxNodes: 10_000, maxBytes: 256 
 /** Policy test files export tables of cases: more room, same walker. */
 export const DATA_LIMITS: WrapperLimits = { ...DECISION_LIMITS, maxNodes: 200_000, maxBytes: 16 * 1024 * 1024 }
 
+/** The in-isolate function the policy's top-level code hands what it threw to. */
+export const LOAD_FAILED = '__bootpolicy_load_failed'
+
+/**
+ * The policy bundle as the script that loads it: its top-level code inside try/catch, so that
+ * nothing it throws reaches isolated-vm (which would read the value's message and stack on the
+ * host thread, with no time limit). Same first line, so stack lines still map; the script's
+ * completion value is undefined. esbuild's bundle is balanced code: it cannot close the try.
+ */
+export function loadedScript(code: string): string {
+  return `try {${code}\n} catch (e) { ${LOAD_FAILED}(e) }\nvoid 0;\n`
+}
+
 /** Source of an expression that evaluates to the wrapper `(op, arg) => string`. */
 export function wrapperSource(limits: WrapperLimits): string {
   return `(() => {
@@ -40,10 +55,49 @@ export function wrapperSource(limits: WrapperLimits): string {
   const MAX_NODES = ${limits.maxNodes}, MAX_BYTES = ${limits.maxBytes};
   const MAX_MESSAGE = ${limits.maxMessage}, MAX_STACK = ${limits.maxStack};
   const MODULE = ${JSON.stringify(GLOBAL_NAME)};
+  const defineProp = Object.defineProperty;
   delete G.WebAssembly; delete G.SharedArrayBuffer; delete G.Atomics;
   G.console = { log() {}, info() {}, warn() {}, error() {}, debug() {} };
+  // Promise rejections. isolated-vm reads an unhandled rejection's reason (message, stack) on the
+  // host thread after the call, with no time limit, and no isolate time limit stops that read.
+  // So every promise the policy can make rejects with a string, computed here under the limit:
+  // the global Promise and Promise.prototype.constructor (which then() consults, through
+  // Symbol.species, to build the promise it returns) are replaced by SafePromise, which builds
+  // an intrinsic promise whose reject turns the reason into a string first. compile-policy.ts
+  // lowers async functions to generators on the global Promise, so no policy code reaches the
+  // intrinsic constructor, and no rejection carries an object.
+  const P = G.Promise, PProto = P.prototype, construct = Reflect.construct;
+  const pResolve = P.resolve, pAll = P.all, pAllSettled = P.allSettled, pAny = P.any, pRace = P.race;
+  function rejection(r) {
+    if (r === null || (typeof r !== 'object' && typeof r !== 'function')) return typeof r === 'symbol' ? 'a rejected promise (a symbol)' : r;
+    const e = threw(r);
+    const nl = apply(strIndexOf, e, ['\\n']);
+    return 'a rejected promise: ' + parse(apply(strSlice, e, [1, nl]));
+  }
+  function SafePromise(executor) {
+    if (typeof executor !== 'function') throw new TypeErr('Promise resolver is not a function');
+    // An executor that throws would reject with the raw value: catch it here.
+    return construct(P, [function (res, rej) {
+      const safeRej = function (r) { return rej(rejection(r)); };
+      try { executor(res, safeRej); } catch (e) { safeRej(e); }
+    }]);
+  }
+  defineProp(SafePromise, 'prototype', { value: PProto, writable: false });
+  defineProp(SafePromise, Symbol.species, { get() { return SafePromise; } });
+  SafePromise.resolve = function (v) { return apply(pResolve, SafePromise, [v]); };
+  SafePromise.reject = function (r) { return construct(P, [function (res, rej) { rej(rejection(r)); }]); };
+  SafePromise.all = function (it) { return apply(pAll, SafePromise, [it]); };
+  SafePromise.allSettled = function (it) { return apply(pAllSettled, SafePromise, [it]); };
+  SafePromise.any = function (it) { return apply(pAny, SafePromise, [it]); };
+  SafePromise.race = function (it) { return apply(pRace, SafePromise, [it]); };
+  defineProp(PProto, 'constructor', { value: SafePromise, writable: false, configurable: false, enumerable: false });
+  defineProp(G, 'Promise', { value: SafePromise, writable: false, configurable: false, enumerable: false });
   const REFUSED = {};
-  let reason = '', nodes = 0, bytes = 0, fn;
+  let reason = '', nodes = 0, bytes = 0, fn, loadFailed = false, loadError;
+  // The policy's top-level code runs inside try { … } catch (e) { LOAD_FAILED(e) } (loadedScript):
+  // what it throws stays here and is read by 'bind', under the time limit. Not writable or
+  // configurable, so the policy cannot replace it; calling it itself only fails its own load.
+  defineProp(G, ${JSON.stringify(LOAD_FAILED)}, { value: function (e) { if (!loadFailed) { loadFailed = true; loadError = e; } }, writable: false, configurable: false, enumerable: false });
 
   function refuse(why) { reason = why; throw REFUSED; }
   function cut(s, n) { return s.length > n ? apply(strSlice, s, [0, n]) + '…' : s; }
@@ -116,6 +170,7 @@ export function wrapperSource(limits: WrapperLimits): string {
         return out(r);
       }
       if (op === 'bind') {
+        if (loadFailed) return threw(loadError);
         try {
           const m = G[MODULE];
           const f = m && (m.default !== undefined ? m.default : m);

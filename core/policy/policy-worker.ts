@@ -15,6 +15,8 @@ const progress = new Float64Array((workerData as { progress: SharedArrayBuffer }
 const port = parentPort!
 
 let chain: PolicySandbox[] = []
+/** Policies the pool quarantined (by hash): never built or run here, they fail every request. */
+let quarantined = new Set<string>()
 let hangMarker: string | undefined
 /** Verdicts by decision text (many clients get the same menu); texts past 16 KB are not kept. */
 const verdicts = new LRUCache<string, WorkerVerdict>({ max: 256 })
@@ -28,7 +30,20 @@ function validate(json: string): WorkerVerdict {
   return verdict
 }
 
-function mark(seq: number, policy: number): void {
+let hangPolicyMarker: string | undefined
+
+
+/** Test hook (ToWorker 'test-hang-policy'): a hang the isolate's time limit cannot stop. */
+function hangIfMarked(code: string, ctxJson?: string): void {
+  if (hangPolicyMarker === undefined || !code.includes(hangPolicyMarker)) return
+  if (ctxJson !== undefined && !ctxJson.includes(hangPolicyMarker)) return
+  for (;;) {
+    // spins until the pool terminates this worker
+  }
+}
+
+function mark(seq: number, policy: number, verifyId = 0): void {
+  progress[PROGRESS.verify] = verifyId
   progress[PROGRESS.seq] = seq
   progress[PROGRESS.policy] = policy
   progress[PROGRESS.startedAt] = Date.now()
@@ -38,7 +53,8 @@ function idle(): void {
   progress[PROGRESS.startedAt] = 0
 }
 
-function install(policies: readonly PolicyCode[]): void {
+function install(policies: readonly PolicyCode[], skip: readonly string[]): void {
+  quarantined = new Set(skip)
   const byHash = new Map(chain.map((s) => [s.policy.hash, s]))
   const next: PolicySandbox[] = []
   policies.forEach((p, i) => {
@@ -46,6 +62,10 @@ function install(policies: readonly PolicyCode[]): void {
     if (sandbox) byHash.delete(p.hash)
     else {
       sandbox = new PolicySandbox(p, settings.limits)
+      if (quarantined.has(p.hash)) {
+        next.push(sandbox) // not built: its top-level code may be what hangs
+        return
+      }
       mark(-1, i)
       try {
         sandbox.warm()
@@ -60,11 +80,12 @@ function install(policies: readonly PolicyCode[]): void {
   idle()
 }
 
-function verify(policies: readonly PolicyCode[]): string {
+function verify(id: number, policies: readonly PolicyCode[]): string {
   const problems: object[] = []
   policies.forEach((p, i) => {
     const sandbox = new PolicySandbox(p, settings.limits)
-    mark(-1, i)
+    mark(-1, i, id)
+    hangIfMarked(p.code)
     try {
       sandbox.warm()
     } catch (err) {
@@ -84,10 +105,16 @@ function runChain(seq: number, ctxJson: string, from: number): string {
   for (let i = from; i < chain.length; i++) {
     const sandbox = chain[i]!
     const p = sandbox.policy.name
+    if (quarantined.has(sandbox.policy.hash)) {
+      steps.push({ p, o: 'error', us: 0, code: 'BP_ERR_POLICY_QUARANTINED', params: { policy: p } })
+      if (settings.onError === 'failsafe') return encodeChain({ steps, decided: -1, cpuNs: Number(cpuNs) })
+      continue
+    }
     mark(seq, i)
     if (hangMarker !== undefined && ctxJson.includes(hangMarker)) for (;;) {
       // Test hook (see ToWorker 'test-hang'): a hang the isolate's time limit cannot stop.
     }
+    hangIfMarked(sandbox.policy.code, ctxJson)
     const cpu0 = sandbox.cpuTimeNs()
     const t0 = performance.now()
     const outcome = sandbox.runJson(ctxJson)
@@ -120,10 +147,10 @@ function runChain(seq: number, ctxJson: string, from: number): string {
 port.on('message', (msg: ToWorker) => {
   switch (msg.t) {
     case 'install':
-      install(msg.policies)
+      install(msg.policies, msg.quarantined)
       return
     case 'verify':
-      port.postMessage({ t: 'verified', id: msg.id, problems: verify(msg.policies) } satisfies FromWorker)
+      port.postMessage({ t: 'verified', id: msg.id, problems: verify(msg.id, msg.policies) } satisfies FromWorker)
       return
     case 'run': {
       const outs: string[] = []
@@ -134,6 +161,9 @@ port.on('message', (msg: ToWorker) => {
     }
     case 'test-hang':
       hangMarker = msg.marker
+      return
+    case 'test-hang-policy':
+      hangPolicyMarker = msg.marker
   }
 })
 port.postMessage({ t: 'ready' } satisfies FromWorker)

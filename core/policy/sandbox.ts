@@ -13,7 +13,7 @@ import ivm from 'isolated-vm'
 import { BootpolicyError, type ErrorParams } from '../errors/bp-error.js'
 import type { ErrorCode } from '../errors/catalog.js'
 import type { CompiledPolicy } from './compile-policy.js'
-import { DATA_LIMITS, DECISION_LIMITS, wrapperSource } from './isolate-wrapper.js'
+import { DATA_LIMITS, DECISION_LIMITS, loadedScript, wrapperSource } from './isolate-wrapper.js'
 import { locationFromStack } from './source-location.js'
 
 export interface SandboxLimits {
@@ -94,7 +94,7 @@ export class PolicySandbox {
       const context = isolate.createContextSync()
       // The wrapper exists before any policy code runs: its captured intrinsics cannot be patched.
       const call = context.evalSync(wrapperSource(this.mode === 'data' ? DATA_LIMITS : DECISION_LIMITS), { reference: true }) as Wrapper
-      const script = isolate.compileScriptSync(this.policy.code, { filename: `${this.policy.name}.js` })
+      const script = isolate.compileScriptSync(loadedScript(this.policy.code), { filename: `${this.policy.name}.js` })
       script.runSync(context, { timeout: this.limits.timeoutMs })
       const bound = call.applySync(undefined, ['bind'], { timeout: this.limits.timeoutMs })
       if (bound === 'F' && this.mode === 'policy') {
@@ -118,6 +118,10 @@ export class PolicySandbox {
   /** Errors raised by isolated-vm itself (time limit, memory limit, syntax): host objects, safe to read. */
   private hostFailure(err: unknown): ErrorOutcome {
     const policy = this.policy.name
+    // A string is an unhandled promise rejection, made a string inside the isolate (isolate-wrapper.ts).
+    if (typeof err === 'string') {
+      return { kind: 'error', code: 'BP_ERR_POLICY_THREW', params: { policy, location: this.policy.entry, details: err.slice(0, 2000) } }
+    }
     const message = err instanceof Error && typeof err.message === 'string' ? err.message.slice(0, 2000) : 'unknown isolate failure'
     if (this.isolate?.isDisposed || /memory limit|disposed/i.test(message)) {
       this.dispose()

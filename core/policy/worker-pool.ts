@@ -7,6 +7,12 @@
  * run longer than timeoutMs + marginMs: such a worker is terminated and replaced, the request it
  * was running gets BP_ERR_POLICY_TIMEOUT and every other request it held is dispatched again.
  * A worker that dies on its own is replaced the same way (BP_ERR_POLICY_WORKER for its request).
+ * A verify request the watchdog stopped gets BP_ERR_POLICY_TIMEOUT for the policy it was loading
+ * (so that policy is not installed); the other verifies it held are sent to the new worker.
+ * Quarantine: a hang that no isolate time limit stops (isolated-vm reading a hostile value on the
+ * worker's thread) costs one worker per distinct request. After QUARANTINE_KILLS watchdog kills
+ * charged to one policy revision, that revision fails every request with BP_ERR_POLICY_QUARANTINED
+ * without running, in every worker, until the file is edited (a new hash); other policies keep running.
  */
 import { Worker } from 'node:worker_threads'
 import type { ErrorParams } from '../errors/bp-error.js'
@@ -21,6 +27,16 @@ export interface WorkerPoolOptions extends WorkerSettings {
   readonly marginMs?: number
   /** Called when a worker was replaced (for the log). */
   readonly onReplace?: (info: { reason: 'watchdog' | 'exit'; policy?: string; exitCode?: number }) => void
+  /** Called once when a policy revision is quarantined (for the log). */
+  readonly onQuarantine?: (info: { policy: string; hash: string; kills: number }) => void
+}
+
+/** Watchdog kills charged to one policy revision before it is quarantined. */
+export const QUARANTINE_KILLS = 2
+
+interface PendingVerify {
+  readonly policies: readonly PolicyCode[]
+  readonly done: (problems: PolicyProblem[]) => void
 }
 
 /** Requests a worker takes at once: amortizes the message cost, bounds what a lost worker re-dispatches. */
@@ -42,7 +58,7 @@ interface Slot {
   ready: boolean
   batch: Job[] | undefined
   readonly progress: Float64Array
-  readonly verifies: Map<number, (problems: PolicyProblem[]) => void>
+  readonly verifies: Map<number, PendingVerify>
   deaths: number[]
   killed: boolean
 }
@@ -59,6 +75,10 @@ export class WorkerPool {
   private closed = false
   private readonly watchdog: NodeJS.Timeout
   private readonly budgetMs: number
+  /** Watchdog kills per policy hash, and the hashes quarantined (name kept for /healthz). */
+  private readonly kills = new Map<string, number>()
+  private readonly quarantine = new Map<string, string>()
+  private testHangPolicy: string | undefined
 
   constructor(private readonly options: WorkerPoolOptions) {
     this.budgetMs = options.limits.timeoutMs + (options.marginMs ?? Math.max(250, options.limits.timeoutMs))
@@ -79,7 +99,24 @@ export class WorkerPool {
   /** Load `policies` in every worker; requests sent after this call see them (messages are ordered). */
   install(policies: readonly PolicyCode[]): void {
     this.policies = policies.map(codeOf)
-    for (const slot of this.slots) slot.worker.postMessage({ t: 'install', policies: this.policies } satisfies ToWorker)
+    this.broadcastInstall()
+  }
+
+  /** Quarantined policies of the current chain, as problems (for /healthz). */
+  get quarantined(): { policy: string; code: 'BP_ERR_POLICY_QUARANTINED'; message: string }[] {
+    return this.policies.filter((p) => this.quarantine.has(p.hash)).map((p) => ({
+      policy: p.name,
+      code: 'BP_ERR_POLICY_QUARANTINED' as const,
+      message: new BootpolicyError('BP_ERR_POLICY_QUARANTINED', { policy: p.name }).message,
+    }))
+  }
+
+  private broadcastInstall(): void {
+    for (const slot of this.slots) if (!slot.killed) slot.worker.postMessage(this.installMessage())
+  }
+
+  private installMessage(): ToWorker {
+    return { t: 'install', policies: this.policies, quarantined: [...this.quarantine.keys()] }
   }
 
   /** Build each policy once in a worker (its top-level code runs there); the ones that fail. */
@@ -88,8 +125,9 @@ export class WorkerPool {
     const slot = this.slots.find((s) => s.ready && !s.batch) ?? this.slots[0]!
     const id = ++this.verifyId
     return new Promise((resolve) => {
-      slot.verifies.set(id, resolve)
-      slot.worker.postMessage({ t: 'verify', id, policies: policies.map(codeOf) } satisfies ToWorker)
+      const codes = policies.map(codeOf)
+      slot.verifies.set(id, { policies: codes, done: resolve })
+      slot.worker.postMessage({ t: 'verify', id, policies: codes } satisfies ToWorker)
     })
   }
 
@@ -108,6 +146,12 @@ export class WorkerPool {
     for (const slot of this.slots) slot.worker.postMessage({ t: 'test-hang', marker } satisfies ToWorker)
   }
 
+  /** Test hook: verifying a policy whose code contains `marker`, or running it on a context containing it, hangs its worker (replacement workers too). */
+  hangPolicyForTest(marker: string): void {
+    this.testHangPolicy = marker
+    for (const slot of this.slots) slot.worker.postMessage({ t: 'test-hang-policy', marker } satisfies ToWorker)
+  }
+
   async close(): Promise<void> {
     this.closed = true
     clearInterval(this.watchdog)
@@ -116,12 +160,12 @@ export class WorkerPool {
       s.killed = true
       for (const job of s.batch ?? []) job.resolve(failure('BP_ERR_POLICY_WORKER', { details: 'the server is closing' }))
       s.batch = undefined
-      for (const done of s.verifies.values()) done([])
+      for (const v of s.verifies.values()) v.done(v.policies.map((p) => problemOf(p, 'BP_ERR_POLICY_WORKER', { details: 'the server is closing' })))
       return s.worker.terminate()
     }))
   }
 
-  private spawn(deaths: number[]): Slot {
+  private spawn(deaths: number[], verifies = new Map<number, PendingVerify>()): Slot {
     const progress = new Float64Array(new SharedArrayBuffer(PROGRESS.length * 8))
     const settings: WorkerSettings = { limits: this.options.limits, onError: this.options.onError }
     const workerData = { settings, progress: progress.buffer }
@@ -131,11 +175,13 @@ export class WorkerPool {
       ? new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(entry.href)}) })`, { eval: true, workerData })
       : new Worker(entry, { workerData })
     worker.unref()
-    const slot: Slot = { worker, ready: false, batch: undefined, progress, verifies: new Map(), deaths, killed: false }
+    const slot: Slot = { worker, ready: false, batch: undefined, progress, verifies, deaths, killed: false }
     worker.on('message', (msg: FromWorker) => this.onMessage(slot, msg))
     worker.on('error', () => undefined) // 'exit' follows; the error itself may carry policy text
     worker.on('exit', (code) => this.onExit(slot, code))
-    if (this.policies.length) worker.postMessage({ t: 'install', policies: this.policies } satisfies ToWorker)
+    if (this.testHangPolicy !== undefined) worker.postMessage({ t: 'test-hang-policy', marker: this.testHangPolicy } satisfies ToWorker)
+    if (this.policies.length) worker.postMessage(this.installMessage())
+    for (const [id, v] of verifies) worker.postMessage({ t: 'verify', id, policies: v.policies } satisfies ToWorker)
     return slot
   }
 
@@ -147,9 +193,9 @@ export class WorkerPool {
       return
     }
     if (msg.t === 'verified') {
-      const done = slot.verifies.get(msg.id)
+      const pending = slot.verifies.get(msg.id)
       slot.verifies.delete(msg.id)
-      done?.(decodeProblems(msg.problems))
+      pending?.done(decodeProblems(msg.problems))
       return
     }
     const batch = slot.batch ?? []
@@ -186,8 +232,10 @@ export class WorkerPool {
   private replace(slot: Slot, reason: 'watchdog' | 'exit', exitCode?: number): void {
     slot.killed = true
     const guiltySeq = slot.progress[PROGRESS.startedAt]! > 0 ? slot.progress[PROGRESS.seq]! : -1
+    const busy = slot.progress[PROGRESS.startedAt]! > 0
     const index = slot.progress[PROGRESS.policy]!
-    const policy = this.policies[index]
+    const verifying = busy ? slot.verifies.get(slot.progress[PROGRESS.verify]!) : undefined
+    const policy = verifying ? verifying.policies[index] : this.policies[index]
     const batch = slot.batch ?? []
     slot.batch = undefined
     const again: Job[] = []
@@ -197,23 +245,51 @@ export class WorkerPool {
         job.resolve(failure('BP_ERR_POLICY_TIMEOUT', { policy: policy.name, timeoutMs: this.options.limits.timeoutMs, location: policy.entry }, policy.name))
       } else job.resolve(failure('BP_ERR_POLICY_WORKER', { details: reason === 'watchdog' ? 'the policy worker stopped answering' : 'the policy worker stopped' }, policy?.name))
     }
-    this.queue.unshift(...again)
-    for (const done of slot.verifies.values()) done([]) // the new worker loads the policies again
+    // The verify it was working on fails for the policy it was loading; the others go to the new worker.
+    const verifies = new Map(slot.verifies)
+    if (verifying && policy) {
+      verifies.delete(slot.progress[PROGRESS.verify]!)
+      const timeoutParams = { policy: policy.name, timeoutMs: this.options.limits.timeoutMs, location: policy.entry }
+      verifying.done([problemOf(policy, reason === 'watchdog' ? 'BP_ERR_POLICY_TIMEOUT' : 'BP_ERR_POLICY_WORKER', reason === 'watchdog' ? timeoutParams : { details: 'the policy worker stopped while loading it' })])
+    }
     void slot.worker.terminate()
     this.options.onReplace?.({ reason, policy: policy?.name, exitCode })
-    if (this.closed) return
+    if (reason === 'watchdog' && policy && !verifying) this.charge(policy)
+    this.queue.unshift(...again)
+    if (this.closed) {
+      for (const v of verifies.values()) v.done(v.policies.map((p) => problemOf(p, 'BP_ERR_POLICY_WORKER', { details: 'the server is closing' })))
+      return
+    }
     // A worker that keeps dying is restarted at most every second.
     const now = Date.now()
     const deaths = [...slot.deaths.filter((t) => now - t < 10_000), now]
     const delay = deaths.length > 3 ? 1000 : 0
     const i = this.slots.indexOf(slot)
     const start = (): void => {
-      if (this.closed) return
-      this.slots[i] = this.spawn(deaths)
+      if (this.closed) {
+        for (const v of verifies.values()) v.done(v.policies.map((p) => problemOf(p, 'BP_ERR_POLICY_WORKER', { details: 'the server is closing' })))
+        return
+      }
+      this.slots[i] = this.spawn(deaths, verifies)
     }
     if (delay) setTimeout(start, delay).unref()
     else start()
   }
+
+  /** One watchdog kill charged to this policy revision; the QUARANTINE_KILLS-th quarantines it. */
+  private charge(policy: PolicyCode): void {
+    if (this.quarantine.has(policy.hash)) return
+    const kills = (this.kills.get(policy.hash) ?? 0) + 1
+    this.kills.set(policy.hash, kills)
+    if (kills < QUARANTINE_KILLS) return
+    this.quarantine.set(policy.hash, policy.name)
+    this.options.onQuarantine?.({ policy: policy.name, hash: policy.hash, kills })
+    this.broadcastInstall()
+  }
+}
+
+function problemOf(p: PolicyCode, code: ErrorCode, params: ErrorParams): PolicyProblem {
+  return { policy: p.name, code, message: new BootpolicyError(code, params).message }
 }
 
 function codeOf(p: PolicyCode): PolicyCode {

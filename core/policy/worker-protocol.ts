@@ -18,11 +18,14 @@ export interface WorkerSettings {
 
 /** Main → worker. `run` carries a batch: request i is (seqs[i], ctxs[i] as JSON, froms[i]). */
 export type ToWorker =
-  | { readonly t: 'install'; readonly policies: readonly PolicyCode[] }
+  /** `quarantined`: hashes of policies that fail every request without running (worker-pool.ts). */
+  | { readonly t: 'install'; readonly policies: readonly PolicyCode[]; readonly quarantined: readonly string[] }
   | { readonly t: 'verify'; readonly id: number; readonly policies: readonly PolicyCode[] }
   | { readonly t: 'run'; readonly seqs: readonly number[]; readonly ctxs: readonly string[]; readonly froms: readonly number[] }
   /** Test hook: a request whose context contains `marker` hangs the worker thread itself (no isolate time limit stops that). */
   | { readonly t: 'test-hang'; readonly marker: string }
+  /** Test hook: loading (verify) a policy whose code contains `marker`, or running it on a context that contains it, hangs the worker thread. */
+  | { readonly t: 'test-hang-policy'; readonly marker: string }
 
 /** Worker → main. `verified.problems` is JSON of `{ policy, code, params }[]`. */
 export type FromWorker =
@@ -32,9 +35,10 @@ export type FromWorker =
 
 /**
  * Shared progress cells, written by the worker before each unit of untrusted work (building or
- * calling one policy) and read by the main thread's watchdog.
+ * calling one policy) and read by the main thread's watchdog. `verify` is the id of the verify
+ * request being worked on (0: none), so that a hang while verifying is charged to that request.
  */
-export const PROGRESS = { seq: 0, policy: 1, startedAt: 2, length: 3 } as const
+export const PROGRESS = { seq: 0, policy: 1, startedAt: 2, verify: 3, length: 4 } as const
 
 export interface ChainStep {
   readonly p: string
