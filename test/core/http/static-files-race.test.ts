@@ -4,41 +4,15 @@
  * directory over another) as fast as it can, while thousands of real HTTP requests fetch both names.
  */
 import t from 'tap'
-import { spawn } from 'node:child_process'
 import { mkdirSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs'
 import { request, Agent } from 'node:http'
 import { join } from 'node:path'
 import { build } from '../../../core/http/build-app.js'
 import { tempPolicies } from '../../helpers/policy-dir.js'
+import { startSymlinkSwapper } from '../../helpers/symlink-swapper.js'
 
 const SECRET = 'SECRET-outside-the-root'
 const LEGIT = 'legit boot file contents'
-
-// Runs in its own process so the swaps race the server for real (not between its awaits).
-const SWAPPER = `
-const fs = require('node:fs'), path = require('node:path')
-const [root, outside] = process.argv.slice(1)
-const name = path.join(root, 'boot.bin'), dirName = path.join(root, 'dir')
-const end = Date.now() + 60000
-for (let i = 0; Date.now() < end; i++) {
-  if (i % 2) {
-    fs.writeFileSync(path.join(root, '.f'), ${JSON.stringify(LEGIT)})
-    fs.renameSync(path.join(root, '.f'), name)
-    fs.mkdirSync(path.join(root, '.d'), { recursive: true })
-    fs.writeFileSync(path.join(root, '.d', 'file'), ${JSON.stringify(LEGIT)})
-    fs.rmSync(dirName, { recursive: true, force: true })
-    fs.renameSync(path.join(root, '.d'), dirName)
-  } else {
-    fs.rmSync(path.join(root, '.l'), { force: true })
-    fs.symlinkSync(path.join(outside, 'secret'), path.join(root, '.l'))
-    fs.renameSync(path.join(root, '.l'), name)
-    fs.rmSync(path.join(root, '.dl'), { force: true })
-    fs.symlinkSync(outside, path.join(root, '.dl'))
-    fs.rmSync(dirName, { recursive: true, force: true })
-    fs.renameSync(path.join(root, '.dl'), dirName)
-  }
-}
-`
 
 /** One GET; a broken or stalled response (5 s) counts as status -1 with what arrived so far. */
 function get(port: number, agent: Agent, url: string): Promise<{ status: number; body: string }> {
@@ -70,8 +44,7 @@ t.test('hazard: /files follows a symlink swapped in after the check', async (t) 
   await bp.app.listen({ host: '127.0.0.1', port: 0 })
   const { port } = bp.app.server.address() as { port: number }
 
-  const swapper = spawn(process.execPath, ['-e', SWAPPER, root, outside], { stdio: ['ignore', 'ignore', 'inherit'] })
-  t.teardown(() => swapper.kill('SIGKILL'))
+  startSymlinkSwapper(t, root, outside, LEGIT)
   const agent = new Agent({ keepAlive: true, maxSockets: 16 })
   t.teardown(() => agent.destroy())
 

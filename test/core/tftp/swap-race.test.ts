@@ -5,39 +5,14 @@
  * while hundreds of real read requests race it; no DATA packet may carry the secret.
  */
 import t from 'tap'
-import { spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { opcodeOf, rawExchange, rrq, startTftp } from '../../helpers/tftp.js'
+import { startSymlinkSwapper } from '../../helpers/symlink-swapper.js'
 
 const SECRET = 'SECRET-outside-the-tftp-root'
 const LEGIT = 'legit tftp boot file'
-
-const SWAPPER = `
-const fs = require('node:fs'), path = require('node:path')
-const [root, outside] = process.argv.slice(1)
-const name = path.join(root, 'boot.bin'), dirName = path.join(root, 'dir')
-const end = Date.now() + 60000
-for (let i = 0; Date.now() < end; i++) {
-  if (i % 2) {
-    fs.writeFileSync(path.join(root, '.f'), ${JSON.stringify(LEGIT)})
-    fs.renameSync(path.join(root, '.f'), name)
-    fs.mkdirSync(path.join(root, '.d'), { recursive: true })
-    fs.writeFileSync(path.join(root, '.d', 'file'), ${JSON.stringify(LEGIT)})
-    fs.rmSync(dirName, { recursive: true, force: true })
-    fs.renameSync(path.join(root, '.d'), dirName)
-  } else {
-    fs.rmSync(path.join(root, '.l'), { force: true })
-    fs.symlinkSync(path.join(outside, 'secret'), path.join(root, '.l'))
-    fs.renameSync(path.join(root, '.l'), name)
-    fs.rmSync(path.join(root, '.dl'), { force: true })
-    fs.symlinkSync(outside, path.join(root, '.dl'))
-    fs.rmSync(dirName, { recursive: true, force: true })
-    fs.renameSync(path.join(root, '.dl'), dirName)
-  }
-}
-`
 
 t.test('hazard: TFTP follows a symlink swapped in after the check', async (t) => {
   const base = mkdtempSync(join(tmpdir(), 'bp-tftp-race-'))
@@ -51,8 +26,7 @@ t.test('hazard: TFTP follows a symlink swapped in after the check', async (t) =>
   writeFileSync(join(root, 'boot.bin'), LEGIT)
   const { service, port } = await startTftp(root)
   t.teardown(() => service.close())
-  const swapper = spawn(process.execPath, ['-e', SWAPPER, root, outside], { stdio: ['ignore', 'ignore', 'inherit'] })
-  t.teardown(() => swapper.kill('SIGKILL'))
+  startSymlinkSwapper(t, root, outside, LEGIT)
 
   let leaked = 0
   let served = 0
