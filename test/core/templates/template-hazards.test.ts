@@ -203,8 +203,8 @@ t.test('hazard: a huge or deeply nested template is refused; a render bomb is cu
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
   const idle = median(idleRounds)
   const during = median(duringRounds)
-  // 2× idle, with a 100 ms floor: the machine is shared by other test runs.
-  const limit = Math.max(2 * idle, 100)
+  // 2× idle, with a 250 ms floor (as the other hazard tests): the machine is shared by other test files.
+  const limit = Math.max(2 * idle, 250)
   t.ok(during <= limit, `/healthz p99 (median of 5 rounds) during ${bombs} bomb renders ${during.toFixed(1)} ms ≤ ${limit.toFixed(1)} ms (idle p99 ${idle.toFixed(1)} ms)`)
   t.ok(bombs >= 20, `the bombs ran (${bombs})`)
 })
