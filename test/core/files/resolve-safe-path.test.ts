@@ -106,7 +106,9 @@ t.test('an unreadable directory is forbidden (checked as user nobody: root ignor
   const script = `import { resolveSafePath } from './resolve-safe-path.mjs'; console.log(JSON.stringify(await resolveSafePath(${JSON.stringify(root)}, 'locked/f')))`
   writeFileSync(path.join(runDir, 'run.mjs'), script)
   const asNobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {}
-  const out = execFileSync(process.execPath, [path.join(runDir, 'run.mjs')], { ...asNobody, encoding: 'utf8', env: { PATH: process.env.PATH ?? '' }, cwd: runDir })
+  // `env -i`: tap's process hooks (and the suite's trail preload) add --import of files in the
+  // repository to every child's NODE_OPTIONS, which nobody cannot read under /root.
+  const out = execFileSync('env', ['-i', `PATH=${process.env.PATH ?? ''}`, process.execPath, path.join(runDir, 'run.mjs')], { ...asNobody, encoding: 'utf8', cwd: runDir })
   t.same(JSON.parse(out), { ok: false, reason: 'forbidden' })
 })
 
