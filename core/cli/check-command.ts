@@ -22,6 +22,7 @@ import { formatJson, formatText, type CheckProblem } from './check-problem.js'
 import { findEmptyLuns } from './check-sanboot.js'
 import { didYouMean } from './did-you-mean.js'
 import { loadPluginsOffline, type OfflinePlugins } from './offline-plugins.js'
+import { escapeRegExp } from '../text/escape-regexp.js'
 
 export async function checkCommand(configFile: string | undefined, format: 'text' | 'json'): Promise<number> {
   const problems = await checkSite(configFile)
@@ -137,9 +138,4 @@ async function checkTemplates(config: Config): Promise<CheckProblem[]> {
     }
   }
   return problems
-}
-
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-
 }

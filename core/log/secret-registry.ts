@@ -16,6 +16,7 @@
  * client's password is not scrubbed from the log's constant vocabulary (see scrubSecrets).
  */
 import { LRUCache } from 'lru-cache'
+import { escapeRegExp } from '../text/escape-regexp.js'
 
 const MIN_LENGTH = 4
 const MIN_REBUILD_EVERY_MS = 1000
@@ -139,8 +140,4 @@ function rebuild(now: number): void {
 
 function patternOf(values: string[]): RegExp {
   return new RegExp(values.sort((a, b) => b.length - a.length).map(escapeRegExp).join('|'), 'g')
-}
-
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 }

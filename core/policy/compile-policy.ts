@@ -11,7 +11,8 @@ import { dirname, relative, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as esbuild from 'esbuild'
 import { BootpolicyError } from '../errors/bp-error.js'
-import { containImports, isInside } from './contain-imports.js'
+import { isInside } from '../files/resolve-safe-path.js'
+import { containImports } from './contain-imports.js'
 
 export const GLOBAL_NAME = '__bootpolicy_module'
 
@@ -47,7 +48,7 @@ export async function compilePolicy(
   // The policy file itself may be a symlink: read it only if its real path stays inside.
   const root = await realpath(resolve(rootDir))
   const realFile = await realpath(file)
-  if (!isInside(realFile, root)) {
+  if (!isInside(root, realFile)) {
     throw new BootpolicyError('BP_ERR_POLICY_COMPILE', { policy: name, details: `${name} resolves outside the policies directory (a symlink?)` })
   }
   const source = await readFile(realFile, 'utf8')

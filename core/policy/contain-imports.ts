@@ -14,15 +14,12 @@
 import { realpath } from 'node:fs/promises'
 import { dirname, extname, sep } from 'node:path'
 import type * as esbuild from 'esbuild'
+import { isInside } from '../files/resolve-safe-path.js'
 
 export const IMPORTABLE_EXTENSIONS: readonly string[] = ['.ts', '.js', '.mts', '.mjs', '.json']
 
 /** Marks our own nested `build.resolve` call, so the hook does not recurse into itself. */
 const INNER = 'bootpolicy-contain-imports'
-
-export function isInside(path: string, root: string): boolean {
-  return path === root || path.startsWith(root.endsWith(sep) ? root : root + sep)
-}
 
 /** `realRoot` must already be a real path (no symlinks), like the paths it is compared with. */
 export function containImports(realRoot: string, importables: ReadonlyMap<string, string>): esbuild.Plugin {
@@ -35,7 +32,7 @@ export function containImports(realRoot: string, importables: ReadonlyMap<string
         if (args.kind === 'entry-point' || args.pluginData?.[INNER] === true) return undefined
         const mapped = importables.get(args.path)
         if (mapped) return { path: mapped }
-        const policyCode = args.importer === '<stdin>' || isInside(args.importer, realRoot)
+        const policyCode = args.importer === '<stdin>' || isInside(realRoot, args.importer)
         if (!policyCode) {
           if (fromHelper(args.importer)) return undefined
           return refuse(args.path, 'is imported by a file outside the policies directory')
@@ -61,7 +58,7 @@ export function containImports(realRoot: string, importables: ReadonlyMap<string
         } catch {
           return refuse(args.path, 'cannot be resolved to a file')
         }
-        if (!isInside(real, realRoot)) return refuse(args.path, 'resolves outside the policies directory (a symlink?); a policy imports only files inside it')
+        if (!isInside(realRoot, real)) return refuse(args.path, 'resolves outside the policies directory (a symlink?); a policy imports only files inside it')
         if (!IMPORTABLE_EXTENSIONS.includes(extname(real))) {
           return refuse(args.path, 'cannot be imported: only .ts, .js, .mts, .mjs and .json files (no text, binary or data-url loaders)')
         }

@@ -1,6 +1,7 @@
 /** Map a position in compiled policy code back to `file.ts:line` with the esbuild source map. */
 import { SourceMapConsumer } from 'source-map-js'
 import type { CompiledPolicy } from './compile-policy.js'
+import { escapeRegExp } from '../text/escape-regexp.js'
 
 const consumers = new WeakMap<CompiledPolicy, SourceMapConsumer>()
 
@@ -28,8 +29,4 @@ export function locationFromStack(policy: CompiledPolicy, stack: string | undefi
     if (m) return originalLocation(policy, Number(m[1]), Number(m[2]))
   }
   return policy.name
-}
-
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 }
