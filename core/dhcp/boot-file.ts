@@ -38,9 +38,12 @@ export function defaultBoot(facts: DhcpClientFacts, config: ResolvedDhcpConfig, 
   const boot = config.boot
   const nextServer = boot.nextServer ?? serverAddress
   const base = { nextServer, httpClient: false, extraOptions: new Map<number, Buffer>() }
-  const httpBase = boot.httpBootUrlBase ?? `http://${serverAddress}:${boot.httpPort}/`
+  const serverBase = `http://${serverAddress}:${boot.httpPort}/`
+  // httpBootUrlBase is where the firmware finds the EFI binary (often /files/); the iPXE that binary
+  // becomes still needs bootpolicy's own /boot.ipxe, so the bootstrap never follows it.
+  const httpBase = boot.httpBootUrlBase ?? serverBase
   if (facts.isIpxe) {
-    return { ...base, bootfile: boot.ipxeBootstrapUrl ?? `${httpBase}boot.ipxe`, reason: 'ipxe' }
+    return { ...base, bootfile: boot.ipxeBootstrapUrl ?? `${serverBase}boot.ipxe`, reason: 'ipxe' }
   }
   const vendor = facts.vendorClass
   if (vendor !== undefined) {

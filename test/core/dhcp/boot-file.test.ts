@@ -100,6 +100,18 @@ t.test('UEFI HTTP boot gets a URL and HTTPClient', async (t) => {
   })
 })
 
+t.test('httpBootUrlBase moves the EFI binary, never the iPXE bootstrap it chains to', async (t) => {
+  // Found with OVMF's HTTP boot (test/e2e/bootpolicy-uefi-http-boot.test.ts): the binary under
+  // /files/, and the iPXE it became was sent to /files/boot.ipxe (404).
+  const moved = resolveDhcpConfig({ mode: 'full', pool: { start: '10.9.0.100', end: '10.9.0.200' }, boot: { httpPort: 8080, httpBootUrlBase: 'http://10.9.0.1:8080/files/', archMap: { 16: 'snponly.efi' } } })
+  const http = facts(encode(clientPacket({ mac: MAC, options: [[60, 'HTTPClient:Arch:00016:UNDI:003000'], [93, u16(16)]] })))
+  t.equal(defaultBoot(http, moved, SERVER).bootfile, 'http://10.9.0.1:8080/files/snponly.efi')
+  t.equal(defaultBoot(facts(pxeDiscover(MAC, 7, IPXE_OPTIONS)), moved, SERVER).bootfile, 'http://10.9.0.1:8080/boot.ipxe')
+  const absolute = resolveDhcpConfig({ mode: 'full', pool: { start: '10.9.0.100', end: '10.9.0.200' }, boot: { httpBootUrlBase: 'http://cdn.example/x/', archMap: { 16: 'https://other.example/a.efi' } } })
+  t.equal(defaultBoot(http, absolute, SERVER).bootfile, 'https://other.example/a.efi', 'an absolute arch-map URL is kept')
+  t.equal(defaultBoot(facts(pxeDiscover(MAC, 0, IPXE_OPTIONS)), absolute, SERVER).bootfile, `http://${SERVER}:80/boot.ipxe`, "the default httpPort")
+})
+
 t.test('decideBoot overrides, and its failures fall back to the defaults', async (t) => {
   const f = facts(pxeDiscover(MAC, 7))
   const { log, lines } = logCapture()
