@@ -248,7 +248,7 @@ export async function startBootpolicy(options: BootpolicyServerOptions): Promise
   const proc = net.spawn(name, argv[0]!, argv.slice(1), { cwd: REPO_ROOT })
   let readyMs: number
   try {
-    readyMs = Math.round((await proc.waitForOutput(/bootpolicy is serving http:\/\/\S+/, options.readyTimeoutMs ?? 30_000)).atMs)
+    readyMs = Math.round((await proc.waitForOutput(/bootpolicy is serving https?:\/\/\S+/, options.readyTimeoutMs ?? 30_000)).atMs)
   } catch (err) {
     await proc.stop()
     throw new Error(`e2e: bootpolicy did not start (config ${configFile}, log ${proc.logFile}): ${(err as Error).message}`, { cause: err })
