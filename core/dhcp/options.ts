@@ -39,6 +39,8 @@ export const Opt = {
 
 /** iPXE's sub-option inside 175: "no-pxedhcp", do not wait for proxyDHCP offers. */
 export const IPXE_NO_PXEDHCP = 176
+/** iPXE's sub-option inside 175: "priority" (int8) of the settings block the packet becomes. */
+export const IPXE_PRIORITY = 1
 
 export const MessageType = {
   DISCOVER: 1,

@@ -10,7 +10,7 @@
 import type { ResolvedDhcpConfig } from './config-schema.js'
 import { chooseBoot, type DecideBoot } from './boot-file.js'
 import { MessageType, Opt, readIp, text, type OptionMap } from './options.js'
-import { buildReply, destinationFor, pxeDiscoveryControl } from './reply-builder.js'
+import { buildReply, destinationFor, ipxeProxyPriority, pxeDiscoveryControl } from './reply-builder.js'
 import { maxPayloadOf, type Responder } from './responder.js'
 
 export interface ProxyResponderDeps {
@@ -42,6 +42,8 @@ export function createProxyResponder(deps: ProxyResponderDeps): Responder {
       options.set(Opt.VENDOR_CLASS, text('PXEClient'))
       options.set(Opt.VENDOR_SPECIFIC, pxeDiscoveryControl())
     }
+    // iPXE: rank the proxy offer above the site lease, so its boot file wins over the site's own.
+    if (facts.isIpxe) options.set(Opt.IPXE_ENCAP, ipxeProxyPriority())
     // PXE clients match replies by their GUID; UEFI firmware drops a proxy reply without it.
     const guid = req.options.get(Opt.CLIENT_UUID)
     if (guid) options.set(Opt.CLIENT_UUID, guid)

@@ -4,7 +4,7 @@
  */
 import type { BootChoice } from './boot-file.js'
 import { BROADCAST_FLAG, type DhcpPacket } from './packet-codec.js'
-import { encapsulate, Opt, text, type OptionMap } from './options.js'
+import { encapsulate, IPXE_PRIORITY, Opt, text, type OptionMap } from './options.js'
 import { ipToBytes } from './ipv4.js'
 
 const ZERO = '0.0.0.0'
@@ -62,6 +62,18 @@ export function buildReply(req: DhcpPacket, spec: ReplySpec): DhcpPacket {
 /** Option 175 with 176 = 1: iPXE skips waiting for proxyDHCP offers (~3 s per boot). */
 export function ipxeNoPxeDhcp(): Buffer {
   return encapsulate([[176, Buffer.from([1])]])
+}
+
+/**
+ * Option 175 with 1 (priority) = 1, for proxy replies to iPXE. iPXE keeps the site lease and the
+ * proxy offer as two settings blocks and reads `filename` from the first block that has one; at
+ * equal priority that is the lease (registered first). A site server that sends a file name of its
+ * own (pfSense's next-server + undionly.kpxe) then wins and iPXE loads itself forever — measured in
+ * test/e2e/seed-002-smartos-pfsense.test.ts. A higher priority puts the proxy block first (iPXE
+ * src/core/settings.c reprioritise_settings), so iPXE takes the bootstrap URL from the proxy.
+ */
+export function ipxeProxyPriority(): Buffer {
+  return encapsulate([[IPXE_PRIORITY, Buffer.from([1])]])
 }
 
 /**

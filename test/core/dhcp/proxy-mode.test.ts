@@ -79,7 +79,8 @@ t.test('proxy mode beside dnsmasq', async (t) => {
     const replies = await probe(lan, 'pc', { send: [ipxe, plain].map((bytes) => ({ bytes, to: '255.255.255.255', port: 67 })), listenMs: 1500 })
     const proxy = replies.filter((r) => r.from === '10.78.0.2')
     t.same(proxy.map((r) => [r.packet.xid, r.packet.file]), [[ipxe.readUInt32BE(4), 'http://10.78.0.2:8080/boot.ipxe']])
-    t.notOk(proxy[0]?.packet.options.has(Opt.IPXE_ENCAP), 'no 175.176 in proxy mode: there is a proxy')
+    // 175 holds only 1 (priority) = 1, then end: no 176 (no-pxedhcp) in proxy mode, there is a proxy.
+    t.same(proxy[0]?.packet.options.get(Opt.IPXE_ENCAP), Buffer.from([1, 1, 1, 255]), 'iPXE priority 1 so the proxy boot file beats a site file name; no 175.176')
     t.ok(replies.some((r) => r.from === '10.78.0.1' && r.packet.xid === plain.readUInt32BE(4)), 'the site answered the plain client')
   })
 
