@@ -5,13 +5,18 @@
  * so that load drift hits both sides alike. Median of N samples (default 3; BOOTPOLICY_E2E_BENCH_SAMPLES).
  * Every sample is a fresh namespace and server, on both sides; setup is not part of the figure.
  *
- * Needs root and the e2e packages (docs/guides/e2e-tests.md). ~5 min on 2 cores with 3 samples.
+ * Seeds 001/002 run in their own topology (site DHCP + bootpolicy proxy, the guides' configs,
+ * through their menus: the key is pressed as soon as the menu is drawn) and OVMF's HTTP boot is
+ * compared with OVMF's PXE + snponly.efi under dnsmasq (the closest reference path).
+ * Needs root and the e2e packages (docs/guides/e2e-tests.md). ~10 min on 2 cores with 3 samples.
  *   node --no-node-snapshot --import tsx bench/e2e-boot-times.ts [--samples N] [--only name,…]
  */
 import { buildBootPayload, type BootPayload } from '../test/helpers/boot-payload.js'
 import { runBaselineBoot } from '../test/helpers/e2e-baseline.js'
 import { bootToMarkerTolerant, type IpxeBinary, startBootpolicy } from '../test/helpers/e2e-bootpolicy.js'
 import { createTestNet } from '../test/helpers/e2e-net.js'
+import { bootThroughMenu, startSeed001Site, startSeed002Site } from '../test/helpers/e2e-seed-sites.js'
+import { OVMF_NO_PXE } from '../test/helpers/qemu-ovmf.js'
 import type { Firmware, Smbios } from '../test/helpers/qemu.js'
 import { EXPECTED as ODD } from '../test/fixtures/e2e/odd-identities/policies/20-odd.js'
 import type { BenchResult, Figure } from './lib.js'
@@ -34,6 +39,59 @@ interface Case {
   readonly baseline: Baseline
   /** ms the scenario waits on purpose (a menu timeout): subtracted before the ratio. */
   readonly deliberateMs?: number
+  /** A scenario with its own topology (seeds 001/002, HTTP boot): replaces the generic sample. */
+  readonly sample?: (payload: BootPayload) => Promise<{ markerMs: number; setupMs: number }>
+}
+
+/** A seed site (guide config, site DHCP in a router namespace, bootpolicy proxy), booted through its menu. */
+function seedSample(
+  start: typeof startSeed001Site,
+  firmware: Firmware,
+  mac: string,
+  menu: RegExp,
+  key: string,
+  expect: string,
+): (payload: BootPayload) => Promise<{ markerMs: number; setupMs: number }> {
+  return async (payload) => {
+    const t0 = performance.now()
+    const net = await createTestNet()
+    let ok = false
+    try {
+      const site = await start(net, payload)
+      const setupMs = Math.round(performance.now() - t0)
+      try {
+        const boot = await bootThroughMenu({ net, firmware, mac, menu, key, timeoutMs: 120_000 })
+        if (!boot.report?.cmdline.includes(expect)) throw new Error(`cmdline ${JSON.stringify(boot.report?.cmdline)} lacks ${expect}`)
+        ok = true
+        return { markerMs: boot.markerMs!, setupMs }
+      } finally {
+        await site.close()
+      }
+    } finally {
+      await net.close({ keepLogs: !ok })
+    }
+  }
+}
+
+/** OVMF's own HTTP client (PXE options off): HTTPClient → snponly.efi by URL → iPXE → /boot.ipxe. */
+async function httpBootSample(payload: BootPayload): Promise<{ markerMs: number; setupMs: number }> {
+  const t0 = performance.now()
+  const net = await createTestNet()
+  let ok = false
+  try {
+    await startBootpolicy({
+      net, scenario: 'arch-dispatch', payload, tftpFiles: [],
+      extraFiles: { 'snponly.efi': '/usr/lib/ipxe/snponly.efi' },
+      config: { dhcp: { boot: { httpPort: 8080, ipxeNoPxeDhcp: true, archMap: { 16: 'snponly.efi' }, httpBootUrlBase: `http://${net.serverIp}:8080/files/` } } },
+    })
+    const setupMs = Math.round(performance.now() - t0)
+    const boot = await bootToMarkerTolerant({ net, firmware: 'uefi-pxe', mac: '52:54:00:e2:06:01', timeoutMs: 120_000, extraArgs: OVMF_NO_PXE })
+    if (!boot.report.cmdline.includes('arch=x86_64-efi')) throw new Error(`cmdline ${JSON.stringify(boot.report.cmdline)}`)
+    ok = true
+    return { markerMs: boot.markerMs, setupMs }
+  } finally {
+    await net.close({ keepLogs: !ok })
+  }
 }
 
 const CASES: readonly Case[] = [
@@ -43,6 +101,16 @@ const CASES: readonly Case[] = [
   { name: 'arch-dispatch uefi-pxe (ipxe.efi)', scenario: 'arch-dispatch', firmware: 'uefi-pxe', mac: '52:54:00:e2:04:03', efiNbp: 'ipxe.efi', expect: 'arch=x86_64-efi', baseline: { firmware: 'uefi-pxe', efiBootFile: 'ipxe.efi' } },
   { name: 'arch-dispatch uefi-pxe (snponly.efi)', scenario: 'arch-dispatch', firmware: 'uefi-pxe', mac: '52:54:00:e2:04:03', efiNbp: 'snponly.efi', expect: 'arch=x86_64-efi', baseline: { firmware: 'uefi-pxe', efiBootFile: 'snponly.efi' } },
   { name: 'menu-timeout uefi', scenario: 'menu-timeout', firmware: 'uefi', mac: '52:54:00:e2:00:03', expect: 'menu=default-by-timeout', baseline: { firmware: 'uefi' }, deliberateMs: 2000 },
+  // Issue 15: each seed in its own topology (site DHCP + bootpolicy proxy), through the guide's menu.
+  ...(['bios', 'uefi', 'uefi-pxe'] as const).map((firmware, i): Case => ({
+    name: `seed-001 proxy ${firmware}`, scenario: 'seed-001', firmware, mac: `52:54:00:e2:01:0${i + 1}`, expect: 'setkmap=de',
+    baseline: firmware === 'uefi-pxe' ? { firmware, efiBootFile: 'ipxe.efi' } : { firmware },
+    sample: seedSample(startSeed001Site, firmware, `52:54:00:e2:01:0${i + 1}`, /Boot from the local disk/, 'r', 'setkmap=de'),
+  })),
+  { name: 'seed-002 proxy beside pfSense bios', scenario: 'seed-002', firmware: 'bios', mac: '52:54:00:e2:02:01', expect: 'smartos=true', baseline: { firmware: 'bios' },
+    sample: seedSample(startSeed002Site, 'bios', '52:54:00:e2:02:01', /Exit \(boot local disk\)/, '\r', 'smartos=true') },
+  { name: 'uefi-http (OVMF HTTP boot, snponly.efi)', scenario: 'arch-dispatch', firmware: 'uefi-pxe', mac: '52:54:00:e2:06:01', expect: 'arch=x86_64-efi',
+    baseline: { firmware: 'uefi-pxe', efiBootFile: 'snponly.efi' }, sample: httpBootSample },
 ]
 
 async function bootpolicySample(c: Case, payload: BootPayload): Promise<{ markerMs: number; setupMs: number }> {
@@ -122,7 +190,7 @@ export async function run(options: { samples?: number; only?: readonly string[] 
         log(`sample ${i + 1}/${samples} dnsmasq ${b}: ${r.markerMs} ms`)
       }
       const runBootpolicy = async (): Promise<void> => {
-        const r = await attempts(`bootpolicy ${c.name}`, () => bootpolicySample(c, payload))
+        const r = await attempts(`bootpolicy ${c.name}`, () => (c.sample ? c.sample(payload) : bootpolicySample(c, payload)))
         push(bootpolicyMs, c.name, r.markerMs)
         ready.push(r.setupMs)
         log(`sample ${i + 1}/${samples} bootpolicy ${c.name}: ${r.markerMs} ms`)

@@ -22,12 +22,11 @@
 import { createHash } from 'node:crypto'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { gzipSync } from 'node:zlib'
 import t from 'tap'
-import { writeCpio } from '../helpers/boot-payload-cpio.js'
-import { buildBootPayload, PAYLOAD_MARKER } from '../helpers/boot-payload.js'
+import { buildBootPayload } from '../helpers/boot-payload.js'
 import { bootToMarkerTolerant, serverTail, startBootpolicy } from '../helpers/e2e-bootpolicy.js'
 import { createTestNet } from '../helpers/e2e-net.js'
+import { serialInitOverlay } from '../helpers/e2e-serial-init.js'
 
 const SMARTOS_MAC = '52:54:00:e2:04:02'
 const RESCUE_MAC = '52:54:00:e2:04:01'
@@ -35,24 +34,6 @@ const BUILDS = ['20240101T000000Z', '20250606T123456Z']
 const NEWEST = '20250606T123456Z'
 const HASH = '$5$rounds=5000$e2eSalt$Qm9vdHBvbGljeUUyZVRlc3RIYXNoVmFsdWUx'
 const SFS = 'e2e squashfs stand-in\n'
-
-/** A second initramfs: /init that reports on the serial port without console=ttyS0. */
-function serialInitOverlay(): Buffer {
-  const init = `#!/bin/sh
-export PATH=/bin
-exec >/dev/ttyS0 2>&1
-mount -t proc proc /proc
-echo "BOOTPOLICY-E2E-CMDLINE $(cat /proc/cmdline)"
-echo "${PAYLOAD_MARKER}"
-poweroff -f
-`
-  return gzipSync(
-    writeCpio([
-      { type: 'char', path: 'dev/ttyS0', major: 4, minor: 64, mode: 0o600 },
-      { type: 'file', path: 'init', data: init, mode: 0o755 },
-    ]),
-  )
-}
 
 t.test('seeds 002/001: SmartOS and SystemRescue entries fetch and boot the files they name (BIOS)', async (t) => {
   const payload = await buildBootPayload()
