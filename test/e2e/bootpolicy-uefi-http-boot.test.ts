@@ -12,7 +12,8 @@
  * test/helpers/edk2-cacerts.ts). The certificate is `bootpolicy cert`'s (createSelfSignedCert).
  * iPXE 2019 cannot trust it (PLATFORM-NOTES: its trust list is fixed at build time), so the HTTPS
  * instance hands iPXE the bootstrap of a second, plain-HTTP instance (dhcp off): firmware over
- * HTTPS, iPXE over HTTP.
+ * HTTPS, iPXE over HTTP. A machine without the CA in fw_cfg must fail its HTTPv4 option and fetch
+ * nothing: OVMF really checks the certificate.
  */
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -22,10 +23,10 @@ import { buildBootPayload } from '../helpers/boot-payload.js'
 import { edk2CaCerts } from '../helpers/edk2-cacerts.js'
 import { bootToMarkerTolerant, type BootpolicyServer, serverTail, startBootpolicy } from '../helpers/e2e-bootpolicy.js'
 import { createTestNet } from '../helpers/e2e-net.js'
+import { OVMF_NO_PXE, ovmfCaCertsArgs } from '../helpers/qemu-ovmf.js'
+import { startQemu } from '../helpers/qemu.js'
 
 const NBP = 'snponly.efi'
-/** OVMF's boot manager: no PXE boot options, so HTTPv4 is the first network option. */
-const NO_PXE = ['-fw_cfg', 'name=opt/org.tianocore/IPv4PXESupport,string=n', '-fw_cfg', 'name=opt/org.tianocore/IPv6PXESupport,string=n']
 const CMDLINE = 'vmlinuz initrd=initrd.gz console=ttyS0 quiet panic=-1 arch=x86_64-efi efi=1'
 
 function firmwareRequests(server: BootpolicyServer): string[] {
@@ -52,7 +53,7 @@ t.test('UEFI HTTP boot: OVMF fetches iPXE by URL from bootpolicy DHCP, then the 
   t.teardown(() => {
     if (!t.passing()) t.comment(serverTail(server))
   })
-  const boot = await bootToMarkerTolerant({ net, firmware: 'uefi-pxe', mac, name: 'qemu-httpboot', timeoutMs: 240_000, extraArgs: NO_PXE })
+  const boot = await bootToMarkerTolerant({ net, firmware: 'uefi-pxe', mac, name: 'qemu-httpboot', timeoutMs: 240_000, extraArgs: OVMF_NO_PXE })
   t.equal(boot.report.cmdline, CMDLINE)
   t.match(boot.log, /BdsDxe: starting Boot\d+ "UEFI HTTPv4 \(MAC:525400E20601\)"/, 'the boot manager started the HTTPv4 option')
   t.notMatch(boot.log, /PXEv4/, 'no PXE option was tried')
@@ -102,9 +103,20 @@ t.test('UEFI HTTPS boot: OVMF trusts bootpolicy cert\'s certificate given throug
   t.teardown(() => {
     if (!t.passing()) t.comment(`${serverTail(tls)}\n${serverTail(plain)}`)
   })
+  // First without the CA: OVMF must refuse the certificate and fetch nothing.
+  const untrusted = await startQemu({ net, firmware: 'uefi-pxe', mac: '52:54:00:e2:06:03', name: 'qemu-https-untrusted', extraArgs: OVMF_NO_PXE })
+  try {
+    const failed = await untrusted.waitFor(/BdsDxe: failed to load Boot\d+ "UEFI HTTPv4[^\n]*/, 240_000)
+    t.comment(`untrusted: ${failed.match[0]} at ${Math.round(failed.atMs)} ms`)
+  } finally {
+    await untrusted.stop()
+  }
+  t.notMatch(untrusted.log(), /iPXE initialising devices/, 'without the CA no iPXE was started')
+  t.same(firmwareRequests(tls), [], 'and the TLS server served the firmware nothing')
+
   const boot = await bootToMarkerTolerant({
     net, firmware: 'uefi-pxe', mac, name: 'qemu-httpsboot', timeoutMs: 240_000,
-    extraArgs: [...NO_PXE, '-fw_cfg', `name=etc/edk2/https/cacerts,file=${cacerts}`],
+    extraArgs: [...OVMF_NO_PXE, ...ovmfCaCertsArgs(cacerts)],
   })
   t.equal(boot.report.cmdline, CMDLINE)
   t.same(firmwareRequests(tls), [`HEAD /files/${NBP} 200`, `GET /files/${NBP} 200`], 'OVMF fetched the binary over HTTPS')
