@@ -39,9 +39,14 @@ t.test('seed 001: router DHCP + bootpolicy proxyDHCP/TFTP/HTTP → SystemRescueC
   t.match(server.logLines().find((l) => l.msg === 'SystemRescue found'), { layout: 'legacy', checksum: 'verified' }, 'the plugin verified sysrcd.dat against sysrcd.md5')
 
   const httpBase = `http://${net.serverIp}:8080/files/sysresccd/`
-  for (const { firmware, mac } of clients) {
+  // All machines at once on the one site: measured 67 s wall against 129 s one after another
+  // (bench/e2e-parallel-probe.ts); each boot gets slower, the file gets faster.
+  const boots = await Promise.allSettled(clients.map(({ firmware, mac }) => bootThroughMenu({ net, firmware, mac, menu: /Boot from the local disk/, key: 'r' })))
+  for (const [i, { firmware, mac }] of clients.entries()) {
     await t.test(firmware, async (t) => {
-      const boot = await bootThroughMenu({ net, firmware, mac, menu: /Boot from the local disk/, key: 'r' })
+      const settled = boots[i]!
+      if (settled.status === 'rejected') throw settled.reason
+      const boot = settled.value
       t.match(boot.log, /SystemRescueCd[\s\S]*iPXE shell/, 'the whole menu was shown')
       // iPXE's EFI build puts the image name first on the command line; the BIOS build does not.
       const image = firmware === 'bios' ? '' : 'rescue64 '
