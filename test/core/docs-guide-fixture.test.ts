@@ -1,0 +1,78 @@
+/**
+ * test/helpers/guide-fixture.ts turns a migration guide's marked blocks into a scenario's files;
+ * here it is tried with hostile guides, and the three guides whose e2e scenarios use it (seeds 000,
+ * 003, 004) are checked without a VM: their blocks exist and their configs pass the config schema.
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+import { configProblems } from '../../core/config/load-config.js'
+import { guideBlocks, writeGuideFixture } from '../helpers/guide-fixture.js'
+
+const guides = fileURLToPath(new URL('../../docs/guides/', import.meta.url))
+
+interface Teardown {
+  teardown(fn: () => void): void
+}
+
+function tmp(t: Teardown): string {
+  const dir = mkdtempSync(join(tmpdir(), 'guide-fixture-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+function guideFile(t: Teardown, text: string): string {
+  const dir = tmp(t)
+  const file = join(dir, 'guide.md')
+  writeFileSync(file, text)
+  return file
+}
+
+t.test('marked blocks are written with substitutions; unmarked blocks are not', async (t) => {
+  const g = guideFile(
+    t,
+    [
+      '# g', '', '```json', '{"unmarked": 1}', '```', '',
+      '```json file=bootpolicy.json', '{ "a": "10.0.0.10", "b": "10.0.0.1", "c": "eth0" }', '```', '',
+      '````ts file=policies/x.ts', 'const s = "```"', "export default () => '10.0.0.10'", '````', '',
+    ].join('\n'),
+  )
+  const dest = tmp(t)
+  const files = writeGuideFixture(g, dest, { '10.0.0.1': '10.9.9.1', '10.0.0.10': '10.9.9.2', eth0: 'br0' })
+  t.same(files, ['bootpolicy.json', 'policies/x.ts'])
+  t.same(JSON.parse(readFileSync(join(dest, 'bootpolicy.json'), 'utf8')), { a: '10.9.9.2', b: '10.9.9.1', c: 'br0' }, 'longest key first: 10.0.0.10 is not hit by 10.0.0.1')
+  t.equal(readFileSync(join(dest, 'policies/x.ts'), 'utf8'), 'const s = "```"\nexport default () => \'10.9.9.2\'\n', 'a longer fence keeps an inner ``` inside the block')
+  t.same(readdirSync(dest).sort(), ['bootpolicy.json', 'policies'])
+})
+
+t.test('a replacement is not replaced again', async (t) => {
+  const g = guideFile(t, '```txt file=a.txt\nA B\n```\n')
+  const dest = tmp(t)
+  writeGuideFixture(g, dest, { A: 'B', B: 'A' })
+  t.equal(readFileSync(join(dest, 'a.txt'), 'utf8'), 'B A\n')
+})
+
+t.test('hostile or stale guides fail loudly', async (t) => {
+  const dest = tmp(t)
+  t.throws(() => writeGuideFixture(guideFile(t, '```json\n{}\n```\n'), dest), /no fenced block marked file=/)
+  t.throws(() => writeGuideFixture(guideFile(t, '```json file=a.json\n{}\n```\n'), dest, { '10.188.0.10': 'x' }), /substitutions not found in any file= block: "10\.188\.0\.10"/)
+  t.throws(() => guideBlocks('```ts file=../../etc/x.ts\nx\n```\n'), /leaves the fixture directory/)
+  t.throws(() => guideBlocks('```ts file=/etc/x.ts\nx\n```\n'), /leaves the fixture directory/)
+  t.throws(() => guideBlocks('```ts file=a/../../x.ts\nx\n```\n'), /leaves the fixture directory/)
+  t.throws(() => guideBlocks('```ts file=a.ts\nx\n```\n\n```ts file=./a.ts\ny\n```\n'), /two blocks for file=a\.ts/)
+  t.same(readdirSync(dest), [], 'nothing was written by the failures before writing started')
+})
+
+t.test('the seed 000, 003 and 004 guides carry a valid config and their policies', async (t) => {
+  const expected: Record<string, string[]> = {
+    'migrate-dnsmasq-php-pxelinux.md': ['bootpolicy.json', 'policies/10-per-mac.ts', 'policies/20-per-mac-pxelinux.ts'],
+  }
+  for (const [guide, files] of Object.entries(expected)) {
+    const blocks = guideBlocks(readFileSync(join(guides, guide), 'utf8'))
+    t.same(blocks.map((b) => b.file), files, `${guide}: its marked blocks`)
+    const config = JSON.parse(blocks.find((b) => b.file === 'bootpolicy.json')!.text) as Record<string, unknown>
+    t.same(configProblems(config), [], `${guide}: the config passes the schema`)
+  }
+})
