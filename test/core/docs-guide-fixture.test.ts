@@ -68,6 +68,7 @@ t.test('hostile or stale guides fail loudly', async (t) => {
 t.test('the seed 000, 003 and 004 guides carry a valid config and their policies', async (t) => {
   const expected: Record<string, string[]> = {
     'migrate-dnsmasq-php-pxelinux.md': ['bootpolicy.json', 'policies/10-per-mac.ts', 'policies/20-per-mac-pxelinux.ts'],
+    'migrate-isc-dhcpd-arch.md': ['bootpolicy.json', 'policies/30-reserved-hosts.ts'],
   }
   for (const [guide, files] of Object.entries(expected)) {
     const blocks = guideBlocks(readFileSync(join(guides, guide), 'utf8'))

@@ -2,7 +2,7 @@
  * Run bootpolicy in a TestNet with a migration guide's own config and policies
  * (writeGuideFixture), so that the e2e scenario proves the guide as written. Only test plumbing is
  * added on top, in a second file beside the guide's: debug logging (the DHCP reply lines), a state
- * dir in the site, no policy watcher. Everything else — addresses, interface, folders, MACs — comes
+ * dir in the site, no policy watcher, a longer policy timeout. Everything else — addresses, interface, folders, MACs — comes
  * from the guide through explicit substitutions.
  */
 import { copyFileSync, linkSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -23,8 +23,14 @@ export interface GuideServerOptions {
   readonly files?: Readonly<Record<string, string>>
   /** The server's base URL for requests from the test, e.g. http://<serverIp>:80 */
   readonly url: string
-  /** Test-only keys merged over the guide's config (objects merged recursively). */
-  readonly overrides?: Readonly<Record<string, unknown>>
+  /**
+   * Test-only keys merged over the guide's config (objects merged recursively, arrays replaced);
+   * a function gets the site directory and the guide's config, for values built from the guide's
+   * other blocks.
+   */
+  readonly overrides?: Readonly<Record<string, unknown>> | ((site: { dir: string; config: Readonly<Record<string, unknown>> }) => Readonly<Record<string, unknown>>)
+  /** Process and log name (default `bootpolicy`). */
+  readonly name?: string
   readonly spawnPrefix?: readonly string[]
 }
 
@@ -63,15 +69,20 @@ export async function startGuideBootpolicy(options: GuideServerOptions): Promise
     }
   }
   const guideConfig = JSON.parse(readFileSync(join(siteDir, 'bootpolicy.json'), 'utf8')) as Record<string, unknown>
-  const config = merge(guideConfig, {
-    log: { level: 'debug' },
-    stateDir: join(siteDir, 'state'),
-    policies: { watch: false },
-    ...options.overrides,
-  })
+  const overrides = typeof options.overrides === 'function' ? options.overrides({ dir: siteDir, config: guideConfig }) : options.overrides
+  const config = merge(
+    merge(guideConfig, {
+      log: { level: 'debug' },
+      stateDir: join(siteDir, 'state'),
+      // 1 s instead of 50 ms per policy call: with a load of 20 on these 2 cores (parallel QEMUs),
+      // building a policy at start took longer and the worker watchdog replaced a worker (BPWRN004).
+      policies: { watch: false, timeoutMs: 1000 },
+    }),
+    overrides ?? {},
+  )
   // Beside the guide's file, so relative paths resolve the same way.
   const configFile = join(siteDir, 'bootpolicy.test.json')
   writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`)
-  const server = await serveConfig({ net, configFile, config, name: 'bootpolicy', url: options.url, ...(options.spawnPrefix ? { spawnPrefix: options.spawnPrefix } : {}) })
+  const server = await serveConfig({ net, configFile, config, name: options.name ?? 'bootpolicy', url: options.url, ...(options.spawnPrefix ? { spawnPrefix: options.spawnPrefix } : {}) })
   return { ...server, siteDir, guideFiles, guideConfig }
 }
