@@ -69,6 +69,7 @@ t.test('the seed 000, 003 and 004 guides carry a valid config and their policies
   const expected: Record<string, string[]> = {
     'migrate-dnsmasq-php-pxelinux.md': ['bootpolicy.json', 'policies/10-per-mac.ts', 'policies/20-per-mac-pxelinux.ts'],
     'migrate-isc-dhcpd-arch.md': ['bootpolicy.json', 'policies/30-reserved-hosts.ts'],
+    'migrate-mojolicious-pam-iscsi.md': ['bootpolicy.json', 'plugins/auth-pam.json', 'plugins/ldap.json', 'policies/50-fedora-disk.ts'],
   }
   for (const [guide, files] of Object.entries(expected)) {
     const blocks = guideBlocks(readFileSync(join(guides, guide), 'utf8'))

@@ -12,39 +12,19 @@
  * Both machines are the guide's build01 (one MAC, booted one after the other: its serial console
  * is what shows the payload's report).
  */
-import { join, resolve } from 'node:path'
 import t from 'tap'
 import { buildBootPayload } from '../helpers/boot-payload.js'
-import { bootToMarkerTolerant, REPO_ROOT, serverTail } from '../helpers/e2e-bootpolicy.js'
-import { startGuideBootpolicy } from '../helpers/e2e-guide.js'
+import { bootToMarkerTolerant, serverTail } from '../helpers/e2e-bootpolicy.js'
+import { PXELINUX_FAILURES, PXELINUX_GUIDE, startPxelinuxGuideSite } from '../helpers/e2e-guide-sites.js'
 import { createTestNet } from '../helpers/e2e-net.js'
-import { requireFile } from '../helpers/e2e-require.js'
-import { BOOT_FAILURES } from '../helpers/qemu.js'
 
-const GUIDE = resolve(REPO_ROOT, 'docs/guides/migrate-dnsmasq-php-pxelinux.md')
-const MAC = '52:54:00:e2:08:31'
-const PXELINUX_FAILURES = new RegExp(`${BOOT_FAILURES.source}|Failed to load \\S+|Boot failed: press a key|Could not find kernel image`)
-const APPEND = 'priority=low hostname=build01 console=ttyS0,115200n8'
-const BIOS_MODULES = '/usr/lib/syslinux/modules/bios'
+const { mac: MAC, append: APPEND } = PXELINUX_GUIDE
 
 t.test('seed 003 guide as written: build01 boots through lpxelinux and its menu (BIOS) and through boot() (UEFI)', async (t) => {
   const payload = await buildBootPayload()
   const net = await createTestNet()
   t.teardown(() => net.close({ keepLogs: !t.passing() }))
-  const prefix = net.serverIp.replace(/\.\d+$/, '.')
-  const www = join(net.dir, 'site', 'www')
-  const server = await startGuideBootpolicy({
-    net,
-    guide: GUIDE,
-    url: `http://${net.serverIp}`,
-    substitutions: { '"eth0"': `"${net.bridge}"`, '10.188.0.10': net.serverIp, '10.188.0.': prefix, '/var/www': www, '00:12:34:56:78:90': MAC },
-    files: {
-      'www/lpxelinux.0': requireFile('/usr/lib/PXELINUX/lpxelinux.0', 'pxelinux'),
-      ...Object.fromEntries(['ldlinux.c32', 'menu.c32', 'libutil.c32', 'chain.c32', 'libcom32.c32'].map((m) => [`www/${m}`, requireFile(`${BIOS_MODULES}/${m}`, 'syslinux-common')])),
-      'www/debian-installer/amd64/linux': payload.kernel,
-      'www/debian-installer/amd64/initrd.gz': payload.initrd,
-    },
-  })
+  const server = await startPxelinuxGuideSite(net, payload)
   t.teardown(() => {
     if (!t.passing()) t.comment(serverTail(server))
   })

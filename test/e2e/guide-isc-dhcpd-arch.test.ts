@@ -14,56 +14,23 @@
  * context (ip and host name iPXE reported), and the booted kernel's command line
  * (`ip=<ip>::::<name>`, `host=<name>`: DHCP option 12 → iPXE → /boot → policy → kernel).
  */
-import { copyFileSync, mkdirSync } from 'node:fs'
-import { join, resolve } from 'node:path'
 import t from 'tap'
 import { buildBootPayload } from '../helpers/boot-payload.js'
-import { bootToMarkerTolerant, REPO_ROOT, serverTail } from '../helpers/e2e-bootpolicy.js'
-import { startGuideBootpolicy } from '../helpers/e2e-guide.js'
+import { bootToMarkerTolerant, serverTail } from '../helpers/e2e-bootpolicy.js'
+import { ISC_GUIDE, PXELINUX_FAILURES as FAILURES, startIscGuideSite } from '../helpers/e2e-guide-sites.js'
 import { createTestNet } from '../helpers/e2e-net.js'
-import { requireFile } from '../helpers/e2e-require.js'
-import { BOOT_FAILURES, type Firmware } from '../helpers/qemu.js'
 
-const GUIDE = resolve(REPO_ROOT, 'docs/guides/migrate-isc-dhcpd-arch.md')
-const FAILURES = new RegExp(`${BOOT_FAILURES.source}|Failed to load \\S+|Boot failed: press a key|Could not find kernel image`)
-const hosts: ReadonlyArray<{ firmware: Firmware; guideMac: string; mac: string; octet: number; name: string; arch: string }> = [
-  { firmware: 'bios', guideMac: '52:54:00:6b:00:11', mac: '52:54:00:e2:08:41', octet: 54, name: 'oldbox', arch: 'i386-pcbios' },
-  { firmware: 'uefi', guideMac: '52:54:00:6b:00:12', mac: '52:54:00:e2:08:42', octet: 55, name: 'efibox', arch: 'x86_64-efi' },
-  // The guide's first reservation (the seed's own host), booted by OVMF's PXE client.
-  { firmware: 'uefi-pxe', guideMac: '10:60:4b:11:71:34', mac: '52:54:00:e2:08:43', octet: 53, name: 'photosmart', arch: 'x86_64-efi' },
-]
+const { hosts } = ISC_GUIDE
 
 t.test('seed 004 guide as written: reservations, option-93 dispatch, three firmwares booting at once', async (t) => {
   const payload = await buildBootPayload()
   const net = await createTestNet()
   t.teardown(() => net.close({ keepLogs: !t.passing() }))
   const prefix = net.serverIp.replace(/\.\d+$/, '.')
-  const root = join(net.dir, 'site', 'tftpboot')
-  const modules = '/usr/lib/syslinux/modules/bios'
-  const server = await startGuideBootpolicy({
-    net,
-    guide: GUIDE,
-    url: `http://${net.serverIp}:8080`,
-    substitutions: {
-      '"eth0"': `"${net.bridge}"`,
-      '192.168.2.10': net.serverIp,
-      '192.168.2.': prefix,
-      '/var/lib/tftpboot': root,
-      ...Object.fromEntries(hosts.map((h) => [h.guideMac, h.mac])),
-    },
-    files: {
-      'tftpboot/lpxelinux.0': requireFile('/usr/lib/PXELINUX/lpxelinux.0', 'pxelinux'),
-      'tftpboot/ldlinux.c32': requireFile(`${modules}/ldlinux.c32`, 'syslinux-common'),
-      'tftpboot/vmlinuz': payload.kernel,
-      'tftpboot/initrd.gz': payload.initrd,
-    },
-  })
+  const server = await startIscGuideSite(net, payload)
   t.teardown(() => {
     if (!t.passing()) t.comment(serverTail(server))
   })
-  // The stand-in for shim (see the header); a copy, not a link: the TFTP root refuses links out of it.
-  mkdirSync(join(root, 'efi-x64'), { recursive: true })
-  copyFileSync(requireFile('/usr/lib/ipxe/snponly.efi', 'ipxe'), join(root, 'efi-x64', 'shim.efi'))
   t.same(server.guideFiles, ['bootpolicy.json', 'policies/30-reserved-hosts.ts'], 'the guide\'s config and policy are the fixture')
 
   const started = performance.now()
@@ -92,8 +59,8 @@ t.test('seed 004 guide as written: reservations, option-93 dispatch, three firmw
       t.ok(replies.every((r) => r.yiaddr === ip), `every reply carried ${ip}`)
       const pxe = replies.filter((r) => !r.isIpxe)
       if (h.firmware === 'uefi-pxe') {
-        t.ok(pxe.length >= 2 && pxe.every((r) => r.clientArchCode === 7 && r.reason === 'arch' && r.bootfile === 'efi-x64/shim.efi'), 'option 93 = 7 → efi-x64/shim.efi')
-        t.ok(server.tftpTransfers().some((x) => x.file === 'efi-x64/shim.efi' && x.client === ip), 'fetched over bootpolicy\'s TFTP from the reserved address')
+        t.ok(pxe.length >= 2 && pxe.every((r) => r.clientArchCode === 7 && r.reason === 'arch' && r.bootfile === ISC_GUIDE.efiBootFile), 'option 93 = 7 → efi-x64/shim.efi')
+        t.ok(server.tftpTransfers().some((x) => x.file === ISC_GUIDE.efiBootFile && x.client === ip), 'fetched over bootpolicy\'s TFTP from the reserved address')
       } else {
         t.same(pxe, [], 'no plain-PXE request: the ROM is iPXE')
       }
