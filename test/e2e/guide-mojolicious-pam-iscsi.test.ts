@@ -18,8 +18,9 @@
  * test's addresses, realm, keytab and CA, the qcow2 backend (no device-mapper here), tgtd's own
  * control port, and a DHCP section (the seed has its own DHCP server).
  * The KDC and slapd run on the host's loopback; e2e-forward.ts carries their TCP ports into the
- * namespace. UEFI is not in this file: the disk's program is a BIOS boot sector (see the report in
- * docs/guides/e2e-tests.md).
+ * namespace. UEFI (PAM only): the same login and provisioning, and iPXE attaches the user's disk
+ * over iSCSI with CHAP; the disk's program is a BIOS boot sector, so the UEFI boot stops at "no EFI
+ * loader" and cannot show the write (building a FAT ESP needs mkfs.vfat/mtools, absent here).
  */
 import { randomBytes, createHash } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs'
@@ -208,6 +209,9 @@ t.test('seed 000 guide as written: menu, login (Kerberos, PAM, LDAP), a wrong pa
           const d = server.decisionsFor(mac)
           t.same(d.map((x) => [x.kind, x.context.auth.status]), [['menu', 'none'], ['iscsi-cow.disk', 'authenticated']], 'menu, then the disk')
           t.match(d[1], { context: { arch: 'x86_64-efi', auth: { principal: { name: user.username, source: 'auth-pam' } } } })
+          // iPXE registers a SAN device only after the iSCSI login (with the CHAP secret) and READ CAPACITY worked.
+          t.match(log, /Registered SAN device 0x80/, 'UEFI iPXE logged in to the user\'s target and registered the disk')
+          t.match(log, /Boot from SAN device 0x80 failed/, 'and found no EFI loader on it (the disk holds a BIOS boot sector)')
           t.notMatch(log, /Permission denied|Access denied|Authentication failed/i, 'no CHAP or login failure on the console')
         })
       }
