@@ -9,6 +9,8 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { configProblems } from '../../core/config/load-config.js'
+import { defaultImportables } from '../../core/policy/compile-policy.js'
+import { runPolicyTests } from '../../core/policy/policy-tests.js'
 import { guideBlocks, writeGuideFixture } from '../helpers/guide-fixture.js'
 
 const guides = fileURLToPath(new URL('../../docs/guides/', import.meta.url))
@@ -77,4 +79,26 @@ t.test('the seed 000, 003 and 004 guides carry a valid config and their policies
     const config = JSON.parse(blocks.find((b) => b.file === 'bootpolicy.json')!.text) as Record<string, unknown>
     t.same(configProblems(config), [], `${guide}: the config passes the schema`)
   }
+})
+
+t.test('the seed 004 guide\'s policy: only a sane reserved name reaches the kernel line', async (t) => {
+  const dest = tmp(t)
+  writeGuideFixture(join(guides, 'migrate-isc-dhcpd-arch.md'), dest)
+  const efi = { buildarch: 'x86_64', platform: 'efi' }
+  writeFileSync(
+    join(dest, 'policies', '30-reserved-hosts.test.ts'),
+    `export default ${JSON.stringify([
+      { name: 'reserved UEFI host', request: { ...efi, hostname: 'efibox', ip: '192.168.2.55' }, expect: { kind: 'boot', kernel: '/files/vmlinuz', args: ['console=ttyS0,115200n8', 'host=efibox', 'ip=192.168.2.55::::efibox'] } },
+      { name: 'no address reported: no ip=', request: { ...efi, hostname: 'efibox' }, expect: { kind: 'boot', args: ['console=ttyS0,115200n8', 'host=efibox'] } },
+      { name: 'no name (no reservation)', request: { ...efi, ip: '192.168.2.201' }, expect: null },
+      { name: 'a name with a space', request: { ...efi, hostname: 'a b' }, expect: null },
+      { name: 'a name with a quote', request: { ...efi, hostname: 'x"init=/bin/sh' }, expect: null },
+      { name: 'an upper-case name', request: { ...efi, hostname: 'EFIBOX' }, expect: null },
+      { name: 'a 64-character name', request: { ...efi, hostname: 'a'.repeat(64) }, expect: null },
+    ])}\n`,
+  )
+  const helpers = fileURLToPath(new URL('../../plugins/pxelinux-cfg/policy-helpers.ts', import.meta.url))
+  const results = await runPolicyTests(join(dest, 'policies'), { timeoutMs: 1000, memoryMb: 32 }, defaultImportables([['bootpolicy/plugins/pxelinux-cfg', helpers]]))
+  t.equal(results.length, 7)
+  for (const r of results) t.equal(r.status, 'PASS', `${r.name}${r.message ? ` — ${r.message}` : ''}`)
 })
