@@ -88,8 +88,8 @@ t.test('the seed 004 guide\'s policy: only a sane reserved name reaches the kern
   writeFileSync(
     join(dest, 'policies', '30-reserved-hosts.test.ts'),
     `export default ${JSON.stringify([
-      { name: 'reserved UEFI host', request: { ...efi, hostname: 'efibox', ip: '192.168.2.55' }, expect: { kind: 'boot', kernel: '/files/vmlinuz', args: ['console=ttyS0,115200n8', 'host=efibox', 'ip=192.168.2.55::::efibox'] } },
-      { name: 'no address reported: no ip=', request: { ...efi, hostname: 'efibox' }, expect: { kind: 'boot', args: ['console=ttyS0,115200n8', 'host=efibox'] } },
+      { name: 'reserved UEFI host', request: { ...efi, hostname: 'efibox', ip: '192.168.2.55' }, expect: { kind: 'boot', kernel: '/files/vmlinuz', args: ['console=ttyS0,115200n8', 'quiet', 'host=efibox', 'ip=192.168.2.55::::efibox'] } },
+      { name: 'no address reported: no ip=', request: { ...efi, hostname: 'efibox' }, expect: { kind: 'boot', args: ['console=ttyS0,115200n8', 'quiet', 'host=efibox'] } },
       { name: 'no name (no reservation)', request: { ...efi, ip: '192.168.2.201' }, expect: null },
       { name: 'a name with a space', request: { ...efi, hostname: 'a b' }, expect: null },
       { name: 'a name with a quote', request: { ...efi, hostname: 'x"init=/bin/sh' }, expect: null },

@@ -41,7 +41,7 @@ t.test('seed 004 guide as written: reservations, option-93 dispatch, three firmw
     await t.test(`${h.firmware}: ${h.name} gets ${prefix}${h.octet}`, async (t) => {
       const boot = boots[i]!
       const ip = `${prefix}${h.octet}`
-      const args = `console=ttyS0,115200n8 host=${h.name} ip=${ip}::::${h.name}`
+      const args = `console=ttyS0,115200n8 quiet host=${h.name} ip=${ip}::::${h.name}`
       if (h.firmware === 'bios') {
         t.equal(boot.report.cmdline, `BOOT_IMAGE=vmlinuz ${args} initrd=initrd.gz`, 'lpxelinux booted the generated entry')
         t.match(boot.log, /PXELINUX 6\.\d+ lwIP/)

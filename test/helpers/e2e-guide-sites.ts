@@ -26,7 +26,7 @@ export const PXELINUX_GUIDE = {
   guide: resolve(REPO_ROOT, 'docs/guides/migrate-dnsmasq-php-pxelinux.md'),
   /** The guide's build01 (00:12:34:56:78:90) is this VM. */
   mac: '52:54:00:e2:08:31',
-  append: 'priority=low hostname=build01 console=ttyS0,115200n8',
+  append: 'priority=low hostname=build01 console=ttyS0,115200n8 quiet',
   /** menu.c32's TIMEOUT 30 in the guide's policy. */
   menuTimeoutMs: 3000,
 }
