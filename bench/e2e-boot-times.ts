@@ -17,6 +17,7 @@ import { bootToMarkerTolerant, type IpxeBinary, startBootpolicy } from '../test/
 import { createTestNet } from '../test/helpers/e2e-net.js'
 import { bootThroughMenu, startSeed001Site, startSeed002Site } from '../test/helpers/e2e-seed-sites.js'
 import { OVMF_NO_PXE } from '../test/helpers/qemu-ovmf.js'
+import { ISC_GUIDE, PXELINUX_FAILURES, PXELINUX_GUIDE, startIscGuideSite, startPxelinuxGuideSite } from '../test/helpers/e2e-guide-sites.js'
 import type { Firmware, Smbios } from '../test/helpers/qemu.js'
 import { EXPECTED as ODD } from '../test/fixtures/e2e/odd-identities/policies/20-odd.js'
 import type { BenchResult, Figure } from './lib.js'
@@ -41,6 +42,8 @@ interface Case {
   readonly deliberateMs?: number
   /** A scenario with its own topology (seeds 001/002, HTTP boot): replaces the generic sample. */
   readonly sample?: (payload: BootPayload) => Promise<{ markerMs: number; setupMs: number }>
+  /** A migration guide's site (test/helpers/e2e-guide-sites.ts) instead of a fixture scenario. */
+  readonly guide?: 'pxelinux' | 'isc'
 }
 
 /** A seed site (guide config, site DHCP in a router namespace, bootpolicy proxy), booted through its menu. */
@@ -94,6 +97,8 @@ async function httpBootSample(payload: BootPayload): Promise<{ markerMs: number;
   }
 }
 
+const iscHost = (firmware: Firmware): (typeof ISC_GUIDE.hosts)[number] => ISC_GUIDE.hosts.find((h) => h.firmware === firmware)!
+
 const CASES: readonly Case[] = [
   { name: 'per-mac bios', scenario: 'per-mac', firmware: 'bios', mac: '52:54:00:e2:03:a1', expect: 'who=alpha', baseline: { firmware: 'bios' } },
   { name: 'odd-identities bios', scenario: 'odd-identities', firmware: 'bios', mac: '52:54:00:e2:05:01', smbios: ODD, expect: 'serialok=1 manufacturerok=1 productok=1', baseline: { firmware: 'bios' } },
@@ -111,6 +116,12 @@ const CASES: readonly Case[] = [
     sample: seedSample(startSeed002Site, 'bios', '52:54:00:e2:02:01', /Exit \(boot local disk\)/, '\r', 'smartos=true') },
   { name: 'uefi-http (OVMF HTTP boot, snponly.efi)', scenario: 'arch-dispatch', firmware: 'uefi-pxe', mac: '52:54:00:e2:06:01', expect: 'arch=x86_64-efi',
     baseline: { firmware: 'uefi-pxe', efiBootFile: 'snponly.efi' }, sample: httpBootSample },
+  // Seed 003's guide: iPXE → lpxelinux → generated config → menu.c32 (3 s timeout) → kernel; UEFI: boot().
+  { name: 'guide 003 bios (lpxelinux + menu.c32)', scenario: 'guide-pxelinux', guide: 'pxelinux', firmware: 'bios', mac: PXELINUX_GUIDE.mac, expect: PXELINUX_GUIDE.append, baseline: { firmware: 'bios' }, deliberateMs: PXELINUX_GUIDE.menuTimeoutMs },
+  { name: 'guide 003 uefi (boot())', scenario: 'guide-pxelinux', guide: 'pxelinux', firmware: 'uefi', mac: PXELINUX_GUIDE.mac, expect: PXELINUX_GUIDE.append, baseline: { firmware: 'uefi' } },
+  // Seed 004's guide: a reserved host per firmware (address and name on the kernel line).
+  { name: 'guide 004 bios (reservation, lpxelinux)', scenario: 'guide-isc', guide: 'isc', firmware: 'bios', mac: iscHost('bios').mac, expect: `host=${iscHost('bios').name} ip=`, baseline: { firmware: 'bios' } },
+  { name: 'guide 004 uefi-pxe (reservation, snponly.efi as shim.efi)', scenario: 'guide-isc', guide: 'isc', firmware: 'uefi-pxe', mac: iscHost('uefi-pxe').mac, expect: `host=${iscHost('uefi-pxe').name} ip=`, baseline: { firmware: 'uefi-pxe', efiBootFile: 'snponly.efi' } },
 ]
 
 async function bootpolicySample(c: Case, payload: BootPayload): Promise<{ markerMs: number; setupMs: number }> {
@@ -119,15 +130,19 @@ async function bootpolicySample(c: Case, payload: BootPayload): Promise<{ marker
   let ok = false
   try {
     const nbp = c.efiNbp ?? 'ipxe.efi'
-    await startBootpolicy({
-      net,
-      scenario: c.scenario,
-      payload,
-      tftpFiles: c.firmware === 'uefi-pxe' ? [nbp] : [],
-      ...(c.firmware === 'uefi-pxe' ? { archMap: { 7: nbp, 9: nbp } } : {}),
-    })
+    if (c.guide === 'pxelinux') await startPxelinuxGuideSite(net, payload)
+    else if (c.guide === 'isc') await startIscGuideSite(net, payload)
+    else {
+      await startBootpolicy({
+        net,
+        scenario: c.scenario,
+        payload,
+        tftpFiles: c.firmware === 'uefi-pxe' ? [nbp] : [],
+        ...(c.firmware === 'uefi-pxe' ? { archMap: { 7: nbp, 9: nbp } } : {}),
+      })
+    }
     const setupMs = Math.round(performance.now() - t0)
-    const boot = await bootToMarkerTolerant({ net, firmware: c.firmware, mac: c.mac, ...(c.smbios ? { smbios: c.smbios } : {}), timeoutMs: 120_000 })
+    const boot = await bootToMarkerTolerant({ net, firmware: c.firmware, mac: c.mac, ...(c.smbios ? { smbios: c.smbios } : {}), timeoutMs: 180_000, failOn: PXELINUX_FAILURES })
     if (!boot.report.cmdline.includes(c.expect)) throw new Error(`${c.name}: cmdline ${JSON.stringify(boot.report.cmdline)} lacks ${c.expect}`)
     ok = true
     return { markerMs: boot.markerMs, setupMs }

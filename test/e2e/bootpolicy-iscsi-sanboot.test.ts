@@ -36,7 +36,8 @@ import { serverTail, startBootpolicy } from '../helpers/e2e-bootpolicy.js'
 import { createTestNet } from '../helpers/e2e-net.js'
 import { requireCommand } from '../helpers/e2e-require.js'
 import { createPamUser } from '../helpers/pam-user.js'
-import { BOOT_FAILURES, type QemuVm, startQemu } from '../helpers/qemu.js'
+import { typeLogin } from '../helpers/e2e-login.js'
+import { BOOT_FAILURES, startQemu } from '../helpers/qemu.js'
 import { requireTools } from '../helpers/tgtd.js'
 
 const execFileP = promisify(execFile)
@@ -44,28 +45,6 @@ const IMAGE = 'e2edisk'
 const HOST = 'e2e.bootpolicy.test' // reversed into the IQN
 const MACHINES = ['52:54:00:e2:06:01', '52:54:00:e2:06:02']
 const failOn = new RegExp(`${BOOT_FAILURES.source}|${SECTOR_FAIL}|Could not (?:boot|open|start)[^\\n]*\\n|${PAYLOAD_MARKER}`)
-
-/**
- * Type into iPXE's login form on the serial console, one key at a time, each after the echo of the
- * one before (the 20-column field redraws as `abc_________________` / `***_________________`).
- * Written in one burst, keys got lost here (one boot in two stopped after 17 of 23 characters).
- * Enter moves from the user name to the password; Enter there submits.
- */
-async function typeLogin(vm: QemuVm, username: string, password: string): Promise<void> {
-  const field = (shown: string): RegExp => new RegExp(`${shown.replace(/[*]/g, '\\*')}${'_'.repeat(FIELD - shown.length)}`)
-  const type = async (text: string, echo: (typed: number) => string): Promise<void> => {
-    for (let i = 1; i <= text.length; i++) {
-      vm.process.write(text[i - 1]!)
-      await vm.waitFor(field(echo(i)), 10_000, { failOn })
-    }
-  }
-  await type(username, (n) => username.slice(0, n))
-  vm.process.write('\r')
-  await vm.waitFor(field(''), 10_000, { failOn })
-  await type(password, (n) => '*'.repeat(n))
-  vm.process.write('\r')
-}
-const FIELD = 20
 
 const sha256 = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex')
 
@@ -140,7 +119,7 @@ t.test('seed 000 part 4: login, PAM, a COW disk per user over iSCSI with CHAP, s
       let markerMs: number
       try {
         await vm.waitFor(/Password:/, 30_000, { failOn })
-        await typeLogin(vm, user.username, user.password)
+        await typeLogin(vm, user.username, user.password, failOn)
         markerMs = (await vm.waitFor(new RegExp(SECTOR_WRITTEN), 60_000, { failOn })).atMs
         log = vm.log()
       } finally {

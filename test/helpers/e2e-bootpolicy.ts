@@ -217,7 +217,7 @@ export async function bridgeCarrier(net: TestNet): Promise<() => Promise<void>> 
 
 export async function startBootpolicy(options: BootpolicyServerOptions): Promise<BootpolicyServer> {
   const { net, payload } = options
-  const bin = checkBuilt()
+  checkBuilt()
   const name = options.name ?? 'bootpolicy'
   const root = join(net.dir, name)
   const dirs = { files: join(root, 'files'), tftp: join(root, 'tftp'), state: join(root, 'state') }
@@ -243,6 +243,30 @@ export async function startBootpolicy(options: BootpolicyServerOptions): Promise
   const configFile = join(root, 'bootpolicy.json')
   writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`)
 
+  return serveConfig({ net, configFile, config, name, url: `http://${net.serverIp}:8080`, ...pick(options, 'spawnPrefix', 'readyTimeoutMs') })
+}
+
+function pick<T extends object, K extends keyof T>(o: T, ...keys: K[]): Partial<Pick<T, K>> {
+  return Object.fromEntries(keys.filter((k) => o[k] !== undefined).map((k) => [k, o[k]])) as Partial<Pick<T, K>>
+}
+
+/**
+ * Start `bootpolicy serve --config <configFile>` in the net (with a carrier on the bridge until it
+ * is ready) and read its log: startBootpolicy's generated config, or a config a test wrote itself
+ * (a migration guide's, startGuideBootpolicy).
+ */
+export async function serveConfig(options: {
+  readonly net: TestNet
+  readonly configFile: string
+  readonly config: Readonly<Record<string, unknown>>
+  readonly name: string
+  /** The server's base URL, e.g. http://<serverIp>:8080 */
+  readonly url: string
+  readonly spawnPrefix?: readonly string[]
+  readonly readyTimeoutMs?: number
+}): Promise<BootpolicyServer> {
+  const { net, configFile, config, name } = options
+  const bin = checkBuilt()
   const removeCarrier = await bridgeCarrier(net)
   const argv = [...(options.spawnPrefix ?? []), process.execPath, '--no-node-snapshot', bin, 'serve', '--config', configFile]
   const proc = net.spawn(name, argv[0]!, argv.slice(1), { cwd: REPO_ROOT })
@@ -275,7 +299,7 @@ export async function startBootpolicy(options: BootpolicyServerOptions): Promise
       .map((l) => l.decision as DecisionRecord)
 
   return {
-    url: `http://${net.serverIp}:8080`,
+    url: options.url,
     process: proc,
     configFile,
     config,

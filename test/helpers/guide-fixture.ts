@@ -1,62 +1,70 @@
 /**
- * A migration guide's text is the fixture of the scenario that proves it: the fenced blocks marked
- * with a file name (```json file=bootpolicy.json, ```ts file=policies/20-menu.ts) are written into
- * the test's site directory, so a guide whose text drifts from what boots fails the suite.
+ * A migration guide's text IS the fixture of the scenario that proves it: this writes the guide's
+ * marked fenced blocks (```json file=bootpolicy.json, ```ts file=policies/x.ts) into a test's site
+ * directory, with site-specific values (addresses, interface, paths, MACs) swapped for the test's.
+ * A guide whose config or policy changes changes the test; a substitution whose text is no longer
+ * in the guide fails loudly instead of silently testing something else.
  *
  * API: writeGuideFixture(guidePath, destDir, substitutions) → { path relative to destDir: text }.
- * `substitutions` are literal replacements (the guide's example address and folders → the test's);
- * each one must occur in some marked block, or the guide changed and the test would silently test
- * something else.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, isAbsolute, join, normalize, sep } from 'node:path'
 
-/** ``` or ~~~ fence, a language, then `file=<relative path>` among the info words. */
-const FENCE = /^(```|~~~)[ \t]*([\w+-]*)([^\n]*)\n([\s\S]*?)^\1[ \t]*$/gm
-
+/** One marked block: its language, the relative file it becomes, and its text. */
 export interface GuideBlock {
-  readonly file: string
   readonly lang: string
+  readonly file: string
   readonly text: string
 }
 
-/** The marked blocks of a guide's markdown, in order. Throws on a bad or repeated file name. */
-export function guideBlocks(markdown: string, source = 'guide'): GuideBlock[] {
+/** A ``` or ~~~ fence (3 or more, so a block may hold a shorter fence), a language, `file=<path>` among the info words. */
+const FENCE = /^(`{3,}|~{3,})[ \t]*([A-Za-z0-9_+-]*)([^\n]*)\n([\s\S]*?)\n?^\1[ \t]*$/gm
+
+/** The guide's blocks marked `file=…`, in order. A path leaving the site or two blocks naming one file are errors. */
+export function guideBlocks(markdown: string): GuideBlock[] {
   const blocks: GuideBlock[] = []
   for (const m of markdown.matchAll(FENCE)) {
-    const file = /(?:^|\s)file=(\S+)/.exec(m[3] ?? '')?.[1]
-    if (file === undefined) continue
-    const clean = normalize(file)
-    if (isAbsolute(file) || clean === '..' || clean.startsWith(`..${sep}`) || clean.includes('\0')) {
-      throw new Error(`${source}: block file=${file} must be a relative path inside the site directory`)
+    const named = /(?:^|\s)file=(\S+)/.exec(m[3] ?? '')?.[1]
+    if (named === undefined) continue
+    const file = normalize(named)
+    if (isAbsolute(file) || file === '..' || file.startsWith(`..${sep}`) || file.includes('\0')) {
+      throw new Error(`guide block file=${named} leaves the fixture directory`)
     }
-    if (blocks.some((b) => b.file === clean)) throw new Error(`${source}: two blocks for file=${clean}`)
-    blocks.push({ file: clean, lang: m[2] ?? '', text: m[4] ?? '' })
+    if (blocks.some((b) => b.file === file)) throw new Error(`guide has two blocks for file=${file}`)
+    blocks.push({ lang: m[2] ?? '', file, text: m[4] ? `${m[4]}\n` : '' })
   }
   return blocks
 }
 
-export function writeGuideFixture(
-  guidePath: string,
-  destDir: string,
-  substitutions: Readonly<Record<string, string>> = {},
-): Record<string, string> {
-  const blocks = guideBlocks(readFileSync(guidePath, 'utf8'), guidePath)
-  if (blocks.length === 0) throw new Error(`${guidePath}: no fenced block marked file=<path>`)
-  const unused = new Set(Object.keys(substitutions))
+/**
+ * Write every `file=` block of `guidePath` under `destDir`, after replacing each key of
+ * `substitutions` (literal text, longest first, so `10.0.0.10` is not hit by a `10.0.0.1` rule, in
+ * one pass, so a replacement is never replaced again) by its value. Every key must occur in some
+ * block and the guide must have at least one block; all of it is checked before anything is written.
+ */
+export function writeGuideFixture(guidePath: string, destDir: string, substitutions: Readonly<Record<string, string>> = {}): Record<string, string> {
+  const blocks = guideBlocks(readFileSync(guidePath, 'utf8'))
+  if (blocks.length === 0) throw new Error(`${guidePath}: no fenced block marked file=…`)
+  const keys = Object.keys(substitutions).sort((a, b) => b.length - a.length)
+  if (keys.includes('')) throw new Error('writeGuideFixture: an empty substitution key')
+  const used = new Set<string>()
+  const any = keys.length > 0 ? new RegExp(keys.map((k) => k.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'g') : undefined
+  const texts = blocks.map((b) =>
+    any
+      ? b.text.replace(any, (hit) => {
+          used.add(hit)
+          return substitutions[hit]!
+        })
+      : b.text,
+  )
+  const unused = keys.filter((k) => !used.has(k))
+  if (unused.length > 0) throw new Error(`${guidePath}: substitutions not found in any file= block: ${unused.map((k) => JSON.stringify(k)).join(', ')}`)
   const written: Record<string, string> = {}
-  for (const block of blocks) {
-    let text = block.text
-    for (const [from, to] of Object.entries(substitutions)) {
-      if (from === '') throw new Error('writeGuideFixture: an empty substitution key')
-      if (text.includes(from)) unused.delete(from)
-      text = text.split(from).join(to)
-    }
+  blocks.forEach((block, i) => {
     const target = join(destDir, block.file)
     mkdirSync(dirname(target), { recursive: true })
-    writeFileSync(target, text)
-    written[block.file] = text
-  }
-  if (unused.size > 0) throw new Error(`${guidePath}: substitution ${[...unused].map((s) => JSON.stringify(s)).join(', ')} occurs in no marked block`)
+    writeFileSync(target, texts[i]!)
+    written[block.file] = texts[i]!
+  })
   return written
 }

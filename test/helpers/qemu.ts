@@ -80,7 +80,8 @@ export interface QemuVm {
    * First match of `re` in the cleaned log, with the ms after spawn when it matched. Rejects on
    * timeout, when `failOn` matches first, or when QEMU exits first — with the log's tail.
    */
-  waitFor(re: RegExp, timeoutMs: number, options?: { failOn?: RegExp }): Promise<{ match: RegExpExecArray; atMs: number }>
+  /** `after`: look only at the log from this offset on (e.g. a second login form on one console). */
+  waitFor(re: RegExp, timeoutMs: number, options?: { failOn?: RegExp; after?: number }): Promise<{ match: RegExpExecArray; atMs: number }>
   waitForExit(timeoutMs: number): Promise<ExitStatus>
   stop(): Promise<void>
 }
@@ -171,7 +172,7 @@ export async function startQemu(options: QemuOptions): Promise<QemuVm> {
           reject(new Error(`${name}: ${why}; serial log (${proc.logFile}):\n${tail(vm.log())}`))
         }
         const check = (): void => {
-          const text = vm.log()
+          const text = vm.log().slice(waitOptions.after ?? 0)
           const match = re.exec(text)
           const bad = waitOptions.failOn?.exec(text)
           if (bad && (!match || bad.index < match.index)) return fail(`saw ${JSON.stringify(bad[0])} before ${re}`)
