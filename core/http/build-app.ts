@@ -12,7 +12,7 @@ import { validateDecision } from '../decision/validate-decision.js'
 import { Engine } from '../engine/engine.js'
 import { BootpolicyError } from '../errors/bp-error.js'
 import { noHooks, type RequestHooks } from '../engine/request-hooks.js'
-import { createLogger } from '../log/logger.js'
+import { createLogger, flushLogger } from '../log/logger.js'
 import { Metrics } from '../metrics/metrics.js'
 import { defaultImportables, type ImportableModules } from '../policy/compile-policy.js'
 import { PolicySet } from '../policy/policy-set.js'
@@ -183,6 +183,7 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
       policies.close()
       await policyWorkers.close()
       await host.close()
+      await flushLogger(logger) // the decision log is written in the background (logger.ts)
     },
   }
 }
