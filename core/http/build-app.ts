@@ -124,7 +124,9 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: nextRequestId,
     // iPXE sends short queries; anything near this is hostile.
-    routerOptions: { maxParamLength: 4096 },
+    // /boot decodes its raw query itself (parse-ipxe-query.ts) and no route reads `req.query`:
+    // fastify's own parse of every hostile query would be work and garbage for nothing.
+    routerOptions: { maxParamLength: 4096, querystringParser: () => ({}) },
     bodyLimit: 64 * 1024,
     // iPXE's requests are tiny and sent at once: short timeouts close what an attacker holds open.
     keepAliveTimeout: config.http.keepAliveTimeoutMs,
