@@ -49,8 +49,8 @@ const header = [
 ]
 const sections = new Map<string, string>()
 const file = join(PACKAGE_ROOT, 'docs', 'benchmarks.md')
-if (only.length && existsSync(file)) {
-  // Keep the other suites' sections from the last full run.
+if (existsSync(file)) {
+  // Keep the sections this run does not write: other suites', and hand-written notes (profiles).
   for (const part of readFileSync(file, 'utf8').split(/^(?=## )/m).slice(1)) sections.set(part.split('\n')[0]!.slice(3), part.trimEnd())
 }
 for (const r of results) {

@@ -1,49 +1,96 @@
 /**
- * A server for the HTTP benchmarks, run as a child process so that the load generator and the
- * server do not share a CPU. Modes:
- * - `bare`: a fastify route that switches on the MAC and returns a fixed script (the baseline): the
- *   very menu bootpolicy answers these clients with, so both send the same bytes;
- * - `bootpolicy`: bootpolicy with the example policies;
- * - `bootpolicy-loop`: the example policies plus one that loops on 1% of the MACs.
- * Prints `{"port": N}` on stdout when it listens.
+ * A server for the /boot benchmarks, run as a child process so that the load generator and the
+ * server do not share a thread. Every mode answers the seed-003 workload (a per-MAC switch: the
+ * known MACs of bench/lib/boot-clients.ts get one of three boots, every other machine `exit`) with
+ * the same bytes, `set bp-req <id>` included:
+ * - `bare`: a fastify route with the switch in JavaScript (the baseline);
+ * - `naive`: the same route calling the switch once per request in isolated-vm on the main thread
+ *   (copied argument, reused context);
+ * - `bootpolicy`: bootpolicy with its default configuration and one policy holding the switch;
+ * - `bootpolicy-warn`: the same with `log.level: warn` (no decision log).
+ * Logs go where stdout goes (the bench points it at /dev/null); `{"port": N}` goes to fd 3.
  */
-import { mkdtempSync, writeFileSync, cpSync } from 'node:fs'
+import { mkdtempSync, writeFileSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Fastify from 'fastify'
+import ivm from 'isolated-vm'
 import { validateConfig, PACKAGE_ROOT } from '../../core/config/load-config.js'
 import { build } from '../../core/http/build-app.js'
+import { knownMachines, VARIANTS } from '../lib/boot-clients.js'
 
 const mode = process.argv[2] ?? 'bootpolicy'
 
-async function bare(): Promise<number> {
-  const app = Fastify({ logger: false })
-  // The answer the example policies give the bench clients, rendered once by bootpolicy itself.
-  const config = validateConfig({ policies: { dir: join(PACKAGE_ROOT, 'policies'), watch: false }, log: { level: 'silent' } }, PACKAGE_ROOT)
+/** The policy: seed 003's switch over the known MACs (1% of the bench's machines). */
+function writePolicy(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'bp-bench-policy-'))
+  const table = Object.fromEntries(knownMachines().map(([mac, v]) => [mac, v]))
+  writeFileSync(join(dir, '10-per-mac.ts'), [
+    "import { chain, sanboot, type BootContext, type Decision } from 'bootpolicy/policy'",
+    `const variants: Decision[] = [chain('/files/lpxelinux.0'), sanboot(${JSON.stringify(VARIANTS.sanboot)}, { initiatorIqn: ${JSON.stringify(VARIANTS.iqn)} }), chain('http://boot.example.org/menu.ipxe')]`,
+    `const machines: Record<string, number> = ${JSON.stringify(table)}`,
+    'export default function perMac(ctx: BootContext): Decision | undefined {',
+    '  const v = ctx.mac ? machines[ctx.mac] : undefined',
+    '  return v === undefined ? undefined : variants[v]',
+    '}',
+    '',
+  ].join('\n'))
+  return dir
+}
+
+async function bootpolicy(level: 'info' | 'warn'): Promise<{ port: number }> {
+  // The default configuration, except what a benchmark from one address needs.
+  const config = validateConfig({
+    policies: { dir: writePolicy(), watch: false },
+    log: { level },
+    http: { host: '127.0.0.1', port: 0, maxConnectionsPerAddress: 1000 },
+  }, PACKAGE_ROOT)
   const bp = await build(config)
-  const script = (await bp.engine.handle({ query: 'mac=52:54:00:00:01:00&buildarch=x86_64&platform=efi', remoteAddress: '127.0.0.1', requestId: 'bench00000' })).script
+  await bp.app.listen({ host: '127.0.0.1', port: 0 })
+  return { port: (bp.app.server.address() as { port: number }).port }
+}
+
+/** The bytes bootpolicy answers: rendered by bootpolicy itself, once, with a placeholder id. */
+async function referenceScripts(): Promise<{ byMac: Map<string, string>; exit: string }> {
+  const config = validateConfig({ policies: { dir: writePolicy(), watch: false }, log: { level: 'silent' } }, PACKAGE_ROOT)
+  const bp = await build(config)
+  const render = async (mac: string) => (await bp.engine.handle({ query: `mac=${mac}`, remoteAddress: '127.0.0.1', requestId: 'IDIDIDIDID' })).script
+  const variants: string[] = []
+  const byMac = new Map<string, string>()
+  for (const [mac, v] of knownMachines()) {
+    variants[v] ??= await render(mac.replaceAll(':', '-'))
+    byMac.set(mac.replaceAll(':', '-'), variants[v]!)
+  }
+  const exit = await render('02-00-00-00-00-01')
   await bp.close()
+  return { byMac, exit }
+}
+
+let idCounter = 0
+const idPrefix = 'beef'
+const nextId = () => idPrefix + ((idCounter = (idCounter + 1) % 0x1000000)).toString(16).padStart(6, '0')
+
+async function bare(naive: boolean): Promise<number> {
+  const { byMac, exit } = await referenceScripts()
+  const app = Fastify({ logger: false })
+  let pick = (mac: string): string => byMac.get(mac) ?? exit
+  if (naive) {
+    const isolate = new ivm.Isolate({ memoryLimit: 32 })
+    const context = isolate.createContextSync()
+    context.global.setSync('table', new ivm.ExternalCopy(Object.fromEntries(byMac)).copyInto())
+    context.global.setSync('fallback', exit)
+    const fn = context.evalSync('(mac) => table[mac] ?? fallback', { reference: true }) as ivm.Reference<(mac: string) => string>
+    pick = (mac) => fn.applySync(undefined, [mac], { timeout: 50, result: { copy: true } }) as string
+  }
   app.get('/boot', async (req, reply) => {
-    const mac = (req.query as Record<string, string>).mac
-    return reply.type('text/plain').send(mac === '00:11:22:33:44:55' ? '#!ipxe\nsanboot iscsi:x\n' : script)
+    const mac = String((req.query as Record<string, unknown>).mac ?? '')
+    return reply.type('text/plain; charset=utf-8').header('Cache-Control', 'no-store').send(pick(mac).replace('IDIDIDIDID', nextId()))
   })
   await app.listen({ host: '127.0.0.1', port: 0 })
   return (app.server.address() as { port: number }).port
 }
 
-async function bootpolicy(withLoop: boolean): Promise<number> {
-  let dir = join(PACKAGE_ROOT, 'policies')
-  if (withLoop) {
-    dir = mkdtempSync(join(tmpdir(), 'bp-bench-'))
-    cpSync(join(PACKAGE_ROOT, 'policies'), dir, { recursive: true })
-    // Loops on MACs whose last octet is 00..09 out of 00..ff-ish: 10 of the 1000 bench MACs.
-    writeFileSync(join(dir, '05-loop.ts'), `export default function (ctx: any) { if (ctx.mac && /:00:0[0-9]:00$/.test(ctx.mac)) { for (;;) {} } return undefined }\n`)
-  }
-  const config = validateConfig({ policies: { dir, watch: false }, log: { level: 'silent' }, http: { host: '127.0.0.1', port: 0 } }, PACKAGE_ROOT)
-  const bp = await build(config)
-  await bp.app.listen({ host: '127.0.0.1', port: 0 })
-  return (bp.app.server.address() as { port: number }).port
-}
-
-const port = mode === 'bare' ? await bare() : await bootpolicy(mode === 'bootpolicy-loop')
-process.stdout.write(`${JSON.stringify({ port })}\n`)
+const port = mode === 'bare' || mode === 'naive' ? await bare(mode === 'naive') : (await bootpolicy(mode === 'bootpolicy-warn' ? 'warn' : 'info')).port
+writeSync(3, `${JSON.stringify({ port })}\n`)
+// A normal exit on SIGTERM, so that `--cpu-prof` writes its profile (bench/profile-boot.ts).
+process.on('SIGTERM', () => process.exit(0))

@@ -8,6 +8,7 @@ import type { Config } from '../config/config-types.js'
 import { BootpolicyError, messageOf } from '../errors/bp-error.js'
 import { startServer, type RunningServer } from '../server.js'
 import { bootTree } from '../plugins/load-plugins.js'
+import { flushLogger } from '../log/logger.js'
 import { dropPrivileges } from '../privileges/drop-privileges.js'
 
 export async function serveCommand(config: Config): Promise<number> {
@@ -40,6 +41,8 @@ export async function serveCommand(config: Config): Promise<number> {
   }
   process.on('uncaughtException', fatal)
   process.on('unhandledRejection', fatal)
+  // The log is written in the background to the same stdout: its lines first, then the banner.
+  await flushLogger(server.bp.logger)
   const scheme = config.http.tls ? 'https' : 'http'
   const shown = config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host
   process.stdout.write(`${bootTree(server.bp.loadedPlugins)}\n`)

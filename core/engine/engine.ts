@@ -3,7 +3,6 @@
  * and no plugin by name. Every failure ends in a valid `#!ipxe` script (the configured default,
  * prefixed with what went wrong and the request id), never in a stack trace.
  */
-import { LRUCache } from 'lru-cache'
 import type { Logger } from 'pino'
 import { buildContext, deepFreeze } from '../context/build-context.js'
 import { parseIpxeQuery } from '../context/parse-ipxe-query.js'
@@ -16,6 +15,7 @@ import { renderDecision, type RenderEnv } from '../ipxe/render-decision.js'
 import { IpxeScript } from '../ipxe/script-builder.js'
 import type { PolicySet } from '../policy/policy-set.js'
 import type { TemplateStore } from '../templates/template-store.js'
+import { DecisionCache, type BodySource } from './decision-cache.js'
 import type { DecisionRecord, PolicyStep } from './decision-record.js'
 import { PolicyRunner, type PolicyExecutor, type PolicyRunnerOptions } from './policy-runner.js'
 import type { HookTrace, RequestHooks } from './request-hooks.js'
@@ -51,12 +51,8 @@ export interface BootResponse {
 
 export class Engine {
   private readonly runner: PolicyRunner
-  /** Whole responses by (policy and plugin revisions, client address, query), while the hooks are cacheable. */
-  private readonly responses: LRUCache<string, BootResponse> | undefined
-  /** Built contexts by (client address, query), for queries without credentials: they are frozen, so shared. */
-  private readonly contexts: LRUCache<string, ReturnType<typeof buildContext>> | undefined
-  /** Rendered bodies by (revision, context, which decision): rendering a menu costs more than deciding it. */
-  private readonly bodies: LRUCache<string, string> | undefined
+  /** Whole responses, contexts, rendered bodies (decision-cache.ts). */
+  readonly cache: DecisionCache
 
   constructor(private readonly options: EngineOptions) {
     const defaultCheck = validateDecision(options.defaultDecision, options.hooks.kindValidators)
@@ -64,10 +60,7 @@ export class Engine {
       throw new BootpolicyError('BP_ERR_CONFIG_INVALID', { details: `default: ${defaultCheck.problems.join('; ')}` })
     }
     this.runner = new PolicyRunner(options.policies, options.executor, options.hooks.kindValidators, options)
-    const lru = <V extends {}>() => new LRUCache<string, V>({ max: options.cacheSize, ttl: options.cacheTtlMs || undefined })
-    this.responses = options.hooks.cacheable && options.cacheSize > 0 ? lru<BootResponse>() : undefined
-    this.contexts = options.cacheSize > 0 ? lru<ReturnType<typeof buildContext>>() : undefined
-    this.bodies = options.cacheSize > 0 ? lru<string>() : undefined
+    this.cache = new DecisionCache({ size: options.cacheSize, ttlMs: options.cacheTtlMs, wholeResponses: options.hooks.cacheable })
   }
 
   async handle(req: BootRequest): Promise<BootResponse> {
@@ -75,17 +68,15 @@ export class Engine {
     const { hooks } = this.options
     // Decoded as /boot decodes it: `%75sername=` is a username, and such an answer is never memoized.
     const withCredentials = queryHasCredentials(req.query)
-    const key = this.responses && !req.dryRun && !withCredentials
-      ? `${this.options.policies.revision}\n${hooks.revision()}\n${req.remoteAddress}\n${req.query}`
-      : undefined
-    const hit = key ? this.responses!.get(key) : undefined
+    const key = this.cache.responseKey({ policies: this.options.policies.revision, plugins: hooks.revision() }, req.remoteAddress, req.query, { dryRun: req.dryRun, withCredentials })
+    const hit = this.cache.response(key)
     if (hit && (await this.stillValid(hit))) {
       const record = { ...hit.record, reqId: req.requestId, cached: true, cpuUs: 0, wallUs: Math.round((performance.now() - t0) * 1000) }
       hooks.onResponse(record)
       return { ...hit, script: withRequestId(hit.script, req.requestId), record }
     }
     const { response, cacheable } = await this.compute(req, t0, withCredentials)
-    if (key && cacheable) this.responses!.set(key, response)
+    if (cacheable) this.cache.keepResponse(key, response)
     return { ...response, script: withRequestId(response.script, req.requestId, withCredentials) }
   }
 
@@ -106,12 +97,7 @@ export class Engine {
     let ctx: BootContext
     let credentials
     try {
-      const memoKey = this.contexts && !withCredentials ? `${req.remoteAddress}\n${req.query}` : undefined
-      let built = memoKey === undefined ? undefined : this.contexts!.get(memoKey)
-      if (!built) {
-        built = buildContext({ query: parseIpxeQuery(req.query), remoteAddress: req.remoteAddress })
-        if (memoKey !== undefined) this.contexts!.set(memoKey, built)
-      }
+      const built = this.cache.context(req.remoteAddress, req.query, withCredentials, () => buildContext({ query: parseIpxeQuery(req.query), remoteAddress: req.remoteAddress }))
       ctx = built.context
       credentials = built.credentials
     } catch (err) {
@@ -169,14 +155,9 @@ export class Engine {
       const prepared = req.dryRun ? chosen : await hooks.prepare(ctx, chosen, hookTrace)
       // A body can be reused only for the very decision object the memoized outcome holds (or the
       // default): a decision a plugin's prepare replaced may carry fresh secrets.
-      const which = prepared === decision && decidedBy.startsWith('policy:') ? 'policy' : prepared === this.options.defaultDecision ? 'default' : undefined
-      // Templates are files that may change under a running server: rendered each time.
-      const bodyKey = runKey !== undefined && which && prepared.kind !== 'template' ? `${runKey}\n${which}` : undefined
-      let script = bodyKey === undefined ? undefined : this.bodies!.get(bodyKey)
-      if (script === undefined) {
-        script = this.render(prepared, ctx)
-        if (bodyKey !== undefined) this.bodies!.set(bodyKey, script)
-      }
+      const which: BodySource = prepared === decision && decidedBy.startsWith('policy:') ? 'policy' : prepared === this.options.defaultDecision ? 'default' : undefined
+      // Templates are files that may change under a running server: rendered each time (decision-cache.ts).
+      const script = this.cache.body(prepared, which, runKey, () => this.render(prepared, ctx))
       const record = this.record(req, ctx, steps, hookTrace, decidedBy, prepared.kind, cached, cpuUs, t0)
       return { response: { statusCode: 200, script, record, decision: prepared }, cacheable: prepared === chosen && prepared.kind !== 'template' && this.options.hooks.cacheable }
     } catch (err) {

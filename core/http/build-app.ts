@@ -12,7 +12,7 @@ import { validateDecision } from '../decision/validate-decision.js'
 import { Engine } from '../engine/engine.js'
 import { BootpolicyError } from '../errors/bp-error.js'
 import { noHooks, type RequestHooks } from '../engine/request-hooks.js'
-import { createLogger } from '../log/logger.js'
+import { createLogger, flushLogger } from '../log/logger.js'
 import { Metrics } from '../metrics/metrics.js'
 import { defaultImportables, type ImportableModules } from '../policy/compile-policy.js'
 import { PolicySet } from '../policy/policy-set.js'
@@ -124,7 +124,9 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: nextRequestId,
     // iPXE sends short queries; anything near this is hostile.
-    routerOptions: { maxParamLength: 4096 },
+    // /boot decodes its raw query itself (parse-ipxe-query.ts) and no route reads `req.query`:
+    // fastify's own parse of every hostile query would be work and garbage for nothing.
+    routerOptions: { maxParamLength: 4096, querystringParser: () => ({}) },
     bodyLimit: 64 * 1024,
     // iPXE's requests are tiny and sent at once: short timeouts close what an attacker holds open.
     keepAliveTimeout: config.http.keepAliveTimeoutMs,
@@ -183,6 +185,7 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
       policies.close()
       await policyWorkers.close()
       await host.close()
+      await flushLogger(logger) // the decision log is written in the background (logger.ts)
     },
   }
 }

@@ -4,6 +4,9 @@
  * access log's `url` is rewritten before it is written, its keys decoded by the /boot decoder).
  * Every message, error (its `cause` chain, nested and aggregated errors, stacks) and string field
  * also passes through the secret registry's scrubber and is capped (log-scrub.ts).
+ * The default destination is stdout written in the background (one write per LOG_CHUNK bytes, not
+ * one per line, at least every LOG_FLUSH_MS): the decision log costs a request little. It is
+ * flushed synchronously on exit (pino registers that, fatal exits included) and by flushLogger.
  */
 import { pino, type DestinationStream, type Logger } from 'pino'
 import { decodedKey, isSecretParam } from '../context/credential-params.js'
@@ -60,7 +63,26 @@ export const serializers = {
   err: (err: unknown) => (err instanceof Error ? serializeError(err) : err),
 }
 
-export function createLogger(level: string, destination?: DestinationStream): Logger {
+/** Bytes gathered before one write; and the longest a line waits when traffic is low. */
+export const LOG_CHUNK = 4096
+export const LOG_FLUSH_MS = 250
+
+export function stdoutDestination(): DestinationStream {
+  return pino.destination({ dest: 1, sync: false, minLength: LOG_CHUNK, periodicFlush: LOG_FLUSH_MS })
+}
+
+/** Resolves once every line logged so far has been written (its destination's flush, when it has one). */
+export function flushLogger(logger: Logger): Promise<void> {
+  return new Promise((resolve) => {
+    try {
+      logger.flush(() => resolve())
+    } catch {
+      resolve() // a destination that cannot flush (destroyed, or never opened) has nothing left to write
+    }
+  })
+}
+
+export function createLogger(level: string, destination: DestinationStream = stdoutDestination()): Logger {
   return pino(
     {
       level,

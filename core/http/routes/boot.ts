@@ -1,7 +1,9 @@
 /** GET /boot.ipxe (the bootstrap) and GET /boot (the decision). */
 import type { FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
 import type { Engine } from '../../engine/engine.js'
 import { BOOTSTRAP_QUERY } from '../../ipxe/identity-query.js'
+import { logDecision } from '../../log/decision-line.js'
 import type { Metrics } from '../../metrics/metrics.js'
 
 export function bootstrapScript(bootPath: string): string {
@@ -38,8 +40,8 @@ export function registerBootRoutes(app: FastifyInstance, engine: Engine, bootPat
       if (step.outcome === 'error') metrics.policyErrors.inc({ policy: step.policy, code: step.code ?? 'unknown' })
     }
     metrics.latency.observe((performance.now() - t0) / 1000)
-    if (record.error) req.log.warn({ decision: record }, 'decision')
-    else req.log.info({ decision: record }, 'decision')
+    // One compact line per request, written in the background (decision-line.ts, logger.ts).
+    logDecision(req.log as unknown as Logger, record.error ? 'warn' : 'info', record)
     return reply.code(response.statusCode).type('text/plain; charset=utf-8').header('Cache-Control', 'no-store').send(response.script)
   })
 }
