@@ -48,6 +48,11 @@ export interface PolicySetOptions {
   readonly typeCheck?: (dir: string, importables: ImportableModules) => Promise<TypeDiagnostic[]>
   /** Persist the last good versions; restore them for policies broken at start-up. */
   readonly lastGood?: LastGoodStore
+  /**
+   * Write nothing to the store until releaseLastGood(): a server started as root that drops
+   * privileges must not leave root-owned files in stateDir that its user cannot replace.
+   */
+  readonly holdLastGoodWrites?: boolean
 }
 
 /** Where policies are loaded and run: the server's WorkerPool, or `inProcessHost`. */
@@ -95,6 +100,9 @@ export class PolicySet {
   private closed = false
   /** When each live revision (by hash) went live. */
   private since = new Map<string, string>()
+  private holdWrites: boolean
+  /** What the store should hold: the current chain's good policies and the names kept stale. */
+  private toSave: { good: CompiledPolicy[]; kept: string[] } | undefined
 
   constructor(
     readonly dir: string,
@@ -103,7 +111,19 @@ export class PolicySet {
     private readonly events: PolicySetEvents = {},
     private readonly host: PolicyHost = inProcessHost(limits),
     private readonly options: PolicySetOptions = {},
-  ) {}
+  ) {
+    this.holdWrites = options.holdLastGoodWrites ?? false
+  }
+
+  /** Start writing the last-good store (after a privilege drop), beginning with the current chain. */
+  async releaseLastGood(): Promise<void> {
+    this.holdWrites = false
+    const run = (): Promise<void> => this.saveLastGood().then((p) => {
+      if (p) this.problemList = [...this.problemList, p]
+    })
+    this.loading = this.loading.then(run, run)
+    return this.loading
+  }
 
   /** The policies in evaluation order. The array is replaced, never mutated: safe to iterate. */
   get policies(): readonly CompiledPolicy[] {
@@ -234,13 +254,9 @@ export class PolicySet {
     for (const p of current.values()) if (!this.since.has(p.hash)) this.since.set(p.hash, now)
     const liveHashes = new Set(chain.map((p) => p.hash))
     for (const h of [...this.since.keys()]) if (!liveHashes.has(h)) this.since.delete(h)
-    if (this.options.lastGood) {
-      try {
-        await this.options.lastGood.save([...current.values()], [...fallback.keys()])
-      } catch (err) {
-        problems.push({ policy: '(last-good store)', code: 'BP_ERR_POLICY_LAST_GOOD', message: new BootpolicyError('BP_ERR_POLICY_LAST_GOOD', { dir: this.options.lastGood.dir, details: messageOf(err) }).message })
-      }
-    }
+    this.toSave = { good: [...current.values()], kept: [...fallback.keys()] }
+    const storeProblem = await this.saveLastGood()
+    if (storeProblem) problems.push(storeProblem)
     if (this.closed) return
     this.compiled = chain
     this.problemList = problems
@@ -248,6 +264,17 @@ export class PolicySet {
     this.rev = chain.map((p) => `${p.name}@${p.hash.slice(0, 12)}`).join(',') || 'empty'
     this.host.install(chain)
     this.events.onReload?.(this.rev, problems, stale, missing)
+  }
+
+  private async saveLastGood(): Promise<PolicyProblem | undefined> {
+    const store = this.options.lastGood
+    if (!store || this.holdWrites || !this.toSave) return undefined
+    try {
+      await store.save(this.toSave.good, this.toSave.kept)
+      return undefined
+    } catch (err) {
+      return { policy: '(last-good store)', code: 'BP_ERR_POLICY_LAST_GOOD', message: new BootpolicyError('BP_ERR_POLICY_LAST_GOOD', { dir: store.dir, details: messageOf(err) }).message }
+    }
   }
 
   private isStale(name: string): boolean {

@@ -31,6 +31,11 @@ export function serverPolicySet(config: Config, importables: ImportableModules, 
       },
     },
     host,
-    { typeCheck: typeCheckOffThread, lastGood: new LastGoodStore(join(config.stateDir, 'policies')) },
+    {
+      typeCheck: typeCheckOffThread,
+      lastGood: new LastGoodStore(join(config.stateDir, 'policies')),
+      // serve drops to config.user after start-up and then releases the writes (serve-command.ts).
+      holdLastGoodWrites: Boolean(config.user && config.group) && process.getuid?.() === 0,
+    },
   )
 }
