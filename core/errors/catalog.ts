@@ -240,7 +240,7 @@ export const catalog = {
   },
   BPWRN002: {
     message: 'Policy {policy} failed to reload; the last good version keeps serving',
-    when: 'An edited policy does not compile.',
+    when: 'A policy does not compile, type-check or load, at start-up or after an edit; an earlier version (from memory or stateDir/policies) keeps serving.',
     fix: 'Fix the file; /healthz reports the error until you do.',
   },
   BPWRN003: {
