@@ -186,6 +186,11 @@ export class PolicySet {
     } catch (err) {
       throw new BootpolicyError('BP_ERR_POLICY_LOAD', { dir: this.dir }, { cause: err })
     }
+    // The type check (seconds, on its own thread) runs while the files compile and load.
+    const typeCheck = this.options.typeCheck
+    const checked: Promise<{ diagnostics: TypeDiagnostic[] } | { error: unknown }> | undefined = typeCheck
+      ? typeCheck(this.dir, this.importables).then((diagnostics) => ({ diagnostics }), (error: unknown) => ({ error }))
+      : undefined
     const previous = new Map(this.compiled.map((p) => [p.name, p]))
     const current = new Map<string, CompiledPolicy>()
     const fresh = new Set<CompiledPolicy>()
@@ -202,17 +207,16 @@ export class PolicySet {
         problems.push({ policy: name, code, message: messageOf(err) })
       }
     }
-    // Types first (off the main thread): a version with a type error is not even loaded.
-    for (const problem of await this.typeProblems([...current.values()], fresh)) {
+    // New versions run their top-level code once in the host before they serve.
+    const unloadable = fresh.size ? await this.host.verify([...fresh]) : []
+    // A new version with a type error does not go live, whether or not it loaded.
+    for (const problem of this.typeProblems(checked ? await checked : undefined, [...current.values()], fresh)) {
       problems.push(problem)
       const p = current.get(problem.policy)
-      if (p && fresh.has(p)) {
-        current.delete(problem.policy)
-        fresh.delete(p)
-      }
+      if (p && fresh.has(p)) current.delete(problem.policy)
     }
-    // New versions run their top-level code once in the host before they serve.
-    for (const problem of await this.host.verify([...fresh])) {
+    for (const problem of unloadable) {
+      if (!current.has(problem.policy)) continue // already out for its types
       problems.push(problem)
       current.delete(problem.policy)
     }
@@ -237,9 +241,9 @@ export class PolicySet {
       restored.push(policy)
     }
     // A stored version runs through the same load check: a store from another version must not break the chain.
-    const unloadable = new Set((await this.host.verify(restored)).map((p) => p.policy))
+    const restoredFailed = new Set(restored.length ? (await this.host.verify(restored)).map((p) => p.policy) : [])
     for (const p of restored) {
-      if (unloadable.has(p.name)) fallback.delete(p.name)
+      if (restoredFailed.has(p.name)) fallback.delete(p.name)
       else stale.push({ policy: p.name, revision: p.hash.slice(0, 12), since: this.since.get(p.hash)!, from: 'stateDir' })
     }
     if (this.closed) return
@@ -282,19 +286,19 @@ export class PolicySet {
   }
 
   /** Type errors, one problem per policy: in a file it bundles, or not tied to a file at all. */
-  private async typeProblems(policies: readonly CompiledPolicy[], fresh: ReadonlySet<CompiledPolicy>): Promise<PolicyProblem[]> {
-    const check = this.options.typeCheck
-    if (!check || fresh.size === 0) return []
-    let diagnostics: TypeDiagnostic[]
-    try {
-      diagnostics = await check(this.dir, this.importables)
-    } catch (err) {
+  private typeProblems(
+    result: { diagnostics: TypeDiagnostic[] } | { error: unknown } | undefined,
+    policies: readonly CompiledPolicy[],
+    fresh: ReadonlySet<CompiledPolicy>,
+  ): PolicyProblem[] {
+    if (!result) return []
+    if ('error' in result) {
       // A checker that cannot run proves nothing: the new versions wait for the next edit.
-      return [...fresh].map((p) => ({ policy: p.name, code: 'BP_ERR_POLICY_TYPE', message: new BootpolicyError('BP_ERR_POLICY_TYPE', { policy: p.name, details: messageOf(err) }).message }))
+      return [...fresh].map((p) => ({ policy: p.name, code: 'BP_ERR_POLICY_TYPE', message: new BootpolicyError('BP_ERR_POLICY_TYPE', { policy: p.name, details: messageOf(result.error) }).message }))
     }
     const problems: PolicyProblem[] = []
     for (const p of policies) {
-      const own = diagnostics.filter((d) => d.file.startsWith('/') || (p.inputs ?? [p.name]).includes(d.file))
+      const own = result.diagnostics.filter((d) => d.file.startsWith('/') || (p.inputs ?? [p.name]).includes(d.file))
       if (own.length === 0) continue
       const details = own.map((d) => `${d.file}:${d.line}:${d.col}: ${d.code}: ${d.message}`).join('; ')
       problems.push({ policy: p.name, code: 'BP_ERR_POLICY_TYPE', message: new BootpolicyError('BP_ERR_POLICY_TYPE', { policy: p.name, details }).message })

@@ -13,6 +13,9 @@ const POLICY = `import { template, type BootContext } from 'bootpolicy/policy'
 export default (ctx: BootContext) => ctx.params.t === 'missing' ? template('nope') : template('arg', { v: ctx.params.v ?? 'x' })
 `
 
+
+// Child processes, type checks and reloads on a busy shared 2-core machine: minutes, not the 120 s default.
+t.setTimeout(600_000)
 t.test('hostile client values do not degrade /healthz; a missing template, a replaced worker and a failing plugin hook do', async (t) => {
   const dir = tempPolicies({ '10-p.ts': POLICY })
   t.teardown(() => dir.remove())

@@ -26,6 +26,9 @@ function tempDir(t: { teardown(fn: () => void): void }): string {
   return dir
 }
 
+
+// Child processes, type checks and reloads on a busy shared 2-core machine: minutes, not the 120 s default.
+t.setTimeout(600_000)
 t.test('round trip: saved policies load back with their hash and since; gone ones leave the index', async (t) => {
   const dir = tempDir(t)
   const a = fakePolicy('10-a.ts', 'var a = 1')

@@ -46,6 +46,9 @@ async function until(check: () => Promise<boolean> | boolean, ms = 60_000): Prom
   return false
 }
 
+
+// Child processes, type checks and reloads on a busy shared 2-core machine: minutes, not the 120 s default.
+t.setTimeout(600_000)
 t.test('start-up: a policy with a type error does not go live; BPWRN010, /healthz and metrics say so', async (t) => {
   const dir = tempPolicies({ '10-typo.ts': TYPO, '20-good.ts': GOOD('good') })
   t.teardown(() => dir.remove())
