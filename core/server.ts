@@ -14,8 +14,15 @@ export interface RunningServer {
   close(): Promise<void>
 }
 
-export async function startServer(config: Config, options: BuildOptions = {}): Promise<RunningServer> {
+/** `beforeListen` may refuse the built instance (serve --strict) by throwing: nothing is bound then. */
+export async function startServer(config: Config, options: BuildOptions = {}, beforeListen?: (bp: Bootpolicy) => void): Promise<RunningServer> {
   const bp = await build(config, options)
+  try {
+    beforeListen?.(bp)
+  } catch (err) {
+    await bp.close().catch(() => undefined)
+    throw err
+  }
   try {
     await bp.app.listen({ host: config.http.host, port: config.http.port })
   } catch (cause) {

@@ -35,10 +35,13 @@ Creates DIR (default: the current directory), which must be empty or absent:
   tsconfig.json         so that your editor and tsc see bootpolicy/policy and plugin helpers with full types
 Then: cd DIR && bootpolicy check && bootpolicy test
 `,
-  serve: `Usage: bootpolicy serve [--config FILE]
+  serve: `Usage: bootpolicy serve [--config FILE] [--strict]
 
 Runs the HTTP service (and DHCP and TFTP when the config enables them) until SIGINT or SIGTERM.
+Logs are JSON lines on stdout; the line "bootpolicy is serving URL" says it is ready.
 Options:
+  --strict        refuse to start degraded: exit 1 if a policy is broken (even one that would
+                  serve its last good version), a template does not compile or a plugin failed
 ${CONFIG}`,
   check: `Usage: bootpolicy check [--config FILE] [--format text|json]
 

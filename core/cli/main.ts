@@ -18,7 +18,7 @@ import { iscsiCommand } from './iscsi-command.js'
 import { serveCommand } from './serve-command.js'
 import { testCommand } from './test-command.js'
 
-const KNOWN = ['config', 'format', 'mac', 'uuid', 'buildarch', 'platform', 'arch', 'arch93', 'serial', 'manufacturer', 'product', 'asset', 'hostname', 'ip', 'user-class', 'username', 'password', 'param', 'device', 'discard', 'name', 'out', 'days', 'force', 'help', 'version']
+const KNOWN = ['config', 'format', 'mac', 'uuid', 'buildarch', 'platform', 'arch', 'arch93', 'serial', 'manufacturer', 'product', 'asset', 'hostname', 'ip', 'user-class', 'username', 'password', 'param', 'device', 'discard', 'name', 'out', 'days', 'force', 'help', 'version', 'strict']
 
 export async function main(argv: readonly string[]): Promise<number> {
   quietOnClosedPipe()
@@ -44,7 +44,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       case 'init':
         return initCommand(args.positional[0] ?? '.')
       case 'serve':
-        return await serveCommand(loadConfig({ file: configFile }))
+        return await serveCommand(loadConfig({ file: configFile }), { strict: args.flags.strict !== undefined && args.flags.strict !== 'false' && args.flags.strict !== '0' })
       case 'check':
         return await checkCommand(configFile, format)
       case 'test':

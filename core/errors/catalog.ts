@@ -78,7 +78,7 @@ export const catalog = {
   },
   BP_ERR_POLICY_TYPE: {
     message: 'Type error in {policy}: {details}',
-    when: '`bootpolicy check`: the TypeScript compiler (strict) rejects a policy, e.g. a misspelled context field such as `ctx.prodcut`.',
+    when: '`bootpolicy check`, start-up or a hot reload: the TypeScript compiler (strict) rejects a policy or a file it imports, e.g. a misspelled context field such as `ctx.prodcut`. The server does not put that version live.',
     fix: 'Fix the line named; the message carries the compiler\'s own code (TS2339, …). Your editor shows the same with the tsconfig.json of `bootpolicy init`.',
   },
   BP_ERR_POLICY_QUARANTINED: {
@@ -86,6 +86,11 @@ export const catalog = {
     when: 'A policy revision hung a policy worker thread in a way its isolate time limit could not stop (for instance a promise rejected with a value whose message getter loops), twice; each hang cost a worker.',
     fix: 'Fix the policy (see the BPWRN008 log line and /healthz); saving the file makes a new revision, which runs again.',
 
+  },
+  BP_ERR_POLICY_LAST_GOOD: {
+    message: 'Cannot keep the last good policies in {dir}: {details}',
+    when: 'Writing the last good compiled policies under stateDir/policies failed (permissions, disk full); a restart while a policy is broken would not find them.',
+    fix: 'Make stateDir writable by the serving user and free space; the next reload writes them again.',
   },
   BP_ERR_RENDER_UNSAFE_VALUE: {
     message: 'Value for {field} cannot be placed safely in an iPXE script: {reason}',
@@ -168,6 +173,11 @@ export const catalog = {
     when: '`serve` cannot bind its HTTP port (in use, or a port below 1024 without the capability); serve exits 1.',
     fix: 'Stop the other process on that port, choose another `http.port`, or grant CAP_NET_BIND_SERVICE.',
   },
+  BP_ERR_SERVER_DEGRADED: {
+    message: 'Refusing to start degraded (--strict): {details}',
+    when: '`serve --strict` found problems before listening: a policy broken (serving its last good version or nothing), a template that does not compile, a plugin problem; serve exits 1.',
+    fix: 'Fix what the message lists (`bootpolicy check` shows the same), or start without --strict to serve degraded.',
+  },
   BP_ERR_SERVER_PRIVILEGES: {
     message: 'Cannot drop privileges to {user}: {details}',
     when: '`user`/`group` is set and switching to them after binding failed (unknown user or group, not started as root, or `stateDir` not writable by that user); serve exits 1 rather than keep running as root.',
@@ -230,7 +240,7 @@ export const catalog = {
   },
   BPWRN002: {
     message: 'Policy {policy} failed to reload; the last good version keeps serving',
-    when: 'An edited policy does not compile.',
+    when: 'A policy does not compile, type-check or load, at start-up or after an edit; an earlier version (from memory or stateDir/policies) keeps serving.',
     fix: 'Fix the file; /healthz reports the error until you do.',
   },
   BPWRN003: {
@@ -262,6 +272,16 @@ export const catalog = {
     message: 'Policy {policy} quarantined',
     when: 'One policy revision hung a policy worker twice (BPWRN004 with reason watchdog); it now fails every request with BP_ERR_POLICY_QUARANTINED, without running.',
     fix: 'Fix the policy; saving the file makes a new revision, which runs again.',
+  },
+  BPWRN009: {
+    message: 'Policy {policy} serves its last good revision {revision} (since {since})',
+    when: 'The policy file is broken (compile, type or load error); an older revision serves meanwhile: the one loaded before the edit, or after a restart the one kept under stateDir/policies.',
+    fix: 'Fix the file (the BPWRN002 line and /healthz say what is wrong); the fixed version replaces the old one.',
+  },
+  BPWRN010: {
+    message: 'Policy {policy} is broken and has no good revision; it is not serving',
+    when: 'A policy failed to compile, type-check or load and no earlier version of it exists (in memory or under stateDir/policies): requests skip it.',
+    fix: 'Fix the file; `bootpolicy check` shows the errors.',
   },
   BPSEC001: {
     message: 'Admin token is shorter than 16 characters',

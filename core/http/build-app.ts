@@ -15,12 +15,14 @@ import { noHooks, type RequestHooks } from '../engine/request-hooks.js'
 import { createLogger, flushLogger } from '../log/logger.js'
 import { Metrics } from '../metrics/metrics.js'
 import { defaultImportables, type ImportableModules } from '../policy/compile-policy.js'
-import { PolicySet } from '../policy/policy-set.js'
+import type { PolicySet } from '../policy/policy-set.js'
+import { serverPolicySet } from '../policy/server-policy-set.js'
+import { RecentProblems } from '../health/recent-problems.js'
 import { WorkerPool } from '../policy/worker-pool.js'
 import { TemplateStore } from '../templates/template-store.js'
 import { registerBootRoutes } from './routes/boot.js'
 import { registerExplainRoute } from './routes/explain.js'
-import { registerHealthRoutes } from './routes/health.js'
+import { healthReport, registerHealthRoutes, type HealthReport } from './routes/health.js'
 import { registerStaticFiles } from './routes/static-files.js'
 import { applyConnectionLimits } from './connection-limits.js'
 import { PluginHost } from '../plugins/plugin-host.js'
@@ -49,6 +51,8 @@ export interface Bootpolicy {
   /** The plugin host (no plugins: an empty host). */
   readonly plugins: PluginHost
   readonly loadedPlugins: readonly LoadedPlugin[]
+  /** What /healthz reports. */
+  health(): HealthReport
   close(): Promise<void>
 }
 
@@ -64,7 +68,14 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
         setupTimeoutMs: config.pluginTimeouts.setupMs,
         logger,
       })
-  const host = new PluginHost(loadedPlugins.map((l) => l.plugin), { hookTimeoutMs: config.pluginTimeouts.hookMs, logger, loginLimits: config.auth.limits })
+  // Runtime failures /healthz shows for a while after they happen (health/recent-problems.ts).
+  const recent = new RecentProblems()
+  const host = new PluginHost(loadedPlugins.map((l) => l.plugin), {
+    hookTimeoutMs: config.pluginTimeouts.hookMs,
+    logger,
+    loginLimits: config.auth.limits,
+    onHookFailure: (f) => recent.record(`plugin:${f.plugin}:${f.hook}`, { kind: 'plugin', ...f, message: `plugin ${f.plugin} hook ${f.hook} failed (see the log)` }),
+  })
   const hooks = options.hooks ?? (loadedPlugins.length ? host : noHooks)
   logger.info({ plugins: loadedPlugins.map((l) => ({ name: l.plugin.name, version: l.plugin.version, setupMs: l.setupMs })), tree: bootTree(loadedPlugins) }, 'plugins loaded')
   const helpers: [string, string][] = loadedPlugins
@@ -84,19 +95,18 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
     size: config.policies.workers,
     limits: config.policies,
     onError: config.policies.onError,
-    onReplace: (info) => logger.warn({ code: 'BPWRN004', ...info }, 'BPWRN004 policy worker replaced'),
+    onReplace: (info) => {
+      logger.warn({ code: 'BPWRN004', ...info }, 'BPWRN004 policy worker replaced')
+      recent.record(`worker:${info.policy ?? ''}`, { kind: 'policy-worker', code: 'BPWRN004', message: 'a policy worker was replaced', ...info })
+    },
     onQuarantine: (info) => logger.error({ code: 'BPWRN008', ...info }, 'BPWRN008 policy quarantined: it hung its worker twice; it fails every request until it is edited'),
   })
-  const policies = new PolicySet(config.policies.dir, config.policies, importables, {
-    onReload(revision, problems) {
-      for (const p of problems) logger.warn({ code: 'BPWRN002', policy: p.policy, err: { code: p.code, message: p.message } }, 'policy failed to load; the last good version keeps serving')
-      logger.info({ revision, problems: problems.length }, 'policies loaded')
-    },
-  }, policyWorkers)
+  const policies = serverPolicySet(config, importables, policyWorkers, logger)
   await policies.load()
   if (config.policies.watch) policies.watch()
 
   const templates = new TemplateStore(config.templates.dir)
+  templates.onRenderFailure = (template, code) => recent.record(`template:${template}`, { kind: 'template', template, code, message: `template ${template} failed to render (see the log)` })
   let templateProblems = await templates.load()
   for (const p of templateProblems) logger.warn({ file: p.file, err: { message: p.error } }, 'template failed to compile')
   const templateWatcher = config.policies.watch ? watchDir(config.templates.dir, async () => {
@@ -154,11 +164,13 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
   })
 
   registerBootRoutes(app, engine, config.http.bootPath, metrics)
-  registerHealthRoutes(app, policies, metrics, () => [
+  const extraProblems = (): object[] => [
     ...templateProblems.map((p) => ({ template: p.file, message: p.error })),
     ...(options.problems?.() ?? []),
     ...policyWorkers.quarantined,
-  ])
+    ...recent.list(),
+  ]
+  registerHealthRoutes(app, policies, metrics, extraProblems)
   registerExplainRoute(app, engine, config.http.adminToken)
   if (config.files.dir || host.hasVirtualFiles) {
     registerStaticFiles(app, config.files.dir, host.hasVirtualFiles ? (path, address) => host.virtualFile(path, { address, protocol: 'http' }) : undefined)
@@ -179,6 +191,7 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
     config,
     plugins: host,
     loadedPlugins,
+    health: () => healthReport(policies, extraProblems),
     async close() {
       templateWatcher?.close()
       await app.close()

@@ -7,8 +7,12 @@
  * The default destination is stdout written in the background (one write per LOG_CHUNK bytes, not
  * one per line, at least every LOG_FLUSH_MS): the decision log costs a request little. It is
  * flushed synchronously on exit (pino registers that, fatal exits included) and by flushLogger.
+ * Every line is JSON with each key once (log shippers and strict parsers reject or silently pick
+ * one of duplicates): a child's binding replaces its parent's of the same name (`service: 'dhcp'`
+ * over `service: 'bootpolicy'`), and a logged field that collides with a binding or with `level`,
+ * `time` or `msg` is written with a `_` appended (`plugin_`).
  */
-import { pino, type DestinationStream, type Logger } from 'pino'
+import { pino, symbols, type DestinationStream, type Logger } from 'pino'
 import { decodedKey, isSecretParam } from '../context/credential-params.js'
 import { scrubString, scrubValue, serializeError } from './log-scrub.js'
 
@@ -82,6 +86,41 @@ export function flushLogger(logger: Logger): Promise<void> {
   })
 }
 
+/** Keys a logged object must not repeat, per logger: its bindings and pino's own. */
+const reservedKeys = new WeakMap<object, Set<string>>()
+
+function reservedOf(logger: Logger): Set<string> {
+  let keys = reservedKeys.get(logger)
+  if (!keys) {
+    keys = new Set(['level', 'time', 'msg', ...Object.keys(logger.bindings())])
+    reservedKeys.set(logger, keys)
+  }
+  return keys
+}
+
+/** A child's bindings are appended to its parent's as text: keep the last of each key. */
+function dedupeBindings(child: Logger): void {
+  const text = (child as unknown as Record<symbol, string>)[symbols.chindingsSym]
+  if (!text) return
+  const parsed = JSON.parse(`{${text.slice(1)}}`) as Record<string, unknown>
+  const once = JSON.stringify(parsed).slice(1, -1)
+  if (once.length + 1 !== text.length) (child as unknown as Record<symbol, string>)[symbols.chindingsSym] = once ? `,${once}` : ''
+}
+
+/** `obj` with every key that collides with `reserved` renamed (`key_`, `key__`, …). */
+function withoutCollisions(obj: Record<string, unknown>, reserved: Set<string>, keepMsg: boolean): Record<string, unknown> {
+  let hit = false
+  for (const k in obj) if (reserved.has(k) && !(keepMsg && k === 'msg')) hit = true
+  if (!hit) return obj
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(obj)) {
+    let key = k
+    if (!(keepMsg && k === 'msg')) while (reserved.has(key) || (key !== k && key in obj)) key += '_'
+    out[key] = v
+  }
+  return out
+}
+
 export function createLogger(level: string, destination: DestinationStream = stdoutDestination()): Logger {
   return pino(
     {
@@ -89,6 +128,7 @@ export function createLogger(level: string, destination: DestinationStream = std
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       serializers,
       base: { service: 'bootpolicy' },
+      onChild: dedupeBindings,
       formatters: {
         // Every field, nested or not: secrets scrubbed, strings capped, errors serialized.
         log: (obj) => scrubValue(obj) as Record<string, unknown>,
@@ -109,6 +149,10 @@ export function createLogger(level: string, destination: DestinationStream = std
               // a hostile getter: no message
             }
             args.push(scrubString(message) as never)
+          }
+          if (first && typeof first === 'object' && !(first instanceof Error)) {
+            // Without a message argument pino writes the object's own `msg` once: keep it.
+            args[0] = withoutCollisions(first as Record<string, unknown>, reservedOf(this), args.length < 2) as never
           }
           return method.apply(this, args)
         },

@@ -43,6 +43,8 @@ export interface PluginHostOptions {
   readonly logger: Logger
   /** Failed-login limits per user and per client address (defaults: 5 / 20 per 5 min). */
   readonly loginLimits?: Partial<LoginLimits>
+  /** Told of every failed or timed-out hook (for /healthz); no error text, which may carry a secret. */
+  readonly onHookFailure?: (info: { plugin: string; hook: string; code: string }) => void
 }
 
 export class PluginHost implements RequestHooks {
@@ -105,6 +107,7 @@ export class PluginHost implements RequestHooks {
         : new BootpolicyError('BP_ERR_PLUGIN_HOOK', { plugin, hook, details: messageOf(err) }, { cause: err })
       trace?.push({ plugin, hook, ms: round(performance.now() - t0), error: error.code })
       this.options.logger.warn({ plugin, hook, err: error }, 'plugin hook failed')
+      this.options.onHookFailure?.({ plugin, hook, code: error.code })
       throw error
     } finally {
       clearTimeout(timer)

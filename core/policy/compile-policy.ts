@@ -27,6 +27,11 @@ export interface CompiledPolicy {
   readonly map: string
   /** `name:line` of the default export, for errors that carry no stack (timeouts, memory). */
   readonly entry: string
+  /**
+   * The files bundled into it, relative to the policies directory (`10-a.ts`, `_helpers.ts`):
+   * a type error in any of them keeps this policy from going live.
+   */
+  readonly inputs?: readonly string[]
 }
 
 /** The modules a policy may import, by specifier → absolute file. */
@@ -52,7 +57,7 @@ export async function compilePolicy(
     throw new BootpolicyError('BP_ERR_POLICY_COMPILE', { policy: name, details: `${name} resolves outside the policies directory (a symlink?)` })
   }
   const source = await readFile(realFile, 'utf8')
-  let result: esbuild.BuildResult<{ write: false; sourcemap: 'external'; outdir: string }>
+  let result: esbuild.BuildResult<{ write: false; sourcemap: 'external'; outdir: string; metafile: true }>
   try {
     result = await esbuild.build({
       stdin: { contents: source, loader: 'ts', resolveDir: dirname(realFile), sourcefile: name },
@@ -66,6 +71,7 @@ export async function compilePolicy(
       // isolate wrapper replaces (isolate-wrapper.ts: rejections carry only strings).
       supported: { 'async-await': false, 'async-generator': false, 'for-await': false },
       sourcemap: 'external',
+      metafile: true,
       outdir: root,
       logLevel: 'silent',
       absWorkingDir: root,
@@ -84,5 +90,9 @@ export async function compilePolicy(
   const entry = idx < 0 ? name : `${name}:${source.slice(0, idx).split('\n').length}`
   // The hash covers the whole bundle, so editing a shared `_helper.ts` is a new revision too.
   const hash = createHash('sha256').update(code).digest('hex')
-  return { name, file, hash, code, map, entry }
+  // esbuild names stdin `<stdin>` and other inputs relative to absWorkingDir (the real root).
+  const inputs = Object.keys(result.metafile.inputs)
+    .map((f) => (f === '<stdin>' ? name : f.split(sep).join('/')))
+    .filter((f) => !f.startsWith('..') && !f.startsWith('/'))
+  return { name, file, hash, code, map, entry, inputs }
 }

@@ -4,6 +4,9 @@
  * quietly decides nothing; this is what catches it. One program covers every file of the
  * directory (policies, their `.test.ts` and `_helpers.ts`), so the lib files are parsed once.
  * Pure: a directory and the importable map in, diagnostics out; it reads files and writes none.
+ * A long-lived caller (the server's type-check thread) passes a SourceFileCache: files outside
+ * the directory (TypeScript's lib files, bootpolicy/policy's types) are then parsed once, which
+ * is most of a small directory's cost.
  */
 import { existsSync, readdirSync } from 'node:fs'
 import { relative, resolve, sep } from 'node:path'
@@ -52,7 +55,10 @@ export function importablePaths(importables: ImportableModules): Record<string, 
   return Object.fromEntries([...importables].map(([spec, file]) => [spec, [typesFileOf(file)]]))
 }
 
-export function typeCheckPolicies(dir: string, importables: ImportableModules): TypeDiagnostic[] {
+/** Parsed files outside the policies directory, by file name: they do not change while a server runs. */
+export type SourceFileCache = Map<string, ts.SourceFile>
+
+export function typeCheckPolicies(dir: string, importables: ImportableModules, cache?: SourceFileCache): TypeDiagnostic[] {
   const root = resolve(dir)
   const files = readdirSync(root)
     .filter((n) => n.endsWith('.ts') && !n.endsWith('.d.ts'))
@@ -61,8 +67,21 @@ export function typeCheckPolicies(dir: string, importables: ImportableModules): 
   if (files.length === 0) return []
   const { options, errors } = ts.convertCompilerOptionsFromJson({ ...POLICY_COMPILER_OPTIONS, paths: importablePaths(importables) }, root)
   if (errors.length) return errors.map((d) => toDiagnostic(d, root))
-  const program = ts.createProgram({ rootNames: files, options: { ...options, noEmit: true } })
   const inside = (f: string): boolean => f.startsWith(root + sep)
+  const programOptions = { ...options, noEmit: true }
+  const host = ts.createCompilerHost(programOptions)
+  if (cache) {
+    const read = host.getSourceFile.bind(host)
+    host.getSourceFile = (fileName, language, onError, fresh) => {
+      if (inside(resolve(fileName))) return read(fileName, language, onError, fresh)
+      const hit = cache.get(fileName)
+      if (hit) return hit
+      const parsed = read(fileName, language, onError, fresh)
+      if (parsed) cache.set(fileName, parsed)
+      return parsed
+    }
+  }
+  const program = ts.createProgram({ rootNames: files, options: programOptions, host })
   return ts
     .getPreEmitDiagnostics(program)
     // Plugin helpers shipped as .ts are the plugin's business: report the site's own files only.

@@ -63,8 +63,15 @@ export class TemplateStore {
     return [...this.templates.keys()]
   }
 
+  /**
+   * Told when a template is missing or its logic fails (for /healthz). Not for a client value that
+   * cannot be placed safely (BP_ERR_RENDER_UNSAFE_VALUE): any client could send one.
+   */
+  onRenderFailure?: (template: string, code: string) => void
+
   render(name: string, data: TemplateData): string {
     const t = this.templates.get(name)
+    if (!t) this.onRenderFailure?.(name, 'BP_ERR_RENDER_TEMPLATE')
     if (!t) throw new BootpolicyError('BP_ERR_RENDER_TEMPLATE', { template: name, details: 'no such template (or it failed to load)' })
     try {
       return renderTemplate(t.nodes, { ctx: data.ctx, vars: data.vars, requestId: new TrustedText(data.requestId) })
@@ -72,6 +79,7 @@ export class TemplateStore {
       if (err instanceof TemplateRenderError) {
         const where = `${t.file}:${err.line}`
         if (err.unsafe) throw new BootpolicyError('BP_ERR_RENDER_UNSAFE_VALUE', { field: `template ${where}`, reason: err.reason })
+        this.onRenderFailure?.(where, 'BP_ERR_RENDER_TEMPLATE')
         throw new BootpolicyError('BP_ERR_RENDER_TEMPLATE', { template: where, details: err.reason })
       }
       throw err

@@ -115,6 +115,9 @@ const ports = (site: string, extra: Record<string, unknown> = {}) => ({
   ...extra,
 })
 
+// serve type-checks its policies before it listens: on a busy shared machine that takes minutes.
+t.setTimeout(600_000)
+
 t.test('serve binds 80, 69, 67 and 4011 as root, then runs as the configured user', async (t) => {
   requireRoot('dropping privileges')
   const curl = requireCommand('curl', 'curl')
@@ -141,6 +144,8 @@ t.test('serve binds 80, 69, 67 and 4011 as root, then runs as the configured use
   t.equal(ack?.[0], 2, 'proxyDHCP on port 4011 still answers (a BOOTREPLY)')
   const state = statSync(join(site.dir, 'state'))
   t.equal(String(state.uid), uid, 'the stateDir it created belongs to the user')
+  // The last good policies are written after the drop, as the user, so that it can replace them.
+  t.equal(String(statSync(join(site.dir, 'state', 'policies')).uid), uid, 'the last-good store belongs to the user')
   run.child.kill('SIGTERM')
   const end = await run.exited
   t.equal(end.code, 0, `stops cleanly on SIGTERM ${end.err}${end.out.split("\n").filter((l) => l.includes("\"level\":60")).join(" ")}`)

@@ -3,7 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { build } from '../../../core/http/build-app.js'
 import { tempPolicies } from '../../helpers/policy-dir.js'
 
-async function until(check: () => Promise<boolean>, ms = 3000): Promise<boolean> {
+// A reload now includes the type check (seconds on a busy machine): wait generously.
+async function until(check: () => Promise<boolean>, ms = 20_000): Promise<boolean> {
   const end = Date.now() + ms
   while (Date.now() < end) {
     if (await check()) return true
