@@ -30,7 +30,9 @@ export function healthReport(policies: PolicySet, extraProblems: () => object[])
 export function registerHealthRoutes(app: FastifyInstance, policies: PolicySet, metrics: Metrics, extraProblems: () => object[]): void {
   app.get('/healthz', async (req, reply) => {
     const report = healthReport(policies, extraProblems)
-    const strict = (req.query as Record<string, unknown>).strict
+    // Read from the raw URL: the app does not parse queries (build-app.ts, querystringParser).
+    const q = req.url.indexOf('?')
+    const strict = q < 0 ? undefined : (new URLSearchParams(req.url.slice(q + 1)).get('strict') ?? undefined)
     // `?strict`, `?strict=1`, `?strict=true`; `?strict=0` and `?strict=false` mean off.
     const wantsStrict = strict !== undefined && strict !== '0' && strict !== 'false'
     if (wantsStrict && report.status === 'degraded') reply.code(503)
