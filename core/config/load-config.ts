@@ -92,6 +92,7 @@ function collect(data: Record<string, unknown>, sections: LoadOptions['sections'
   return problems
 }
 
+/** The config with defaults filled in and paths made absolute, deep-frozen. */
 export function validateConfig(raw: Record<string, unknown>, baseDir: string, sections: LoadOptions['sections'] = {}): Config {
   const data = structuredClone(raw)
   const problems = collect(data, sections)
@@ -108,7 +109,19 @@ export function validateConfig(raw: Record<string, unknown>, baseDir: string, se
     config.http.tls.key = abs(config.http.tls.key)
   }
   config.baseDir = baseDir
-  return config
+  return freezeDeep(config)
+}
+
+/**
+ * The validated config is read by every part for the life of the process: frozen, so that no
+ * part can change what another part sees (a spread copy is how a caller varies it).
+ */
+function freezeDeep<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value as object)) freezeDeep(v)
+    Object.freeze(value)
+  }
+  return value
 }
 
 function applyEnv(target: Record<string, unknown>, env: NodeJS.ProcessEnv): void {

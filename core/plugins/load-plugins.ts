@@ -33,8 +33,11 @@ export interface LoadPluginOptions {
   readonly bootPath: string
   readonly setupTimeoutMs: number
   readonly logger: Logger
-  /** false: resolve, check and validate only (policy tests need helpers and kinds, not running plugins). */
-  readonly setup?: boolean
+  /**
+   * false: resolve, check and validate only (policy tests need helpers and kinds, not running
+   * plugins); a function: set up only the plugins it accepts (explain).
+   */
+  readonly setup?: boolean | ((plugin: BootpolicyPlugin) => boolean)
 }
 
 /** Where a plugin's module is: explicit path, first-party folder, or npm package. */
@@ -101,11 +104,11 @@ export async function loadPlugins(entries: readonly PluginEntry[], options: Load
       }
       const problems = validatePluginOptions(plugin, pluginOptions)
       if (problems.length) throw new BootpolicyError('BP_ERR_PLUGIN_OPTIONS', { plugin: plugin.name, details: problems.join('; ') })
-      Object.assign(entry.options ?? {}, pluginOptions)
 
       const stateDir = join(options.stateDir, 'plugins', plugin.name)
       const t0 = performance.now()
-      if (plugin.setup && options.setup !== false) {
+      const wanted = typeof options.setup === 'function' ? options.setup(plugin) : options.setup !== false
+      if (plugin.setup && wanted) {
         mkdirSync(stateDir, { recursive: true })
         await withTimeout(plugin.name, options.setupTimeoutMs, () =>
           plugin.setup!({ logger: options.logger.child({ plugin: plugin.name }), stateDir, bootPath: options.bootPath, baseDir: options.baseDir }),

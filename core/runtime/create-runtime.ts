@@ -1,0 +1,154 @@
+/**
+ * createRuntime(config) → the one composition root every front door shares: plugins, the policy
+ * worker pool and policy set, templates and the engine, with their watchers and one close().
+ * It knows no transport: HTTP (core/http/build-app.ts), DHCP and TFTP (core/server.ts) and the
+ * CLI (explain; check and test use its plugin stage) are adapters over it. It never imports fastify.
+ */
+import type { FSWatcher } from 'node:fs'
+import type { Logger } from 'pino'
+import type { Config } from '../config/config-types.js'
+import { validateDecision } from '../decision/validate-decision.js'
+import { Engine } from '../engine/engine.js'
+import type { RequestHooks } from '../engine/request-hooks.js'
+import { BootpolicyError } from '../errors/bp-error.js'
+import { createLogger } from '../log/logger.js'
+import { Metrics } from '../metrics/metrics.js'
+import { bootTree, type LoadedPlugin } from '../plugins/load-plugins.js'
+import { PluginHost } from '../plugins/plugin-host.js'
+import { defaultImportables } from '../policy/compile-policy.js'
+import { PolicySet } from '../policy/policy-set.js'
+import { WorkerPool } from '../policy/worker-pool.js'
+import { TemplateStore } from '../templates/template-store.js'
+import { loadRuntimePlugins, type PluginMode } from './runtime-plugins.js'
+import { watchDir } from './watch-dir.js'
+
+export interface RuntimeOptions {
+  readonly logger?: Logger
+  /** Replaces the plugin host built from config.plugins (tests of the engine alone). */
+  readonly hooks?: RequestHooks
+  /** Extra modules policies may import (plugin helpers), by specifier. */
+  readonly importables?: Iterable<[string, string]>
+  /** Problems other parts report to /healthz (plugins, services). */
+  readonly problems?: () => object[]
+  /** How plugins are loaded (runtime-plugins.ts); default `online`. */
+  readonly plugins?: PluginMode
+  /** Watch the policy and template directories; default `config.policies.watch`. */
+  readonly watch?: boolean
+}
+
+export interface Runtime {
+  readonly config: Config
+  readonly logger: Logger
+  readonly metrics: Metrics
+  readonly engine: Engine
+  readonly policies: PolicySet
+  /** The worker threads that run the policies. */
+  readonly policyWorkers: WorkerPool
+  readonly templates: TemplateStore
+  /** The plugin host (no plugins: an empty host). */
+  readonly plugins: PluginHost
+  readonly loadedPlugins: readonly LoadedPlugin[]
+  /** What is wrong but not fatal: templates that failed to compile, quarantined policies, `options.problems`. */
+  problems(): object[]
+  /** Stops the watchers, the policy workers and the plugins (reverse order); idempotent. */
+  close(): Promise<void>
+}
+
+export async function createRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
+  const logger = options.logger ?? createLogger(config.log.level)
+  const watching = options.watch ?? config.policies.watch
+  const loaded = options.hooks
+    ? undefined
+    : await loadRuntimePlugins(config, { mode: options.plugins ?? 'online', logger, ...(options.importables && { importables: options.importables }) })
+  const host = loaded?.host ?? new PluginHost([], { hookTimeoutMs: config.pluginTimeouts.hookMs, logger, loginLimits: config.auth.limits })
+  const hooks = options.hooks ?? loaded!.hooks
+  const loadedPlugins = loaded?.loaded ?? []
+  logger.info({ plugins: loadedPlugins.map((l) => ({ name: l.plugin.name, version: l.plugin.version, setupMs: l.setupMs })), tree: bootTree(loadedPlugins) }, 'plugins loaded')
+
+  // Refuse an invalid `default` before policies and templates start watching: a failed start must
+  // leave nothing running that keeps the process alive (the engine checks it again).
+  const defaultCheck = validateDecision(config.default, hooks.kindValidators)
+  if (!defaultCheck.ok) {
+    await host.close().catch(() => undefined)
+    throw new BootpolicyError('BP_ERR_CONFIG_INVALID', { details: `default: ${defaultCheck.problems.join('; ')}` })
+  }
+
+  const policyWorkers = new WorkerPool({
+    size: config.policies.workers,
+    limits: config.policies,
+    onError: config.policies.onError,
+    onReplace: (info) => logger.warn({ code: 'BPWRN004', ...info }, 'BPWRN004 policy worker replaced'),
+    onQuarantine: (info) => logger.error({ code: 'BPWRN008', ...info }, 'BPWRN008 policy quarantined: it hung its worker twice; it fails every request until it is edited'),
+  })
+  const importables = loaded?.importables ?? defaultImportables(options.importables)
+  const policies = new PolicySet(config.policies.dir, config.policies, importables, {
+    onReload(revision, problems) {
+      for (const p of problems) logger.warn({ code: 'BPWRN002', policy: p.policy, err: { code: p.code, message: p.message } }, 'policy failed to load; the last good version keeps serving')
+      logger.info({ revision, problems: problems.length }, 'policies loaded')
+    },
+  }, policyWorkers)
+  let templateWatcher: FSWatcher | undefined
+  const templates = new TemplateStore(config.templates.dir)
+  let templateProblems: { file: string; error: string }[] = []
+  const loadTemplates = async (): Promise<void> => {
+    templateProblems = await templates.load()
+    for (const p of templateProblems) logger.warn({ file: p.file, err: { message: p.error } }, 'template failed to compile')
+  }
+  let engine: Engine
+  try {
+    await policies.load()
+    if (watching) policies.watch()
+    await loadTemplates()
+    if (watching) {
+      templateWatcher = watchDir(config.templates.dir, async () => {
+        await loadTemplates()
+        logger.info({ templates: templates.list().length }, 'templates reloaded')
+      })
+    }
+    engine = new Engine({
+      policies,
+      executor: policyWorkers,
+      templates,
+      hooks,
+      defaultDecision: config.default,
+      bootPath: config.http.bootPath,
+      logger,
+      onError: config.policies.onError,
+      cacheSize: config.policies.cacheSize,
+      cacheTtlMs: config.policies.cacheTtlMs,
+    })
+  } catch (err) {
+    templateWatcher?.close()
+    policies.close()
+    await policyWorkers.close()
+    await host.close().catch(() => undefined)
+    throw err
+  }
+
+  let closing: Promise<void> | undefined
+  return {
+    config,
+    logger,
+    metrics: new Metrics(),
+    engine,
+    policies,
+    policyWorkers,
+    templates,
+    plugins: host,
+    loadedPlugins,
+    problems: () => [
+      ...templateProblems.map((p) => ({ template: p.file, message: p.error })),
+      ...(options.problems?.() ?? []),
+      ...policyWorkers.quarantined,
+    ],
+    close() {
+      closing ??= (async () => {
+        templateWatcher?.close()
+        policies.close()
+        await policyWorkers.close()
+        await host.close()
+      })()
+      return closing
+    },
+  }
+}
