@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url'
 import { Ajv } from 'ajv'
 import { BootpolicyError } from '../errors/bp-error.js'
 import { configSchema } from './config-schema.js'
-import type { Config } from './config-types.js'
+import type { Config, ConfigShape } from './config-types.js'
 
 export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), import.meta.url.includes('/dist/') ? '../../..' : '../..')
 
@@ -97,7 +97,7 @@ export function validateConfig(raw: Record<string, unknown>, baseDir: string, se
   const data = structuredClone(raw)
   const problems = collect(data, sections)
   if (problems.length) throw new BootpolicyError('BP_ERR_CONFIG_INVALID', { details: problems.map((p) => `${p.path || '(root)'}: ${p.message}`).join('; ') })
-  const config = data as unknown as Config
+  const config = data as unknown as ConfigShape
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(baseDir, p))
   config.policies.dir = abs(config.policies.dir)
   config.templates.dir = abs(config.templates.dir)
@@ -109,7 +109,7 @@ export function validateConfig(raw: Record<string, unknown>, baseDir: string, se
     config.http.tls.key = abs(config.http.tls.key)
   }
   config.baseDir = baseDir
-  return freezeDeep(config)
+  return freezeDeep(config) as Config
 }
 
 /**
