@@ -85,6 +85,8 @@ export function validatePluginOptions(plugin: BootpolicyPlugin, options: Record<
 
 export async function loadPlugins(entries: readonly PluginEntry[], options: LoadPluginOptions): Promise<LoadedPlugin[]> {
   const loaded: LoadedPlugin[] = []
+  // Only what was started is closed on a failure: a plugin loaded without setup never is.
+  const started: BootpolicyPlugin[] = []
   try {
     for (const entry of entries.filter((e) => e.enabled !== false)) {
       const file = resolvePluginModule(entry, options.baseDir)
@@ -114,11 +116,12 @@ export async function loadPlugins(entries: readonly PluginEntry[], options: Load
           plugin.setup!({ logger: options.logger.child({ plugin: plugin.name }), stateDir, bootPath: options.bootPath, baseDir: options.baseDir }),
         )
       }
+      if (wanted) started.push(plugin)
       loaded.push({ plugin, source: file, setupMs: Math.round((performance.now() - t0) * 100) / 100 })
     }
   } catch (err) {
     // Close what was set up, in reverse order, before reporting.
-    for (const l of [...loaded].reverse()) await l.plugin.close?.().catch(() => undefined)
+    for (const p of started.reverse()) await p.close?.().catch(() => undefined)
     throw err
   }
   return loaded

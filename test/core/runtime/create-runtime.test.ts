@@ -73,3 +73,13 @@ t.test('a start that fails after plugin setup closes the plugins it set up', asy
   t.match(String((err as Error).message), /bogus: unknown field/)
   t.same(site.markers(), ['facts.setup', 'facts.close', 'prov.setup', 'prov.close'])
 })
+
+t.test('explain: a plugin that fails to load closes the plugins set up before it, and only those', async (t) => {
+  const site = markerSite()
+  t.teardown(() => site.remove())
+  const config = loadConfig({ file: site.config })
+  const broken = { ...config, plugins: [...config.plugins, { name: 'no-such-plugin-r1', options: {}, enabled: true }] }
+  const err = await createRuntime(broken, { plugins: 'explain', watch: false }).then(() => undefined, (e: unknown) => e)
+  t.ok(isBootpolicyError(err) && err.code === 'BP_ERR_PLUGIN_LOAD', String(err))
+  t.same(site.markers(), ['facts.setup', 'facts.close'], 'marker-provisioner was neither set up nor closed')
+})
