@@ -1,11 +1,13 @@
 /**
- * Binds the ports of a built instance: HTTP, and DHCP and TFTP when configured. A failure at any
- * step closes everything already started, so the process is left with nothing that keeps it alive.
+ * Binds the ports of a built instance: HTTP, and DHCP and TFTP when configured — three front
+ * doors over one runtime (core/runtime). A failure at any step closes everything already
+ * started, so the process is left with nothing that keeps it alive.
  */
 import type { Config } from './config/config-types.js'
 import { BootpolicyError, messageOf } from './errors/bp-error.js'
 import { createDhcpService, type DhcpService } from './dhcp/dhcp-service.js'
 import { build, type BuildOptions, type Bootpolicy } from './http/build-app.js'
+import type { Runtime } from './runtime/create-runtime.js'
 import { createTftpService, type TftpService } from './tftp/tftp-service.js'
 
 export interface RunningServer {
@@ -34,23 +36,8 @@ export async function startServer(config: Config, options: BuildOptions = {}, be
   bp.logger.info({ host: config.http.host, port }, 'http listening')
   const services: (DhcpService | TftpService)[] = []
   try {
-    if (config.tftp.enabled) {
-      const tftp = createTftpService(config.tftp, {
-        logger: bp.logger,
-        ...(bp.plugins.hasVirtualFiles && { virtualFile: (path, client) => bp.plugins.virtualFile(path, { ...client, protocol: 'tftp' }) }),
-      })
-      await tftp.start()
-      services.push(tftp)
-    }
-    if (config.dhcp.mode && config.dhcp.mode !== 'off') {
-      const dhcp = createDhcpService(dhcpConfigFor(config), {
-        logger: bp.logger,
-        stateDir: config.stateDir,
-        ...(bp.plugins.hasDhcpOffer && { decideBoot: (facts) => bp.plugins.dhcpOffer(facts) }),
-      })
-      await dhcp.start()
-      services.push(dhcp)
-    }
+    if (config.tftp.enabled) services.push(await startTftp(bp.runtime))
+    if (config.dhcp.mode && config.dhcp.mode !== 'off') services.push(await startDhcp(bp.runtime))
     await bp.plugins.ready()
   } catch (err) {
     for (const s of services.reverse()) await s.close().catch(() => undefined)
@@ -65,6 +52,29 @@ export async function startServer(config: Config, options: BuildOptions = {}, be
       await bp.close()
     },
   }
+}
+
+/** The TFTP front door: the configured root, plus the plugins' virtual files. */
+async function startTftp(runtime: Runtime): Promise<TftpService> {
+  const { plugins } = runtime
+  const tftp = createTftpService(runtime.config.tftp, {
+    logger: runtime.logger,
+    ...(plugins.hasVirtualFiles && { virtualFile: (path, client) => plugins.virtualFile(path, { ...client, protocol: 'tftp' }) }),
+  })
+  await tftp.start()
+  return tftp
+}
+
+/** The DHCP front door: the configured mode, with the plugins' dhcpOffer overrides. */
+async function startDhcp(runtime: Runtime): Promise<DhcpService> {
+  const { plugins } = runtime
+  const dhcp = createDhcpService(dhcpConfigFor(runtime.config), {
+    logger: runtime.logger,
+    stateDir: runtime.config.stateDir,
+    ...(plugins.hasDhcpOffer && { decideBoot: (facts) => plugins.dhcpOffer(facts) }),
+  })
+  await dhcp.start()
+  return dhcp
 }
 
 /** DHCP hands iPXE this server's own bootstrap URL unless the config names another one. */

@@ -21,7 +21,7 @@ import { networkFindings } from './check-network.js'
 import { formatJson, formatText, type CheckProblem } from './check-problem.js'
 import { findEmptyLuns } from './check-sanboot.js'
 import { didYouMean } from './did-you-mean.js'
-import { loadPluginsOffline, type OfflinePlugins } from './offline-plugins.js'
+import { loadRuntimePlugins, type RuntimePlugins } from '../runtime/runtime-plugins.js'
 import { escapeRegExp } from '../text/escape-regexp.js'
 
 export async function checkCommand(configFile: string | undefined, format: 'text' | 'json'): Promise<number> {
@@ -54,9 +54,9 @@ export async function checkSite(configFile: string | undefined): Promise<CheckPr
   }
   const config = validateConfig(source.raw, source.baseDir)
 
-  let plugins: OfflinePlugins | undefined
+  let plugins: RuntimePlugins | undefined
   try {
-    plugins = await loadPluginsOffline(config)
+    plugins = await loadRuntimePlugins(config, { mode: 'offline' })
   } catch (err) {
     problems.push(pluginProblem(err, config, at))
   }
@@ -93,7 +93,7 @@ function pluginProblem(err: unknown, config: Config, at: Locate): CheckProblem {
   return { severity: 'error', ...at(pointer), code, message: `${messageOf(err)}${hint}` }
 }
 
-async function checkPolicies(config: Config, plugins: OfflinePlugins | undefined, at: Locate): Promise<CheckProblem[]> {
+async function checkPolicies(config: Config, plugins: RuntimePlugins | undefined, at: Locate): Promise<CheckProblem[]> {
   const dir = config.policies.dir
   if (!existsSync(dir)) return [{ severity: 'error', ...at('/policies/dir'), code: 'BP_ERR_POLICY_LOAD', message: `policies directory ${dir} does not exist` }]
   const importables = plugins?.importables ?? defaultImportables()

@@ -1,8 +1,13 @@
-/** bootpolicy explain --mac … : the decision, the rendered script and the trace for one client. */
+/**
+ * bootpolicy explain --mac … : the decision, the rendered script and the trace for one client.
+ * It runs over the runtime alone (no fastify, no port) with plugins in `explain` mode: only the
+ * plugins the decision depends on are set up (core/runtime/runtime-plugins.ts), and no `prepare`
+ * side effect runs (a dry run).
+ */
 import type { Config } from '../config/config-types.js'
-import { build } from '../http/build-app.js'
+import { toQuery } from '../context/to-query.js'
 import { createLogger } from '../log/logger.js'
-import { toQuery } from '../http/routes/explain.js'
+import { createRuntime } from '../runtime/create-runtime.js'
 
 export async function explainCommand(config: Config, flags: Record<string, string | true>, format: 'text' | 'json'): Promise<number> {
   const fields: Record<string, string> = {}
@@ -13,9 +18,9 @@ export async function explainCommand(config: Config, flags: Record<string, strin
       fields[name!] = value.join('=')
     } else fields[k] = v
   }
-  const bp = await build({ ...config, policies: { ...config.policies, watch: false } }, { logger: createLogger('silent') })
+  const runtime = await createRuntime(config, { logger: createLogger('silent'), plugins: 'explain', watch: false })
   try {
-    const result = await bp.engine.handle({ query: toQuery(fields), remoteAddress: '127.0.0.1', requestId: 'explain', dryRun: true })
+    const result = await runtime.engine.handle({ query: toQuery(fields), remoteAddress: '127.0.0.1', requestId: 'explain', dryRun: true })
     if (format === 'json') {
       process.stdout.write(`${JSON.stringify({ decision: result.decision, record: result.record, script: result.script }, null, 2)}\n`)
     } else {
@@ -27,6 +32,6 @@ export async function explainCommand(config: Config, flags: Record<string, strin
     }
     return result.record.error ? 1 : 0
   } finally {
-    await bp.close()
+    await runtime.close()
   }
 }

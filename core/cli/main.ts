@@ -15,7 +15,6 @@ import { explainCommand } from './explain-command.js'
 import { COMMAND_HELP, OVERVIEW } from './help-text.js'
 import { initCommand } from './init-command.js'
 import { iscsiCommand } from './iscsi-command.js'
-import { serveCommand } from './serve-command.js'
 import { testCommand } from './test-command.js'
 
 const KNOWN = ['config', 'format', 'mac', 'uuid', 'buildarch', 'platform', 'arch', 'arch93', 'serial', 'manufacturer', 'product', 'asset', 'hostname', 'ip', 'user-class', 'username', 'password', 'param', 'device', 'discard', 'name', 'out', 'days', 'force', 'help', 'version', 'strict']
@@ -44,7 +43,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       case 'init':
         return initCommand(args.positional[0] ?? '.')
       case 'serve':
-        return await serveCommand(loadConfig({ file: configFile }), { strict: args.flags.strict !== undefined && args.flags.strict !== 'false' && args.flags.strict !== '0' })
+        // Imported here: only serve needs fastify and the DHCP/TFTP services.
+        return await (await import('./serve-command.js')).serveCommand(loadConfig({ file: configFile }), { strict: args.flags.strict !== undefined && args.flags.strict !== 'false' && args.flags.strict !== '0' })
       case 'check':
         return await checkCommand(configFile, format)
       case 'test':

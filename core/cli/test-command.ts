@@ -2,13 +2,13 @@
 import { resolve } from 'node:path'
 import { loadConfig } from '../config/load-config.js'
 import { runPolicyTests } from '../policy/policy-tests.js'
-import { loadPluginsOffline } from './offline-plugins.js'
+import { loadRuntimePlugins } from '../runtime/runtime-plugins.js'
 
 export async function testCommand(configFile: string | undefined, dir: string | undefined, format: 'text' | 'json'): Promise<number> {
   const config = loadConfig({ file: configFile })
   const target = dir ? resolve(dir) : config.policies.dir
   // The configured plugins' policy helpers and decision kinds, without running the plugins.
-  const plugins = await loadPluginsOffline(config)
+  const plugins = await loadRuntimePlugins(config, { mode: 'offline' })
   const results = await runPolicyTests(target, config.policies, plugins.importables, plugins.kinds)
   const failed = results.filter((r) => r.status !== 'PASS').length
   if (format === 'json') {

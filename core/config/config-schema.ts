@@ -2,6 +2,7 @@
  * The configuration schema (JSON Schema draft-07, validated by ajv with defaults filled in and
  * every violation reported at once). docs/reference/config.md documents each key.
  */
+import { DEFAULT_LOGIN_LIMITS as limits } from '../auth/login-limiter.js'
 import { dhcpConfigSchema } from '../dhcp/config-schema.js'
 import { tftpConfigSchema } from '../tftp/config-schema.js'
 
@@ -120,11 +121,12 @@ export const configSchema = {
           additionalProperties: false,
           default: {},
           properties: {
-            perUser: { type: 'integer', minimum: 1, default: 5 },
-            perAddress: { type: 'integer', minimum: 1, default: 20 },
-            windowMs: { type: 'integer', minimum: 1000, default: 300000 },
-            maxKeys: { type: 'integer', minimum: 100, default: 10000 },
-            maxLimitedKeys: { type: 'integer', minimum: 100, default: 10000 },
+            // The limiter's own defaults (it also runs without a config: plugin tests).
+            perUser: { type: 'integer', minimum: 1, default: limits.perUser },
+            perAddress: { type: 'integer', minimum: 1, default: limits.perAddress },
+            windowMs: { type: 'integer', minimum: 1000, default: limits.windowMs },
+            maxKeys: { type: 'integer', minimum: 100, default: limits.maxKeys },
+            maxLimitedKeys: { type: 'integer', minimum: 100, default: limits.maxLimitedKeys },
           },
         },
       },

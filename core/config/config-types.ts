@@ -1,4 +1,5 @@
 /** The validated configuration (defaults filled in). Keys are documented in docs/reference/config.md. */
+import type { LoginLimits } from '../auth/login-limiter.js'
 import type { Decision } from '../decision/types.js'
 import type { DhcpConfig } from '../dhcp/config-schema.js'
 import type { TftpConfig } from '../tftp/config-schema.js'
@@ -10,7 +11,8 @@ export interface PluginEntry {
   enabled: boolean
 }
 
-export interface Config {
+/** The shape before freezing; `Config` is what every part gets. */
+export interface ConfigShape {
   http: {
     host: string
     port: number
@@ -45,8 +47,13 @@ export interface Config {
   dhcp: DhcpConfig
   tftp: TftpConfig
   pluginTimeouts: { setupMs: number; hookMs: number }
-  auth: { limits: { perUser: number; perAddress: number; windowMs: number; maxKeys: number; maxLimitedKeys: number } }
+  auth: { limits: LoginLimits }
   plugins: PluginEntry[]
   /** Folder that relative paths were resolved against. */
   baseDir: string
 }
+
+type DeepReadonly<T> = T extends (infer U)[] ? readonly DeepReadonly<U>[] : T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T
+
+/** The validated, deep-frozen configuration (load-config.ts freezes it; the type says so too). */
+export type Config = DeepReadonly<ConfigShape>

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url'
 import { Ajv } from 'ajv'
 import { BootpolicyError } from '../errors/bp-error.js'
 import { configSchema } from './config-schema.js'
-import type { Config } from './config-types.js'
+import type { Config, ConfigShape } from './config-types.js'
 
 export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), import.meta.url.includes('/dist/') ? '../../..' : '../..')
 
@@ -92,11 +92,12 @@ function collect(data: Record<string, unknown>, sections: LoadOptions['sections'
   return problems
 }
 
+/** The config with defaults filled in and paths made absolute, deep-frozen. */
 export function validateConfig(raw: Record<string, unknown>, baseDir: string, sections: LoadOptions['sections'] = {}): Config {
   const data = structuredClone(raw)
   const problems = collect(data, sections)
   if (problems.length) throw new BootpolicyError('BP_ERR_CONFIG_INVALID', { details: problems.map((p) => `${p.path || '(root)'}: ${p.message}`).join('; ') })
-  const config = data as unknown as Config
+  const config = data as unknown as ConfigShape
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(baseDir, p))
   config.policies.dir = abs(config.policies.dir)
   config.templates.dir = abs(config.templates.dir)
@@ -108,7 +109,19 @@ export function validateConfig(raw: Record<string, unknown>, baseDir: string, se
     config.http.tls.key = abs(config.http.tls.key)
   }
   config.baseDir = baseDir
-  return config
+  return freezeDeep(config) as Config
+}
+
+/**
+ * The validated config is read by every part for the life of the process: frozen, so that no
+ * part can change what another part sees (a spread copy is how a caller varies it).
+ */
+function freezeDeep<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value as object)) freezeDeep(v)
+    Object.freeze(value)
+  }
+  return value
 }
 
 function applyEnv(target: Record<string, unknown>, env: NodeJS.ProcessEnv): void {

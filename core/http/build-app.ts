@@ -1,45 +1,33 @@
 /**
- * build(config) → a ready bootpolicy instance that does not listen yet. Tests call this and use
- * `app.inject()`; core/server.ts binds ports and handles signals.
+ * The HTTP front door: a fastify app over a runtime (core/runtime). `build(config)` creates both
+ * and returns a ready instance that does not listen yet; tests call it and use `app.inject()`;
+ * core/server.ts binds ports and handles signals.
  */
 import { randomBytes } from 'node:crypto'
-import { watch, type FSWatcher } from 'node:fs'
 import { readFileSync } from 'node:fs'
 import Fastify, { LogController, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Config } from '../config/config-types.js'
-import { validateDecision } from '../decision/validate-decision.js'
-import { Engine } from '../engine/engine.js'
-import { BootpolicyError } from '../errors/bp-error.js'
-import { noHooks, type RequestHooks } from '../engine/request-hooks.js'
-import { createLogger, flushLogger } from '../log/logger.js'
-import { Metrics } from '../metrics/metrics.js'
-import { defaultImportables, type ImportableModules } from '../policy/compile-policy.js'
+import type { Engine } from '../engine/engine.js'
+import type { Metrics } from '../metrics/metrics.js'
+import type { LoadedPlugin } from '../plugins/load-plugins.js'
+import type { PluginHost } from '../plugins/plugin-host.js'
 import type { PolicySet } from '../policy/policy-set.js'
-import { serverPolicySet } from '../policy/server-policy-set.js'
-import { RecentProblems } from '../health/recent-problems.js'
-import { WorkerPool } from '../policy/worker-pool.js'
-import { TemplateStore } from '../templates/template-store.js'
+import type { WorkerPool } from '../policy/worker-pool.js'
+import type { TemplateStore } from '../templates/template-store.js'
+import { createRuntime, type Runtime, type RuntimeOptions } from '../runtime/create-runtime.js'
 import { registerBootRoutes } from './routes/boot.js'
 import { registerExplainRoute } from './routes/explain.js'
 import { healthReport, registerHealthRoutes, type HealthReport } from './routes/health.js'
 import { registerStaticFiles } from './routes/static-files.js'
 import { applyConnectionLimits } from './connection-limits.js'
-import { PluginHost } from '../plugins/plugin-host.js'
-import { bootTree, loadPlugins, type LoadedPlugin } from '../plugins/load-plugins.js'
 
-export interface BuildOptions {
-  readonly logger?: Logger
-  /** Replaces the plugin host built from config.plugins (tests of the engine alone). */
-  readonly hooks?: RequestHooks
-  /** Extra modules policies may import (plugin helpers), by specifier. */
-  readonly importables?: Iterable<[string, string]>
-  /** Problems other parts report to /healthz (plugins, services). */
-  readonly problems?: () => object[]
-}
+export type BuildOptions = RuntimeOptions
 
 export interface Bootpolicy {
   readonly app: FastifyInstance
+  /** What the app runs over; DHCP and TFTP use the same one. */
+  readonly runtime: Runtime
   readonly engine: Engine
   readonly policies: PolicySet
   /** The worker threads that run the policies. */
@@ -53,89 +41,42 @@ export interface Bootpolicy {
   readonly loadedPlugins: readonly LoadedPlugin[]
   /** What /healthz reports. */
   health(): HealthReport
+  /** Closes the app, then the runtime. */
   close(): Promise<void>
 }
 
 export async function build(config: Config, options: BuildOptions = {}): Promise<Bootpolicy> {
-  const logger = options.logger ?? createLogger(config.log.level)
-  const metrics = new Metrics()
-  const loadedPlugins = options.hooks
-    ? []
-    : await loadPlugins(config.plugins, {
-        baseDir: config.baseDir,
-        stateDir: config.stateDir,
-        bootPath: config.http.bootPath,
-        setupTimeoutMs: config.pluginTimeouts.setupMs,
-        logger,
-      })
-  // Runtime failures /healthz shows for a while after they happen (health/recent-problems.ts).
-  const recent = new RecentProblems()
-  const host = new PluginHost(loadedPlugins.map((l) => l.plugin), {
-    hookTimeoutMs: config.pluginTimeouts.hookMs,
-    logger,
-    loginLimits: config.auth.limits,
-    onHookFailure: (f) => recent.record(`plugin:${f.plugin}:${f.hook}`, { kind: 'plugin', ...f, message: `plugin ${f.plugin} hook ${f.hook} failed (see the log)` }),
-  })
-  const hooks = options.hooks ?? (loadedPlugins.length ? host : noHooks)
-  logger.info({ plugins: loadedPlugins.map((l) => ({ name: l.plugin.name, version: l.plugin.version, setupMs: l.setupMs })), tree: bootTree(loadedPlugins) }, 'plugins loaded')
-  const helpers: [string, string][] = loadedPlugins
-    .filter((l) => l.plugin.policyHelpers)
-    .map((l) => [`bootpolicy/plugins/${l.plugin.name}`, l.plugin.policyHelpers!])
-  const importables: ImportableModules = defaultImportables([...helpers, ...(options.importables ?? [])])
-
-  // Refuse an invalid `default` before policies and templates start watching: a failed start must
-  // leave nothing running that keeps the process alive (the engine checks it again).
-  const defaultCheck = validateDecision(config.default, hooks.kindValidators)
-  if (!defaultCheck.ok) {
-    await host.close().catch(() => undefined)
-    throw new BootpolicyError('BP_ERR_CONFIG_INVALID', { details: `default: ${defaultCheck.problems.join('; ')}` })
+  const runtime = await createRuntime(config, options)
+  let app: FastifyInstance
+  try {
+    app = await createHttpApp(runtime)
+  } catch (err) {
+    await runtime.close()
+    throw err
   }
-
-  const policyWorkers = new WorkerPool({
-    size: config.policies.workers,
-    limits: config.policies,
-    onError: config.policies.onError,
-    onReplace: (info) => {
-      logger.warn({ code: 'BPWRN004', ...info }, 'BPWRN004 policy worker replaced')
-      recent.record(`worker:${info.policy ?? ''}`, { kind: 'policy-worker', code: 'BPWRN004', message: 'a policy worker was replaced', ...info })
+  const { engine, policies, policyWorkers, templates, metrics, logger, plugins, loadedPlugins } = runtime
+  return {
+    app, runtime, engine, policies, policyWorkers, templates, metrics, logger, config, plugins, loadedPlugins,
+    health: () => healthReport(policies, runtime.problems),
+    async close() {
+      await app.close()
+      await runtime.close()
     },
-    onQuarantine: (info) => logger.error({ code: 'BPWRN008', ...info }, 'BPWRN008 policy quarantined: it hung its worker twice; it fails every request until it is edited'),
-  })
-  const policies = serverPolicySet(config, importables, policyWorkers, logger)
-  await policies.load()
-  if (config.policies.watch) policies.watch()
+  }
+}
 
-  const templates = new TemplateStore(config.templates.dir)
-  templates.onRenderFailure = (template, code) => recent.record(`template:${template}`, { kind: 'template', template, code, message: `template ${template} failed to render (see the log)` })
-  let templateProblems = await templates.load()
-  for (const p of templateProblems) logger.warn({ file: p.file, err: { message: p.error } }, 'template failed to compile')
-  const templateWatcher = config.policies.watch ? watchDir(config.templates.dir, async () => {
-    templateProblems = await templates.load()
-    for (const p of templateProblems) logger.warn({ file: p.file, err: { message: p.error } }, 'template failed to compile')
-    logger.info({ templates: templates.list().length }, 'templates reloaded')
-  }) : undefined
-
-  const engine = new Engine({
-    policies,
-    executor: policyWorkers,
-    templates,
-    hooks,
-    defaultDecision: config.default,
-    bootPath: config.http.bootPath,
-    logger,
-    onError: config.policies.onError,
-    cacheSize: config.policies.cacheSize,
-    cacheTtlMs: config.policies.cacheTtlMs,
-  })
-
+/** The fastify app over a runtime, ready (not listening). Closing it leaves the runtime running. */
+export async function createHttpApp(runtime: Runtime): Promise<FastifyInstance> {
+  const { config, engine, logger, metrics, policies, plugins: host } = runtime
   const app = Fastify({
     loggerInstance: logger,
     // Our own access line (with the query's secrets redacted) replaces fastify's.
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: nextRequestId,
     // iPXE sends short queries; anything near this is hostile.
-    // /boot decodes its raw query itself (parse-ipxe-query.ts) and no route reads `req.query`:
-    // fastify's own parse of every hostile query would be work and garbage for nothing.
+    // /boot decodes its raw query itself (parse-ipxe-query.ts) and no route reads `req.query`
+    // (/healthz reads its one flag from the raw URL): fastify's own parse of every hostile query
+    // would be work and garbage for nothing.
     routerOptions: { maxParamLength: 4096, querystringParser: () => ({}) },
     bodyLimit: 64 * 1024,
     // iPXE's requests are tiny and sent at once: short timeouts close what an attacker holds open.
@@ -164,13 +105,7 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
   })
 
   registerBootRoutes(app, engine, config.http.bootPath, metrics)
-  const extraProblems = (): object[] => [
-    ...templateProblems.map((p) => ({ template: p.file, message: p.error })),
-    ...(options.problems?.() ?? []),
-    ...policyWorkers.quarantined,
-    ...recent.list(),
-  ]
-  registerHealthRoutes(app, policies, metrics, extraProblems)
+  registerHealthRoutes(app, policies, metrics, runtime.problems)
   registerExplainRoute(app, engine, config.http.adminToken)
   if (config.files.dir || host.hasVirtualFiles) {
     registerStaticFiles(app, config.files.dir, host.hasVirtualFiles ? (path, address) => host.virtualFile(path, { address, protocol: 'http' }) : undefined)
@@ -180,27 +115,7 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
   }
 
   await app.ready()
-  return {
-    app,
-    engine,
-    policies,
-    policyWorkers,
-    templates,
-    metrics,
-    logger,
-    config,
-    plugins: host,
-    loadedPlugins,
-    health: () => healthReport(policies, extraProblems),
-    async close() {
-      templateWatcher?.close()
-      await app.close()
-      policies.close()
-      await policyWorkers.close()
-      await host.close()
-      await flushLogger(logger) // the decision log is written in the background (logger.ts)
-    },
-  }
+  return app
 }
 
 /**
@@ -209,22 +124,6 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
  */
 function serverTimeouts(config: Config): { headersTimeout: number; connectionsCheckingInterval: number } {
   return { headersTimeout: config.http.headersTimeoutMs, connectionsCheckingInterval: Math.min(1000, config.http.headersTimeoutMs) }
-}
-
-/** Debounced directory watch (100 ms); a missing directory is simply not watched. */
-function watchDir(dir: string, onChange: () => Promise<void>): FSWatcher | undefined {
-  let timer: NodeJS.Timeout | undefined
-  try {
-    const watcher = watch(dir, { recursive: true }, () => {
-      clearTimeout(timer)
-      timer = setTimeout(() => void onChange().catch(() => undefined), 100)
-    })
-    watcher.on('error', () => undefined)
-    watcher.on('close', () => clearTimeout(timer))
-    return watcher
-  } catch {
-    return undefined
-  }
 }
 
 // Request ids: 10 hex digits, a random per-process prefix and a counter. Unique and cheap

@@ -33,8 +33,11 @@ export interface LoadPluginOptions {
   readonly bootPath: string
   readonly setupTimeoutMs: number
   readonly logger: Logger
-  /** false: resolve, check and validate only (policy tests need helpers and kinds, not running plugins). */
-  readonly setup?: boolean
+  /**
+   * false: resolve, check and validate only (policy tests need helpers and kinds, not running
+   * plugins); a function: set up only the plugins it accepts (explain).
+   */
+  readonly setup?: boolean | ((plugin: BootpolicyPlugin) => boolean)
 }
 
 /** Where a plugin's module is: explicit path, first-party folder, or npm package. */
@@ -82,6 +85,8 @@ export function validatePluginOptions(plugin: BootpolicyPlugin, options: Record<
 
 export async function loadPlugins(entries: readonly PluginEntry[], options: LoadPluginOptions): Promise<LoadedPlugin[]> {
   const loaded: LoadedPlugin[] = []
+  // Only what was started is closed on a failure: a plugin loaded without setup never is.
+  const started: BootpolicyPlugin[] = []
   try {
     for (const entry of entries.filter((e) => e.enabled !== false)) {
       const file = resolvePluginModule(entry, options.baseDir)
@@ -101,21 +106,22 @@ export async function loadPlugins(entries: readonly PluginEntry[], options: Load
       }
       const problems = validatePluginOptions(plugin, pluginOptions)
       if (problems.length) throw new BootpolicyError('BP_ERR_PLUGIN_OPTIONS', { plugin: plugin.name, details: problems.join('; ') })
-      Object.assign(entry.options ?? {}, pluginOptions)
 
       const stateDir = join(options.stateDir, 'plugins', plugin.name)
       const t0 = performance.now()
-      if (plugin.setup && options.setup !== false) {
+      const wanted = typeof options.setup === 'function' ? options.setup(plugin) : options.setup !== false
+      if (plugin.setup && wanted) {
         mkdirSync(stateDir, { recursive: true })
         await withTimeout(plugin.name, options.setupTimeoutMs, () =>
           plugin.setup!({ logger: options.logger.child({ plugin: plugin.name }), stateDir, bootPath: options.bootPath, baseDir: options.baseDir }),
         )
       }
+      if (wanted) started.push(plugin)
       loaded.push({ plugin, source: file, setupMs: Math.round((performance.now() - t0) * 100) / 100 })
     }
   } catch (err) {
     // Close what was set up, in reverse order, before reporting.
-    for (const l of [...loaded].reverse()) await l.plugin.close?.().catch(() => undefined)
+    for (const p of started.reverse()) await p.close?.().catch(() => undefined)
     throw err
   }
   return loaded

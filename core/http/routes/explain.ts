@@ -7,6 +7,7 @@
 import { timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import type { Engine } from '../../engine/engine.js'
+import { toQuery } from '../../context/to-query.js'
 import { BootpolicyError } from '../../errors/bp-error.js'
 import { sendError } from '../send-error.js'
 
@@ -21,12 +22,6 @@ export function registerExplainRoute(app: FastifyInstance, engine: Engine, admin
     const result = await engine.handle({ query: toQuery(body as Record<string, string>), remoteAddress: req.ip, requestId: req.id, dryRun: true })
     return { script: result.script, decision: result.decision, record: result.record }
   })
-}
-
-export function toQuery(fields: Record<string, string>): string {
-  return Object.entries(fields)
-    .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)
-    .join('&')
 }
 
 function tokenMatches(header: string | undefined, token: string): boolean {

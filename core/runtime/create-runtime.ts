@@ -1,0 +1,162 @@
+/**
+ * createRuntime(config) → the one composition root every front door shares: plugins, the policy
+ * worker pool and policy set, templates and the engine, with their watchers and one close().
+ * It knows no transport: HTTP (core/http/build-app.ts), DHCP and TFTP (core/server.ts) and the
+ * CLI (explain; check and test use its plugin stage) are adapters over it. It never imports fastify.
+ */
+import type { FSWatcher } from 'node:fs'
+import type { Logger } from 'pino'
+import type { Config } from '../config/config-types.js'
+import { validateDecision } from '../decision/validate-decision.js'
+import { Engine } from '../engine/engine.js'
+import type { RequestHooks } from '../engine/request-hooks.js'
+import { BootpolicyError } from '../errors/bp-error.js'
+import { createLogger, flushLogger } from '../log/logger.js'
+import { RecentProblems } from '../health/recent-problems.js'
+import { Metrics } from '../metrics/metrics.js'
+import { bootTree, type LoadedPlugin } from '../plugins/load-plugins.js'
+import { PluginHost } from '../plugins/plugin-host.js'
+import { defaultImportables } from '../policy/compile-policy.js'
+import type { PolicySet } from '../policy/policy-set.js'
+import { serverPolicySet } from '../policy/server-policy-set.js'
+import { WorkerPool } from '../policy/worker-pool.js'
+import { TemplateStore } from '../templates/template-store.js'
+import { loadRuntimePlugins, type PluginMode } from './runtime-plugins.js'
+import { watchDir } from './watch-dir.js'
+
+export interface RuntimeOptions {
+  readonly logger?: Logger
+  /** Replaces the plugin host built from config.plugins (tests of the engine alone). */
+  readonly hooks?: RequestHooks
+  /** Extra modules policies may import (plugin helpers), by specifier. */
+  readonly importables?: Iterable<[string, string]>
+  /** Problems other parts report to /healthz (plugins, services). */
+  readonly problems?: () => object[]
+  /** How plugins are loaded (runtime-plugins.ts); default `online`. */
+  readonly plugins?: PluginMode
+  /** Watch the policy and template directories; default `config.policies.watch`. */
+  readonly watch?: boolean
+}
+
+export interface Runtime {
+  readonly config: Config
+  readonly logger: Logger
+  readonly metrics: Metrics
+  readonly engine: Engine
+  readonly policies: PolicySet
+  /** The worker threads that run the policies. */
+  readonly policyWorkers: WorkerPool
+  readonly templates: TemplateStore
+  /** The plugin host (no plugins: an empty host). */
+  readonly plugins: PluginHost
+  readonly loadedPlugins: readonly LoadedPlugin[]
+  /** What is wrong but not fatal: templates that failed to compile, quarantined policies, recent runtime failures, `options.problems`. */
+  problems(): object[]
+  /** Stops the watchers, the policy workers and the plugins (reverse order); idempotent. */
+  close(): Promise<void>
+}
+
+export async function createRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
+  const logger = options.logger ?? createLogger(config.log.level)
+  const watching = options.watch ?? config.policies.watch
+  // Runtime failures /healthz shows for a while after they happen (health/recent-problems.ts).
+  const recent = new RecentProblems()
+  const onHookFailure = (f: { plugin: string; hook: string; code: string }): void =>
+    recent.record(`plugin:${f.plugin}:${f.hook}`, { kind: 'plugin', ...f, message: `plugin ${f.plugin} hook ${f.hook} failed (see the log)` })
+  const loaded = options.hooks
+    ? undefined
+    : await loadRuntimePlugins(config, { mode: options.plugins ?? 'online', logger, onHookFailure, ...(options.importables && { importables: options.importables }) })
+  const host = loaded?.host ?? new PluginHost([], { hookTimeoutMs: config.pluginTimeouts.hookMs, logger, loginLimits: config.auth.limits })
+  const hooks = options.hooks ?? loaded!.hooks
+  const loadedPlugins = loaded?.loaded ?? []
+  logger.info({ plugins: loadedPlugins.map((l) => ({ name: l.plugin.name, version: l.plugin.version, setupMs: l.setupMs })), tree: bootTree(loadedPlugins) }, 'plugins loaded')
+
+  // Refuse an invalid `default` before policies and templates start watching: a failed start must
+  // leave nothing running that keeps the process alive (the engine checks it again).
+  const defaultCheck = validateDecision(config.default, hooks.kindValidators)
+  if (!defaultCheck.ok) {
+    await host.close().catch(() => undefined)
+    throw new BootpolicyError('BP_ERR_CONFIG_INVALID', { details: `default: ${defaultCheck.problems.join('; ')}` })
+  }
+
+  const policyWorkers = new WorkerPool({
+    size: config.policies.workers,
+    limits: config.policies,
+    onError: config.policies.onError,
+    onReplace: (info) => {
+      logger.warn({ code: 'BPWRN004', ...info }, 'BPWRN004 policy worker replaced')
+      recent.record(`worker:${info.policy ?? ''}`, { kind: 'policy-worker', code: 'BPWRN004', message: 'a policy worker was replaced', ...info })
+    },
+    onQuarantine: (info) => logger.error({ code: 'BPWRN008', ...info }, 'BPWRN008 policy quarantined: it hung its worker twice; it fails every request until it is edited'),
+  })
+  const importables = loaded?.importables ?? defaultImportables(options.importables)
+  // Type-checked off the main thread, last good versions kept in stateDir (server-policy-set.ts).
+  const policies = serverPolicySet(config, importables, policyWorkers, logger)
+  let templateWatcher: FSWatcher | undefined
+  const templates = new TemplateStore(config.templates.dir)
+  templates.onRenderFailure = (template, code) => recent.record(`template:${template}`, { kind: 'template', template, code, message: `template ${template} failed to render (see the log)` })
+  let templateProblems: { file: string; error: string }[] = []
+  const loadTemplates = async (): Promise<void> => {
+    templateProblems = await templates.load()
+    for (const p of templateProblems) logger.warn({ file: p.file, err: { message: p.error } }, 'template failed to compile')
+  }
+  let engine: Engine
+  try {
+    await policies.load()
+    if (watching) policies.watch()
+    await loadTemplates()
+    if (watching) {
+      templateWatcher = watchDir(config.templates.dir, async () => {
+        await loadTemplates()
+        logger.info({ templates: templates.list().length }, 'templates reloaded')
+      })
+    }
+    engine = new Engine({
+      policies,
+      executor: policyWorkers,
+      templates,
+      hooks,
+      defaultDecision: config.default,
+      bootPath: config.http.bootPath,
+      logger,
+      onError: config.policies.onError,
+      cacheSize: config.policies.cacheSize,
+      cacheTtlMs: config.policies.cacheTtlMs,
+    })
+  } catch (err) {
+    templateWatcher?.close()
+    policies.close()
+    await policyWorkers.close()
+    await host.close().catch(() => undefined)
+    throw err
+  }
+
+  let closing: Promise<void> | undefined
+  return {
+    config,
+    logger,
+    metrics: new Metrics(),
+    engine,
+    policies,
+    policyWorkers,
+    templates,
+    plugins: host,
+    loadedPlugins,
+    problems: () => [
+      ...templateProblems.map((p) => ({ template: p.file, message: p.error })),
+      ...(options.problems?.() ?? []),
+      ...policyWorkers.quarantined,
+      ...recent.list(),
+    ],
+    close() {
+      closing ??= (async () => {
+        templateWatcher?.close()
+        policies.close()
+        await policyWorkers.close()
+        await host.close()
+        await flushLogger(logger) // the decision log is written in the background (logger.ts)
+      })()
+      return closing
+    },
+  }
+}
