@@ -8,6 +8,7 @@ import { resolve } from 'node:path'
 import { loadConfig } from '../config/load-config.js'
 import { BootpolicyError } from '../errors/bp-error.js'
 import { runPolicyTests, type CaseResult } from '../policy/policy-tests.js'
+import { terminalSafe } from '../text/terminal-safe.js'
 import { loadPluginsOffline } from './offline-plugins.js'
 
 export interface TestFlags {
@@ -56,9 +57,9 @@ function report(dir: string, results: readonly CaseResult[], format: 'text' | 'j
   }
   let out = ''
   for (const r of results) {
-    out += `${r.status.padEnd(5)} ${r.policy}: ${r.name}\n`
-    if (r.message) out += `      ${r.message}\n`
-    if (r.prints && (r.status !== 'PASS' || flags.verbose)) for (const line of r.prints) out += `      print: ${line}\n`
+    out += `${r.status.padEnd(5)} ${r.policy}: ${terminalSafe(r.name)}\n`
+    if (r.message) out += `      ${terminalSafe(r.message)}\n`
+    if (r.prints && (r.status !== 'PASS' || flags.verbose)) for (const line of r.prints) out += `      print: ${terminalSafe(line)}\n`
   }
   const none = results.length === 0 ? (flags.run === undefined ? ' (no test cases found)' : ` (no case matches --run ${flags.run})`) : ''
   process.stdout.write(`${out}${results.length - failed} passed, ${failed} failed${none}\n`)

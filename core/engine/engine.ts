@@ -17,6 +17,7 @@ import { IpxeScript } from '../ipxe/script-builder.js'
 import type { PolicySet } from '../policy/policy-set.js'
 import type { TemplateStore } from '../templates/template-store.js'
 import type { DecisionRecord, PolicyStep } from './decision-record.js'
+import { summarizeDecision } from './decision-summary.js'
 import { PolicyRunner, type PolicyExecutor, type PolicyRunnerOptions } from './policy-runner.js'
 import type { HookTrace, RequestHooks } from './request-hooks.js'
 
@@ -139,7 +140,7 @@ export class Engine {
       }
       credentials = undefined // nothing past this point may see the password
 
-      const run = await this.runner.run(ctx)
+      const run = await this.runner.run(ctx, req.dryRun)
       runKey = run.key
       ;({ steps, cpuUs } = run.outcome)
       cached = run.cached
@@ -177,7 +178,7 @@ export class Engine {
         script = this.render(prepared, ctx)
         if (bodyKey !== undefined) this.bodies!.set(bodyKey, script)
       }
-      const record = this.record(req, ctx, steps, hookTrace, decidedBy, prepared.kind, cached, cpuUs, t0)
+      const record = this.record(req, ctx, steps, hookTrace, decidedBy, prepared.kind, cached, cpuUs, t0, undefined, prepared)
       return { response: { statusCode: 200, script, record, decision: prepared }, cacheable: prepared === chosen && prepared.kind !== 'template' && this.options.hooks.cacheable }
     } catch (err) {
       const e = asError(err)
@@ -211,7 +212,7 @@ export class Engine {
 
   private record(
     req: BootRequest, context: BootContext, policies: readonly PolicyStep[], plugins: HookTrace[], decidedBy: string,
-    kind: string, cached: boolean, cpuUs: number, t0: number, error?: BootpolicyError,
+    kind: string, cached: boolean, cpuUs: number, t0: number, error?: BootpolicyError, decision?: Decision,
   ): DecisionRecord {
     const record: DecisionRecord = {
       reqId: req.requestId,
@@ -220,6 +221,7 @@ export class Engine {
       plugins,
       decidedBy,
       kind,
+      summary: summarizeDecision(decision ?? this.options.defaultDecision),
       cached,
       ...(error && { error: { code: error.code, message: error.message } }),
       cpuUs,
