@@ -54,11 +54,15 @@ Prints one line per problem, "file:line:col: CODE message" ("warning:" before th
 Exit status: 0 no errors (warnings allowed), 1 errors, 2 usage.
 Options:
 ${CONFIG}${FORMAT}`,
-  test: `Usage: bootpolicy test [DIR] [--config FILE] [--format text|json]
+  test: `Usage: bootpolicy test [DIR] [--run PATTERN] [--verbose] [--watch] [--config FILE] [--format text|json]
 
 Runs every <policy>.test.ts of DIR (default: policies.dir) in the production sandbox, with the
-configured plugins' helpers and decision kinds (plugins are not set up). Exit 1 on any FAIL or ERROR.
+configured plugins' helpers and decision kinds (plugins are not set up), and every *.test.ts that
+exports cases.chain([...]) against the whole chain. Exit 1 on any FAIL or ERROR, or when no case ran.
 Options:
+  --run PATTERN         only cases whose "policy: case name" matches this regular expression
+  --verbose             show print() output under every case (by default only under FAIL/ERROR)
+  --watch               run again whenever a file in DIR changes, until interrupted
 ${CONFIG}${FORMAT}`,
   explain: `Usage: bootpolicy explain --mac M [--uuid U] [--buildarch A] [--param name=value] ... [--config FILE] [--format text|json]
 

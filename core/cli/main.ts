@@ -17,7 +17,7 @@ import { initCommand } from './init-command.js'
 import { iscsiCommand } from './iscsi-command.js'
 import { testCommand } from './test-command.js'
 
-const KNOWN = ['config', 'format', 'mac', 'uuid', 'buildarch', 'platform', 'arch', 'arch93', 'serial', 'manufacturer', 'product', 'asset', 'hostname', 'ip', 'user-class', 'username', 'password', 'param', 'device', 'discard', 'name', 'out', 'days', 'force', 'help', 'version', 'strict']
+const KNOWN = ['config', 'format', 'mac', 'uuid', 'buildarch', 'platform', 'arch', 'arch93', 'serial', 'manufacturer', 'product', 'asset', 'hostname', 'ip', 'user-class', 'username', 'password', 'param', 'device', 'discard', 'name', 'out', 'days', 'force', 'help', 'version', 'strict', 'run', 'verbose', 'watch']
 
 export async function main(argv: readonly string[]): Promise<number> {
   quietOnClosedPipe()
@@ -48,7 +48,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       case 'check':
         return await checkCommand(configFile, format)
       case 'test':
-        return await testCommand(configFile, args.positional[0], format)
+        return await testCommand(configFile, args.positional[0], format, testFlags(args.flags))
       case 'explain':
         return await explainCommand(loadConfig({ file: configFile }), args.flags, format)
       case 'cert':
@@ -63,6 +63,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`bootpolicy: ${code}${messageOf(err)}\n`)
     return 2
   }
+}
+
+function testFlags(flags: Record<string, string | true>): { run?: string; verbose?: boolean; watch?: boolean } {
+  if (flags.run === true) throw new BootpolicyError('BP_ERR_CLI_USAGE', { details: '--run needs a pattern (a regular expression on "policy: case name")' })
+  return { ...(flags.run !== undefined && { run: flags.run }), verbose: flags.verbose !== undefined, watch: flags.watch !== undefined }
 }
 
 function unknownCommand(name: string): BootpolicyError {

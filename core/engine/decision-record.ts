@@ -7,6 +7,14 @@ export interface PolicyStep {
   readonly code?: string
   readonly message?: string
   readonly us: number
+  /**
+   * The revision of the version that ran: the first 12 hex digits of its compiled bundle's sha256
+   * (the policy and its imports). Every policy up to the decider is a step, so with the context
+   * these say exactly which code produced an answer, after any later edit.
+   */
+  readonly rev?: string
+  /** print() lines, in explain only (a /boot request does not collect them). */
+  readonly prints?: readonly string[]
 }
 
 export interface DecisionRecord {
@@ -18,6 +26,8 @@ export interface DecisionRecord {
   /** `policy:<file>`, `plugin:<name>`, `default`, or `failsafe`. */
   readonly decidedBy: string
   readonly kind: string
+  /** The decision served, in one short line without credentials (decision-summary.ts). */
+  readonly summary: string
   readonly cached: boolean
   readonly error?: { code: string; message: string }
   readonly cpuUs: number

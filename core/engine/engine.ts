@@ -17,6 +17,7 @@ import type { PolicySet } from '../policy/policy-set.js'
 import type { TemplateStore } from '../templates/template-store.js'
 import { DecisionCache, type BodySource } from './decision-cache.js'
 import type { DecisionRecord, PolicyStep } from './decision-record.js'
+import { summarizeDecision } from './decision-summary.js'
 import { PolicyRunner, type PolicyExecutor, type PolicyRunnerOptions } from './policy-runner.js'
 import type { HookTrace, RequestHooks } from './request-hooks.js'
 
@@ -125,7 +126,7 @@ export class Engine {
       }
       credentials = undefined // nothing past this point may see the password
 
-      const run = await this.runner.run(ctx)
+      const run = await this.runner.run(ctx, req.dryRun)
       runKey = run.key
       ;({ steps, cpuUs } = run.outcome)
       cached = run.cached
@@ -158,7 +159,7 @@ export class Engine {
       const which: BodySource = prepared === decision && decidedBy.startsWith('policy:') ? 'policy' : prepared === this.options.defaultDecision ? 'default' : undefined
       // Templates are files that may change under a running server: rendered each time (decision-cache.ts).
       const script = this.cache.body(prepared, which, runKey, () => this.render(prepared, ctx))
-      const record = this.record(req, ctx, steps, hookTrace, decidedBy, prepared.kind, cached, cpuUs, t0)
+      const record = this.record(req, ctx, steps, hookTrace, decidedBy, prepared.kind, cached, cpuUs, t0, undefined, prepared)
       return { response: { statusCode: 200, script, record, decision: prepared }, cacheable: prepared === chosen && prepared.kind !== 'template' && this.options.hooks.cacheable }
     } catch (err) {
       const e = asError(err)
@@ -192,7 +193,7 @@ export class Engine {
 
   private record(
     req: BootRequest, context: BootContext, policies: readonly PolicyStep[], plugins: HookTrace[], decidedBy: string,
-    kind: string, cached: boolean, cpuUs: number, t0: number, error?: BootpolicyError,
+    kind: string, cached: boolean, cpuUs: number, t0: number, error?: BootpolicyError, decision?: Decision,
   ): DecisionRecord {
     const record: DecisionRecord = {
       reqId: req.requestId,
@@ -201,6 +202,7 @@ export class Engine {
       plugins,
       decidedBy,
       kind,
+      summary: summarizeDecision(decision ?? this.options.defaultDecision),
       cached,
       ...(error && { error: { code: error.code, message: error.message } }),
       cpuUs,

@@ -15,7 +15,7 @@ import { validatePluginParts } from '../decision/split-validation.js'
 import type { KindValidator } from '../decision/validate-decision.js'
 import { BootpolicyError } from '../errors/bp-error.js'
 import type { PolicySet } from '../policy/policy-set.js'
-import { decodeChain } from '../policy/worker-protocol.js'
+import { decodeChain, type ChainStep } from '../policy/worker-protocol.js'
 import type { PolicyStep } from './decision-record.js'
 
 export interface PolicyOutcome {
@@ -35,7 +35,8 @@ export interface PolicyRunnerOptions {
 
 /** Runs the chain from policy `from` on a context given as JSON; resolves with worker-protocol's encoding. */
 export interface PolicyExecutor {
-  run(ctxJson: string, from?: number): Promise<string>
+  /** `trace`: collect the policies' print() lines (explain). */
+  run(ctxJson: string, from?: number, trace?: boolean): Promise<string>
 }
 
 export interface RunResult {
@@ -67,44 +68,46 @@ export class PolicyRunner {
   }
 
   /** `key` identifies (revision, context) while caching is on; other memos reuse it. A hit returns synchronously. */
-  run(ctx: BootContext): RunResult | Promise<RunResult> {
+  /** `trace` (explain): a fresh run that collects print() lines; it neither reads nor fills the memo. */
+  run(ctx: BootContext, trace = false): RunResult | Promise<RunResult> {
     const json = this.serialize(ctx)
     const key = this.cache ? `${this.policies.revision}\n${json}` : undefined
-    const hit = key === undefined ? undefined : this.cache!.get(key)
+    const hit = key === undefined || trace ? undefined : this.cache!.get(key)
     if (hit) return { outcome: hit, cached: true, key }
     if (this.policies.policies.length === 0) return { outcome: { steps: [], cpuUs: 0 }, cached: false, key }
-    return this.evaluate(json).then((outcome) => {
-      if (key !== undefined) this.cache!.set(key, outcome)
+    return this.evaluate(json, trace).then((outcome) => {
+      if (key !== undefined && !trace) this.cache!.set(key, outcome)
       return { outcome, cached: false, key }
     })
   }
 
-  private async evaluate(json: string): Promise<PolicyOutcome> {
+  private async evaluate(json: string, trace: boolean): Promise<PolicyOutcome> {
     const steps: PolicyStep[] = []
     let cpuNs = 0
     let from = 0
     for (;;) {
-      const { meta, decisionJson } = decodeChain(await this.executor.run(json, from))
+      const { meta, decisionJson } = decodeChain(await this.executor.run(json, from, trace))
       cpuNs += meta.cpuNs
       let error: BootpolicyError | undefined
       for (const s of meta.steps) {
         if (s.o === 'error') {
           const e = new BootpolicyError(s.code!, s.params)
           error ??= e
-          steps.push({ policy: s.p, outcome: 'error', code: e.code, message: e.message, us: s.us })
-        } else if (s.o === 'passed') steps.push({ policy: s.p, outcome: 'passed', us: s.us })
+          steps.push({ policy: s.p, outcome: 'error', code: e.code, message: e.message, us: s.us, ...extras(s) })
+        } else if (s.o === 'passed') steps.push({ policy: s.p, outcome: 'passed', us: s.us, ...extras(s) })
       }
       const cpuUs = Math.round(cpuNs / 1000)
       if (meta.decided < 0) return error && this.options.onError === 'failsafe' ? { steps, error, cpuUs } : { steps, cpuUs }
-      const name = meta.steps[meta.steps.length - 1]!.p
-      const us = meta.steps[meta.steps.length - 1]!.us
+      const last = meta.steps[meta.steps.length - 1]!
+      const name = last.p
+      const us = last.us
       const checked = this.check(decisionJson!, meta.plugins)
       if (checked.ok) {
-        steps.push({ policy: name, outcome: 'decided', us })
+        steps.push({ policy: name, outcome: 'decided', us, ...extras(last) })
         return { decision: checked.decision, decidedBy: `policy:${name}`, steps, cpuUs }
       }
       const bad = new BootpolicyError('BP_ERR_POLICY_BAD_DECISION', { policy: name, details: checked.problems.slice(0, 5).join('; ') })
-      steps.push({ policy: name, outcome: 'error', code: bad.code, message: bad.message, us })
+      steps.push({ policy: name, outcome: 'error', code: bad.code, message: bad.message, us, ...extras(last) })
       if (this.options.onError === 'failsafe') return { steps, error: bad, cpuUs }
       from = meta.decided + 1 // `next`: the rest of the chain, one more hop
       if (from >= this.policies.policies.length) return { steps, cpuUs }
@@ -130,4 +133,9 @@ export class PolicyRunner {
     if (json.length <= MEMO_MAX_CHARS) this.checked.set(json, checked)
     return checked
   }
+}
+
+/** A step's revision and print() lines, as the worker reported them. */
+function extras(s: ChainStep): { rev?: string; prints?: readonly string[] } {
+  return { ...(s.h && { rev: s.h }), ...(s.pr && { prints: s.pr }) }
 }

@@ -107,8 +107,13 @@ export interface PolicyTestCase {
   readonly name: string
   /** The request as /boot would receive it: wire names (`mac`, `buildarch`, `serial`, …, or `arch`). */
   readonly request: Readonly<Record<string, string>>
-  /** Pretend an authenticate hook accepted this principal. */
-  readonly principal?: Principal
+  /**
+   * Pretend an authenticate hook accepted this principal: ctx.auth becomes
+   * `{ status: 'authenticated', username: name, principal }`. `groups` defaults to [], `source` to `test`.
+   */
+  readonly principal?: { readonly name: string; readonly groups?: readonly string[]; readonly source?: string }
+  /** ctx.plugins as the plugins' enrich hooks would set it, e.g. `{ ldap: { groups: ['lab'] } }`. */
+  readonly plugins?: Readonly<Partial<PluginFacts> & Record<string, unknown>>
   /**
    * What the policy must return: `undefined`/`null` for "no decision", or a partial decision
    * that must match (every given field deeply equal).
@@ -116,6 +121,35 @@ export interface PolicyTestCase {
   readonly expect: Partial<Decision> | Record<string, unknown> | null
 }
 
+/** One case of a chain test: the whole chain runs, as /boot runs it. */
+export interface ChainTestCase extends Omit<PolicyTestCase, 'expect'> {
+  /**
+   * Who decides (`policy:<file>`; `default` when no policy decides; `failsafe` after a failure
+   * under policies.onError `failsafe`) and, optionally, a partial decision that must match.
+   */
+  readonly expect: { readonly decidedBy?: string; readonly decision?: Partial<Decision> | Record<string, unknown> }
+}
+
+export interface ChainTests {
+  readonly chain: readonly ChainTestCase[]
+}
+
 export function cases(list: PolicyTestCase[]): PolicyTestCase[] {
   return list
+}
+
+/** The default export of a chain test file (any `*.test.ts`, e.g. `chain.test.ts`). */
+cases.chain = function chainCases(list: ChainTestCase[]): ChainTests {
+  return { chain: list }
+}
+
+/**
+ * Debug output, like OPA's print: `bootpolicy test` shows the lines under a failing case (all of
+ * them with --verbose) and explain adds them to the trace. Values are serialized inside the
+ * sandbox: at most 50 lines per call of the policy, 1000 characters each. On a real /boot it does
+ * nothing (the values are not even serialized).
+ */
+export function print(...values: unknown[]): void {
+  const sink = (globalThis as { __bootpolicy_print?: (...v: unknown[]) => void }).__bootpolicy_print
+  if (typeof sink === 'function') Reflect.apply(sink, undefined, values)
 }

@@ -12,6 +12,9 @@
  *   'X'                       last resort: something failed that cannot even be described
  * The policy's top-level code runs inside a try/catch too (loadedScript): what it throws is read
  * by 'bind' in here, never by isolated-vm on the host.
+ * print() (bootpolicy/policy) reaches the wrapper's `__bootpolicy_print`: while a caller traces
+ * (ops 'trace' … 'prints', for tests and explain) each call's values are serialized here, by the
+ * same budgeted walker, into a bounded list of strings; otherwise it returns at once (production).
  * The intrinsics it uses are captured first, so a policy that patches JSON, Object, Array or
  * String prototypes can only make its own call fail. WebAssembly (its memory is not counted in
  * the isolate's memory limit), SharedArrayBuffer and Atomics are removed.
@@ -30,6 +33,12 @@ export interface WrapperLimits {
 export const DECISION_LIMITS: WrapperLimits = { maxNodes: 10_000, maxBytes: 256 * 1024, maxMessage: 2000, maxStack: 4000 }
 /** Policy test files export tables of cases: more room, same walker. */
 export const DATA_LIMITS: WrapperLimits = { ...DECISION_LIMITS, maxNodes: 200_000, maxBytes: 16 * 1024 * 1024 }
+
+/** print(): at most this many lines per call of the policy, each cut at this many characters. */
+export const PRINT_LIMITS = { maxPrints: 50, maxChars: 1000, maxNodes: 1000 } as const
+
+/** The in-isolate function print() (core/policy-api) calls. */
+export const PRINT_GLOBAL = '__bootpolicy_print'
 
 /** The in-isolate function the policy's top-level code hands what it threw to. */
 export const LOAD_FAILED = '__bootpolicy_load_failed'
@@ -98,6 +107,53 @@ export function wrapperSource(limits: WrapperLimits): string {
   // what it throws stays here and is read by 'bind', under the time limit. Not writable or
   // configurable, so the policy cannot replace it; calling it itself only fails its own load.
   defineProp(G, ${JSON.stringify(LOAD_FAILED)}, { value: function (e) { if (!loadFailed) { loadFailed = true; loadError = e; } }, writable: false, configurable: false, enumerable: false });
+
+  // print(): off unless a caller traces. Its own counters, so a print from inside a getter that
+  // the decision's serialization runs cannot reset that budget; a print inside a print is ignored.
+  const MAX_PRINTS = ${PRINT_LIMITS.maxPrints}, PRINT_CHARS = ${PRINT_LIMITS.maxChars}, PRINT_NODES = ${PRINT_LIMITS.maxNodes};
+  let tracing = false, printing = false, prints = [], printsDropped = 0, pnodes = 0, pbytes = 0;
+  const PRINT_REFUSED = {};
+  function pcheck(key, v) {
+    if (++pnodes > PRINT_NODES || (pbytes += key.length + 8 + (typeof v === 'string' ? v.length : 0)) > PRINT_CHARS) throw PRINT_REFUSED;
+    const t = typeof v;
+    if (t === 'function') return '[function]';
+    if (t === 'symbol') return '[symbol]';
+    if (t === 'bigint') return '[bigint]';
+    return v;
+  }
+  function printOne(v) {
+    const t = typeof v;
+    if (t === 'string') return v;
+    if (v === undefined) return 'undefined';
+    if (t === 'function') return '[function]';
+    if (t === 'symbol') return '[symbol]';
+    if (t === 'bigint') return '[bigint]';
+    pnodes = 0; pbytes = 0;
+    try {
+      const json = quote(v, pcheck);
+      return typeof json === 'string' ? json : '[unprintable]';
+    } catch (e) {
+      if (e === PRINT_REFUSED) return '[too large to print]';
+      if (e instanceof TypeErr) return '[a cycle, or a value JSON cannot hold]';
+      if (e instanceof RangeErr) return '[nesting too deep]';
+      return '[unprintable: its getter or toJSON threw]';
+    }
+  }
+  // defineProperty and a hand-built JSON array: setters or toJSON the policy put on Array.prototype never run.
+  function keep(line) { defineProp(prints, prints.length, { value: line, writable: true, enumerable: true, configurable: true }); }
+  defineProp(G, ${JSON.stringify(PRINT_GLOBAL)}, { value: function () {
+    if (!tracing || printing) return;
+    if (prints.length >= MAX_PRINTS) { printsDropped++; return; }
+    printing = true;
+    try {
+      let line = '';
+      const n = arguments.length;
+      for (let i = 0; i < n && line.length <= PRINT_CHARS; i++) line += (i ? ' ' : '') + printOne(arguments[i]);
+      keep(cut(line, PRINT_CHARS));
+    } catch (e) {
+      keep('[unprintable]');
+    } finally { printing = false; }
+  }, writable: false, configurable: false, enumerable: false });
 
   function refuse(why) { reason = why; throw REFUSED; }
   function cut(s, n) { return s.length > n ? apply(strSlice, s, [0, n]) + '…' : s; }
@@ -168,6 +224,16 @@ export function wrapperSource(limits: WrapperLimits): string {
         let r;
         try { r = fn(ctx); } catch (e) { return threw(e); }
         return out(r);
+      }
+      // A time limit stops a call without running its finally blocks: state is reset here, not there.
+      if (op === 'trace') { tracing = true; printing = false; prints = []; printsDropped = 0; return 'U'; }
+      if (op === 'prints') {
+        tracing = false; printing = false;
+        if (printsDropped > 0) keep('… ' + printsDropped + ' more print() calls dropped (at most ' + MAX_PRINTS + ' per call)');
+        let json = '[';
+        for (let i = 0; i < prints.length; i++) json += (i ? ',' : '') + quote(prints[i]);
+        prints = []; printsDropped = 0;
+        return json + ']';
       }
       if (op === 'bind') {
         if (loadFailed) return threw(loadError);

@@ -1,32 +1,40 @@
 /**
- * OPA-style policy tests: `<policy>.test.ts` beside `<policy>.ts` default-exports `cases([...])`.
- * Each case builds a context from wire-format fields (as /boot would), runs the policy in the
- * same sandbox as production, and compares the result with `expect` (a deep partial match).
+ * OPA-style policy tests. `<policy>.test.ts` beside `<policy>.ts` default-exports `cases([...])`:
+ * each case builds a context from wire-format fields (as /boot would, plus plugin facts and a
+ * principal), runs that one policy in the production sandbox and compares the result with
+ * `expect` (a deep partial match). Any `*.test.ts` that exports `cases.chain([...])` tests the
+ * whole chain instead (chain-tests.ts). print() output is captured per case.
  */
-import { access, readdir } from 'node:fs/promises'
+import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { buildContext, deepFreeze } from '../context/build-context.js'
-import type { BootContext, Principal } from '../context/types.js'
-import { validateDecision, type KindValidator } from '../decision/validate-decision.js'
-import { messageOf } from '../errors/bp-error.js'
 import type { Decision } from '../decision/types.js'
-import { renderDecision } from '../ipxe/render-decision.js'
+import type { KindValidator } from '../decision/validate-decision.js'
+import { messageOf } from '../errors/bp-error.js'
+import { runChainCase, type ChainPolicy } from './chain-tests.js'
 import { compilePolicy, defaultImportables, type ImportableModules } from './compile-policy.js'
 import { isPolicyFile } from './policy-set.js'
-import { PolicySandbox, type SandboxLimits } from './sandbox.js'
+import { PolicySandbox, toError, type SandboxLimits } from './sandbox.js'
+import { checkDecision, contextForCase, partialMismatch, readCase, type TestCase } from './test-case.js'
+
+export { contextForCase, partialMismatch } from './test-case.js'
 
 export interface CaseResult {
+  /** The policy file the case tests, or the test file of a chain test. */
   readonly policy: string
   readonly name: string
   readonly status: 'PASS' | 'FAIL' | 'ERROR'
   readonly message?: string
+  /** What print() wrote during the case (chain tests: prefixed with the policy's name). */
+  readonly prints?: readonly string[]
 }
 
-interface TestCase {
-  name: string
-  request: Record<string, string>
-  principal?: Principal
-  expect: unknown
+export interface PolicyTestOptions {
+  /** Only cases whose `policy: name` matches run (`bootpolicy test --run`). */
+  readonly run?: RegExp
+  /** What /boot serves when no policy decides (config `default`); chain tests expect it. */
+  readonly defaultDecision?: Decision
+  /** config policies.onError: what a chain test does after a policy fails. */
+  readonly onError?: 'failsafe' | 'next'
 }
 
 export async function runPolicyTests(
@@ -35,96 +43,103 @@ export async function runPolicyTests(
   importables: ImportableModules = defaultImportables(),
   /** Validators of plugin decision kinds (e.g. `smartos.boot`), so that policies returning them can be tested. */
   kinds: ReadonlyMap<string, KindValidator> = new Map(),
+  options: PolicyTestOptions = {},
 ): Promise<CaseResult[]> {
-  const results: CaseResult[] = []
-  const policies = (await readdir(dir)).filter(isPolicyFile).sort()
-  for (const file of policies) {
-    const testFile = join(dir, file.replace(/\.ts$/, '.test.ts'))
-    if (!(await exists(testFile))) continue
-    let policy: PolicySandbox | undefined
-    let tests: PolicySandbox | undefined
-    try {
-      policy = new PolicySandbox(await compilePolicy(join(dir, file), dir, importables), limits)
-      tests = new PolicySandbox(await compilePolicy(testFile, dir, importables), { ...limits, timeoutMs: 1000 }, 'data')
-      const list = readCases(tests)
-      for (const c of list) results.push(runCase(file, policy, c, kinds))
-    } catch (err) {
-      results.push({ policy: file, name: '(load)', status: 'ERROR', message: messageOf(err) })
-    } finally {
-      policy?.dispose()
-      tests?.dispose()
+  const names = await readdir(dir)
+  const policyFiles = names.filter(isPolicyFile).sort()
+  const testFiles = names.filter((n) => n.endsWith('.test.ts')).sort()
+  const wanted = (label: string, name: string): boolean => !options.run || options.run.test(`${label}: ${name}`)
+  const sandboxes = new Map<string, Promise<PolicySandbox>>()
+  const sandboxOf = (file: string): Promise<PolicySandbox> => {
+    let s = sandboxes.get(file)
+    if (!s) {
+      s = compilePolicy(join(dir, file), dir, importables).then((compiled) => {
+        const sandbox = new PolicySandbox(compiled, limits)
+        sandbox.warm()
+        return sandbox
+      })
+      s.catch(() => undefined)
+      sandboxes.set(file, s)
     }
+    return s
+  }
+  const results: CaseResult[] = []
+  try {
+    for (const testFile of testFiles) {
+      const beside = testFile.replace(/\.test\.ts$/, '.ts')
+      const label = policyFiles.includes(beside) ? beside : testFile
+      let value: unknown
+      try {
+        value = await readTestFile(join(dir, testFile), dir, limits, importables)
+      } catch (err) {
+        if (wanted(label, '(load)')) results.push({ policy: label, name: '(load)', status: 'ERROR', message: messageOf(err) })
+        continue
+      }
+      const chainList = chainCasesOf(value)
+      const list = chainList ?? value
+      if (!Array.isArray(list)) {
+        results.push({ policy: label, name: '(load)', status: 'ERROR', message: 'the test file must default-export cases([...]) or cases.chain([...])' })
+        continue
+      }
+      const read = list.map(readCase).filter((c) => wanted(label, c.name))
+      if (read.length === 0) continue
+      if (!chainList && label === testFile) {
+        results.push({ policy: label, name: '(load)', status: 'ERROR', message: `no policy ${beside} beside it; a test of the whole chain default-exports cases.chain([...])` })
+        continue
+      }
+      let chain: ChainPolicy[] | PolicySandbox
+      try {
+        chain = chainList
+          ? await Promise.all(policyFiles.map(async (name) => ({ name, sandbox: await sandboxOf(name) })))
+          : await sandboxOf(beside)
+      } catch (err) {
+        results.push({ policy: label, name: '(load)', status: 'ERROR', message: messageOf(err) })
+        continue
+      }
+      for (const c of read) {
+        if ('problem' in c) results.push({ policy: label, name: c.name, status: 'ERROR', message: c.problem })
+        else if (Array.isArray(chain)) results.push(runChainCase(label, chain, c, kinds, options.defaultDecision ?? { kind: 'exit' }, options.onError ?? 'failsafe'))
+        else results.push(runCase(label, chain, c, kinds))
+      }
+    }
+  } finally {
+    for (const s of sandboxes.values()) s.then((sb) => sb.dispose(), () => undefined)
   }
   return results
 }
 
-function readCases(tests: PolicySandbox): TestCase[] {
-  // The test module's default export is data; reading it runs no policy code.
-  const value = tests.exportValue('default')
-  if (!Array.isArray(value)) throw new Error('the test file must default-export cases([...])')
-  return value as TestCase[]
+/** The test module's default export is data; reading it runs no policy code. */
+async function readTestFile(file: string, dir: string, limits: SandboxLimits, importables: ImportableModules): Promise<unknown> {
+  const tests = new PolicySandbox(await compilePolicy(file, dir, importables), { ...limits, timeoutMs: 1000 }, 'data')
+  try {
+    return tests.exportValue('default')
+  } finally {
+    tests.dispose()
+  }
 }
 
-export function contextForCase(c: TestCase): BootContext {
-  const { context } = buildContext({ query: new Map(Object.entries(c.request ?? {})), remoteAddress: '192.0.2.1' })
-  if (!c.principal) return context
-  return deepFreeze({ ...context, auth: { status: 'authenticated', username: c.principal.name, principal: c.principal } })
+function chainCasesOf(value: unknown): unknown[] | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined
+  const list = (value as { chain?: unknown }).chain
+  return Array.isArray(list) ? list : undefined
 }
 
 function runCase(policyName: string, policy: PolicySandbox, c: TestCase, kinds: ReadonlyMap<string, KindValidator>): CaseResult {
-  const base = { policy: policyName, name: String(c.name) }
-  let result: unknown
-  try {
-    result = policy.run(contextForCase(c))
-  } catch (err) {
-    return { ...base, status: 'ERROR', message: messageOf(err) }
-  }
-  if (result !== undefined && result !== null) {
-    const checked = validateDecision(result, kinds)
-    if (!checked.ok) return { ...base, status: 'ERROR', message: `invalid decision: ${checked.problems.join('; ')}` }
-    // Render as production would, so that a value iPXE cannot take fails here, not at boot.
-    // Plugin kinds are rendered by their plugins, which policy tests do not load: they render as nothing.
-    const decision = result as Decision
-    if (decision.kind !== 'template' && !decision.kind.includes('.')) {
-      try {
-        const pluginKinds = new Map([...kinds.keys()].map((k) => [k, () => undefined] as const))
-        renderDecision(decision, { context: contextForCase(c), bootPath: '/boot', kinds: pluginKinds })
-      } catch (err) {
-        return { ...base, status: 'ERROR', message: messageOf(err) }
-      }
-    }
+  const ctx = contextForCase(c)
+  const { outcome, prints } = policy.runTraced(JSON.stringify(ctx))
+  const base = { policy: policyName, name: c.name, ...(prints.length && { prints }) }
+  if (outcome.kind === 'error') return { ...base, status: 'ERROR', message: toError(outcome).message }
+  const result: unknown = outcome.kind === 'pass' ? undefined : JSON.parse(outcome.json)
+  if (result !== undefined) {
+    const bad = checkDecision(result, ctx, kinds)
+    if (bad) return { ...base, status: 'ERROR', message: bad }
   }
   const expected = c.expect ?? null
   if (expected === null) {
-    return result === undefined || result === null
+    return result === undefined
       ? { ...base, status: 'PASS' }
       : { ...base, status: 'FAIL', message: `expected no decision, got ${JSON.stringify(result)}` }
   }
   const mismatch = partialMismatch(expected, result, '$')
   return mismatch ? { ...base, status: 'FAIL', message: mismatch } : { ...base, status: 'PASS' }
-}
-
-/** undefined when every field of `expected` deep-equals the same field of `actual`. */
-export function partialMismatch(expected: unknown, actual: unknown, path: string): string | undefined {
-  if (expected !== null && typeof expected === 'object') {
-    if (actual === null || typeof actual !== 'object') return `${path}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`
-    if (Array.isArray(expected)) {
-      if (!Array.isArray(actual) || actual.length !== expected.length) return `${path}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`
-    }
-    for (const [k, v] of Object.entries(expected)) {
-      const m = partialMismatch(v, (actual as Record<string, unknown>)[k], `${path}.${k}`)
-      if (m) return m
-    }
-    return undefined
-  }
-  return Object.is(expected, actual) ? undefined : `${path}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path)
-    return true
-  } catch {
-    return false
-  }
 }

@@ -99,14 +99,15 @@ function verify(id: number, policies: readonly PolicyCode[]): string {
   return JSON.stringify(problems)
 }
 
-function runChain(seq: number, ctxJson: string, from: number): string {
+function runChain(seq: number, ctxJson: string, from: number, traced = false): string {
   const steps: ChainStep[] = []
   let cpuNs = 0n
   for (let i = from; i < chain.length; i++) {
     const sandbox = chain[i]!
     const p = sandbox.policy.name
+    const h = sandbox.policy.hash.slice(0, 12)
     if (quarantined.has(sandbox.policy.hash)) {
-      steps.push({ p, o: 'error', us: 0, code: 'BP_ERR_POLICY_QUARANTINED', params: { policy: p } })
+      steps.push({ p, o: 'error', us: 0, h, code: 'BP_ERR_POLICY_QUARANTINED', params: { policy: p } })
       if (settings.onError === 'failsafe') return encodeChain({ steps, decided: -1, cpuNs: Number(cpuNs) })
       continue
     }
@@ -117,27 +118,34 @@ function runChain(seq: number, ctxJson: string, from: number): string {
     hangIfMarked(sandbox.policy.code, ctxJson)
     const cpu0 = sandbox.cpuTimeNs()
     const t0 = performance.now()
-    const outcome = sandbox.runJson(ctxJson)
+    // print() is a no-op unless traced (explain): /boot pays nothing for a policy's debug lines.
+    let outcome
+    let pr: { pr?: readonly string[] } = {}
+    if (traced) {
+      const run = sandbox.runTraced(ctxJson)
+      outcome = run.outcome
+      if (run.prints.length) pr = { pr: run.prints }
+    } else outcome = sandbox.runJson(ctxJson)
     const us = Math.round((performance.now() - t0) * 1000)
     const spent = sandbox.cpuTimeNs() - cpu0
     if (spent > 0n) cpuNs += spent // an isolate rebuilt after a memory bomb restarts its clock
     if (outcome.kind === 'error') {
-      steps.push({ p, o: 'error', us, code: outcome.code, params: outcome.params })
+      steps.push({ p, o: 'error', us, h, ...pr, code: outcome.code, params: outcome.params })
       if (settings.onError === 'failsafe') return encodeChain({ steps, decided: -1, cpuNs: Number(cpuNs) })
       continue
     }
     if (outcome.kind === 'pass') {
-      steps.push({ p, o: 'passed', us })
+      steps.push({ p, o: 'passed', us, h, ...pr })
       continue
     }
     // Validated here, off the main thread; only plugin kinds are left to it (split-validation.ts).
     const verdict = validate(outcome.json)
     if (!verdict.ok) {
-      steps.push({ p, o: 'error', us, code: 'BP_ERR_POLICY_BAD_DECISION', params: { policy: p, details: verdict.problems.slice(0, 5).join('; ') } })
+      steps.push({ p, o: 'error', us, h, ...pr, code: 'BP_ERR_POLICY_BAD_DECISION', params: { policy: p, details: verdict.problems.slice(0, 5).join('; ') } })
       if (settings.onError === 'failsafe') return encodeChain({ steps, decided: -1, cpuNs: Number(cpuNs) })
       continue
     }
-    steps.push({ p, o: 'decided', us })
+    steps.push({ p, o: 'decided', us, h, ...pr })
     const plugins = verdict.pluginPaths.length ? { plugins: verdict.pluginPaths } : {}
     return encodeChain({ steps, decided: i, cpuNs: Number(cpuNs), ...plugins }, outcome.json)
   }
@@ -154,7 +162,8 @@ port.on('message', (msg: ToWorker) => {
       return
     case 'run': {
       const outs: string[] = []
-      for (let i = 0; i < msg.seqs.length; i++) outs.push(runChain(msg.seqs[i]!, msg.ctxs[i]!, msg.froms[i]!))
+      const traced = new Set(msg.traced ?? [])
+      for (let i = 0; i < msg.seqs.length; i++) outs.push(runChain(msg.seqs[i]!, msg.ctxs[i]!, msg.froms[i]!, traced.has(msg.seqs[i]!)))
       idle()
       port.postMessage({ t: 'done', seqs: msg.seqs, outs } satisfies FromWorker)
       return

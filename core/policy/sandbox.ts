@@ -51,6 +51,31 @@ export class PolicySandbox {
     return this.invoke('run', ctxJson)
   }
 
+  /**
+   * Run with print() captured (tests, explain): its lines, serialized inside the isolate, come
+   * back even when the call then timed out or threw. A memory bomb disposes the isolate and them.
+   */
+  runTraced(ctxJson: string): { outcome: RawOutcome; prints: string[] } {
+    const failed = this.ensure()
+    if (failed) return { outcome: failed, prints: [] }
+    try {
+      this.call!.applySync(undefined, ['trace'], { timeout: this.limits.timeoutMs })
+    } catch (err) {
+      return { outcome: this.hostFailure(err), prints: [] }
+    }
+    const outcome = this.invoke('run', ctxJson)
+    return { outcome, prints: this.takePrints() }
+  }
+
+  private takePrints(): string[] {
+    if (!this.isolate || this.isolate.isDisposed || !this.call) return []
+    try {
+      return parsePrints(this.call.applySync(undefined, ['prints'], { timeout: this.limits.timeoutMs }))
+    } catch {
+      return []
+    }
+  }
+
   /** Run the policy on a plain-data context; returns the decision (parsed) or throws a BootpolicyError. */
   run(ctx: object): unknown {
     return unwrap(this.runJson(JSON.stringify(ctx)))
@@ -158,6 +183,17 @@ export class PolicySandbox {
 
 function lastResort(policy: string): ErrorOutcome {
   return { kind: 'error', code: 'BP_ERR_POLICY_THREW', params: { policy, location: policy, details: 'the policy failed in a way that cannot be described' } }
+}
+
+/** The wrapper's hand-built JSON array of strings; anything else is no prints. */
+function parsePrints(out: unknown): string[] {
+  if (typeof out !== 'string') return []
+  try {
+    const v: unknown = JSON.parse(out)
+    return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []
+  } catch {
+    return []
+  }
 }
 
 function parseQuoted(s: string): string {

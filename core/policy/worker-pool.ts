@@ -49,6 +49,7 @@ interface Job {
   readonly seq: number
   readonly ctx: string
   readonly from: number
+  readonly trace: boolean
   readonly queuedAt: number
   readonly resolve: (out: string) => void
 }
@@ -132,10 +133,10 @@ export class WorkerPool {
   }
 
   /** Run the chain from policy `from` on a context (JSON); resolves with the encoded chain (worker-protocol.ts). */
-  run(ctxJson: string, from = 0): Promise<string> {
+  run(ctxJson: string, from = 0, trace = false): Promise<string> {
     if (this.closed) return Promise.resolve(failure('BP_ERR_POLICY_WORKER', { details: 'the server is closing' }))
     return new Promise((resolve) => {
-      this.queue.push({ seq: ++this.seq, ctx: ctxJson, from, queuedAt: Date.now(), resolve })
+      this.queue.push({ seq: ++this.seq, ctx: ctxJson, from, trace, queuedAt: Date.now(), resolve })
       const idle = this.slots.find((s) => s.ready && !s.batch)
       if (idle) this.dispatch(idle)
     })
@@ -209,7 +210,8 @@ export class WorkerPool {
     if (!slot.ready || slot.batch || this.queue.length === 0 || slot.killed) return
     const jobs = this.queue.splice(0, BATCH)
     slot.batch = jobs
-    slot.worker.postMessage({ t: 'run', seqs: jobs.map((j) => j.seq), ctxs: jobs.map((j) => j.ctx), froms: jobs.map((j) => j.from) } satisfies ToWorker)
+    const traced = jobs.filter((j) => j.trace).map((j) => j.seq)
+    slot.worker.postMessage({ t: 'run', seqs: jobs.map((j) => j.seq), ctxs: jobs.map((j) => j.ctx), froms: jobs.map((j) => j.from), ...(traced.length && { traced }) } satisfies ToWorker)
   }
 
   private check(): void {

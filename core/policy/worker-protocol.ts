@@ -16,12 +16,12 @@ export interface WorkerSettings {
   readonly onError: 'failsafe' | 'next'
 }
 
-/** Main → worker. `run` carries a batch: request i is (seqs[i], ctxs[i] as JSON, froms[i]). */
+/** Main → worker. `run` carries a batch: request i is (seqs[i], ctxs[i] as JSON, froms[i]); `traced` lists the seqs whose print() lines are wanted (explain). */
 export type ToWorker =
   /** `quarantined`: hashes of policies that fail every request without running (worker-pool.ts). */
   | { readonly t: 'install'; readonly policies: readonly PolicyCode[]; readonly quarantined: readonly string[] }
   | { readonly t: 'verify'; readonly id: number; readonly policies: readonly PolicyCode[] }
-  | { readonly t: 'run'; readonly seqs: readonly number[]; readonly ctxs: readonly string[]; readonly froms: readonly number[] }
+  | { readonly t: 'run'; readonly seqs: readonly number[]; readonly ctxs: readonly string[]; readonly froms: readonly number[]; readonly traced?: readonly number[] }
   /** Test hook: a request whose context contains `marker` hangs the worker thread itself (no isolate time limit stops that). */
   | { readonly t: 'test-hang'; readonly marker: string }
   /** Test hook: loading (verify) a policy whose code contains `marker`, or running it on a context that contains it, hangs the worker thread. */
@@ -44,6 +44,10 @@ export interface ChainStep {
   readonly p: string
   readonly o: 'passed' | 'decided' | 'error'
   readonly us: number
+  /** The first 12 hex digits of the hash of the policy version that ran (its revision). */
+  readonly h?: string
+  /** print() lines, on a traced run only. */
+  readonly pr?: readonly string[]
   readonly code?: ErrorCode
   readonly params?: ErrorParams
 }

@@ -8,6 +8,7 @@ import { timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import type { Engine } from '../../engine/engine.js'
 import { toQuery } from '../../context/to-query.js'
+import { droppedReason } from '../../context/dropped-reasons.js'
 import { BootpolicyError } from '../../errors/bp-error.js'
 import { sendError } from '../send-error.js'
 
@@ -20,7 +21,8 @@ export function registerExplainRoute(app: FastifyInstance, engine: Engine, admin
       return sendError(reply, new BootpolicyError('BP_ERR_HTTP_BAD_REQUEST', { details: 'expected a JSON object of strings' }))
     }
     const result = await engine.handle({ query: toQuery(body as Record<string, string>), remoteAddress: req.ip, requestId: req.id, dryRun: true })
-    return { script: result.script, decision: result.decision, record: result.record }
+    const dropped = result.record.context.dropped.map((field) => ({ field, reason: droppedReason(field) }))
+    return { script: result.script, decision: result.decision, record: result.record, dropped }
   })
 }
 
