@@ -9,9 +9,6 @@ Commands:
   test [dir]            run the policy tests (<policy>.test.ts) and print PASS/FAIL/ERROR
   explain --mac M ...   show what a client would get, and why (any /boot wire field as --name value)
   cert --name HOST      create a self-signed RSA certificate for HTTPS (--out DIR, default tls/; --days N; --force)
-  iscsi list            the iscsi-cow plugin's per-user disks (target, sessions, device, overlay size)
-  iscsi reset INSTANCE USER [--device] [--discard]
-                        remove a user's target; --device also its COW device, --discard also its overlay
   help [COMMAND]        this text, or a command's
 
 Options:
@@ -20,6 +17,8 @@ Options:
   --format text|json    output format for test, check and explain
   --help                help for a command (bootpolicy check --help)
   --version             print the version
+
+Plugins add commands: with a config, this text ends with the configured plugins' commands.
 `
 
 const CONFIG = '  --config FILE         config file; default ./bootpolicy.json, else $BOOTPOLICY_CONFIG, else the embedded default\n'
@@ -75,11 +74,5 @@ ${CONFIG}${FORMAT}`,
 Creates a self-signed RSA 2048 certificate for HOST (DNS name or IP address) in DIR (default tls/)
 and prints the config snippet and the iPXE build line.
 `,
-  iscsi: `Usage: bootpolicy iscsi list | reset INSTANCE USER [--device] [--discard] [--config FILE] [--format text|json]
-
-The iscsi-cow plugin's per-user disks. reset removes a user's target; --device also stops its COW
-device; --discard also deletes its overlay (a fresh copy at the next login).
-Options:
-${CONFIG}${FORMAT}`,
   help: 'Usage: bootpolicy help [COMMAND]\n',
 }

@@ -1,5 +1,6 @@
 /**
- * bootpolicy <command>: init, serve, check, test, explain, cert, iscsi, help.
+ * bootpolicy <command>: init, serve, check, test, explain, cert, help, and the commands of the
+ * configured plugins (plugin-commands.ts).
  * Exit codes: 0 success; 1 a check or test failed (for `check`, configuration problems too);
  * 2 usage error, or a configuration that another command cannot start with.
  */
@@ -10,34 +11,39 @@ import { BOOTPOLICY_VERSION } from '../plugins/load-plugins.js'
 import { parseArgs } from './args.js'
 import { certCommand } from './cert-command.js'
 import { checkCommand } from './check-command.js'
-import { closest } from './did-you-mean.js'
 import { explainCommand } from './explain-command.js'
 import { COMMAND_HELP, OVERVIEW } from './help-text.js'
 import { initCommand } from './init-command.js'
-import { iscsiCommand } from './iscsi-command.js'
+import { configFlag, pluginCommandHelp, pluginCommandsOverview, runPluginCommand, unknownCommand } from './plugin-commands.js'
 import { testCommand } from './test-command.js'
 
-const KNOWN = ['config', 'format', 'mac', 'uuid', 'buildarch', 'platform', 'arch', 'arch93', 'serial', 'manufacturer', 'product', 'asset', 'hostname', 'ip', 'user-class', 'username', 'password', 'param', 'device', 'discard', 'name', 'out', 'days', 'force', 'help', 'version', 'strict', 'run', 'verbose', 'watch']
+const KNOWN = ['config', 'format', 'mac', 'uuid', 'buildarch', 'platform', 'arch', 'arch93', 'serial', 'manufacturer', 'product', 'asset', 'hostname', 'ip', 'user-class', 'username', 'password', 'param', 'name', 'out', 'days', 'force', 'help', 'version', 'strict', 'run', 'verbose', 'watch']
 
 export async function main(argv: readonly string[]): Promise<number> {
   quietOnClosedPipe()
   try {
+    const first = argv[0]
+    // Not ours: a plugin's command, with its own flags (unknown until its plugin is loaded).
+    if (first !== undefined && /^[a-z]/.test(first) && !Object.hasOwn(COMMAND_HELP, first)) {
+      return await runPluginCommand(argv, configFlag(argv) ?? defaultConfigFile())
+    }
     const args = parseArgs(argv, KNOWN)
     if (args.command === '--version' || args.command === '-V' || args.flags.version) {
       process.stdout.write(`bootpolicy ${BOOTPOLICY_VERSION}\n`)
       return 0
     }
     const helpFor = args.command === 'help' ? (args.positional[0] ?? (args.flags.help ? 'help' : undefined)) : args.flags.help ? args.command : undefined
+    const configFile = configFileOf(args.flags)
     if (args.command === '-h' || args.command === '--help' || (args.command === 'help' && helpFor === undefined)) {
-      process.stdout.write(OVERVIEW)
+      process.stdout.write(OVERVIEW + (await pluginCommandsOverview(configFile)))
       return 0
     }
     if (helpFor !== undefined) {
-      if (!COMMAND_HELP[helpFor]) throw unknownCommand(helpFor)
-      process.stdout.write(COMMAND_HELP[helpFor])
+      const text = Object.hasOwn(COMMAND_HELP, helpFor) ? COMMAND_HELP[helpFor] : await pluginCommandHelp(helpFor, configFile)
+      if (!text) throw unknownCommand(helpFor, [], '')
+      process.stdout.write(text)
       return 0
     }
-    const configFile = configFileOf(args.flags)
     const format = args.flags.format === 'json' ? 'json' : 'text'
     switch (args.command) {
       case 'init':
@@ -53,10 +59,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await explainCommand(loadConfig({ file: configFile }), args.flags, format)
       case 'cert':
         return await certCommand(args.flags)
-      case 'iscsi':
-        return await iscsiCommand(loadConfig({ file: configFile }), args.positional, args.flags, format)
       default:
-        throw unknownCommand(args.command)
+        throw unknownCommand(args.command, [], '')
     }
   } catch (err) {
     const code = err instanceof BootpolicyError ? `${err.code}: ` : ''
@@ -70,14 +74,13 @@ function testFlags(flags: Record<string, string | true>): { run?: string; verbos
   return { ...(flags.run !== undefined && { run: flags.run }), verbose: flags.verbose !== undefined, watch: flags.watch !== undefined }
 }
 
-function unknownCommand(name: string): BootpolicyError {
-  const hit = closest(name, Object.keys(COMMAND_HELP))
-  return new BootpolicyError('BP_ERR_CLI_USAGE', { details: `unknown command "${name}"${hit ? `; did you mean "${hit}"?` : ''} (see bootpolicy help)` })
-}
-
 /** --config, else $BOOTPOLICY_CONFIG (read by loadConfig), else ./bootpolicy.json (what `init` writes). */
 function configFileOf(flags: Record<string, string | true>): string | undefined {
   if (typeof flags.config === 'string') return flags.config
+  return defaultConfigFile()
+}
+
+function defaultConfigFile(): string | undefined {
   if (process.env.BOOTPOLICY_CONFIG) return undefined
   return existsSync('bootpolicy.json') ? 'bootpolicy.json' : undefined
 }

@@ -14,25 +14,30 @@ export class BootpolicyError extends Error {
     return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[MARK] === true
   }
 
-  readonly code: ErrorCode
+  /** A core code, or a plugin's own (`BP_ERR_<NS>_…`, declared with defineErrors). */
+  readonly code: ErrorCode | PluginErrorCode
   readonly statusCode: number | undefined
   readonly params: ErrorParams
 
-  constructor(code: ErrorCode, params: ErrorParams = {}, options?: { cause?: unknown }) {
-    super(formatMessage(code, params), options)
+  /** `entry`: a plugin's own code's message and status (plugin-errors.ts); core codes come from the catalog. */
+  constructor(code: ErrorCode, params: ErrorParams = {}, options?: { cause?: unknown; entry?: { readonly message: string; readonly status?: number } }) {
+    const entry = options?.entry ?? (catalog[code] as { message?: string; status?: number } | undefined)
+    super(formatMessage(code, params, entry?.message), options && 'cause' in options ? { cause: options.cause } : undefined)
     this.name = 'BootpolicyError'
     ;(this as unknown as Record<symbol, unknown>)[MARK] = true
     this.code = code
     this.params = params
-    const entry = catalog[code] as { status?: number } | undefined
     this.statusCode = entry?.status
   }
 }
 
-export function formatMessage(code: ErrorCode, params: ErrorParams): string {
+/** The shapes a plugin's code may take; which namespace is the plugin's is checked at load. */
+export type PluginErrorCode = `BP_ERR_${string}` | `BPWRN_${string}` | `BPSEC_${string}`
+
+export function formatMessage(code: string, params: ErrorParams, template?: string): string {
   // An older copy of the catalog (a plugin's own dependency) may not know a newer code.
-  const template = (catalog[code] as { message?: string } | undefined)?.message ?? `${code} {details}`
-  return template.replace(/\{(\w+)\}/g, (_, key: string) => String(params[key] ?? `{${key}}`))
+  const text = template ?? (catalog[code as ErrorCode] as { message?: string } | undefined)?.message ?? `${code} {details}`
+  return text.replace(/\{(\w+)\}/g, (_, key: string) => String(params[key] ?? `{${key}}`))
 }
 
 export function isBootpolicyError(err: unknown, code?: ErrorCode): err is BootpolicyError {

@@ -1,6 +1,7 @@
 /**
- * The one error catalog. Every code bootpolicy emits is listed here once;
- * a published code is never reused for another meaning. docs/reference/errors.md
+ * The one catalog of core's codes. Every code the core emits is listed here once;
+ * a published code is never reused for another meaning. Plugins declare their own codes
+ * (defineErrors in bootpolicy/plugin) and document them in their README. docs/reference/errors.md
  * is kept in sync with this table by test/core/errors/catalog.test.ts.
  */
 export interface CatalogEntry {
@@ -213,6 +214,11 @@ export const catalog = {
     when: 'A plugin setup or request hook hung.',
     fix: "Check the plugin's backend (LDAP, KDC, tgtd) and its timeout options.",
   },
+  BP_ERR_PLUGIN_DEFINITION: {
+    message: 'Plugin {plugin} is not a valid plugin: {details}',
+    when: 'A plugin definition has an unknown key or hook name (a misspelling), a hook, decision kind, command or error table of the wrong shape, or contributes a name that core or another plugin already has (kind, command, error code or namespace).',
+    fix: 'Rename or fix the key named in the message (it suggests the closest known name); see docs/reference/plugins.md.',
+  },
   BP_ERR_DHCP_BIND: {
     message: 'DHCP cannot bind {address}:{port}',
     when: 'The DHCP port is in use or needs privileges (ports below 1024 need root or CAP_NET_BIND_SERVICE).',
@@ -313,66 +319,14 @@ export const catalog = {
     when: 'A DHCPDECLINE or DHCPRELEASE named an address that is not offered or leased to the sender, lacked this server\'s identifier (option 54), or (RELEASE) did not come from the leased address. Logged at warn at most every 10 s with a running count, each one at debug.',
     fix: 'Nothing if it is an attack or a confused client; the lease owner keeps its lease. A steady stream from one MAC points at a host forging DHCP packets.',
   },
-  BP_ERR_ISCSI_NAME: {
-    message: 'Invalid iSCSI {what} "{value}": {reason}',
-    when: 'An iscsi-cow instance, user or host name cannot go into an IQN, a CHAP account or a path unchanged (users: lower-case letters, digits, "." and "-"), or names an image that is not configured.',
-    fix: 'Use a conforming name; map directory user names with upper case or "_" to conforming ones before they reach the plugin.',
-  },
-  BP_ERR_ISCSI_BASE_CHANGED: {
-    message: 'Base image {image} ({path}) changed since its first overlay: {details}',
-    when: 'The read-only base image of an iscsi-cow instance has another size or mtime than when its first overlay was made; every overlay would read corrupted data, so no overlay is attached.',
-    fix: 'Restore the original base (same content and mtime; `chattr +i` it), or give every user a fresh copy with `bootpolicy iscsi reset <instance> <user> --discard` for each user.',
-  },
-  BP_ERR_ISCSI_BASE_MISSING: {
-    message: 'Base image {path} cannot be used: {details}',
-    when: 'The base image of an iscsi-cow instance does not exist or is not a regular file or block device.',
-    fix: 'Point images.<name>.base at the image file.',
-  },
-  BP_ERR_ISCSI_COMMAND: {
-    message: 'Command failed (exit {exitCode}): {command}: {details}',
-    when: 'tgtadm, qemu-img, qemu-storage-daemon, losetup or dmsetup failed, timed out or is not installed; the client got the failsafe script.',
-    fix: 'Read `details`; check that tgtd runs (and its control port), that the tools are installed, and the privileges (plugins/iscsi-cow/README.md).',
-  },
-  BP_ERR_ISCSI_STATE: {
-    message: 'iscsi-cow state {file} is unusable: {details}',
-    when: 'A state file under the plugin\'s state directory cannot be read or is not valid JSON.',
-    fix: 'Check permissions; move the file aside, then `bootpolicy iscsi list` and restart to reconcile.',
-  },
-  BP_ERR_ISCSI_BUSY: {
-    message: 'Disk {key} is locked by process {owner} for more than {timeoutMs} ms',
-    when: 'Another process (the server or `bootpolicy iscsi`) holds the lock of one user\'s disk for longer than lockTimeoutMs.',
-    fix: 'Wait and retry; if the owner is hung, stop it (a lock of a dead process is taken over by itself).',
-  },
-  BP_ERR_ISCSI_BACKEND: {
-    message: 'The {backend} copy-on-write backend cannot be used: {details}',
-    when: 'A disk was made by another backend than the configured one, or the configured backend is missing on this host (dm-snapshot without /dev/mapper/control).',
-    fix: 'Set `backend` back, or reset the disk with `--discard`.',
-  },
-  BP_ERR_ISCSI_UNAUTHENTICATED: {
-    message: 'An iscsi-cow disk of {image} needs an authenticated user',
-    when: 'A policy returned an `iscsi-cow.disk` decision for a request without an authenticated principal.',
-    fix: 'Return `login()` first and `iscsiCow()` only when `ctx.auth.status` is `authenticated`.',
-  },
-  BP_ERR_ISCSI_NOT_PREPARED: {
-    message: 'The iscsi-cow disk of {image} was not prepared',
-    when: 'An `iscsi-cow.disk` decision was rendered without going through the prepare hook, e.g. as a menu item\'s action.',
-    fix: 'Return `iscsiCow()` as the whole decision (a menu item can `again()` with a parameter that selects it).',
-  },
   BPSEC002: {
     message: 'Login rate limited for {username}',
     when: 'A username or a client address reached auth.limits failed logins within the window; no backend was asked.',
     fix: 'Nothing if it is an attack; else wait the time shown to the client, or raise auth.limits.',
   },
-  BPSEC003: {
-    message: 'The KDC could not be verified with the service keytab',
-    when: 'auth-kerberos: the password was accepted, but no service ticket could be accepted with the keytab: the KDC may be spoofed, or the keytab is stale.',
-    fix: 'Check that keytab holds the current key of the service principal (kvno) and that the KDC is the real one.',
-  },
-  BPSEC004: {
-    message: 'LDAP TLS certificate verification is off',
-    when: 'ldap: tls.rejectUnauthorized is false, so the directory server is not authenticated.',
-    fix: 'Give the directory CA in tls.ca and remove rejectUnauthorized: false.',
-  },
 } as const satisfies Record<string, CatalogEntry>
 
 export type ErrorCode = keyof typeof catalog
+
+/** Codes that left this catalog (moved to a plugin under a namespaced name): never to be reused here. */
+export const retiredCodes: readonly string[] = ['BPSEC003', 'BPSEC004']

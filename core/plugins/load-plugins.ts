@@ -3,6 +3,8 @@
  * under plugins/, or an npm package resolved from the config's folder), call the factory,
  * check the bootpolicy range and dependencies, validate options against the plugin's schema
  * (every violation at once), then run setup with a time limit. Prints a boot tree with timings.
+ * A malformed definition or a collision with core or an earlier plugin is refused before setup
+ * (plugin-registry.ts).
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
@@ -14,6 +16,7 @@ import semver from 'semver'
 import { PACKAGE_ROOT } from '../config/load-config.js'
 import type { PluginEntry } from '../config/config-types.js'
 import { BootpolicyError, messageOf } from '../errors/bp-error.js'
+import { PluginRegistry } from './plugin-registry.js'
 import type { BootpolicyPlugin, PluginFactory } from './types.js'
 
 export const BOOTPOLICY_VERSION: string = (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version
@@ -87,6 +90,8 @@ export async function loadPlugins(entries: readonly PluginEntry[], options: Load
   const loaded: LoadedPlugin[] = []
   // Only what was started is closed on a failure: a plugin loaded without setup never is.
   const started: BootpolicyPlugin[] = []
+  // Definitions and collisions are refused here, before any setup of this plugin runs.
+  const registry = new PluginRegistry()
   try {
     for (const entry of entries.filter((e) => e.enabled !== false)) {
       const file = resolvePluginModule(entry, options.baseDir)
@@ -98,6 +103,7 @@ export async function loadPlugins(entries: readonly PluginEntry[], options: Load
       if (!plugin || typeof plugin.name !== 'string' || typeof plugin.version !== 'string' || typeof plugin.bootpolicy !== 'string') {
         throw new BootpolicyError('BP_ERR_PLUGIN_LOAD', { plugin: entry.name, details: 'the factory must return { name, version, bootpolicy, … }' })
       }
+      registry.add(plugin)
       if (!semver.satisfies(BOOTPOLICY_VERSION, plugin.bootpolicy, { includePrerelease: true })) {
         throw new BootpolicyError('BP_ERR_PLUGIN_VERSION', { plugin: plugin.name, range: plugin.bootpolicy, version: BOOTPOLICY_VERSION })
       }

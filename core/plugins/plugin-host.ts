@@ -1,7 +1,8 @@
 /**
  * The plugin host: runs the hooks of the loaded plugins with the combination rule of each hook
  * (see PluginHooks), a time limit per call, and containment — a failing plugin is logged with
- * `plugin` and `hook`, the request is still answered.
+ * `plugin` and `hook`, the request is still answered. What plugins contribute besides hooks
+ * (decision kinds, helpers, error codes, commands) is the registry's (plugin-registry.ts).
  */
 import type { Logger } from 'pino'
 import type { AuthState, BootContext, Credentials } from '../context/types.js'
@@ -13,6 +14,7 @@ import { BootpolicyError, messageOf } from '../errors/bp-error.js'
 import type { HookTrace, RequestHooks } from '../engine/request-hooks.js'
 import type { KindRenderer } from '../ipxe/render-decision.js'
 import type { DhcpClientFacts, BootOverride } from '../dhcp/dhcp-service.js'
+import { PluginRegistry } from './plugin-registry.js'
 import type { AuthResult, BootpolicyPlugin, HookName, HookSpec, PluginHooks, TransferClient } from './types.js'
 
 type Handler<K extends HookName> = Extract<NonNullable<PluginHooks[K]>, (...args: never[]) => unknown>
@@ -35,9 +37,6 @@ export function decisionKinds(decision: Decision, out = new Set<string>()): Set<
   return out
 }
 
-/** Hooks whose results shape the decision: a plugin with one of them must declare a revision to keep responses cacheable. */
-const DECISION_INPUT_HOOKS: readonly HookName[] = ['onRequest', 'enrich', 'decide']
-
 export interface PluginHostOptions {
   readonly hookTimeoutMs: number
   readonly logger: Logger
@@ -48,29 +47,26 @@ export interface PluginHostOptions {
 }
 
 export class PluginHost implements RequestHooks {
-  readonly kindValidators = new Map<string, KindValidator>()
-  readonly kindRenderers = new Map<string, KindRenderer>()
+  /** What the plugins contribute at load time (kinds, helpers, codes, commands); the host runs hooks. */
+  readonly registry: PluginRegistry
+  readonly kindValidators: ReadonlyMap<string, KindValidator>
+  readonly kindRenderers: ReadonlyMap<string, KindRenderer>
   readonly cacheable: boolean
   readonly hasPrepare: boolean
-  private readonly revisioned: readonly BootpolicyPlugin[]
   readonly loginLimiter: LoginLimiter
 
+  /** Throws BP_ERR_PLUGIN_DEFINITION for a malformed plugin or a collision (see PluginRegistry). */
   constructor(readonly plugins: readonly BootpolicyPlugin[], private readonly options: PluginHostOptions) {
     this.loginLimiter = new LoginLimiter(options.loginLimits)
-    for (const p of plugins) {
-      for (const [kind, spec] of Object.entries(p.decisionKinds ?? {})) {
-        const name = kind.includes('.') ? kind : `${p.name}.${kind}`
-        this.kindValidators.set(name, (d, path, problems) => spec.validate(d, path, problems))
-        this.kindRenderers.set(name, (d, s, env, fail) => spec.render(d, s, env, fail))
-      }
-    }
-    this.cacheable = plugins.every((p) => typeof p.revision === 'function' || !DECISION_INPUT_HOOKS.some((h) => p.hooks?.[h]))
-    this.hasPrepare = plugins.some((p) => p.hooks?.prepare)
-    this.revisioned = plugins.filter((p) => typeof p.revision === 'function')
+    this.registry = PluginRegistry.of(plugins)
+    this.kindValidators = this.registry.kindValidators
+    this.kindRenderers = this.registry.kindRenderers
+    this.cacheable = this.registry.cacheable
+    this.hasPrepare = this.registry.hasPrepare
   }
 
   revision(): string {
-    return this.revisioned.map((p) => `${p.name}@${p.revision!()}`).join(',')
+    return this.registry.revision()
   }
 
   /** Handlers of one hook: `pre` first, then unordered, then `post`; plugin order within each. */

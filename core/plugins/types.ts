@@ -14,6 +14,11 @@ import type { RenderEnv } from '../ipxe/render-decision.js'
 
 export type { AuthState, BootContext, BootOverride, Credentials, Decision, DhcpClientFacts, IpxeScript, Principal, RenderEnv }
 export { BootpolicyError } from '../errors/bp-error.js'
+/** Declare a plugin's own error codes and make its errors: see docs/reference/plugins.md, "Error codes". */
+export { defineErrors, type PluginErrorSpec, type PluginErrors } from './plugin-errors.js'
+import type { PluginErrors } from './plugin-errors.js'
+import type { PluginCommand } from './plugin-command.js'
+export type { PluginCommand, PluginCommandContext } from './plugin-command.js'
 export { Checker } from '../decision/validate-decision.js'
 /** The core's kernel/initrd/boot rendering, for plugin kinds that boot a kernel with extra arguments. */
 export { renderBoot } from '../ipxe/render-decision.js'
@@ -58,9 +63,10 @@ export interface TransferClient {
  * - virtualFile: sequential; the first file wins; served over TFTP and HTTP (/files/…).
  * - onReady / onClose: sequential (onClose in reverse plugin order).
  */
-export interface PluginHooks {
+export interface PluginHooks<Facts extends object = object> {
   onRequest?: HookSpec<(ctx: BootContext) => Promise<void>>
-  enrich?: HookSpec<(ctx: BootContext) => Promise<Record<string, unknown> | undefined>>
+  /** Facts may be any object type, an interface included (`Record<string, unknown>` would refuse interfaces). */
+  enrich?: HookSpec<(ctx: BootContext) => Promise<Facts | undefined>>
   authenticate?: HookSpec<(ctx: BootContext, credentials: Credentials) => Promise<AuthResult>>
   decide?: HookSpec<(ctx: BootContext) => Promise<Decision | undefined>>
   prepare?: HookSpec<(ctx: BootContext, decision: Decision) => Promise<Decision | undefined>>
@@ -73,12 +79,16 @@ export interface PluginHooks {
 
 export type HookName = keyof PluginHooks
 
-/** A decision kind a plugin adds, named `<plugin>.<kind>` (e.g. `smartos.boot`). */
-export interface DecisionKindSpec {
+/**
+ * A decision kind a plugin adds, named `<plugin>.<kind>` (e.g. `smartos.boot`). `D` is the
+ * decision's shape: `render` receives it typed, because the host renders a decision only after
+ * `validate` found no problem in it.
+ */
+export interface DecisionKindSpec<D extends { readonly kind: string } = Decision> {
   /** Push one message per problem, with `path` as prefix; use `Checker` for the common checks. */
   validate(decision: Record<string, unknown>, path: string, problems: string[]): void
   /** Emit iPXE through `script`: every value via `script.arg()` or `script.text()`. */
-  render(decision: Decision, script: IpxeScript, env: RenderEnv, failLabel: string): void
+  render(decision: D, script: IpxeScript, env: RenderEnv, failLabel: string): void
 }
 
 /** What setup receives. */
@@ -92,7 +102,7 @@ export interface PluginApi {
   readonly baseDir: string
 }
 
-export interface BootpolicyPlugin {
+export interface BootpolicyPlugin<Facts extends object = object, Kinds extends PluginKinds = PluginKinds> {
   readonly name: string
   readonly version: string
   /** The bootpolicy versions this plugin supports (a semver range, e.g. `^0.1.0`). */
@@ -110,20 +120,44 @@ export interface BootpolicyPlugin {
   revision?(): string
   /** Bounded by the host's setup timeout. */
   setup?(api: PluginApi): Promise<void>
-  readonly hooks?: PluginHooks
-  readonly decisionKinds?: Readonly<Record<string, DecisionKindSpec>>
+  readonly hooks?: PluginHooks<Facts>
+  readonly decisionKinds?: Kinds
   /**
    * Absolute path of a pure module (no Node APIs, no I/O) that policies may import as
    * `bootpolicy/plugins/<name>`; it is bundled into the sandbox. Convention: `policy-helpers.ts`
    * beside the plugin's index (the project's tsconfig maps `bootpolicy/plugins/*` there).
    */
   readonly policyHelpers?: string
+  /**
+   * The plugin's own error codes, made with `defineErrors`: each code starts with the plugin's
+   * namespace (`BP_ERR_<NS>_`, `BPWRN_<NS>_`, `BPSEC_<NS>_`). Refused at load when a code collides
+   * with core's catalog or another plugin's. Document each one in the plugin's README.
+   */
+  readonly errors?: PluginErrors
+  /** CLI subcommands: `bootpolicy <name> …` (loaded offline: setup does not run for a command). */
+  readonly commands?: Readonly<Record<string, PluginCommand>>
   close?(): Promise<void>
 }
 
-export type PluginFactory<Options = Record<string, unknown>> = (options: Options) => BootpolicyPlugin | Promise<BootpolicyPlugin>
+/** Kind name → its spec. `any` lets each kind keep its own decision shape. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type PluginKinds = Readonly<Record<string, DecisionKindSpec<any>>>
 
-/** Identity helper that types a factory: `export default definePlugin((options: MyOptions) => ({ … }))`. */
-export function definePlugin<Options>(factory: PluginFactory<Options>): PluginFactory<Options> {
+export type PluginFactory<Options = Record<string, unknown>, Facts extends object = object, Kinds extends PluginKinds = PluginKinds> =
+  (options: Options) => BootpolicyPlugin<Facts, Kinds> | Promise<BootpolicyPlugin<Facts, Kinds>>
+
+/**
+ * Identity helper that types a factory: `export default definePlugin((options: MyOptions) => ({ … }))`.
+ * It infers the enrich facts and each decision kind's shape from what you write, so a kind's
+ * `render(decision: MyDecision, …)` needs no cast.
+ */
+export function definePlugin<Options, Facts extends object = object, Kinds extends PluginKinds = PluginKinds>(
+  factory: PluginFactory<Options, Facts, Kinds>,
+): PluginFactory<Options, Facts, Kinds> {
   return factory
+}
+
+/** Types one decision kind: `kind<MyDecision>({ validate, render })`. */
+export function defineKind<D extends { readonly kind: string }>(spec: DecisionKindSpec<D>): DecisionKindSpec<D> {
+  return spec
 }

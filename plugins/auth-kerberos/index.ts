@@ -17,6 +17,7 @@ import { execFile } from 'node:child_process'
 import { existsSync, mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { AuthResult, BootContext, BootpolicyPlugin, Credentials, PluginApi } from 'bootpolicy/plugin'
+import { errors } from './errors.js'
 import { USERNAME_PATTERN } from '../../core/context/text-fields.js'
 
 export interface AuthKerberosOptions {
@@ -125,6 +126,7 @@ export default function authKerberos(options: AuthKerberosOptions): BootpolicyPl
     version: '0.1.0',
     bootpolicy: '^0.1.0',
     schema,
+    errors,
     async setup(api) {
       log = api.logger
       if (!existsSync(o.keytab)) throw new Error(`keytab ${o.keytab} does not exist (kadmin: ktadd -k ${o.keytab} <service principal>)`)
@@ -174,7 +176,7 @@ export default function authKerberos(options: AuthKerberosOptions): BootpolicyPl
         } catch (err) {
           // The password was accepted by whoever answered as the KDC, but that answer could not be
           // verified with our keytab: a spoofed KDC, or a keytab out of date (kvno changed).
-          log.error({ code: 'BPSEC003', principal, err: { message: (err as Error).message } }, 'BPSEC003 auth-kerberos: the KDC could not be verified with the service keytab')
+          log.error({ code: 'BPSEC_KRB5_KDC_UNVERIFIED', principal, err: { message: (err as Error).message } }, 'BPSEC_KRB5_KDC_UNVERIFIED auth-kerberos: the KDC could not be verified with the service keytab')
           throw new Error(`KDC for ${o.realm} could not be verified with the keytab: ${(err as Error).message}`, { cause: err })
         }
         return { principal: { name, groups: [], source: 'auth-kerberos' } }

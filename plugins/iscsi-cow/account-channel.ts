@@ -6,7 +6,7 @@
  * its `--password` is visible in /proc/<pid>/cmdline and in sudo's auth.log line.
  */
 import { spawn } from 'node:child_process'
-import { BootpolicyError } from 'bootpolicy/plugin'
+import { errors } from './errors.js'
 import { newAccount } from './tgtd-control.js'
 
 export type AccountCreator = (user: string, secret: string) => Promise<void>
@@ -49,12 +49,12 @@ function runHelper(helper: readonly string[], request: HelperRequest, timeoutMs:
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
     child.once('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer)
-      reject(new BootpolicyError('BP_ERR_ISCSI_COMMAND', { command, exitCode: err.code ?? 'unknown', details: err.code === 'ENOENT' ? `${helper[0]} is not installed` : `can't start the helper (${err.code ?? 'error'})` }))
+      reject(errors.create('BP_ERR_ISCSI_COMMAND', { command, exitCode: err.code ?? 'unknown', details: err.code === 'ENOENT' ? `${helper[0]} is not installed` : `can't start the helper (${err.code ?? 'error'})` }))
     })
     child.once('close', (code, signal) => {
       clearTimeout(timer)
       if (code === 0) return resolve()
-      reject(new BootpolicyError('BP_ERR_ISCSI_COMMAND', {
+      reject(errors.create('BP_ERR_ISCSI_COMMAND', {
         command,
         exitCode: code ?? signal ?? 'unknown',
         details: signal === 'SIGKILL' ? `killed after ${timeoutMs} ms` : clean(output) || 'no output',

@@ -7,7 +7,7 @@
 import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { createHash } from 'node:crypto'
-import { BootpolicyError } from 'bootpolicy/plugin'
+import { errors } from './errors.js'
 
 export interface BaseIdentity {
   readonly path: string
@@ -24,7 +24,7 @@ export async function identify(path: string): Promise<BaseIdentity> {
   for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer)
   const after = await statBase(path)
   if (after.size !== before.size || after.mtimeNs !== before.mtimeNs) {
-    throw new BootpolicyError('BP_ERR_ISCSI_BASE_CHANGED', { image: path, path, details: 'it changed while it was being hashed' })
+    throw errors.create('BP_ERR_ISCSI_BASE_CHANGED', { image: path, path, details: 'it changed while it was being hashed' })
   }
   return { path, ...before, sha256: hash.digest('hex'), recordedAt: new Date().toISOString() }
 }
@@ -34,9 +34,9 @@ async function statBase(path: string): Promise<{ size: number; mtimeNs: string }
   try {
     st = await stat(path, { bigint: true })
   } catch (err) {
-    throw new BootpolicyError('BP_ERR_ISCSI_BASE_MISSING', { path, details: (err as Error).message }, { cause: err })
+    throw errors.create('BP_ERR_ISCSI_BASE_MISSING', { path, details: (err as Error).message }, { cause: err })
   }
-  if (!st.isFile() && !st.isBlockDevice()) throw new BootpolicyError('BP_ERR_ISCSI_BASE_MISSING', { path, details: 'not a regular file or block device' })
+  if (!st.isFile() && !st.isBlockDevice()) throw errors.create('BP_ERR_ISCSI_BASE_MISSING', { path, details: 'not a regular file or block device' })
   return { size: Number(st.size), mtimeNs: st.mtimeNs.toString() }
 }
 
@@ -48,7 +48,7 @@ export async function checkBase(image: string, recorded: BaseIdentity, path: str
   if (now.size !== recorded.size) changes.push(`size ${recorded.size} → ${now.size} bytes`)
   if (now.mtimeNs !== recorded.mtimeNs) changes.push(`mtime ${nsToIso(recorded.mtimeNs)} → ${nsToIso(now.mtimeNs)}`)
   if (changes.length) {
-    throw new BootpolicyError('BP_ERR_ISCSI_BASE_CHANGED', { image, path, details: `${changes.join(', ')} (sha256 at first overlay ${recorded.sha256.slice(0, 16)}…)` })
+    throw errors.create('BP_ERR_ISCSI_BASE_CHANGED', { image, path, details: `${changes.join(', ')} (sha256 at first overlay ${recorded.sha256.slice(0, 16)}…)` })
   }
 }
 

@@ -10,6 +10,7 @@
 import { execFile, spawn } from 'node:child_process'
 import { closeSync, openSync, readFileSync } from 'node:fs'
 import { BootpolicyError } from 'bootpolicy/plugin'
+import { errors } from './errors.js'
 
 export interface CommandResult {
   readonly stdout: string
@@ -54,14 +55,14 @@ export function execRunner(options: { prefix?: readonly string[]; timeoutMs: num
         const e = err as NodeJS.ErrnoException & { code?: string | number; killed?: boolean; signal?: string }
         const tool = file.split('/').pop()!
         if (e.code === 'ENOENT') {
-          return reject(new BootpolicyError('BP_ERR_ISCSI_COMMAND', {
+          return reject(errors.create('BP_ERR_ISCSI_COMMAND', {
             command: printable(file, args),
             exitCode: 'ENOENT',
             details: `${cmd} is not installed${PACKAGES[tool] ? ` (Debian package ${PACKAGES[tool]})` : ''}`,
           }))
         }
         const details = e.killed ? `killed after ${options.timeoutMs} ms` : (stderr || stdout || e.message).trim().slice(0, 500)
-        reject(new BootpolicyError('BP_ERR_ISCSI_COMMAND', {
+        reject(errors.create('BP_ERR_ISCSI_COMMAND', {
           command: printable(file, args),
           exitCode: typeof e.code === 'number' ? e.code : (e.signal ?? 'unknown'),
           details,
@@ -85,7 +86,7 @@ function runDaemonizing(cmd: string, rest: string[], file: string, args: readonl
     child.once('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer)
       const tool = file.split('/').pop()!
-      reject(new BootpolicyError('BP_ERR_ISCSI_COMMAND', {
+      reject(errors.create('BP_ERR_ISCSI_COMMAND', {
         command: printable(file, args),
         exitCode: err.code ?? 'unknown',
         details: err.code === 'ENOENT' ? `${cmd} is not installed${PACKAGES[tool] ? ` (Debian package ${PACKAGES[tool]})` : ''}` : err.message,
@@ -94,7 +95,7 @@ function runDaemonizing(cmd: string, rest: string[], file: string, args: readonl
     child.once('exit', (code, signal) => {
       clearTimeout(timer)
       if (code === 0) return resolve({ stdout: output(), stderr: '' })
-      reject(new BootpolicyError('BP_ERR_ISCSI_COMMAND', { command: printable(file, args), exitCode: code ?? signal ?? 'unknown', details: output() || 'no output' }))
+      reject(errors.create('BP_ERR_ISCSI_COMMAND', { command: printable(file, args), exitCode: code ?? signal ?? 'unknown', details: output() || 'no output' }))
     })
   })
 }

@@ -12,22 +12,24 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Logger } from 'pino'
-import { BootpolicyError, definePlugin, type BootContext, type Decision, type IpxeScript } from 'bootpolicy/plugin'
+import { definePlugin, type BootContext, type Decision, type IpxeScript } from 'bootpolicy/plugin'
+import { errors } from './errors.js'
 import { detectBackend, type CowBackend } from './cow-backend.js'
 import { DmSnapshotBackend } from './dm-snapshot-backend.js'
 import { accountChannel } from './account-channel.js'
+import { iscsiCommand } from './cli-command.js'
 import { execRunner, type Runner } from './exec.js'
 import { optionsSchema, resolveOptions, type IscsiCowOptions, type ResolvedOptions } from './options.js'
 import { Provisioner } from './provisioner.js'
 import { Qcow2Backend } from './qcow2-backend.js'
-import { renderDisk, validateDisk } from './render.js'
+import { renderDisk, validateDisk, type RenderedDisk } from './render.js'
 import { StateStore } from './state-store.js'
 import { TgtAdm } from './tgtadm.js'
 import type { IscsiCowDiskDecision } from './policy-helpers.js'
 
 export type { IscsiCowOptions } from './options.js'
 export type { IscsiCowDiskDecision, IscsiCowKernelBoot } from './policy-helpers.js'
-export { optionsSchema }
+export { optionsSchema, errors }
 
 const helpersFile = fileURLToPath(new URL(`./policy-helpers${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url))
 
@@ -46,7 +48,7 @@ export function openIscsiCow(options: IscsiCowOptions, dirs: { baseDir: string; 
   const run = dirs.run ?? execRunner({ prefix: o.commandPrefix, timeoutMs: o.commandTimeoutMs })
   const name = detectBackend(o.backend)
   if (name === 'dm-snapshot' && !existsSync('/dev/mapper/control')) {
-    throw new BootpolicyError('BP_ERR_ISCSI_BACKEND', { backend: name, details: '/dev/mapper/control is missing (no device-mapper here); use backend qcow2 or auto' })
+    throw errors.create('BP_ERR_ISCSI_BACKEND', { backend: name, details: '/dev/mapper/control is missing (no device-mapper here); use backend qcow2 or auto' })
   }
   const backend = makeBackend(name, run, o)
   return new Provisioner(new TgtAdm(run, o.tgtadm, accountChannel({ timeoutMs: o.commandTimeoutMs, ...(o.tgtadm.controlPort !== undefined && { controlPort: o.tgtadm.controlPort }), ...(o.tgtadm.accountHelper && { helper: o.tgtadm.accountHelper }) })), backend, new StateStore(dirs.stateDir), {
@@ -70,6 +72,12 @@ export default definePlugin((options: IscsiCowOptions) => {
     bootpolicy: '^0.1.0',
     schema: optionsSchema,
     policyHelpers: helpersFile,
+    errors,
+
+    // `bootpolicy iscsi …`: loaded offline (no setup), so it builds its own provisioner on the same state.
+    commands: {
+      iscsi: iscsiCommand((c) => openIscsiCow(options, { baseDir: c.baseDir, stateDir: c.stateDir, logger: c.logger })),
+    },
 
     async setup(api) {
       provisioner = openIscsiCow(options, { baseDir: api.baseDir, stateDir: api.stateDir, logger: api.logger })
@@ -85,7 +93,7 @@ export default definePlugin((options: IscsiCowOptions) => {
           if (decision.kind !== 'iscsi-cow.disk') return undefined
           const d = decision as unknown as IscsiCowDiskDecision
           const user = ctx.auth.status === 'authenticated' ? ctx.auth.principal?.name : undefined
-          if (!user) throw new BootpolicyError('BP_ERR_ISCSI_UNAUTHENTICATED', { image: d.image })
+          if (!user) throw errors.create('BP_ERR_ISCSI_UNAUTHENTICATED', { image: d.image })
           if (!provisioner) throw new Error('iscsi-cow: setup has not run')
           const target = await provisioner.attach(d.image, user)
           return { ...d, target } as unknown as Decision
@@ -98,7 +106,7 @@ export default definePlugin((options: IscsiCowOptions) => {
         validate(d, path, problems) {
           validateDisk(images, d, path, problems)
         },
-        render(decision: Decision, s: IpxeScript, _env, failLabel: string) {
+        render(decision: RenderedDisk, s: IpxeScript, _env, failLabel: string) {
           renderDisk(decision, s, failLabel)
         },
       },

@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs'
 import { open, readFile, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { BootpolicyError } from 'bootpolicy/plugin'
+import { errors } from './errors.js'
 
 export class KeyedMutex {
   private readonly tails = new Map<string, Promise<void>>()
@@ -61,7 +61,7 @@ export class FileLocks {
         await unlink(file).catch(() => undefined)
         continue
       }
-      if (Date.now() > deadline) throw new BootpolicyError('BP_ERR_ISCSI_BUSY', { key, owner: Number.isInteger(owner) ? owner : 'unknown', timeoutMs: this.timeoutMs })
+      if (Date.now() > deadline) throw errors.create('BP_ERR_ISCSI_BUSY', { key, owner: Number.isInteger(owner) ? owner : 'unknown', timeoutMs: this.timeoutMs })
       await sleep(wait)
     }
   }

@@ -2,7 +2,7 @@
  * Names that end up in tgtd, in IQNs, in file paths and on kernel command lines. Everything is
  * validated here, once, and refused rather than rewritten.
  */
-import { BootpolicyError } from 'bootpolicy/plugin'
+import { errors } from './errors.js'
 
 /** An instance (image) name: `fc29`, `fedora-29`. */
 export const INSTANCE_PATTERN = /^[a-z0-9][a-z0-9-]{0,31}$/
@@ -15,14 +15,14 @@ const HOST_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/
 
 export function checkInstance(instance: string): string {
   if (!INSTANCE_PATTERN.test(instance)) {
-    throw new BootpolicyError('BP_ERR_ISCSI_NAME', { what: 'instance', value: instance.slice(0, 64), reason: `must match ${INSTANCE_PATTERN}` })
+    throw errors.create('BP_ERR_ISCSI_NAME', { what: 'instance', value: instance.slice(0, 64), reason: `must match ${INSTANCE_PATTERN}` })
   }
   return instance
 }
 
 export function checkUser(user: string): string {
   if (!USER_PATTERN.test(user) || user.includes('..')) {
-    throw new BootpolicyError('BP_ERR_ISCSI_NAME', {
+    throw errors.create('BP_ERR_ISCSI_NAME', {
       what: 'user',
       value: user.slice(0, 64),
       reason: 'an iSCSI user name holds only lower-case letters, digits, "." and "-" (1-64, no "..")',
@@ -35,7 +35,7 @@ export function checkUser(user: string): string {
 export function reversedHostname(hostname: string): string {
   const labels = hostname.toLowerCase().replace(/\.$/, '').split('.')
   if (labels.length === 0 || labels.some((l) => !HOST_LABEL.test(l))) {
-    throw new BootpolicyError('BP_ERR_ISCSI_NAME', { what: 'hostname', value: hostname.slice(0, 64), reason: 'expected DNS labels (letters, digits, -)' })
+    throw errors.create('BP_ERR_ISCSI_NAME', { what: 'hostname', value: hostname.slice(0, 64), reason: 'expected DNS labels (letters, digits, -)' })
   }
   return labels.reverse().join('.')
 }

@@ -7,7 +7,8 @@
 import { existsSync } from 'node:fs'
 import { unlink } from 'node:fs/promises'
 import type { Logger } from 'pino'
-import { BootpolicyError, registerSecret } from 'bootpolicy/plugin'
+import { registerSecret } from 'bootpolicy/plugin'
+import { errors } from './errors.js'
 import { checkBase, identify, type BaseIdentity } from './base-guard.js'
 import { chapSecret } from './chap-secret.js'
 import type { CowBackend } from './cow-backend.js'
@@ -81,7 +82,7 @@ export class Provisioner {
   private base(instance: string): string {
     checkInstance(instance)
     const base = this.options.images[instance]
-    if (!base) throw new BootpolicyError('BP_ERR_ISCSI_NAME', { what: 'instance', value: instance, reason: `no such image in the options (known: ${Object.keys(this.options.images).join(', ')})` })
+    if (!base) throw errors.create('BP_ERR_ISCSI_NAME', { what: 'instance', value: instance, reason: `no such image in the options (known: ${Object.keys(this.options.images).join(', ')})` })
     return base
   }
 
@@ -107,7 +108,7 @@ export class Provisioner {
       const now = new Date().toISOString()
       let record = await this.store.getUser(instance, user)
       if (record && record.backend !== this.backend.name) {
-        throw new BootpolicyError('BP_ERR_ISCSI_BACKEND', { backend: this.backend.name, details: `the disk of ${user} on ${instance} was made by the ${record.backend} backend; set backend to ${record.backend} or reset it with --discard` })
+        throw errors.create('BP_ERR_ISCSI_BACKEND', { backend: this.backend.name, details: `the disk of ${user} on ${instance} was made by the ${record.backend} backend; set backend to ${record.backend} or reset it with --discard` })
       }
       // The record comes first: after a crash, reconciliation knows about every overlay.
       record ??= { instance, user, iqn, backend: this.backend.name, overlay: paths.overlay, device: paths.device, createdAt: now, updatedAt: now }
@@ -233,7 +234,7 @@ export class Provisioner {
       try {
         const base = this.base(instance)
         await this.locks.run(iqn, async () => {
-          if (record.backend !== this.backend.name) throw new BootpolicyError('BP_ERR_ISCSI_BACKEND', { backend: this.backend.name, details: `record made by ${record.backend}` })
+          if (record.backend !== this.backend.name) throw errors.create('BP_ERR_ISCSI_BACKEND', { backend: this.backend.name, details: `record made by ${record.backend}` })
           if (!existsSync(record.overlay)) {
             log.warn({ instance, user, overlay: record.overlay }, 'overlay missing; not recreated until the user logs in')
             summary.skipped++

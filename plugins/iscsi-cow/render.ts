@@ -7,7 +7,8 @@
  * - kernel: seed 000's kernel line plus `netroot=iscsi:<user>:<secret>@<server>::<port>:1:<iqn>`
  *   and `root=/dev/disk/by-path/ip-<server>:<port>-iscsi-<iqn>-lun-1`.
  */
-import { BootpolicyError, Checker, renderBoot, type Decision, type IpxeScript } from 'bootpolicy/plugin'
+import { Checker, renderBoot, type IpxeScript } from 'bootpolicy/plugin'
+import { errors } from './errors.js'
 import type { IscsiCowDiskDecision, IscsiCowKernelBoot } from './policy-helpers.js'
 import type { Attachment } from './provisioner.js'
 
@@ -54,11 +55,13 @@ export function kernelIscsiArgs(t: Attachment): string[] {
   ]
 }
 
-export function renderDisk(decision: Decision, s: IpxeScript, failLabel: string): void {
-  const d = decision as unknown as PreparedDisk
+/** The kind's decision as the renderer gets it: prepared (with `target`) unless it sat in a menu. */
+export type RenderedDisk = IscsiCowDiskDecision & { readonly target?: Attachment }
+
+export function renderDisk(d: RenderedDisk, s: IpxeScript, failLabel: string): void {
   if (!d.target) {
     // Only a whole decision is prepared; inside a menu nobody made the disk.
-    throw new BootpolicyError('BP_ERR_ISCSI_NOT_PREPARED', { image: d.image })
+    throw errors.create('BP_ERR_ISCSI_NOT_PREPARED', { image: d.image })
   }
   const t = d.target
   if (d.message) s.command('echo', s.text(d.message))

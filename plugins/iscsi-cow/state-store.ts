@@ -6,7 +6,8 @@
 import { mkdirSync } from 'node:fs'
 import { readFile, readdir, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import { BootpolicyError, writeFileAtomic } from 'bootpolicy/plugin'
+import { writeFileAtomic } from 'bootpolicy/plugin'
+import { errors } from './errors.js'
 import type { BaseIdentity } from './base-guard.js'
 
 export interface UserRecord {
@@ -33,12 +34,12 @@ export async function readJson<T>(file: string): Promise<T | undefined> {
     text = await readFile(file, 'utf8')
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw new BootpolicyError('BP_ERR_ISCSI_STATE', { file, details: (err as Error).message }, { cause: err })
+    throw errors.create('BP_ERR_ISCSI_STATE', { file, details: (err as Error).message }, { cause: err })
   }
   try {
     return JSON.parse(text) as T
   } catch (err) {
-    throw new BootpolicyError('BP_ERR_ISCSI_STATE', { file, details: 'not valid JSON' }, { cause: err })
+    throw errors.create('BP_ERR_ISCSI_STATE', { file, details: 'not valid JSON' }, { cause: err })
   }
 }
 

@@ -11,6 +11,7 @@
  */
 import { connect } from 'node:net'
 import { BootpolicyError } from 'bootpolicy/plugin'
+import { errors } from './errors.js'
 
 export const MODE = { system: 0, target: 1, device: 2, portal: 3, lld: 4, session: 5, connection: 6, account: 7 } as const
 export const OP = { new: 0, delete: 1, show: 2, bind: 3, unbind: 4, update: 5 } as const
@@ -83,7 +84,7 @@ export interface TgtdReply {
 export function tgtdRequest(req: TgtdRequest, options: { controlPort?: number; timeoutMs: number; what: string }): Promise<TgtdReply> {
   const path = socketPath(options.controlPort)
   const fail = (exitCode: string | number, details: string): BootpolicyError =>
-    new BootpolicyError('BP_ERR_ISCSI_COMMAND', { command: `tgtd ${options.what}`, exitCode, details })
+    errors.create('BP_ERR_ISCSI_COMMAND', { command: `tgtd ${options.what}`, exitCode, details })
   let bytes: Buffer
   try {
     bytes = encodeRequest(req)

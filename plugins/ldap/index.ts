@@ -20,6 +20,7 @@ import type { ConnectionOptions } from 'node:tls'
 import { LRUCache } from 'lru-cache'
 import { Client, InvalidCredentialsError, type Entry } from 'ldapts'
 import type { AuthResult, BootContext, BootpolicyPlugin, Credentials, PluginApi } from 'bootpolicy/plugin'
+import { errors } from './errors.js'
 import { USERNAME_PATTERN } from '../../core/context/text-fields.js'
 import { escapeDnValue, escapeFilterValue, fillTemplate } from './escape.js'
 
@@ -242,6 +243,7 @@ export default function ldap(options: LdapOptions): BootpolicyPlugin {
     version: '0.1.0',
     bootpolicy: '^0.1.0',
     schema,
+    errors,
     async setup(api) {
       log = api.logger
       if (o.groups?.from === 'search' && !o.groups.base) throw new Error('groups.from "search" needs groups.base')
@@ -249,7 +251,7 @@ export default function ldap(options: LdapOptions): BootpolicyPlugin {
         rejectUnauthorized: o.tls?.rejectUnauthorized ?? true,
         ...(o.tls?.caFile && { ca: [readFileSync(o.tls.caFile)] }),
       }
-      if (tlsOptions.rejectUnauthorized === false) log.warn({ code: 'BPSEC004' }, 'BPSEC004 ldap: tls.rejectUnauthorized is false: the directory is not authenticated')
+      if (tlsOptions.rejectUnauthorized === false) log.warn({ code: 'BPSEC_LDAP_TLS_UNVERIFIED' }, 'BPSEC_LDAP_TLS_UNVERIFIED ldap: tls.rejectUnauthorized is false: the directory is not authenticated')
       if (o.url.startsWith('ldap:') && !o.startTls) log.warn({ url: o.url }, 'ldap: passwords go to the directory in clear text; use ldaps:// or startTls')
       if (o.serviceAccount) {
         servicePassword = o.serviceAccount.passwordFile ? readFileSync(o.serviceAccount.passwordFile, 'utf8').trim() : o.serviceAccount.password

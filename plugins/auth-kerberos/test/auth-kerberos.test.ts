@@ -63,7 +63,7 @@ t.test('a spoofed KDC (same realm, the password valid there, another service key
   const { bp, logs } = await app(t, { realm: kdc.realm, service: kdc.service, keytab: kdc.keytab, krb5Config: spoofed.krb5Config })
   const res = shown((await bp.app.inject(login('alice', 'attacker-chosen'))).body)
   t.same(res, { status: 'failed', username: 'alice', reason: 'authentication service unavailable' })
-  const sec = logs.records().find((r) => r.code === 'BPSEC003')
+  const sec = logs.records().find((r) => r.code === 'BPSEC_KRB5_KDC_UNVERIFIED')
   t.match(sec, { level: 50, principal: `alice@${kdc.realm}`, msg: /KDC could not be verified/ })
   t.match(logs.records().find((r) => r.msg === 'plugin hook failed'), { plugin: 'auth-kerberos', hook: 'authenticate', err: { message: /could not be verified with the keytab/ } })
 })

@@ -1,4 +1,4 @@
-/** bootpolicy iscsi list / reset against a real tgtd, through core/cli/main.ts with a config file. */
+/** bootpolicy iscsi list / reset (the plugin's own command) against a real tgtd, through core/cli/main.ts with a config file. */
 import t from 'tap'
 import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -64,5 +64,14 @@ t.test('list, reset, reset --device, reset --discard', async (t) => {
   t.match(badUser.err, /BP_ERR_ISCSI_NAME/)
   const noPlugin = join(env.dir, 'none.json')
   writeFileSync(noPlugin, JSON.stringify({ log: { level: 'silent' } }))
-  t.match((await cli('iscsi', 'list', '--config', noPlugin)).err, /iscsi-cow is not configured/)
+  // Core knows no plugin by name: without the plugin configured there is no such command.
+  const none = await cli('iscsi', 'list', '--config', noPlugin)
+  t.equal(none.code, 2)
+  t.match(none.err, /BP_ERR_CLI_USAGE: unknown command "iscsi"/)
+  const help = await cli('iscsi', '--help', '--config', configFile)
+  t.match(help.out, /^Usage: bootpolicy iscsi list \| reset INSTANCE USER \[--device\] \[--discard\] \[--config FILE\]/)
+  t.match(help.out, /\(plugin iscsi-cow\)/)
+  const overview = await cli('help', '--config', configFile)
+  t.match(overview.out, /Plugin commands \(from the configured plugins\):\n  iscsi list \| reset INSTANCE USER/)
+  t.notMatch((await cli('help', '--config', noPlugin)).out, /Plugin commands/)
 })
