@@ -18,12 +18,12 @@ export interface CatalogEntry {
 export const catalog = {
   BP_ERR_CONFIG_INVALID: {
     message: 'Invalid configuration: {details}',
-    when: 'The config file or an environment override does not match the schema (every problem is listed with its path), or the `default` decision is not a valid decision (checked when the server starts, and by `bootpolicy check`).',
+    when: 'The config file or an environment override does not match the schema (every problem is listed with its path: an enum lists its allowed values, a type error names the type given, an unknown key gets the closest known one, a value set by a `BOOTPOLICY__…` variable names it), or the `default` decision is not a valid decision (checked when the server starts, and by `bootpolicy check`).',
     fix: 'Correct every listed path; `bootpolicy check` prints all schema problems at once.',
   },
   BP_ERR_CONFIG_READ: {
-    message: 'Cannot read config file {file}',
-    when: 'The file named by `--config` or `BOOTPOLICY_CONFIG` is missing, unreadable or not JSON.',
+    message: 'Cannot read config file {file}: {details}',
+    when: 'The file named by `--config` or `BOOTPOLICY_CONFIG` is missing, unreadable or not JSON. For JSON the message gives `file:line:col`, the reason (a trailing comma, a comment, single quotes…) and the line with a caret; values of keys named like a token, password or secret are masked there.',
     fix: 'Check the path and that the file is valid JSON.',
   },
   BP_ERR_CONFIG_DHCP: {
