@@ -35,6 +35,7 @@ node --import tsx scripts/check-secret-trail.ts "$BP_TEST_TRAIL" || status=1
 if [ -n "$coverage" ]; then
   unset NODE_V8_COVERAGE
   echo "== coverage of core/ and plugins/ (floor: \"lines\" in .c8rc.json)"
+  node --import tsx scripts/trim-coverage.ts "$coverage/v8" || status=1
   npx c8 report --temp-directory "$coverage/v8" --reports-dir "$coverage/report" || status=1
 fi
 exit "$status"
