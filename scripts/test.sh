@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: dependencies, type check, lint (Biome: format + rules), policy tests,
-# unit/integration/e2e tests, then the coverage of core/ and plugins/ against its floor.
+# unit/integration/e2e tests, then (COVERAGE=1) the coverage of core/ and plugins/ against its floor.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -17,9 +17,10 @@ log=$(mktemp)
 export BP_TEST_TRAIL=$(mktemp -d)
 # Coverage: V8 writes it for every process and worker thread of the run (tap's own coverage is off:
 # it exits silently under 100%); c8 reports it after tap, floor and scope in .c8rc.json.
-# COVERAGE=0 skips it (a quick local run).
+# Off unless COVERAGE=1 (`npm run test:coverage`): under NODE_V8_COVERAGE isolated-vm 5.0.4 aborted
+# 2 of 8 test processes here (IsolateEnvironment::GetCurrent assertion, SIGABRT), see PLATFORM-NOTES.
 coverage=""
-if [ "${COVERAGE:-1}" != 0 ]; then coverage=$(mktemp -d); export NODE_V8_COVERAGE="$coverage/v8"; fi
+if [ "${COVERAGE:-0}" = 1 ]; then coverage=$(mktemp -d); export NODE_V8_COVERAGE="$coverage/v8"; fi
 trap 'rm -f "$log"; rm -rf "$BP_TEST_TRAIL" ${coverage:+"$coverage"}' EXIT
 status=0
 NODE_OPTIONS="${NODE_OPTIONS:-} --import=$PWD/test/helpers/trail-responses.mjs" \
