@@ -112,10 +112,15 @@ export function jsonSyntaxFault(text: string): JsonSyntaxFault | undefined {
 /** `   12 | "port": 80,,` and a caret under the column; a secret-looking key's string value is masked (same length, so the caret stays put). */
 export function excerpt(text: string, at: TextPosition): string {
   const raw = text.split('\n')[at.line - 1] ?? ''
-  const masked = raw.replace(/("(?:[^"\\]|\\.)*")(\s*:\s*)"(?:[^"\\]|\\.)*"?/g, (all, key: string, colon: string) => (SECRET_KEY.test(key) ? `${key}${colon}${all.slice(key.length + colon.length).replace(/(?<=^").*?(?="?$)/, (v) => '*'.repeat(v.length))}` : all))
+  const masked = raw.replace(/("(?:[^"\\]|\\.)*")(\s*:\s*)"(?:[^"\\]|\\.)*"?/g, (all, key: string, colon: string) =>
+    SECRET_KEY.test(key) ? `${key}${colon}${all.slice(key.length + colon.length).replace(/(?<=^").*?(?="?$)/, (v) => '*'.repeat(v.length))}` : all,
+  )
   // Keep the caret in view on a long line: show at most 120 columns around it.
   const from = Math.max(0, Math.min(at.col - 60, masked.length - 120))
-  const shown = masked.slice(from, from + 120).replace(/\t/g, ' ').replace(/\r$/, '')
+  const shown = masked
+    .slice(from, from + 120)
+    .replace(/\t/g, ' ')
+    .replace(/\r$/, '')
   const gutter = `${at.line}`.padStart(5)
   return `${gutter} | ${shown}\n${' '.repeat(5)} | ${' '.repeat(Math.max(0, at.col - 1 - from))}^`
 }

@@ -17,7 +17,7 @@ t.test('biome check refuses a file off the house style and passes one in it', as
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   copyFileSync(join(PACKAGE_ROOT, 'biome.jsonc'), join(dir, 'biome.jsonc'))
   const run = () => spawnSync(bin('biome'), ['check', '--vcs-enabled=false', '.'], { cwd: dir, encoding: 'utf8', timeout: 60_000 })
-  writeFileSync(join(dir, 'good.ts'), "export const greeting = (name: string): string => `hello ${name}`\n")
+  writeFileSync(join(dir, 'good.ts'), 'export const greeting = (name: string): string => `hello ${name}`\n')
   const good = run()
   t.equal(good.status, 0, good.stdout + good.stderr)
   writeFileSync(join(dir, 'quotes.ts'), 'export const a = "double";\n')
@@ -51,9 +51,19 @@ t.test('the coverage report fails under the floor of .c8rc.json and names it', a
   const env = { ...process.env, NODE_V8_COVERAGE: join(dir, 'v8'), NODE_OPTIONS: '' }
   const load = spawnSync(process.execPath, ['--import', 'tsx', '-e', "await import('./core/text/did-you-mean.ts')"], { cwd: PACKAGE_ROOT, env, encoding: 'utf8', timeout: 60_000 })
   t.equal(load.status, 0, load.stderr)
-  const trim = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/trim-coverage.ts', join(dir, 'v8')], { cwd: PACKAGE_ROOT, env: { ...env, NODE_V8_COVERAGE: '' }, encoding: 'utf8', timeout: 60_000 })
+  const trim = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/trim-coverage.ts', join(dir, 'v8')], {
+    cwd: PACKAGE_ROOT,
+    env: { ...env, NODE_V8_COVERAGE: '' },
+    encoding: 'utf8',
+    timeout: 60_000,
+  })
   t.match(trim.stdout, /trimmed to bootpolicy's files: [\d.]+ MB → [\d.]+ MB/, trim.stderr)
-  const report = spawnSync(bin('c8'), ['report', '--temp-directory', join(dir, 'v8'), '--reports-dir', join(dir, 'report')], { cwd: PACKAGE_ROOT, encoding: 'utf8', timeout: 240_000, env: { ...process.env, NODE_V8_COVERAGE: '' } })
+  const report = spawnSync(bin('c8'), ['report', '--temp-directory', join(dir, 'v8'), '--reports-dir', join(dir, 'report')], {
+    cwd: PACKAGE_ROOT,
+    encoding: 'utf8',
+    timeout: 240_000,
+    env: { ...process.env, NODE_V8_COVERAGE: '' },
+  })
   t.equal(report.status, 1, 'c8 exits 1')
   t.match(report.stdout + report.stderr, new RegExp(`Coverage for lines \\([\\d.]+%\\) does not meet global threshold \\(${floor}%\\)`))
   t.match(report.stdout, /Lines\s+: [\d.]+%/, 'the summary is printed')

@@ -18,7 +18,10 @@ t.test('the page holds exactly the generated table (npm run error-docs)', async 
 t.test('the prose outside the markers is kept, the table inside replaced', async (t) => {
   const page = `# Errors\n\nHand-written intro.\n\n${TABLE_START}\n| stale |\n${TABLE_END}\n\nHand-written outro.\n`
   const next = withErrorTable(page, errorTable({ BP_ERR_X_Y: { message: 'm', status: 418, when: 'Always.', fix: 'Never.' } }))
-  t.equal(next, `# Errors\n\nHand-written intro.\n\n${TABLE_START}\n| Code | When | How to fix |\n|---|---|---|\n| \`BP_ERR_X_Y\` | HTTP 418. Always. | Never. |\n${TABLE_END}\n\nHand-written outro.\n`)
+  t.equal(
+    next,
+    `# Errors\n\nHand-written intro.\n\n${TABLE_START}\n| Code | When | How to fix |\n|---|---|---|\n| \`BP_ERR_X_Y\` | HTTP 418. Always. | Never. |\n${TABLE_END}\n\nHand-written outro.\n`,
+  )
   t.equal(withErrorTable(next, errorTable({ BP_ERR_X_Y: { message: 'm', status: 418, when: 'Always.', fix: 'Never.' } })), next, 'idempotent')
 })
 
