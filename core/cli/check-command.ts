@@ -7,7 +7,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { isAbsolute, join } from 'node:path'
 import type { Config } from '../config/config-types.js'
-import { locatePointer, positionOf } from '../config/json-locate.js'
+import { locatePointer } from '../config/json-locate.js'
 import { configProblems, PACKAGE_ROOT, readConfigSource, validateConfig, type ConfigSource } from '../config/load-config.js'
 
 import { validateDecision } from '../decision/validate-decision.js'
@@ -36,20 +36,22 @@ export async function checkSite(configFile: string | undefined): Promise<CheckPr
   try {
     source = readConfigSource({ file: configFile })
   } catch (err) {
-    // JSON.parse says where: "… at position N".
-    const text = configFile && existsSync(configFile) ? readFileSync(configFile, 'utf8') : ''
-    const at = /position (\d+)/.exec(messageOf((err as Error).cause ?? err))
-    const where = at ? positionOf(text, Number(at[1])) : { line: 1, col: 1 }
+    // A file that is not JSON: where (line:col), why, and the line with a caret.
+    const params = err instanceof BootpolicyError ? err.params : {}
     const code = err instanceof BootpolicyError ? err.code : 'BP_ERR_CONFIG_READ'
-    const cause = (err as Error).cause
-    problems.push({ severity: 'error', file: configFile ?? '(config)', ...where, code, message: `${messageOf(err)}${cause ? `: ${messageOf(cause)}` : ''}` })
+    const file = configFile ?? '(config)'
+    if (typeof params.reason === 'string') {
+      problems.push({ severity: 'error', file, line: Number(params.line), col: Number(params.col), code, message: `not JSON: ${params.reason}`, ...(typeof params.excerpt === 'string' && { excerpt: params.excerpt }) })
+    } else {
+      problems.push({ severity: 'error', file, line: 1, col: 1, code, message: messageOf(err) })
+    }
     return problems
   }
   const configPath = source.file ?? '(config)'
   const at = (pointer: string): { file: string; line: number; col: number } => ({ file: configPath, ...(source.text ? locatePointer(source.text, pointer) : { line: 1, col: 1 }) })
-  const invalid = configProblems(source.raw)
+  const invalid = configProblems(source.raw, {}, source.fromEnv)
   if (invalid.length) {
-    for (const p of invalid) problems.push({ severity: 'error', ...at(p.path), code: 'BP_ERR_CONFIG_INVALID', message: `${p.path || '(root)'}: ${p.message}` })
+    for (const p of invalid) problems.push({ severity: 'error', ...at(p.at), code: 'BP_ERR_CONFIG_INVALID', message: `${p.path || '(root)'}: ${p.message}` })
     return problems
   }
   const config = validateConfig(source.raw, source.baseDir)
@@ -130,7 +132,7 @@ async function checkPolicies(config: Config, plugins: RuntimePlugins | undefined
 async function checkTemplates(config: Config): Promise<CheckProblem[]> {
   const problems: CheckProblem[] = []
   const templates = new TemplateStore(config.templates.dir)
-  for (const p of await templates.load()) problems.push({ severity: 'error', file: p.file, line: 1, col: 1, code: 'BP_ERR_RENDER_TEMPLATE', message: p.error })
+  for (const p of await templates.load()) problems.push({ severity: 'error', file: p.file, line: p.line, col: 1, code: p.code, message: p.error })
   for (const name of templates.list()) {
     const path = join(config.templates.dir, `${name}.ipxe`)
     for (const hit of findEmptyLuns(readFileSync(path, 'utf8'))) {

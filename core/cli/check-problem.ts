@@ -13,6 +13,8 @@ export interface CheckProblem {
   /** A catalog code (BP_ERR_…, BPWRN…). */
   readonly code: string
   readonly message: string
+  /** The offending line with a caret under the column, printed below the problem (text form). */
+  readonly excerpt?: string
 }
 
 /** A path relative to the working directory when it is inside it: what an editor can jump to. */
@@ -22,7 +24,7 @@ export function shownPath(file: string, cwd = process.cwd()): string {
 }
 
 export function formatText(problems: readonly CheckProblem[]): string {
-  const lines = problems.map((p) => `${shownPath(p.file)}:${p.line}:${p.col}: ${p.severity === 'warning' ? 'warning: ' : ''}${p.code} ${p.message}`)
+  const lines = problems.map((p) => `${shownPath(p.file)}:${p.line}:${p.col}: ${p.severity === 'warning' ? 'warning: ' : ''}${p.code} ${p.message}${p.excerpt ? `\n${p.excerpt}` : ''}`)
   const errors = problems.filter((p) => p.severity === 'error').length
   const warnings = problems.length - errors
   lines.push(errors === 0 && warnings === 0

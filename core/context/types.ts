@@ -75,5 +75,5 @@ export interface Credentials {
 }
 
 /** Typed plugin slots: `declare module 'bootpolicy/policy' { interface PluginFacts { myplugin: {...} } }`. */
-// eslint-disable-next-line @typescript-eslint/no-empty-interface
+// biome-ignore lint/suspicious/noEmptyInterface: an interface, not a type, so that plugins can merge their slots into it
 export interface PluginFacts {}

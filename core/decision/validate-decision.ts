@@ -16,9 +16,7 @@ export const MAX_STRING = 2048
 export const ITEM_ID = /^[A-Za-z0-9_-]{1,32}$/
 export const PARAM_NAME = /^[a-z][a-z0-9_-]{0,31}$/
 
-export interface KindValidator {
-  (decision: Record<string, unknown>, path: string, problems: string[]): void
-}
+export type KindValidator = (decision: Record<string, unknown>, path: string, problems: string[]) => void
 
 /** Where plugin kinds' validators are found: a map, or a lookup (the policy worker defers them, worker-decision.ts). */
 export type KindValidators = Pick<ReadonlyMap<string, KindValidator>, 'get'>

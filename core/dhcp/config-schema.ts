@@ -206,5 +206,6 @@ export const dhcpConfigSchema = {
     stateFile: { type: 'string', minLength: 1, default: 'dhcp-leases.json' },
   },
   if: { properties: { mode: { const: 'full' } }, required: ['mode'] },
+  // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then keyword, never awaited
   then: { required: ['pool'] },
 } as const

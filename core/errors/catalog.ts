@@ -1,81 +1,82 @@
 /**
  * The one catalog of core's codes. Every code the core emits is listed here once;
  * a published code is never reused for another meaning. Plugins declare their own codes
- * (defineErrors in bootpolicy/plugin) and document them in their README. docs/reference/errors.md
- * is kept in sync with this table by test/core/errors/catalog.test.ts.
+ * (defineErrors in bootpolicy/plugin) and document them in their README. The table of
+ * docs/reference/errors.md is generated from `when`, `fix` and `status`
+ * (`npm run error-docs`); test/core/errors/error-docs.test.ts fails when it is stale.
  */
 export interface CatalogEntry {
   /** Message template; `{name}` is replaced from the error's params. */
   readonly message: string
   /** HTTP status when the error reaches an HTTP client. */
   readonly status?: number
-  /** When it happens (documentation). */
+  /** When it happens (documentation: one line of Markdown; the status is prepended as `HTTP 400.`). */
   readonly when: string
-  /** How to fix it (documentation). */
+  /** How to fix it (documentation: one line of Markdown). */
   readonly fix: string
 }
 
 export const catalog = {
   BP_ERR_CONFIG_INVALID: {
     message: 'Invalid configuration: {details}',
-    when: 'The config file or an environment override does not match the schema.',
-    fix: 'Correct every listed path; `bootpolicy check` prints them all at once.',
+    when: 'The config file or an environment override does not match the schema (every problem is listed with its path: an enum lists its allowed values, a type error names the type given, an unknown key gets the closest known one, a value set by a `BOOTPOLICY__…` variable names it), or the `default` decision is not a valid decision (checked when the server starts, and by `bootpolicy check`).',
+    fix: 'Correct every listed path; `bootpolicy check` prints all schema problems at once.',
   },
   BP_ERR_CONFIG_READ: {
-    message: 'Cannot read config file {file}',
-    when: 'The file named by --config or BOOTPOLICY_CONFIG is missing, unreadable or not JSON.',
+    message: 'Cannot read config file {file}: {details}',
+    when: 'The file named by `--config` or `BOOTPOLICY_CONFIG` is missing, unreadable or not JSON. For JSON the message gives `file:line:col`, the reason (a trailing comma, a comment, single quotes…) and the line with a caret; values of keys named like a token, password or secret are masked there.',
     fix: 'Check the path and that the file is valid JSON.',
   },
   BP_ERR_CONFIG_DHCP: {
     message: 'DHCP settings do not fit together: {details}',
-    when: '`bootpolicy check` with DHCP on: a MAC or address is reserved twice or a pool rule is broken; in full mode also the pool or a reservation lies outside the network of dhcp.serverAddress / dhcp.interface.',
-    fix: 'Move the pool and reservations into the served subnet (check dhcp.subnetMask); reserve each MAC and address once.',
+    when: "`bootpolicy check` with DHCP on: a MAC or address is reserved twice, or a rule of [dhcp](dhcp.md) on pool and reservations is broken; in full mode also the pool or a reservation lies outside the network of `dhcp.serverAddress` with `dhcp.subnetMask` (or of `dhcp.interface`'s address and mask).",
+    fix: 'Move the pool and reservations into the served subnet; reserve each MAC and address once.',
   },
   BP_ERR_CONFIG_BOOT_FILE: {
     message: 'Boot file {file} is not under tftp.root ({root})',
-    when: '`bootpolicy check`: a boot file you named in dhcp.boot.archMap or dhcp.boot.vendorClassRules is missing from the TFTP root.',
+    when: '`bootpolicy check`: a boot file you named in `dhcp.boot.archMap` or `dhcp.boot.vendorClassRules` is not a file under `tftp.root` (checked when TFTP is enabled).',
     fix: 'Copy the file there (`cp -L`: Debian ships iPXE binaries as symlinks) or fix the name.',
   },
   BP_ERR_CONTEXT_UNREADABLE: {
     message: 'Request cannot be read: {reason}',
     status: 400,
-    when: 'A /boot request is malformed as a whole (query too long, too many parameters).',
-    fix: 'Chain clients through /boot.ipxe, which builds a well-formed request.',
+    when: 'A `/boot` query is longer than 8192 characters or has more than 64 `&`-separated pieces. No policy runs.',
+    fix: 'Chain clients through `/boot.ipxe`, which builds a well-formed request.',
   },
   BP_ERR_POLICY_COMPILE: {
     message: 'Policy {policy} does not compile: {details}',
-    when: 'A policy file has a syntax error or imports a module other than bootpolicy/policy or a plugin helper.',
-    fix: 'Fix the file at the reported line. The last good version keeps serving meanwhile.',
+    when: 'A policy has a syntax error, imports anything but `bootpolicy/policy`, files in the policies directory or a plugin helper, or does not default-export a function.',
+    fix: 'Fix the file at the reported `file:line:column`. A previously loaded version keeps serving meanwhile.',
   },
   BP_ERR_POLICY_TIMEOUT: {
     message: 'Policy {policy} exceeded its {timeoutMs} ms time limit at {location}',
-    when: 'A policy ran longer than policies.timeoutMs (an endless loop, or too much work).',
-    fix: 'Make the policy a quick pure function; raise policies.timeoutMs only if the work is real.',
+    when: 'A policy call ran longer than `policies.timeoutMs` (default 50 ms): an endless loop, or too much work. The message names the line of `export default`.',
+    fix: 'Make the policy a quick pure function; raise `policies.timeoutMs` only if the work is real.',
   },
   BP_ERR_POLICY_MEMORY: {
     message: 'Policy {policy} exceeded its {memoryMb} MB memory limit',
-    when: 'A policy allocated more than policies.memoryMb; its isolate was disposed and is rebuilt.',
+    when: "A policy's isolate exceeded `policies.memoryMb` (default 32 MB). The isolate was disposed and is rebuilt on the next call.",
     fix: 'Do not build large structures per request.',
   },
   BP_ERR_POLICY_THREW: {
     message: 'Policy {policy} threw at {location}: {details}',
-    when: 'The policy function threw an exception.',
-    fix: 'Fix the policy at the reported TypeScript line; `bootpolicy explain` reproduces the request.',
+    when: 'The policy function threw. The message names the TypeScript `file:line`.',
+    fix: 'Fix the policy at that line; `bootpolicy explain` reproduces the request.',
   },
   BP_ERR_POLICY_BAD_DECISION: {
     message: 'Policy {policy} returned an invalid decision: {details}',
-    when: 'A policy returned something that is not a Decision (wrong kind, missing field, bad type).',
-    fix: 'Return a value built with the helpers from bootpolicy/policy, or undefined to pass.',
+    when: 'A policy returned something that is not a decision: unknown kind, missing or unknown field, wrong type, a value over its limit, or data that is not plain (a function, a symbol).',
+    fix: 'Build decisions with the helpers from `bootpolicy/policy`; return `undefined` to pass.',
   },
   BP_ERR_POLICY_LOAD: {
     message: 'Cannot load policies from {dir}',
     when: 'The policies directory is missing or unreadable.',
-    fix: 'Point policies.dir at a readable directory.',
+    fix: 'Point `policies.dir` at a readable directory.',
   },
   BP_ERR_POLICY_WORKER: {
     message: 'Policy worker failed: {details}',
-    when: 'The worker thread running this request died; the worker was replaced and other requests were dispatched again.',
-    fix: 'Look for the policy named in the decision record and for a preceding BPWRN004 log line; policies.workers sets the pool size.',
+    when: 'The worker thread running this request died (it is replaced at once and the other requests it held are dispatched again). A policy that hangs its worker beyond `policies.timeoutMs` + the watchdog margin gets `BP_ERR_POLICY_TIMEOUT` instead.',
+    fix: 'Find the policy in the decision record; the log has a `BPWRN004` line. `policies.workers` sets the pool size.',
   },
   BP_ERR_POLICY_TYPE: {
     message: 'Type error in {policy}: {details}',
@@ -84,8 +85,8 @@ export const catalog = {
   },
   BP_ERR_POLICY_QUARANTINED: {
     message: 'Policy {policy} is quarantined: it hung its policy worker beyond the time limit twice; it fails every request without running until it is edited',
-    when: 'A policy revision hung a policy worker thread in a way its isolate time limit could not stop (for instance a promise rejected with a value whose message getter loops), twice; each hang cost a worker.',
-    fix: 'Fix the policy (see the BPWRN008 log line and /healthz); saving the file makes a new revision, which runs again.',
+    when: "One revision of a policy hung a policy worker thread twice in a way its isolate time limit could not stop (for instance a promise rejected with a value whose `message` getter loops: isolated-vm reads it on the worker's thread). Each hang cost a worker and 250 ms or more; from then on that revision fails every request without running, in every worker (with `onError: failsafe` the client gets the failsafe), and `/healthz` lists it. The other policies keep running.",
+    fix: 'Fix the policy (the log has a `BPWRN005` line); saving the file makes a new revision, which runs again.',
 
   },
   BP_ERR_POLICY_LAST_GOOD: {
@@ -95,74 +96,74 @@ export const catalog = {
   },
   BP_ERR_RENDER_UNSAFE_VALUE: {
     message: 'Value for {field} cannot be placed safely in an iPXE script: {reason}',
-    when: 'A decision carries a value (URL, path, kernel argument) with whitespace, control characters or other bytes that would change the script, or a kernel argument holding " or exactly -- (Linux would join or drop the arguments after it).',
-    fix: 'Validate or transform client-supplied values in the policy; the client got the failsafe script.',
+    when: 'A decision value cannot be placed in an iPXE script: an argument (URL, kernel argument, IQN) that is empty, holds whitespace, a control character or `${`, or is over 4096 characters; a kernel argument that holds `"` or is exactly `--` (Linux would join or drop the arguments after it); a NUL byte anywhere; a `template` used as a menu action; a template argument value (`{{ name }}`) that is empty or holds whitespace, a control character or `${` (named with the template file and line). The client got the failsafe script.',
+    fix: 'Validate or transform client-supplied values in the policy; in templates use `{{ name | text }}` or `{{ name | url }}`.',
   },
   BP_ERR_RENDER_TOO_LARGE: {
     message: 'The iPXE script for this decision would exceed {limit}',
-    when: 'Rendering a decision (or a plugin kind) produced more script than the renderer allows (1 MiB).',
+    when: 'Rendering a decision (including a plugin kind) produced more than 1 MiB (1,048,576 bytes) of iPXE script; rendering stops there. The client got the failsafe script.',
     fix: 'Return a smaller decision: fewer menu items or levels, shorter texts and argument lists.',
   },
   BP_ERR_DECISION_TOO_LARGE: {
     message: 'Decision refused, too large: {details}',
-    when: 'A decision (from a policy, a plugin hook or the default) holds more than 10,000 objects (decisions, menu entries, item lists) or nests menus deeper than 4; it is refused without being walked further.',
+    when: 'A decision holds more than 10,000 objects that can hold decisions (decisions, menu entries, item lists), or nests menus deeper than 4. Validation and rendering stop at the 10,001st without walking further. From a policy or plugin `decide` hook the decision is refused; as `default` the server does not start.',
     fix: 'Return a smaller decision; split a huge menu into steps with `again`.',
   },
   BP_ERR_DECISION_SHARED_OBJECT: {
     message: 'Decision refused: one object appears twice ({details})',
-    when: 'A decision reuses the same object in two places (e.g. every menu item pointing at one sub-menu object); walked as a tree it would cost fan-out^depth, so it is refused at the second visit.',
-    fix: 'Build each part of the decision separately (a new object per item), or use `again` for a shared sub-menu.',
+    when: 'A decision reuses one object in two places (say every menu item pointing at the same sub-menu object). Walked as a tree that costs fan-out^depth, so it is refused at the second visit.',
+    fix: 'Build each part separately (a new object per item), or use `again` for a shared sub-menu.',
   },
   BP_ERR_RENDER_TEMPLATE: {
     message: 'Template {template} failed to render: {details}',
-    when: 'A template decision names a missing template or one that failed to load, a value the template uses is missing or not text, or the output is too large.',
-    fix: 'Check templates.dir and the template at the reported line.',
+    when: 'A `template` decision names a template that does not exist or failed to load, a value the template uses (`{{ name }}`) is missing or is an object or array, or the output would be over 256 KiB (or take over 10,000 steps: nodes visited plus section passes). The message names the template file and line.',
+    fix: 'Check `templates.dir` and the template at the reported line; load problems are logged and listed by `/healthz`.',
   },
   BP_ERR_TEMPLATE_INVALID: {
     message: 'Template {template} is invalid: {details}',
-    when: 'A template file does not parse (unknown tag, eta/EJS code, unclosed section), is over 64 KiB, nests sections deeper than 8, or is a symlink out of the templates directory.',
-    fix: 'Fix the template at the reported line; see the template language in docs/reference/decisions.md.',
+    when: 'A template file does not parse: eta/EJS code (`<% %>`), partials (`{{>`), unescaped output (`{{{`, `{{&`), delimiter changes (`{{=`), an unknown form, an unclosed tag or section; or it is over 64 KiB, nests sections deeper than 8, or is a symlink whose real path is outside the templates directory. Named with file and line.',
+    fix: 'Fix the template at the reported line (see [templates](decisions.md#template)); the other templates keep loading.',
   },
   BP_ERR_RENDER_UNKNOWN_KIND: {
     message: 'No renderer for decision kind {kind}',
-    when: 'A decision kind contributed by a plugin that is not loaded.',
+    when: 'A decision has a plugin kind (`plugin.kind`) whose plugin is not loaded.',
     fix: 'Enable the plugin that provides the kind.',
   },
   BP_ERR_HTTP_NOT_FOUND: {
     message: 'Not found',
     status: 404,
-    when: 'A static file does not exist under files.dir.',
-    fix: 'Check the file name and files.dir.',
+    when: 'A requested static file does not exist under `files.dir`, or is not a regular file.',
+    fix: 'Check the file name and `files.dir`.',
   },
   BP_ERR_HTTP_FORBIDDEN_PATH: {
     message: 'Path is not allowed',
     status: 403,
-    when: 'A static file path tries to leave files.dir (.., encoded traversal, NUL, a symlink that points outside).',
-    fix: 'Serve files from inside files.dir only.',
+    when: 'A static file path tries to leave `files.dir` (`..`, also encoded), holds a NUL, control character or backslash, names a symlink that points outside, was swapped (for a symlink, or a directory for a symlinked one) between the check and the open, or cannot be read.',
+    fix: 'Serve files from inside `files.dir` only.',
   },
   BP_ERR_HTTP_RANGE: {
     message: 'Range not satisfiable',
     status: 416,
-    when: 'A Range header asks for bytes beyond the end of the file.',
+    when: 'A `Range` header starts past the end of the file (or is `bytes=-0`).',
     fix: 'Ask for a range inside the file.',
   },
   BP_ERR_HTTP_UNAUTHORIZED: {
     message: 'Missing or wrong admin token',
     status: 401,
-    when: 'An admin endpoint was called without the configured bearer token.',
+    when: '`POST /api/explain` was called without the configured bearer token, or with a wrong one.',
     fix: 'Send `Authorization: Bearer <http.adminToken>`.',
   },
   BP_ERR_HTTP_DISABLED: {
     message: 'This endpoint is disabled',
     status: 404,
-    when: 'POST /api/explain is off because http.adminToken is not set.',
-    fix: 'Set http.adminToken to enable admin endpoints.',
+    when: '`POST /api/explain` is off because `http.adminToken` is not set.',
+    fix: 'Set `http.adminToken` to enable it.',
   },
   BP_ERR_HTTP_BAD_REQUEST: {
     message: 'Bad request: {details}',
     status: 400,
-    when: 'An admin API body does not match its schema.',
-    fix: 'Send the documented JSON body.',
+    when: 'The `POST /api/explain` body is not a JSON object of strings.',
+    fix: 'Send the documented body ([HTTP API](http-api.md#post-apiexplain)).',
   },
   BP_ERR_CLI_USAGE: {
     message: '{details}',
@@ -172,7 +173,7 @@ export const catalog = {
   BP_ERR_SERVER_LISTEN: {
     message: 'Cannot listen on {address}: {details}',
     when: '`serve` cannot bind its HTTP port (in use, or a port below 1024 without the capability); serve exits 1.',
-    fix: 'Stop the other process on that port, choose another `http.port`, or grant CAP_NET_BIND_SERVICE.',
+    fix: 'Stop the other process on that port, choose another `http.port`, or grant `CAP_NET_BIND_SERVICE`.',
   },
   BP_ERR_SERVER_DEGRADED: {
     message: 'Refusing to start degraded (--strict): {details}',
@@ -182,36 +183,36 @@ export const catalog = {
   BP_ERR_SERVER_PRIVILEGES: {
     message: 'Cannot drop privileges to {user}: {details}',
     when: '`user`/`group` is set and switching to them after binding failed (unknown user or group, not started as root, or `stateDir` not writable by that user); serve exits 1 rather than keep running as root.',
-    fix: 'Create the user and group, start serve as root (or with CAP_SETUID/CAP_SETGID), and `chown` the stateDir to that user.',
+    fix: 'Create the user and group, start serve as root (or with `CAP_SETUID`/`CAP_SETGID`), and `chown` the stateDir to that user.',
   },
   BP_ERR_PLUGIN_LOAD: {
     message: 'Cannot load plugin {plugin}: {details}',
     when: 'A plugin named in the config cannot be imported or does not default-export a factory.',
-    fix: 'Install the package (npm install NAME) or fix plugins[].path.',
+    fix: 'Install the package (`npm install NAME`) or fix `plugins[].path`.',
   },
   BP_ERR_PLUGIN_OPTIONS: {
     message: 'Invalid options for plugin {plugin}: {details}',
     when: "A plugin's options do not match its schema.",
-    fix: 'Correct every listed path in the plugin options.',
+    fix: "Correct every listed path in the plugin's `options`.",
   },
   BP_ERR_PLUGIN_HOOK: {
     message: 'Plugin {plugin} failed in hook {hook}: {details}',
-    when: 'A plugin hook threw or timed out; the request was still answered.',
+    when: "A plugin's setup or hook threw. The request is still answered: a failed `enrich`, `authenticate`, `decide`, `dhcpOffer` or `virtualFile` is skipped, a failed `onRequest` or `prepare` gives the client the failsafe script. The engine also reports any other unexpected exception under this code (`plugin` and `hook` then read `unknown`).",
     fix: "See the plugin's README; `err.cause` holds the original error.",
   },
   BP_ERR_PLUGIN_VERSION: {
     message: 'Plugin {plugin} supports bootpolicy {range}, this is {version}',
-    when: 'A plugin declares a bootpolicy range that excludes this version.',
+    when: 'A plugin declares a supported bootpolicy range that excludes this version.',
     fix: 'Upgrade the plugin or bootpolicy.',
   },
   BP_ERR_PLUGIN_DEPENDENCY: {
     message: 'Plugin {plugin} needs plugin {dependency}, which is not loaded before it',
-    when: "A plugin's dependencies are not all in the config.",
-    fix: 'Add the missing plugin to the plugins list.',
+    when: "A plugin's `dependencies` are not all loaded before it.",
+    fix: 'Add the missing plugin to `plugins`, ahead of the one that needs it.',
   },
   BP_ERR_PLUGIN_TIMEOUT: {
     message: 'Plugin {plugin} did not finish {hook} within {timeoutMs} ms',
-    when: 'A plugin setup or request hook hung.',
+    when: "A plugin's setup did not finish within `pluginTimeouts.setupMs` (default 10 000 ms), or a hook call within `pluginTimeouts.hookMs` (default 5000 ms). Handled like `BP_ERR_PLUGIN_HOOK`.",
     fix: "Check the plugin's backend (LDAP, KDC, tgtd) and its timeout options.",
   },
   BP_ERR_PLUGIN_DEFINITION: {
@@ -221,28 +222,28 @@ export const catalog = {
   },
   BP_ERR_DHCP_BIND: {
     message: 'DHCP cannot bind {address}:{port}',
-    when: 'The DHCP port is in use or needs privileges (ports below 1024 need root or CAP_NET_BIND_SERVICE).',
-    fix: 'Stop the other DHCP server, or run with CAP_NET_BIND_SERVICE.',
+    when: 'The DHCP port is in use, or binding it needs privileges (ports below 1024 need root or `CAP_NET_BIND_SERVICE`).',
+    fix: 'Stop the other DHCP server, or run with `CAP_NET_BIND_SERVICE`.',
   },
   BP_ERR_TFTP_BIND: {
     message: 'TFTP cannot bind {address}:{port}',
-    when: 'The TFTP port is in use or needs privileges.',
-    fix: 'Stop the other TFTP server, or run with CAP_NET_BIND_SERVICE.',
+    when: 'The TFTP port is in use, or binding it needs privileges.',
+    fix: 'Stop the other TFTP server, or run with `CAP_NET_BIND_SERVICE`.',
   },
   BP_ERR_TFTP_ROOT: {
     message: 'TFTP root {root} is not a readable directory',
-    when: 'tftp.root does not exist, is not a directory or cannot be read when the TFTP service starts.',
-    fix: 'Create the directory or point tftp.root at the directory holding your boot files.',
+    when: '`tftp.root` does not exist, is not a directory or cannot be read when the TFTP service starts.',
+    fix: 'Create the directory, or point `tftp.root` at the directory holding your boot files.',
   },
   BP_ERR_TFTP_VIRTUAL_FILE: {
     message: 'Virtual file provider failed for {file}: {details}',
-    when: 'A plugin generating TFTP files threw, timed out (tftp.virtualFileTimeoutMs) or returned something other than a Buffer; the client got a TFTP error.',
+    when: 'A plugin generating TFTP files threw, timed out (`tftp.virtualFileTimeoutMs`) or returned something other than a Buffer; the client got a TFTP error.',
     fix: "See the plugin's README; `err.cause` holds the original error.",
   },
   BPWRN001: {
     message: 'Dropped malformed context field {field}',
-    when: 'A /boot parameter did not match its format (e.g. a MAC that is not 6 bytes); the request continues without it.',
-    fix: 'Usually a client quirk; chain clients through /boot.ipxe.',
+    when: 'A `/boot` field was present but malformed (a MAC that is not 6 octets, a serial with control characters, an invalid parameter name, …). The request continues without it; the log line lists the wire names in `fields`.',
+    fix: 'Usually a client quirk; chain clients through `/boot.ipxe`. See [boot context](boot-context.md#what-gets-dropped).',
   },
   BPWRN002: {
     message: 'Policy {policy} failed to reload; the last good version keeps serving',
@@ -251,33 +252,33 @@ export const catalog = {
   },
   BPWRN003: {
     message: 'No policy decided; serving the default decision',
-    when: 'Every policy returned undefined for a request.',
+    when: 'Every policy (and plugin) passed, so the `default` decision was served. Logged at debug level.',
     fix: 'Nothing, if intended; else add a policy that covers the client.',
   },
   BPWRN004: {
     message: 'Policy worker replaced',
-    when: 'A policy worker thread stopped answering (a unit of policy work ran past policies.timeoutMs + the watchdog margin) or died; it was terminated and a new one started.',
-    fix: 'The log line names the policy that was running; fix it. Other clients kept being served.',
+    when: 'A policy worker thread stopped answering (one unit of policy work ran past `policies.timeoutMs` + the watchdog margin) or died; it was terminated and replaced.',
+    fix: 'The log line names the policy that was running (`policy`) and why (`reason`: `watchdog` or `exit`); fix that policy. Other clients kept being served.',
   },
   BPWRN005: {
     message: 'sanboot URI {uri} has an empty LUN',
-    when: '`bootpolicy check` found `iscsi:host::::iqn` (or another empty LUN field) in a policy, template or the default: iPXE then uses LUN 0, which on tgtd is the controller, not the disk.',
+    when: '`bootpolicy check` found a sanboot URI with an empty LUN (`iscsi:host::::iqn`) in a policy, a template or the `default`: iPXE then uses LUN 0, which on tgtd is the controller, not the disk.',
     fix: 'Name the LUN: `iscsi:host:::1:iqn`.',
   },
   BPWRN006: {
     message: 'Default boot files missing under tftp.root ({root}): {files}',
-    when: '`bootpolicy check`: files of the built-in dhcp.boot.archMap are absent; clients of those architectures will fail to load iPXE.',
-    fix: 'Copy the ones your machines need into tftp.root, or set dhcp.boot.archMap to what you serve.',
+    when: '`bootpolicy check`: files of the built-in `dhcp.boot.archMap` are missing under `tftp.root`; clients of those architectures cannot load iPXE.',
+    fix: 'Copy the ones your machines need, or set `dhcp.boot.archMap` to what you serve.',
   },
   BPWRN007: {
     message: 'Interface {interface} is not present on this host',
-    when: '`bootpolicy check` could not compare the DHCP pool with dhcp.interface\'s subnet because this host has no such interface (checking on another machine?).',
-    fix: 'Run check on the DHCP server, or also set dhcp.serverAddress.',
+    when: "`bootpolicy check` could not compare the DHCP pool with `dhcp.interface`'s subnet: this host has no such interface.",
+    fix: 'Run check on the DHCP server, or also set `dhcp.serverAddress`.',
   },
   BPWRN008: {
     message: 'Policy {policy} quarantined',
-    when: 'One policy revision hung a policy worker twice (BPWRN004 with reason watchdog); it now fails every request with BP_ERR_POLICY_QUARANTINED, without running.',
-    fix: 'Fix the policy; saving the file makes a new revision, which runs again.',
+    when: 'One policy revision hung a policy worker twice (two `BPWRN004` lines with `reason: watchdog` naming it); it now fails every request with `BP_ERR_POLICY_QUARANTINED` without running, and `/healthz` lists it.',
+    fix: 'Fix the policy (the line names it in `policy`, with its `hash`); saving the file makes a new revision, which runs again.',
   },
   BPWRN009: {
     message: 'Policy {policy} serves its last good revision {revision} (since {since})',
@@ -291,38 +292,38 @@ export const catalog = {
   },
   BPSEC001: {
     message: 'Admin token is shorter than 16 characters',
-    when: 'http.adminToken is set but short.',
-    fix: 'Use a long random token (openssl rand -hex 24).',
+    when: '`http.adminToken` is set but shorter than 16 characters. Logged at startup.',
+    fix: 'Use a long random token (`openssl rand -hex 24`).',
   },
   BP_ERR_DHCP_MALFORMED: {
     message: 'Malformed DHCP packet: {reason}',
-    when: 'A datagram on the DHCP ports is truncated, has a wrong magic cookie or an option that overruns the packet. The packet is dropped.',
+    when: 'A datagram on the DHCP ports is truncated, has a wrong magic cookie, or has an option that overruns the packet. The packet is dropped.',
     fix: 'Nothing on the server; if one client keeps sending them, check its firmware (the log has its address).',
   },
   BP_ERR_DHCP_STATE: {
     message: 'DHCP lease state {file} cannot be {action}: {details}',
     when: 'The lease file under the state directory is unreadable, not valid JSON, or cannot be written.',
-    fix: 'Check the state directory permissions and free space; move a corrupt file aside to start with no leases.',
+    fix: "Check the state directory's permissions and free space; move a corrupt file aside to start with no leases.",
   },
   BP_ERR_DHCP_HOOK: {
     message: 'decideBoot failed for {mac}: {details}',
-    when: 'The decideBoot hook threw or did not answer within dhcp.boot.hookTimeoutMs; the client got the default boot file.',
-    fix: 'Check the plugin behind the dhcpOffer hook; `err.cause` holds the original error.',
+    when: 'The `decideBoot` hook threw or did not answer within `dhcp.boot.hookTimeoutMs`; the client got the default boot file.',
+    fix: 'Check the plugin behind the `dhcpOffer` hook; `err.cause` holds the original error.',
   },
   BP_ERR_DHCP_POOL_EXHAUSTED: {
     message: 'DHCP pool {start}-{end} has no free address',
-    when: 'Every pool address is leased, reserved or declined (offers give way); new clients get no offer.',
-    fix: 'Widen dhcp.pool, shorten dhcp.leaseSeconds, or remove stale leases.',
+    when: 'Every pool address is leased, reserved or declined (offers give way to new clients); new clients get no offer.',
+    fix: 'Widen `dhcp.pool`, shorten `dhcp.leaseSeconds`, or remove stale leases.',
   },
   BP_ERR_DHCP_NOT_OWNER: {
     message: 'DHCP {kind} for {ip} ignored: {reason}',
-    when: 'A DHCPDECLINE or DHCPRELEASE named an address that is not offered or leased to the sender, lacked this server\'s identifier (option 54), or (RELEASE) did not come from the leased address. Logged at warn at most every 10 s with a running count, each one at debug.',
-    fix: 'Nothing if it is an attack or a confused client; the lease owner keeps its lease. A steady stream from one MAC points at a host forging DHCP packets.',
+    when: "A DHCPDECLINE or DHCPRELEASE named an address that is not offered or leased to the sender, lacked this server's identifier (option 54), or (RELEASE) was not sent from the leased address. The message is ignored; the warning is logged at most every 10 s with `ignoredTotal`, each one at debug.",
+    fix: 'Nothing if it is an attack or a confused client: the lease owner keeps its lease. A steady stream points at a host forging DHCP packets ([dhcp](dhcp.md#lease-ownership)).',
   },
   BPSEC002: {
     message: 'Login rate limited for {username}',
-    when: 'A username or a client address reached auth.limits failed logins within the window; no backend was asked.',
-    fix: 'Nothing if it is an attack; else wait the time shown to the client, or raise auth.limits.',
+    when: 'A username or a client address reached `auth.limits` failed logins within the window; no authentication backend was asked, and the client was told when to retry.',
+    fix: 'Nothing if it is an attack; else wait, or raise `auth.limits`.',
   },
 } as const satisfies Record<string, CatalogEntry>
 

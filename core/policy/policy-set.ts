@@ -106,7 +106,7 @@ export class PolicySet {
 
   constructor(
     readonly dir: string,
-    private readonly limits: SandboxLimits,
+    limits: SandboxLimits,
     private readonly importables: ImportableModules = defaultImportables(),
     private readonly events: PolicySetEvents = {},
     private readonly host: PolicyHost = inProcessHost(limits),

@@ -10,6 +10,8 @@ import { readdir, readFile, realpath, stat } from 'node:fs/promises'
 import { join, resolve, sep } from 'node:path'
 import type { BootContext } from '../context/types.js'
 import { BootpolicyError, messageOf } from '../errors/bp-error.js'
+import type { ErrorCode } from '../errors/catalog.js'
+import type { PluginErrorCode } from '../errors/bp-error.js'
 import { MAX_TEMPLATE_BYTES, parseTemplate, TemplateSyntaxError, type TemplateNode } from './parse-template.js'
 import { renderTemplate, TemplateRenderError, TrustedText } from './render-template.js'
 
@@ -18,6 +20,13 @@ export interface TemplateData {
   readonly vars: Readonly<Record<string, unknown>>
   /** Written as it is (`${bp-req}`): bootpolicy's own text, never a client's. */
   readonly requestId: string
+}
+
+export interface TemplateProblem {
+  readonly file: string
+  readonly line: number
+  readonly code: ErrorCode | PluginErrorCode
+  readonly error: string
 }
 
 interface LoadedTemplate {
@@ -30,9 +39,9 @@ export class TemplateStore {
 
   constructor(readonly dir: string) {}
 
-  /** (Re)load every *.ipxe file; returns the problems found, per file (with the line). */
-  async load(): Promise<{ file: string; error: string }[]> {
-    const problems: { file: string; error: string }[] = []
+  /** (Re)load every *.ipxe file; returns the problems found, per file, with the line (1 when the whole file is at fault). */
+  async load(): Promise<TemplateProblem[]> {
+    const problems: TemplateProblem[] = []
     let files: string[] = []
     let root = resolve(this.dir)
     try {
@@ -48,7 +57,8 @@ export class TemplateStore {
       try {
         loaded.set(name, { file, nodes: await this.parseFile(root, join(root, rel), file) })
       } catch (err) {
-        problems.push({ file, error: messageOf(err) })
+        const line = err instanceof BootpolicyError ? Number(/:(\d+)$/.exec(String(err.params.template ?? ''))?.[1] ?? 1) : 1
+        problems.push({ file, line, code: err instanceof BootpolicyError ? err.code : 'BP_ERR_TEMPLATE_INVALID', error: messageOf(err) })
       }
     }
     this.templates = loaded

@@ -92,7 +92,7 @@ if (!ServerWriter.prototype.__bootpolicyAckGuard) {
   const originalOnAck = ServerWriter.prototype._onAck
   ServerWriter.prototype._onAck = function guardedOnAck(this: typeof ServerWriter.prototype, ack) {
     const window = this._window
-    if (!window || !window._cb) return
+    if (!window?._cb) return
     if (ack.block !== window._end && !window._blocks.some((b) => b.block === ack.block)) return
     originalOnAck.call(this, ack)
   }

@@ -22,11 +22,11 @@ export function escapeFilterValue(value: string): string {
   return value.replace(/[*()\\\u0000]/g, (ch) => `\\${ch.charCodeAt(0).toString(16).padStart(2, '0')}`)
 }
 
-/** Fill `{name}` placeholders; each value goes through `escape`. Unknown placeholders are an error. */
-export function fillTemplate(template: string, values: Readonly<Record<string, string>>, escape: (v: string) => string): string {
+/** Fill `{name}` placeholders; each value goes through `escapeValue`. Unknown placeholders are an error. */
+export function fillTemplate(template: string, values: Readonly<Record<string, string>>, escapeValue: (v: string) => string): string {
   return template.replace(/\{([a-z]+)\}/g, (_, name: string) => {
     const v = values[name]
     if (v === undefined) throw new Error(`unknown placeholder {${name}} in "${template}"`)
-    return escape(v)
+    return escapeValue(v)
   })
 }

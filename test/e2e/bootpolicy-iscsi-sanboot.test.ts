@@ -125,7 +125,7 @@ t.test('seed 000 part 4: login, PAM, a COW disk per user over iSCSI with CHAP, s
       } finally {
         await vm.stop()
       }
-      t.match(log, new RegExp(`Booting from SAN device 0x80|Registered SAN device 0x80`), 'iPXE attached the iSCSI disk as drive 0x80')
+      t.match(log, /Booting from SAN device 0x80|Registered SAN device 0x80/, 'iPXE attached the iSCSI disk as drive 0x80')
       t.ok(log.indexOf(SECTOR_HELLO) > log.indexOf('Password:'), 'the disk\'s boot sector ran after the login')
       t.equal(SECTOR_BOOTS.exec(log)?.[1], String(i), `LBA 1 read over iSCSI holds the counter ${i}`)
       t.notMatch(log, user.password, 'the password is not echoed on the console')

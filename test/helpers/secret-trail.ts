@@ -25,7 +25,7 @@ export function trailLines(lines: readonly string[]): void {
   if (exitHook) return
   exitHook = true
   process.once('exit', () => {
-    const body = captured.flatMap((l) => l).join('\n')
+    const body = captured.flat().join('\n')
     if (body) writeFileSync(join(dir, `logs-${process.pid}.txt`), `${body}\n`)
   })
 }

@@ -8,8 +8,11 @@ export const ok: Policy = (ctx: BootContext) => (ctx.arch === 'x86_64-efi' ? boo
 
 export const menuOk: Decision = menu({ items: [item('a', 'A', exit())], default: 'a', timeoutMs: 1000 })
 
-// @ts-expect-error: the context is readonly
-export const mutate: Policy = (ctx) => { ctx.mac = 'x'; return undefined }
+export const mutate: Policy = (ctx) => {
+  // @ts-expect-error: the context is readonly
+  ctx.mac = 'x'
+  return undefined
+}
 
 // @ts-expect-error: policies never see a password
 export const password: Policy = (ctx) => exit(ctx.auth.password)

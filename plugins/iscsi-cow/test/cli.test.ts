@@ -12,8 +12,14 @@ async function cli(...argv: string[]): Promise<{ code: number; out: string; err:
   let err = ''
   const w = process.stdout.write.bind(process.stdout)
   const e = process.stderr.write.bind(process.stderr)
-  process.stdout.write = ((s: string) => ((out += s), true)) as typeof process.stdout.write
-  process.stderr.write = ((s: string) => ((err += s), true)) as typeof process.stderr.write
+  process.stdout.write = ((s: string) => {
+    out += s
+    return true
+  }) as typeof process.stdout.write
+  process.stderr.write = ((s: string) => {
+    err += s
+    return true
+  }) as typeof process.stderr.write
   try {
     return { code: await main(argv), out, err }
   } finally {

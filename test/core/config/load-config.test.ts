@@ -7,6 +7,7 @@ import { tempPolicies } from '../../helpers/policy-dir.js'
 t.test('the embedded default serves the example policies on 8080 and exits to disk', async (t) => {
   const c = loadConfig({ env: {} })
   t.equal(c.http.port, 8080)
+  t.equal(c.http.host, '0.0.0.0', 'every IPv4 address, as the README says')
   t.equal(c.policies.dir, join(PACKAGE_ROOT, 'policies'))
   t.same(c.default, { kind: 'exit' })
   t.equal(c.policies.timeoutMs, 50)

@@ -13,7 +13,13 @@ async function sandboxFor(source: string, timeoutMs = limits.timeoutMs): Promise
   const dir = tempPolicies({ 'p.ts': source })
   const compiled = await compilePolicy(`${dir.policiesDir}/p.ts`, dir.policiesDir)
   const sandbox = new PolicySandbox(compiled, { ...limits, timeoutMs })
-  return { sandbox, cleanup: () => (sandbox.dispose(), dir.remove()) }
+  return {
+    sandbox,
+    cleanup: () => {
+      sandbox.dispose()
+      dir.remove()
+    },
+  }
 }
 
 t.test('timeout: an endless loop stops after the time limit with the file:line', async (t) => {
