@@ -46,8 +46,22 @@ export async function run(seconds = Number(process.env.BENCH_SECONDS ?? 5), roun
       for (const mode of ['naive', 'bootpolicy', 'bootpolicy-warn'] as const) {
         const label = { naive: 'naive fastify + isolated-vm', bootpolicy: 'bootpolicy default config', 'bootpolicy-warn': 'bootpolicy log level warn' }[mode]
         const target = mode === 'bootpolicy' ? (workload === 'hot' ? '≥ 0.8' : '≥ 0.6') : undefined
-        figures.push({ name: `${workload}: ${label} req/s`, value: Math.round(median(results.get(mode)!.map((x) => x.rps))), unit: 'req/s', ratio: ratio(mode, (x) => x.rps), baseline: 'bare (median of per-round ratios)', ...(target && { target }) })
-        figures.push({ name: `${workload}: ${label} p99`, value: round(median(results.get(mode)!.map((x) => x.p99))), unit: 'ms', ratio: ratio(mode, (x) => x.p99), baseline: 'bare p99', ...(mode === 'bootpolicy' && { target: '≤ 3' }) })
+        figures.push({
+          name: `${workload}: ${label} req/s`,
+          value: Math.round(median(results.get(mode)!.map((x) => x.rps))),
+          unit: 'req/s',
+          ratio: ratio(mode, (x) => x.rps),
+          baseline: 'bare (median of per-round ratios)',
+          ...(target && { target }),
+        })
+        figures.push({
+          name: `${workload}: ${label} p99`,
+          value: round(median(results.get(mode)!.map((x) => x.p99))),
+          unit: 'ms',
+          ratio: ratio(mode, (x) => x.p99),
+          baseline: 'bare p99',
+          ...(mode === 'bootpolicy' && { target: '≤ 3' }),
+        })
       }
       const warn = results.get('bootpolicy-warn')!
       figures.push({

@@ -20,7 +20,8 @@ const bp = await build(validateConfig({ policies: { dir, watch: false, cacheSize
 const ask = (n: number) => bp.engine.handle({ query: bootPath(n).split('?')[1]!, remoteAddress: '127.0.0.1', requestId: 'abcd000001' })
 for (let n = 0; n < 200; n++) await ask(1_000_000 + n) // warm up: JIT, worker, memos of the constant parts
 const heap = () => {
-  gc(); gc()
+  gc()
+  gc()
   return process.memoryUsage().heapUsed
 }
 const before = heap()

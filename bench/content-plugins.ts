@@ -24,7 +24,14 @@ export async function run(seconds = Number(process.env.BENCH_SECONDS ?? 5)): Pro
     name: '/boot with the content plugins',
     figures: [
       { name: 'req/s without plugins (example policies)', value: Math.round(without.rps), unit: 'req/s' },
-      { name: 'req/s with smartos, sysresccd, pxelinux-cfg enabled', value: Math.round(withPlugins.rps), unit: 'req/s', ratio: withPlugins.rps / without.rps, baseline: 'without plugins', target: '≥ 0.9' },
+      {
+        name: 'req/s with smartos, sysresccd, pxelinux-cfg enabled',
+        value: Math.round(withPlugins.rps),
+        unit: 'req/s',
+        ratio: withPlugins.rps / without.rps,
+        baseline: 'without plugins',
+        target: '≥ 0.9',
+      },
       { name: 'req/s with a no-op onRequest plugin', value: Math.round(noop.rps), unit: 'req/s', ratio: noop.rps / without.rps, baseline: 'without plugins' },
       { name: 'req/s with the plugins vs the no-op hook', value: Math.round(withPlugins.rps), unit: 'req/s', ratio: withPlugins.rps / noop.rps, baseline: 'no-op onRequest plugin', target: '≥ 0.9' },
       { name: 'p99 with the plugins enabled', value: withPlugins.p99, unit: 'ms', ratio: withPlugins.p99 / Math.max(without.p99, 1), baseline: 'p99 without plugins' },

@@ -13,7 +13,12 @@ import { nodeTs, REPO_ROOT, startDhcpServer } from '../test/helpers/dhcp-server.
 import { startDnsmasqDhcp } from '../test/helpers/dnsmasq-dhcp.js'
 import type { BenchResult } from './lib.js'
 
-interface ClientReport { completed: number; seconds: number; perSecond: number; timeouts: number }
+interface ClientReport {
+  completed: number
+  seconds: number
+  perSecond: number
+  timeouts: number
+}
 
 const POOL = { start: '10.55.1.0', end: '10.55.8.255' }
 const MASK = '255.255.0.0'
@@ -25,20 +30,35 @@ async function drive(lan: Lan, seconds: number): Promise<ClientReport> {
 }
 
 export async function run(seconds = Number(process.env.BENCH_SECONDS ?? 2)): Promise<BenchResult> {
-  const lan = await createLan(undefined, [{ name: 'srv', address: '10.55.0.1/16' }, { name: 'cli', address: '10.55.0.9/16' }])
+  const lan = await createLan(undefined, [
+    { name: 'srv', address: '10.55.0.1/16' },
+    { name: 'cli', address: '10.55.0.9/16' },
+  ])
   try {
     const bp = await startDhcpServer(lan, 'srv', { mode: 'full', serverAddress: '10.55.0.1', pool: POOL, subnetMask: MASK, leaseSeconds: 3600 }, { logLevel: 'warn' })
     let ours: ClientReport
-    try { ours = await drive(lan, seconds) } finally { await bp.stop() }
+    try {
+      ours = await drive(lan, seconds)
+    } finally {
+      await bp.stop()
+    }
 
     const dnsmasq = await startDnsmasqDhcp(lan, 'srv', { rangeStart: POOL.start, rangeEnd: POOL.end, netmask: MASK, log: false })
     let theirs: ClientReport
-    try { theirs = await drive(lan, seconds) } finally { await dnsmasq.stop() }
+    try {
+      theirs = await drive(lan, seconds)
+    } finally {
+      await dnsmasq.stop()
+    }
 
     // Second baseline: dnsmasq without a lease file, i.e. without durability; shows the cost of fsync.
     const volatile = await startDnsmasqDhcp(lan, 'srv', { rangeStart: POOL.start, rangeEnd: POOL.end, netmask: MASK, log: false, extra: ['--leasefile-ro'] })
     let fast: ClientReport
-    try { fast = await drive(lan, seconds) } finally { await volatile.stop() }
+    try {
+      fast = await drive(lan, seconds)
+    } finally {
+      await volatile.stop()
+    }
 
     return {
       name: 'DHCP DORA',

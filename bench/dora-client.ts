@@ -10,7 +10,13 @@ import { decode, encode } from '../core/dhcp/packet-codec.js'
 import { MessageType, Opt } from '../core/dhcp/options.js'
 import { clientPacket } from '../test/helpers/dhcp-packets.js'
 
-interface Job { seconds: number; warmup: number; window: number; macs: number; sourceAddress: string }
+interface Job {
+  seconds: number
+  warmup: number
+  window: number
+  macs: number
+  sourceAddress: string
+}
 let input = ''
 for await (const chunk of process.stdin) input += String(chunk)
 const job = JSON.parse(input) as Job
@@ -37,7 +43,11 @@ let timeouts = 0
 const macOf = (i: number): string => `02:bb:${[(i >> 16) & 255, (i >> 8) & 255, i & 255, 1].map((b) => b.toString(16).padStart(2, '0')).join(':')}`
 const send = (bytes: Buffer): void => sender.send(bytes, 67, '255.255.255.255')
 const arm = (xid: number, p: Omit<Pending, 'timer'>): void => {
-  const timer = setTimeout(() => { pending.delete(xid); if (measuring) timeouts++; start() }, 1000)
+  const timer = setTimeout(() => {
+    pending.delete(xid)
+    if (measuring) timeouts++
+    start()
+  }, 1000)
   pending.set(xid, { ...p, timer })
 }
 function start(): void {
@@ -49,14 +59,30 @@ function start(): void {
 }
 const onMessage = (buf: Buffer): void => {
   let p
-  try { p = decode(buf) } catch { return }
+  try {
+    p = decode(buf)
+  } catch {
+    return
+  }
   const entry = pending.get(p.xid)
   if (!entry) return
   if (entry.stage === 'offer' && p.messageType === MessageType.OFFER) {
     clearTimeout(entry.timer)
     const serverId = p.options.get(Opt.SERVER_ID)!
     arm(p.xid, { mac: entry.mac, stage: 'ack' })
-    send(encode(clientPacket({ mac: entry.mac, xid: p.xid, type: MessageType.REQUEST, options: [[Opt.SERVER_ID, serverId], [Opt.REQUESTED_IP, Buffer.from(p.yiaddr.split('.').map(Number))]] })))
+    send(
+      encode(
+        clientPacket({
+          mac: entry.mac,
+          xid: p.xid,
+          type: MessageType.REQUEST,
+          options: [
+            [Opt.SERVER_ID, serverId],
+            [Opt.REQUESTED_IP, Buffer.from(p.yiaddr.split('.').map(Number))],
+          ],
+        }),
+      ),
+    )
   } else if (entry.stage === 'ack' && (p.messageType === MessageType.ACK || p.messageType === MessageType.NAK)) {
     clearTimeout(entry.timer)
     pending.delete(p.xid)

@@ -83,7 +83,10 @@ async function httpBootSample(payload: BootPayload): Promise<{ markerMs: number;
   let ok = false
   try {
     await startBootpolicy({
-      net, scenario: 'arch-dispatch', payload, tftpFiles: [],
+      net,
+      scenario: 'arch-dispatch',
+      payload,
+      tftpFiles: [],
       extraFiles: { 'snponly.efi': '/usr/lib/ipxe/snponly.efi' },
       config: { dhcp: { boot: { httpPort: 8080, ipxeNoPxeDhcp: true, archMap: { 16: 'snponly.efi' }, httpBootUrlBase: `http://${net.serverIp}:8080/files/` } } },
     })
@@ -101,27 +104,96 @@ const iscHost = (firmware: Firmware): (typeof ISC_GUIDE.hosts)[number] => ISC_GU
 
 const CASES: readonly Case[] = [
   { name: 'per-mac bios', scenario: 'per-mac', firmware: 'bios', mac: '52:54:00:e2:03:a1', expect: 'who=alpha', baseline: { firmware: 'bios' } },
-  { name: 'odd-identities bios', scenario: 'odd-identities', firmware: 'bios', mac: '52:54:00:e2:05:01', smbios: ODD, expect: 'serialok=1 manufacturerok=1 productok=1', baseline: { firmware: 'bios' } },
+  {
+    name: 'odd-identities bios',
+    scenario: 'odd-identities',
+    firmware: 'bios',
+    mac: '52:54:00:e2:05:01',
+    smbios: ODD,
+    expect: 'serialok=1 manufacturerok=1 productok=1',
+    baseline: { firmware: 'bios' },
+  },
   { name: 'arch-dispatch uefi', scenario: 'arch-dispatch', firmware: 'uefi', mac: '52:54:00:e2:04:02', expect: 'arch=x86_64-efi', baseline: { firmware: 'uefi' } },
-  { name: 'arch-dispatch uefi-pxe (ipxe.efi)', scenario: 'arch-dispatch', firmware: 'uefi-pxe', mac: '52:54:00:e2:04:03', efiNbp: 'ipxe.efi', expect: 'arch=x86_64-efi', baseline: { firmware: 'uefi-pxe', efiBootFile: 'ipxe.efi' } },
-  { name: 'arch-dispatch uefi-pxe (snponly.efi)', scenario: 'arch-dispatch', firmware: 'uefi-pxe', mac: '52:54:00:e2:04:03', efiNbp: 'snponly.efi', expect: 'arch=x86_64-efi', baseline: { firmware: 'uefi-pxe', efiBootFile: 'snponly.efi' } },
+  {
+    name: 'arch-dispatch uefi-pxe (ipxe.efi)',
+    scenario: 'arch-dispatch',
+    firmware: 'uefi-pxe',
+    mac: '52:54:00:e2:04:03',
+    efiNbp: 'ipxe.efi',
+    expect: 'arch=x86_64-efi',
+    baseline: { firmware: 'uefi-pxe', efiBootFile: 'ipxe.efi' },
+  },
+  {
+    name: 'arch-dispatch uefi-pxe (snponly.efi)',
+    scenario: 'arch-dispatch',
+    firmware: 'uefi-pxe',
+    mac: '52:54:00:e2:04:03',
+    efiNbp: 'snponly.efi',
+    expect: 'arch=x86_64-efi',
+    baseline: { firmware: 'uefi-pxe', efiBootFile: 'snponly.efi' },
+  },
   { name: 'menu-timeout uefi', scenario: 'menu-timeout', firmware: 'uefi', mac: '52:54:00:e2:00:03', expect: 'menu=default-by-timeout', baseline: { firmware: 'uefi' }, deliberateMs: 2000 },
   // Issue 15: each seed in its own topology (site DHCP + bootpolicy proxy), through the guide's menu.
-  ...(['bios', 'uefi', 'uefi-pxe'] as const).map((firmware, i): Case => ({
-    name: `seed-001 proxy ${firmware}`, scenario: 'seed-001', firmware, mac: `52:54:00:e2:01:0${i + 1}`, expect: 'setkmap=de',
-    baseline: firmware === 'uefi-pxe' ? { firmware, efiBootFile: 'ipxe.efi' } : { firmware },
-    sample: seedSample(startSeed001Site, firmware, `52:54:00:e2:01:0${i + 1}`, /Boot from the local disk/, 'r', 'setkmap=de'),
-  })),
-  { name: 'seed-002 proxy beside pfSense bios', scenario: 'seed-002', firmware: 'bios', mac: '52:54:00:e2:02:01', expect: 'smartos=true', baseline: { firmware: 'bios' },
-    sample: seedSample(startSeed002Site, 'bios', '52:54:00:e2:02:01', /Exit \(boot local disk\)/, '\r', 'smartos=true') },
-  { name: 'uefi-http (OVMF HTTP boot, snponly.efi)', scenario: 'arch-dispatch', firmware: 'uefi-pxe', mac: '52:54:00:e2:06:01', expect: 'arch=x86_64-efi',
-    baseline: { firmware: 'uefi-pxe', efiBootFile: 'snponly.efi' }, sample: httpBootSample },
+  ...(['bios', 'uefi', 'uefi-pxe'] as const).map(
+    (firmware, i): Case => ({
+      name: `seed-001 proxy ${firmware}`,
+      scenario: 'seed-001',
+      firmware,
+      mac: `52:54:00:e2:01:0${i + 1}`,
+      expect: 'setkmap=de',
+      baseline: firmware === 'uefi-pxe' ? { firmware, efiBootFile: 'ipxe.efi' } : { firmware },
+      sample: seedSample(startSeed001Site, firmware, `52:54:00:e2:01:0${i + 1}`, /Boot from the local disk/, 'r', 'setkmap=de'),
+    }),
+  ),
+  {
+    name: 'seed-002 proxy beside pfSense bios',
+    scenario: 'seed-002',
+    firmware: 'bios',
+    mac: '52:54:00:e2:02:01',
+    expect: 'smartos=true',
+    baseline: { firmware: 'bios' },
+    sample: seedSample(startSeed002Site, 'bios', '52:54:00:e2:02:01', /Exit \(boot local disk\)/, '\r', 'smartos=true'),
+  },
+  {
+    name: 'uefi-http (OVMF HTTP boot, snponly.efi)',
+    scenario: 'arch-dispatch',
+    firmware: 'uefi-pxe',
+    mac: '52:54:00:e2:06:01',
+    expect: 'arch=x86_64-efi',
+    baseline: { firmware: 'uefi-pxe', efiBootFile: 'snponly.efi' },
+    sample: httpBootSample,
+  },
   // Seed 003's guide: iPXE → lpxelinux → generated config → menu.c32 (3 s timeout) → kernel; UEFI: boot().
-  { name: 'guide 003 bios (lpxelinux + menu.c32)', scenario: 'guide-pxelinux', guide: 'pxelinux', firmware: 'bios', mac: PXELINUX_GUIDE.mac, expect: PXELINUX_GUIDE.append, baseline: { firmware: 'bios' }, deliberateMs: PXELINUX_GUIDE.menuTimeoutMs },
+  {
+    name: 'guide 003 bios (lpxelinux + menu.c32)',
+    scenario: 'guide-pxelinux',
+    guide: 'pxelinux',
+    firmware: 'bios',
+    mac: PXELINUX_GUIDE.mac,
+    expect: PXELINUX_GUIDE.append,
+    baseline: { firmware: 'bios' },
+    deliberateMs: PXELINUX_GUIDE.menuTimeoutMs,
+  },
   { name: 'guide 003 uefi (boot())', scenario: 'guide-pxelinux', guide: 'pxelinux', firmware: 'uefi', mac: PXELINUX_GUIDE.mac, expect: PXELINUX_GUIDE.append, baseline: { firmware: 'uefi' } },
   // Seed 004's guide: a reserved host per firmware (address and name on the kernel line).
-  { name: 'guide 004 bios (reservation, lpxelinux)', scenario: 'guide-isc', guide: 'isc', firmware: 'bios', mac: iscHost('bios').mac, expect: `host=${iscHost('bios').name} ip=`, baseline: { firmware: 'bios' } },
-  { name: 'guide 004 uefi-pxe (reservation, snponly.efi as shim.efi)', scenario: 'guide-isc', guide: 'isc', firmware: 'uefi-pxe', mac: iscHost('uefi-pxe').mac, expect: `host=${iscHost('uefi-pxe').name} ip=`, baseline: { firmware: 'uefi-pxe', efiBootFile: 'snponly.efi' } },
+  {
+    name: 'guide 004 bios (reservation, lpxelinux)',
+    scenario: 'guide-isc',
+    guide: 'isc',
+    firmware: 'bios',
+    mac: iscHost('bios').mac,
+    expect: `host=${iscHost('bios').name} ip=`,
+    baseline: { firmware: 'bios' },
+  },
+  {
+    name: 'guide 004 uefi-pxe (reservation, snponly.efi as shim.efi)',
+    scenario: 'guide-isc',
+    guide: 'isc',
+    firmware: 'uefi-pxe',
+    mac: iscHost('uefi-pxe').mac,
+    expect: `host=${iscHost('uefi-pxe').name} ip=`,
+    baseline: { firmware: 'uefi-pxe', efiBootFile: 'snponly.efi' },
+  },
 ]
 
 async function bootpolicySample(c: Case, payload: BootPayload): Promise<{ markerMs: number; setupMs: number }> {

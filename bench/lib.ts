@@ -33,7 +33,12 @@ export async function startServer(script: string, args: string[]): Promise<{ chi
 export async function startQuietServer(script: string, args: string[], nodeArgs: string[] = [], env: NodeJS.ProcessEnv = process.env): Promise<{ child: ChildProcess; port: number }> {
   const child = spawn(process.execPath, ['--no-node-snapshot', ...nodeArgs, '--import', 'tsx', script, ...args], { stdio: ['ignore', 'ignore', 'inherit', 'pipe'], env })
   const rl = createInterface({ input: child.stdio[3] as NodeJS.ReadableStream })
-  const [line] = (await Promise.race([once(rl, 'line'), once(child, 'exit').then(() => { throw new Error(`${script} ${args.join(' ')} exited before listening`) })])) as [string]
+  const [line] = (await Promise.race([
+    once(rl, 'line'),
+    once(child, 'exit').then(() => {
+      throw new Error(`${script} ${args.join(' ')} exited before listening`)
+    }),
+  ])) as [string]
   return { child, port: (JSON.parse(line) as { port: number }).port }
 }
 

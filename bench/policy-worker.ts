@@ -28,7 +28,15 @@ const limits = { timeoutMs: 1000, memoryMb: 32 }
 
 function contextFor(n: number) {
   const mac = `52:54:00:${((n >> 16) & 0xff).toString(16).padStart(2, '0')}:${((n >> 8) & 0xff).toString(16).padStart(2, '0')}:${(n & 0xff).toString(16).padStart(2, '0')}`
-  return buildContext({ query: new Map([['mac', mac], ['buildarch', 'x86_64'], ['platform', 'efi'], ['serial', `SN-${n}`]]), remoteAddress: '127.0.0.1' }).context
+  return buildContext({
+    query: new Map([
+      ['mac', mac],
+      ['buildarch', 'x86_64'],
+      ['platform', 'efi'],
+      ['serial', `SN-${n}`],
+    ]),
+    remoteAddress: '127.0.0.1',
+  }).context
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
@@ -86,12 +94,14 @@ async function measure(source: string): Promise<Measured> {
       const elu = performance.eventLoopUtilization()
       const cpu0 = mainCpuNs()
       let next = 0
-      await Promise.all(Array.from({ length: 64 }, async () => {
-        while (next < contexts.length) {
-          const outcome = (await runner.run(contexts[next++]!)).outcome
-          if (!outcome.decision) throw new Error('no decision')
-        }
-      }))
+      await Promise.all(
+        Array.from({ length: 64 }, async () => {
+          while (next < contexts.length) {
+            const outcome = (await runner.run(contexts[next++]!)).outcome
+            if (!outcome.decision) throw new Error('no decision')
+          }
+        }),
+      )
       newCpu.push((mainCpuNs() - cpu0) / 1000 / contexts.length)
       newCost.push((performance.eventLoopUtilization(elu).active * 1000) / contexts.length)
     }
@@ -122,11 +132,27 @@ export async function run(): Promise<BenchResult> {
   // The same menu with the client's MAC in its title: every decision is a distinct text.
   const perClient = await measure(menu.replace("title: 'iPXE Boot Menu'", "title: 'iPXE Boot Menu ' + _ctx.mac"))
   const figures: Figure[] = []
-  for (const [label, m] of [['one menu for all', same], ['a distinct menu per client', perClient]] as const) {
+  for (const [label, m] of [
+    ['one menu for all', same],
+    ['a distinct menu per client', perClient],
+  ] as const) {
     figures.push(
       { name: `${label}: old, policy on the main thread, CPU time per decision`, value: round(m.oldMain), unit: 'µs' },
-      { name: `${label}: main-thread CPU time per decision under load (64 in flight, distinct contexts)`, value: round(m.newMainCpu), unit: 'µs', ratio: m.newMainCpu / m.oldMain, baseline: 'old in-thread call', target: '≤ 25 µs' },
-      { name: `${label}: main-thread busy wall time per decision under load (event-loop utilization)`, value: round(m.newMain), unit: 'µs', ratio: m.newMain / m.oldMain, baseline: 'old in-thread call' },
+      {
+        name: `${label}: main-thread CPU time per decision under load (64 in flight, distinct contexts)`,
+        value: round(m.newMainCpu),
+        unit: 'µs',
+        ratio: m.newMainCpu / m.oldMain,
+        baseline: 'old in-thread call',
+        target: '≤ 25 µs',
+      },
+      {
+        name: `${label}: main-thread busy wall time per decision under load (event-loop utilization)`,
+        value: round(m.newMain),
+        unit: 'µs',
+        ratio: m.newMain / m.oldMain,
+        baseline: 'old in-thread call',
+      },
       { name: `${label}: old, one decision in-thread`, value: round(m.oldOne), unit: 'µs' },
       { name: `${label}: one decision through a worker`, value: round(m.newOne), unit: 'µs', ratio: m.newOne / m.oldOne, baseline: 'old in-thread call' },
       { name: `${label}: added latency of one isolated request`, value: round(m.newOne - m.oldOne), unit: 'µs', target: '≤ 150 µs' },

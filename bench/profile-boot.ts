@@ -9,8 +9,16 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startQuietServer, stop, wrkBoot } from './lib.js'
 
-interface Node { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }
-interface Profile { nodes: Node[]; samples: number[]; timeDeltas: number[] }
+interface Node {
+  id: number
+  callFrame: { functionName: string; url: string; lineNumber: number }
+  children?: number[]
+}
+interface Profile {
+  nodes: Node[]
+  samples: number[]
+  timeDeltas: number[]
+}
 
 const mode = process.argv[2] ?? 'bootpolicy'
 const seconds = Number(process.argv[3] ?? 10)
@@ -22,7 +30,9 @@ const load = await wrkBoot(s.port, { connections: 50, seconds, distinct: 100_000
 await stop(s.child)
 console.log(`${mode}: ${Math.round(load.rps)} req/s under profile`)
 // One profile per thread (CPU.<date>.<pid>.<thread>.<seq>.cpuprofile): thread 0 is the main thread.
-for (const file of readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort()) {
+for (const file of readdirSync(dir)
+  .filter((f) => f.endsWith('.cpuprofile'))
+  .sort()) {
   const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as Profile
   const self = new Map<number, number>()
   profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)))

@@ -51,7 +51,10 @@ const sections = new Map<string, string>()
 const file = join(PACKAGE_ROOT, 'docs', 'benchmarks.md')
 if (existsSync(file)) {
   // Keep the sections this run does not write: other suites', and hand-written notes (profiles).
-  for (const part of readFileSync(file, 'utf8').split(/^(?=## )/m).slice(1)) sections.set(part.split('\n')[0]!.slice(3), part.trimEnd())
+  for (const part of readFileSync(file, 'utf8')
+    .split(/^(?=## )/m)
+    .slice(1))
+    sections.set(part.split('\n')[0]!.slice(3), part.trimEnd())
 }
 for (const r of results) {
   const lines = [`## ${r.name}`, '', '| figure | value | ratio | baseline | target |', '| --- | --- | --- | --- | --- |']

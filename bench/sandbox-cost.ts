@@ -24,7 +24,15 @@ function medianUs(fn: () => void, batches = 50, size = 2000): number {
 
 export async function run(): Promise<BenchResult> {
   const dir = join(PACKAGE_ROOT, 'policies')
-  const { context } = buildContext({ query: new Map([['mac', '52:54:00:12:34:56'], ['buildarch', 'x86_64'], ['platform', 'efi'], ['serial', 'SN-1']]), remoteAddress: '127.0.0.1' })
+  const { context } = buildContext({
+    query: new Map([
+      ['mac', '52:54:00:12:34:56'],
+      ['buildarch', 'x86_64'],
+      ['platform', 'efi'],
+      ['serial', 'SN-1'],
+    ]),
+    remoteAddress: '127.0.0.1',
+  })
   const menu = new PolicySandbox(await compilePolicy(join(dir, '50-menu.ts'), dir), { timeoutMs: 50, memoryMb: 32 })
   const perMac = new PolicySandbox(await compilePolicy(join(dir, '10-per-mac.ts'), dir), { timeoutMs: 50, memoryMb: 32 })
 

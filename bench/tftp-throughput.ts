@@ -96,7 +96,10 @@ export async function run(): Promise<BenchResult> {
       for (const f of FILES) {
         const times = { ours: [] as number[], hpa: [] as number[] }
         for (let i = 0; i < f.reps; i++) {
-          for (const [who, port] of [['ours', ours], ['hpa', hpa.port]] as const) {
+          for (const [who, port] of [
+            ['ours', ours],
+            ['hpa', hpa.port],
+          ] as const) {
             const out = path.join(base, `out-${who}`)
             times[who].push(await download(atftp, port, f.name, out, mode.options))
             if (statSync(out).size !== f.bytes) throw new Error(`short download from ${who}`)

@@ -12,10 +12,18 @@ function fedora(release: 28 | 29, kernelVersion: string): Decision {
   return boot(`/files/fc${release}/vmlinuz-${kernelVersion}`, {
     initrds: [`/files/fc${release}/initramfs-${kernelVersion}.img`],
     args: [
-      'ro', 'ip=dhcp', 'rd.peerdns=0', 'nameserver=192.0.2.91', 'nameserver=192.0.2.92',
+      'ro',
+      'ip=dhcp',
+      'rd.peerdns=0',
+      'nameserver=192.0.2.91',
+      'nameserver=192.0.2.92',
       `root=/dev/disk/by-path/ip-${server}:3260-iscsi-${target}-lun-1`,
       `netroot=iscsi:${server}::::${target}`,
-      'console=tty0', 'console=ttyS0,115200n8', 'audit=0', 'selinux=0', 'quiet',
+      'console=tty0',
+      'console=ttyS0,115200n8',
+      'audit=0',
+      'selinux=0',
+      'quiet',
     ],
   })
 }

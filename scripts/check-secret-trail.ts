@@ -25,7 +25,14 @@ export function mask(secret: string): string {
 export function checkSecretTrail(dir: string): TrailReport {
   const names = readdirSync(dir)
   const secrets = names.includes('secrets')
-    ? [...new Set(readFileSync(join(dir, 'secrets'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as string))].filter((s) => s.length >= MIN_SECRET)
+    ? [
+        ...new Set(
+          readFileSync(join(dir, 'secrets'), 'utf8')
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => JSON.parse(l) as string),
+        ),
+      ].filter((s) => s.length >= MIN_SECRET)
     : []
   const leaks: Array<{ file: string; line: number; secret: string }> = []
   let lines = 0

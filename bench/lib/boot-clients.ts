@@ -30,6 +30,8 @@ export function knownMachines(): [string, number][] {
 /** GET path of machine n (the same text boot-load.lua builds). */
 export function bootPath(n: number): string {
   const uuid = `8a5f${hex2(n >> 16)}${hex2(n >> 8)}-${hex2(n)}00-4000-8000-000000000000`
-  return `/boot?mac=${macOf(n).replaceAll(':', '-')}&uuid=${uuid}&buildarch=x86_64&platform=efi&ip=10.${(n >> 16) & 0xff}.${(n >> 8) & 0xff}.${n & 0xff}`
-    + `&hostname_hex=&serial_hex=${hexhyp(`SN${n}`)}&manufacturer_hex=${MANUFACTURER}&product_hex=${PRODUCT}&asset_hex=&user-class_hex=`
+  return (
+    `/boot?mac=${macOf(n).replaceAll(':', '-')}&uuid=${uuid}&buildarch=x86_64&platform=efi&ip=10.${(n >> 16) & 0xff}.${(n >> 8) & 0xff}.${n & 0xff}` +
+    `&hostname_hex=&serial_hex=${hexhyp(`SN${n}`)}&manufacturer_hex=${MANUFACTURER}&product_hex=${PRODUCT}&asset_hex=&user-class_hex=`
+  )
 }

@@ -25,26 +25,32 @@ const mode = process.argv[2] ?? 'bootpolicy'
 function writePolicy(): string {
   const dir = mkdtempSync(join(tmpdir(), 'bp-bench-policy-'))
   const table = Object.fromEntries(knownMachines().map(([mac, v]) => [mac, v]))
-  writeFileSync(join(dir, '10-per-mac.ts'), [
-    "import { chain, sanboot, type BootContext, type Decision } from 'bootpolicy/policy'",
-    `const variants: Decision[] = [chain('/files/lpxelinux.0'), sanboot(${JSON.stringify(VARIANTS.sanboot)}, { initiatorIqn: ${JSON.stringify(VARIANTS.iqn)} }), chain('http://boot.example.org/menu.ipxe')]`,
-    `const machines: Record<string, number> = ${JSON.stringify(table)}`,
-    'export default function perMac(ctx: BootContext): Decision | undefined {',
-    '  const v = ctx.mac ? machines[ctx.mac] : undefined',
-    '  return v === undefined ? undefined : variants[v]',
-    '}',
-    '',
-  ].join('\n'))
+  writeFileSync(
+    join(dir, '10-per-mac.ts'),
+    [
+      "import { chain, sanboot, type BootContext, type Decision } from 'bootpolicy/policy'",
+      `const variants: Decision[] = [chain('/files/lpxelinux.0'), sanboot(${JSON.stringify(VARIANTS.sanboot)}, { initiatorIqn: ${JSON.stringify(VARIANTS.iqn)} }), chain('http://boot.example.org/menu.ipxe')]`,
+      `const machines: Record<string, number> = ${JSON.stringify(table)}`,
+      'export default function perMac(ctx: BootContext): Decision | undefined {',
+      '  const v = ctx.mac ? machines[ctx.mac] : undefined',
+      '  return v === undefined ? undefined : variants[v]',
+      '}',
+      '',
+    ].join('\n'),
+  )
   return dir
 }
 
 async function bootpolicy(level: 'info' | 'warn'): Promise<{ port: number }> {
   // The default configuration, except what a benchmark from one address needs.
-  const config = validateConfig({
-    policies: { dir: writePolicy(), watch: false },
-    log: { level },
-    http: { host: '127.0.0.1', port: 0, maxConnectionsPerAddress: 1000 },
-  }, PACKAGE_ROOT)
+  const config = validateConfig(
+    {
+      policies: { dir: writePolicy(), watch: false },
+      log: { level },
+      http: { host: '127.0.0.1', port: 0, maxConnectionsPerAddress: 1000 },
+    },
+    PACKAGE_ROOT,
+  )
   const bp = await build(config)
   await bp.app.listen({ host: '127.0.0.1', port: 0 })
   return { port: (bp.app.server.address() as { port: number }).port }
@@ -68,7 +74,7 @@ async function referenceScripts(): Promise<{ byMac: Map<string, string>; exit: s
 
 let idCounter = 0
 const idPrefix = 'beef'
-const nextId = () => idPrefix + ((idCounter = (idCounter + 1) % 0x1000000)).toString(16).padStart(6, '0')
+const nextId = () => idPrefix + (idCounter = (idCounter + 1) % 0x1000000).toString(16).padStart(6, '0')
 
 async function bare(naive: boolean): Promise<number> {
   const { byMac, exit } = await referenceScripts()

@@ -48,7 +48,9 @@ if (mode === 'noop-hook') {
 if (mode === 'with-content') {
   policiesDir = join(base, 'policies')
   cpSync(join(PACKAGE_ROOT, 'policies'), policiesDir, { recursive: true, filter: (src) => !/\/policies\/[^/]+\//.test(src.slice(PACKAGE_ROOT.length)) })
-  writeFileSync(join(policiesDir, '05-content.ts'), `import type { BootContext, Decision } from 'bootpolicy/policy'
+  writeFileSync(
+    join(policiesDir, '05-content.ts'),
+    `import type { BootContext, Decision } from 'bootpolicy/policy'
 import { smartosMenu } from 'bootpolicy/plugins/smartos'
 import { sysresccdBoot } from 'bootpolicy/plugins/sysresccd'
 import { pxelinuxChain } from 'bootpolicy/plugins/pxelinux-cfg'
@@ -59,16 +61,20 @@ export default function content(ctx: BootContext): Decision | undefined {
   if (n === 2) return pxelinuxChain({ entries: [{ label: 'linux', kernel: 'vmlinuz', append: 'console=ttyS0' }] }) as unknown as Decision
   return undefined
 }
-`)
+`,
+  )
 }
 
-const config = validateConfig({
-  policies: { dir: policiesDir, watch: false },
-  log: { level: 'silent' },
-  http: { host: '127.0.0.1', port: 0 },
-  stateDir: join(base, 'var'),
-  plugins,
-}, PACKAGE_ROOT)
+const config = validateConfig(
+  {
+    policies: { dir: policiesDir, watch: false },
+    log: { level: 'silent' },
+    http: { host: '127.0.0.1', port: 0 },
+    stateDir: join(base, 'var'),
+    plugins,
+  },
+  PACKAGE_ROOT,
+)
 const bp = await build(config)
 await bp.app.listen({ host: '127.0.0.1', port: 0 })
 process.stdout.write(`${JSON.stringify({ port: (bp.app.server.address() as { port: number }).port })}\n`)

@@ -72,7 +72,10 @@ export class LoginLimiter {
   private readonly limited = new Map<string, Window>()
   private readonly inFlight = new Map<string, number>()
 
-  constructor(limits: Partial<LoginLimits> = {}, private readonly now: () => number = Date.now) {
+  constructor(
+    limits: Partial<LoginLimits> = {},
+    private readonly now: () => number = Date.now,
+  ) {
     this.limits = { ...DEFAULT_LOGIN_LIMITS, ...limits }
     for (const [k, v] of Object.entries(this.limits)) {
       if (!Number.isInteger(v) || v < 1) throw new RangeError(`login limits: ${k} must be a positive integer, got ${String(v)}`)
@@ -82,10 +85,9 @@ export class LoginLimiter {
 
   /** undefined when the attempt may go to a backend; otherwise which key is limited and for how long. */
   check(username: string, address: string): LimitVerdict | undefined {
-    const verdicts = [
-      this.verdict('user', `u:${username.toLowerCase()}`, this.limits.perUser),
-      this.verdict('address', `a:${addressKey(address)}`, this.limits.perAddress),
-    ].filter((v): v is LimitVerdict => v !== undefined)
+    const verdicts = [this.verdict('user', `u:${username.toLowerCase()}`, this.limits.perUser), this.verdict('address', `a:${addressKey(address)}`, this.limits.perAddress)].filter(
+      (v): v is LimitVerdict => v !== undefined,
+    )
     return verdicts.sort((a, b) => b.retryInS - a.retryInS)[0]
   }
 

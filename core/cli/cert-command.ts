@@ -51,21 +51,43 @@ export async function createSelfSignedCert(options: CertOptions): Promise<CertFi
   }
   const san = ip ? `IP:${name}` : `DNS:${name}`
   try {
-    await run('openssl', [
-      'req', '-x509', '-newkey', 'rsa:2048', '-sha256', '-nodes', '-days', String(days),
-      '-keyout', keyFile, '-out', certFile,
-      '-subj', `/CN=${name}`,
-      '-addext', `subjectAltName=${san}`,
-      '-addext', 'keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign',
-      '-addext', 'extendedKeyUsage=serverAuth',
-    ], { timeout: 60_000 })
+    await run(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-sha256',
+        '-nodes',
+        '-days',
+        String(days),
+        '-keyout',
+        keyFile,
+        '-out',
+        certFile,
+        '-subj',
+        `/CN=${name}`,
+        '-addext',
+        `subjectAltName=${san}`,
+        '-addext',
+        'keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign',
+        '-addext',
+        'extendedKeyUsage=serverAuth',
+      ],
+      { timeout: 60_000 },
+    )
     const { stdout } = await run('openssl', ['x509', '-in', certFile, '-noout', '-fingerprint', '-sha256'], { timeout: 10_000 })
     return { certFile, keyFile, fingerprint: stdout.trim().replace(/^.*=/, '') }
   } catch (err) {
     const missing = (err as NodeJS.ErrnoException).code === 'ENOENT'
-    throw new BootpolicyError('BP_ERR_CLI_USAGE', {
-      details: missing ? 'openssl is not installed (apt-get install openssl)' : `openssl failed: ${(err as { stderr?: string }).stderr?.trim() || String(err)}`,
-    }, { cause: err })
+    throw new BootpolicyError(
+      'BP_ERR_CLI_USAGE',
+      {
+        details: missing ? 'openssl is not installed (apt-get install openssl)' : `openssl failed: ${(err as { stderr?: string }).stderr?.trim() || String(err)}`,
+      },
+      { cause: err },
+    )
   }
 }
 

@@ -41,7 +41,15 @@ export async function checkSite(configFile: string | undefined): Promise<CheckPr
     const code = err instanceof BootpolicyError ? err.code : 'BP_ERR_CONFIG_READ'
     const file = configFile ?? '(config)'
     if (typeof params.reason === 'string') {
-      problems.push({ severity: 'error', file, line: Number(params.line), col: Number(params.col), code, message: `not JSON: ${params.reason}`, ...(typeof params.excerpt === 'string' && { excerpt: params.excerpt }) })
+      problems.push({
+        severity: 'error',
+        file,
+        line: Number(params.line),
+        col: Number(params.col),
+        code,
+        message: `not JSON: ${params.reason}`,
+        ...(typeof params.excerpt === 'string' && { excerpt: params.excerpt }),
+      })
     } else {
       problems.push({ severity: 'error', file, line: 1, col: 1, code, message: messageOf(err) })
     }

@@ -50,7 +50,7 @@ function subnetFindings(dhcp: ResolvedDhcpConfig): ConfigFinding[] {
   if ('code' in net) return [net]
   const mask = ipToInt(net.mask)
   const network = (ipToInt(net.address) & mask) >>> 0
-  const inside = (ip: string): boolean => ((ipToInt(ip) & mask) >>> 0) === network
+  const inside = (ip: string): boolean => (ipToInt(ip) & mask) >>> 0 === network
   const findings: ConfigFinding[] = []
   const outside = (pointer: string, what: string, ip: string): void => {
     findings.push({ severity: 'error', pointer, code: 'BP_ERR_CONFIG_DHCP', message: `${what} ${ip} is outside the network of ${net.from}` })

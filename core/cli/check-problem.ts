@@ -27,9 +27,11 @@ export function formatText(problems: readonly CheckProblem[]): string {
   const lines = problems.map((p) => `${shownPath(p.file)}:${p.line}:${p.col}: ${p.severity === 'warning' ? 'warning: ' : ''}${p.code} ${p.message}${p.excerpt ? `\n${p.excerpt}` : ''}`)
   const errors = problems.filter((p) => p.severity === 'error').length
   const warnings = problems.length - errors
-  lines.push(errors === 0 && warnings === 0
-    ? 'ok: config, plugins, policies, templates and DHCP/TFTP settings are valid'
-    : `${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}`)
+  lines.push(
+    errors === 0 && warnings === 0
+      ? 'ok: config, plugins, policies, templates and DHCP/TFTP settings are valid'
+      : `${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}`,
+  )
   return `${lines.join('\n')}\n`
 }
 

@@ -17,7 +17,36 @@ import { initCommand } from './init-command.js'
 import { configFlag, pluginCommandHelp, pluginCommandsOverview, runPluginCommand, unknownCommand } from './plugin-commands.js'
 import { testCommand } from './test-command.js'
 
-const KNOWN = ['config', 'format', 'mac', 'uuid', 'buildarch', 'platform', 'arch', 'arch93', 'serial', 'manufacturer', 'product', 'asset', 'hostname', 'ip', 'user-class', 'username', 'password', 'param', 'name', 'out', 'days', 'force', 'help', 'version', 'strict', 'run', 'verbose', 'watch']
+const KNOWN = [
+  'config',
+  'format',
+  'mac',
+  'uuid',
+  'buildarch',
+  'platform',
+  'arch',
+  'arch93',
+  'serial',
+  'manufacturer',
+  'product',
+  'asset',
+  'hostname',
+  'ip',
+  'user-class',
+  'username',
+  'password',
+  'param',
+  'name',
+  'out',
+  'days',
+  'force',
+  'help',
+  'version',
+  'strict',
+  'run',
+  'verbose',
+  'watch',
+]
 
 export async function main(argv: readonly string[]): Promise<number> {
   quietOnClosedPipe()
@@ -50,7 +79,9 @@ export async function main(argv: readonly string[]): Promise<number> {
         return initCommand(args.positional[0] ?? '.')
       case 'serve':
         // Imported here: only serve needs fastify and the DHCP/TFTP services.
-        return await (await import('./serve-command.js')).serveCommand(loadConfig({ file: configFile }), { strict: args.flags.strict !== undefined && args.flags.strict !== 'false' && args.flags.strict !== '0' })
+        return await (await import('./serve-command.js')).serveCommand(loadConfig({ file: configFile }), {
+          strict: args.flags.strict !== undefined && args.flags.strict !== 'false' && args.flags.strict !== '0',
+        })
       case 'check':
         return await checkCommand(configFile, format)
       case 'test':

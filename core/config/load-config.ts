@@ -193,4 +193,3 @@ function deepAssign(target: Record<string, unknown>, source: Record<string, unkn
     }
   }
 }
-

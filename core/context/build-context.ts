@@ -8,10 +8,7 @@ import { normalizeUuid } from './normalize-uuid.js'
 import { archFromIpxe, archFromOption93, isArch } from './normalize-arch.js'
 import { decodeHexSetting } from './parse-ipxe-query.js'
 import { CREDENTIAL_PARAMS, isCredentialParam } from './credential-params.js'
-import {
-  cleanHostname, cleanIpv4, cleanText, cleanToken,
-  MAX_PARAM_VALUE, MAX_PASSWORD_BYTES, PARAM_NAME_PATTERN, USERNAME_PATTERN,
-} from './text-fields.js'
+import { cleanHostname, cleanIpv4, cleanText, cleanToken, MAX_PARAM_VALUE, MAX_PASSWORD_BYTES, PARAM_NAME_PATTERN, USERNAME_PATTERN } from './text-fields.js'
 
 /** Text fields the bootstrap sends hex-encoded (`serial_hex=41:42`) to survive iPXE's URL quirks. */
 const TEXT_FIELDS = {
@@ -24,8 +21,20 @@ const TEXT_FIELDS = {
 
 /** Wire names that are identity or credentials (credential-params.ts), never admin params. */
 export const RESERVED_PARAMS: ReadonlySet<string> = new Set([
-  'mac', 'uuid', 'buildarch', 'platform', 'arch', 'arch93', 'ip', 'hostname', 'userclass', 'user-class',
-  'serial', 'manufacturer', 'product', 'asset',
+  'mac',
+  'uuid',
+  'buildarch',
+  'platform',
+  'arch',
+  'arch93',
+  'ip',
+  'hostname',
+  'userclass',
+  'user-class',
+  'serial',
+  'manufacturer',
+  'product',
+  'asset',
   ...['serial', 'manufacturer', 'product', 'asset', 'hostname', 'user-class'].map((f) => `${f}_hex`),
   ...CREDENTIAL_PARAMS,
 ])
@@ -69,8 +78,8 @@ export function buildContext(raw: RawBootRequest): BuiltContext {
     return result
   }
 
-  const mac = take('mac', q.get('mac'), (v) => (v.trim() === '' ? undefined : normalizeMac(v) ?? null))
-  const uuid = take('uuid', q.get('uuid'), (v) => (v.trim() === '' ? undefined : normalizeUuid(v) ?? null))
+  const mac = take('mac', q.get('mac'), (v) => (v.trim() === '' ? undefined : (normalizeMac(v) ?? null)))
+  const uuid = take('uuid', q.get('uuid'), (v) => (v.trim() === '' ? undefined : (normalizeUuid(v) ?? null)))
   const buildarch = take('buildarch', q.get('buildarch'), (v) => cleanToken(v))
   const platform = take('platform', q.get('platform'), (v) => cleanToken(v))
   const arch = resolveArch(q, buildarch, platform, dropped)
@@ -127,9 +136,7 @@ export function buildContext(raw: RawBootRequest): BuiltContext {
   return { context, credentials, dropped: context.dropped }
 }
 
-function resolveArch(
-  q: ReadonlyMap<string, string>, buildarch: string | undefined, platform: string | undefined, dropped: string[],
-): Arch {
+function resolveArch(q: ReadonlyMap<string, string>, buildarch: string | undefined, platform: string | undefined, dropped: string[]): Arch {
   const explicit = q.get('arch')
   if (explicit !== undefined && explicit !== '') {
     if (isArch(explicit)) return explicit

@@ -46,9 +46,7 @@ export function archFromIpxe(buildarch: string | undefined, platform: string | u
   return isArch(arch) ? arch : 'unknown'
 }
 
-const ARCHES: ReadonlySet<string> = new Set<Arch>([
-  'i386-pcbios', 'x86_64-pcbios', 'i386-efi', 'x86_64-efi', 'arm32-efi', 'arm64-efi', 'riscv32-efi', 'riscv64-efi', 'unknown',
-])
+const ARCHES: ReadonlySet<string> = new Set<Arch>(['i386-pcbios', 'x86_64-pcbios', 'i386-efi', 'x86_64-efi', 'arm32-efi', 'arm64-efi', 'riscv32-efi', 'riscv64-efi', 'unknown'])
 
 export function isArch(value: string): value is Arch {
   return ARCHES.has(value)

@@ -8,7 +8,10 @@ export function normalizeMac(input: string): string | undefined {
   if (trimmed.length > 20) return undefined
   let hex: string
   if (/^[0-9a-fA-F]{1,2}([:-][0-9a-fA-F]{1,2}){5}$/.test(trimmed)) {
-    hex = trimmed.split(/[:-]/).map((octet) => octet.padStart(2, '0')).join('')
+    hex = trimmed
+      .split(/[:-]/)
+      .map((octet) => octet.padStart(2, '0'))
+      .join('')
   } else if (/^[0-9a-fA-F]{4}\.[0-9a-fA-F]{4}\.[0-9a-fA-F]{4}$/.test(trimmed)) {
     hex = trimmed.replaceAll('.', '')
   } else if (/^[0-9a-fA-F]{12}$/.test(trimmed)) {

@@ -5,7 +5,10 @@ const CANONICAL = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
  * Returns undefined for anything else.
  */
 export function normalizeUuid(input: string): string | undefined {
-  const s = input.trim().toLowerCase().replace(/^\{(.*)\}$/, '$1')
+  const s = input
+    .trim()
+    .toLowerCase()
+    .replace(/^\{(.*)\}$/, '$1')
   if (CANONICAL.test(s)) return s
   if (/^[0-9a-f]{32}$/.test(s)) {
     return `${s.slice(0, 8)}-${s.slice(8, 12)}-${s.slice(12, 16)}-${s.slice(16, 20)}-${s.slice(20)}`

@@ -44,7 +44,7 @@ export function decodeIpxeComponent(raw: string): string {
 export function decodeHexSetting(raw: string): Uint8Array | undefined {
   const s = raw.trim()
   if (s === '') return new Uint8Array()
-  const parts = s.includes(':') || s.includes('-') ? s.split(/[:-]/) : s.match(/.{1,2}/g) ?? []
+  const parts = s.includes(':') || s.includes('-') ? s.split(/[:-]/) : (s.match(/.{1,2}/g) ?? [])
   if (parts.length > 1024 || parts.some((p) => !/^[0-9a-fA-F]{2}$/.test(p))) return undefined
   return Uint8Array.from(parts, (p) => parseInt(p, 16))
 }

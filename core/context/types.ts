@@ -5,16 +5,7 @@
  */
 
 /** Firmware-and-CPU vocabulary shared by DHCP option 93 and iPXE ${buildarch}/${platform}. */
-export type Arch =
-  | 'i386-pcbios'
-  | 'x86_64-pcbios'
-  | 'i386-efi'
-  | 'x86_64-efi'
-  | 'arm32-efi'
-  | 'arm64-efi'
-  | 'riscv32-efi'
-  | 'riscv64-efi'
-  | 'unknown'
+export type Arch = 'i386-pcbios' | 'x86_64-pcbios' | 'i386-efi' | 'x86_64-efi' | 'arm32-efi' | 'arm64-efi' | 'riscv32-efi' | 'riscv64-efi' | 'unknown'
 
 /** Who the client proved to be, after an authenticate hook accepted its credentials. */
 export interface Principal {

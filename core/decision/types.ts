@@ -109,17 +109,7 @@ export interface PluginDecision {
   readonly [field: string]: unknown
 }
 
-export type CoreDecision =
-  | BootDecision
-  | MenuDecision
-  | ChainDecision
-  | AgainDecision
-  | SanbootDecision
-  | LoginDecision
-  | TemplateDecision
-  | ExitDecision
-  | ShellDecision
-  | RebootDecision
+export type CoreDecision = BootDecision | MenuDecision | ChainDecision | AgainDecision | SanbootDecision | LoginDecision | TemplateDecision | ExitDecision | ShellDecision | RebootDecision
 
 export type Decision = CoreDecision | PluginDecision
 

@@ -33,11 +33,7 @@ class Stop {
   constructor(readonly code: 'BP_ERR_DECISION_TOO_LARGE' | 'BP_ERR_DECISION_SHARED_OBJECT') {}
 }
 
-export function validateDecision(
-  value: unknown,
-  pluginKinds: KindValidators = new Map(),
-  budget: DecisionBudget = new DecisionBudget(),
-): ValidationResult {
+export function validateDecision(value: unknown, pluginKinds: KindValidators = new Map(), budget: DecisionBudget = new DecisionBudget()): ValidationResult {
   // A cheap walk first: a DAG, a huge or a too deep decision is refused before any field is checked.
   const stop = exceedsBudget(value, budget)
   if (stop) return refused(stop.verdict, stop.path, budget.limit)
@@ -159,7 +155,7 @@ function check(value: unknown, path: string, depth: number, walk: Walk): void {
     case 'template':
       if (depth > 0) problems.push(`${path}: a template is a whole script; it cannot be a menu action`)
       v.string('name', true)
-      if (typeof value.name === 'string' && !/^[A-Za-z0-9_-][A-Za-z0-9_./-]{0,127}$/.test(value.name) ) {
+      if (typeof value.name === 'string' && !/^[A-Za-z0-9_-][A-Za-z0-9_./-]{0,127}$/.test(value.name)) {
         problems.push(`${path}.name: expected a template name (letters, digits, _ - . /)`)
       } else if (typeof value.name === 'string' && value.name.split('/').includes('..')) {
         problems.push(`${path}.name: must not contain ..`)
@@ -185,7 +181,11 @@ function check(value: unknown, path: string, depth: number, walk: Walk): void {
 
 /** Small field checker that records every problem instead of stopping at the first. */
 export class Checker {
-  constructor(private readonly obj: Obj, private readonly path: string, private readonly problems: string[]) {}
+  constructor(
+    private readonly obj: Obj,
+    private readonly path: string,
+    private readonly problems: string[],
+  ) {}
 
   string(field: string, required = false): void {
     const val = this.obj[field]

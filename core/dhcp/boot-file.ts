@@ -69,13 +69,7 @@ export function defaultBoot(facts: DhcpClientFacts, config: ResolvedDhcpConfig, 
  * Runs the hook with a time limit. A throw, a timeout or a malformed answer is logged with
  * BP_ERR_DHCP_HOOK and the defaults stand: the client still boots.
  */
-export async function chooseBoot(
-  facts: DhcpClientFacts,
-  config: ResolvedDhcpConfig,
-  serverAddress: string,
-  decideBoot: DecideBoot | undefined,
-  log: Logger,
-): Promise<BootChoice> {
+export async function chooseBoot(facts: DhcpClientFacts, config: ResolvedDhcpConfig, serverAddress: string, decideBoot: DecideBoot | undefined, log: Logger): Promise<BootChoice> {
   const fallback = defaultBoot(facts, config, serverAddress)
   if (!decideBoot) return fallback
   let timer: NodeJS.Timeout | undefined

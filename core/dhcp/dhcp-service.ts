@@ -98,7 +98,10 @@ export function createDhcpService(config: DhcpConfig, deps: DhcpServiceDeps): Dh
     }
     try {
       const identity = resolveIdentity(cfg)
-      const responder = cfg.mode === 'full' ? await fullResponder(cfg, identity, deps) : createProxyResponder({ config: cfg, serverAddress: identity.address, ...(deps.decideBoot ? { decideBoot: deps.decideBoot } : {}) })
+      const responder =
+        cfg.mode === 'full'
+          ? await fullResponder(cfg, identity, deps)
+          : createProxyResponder({ config: cfg, serverAddress: identity.address, ...(deps.decideBoot ? { decideBoot: deps.decideBoot } : {}) })
       if (cfg.mode === 'full') store = (responder as FullWithStore).store
       const ports = cfg.mode === 'proxy' ? [cfg.ports.server, cfg.ports.pxe] : [cfg.ports.server]
       for (const port of new Set(ports)) {

@@ -23,9 +23,7 @@ function fromIproute(): Ipv4Address[] {
   try {
     const out = execFileSync('ip', ['-j', '-4', 'addr', 'show'], { encoding: 'utf8', timeout: 2000, stdio: ['ignore', 'pipe', 'ignore'] })
     const links = JSON.parse(out) as { ifname: string; flags?: string[]; addr_info?: { local: string; prefixlen: number }[] }[]
-    return links.flatMap((l) =>
-      (l.addr_info ?? []).map((a) => ({ interface: l.ifname, address: a.local, netmask: prefixToMask(a.prefixlen), internal: (l.flags ?? []).includes('LOOPBACK') })),
-    )
+    return links.flatMap((l) => (l.addr_info ?? []).map((a) => ({ interface: l.ifname, address: a.local, netmask: prefixToMask(a.prefixlen), internal: (l.flags ?? []).includes('LOOPBACK') })))
   } catch {
     return [] // no iproute2: what Node sees is all there is
   }

@@ -37,7 +37,7 @@ export function ipToBytes(text: string): Buffer {
 /** True when `ip` and `other` share the network defined by `mask`. */
 export function sameSubnet(ip: string, other: string, mask: string): boolean {
   const m = ipToInt(mask)
-  return ((ipToInt(ip) & m) >>> 0) === ((ipToInt(other) & m) >>> 0)
+  return (ipToInt(ip) & m) >>> 0 === (ipToInt(other) & m) >>> 0
 }
 
 /** A mask is valid when its one bits are contiguous from the top (255.255.254.0 yes, 255.0.255.0 no). */

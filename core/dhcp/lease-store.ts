@@ -265,7 +265,10 @@ export class LeaseStore {
   async commit(): Promise<void> {
     const target = this.version
     while (this.savedVersion < target) {
-      if (!this.writing) this.writing = this.write().finally(() => { this.writing = undefined })
+      if (!this.writing)
+        this.writing = this.write().finally(() => {
+          this.writing = undefined
+        })
       await this.writing
     }
   }

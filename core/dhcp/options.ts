@@ -55,7 +55,14 @@ export const MessageType = {
 export type MessageTypeCode = (typeof MessageType)[keyof typeof MessageType]
 
 const MESSAGE_NAMES: Readonly<Record<number, string>> = {
-  1: 'discover', 2: 'offer', 3: 'request', 4: 'decline', 5: 'ack', 6: 'nak', 7: 'release', 8: 'inform',
+  1: 'discover',
+  2: 'offer',
+  3: 'request',
+  4: 'decline',
+  5: 'ack',
+  6: 'nak',
+  7: 'release',
+  8: 'inform',
 }
 
 export function messageTypeName(code: number | undefined): string {
@@ -64,8 +71,18 @@ export function messageTypeName(code: number | undefined): string {
 
 /** Options a server decides itself; a decideBoot hook may not override them. */
 export const SERVER_OWNED_OPTIONS: ReadonlySet<number> = new Set([
-  Opt.PAD, Opt.END, Opt.OVERLOAD, Opt.MESSAGE_TYPE, Opt.SERVER_ID, Opt.REQUESTED_IP, Opt.LEASE_TIME,
-  Opt.RENEWAL_TIME, Opt.REBINDING_TIME, Opt.CLIENT_ID, Opt.PARAM_LIST, Opt.MAX_MESSAGE_SIZE,
+  Opt.PAD,
+  Opt.END,
+  Opt.OVERLOAD,
+  Opt.MESSAGE_TYPE,
+  Opt.SERVER_ID,
+  Opt.REQUESTED_IP,
+  Opt.LEASE_TIME,
+  Opt.RENEWAL_TIME,
+  Opt.REBINDING_TIME,
+  Opt.CLIENT_ID,
+  Opt.PARAM_LIST,
+  Opt.MAX_MESSAGE_SIZE,
 ])
 
 export type OptionMap = Map<number, Buffer>

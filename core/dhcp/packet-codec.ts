@@ -90,7 +90,10 @@ function parseOptions(b: Buffer, start: number, end: number, into: OptionMap, ar
   const pieces = new Map<number, Buffer[]>()
   while (i < end) {
     const code = b[i]!
-    if (code === Opt.PAD) { i++; continue }
+    if (code === Opt.PAD) {
+      i++
+      continue
+    }
     if (code === Opt.END) break
     if (i + 1 >= end) malformed(`option ${code} in ${area} has no length byte`)
     const len = b[i + 1]!
@@ -158,7 +161,10 @@ export function encode(p: DhcpPacket, limits: EncodeLimits = {}): Buffer {
   if (p.messageType !== undefined && !p.options.has(Opt.MESSAGE_TYPE)) ordered.unshift([Opt.MESSAGE_TYPE, Buffer.from([p.messageType])])
   for (const [code, value] of ordered) {
     if (code === Opt.PAD || code === Opt.END || code > 255 || code < 0) malformed(`option code ${code} cannot be encoded`)
-    if (value.length === 0) { parts.push(Buffer.from([code, 0])); continue }
+    if (value.length === 0) {
+      parts.push(Buffer.from([code, 0]))
+      continue
+    }
     for (let off = 0; off < value.length; off += 255) {
       const chunk = value.subarray(off, off + 255)
       parts.push(Buffer.from([code, chunk.length]), chunk)

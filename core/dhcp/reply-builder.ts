@@ -94,12 +94,7 @@ export interface Destination {
  * NAK, broadcast flag, or no address yet → broadcast. Node cannot add the ARP entry that a unicast
  * to a not-yet-configured client needs, so that case is broadcast too (clients accept both).
  */
-export function destinationFor(
-  req: DhcpPacket,
-  messageType: number,
-  ports: { readonly server: number; readonly client: number },
-  broadcastAddress: string,
-): Destination {
+export function destinationFor(req: DhcpPacket, messageType: number, ports: { readonly server: number; readonly client: number }, broadcastAddress: string): Destination {
   if (req.giaddr !== ZERO) return { address: req.giaddr, port: ports.server }
   const NAK = 6
   if (req.ciaddr !== ZERO && messageType !== NAK) return { address: req.ciaddr, port: ports.client }

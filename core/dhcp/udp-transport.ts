@@ -49,12 +49,7 @@ export interface PortSockets {
  * Because SO_REUSEADDR would let two DHCP servers share the port silently, a socket without it is
  * bound first to detect a port already in use.
  */
-export async function bindPort(
-  listenAddress: string,
-  serverAddress: string,
-  port: number,
-  onMessage: (buf: Buffer, from: Rinfo, socket: dgram.Socket) => void,
-): Promise<PortSockets> {
+export async function bindPort(listenAddress: string, serverAddress: string, port: number, onMessage: (buf: Buffer, from: Rinfo, socket: dgram.Socket) => void): Promise<PortSockets> {
   const probe = await bindUdp(listenAddress, port, () => undefined, false)
   await closeUdp(probe)
   const sockets: dgram.Socket[] = []

@@ -192,8 +192,17 @@ export class Engine {
   }
 
   private record(
-    req: BootRequest, context: BootContext, policies: readonly PolicyStep[], plugins: HookTrace[], decidedBy: string,
-    kind: string, cached: boolean, cpuUs: number, t0: number, error?: BootpolicyError, decision?: Decision,
+    req: BootRequest,
+    context: BootContext,
+    policies: readonly PolicyStep[],
+    plugins: HookTrace[],
+    decidedBy: string,
+    kind: string,
+    cached: boolean,
+    cpuUs: number,
+    t0: number,
+    error?: BootpolicyError,
+    decision?: Decision,
   ): DecisionRecord {
     const record: DecisionRecord = {
       reqId: req.requestId,

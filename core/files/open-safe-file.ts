@@ -19,9 +19,7 @@ import { isInside, resolveSafePath, type SafePathReason } from './resolve-safe-p
 /** `changed`: the file was swapped between the check and the open (an attack, or a deploy in progress). */
 export type OpenSafeReason = SafePathReason | 'changed'
 
-export type OpenSafeResult =
-  | { ok: true; handle: FileHandle; stat: Stats; path: string; relative: string }
-  | { ok: false; reason: OpenSafeReason; cause?: unknown }
+export type OpenSafeResult = { ok: true; handle: FileHandle; stat: Stats; path: string; relative: string } | { ok: false; reason: OpenSafeReason; cause?: unknown }
 
 // O_NONBLOCK: should a FIFO be swapped in after the check, open() must not hang waiting for a writer
 // (the fstat below then refuses it as not a regular file). Regular-file reads ignore the flag.

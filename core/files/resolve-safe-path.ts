@@ -25,9 +25,7 @@ export type SafePathReason = 'invalid' | 'traversal' | 'not-found' | 'not-a-file
 
 export type RelativePathResult = { ok: true; relative: string } | { ok: false; reason: 'invalid' | 'traversal' | 'not-a-file' }
 
-export type SafePathResult =
-  | { ok: true; path: string; relative: string; stat: Stats }
-  | { ok: false; reason: SafePathReason }
+export type SafePathResult = { ok: true; path: string; relative: string; stat: Stats } | { ok: false; reason: SafePathReason }
 
 /** Longer names than this are refused outright (PATH_MAX on Linux). */
 export const MAX_REQUESTED_PATH_LENGTH = 4096

@@ -23,7 +23,10 @@ const MAX_KEYS = 100
 export class RecentProblems {
   private readonly entries = new Map<string, { problem: ProblemFacts; count: number; at: number }>()
 
-  constructor(readonly windowMs = 5 * 60_000, private readonly now: () => number = Date.now) {}
+  constructor(
+    readonly windowMs = 5 * 60_000,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   record(key: string, problem: ProblemFacts): void {
     const old = this.entries.get(key)

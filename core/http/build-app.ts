@@ -56,7 +56,17 @@ export async function build(config: Config, options: BuildOptions = {}): Promise
   }
   const { engine, policies, policyWorkers, templates, metrics, logger, plugins, loadedPlugins } = runtime
   return {
-    app, runtime, engine, policies, policyWorkers, templates, metrics, logger, config, plugins, loadedPlugins,
+    app,
+    runtime,
+    engine,
+    policies,
+    policyWorkers,
+    templates,
+    metrics,
+    logger,
+    config,
+    plugins,
+    loadedPlugins,
     health: () => healthReport(policies, runtime.problems),
     async close() {
       await app.close()

@@ -146,7 +146,7 @@ export class IpxeScript {
   private checkCmdline(command: string, args: string[]): void {
     args.forEach((piece, i) => {
       const ref = HEX_REF.exec(piece)
-      const value = ref ? this.hexValues.get(ref[1]!) ?? '' : piece
+      const value = ref ? (this.hexValues.get(ref[1]!) ?? '') : piece
       const field = `${command} argument ${i + 1}`
       if (value.includes('"')) throw unsafe(field, 'contains ", which makes Linux join the following kernel arguments')
       if (value === '--') throw unsafe(field, 'is --, which makes Linux hand the following kernel arguments to init')

@@ -21,7 +21,12 @@ import { escapeRegExp } from '../text/escape-regexp.js'
 const MIN_LENGTH = 4
 const MIN_REBUILD_EVERY_MS = 1000
 const REQUEST_SECRET_TTL_MS = 60_000
-const secrets = new LRUCache<string, true>({ max: 4096, dispose: () => { evicted = true } })
+const secrets = new LRUCache<string, true>({
+  max: 4096,
+  dispose: () => {
+    evicted = true
+  },
+})
 /** Registered since `trustedPattern` was built. */
 let pending: string[] = []
 let trustedPattern: RegExp | undefined
@@ -139,5 +144,11 @@ function rebuild(now: number): void {
 }
 
 function patternOf(values: string[]): RegExp {
-  return new RegExp(values.sort((a, b) => b.length - a.length).map(escapeRegExp).join('|'), 'g')
+  return new RegExp(
+    values
+      .sort((a, b) => b.length - a.length)
+      .map(escapeRegExp)
+      .join('|'),
+    'g',
+  )
 }

@@ -7,7 +7,10 @@ export class Counter {
   private readonly values = new Map<string, number>()
   /** Label sets seen before, by their joined values: escaping runs once per label set, not per request. */
   private readonly keys = new Map<string, string>()
-  constructor(readonly name: string, readonly help: string) {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+  ) {}
 
   inc(labels: Record<string, string> = {}, by = 1): void {
     const raw = Object.values(labels).join('\u0000')
@@ -31,7 +34,11 @@ export class Histogram {
   private readonly counts: number[]
   private sum = 0
   private count = 0
-  constructor(readonly name: string, readonly help: string, readonly buckets: readonly number[]) {
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly buckets: readonly number[],
+  ) {
     this.counts = buckets.map(() => 0)
   }
 

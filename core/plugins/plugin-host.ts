@@ -56,7 +56,10 @@ export class PluginHost implements RequestHooks {
   readonly loginLimiter: LoginLimiter
 
   /** Throws BP_ERR_PLUGIN_DEFINITION for a malformed plugin or a collision (see PluginRegistry). */
-  constructor(readonly plugins: readonly BootpolicyPlugin[], private readonly options: PluginHostOptions) {
+  constructor(
+    readonly plugins: readonly BootpolicyPlugin[],
+    private readonly options: PluginHostOptions,
+  ) {
     this.loginLimiter = new LoginLimiter(options.loginLimits)
     this.registry = PluginRegistry.of(plugins)
     this.kindValidators = this.registry.kindValidators
@@ -80,9 +83,7 @@ export class PluginHost implements RequestHooks {
       .map((p, i) => ({ p, i, spec: p.hooks![hook] as HookSpec<Handler<K>> }))
       .sort((a, b) => rank(a.spec) - rank(b.spec) || a.i - b.i)
       .map(({ p, spec }) =>
-        typeof spec === 'function'
-          ? { plugin: p.name, handler: spec }
-          : { plugin: p.name, handler: (spec as { handler: Handler<K> }).handler, kinds: (spec as { kinds?: readonly string[] }).kinds },
+        typeof spec === 'function' ? { plugin: p.name, handler: spec } : { plugin: p.name, handler: (spec as { handler: Handler<K> }).handler, kinds: (spec as { kinds?: readonly string[] }).kinds },
       )
   }
 
@@ -98,9 +99,10 @@ export class PluginHost implements RequestHooks {
       trace?.push({ plugin, hook, ms: round(performance.now() - t0) })
       return result
     } catch (err) {
-      const error = err instanceof BootpolicyError && (err.code === 'BP_ERR_PLUGIN_TIMEOUT' || err.code === 'BP_ERR_PLUGIN_HOOK')
-        ? err
-        : new BootpolicyError('BP_ERR_PLUGIN_HOOK', { plugin, hook, details: messageOf(err) }, { cause: err })
+      const error =
+        err instanceof BootpolicyError && (err.code === 'BP_ERR_PLUGIN_TIMEOUT' || err.code === 'BP_ERR_PLUGIN_HOOK')
+          ? err
+          : new BootpolicyError('BP_ERR_PLUGIN_HOOK', { plugin, hook, details: messageOf(err) }, { cause: err })
       trace?.push({ plugin, hook, ms: round(performance.now() - t0), error: error.code })
       this.options.logger.warn({ plugin, hook, err: error }, 'plugin hook failed')
       this.options.onHookFailure?.({ plugin, hook, code: error.code })

@@ -119,6 +119,9 @@ export class PluginRegistry {
 
   /** The declared revisions, part of the whole-response cache key. */
   revision(): string {
-    return this.plugins.filter((p) => typeof p.revision === 'function').map((p) => `${p.name}@${p.revision!()}`).join(',')
+    return this.plugins
+      .filter((p) => typeof p.revision === 'function')
+      .map((p) => `${p.name}@${p.revision!()}`)
+      .join(',')
   }
 }

@@ -30,15 +30,17 @@ export { registerSecret, scrubSecrets } from '../log/secret-registry.js'
 /** Where a plugin's hook runs relative to the others of the same hook: rollup's `order`. */
 export type HookOrder = 'pre' | 'post'
 
-export type HookSpec<F> = F | {
-  readonly order?: HookOrder
-  readonly handler: F
-  /**
-   * prepare only: the decision kinds this hook acts on (anywhere in the decision, menus included).
-   * The host skips the hook for other decisions, which keeps cached responses cheap.
-   */
-  readonly kinds?: readonly string[]
-}
+export type HookSpec<F> =
+  | F
+  | {
+      readonly order?: HookOrder
+      readonly handler: F
+      /**
+       * prepare only: the decision kinds this hook acts on (anywhere in the decision, menus included).
+       * The host skips the hook for other decisions, which keeps cached responses cheap.
+       */
+      readonly kinds?: readonly string[]
+    }
 
 /** The outcome of one authenticate hook: a principal, a refusal, or "not mine" (undefined). */
 export type AuthResult = { principal: Principal } | { failed: string } | undefined
@@ -140,20 +142,19 @@ export interface BootpolicyPlugin<Facts extends object = object, Kinds extends P
 }
 
 /** Kind name → its spec. `any` lets each kind keep its own decision shape. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: each kind keeps its own decision shape
 export type PluginKinds = Readonly<Record<string, DecisionKindSpec<any>>>
 
-export type PluginFactory<Options = Record<string, unknown>, Facts extends object = object, Kinds extends PluginKinds = PluginKinds> =
-  (options: Options) => BootpolicyPlugin<Facts, Kinds> | Promise<BootpolicyPlugin<Facts, Kinds>>
+export type PluginFactory<Options = Record<string, unknown>, Facts extends object = object, Kinds extends PluginKinds = PluginKinds> = (
+  options: Options,
+) => BootpolicyPlugin<Facts, Kinds> | Promise<BootpolicyPlugin<Facts, Kinds>>
 
 /**
  * Identity helper that types a factory: `export default definePlugin((options: MyOptions) => ({ … }))`.
  * It infers the enrich facts and each decision kind's shape from what you write, so a kind's
  * `render(decision: MyDecision, …)` needs no cast.
  */
-export function definePlugin<Options, Facts extends object = object, Kinds extends PluginKinds = PluginKinds>(
-  factory: PluginFactory<Options, Facts, Kinds>,
-): PluginFactory<Options, Facts, Kinds> {
+export function definePlugin<Options, Facts extends object = object, Kinds extends PluginKinds = PluginKinds>(factory: PluginFactory<Options, Facts, Kinds>): PluginFactory<Options, Facts, Kinds> {
   return factory
 }
 

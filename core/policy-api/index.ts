@@ -4,15 +4,43 @@
  * of Node APIs, I/O and global state.
  */
 import type {
-  AgainDecision, BootDecision, ChainDecision, Decision, ExitDecision, LoginDecision, MenuDecision,
-  MenuEntry, MenuGap, MenuItem, RebootDecision, SanbootDecision, ShellDecision, TemplateDecision,
+  AgainDecision,
+  BootDecision,
+  ChainDecision,
+  Decision,
+  ExitDecision,
+  LoginDecision,
+  MenuDecision,
+  MenuEntry,
+  MenuGap,
+  MenuItem,
+  RebootDecision,
+  SanbootDecision,
+  ShellDecision,
+  TemplateDecision,
 } from '../decision/types.js'
 import type { Arch, AuthState, BootContext, PluginFacts, Principal } from '../context/types.js'
 
 export type {
-  AgainDecision, Arch, AuthState, BootContext, BootDecision, ChainDecision, Decision, ExitDecision,
-  LoginDecision, MenuDecision, MenuEntry, MenuGap, MenuItem, PluginFacts, Principal, RebootDecision, SanbootDecision,
-  ShellDecision, TemplateDecision,
+  AgainDecision,
+  Arch,
+  AuthState,
+  BootContext,
+  BootDecision,
+  ChainDecision,
+  Decision,
+  ExitDecision,
+  LoginDecision,
+  MenuDecision,
+  MenuEntry,
+  MenuGap,
+  MenuItem,
+  PluginFacts,
+  Principal,
+  RebootDecision,
+  SanbootDecision,
+  ShellDecision,
+  TemplateDecision,
 }
 
 /** The signature of a policy's default export. Return undefined to let the next policy decide. */
@@ -23,19 +51,11 @@ export function policy(fn: Policy): Policy {
   return fn
 }
 
-export function boot(
-  kernel: string,
-  options: { initrds?: string[]; args?: string[]; modules?: string[]; message?: string } = {},
-): BootDecision {
+export function boot(kernel: string, options: { initrds?: string[]; args?: string[]; modules?: string[]; message?: string } = {}): BootDecision {
   return { kind: 'boot', kernel, ...options }
 }
 
-export function menu(options: {
-  title?: string
-  items: MenuEntry[]
-  default?: string
-  timeoutMs?: number
-}): MenuDecision {
+export function menu(options: { title?: string; items: MenuEntry[]; default?: string; timeoutMs?: number }): MenuDecision {
   return { kind: 'menu', ...options }
 }
 

@@ -17,8 +17,12 @@ export interface ChainPolicy {
 }
 
 export function runChainCase(
-  label: string, chain: readonly ChainPolicy[], c: TestCase, kinds: ReadonlyMap<string, KindValidator>,
-  defaultDecision: Decision, onError: 'failsafe' | 'next',
+  label: string,
+  chain: readonly ChainPolicy[],
+  c: TestCase,
+  kinds: ReadonlyMap<string, KindValidator>,
+  defaultDecision: Decision,
+  onError: 'failsafe' | 'next',
 ): CaseResult {
   const ctx = contextForCase(c)
   const json = JSON.stringify(ctx)

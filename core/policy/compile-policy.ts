@@ -44,11 +44,7 @@ export function defaultImportables(extra: Iterable<[string, string]> = []): Impo
   return new Map([['bootpolicy/policy', resolve(here, `../policy-api/index${ext}`)], ...extra])
 }
 
-export async function compilePolicy(
-  file: string,
-  rootDir: string,
-  importables: ImportableModules = defaultImportables(),
-): Promise<CompiledPolicy> {
+export async function compilePolicy(file: string, rootDir: string, importables: ImportableModules = defaultImportables()): Promise<CompiledPolicy> {
   const name = relative(rootDir, file).split(sep).join('/')
   // The policy file itself may be a symlink: read it only if its real path stays inside.
   const root = await realpath(resolve(rootDir))
@@ -79,9 +75,7 @@ export async function compilePolicy(
     })
   } catch (err) {
     const failure = err as esbuild.BuildFailure
-    const details = (failure.errors ?? [])
-      .map((e) => `${e.location ? `${e.location.file}:${e.location.line}:${e.location.column + 1}: ` : ''}${e.text}`)
-      .join('; ')
+    const details = (failure.errors ?? []).map((e) => `${e.location ? `${e.location.file}:${e.location.line}:${e.location.column + 1}: ` : ''}${e.text}`).join('; ')
     throw new BootpolicyError('BP_ERR_POLICY_COMPILE', { policy: name, details: details || String(err) }, { cause: err })
   }
   const code = result.outputFiles.find((f) => f.path.endsWith('.js'))!.text

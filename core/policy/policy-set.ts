@@ -118,9 +118,10 @@ export class PolicySet {
   /** Start writing the last-good store (after a privilege drop), beginning with the current chain. */
   async releaseLastGood(): Promise<void> {
     this.holdWrites = false
-    const run = (): Promise<void> => this.saveLastGood().then((p) => {
-      if (p) this.problemList = [...this.problemList, p]
-    })
+    const run = (): Promise<void> =>
+      this.saveLastGood().then((p) => {
+        if (p) this.problemList = [...this.problemList, p]
+      })
     this.loading = this.loading.then(run, run)
     return this.loading
   }
@@ -189,7 +190,10 @@ export class PolicySet {
     // The type check (seconds, on its own thread) runs while the files compile and load.
     const typeCheck = this.options.typeCheck
     const checked: Promise<{ diagnostics: TypeDiagnostic[] } | { error: unknown }> | undefined = typeCheck
-      ? typeCheck(this.dir, this.importables).then((diagnostics) => ({ diagnostics }), (error: unknown) => ({ error }))
+      ? typeCheck(this.dir, this.importables).then(
+          (diagnostics) => ({ diagnostics }),
+          (error: unknown) => ({ error }),
+        )
       : undefined
     const previous = new Map(this.compiled.map((p) => [p.name, p]))
     const current = new Map<string, CompiledPolicy>()
@@ -286,11 +290,7 @@ export class PolicySet {
   }
 
   /** Type errors, one problem per policy: in a file it bundles, or not tied to a file at all. */
-  private typeProblems(
-    result: { diagnostics: TypeDiagnostic[] } | { error: unknown } | undefined,
-    policies: readonly CompiledPolicy[],
-    fresh: ReadonlySet<CompiledPolicy>,
-  ): PolicyProblem[] {
+  private typeProblems(result: { diagnostics: TypeDiagnostic[] } | { error: unknown } | undefined, policies: readonly CompiledPolicy[], fresh: ReadonlySet<CompiledPolicy>): PolicyProblem[] {
     if (!result) return []
     if ('error' in result) {
       // A checker that cannot run proves nothing: the new versions wait for the next edit.

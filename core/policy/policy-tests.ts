@@ -89,9 +89,7 @@ export async function runPolicyTests(
       }
       let chain: ChainPolicy[] | PolicySandbox
       try {
-        chain = chainList
-          ? await Promise.all(policyFiles.map(async (name) => ({ name, sandbox: await sandboxOf(name) })))
-          : await sandboxOf(beside)
+        chain = chainList ? await Promise.all(policyFiles.map(async (name) => ({ name, sandbox: await sandboxOf(name) }))) : await sandboxOf(beside)
       } catch (err) {
         results.push({ policy: label, name: '(load)', status: 'ERROR', message: messageOf(err) })
         continue
@@ -103,7 +101,11 @@ export async function runPolicyTests(
       }
     }
   } finally {
-    for (const s of sandboxes.values()) s.then((sb) => sb.dispose(), () => undefined)
+    for (const s of sandboxes.values())
+      s.then(
+        (sb) => sb.dispose(),
+        () => undefined,
+      )
   }
   return results
 }
@@ -136,9 +138,7 @@ function runCase(policyName: string, policy: PolicySandbox, c: TestCase, kinds: 
   }
   const expected = c.expect ?? null
   if (expected === null) {
-    return result === undefined
-      ? { ...base, status: 'PASS' }
-      : { ...base, status: 'FAIL', message: `expected no decision, got ${JSON.stringify(result)}` }
+    return result === undefined ? { ...base, status: 'PASS' } : { ...base, status: 'FAIL', message: `expected no decision, got ${JSON.stringify(result)}` }
   }
   const mismatch = partialMismatch(expected, result, '$')
   return mismatch ? { ...base, status: 'FAIL', message: mismatch } : { ...base, status: 'PASS' }

@@ -32,7 +32,6 @@ function validate(json: string): WorkerVerdict {
 
 let hangPolicyMarker: string | undefined
 
-
 /** Test hook (ToWorker 'test-hang-policy'): a hang the isolate's time limit cannot stop. */
 function hangIfMarked(code: string, ctxJson?: string): void {
   if (hangPolicyMarker === undefined || !code.includes(hangPolicyMarker)) return
@@ -112,9 +111,10 @@ function runChain(seq: number, ctxJson: string, from: number, traced = false): s
       continue
     }
     mark(seq, i)
-    if (hangMarker !== undefined && ctxJson.includes(hangMarker)) for (;;) {
-      // Test hook (see ToWorker 'test-hang'): a hang the isolate's time limit cannot stop.
-    }
+    if (hangMarker !== undefined && ctxJson.includes(hangMarker))
+      for (;;) {
+        // Test hook (see ToWorker 'test-hang'): a hang the isolate's time limit cannot stop.
+      }
     hangIfMarked(sandbox.policy.code, ctxJson)
     const cpu0 = sandbox.cpuTimeNs()
     const t0 = performance.now()

@@ -22,10 +22,7 @@ export interface SandboxLimits {
 }
 
 /** What one call produced, as plain data that can cross a thread boundary. */
-export type RawOutcome =
-  | { readonly kind: 'pass' }
-  | { readonly kind: 'decision'; readonly json: string }
-  | { readonly kind: 'error'; readonly code: ErrorCode; readonly params: ErrorParams }
+export type RawOutcome = { readonly kind: 'pass' } | { readonly kind: 'decision'; readonly json: string } | { readonly kind: 'error'; readonly code: ErrorCode; readonly params: ErrorParams }
 
 export type ErrorOutcome = Extract<RawOutcome, { kind: 'error' }>
 
@@ -36,7 +33,11 @@ export class PolicySandbox {
   private call: Wrapper | undefined
 
   /** `data` modules (policy test files) export values, not a function. */
-  constructor(readonly policy: CompiledPolicy, private readonly limits: SandboxLimits, private readonly mode: 'policy' | 'data' = 'policy') {}
+  constructor(
+    readonly policy: CompiledPolicy,
+    private readonly limits: SandboxLimits,
+    private readonly mode: 'policy' | 'data' = 'policy',
+  ) {}
 
   /** Build the isolate now (at load time) rather than on the first request; throws what loading threw. */
   warm(): void {

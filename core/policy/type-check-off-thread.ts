@@ -22,9 +22,7 @@ function thread(): Worker {
   if (worker) return worker
   const entry = new URL(`./type-check-thread${fromSource ? '.ts' : '.js'}`, here)
   // Under tsx (tests) the worker must register the TypeScript loader itself, as worker-pool.ts does.
-  const w = fromSource
-    ? new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(entry.href)}) })`, { eval: true })
-    : new Worker(entry)
+  const w = fromSource ? new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(entry.href)}) })`, { eval: true }) : new Worker(entry)
   w.unref()
   w.on('message', (msg: Reply) => {
     const p = pending.get(msg.id)

@@ -82,14 +82,16 @@ export function typeCheckPolicies(dir: string, importables: ImportableModules, c
     }
   }
   const program = ts.createProgram({ rootNames: files, options: programOptions, host })
-  return ts
-    .getPreEmitDiagnostics(program)
-    // Plugin helpers shipped as .ts are the plugin's business: report the site's own files only.
-    .filter((d) => !d.file || inside(resolve(d.file.fileName)))
-    // A plain-JavaScript plugin ships helpers without declarations: they are `any` to the policy, as
-    // in JavaScript, not an error (TS7016 "Could not find a declaration file for module").
-    .filter((d) => !(d.code === 7016 && ts.flattenDiagnosticMessageText(d.messageText, '\n').includes("'bootpolicy/plugins/")))
-    .map((d) => toDiagnostic(d, root))
+  return (
+    ts
+      .getPreEmitDiagnostics(program)
+      // Plugin helpers shipped as .ts are the plugin's business: report the site's own files only.
+      .filter((d) => !d.file || inside(resolve(d.file.fileName)))
+      // A plain-JavaScript plugin ships helpers without declarations: they are `any` to the policy, as
+      // in JavaScript, not an error (TS7016 "Could not find a declaration file for module").
+      .filter((d) => !(d.code === 7016 && ts.flattenDiagnosticMessageText(d.messageText, '\n').includes("'bootpolicy/plugins/")))
+      .map((d) => toDiagnostic(d, root))
+  )
 }
 
 function toDiagnostic(d: ts.Diagnostic, root: string): TypeDiagnostic {

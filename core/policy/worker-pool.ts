@@ -105,11 +105,13 @@ export class WorkerPool {
 
   /** Quarantined policies of the current chain, as problems (for /healthz). */
   get quarantined(): { policy: string; code: 'BP_ERR_POLICY_QUARANTINED'; message: string }[] {
-    return this.policies.filter((p) => this.quarantine.has(p.hash)).map((p) => ({
-      policy: p.name,
-      code: 'BP_ERR_POLICY_QUARANTINED' as const,
-      message: new BootpolicyError('BP_ERR_POLICY_QUARANTINED', { policy: p.name }).message,
-    }))
+    return this.policies
+      .filter((p) => this.quarantine.has(p.hash))
+      .map((p) => ({
+        policy: p.name,
+        code: 'BP_ERR_POLICY_QUARANTINED' as const,
+        message: new BootpolicyError('BP_ERR_POLICY_QUARANTINED', { policy: p.name }).message,
+      }))
   }
 
   private broadcastInstall(): void {
@@ -157,13 +159,15 @@ export class WorkerPool {
     this.closed = true
     clearInterval(this.watchdog)
     for (const job of this.queue.splice(0)) job.resolve(failure('BP_ERR_POLICY_WORKER', { details: 'the server is closing' }))
-    await Promise.all(this.slots.map((s) => {
-      s.killed = true
-      for (const job of s.batch ?? []) job.resolve(failure('BP_ERR_POLICY_WORKER', { details: 'the server is closing' }))
-      s.batch = undefined
-      for (const v of s.verifies.values()) v.done(v.policies.map((p) => problemOf(p, 'BP_ERR_POLICY_WORKER', { details: 'the server is closing' })))
-      return s.worker.terminate()
-    }))
+    await Promise.all(
+      this.slots.map((s) => {
+        s.killed = true
+        for (const job of s.batch ?? []) job.resolve(failure('BP_ERR_POLICY_WORKER', { details: 'the server is closing' }))
+        s.batch = undefined
+        for (const v of s.verifies.values()) v.done(v.policies.map((p) => problemOf(p, 'BP_ERR_POLICY_WORKER', { details: 'the server is closing' })))
+        return s.worker.terminate()
+      }),
+    )
   }
 
   private spawn(deaths: number[], verifies = new Map<number, PendingVerify>()): Slot {
@@ -252,7 +256,9 @@ export class WorkerPool {
     if (verifying && policy) {
       verifies.delete(slot.progress[PROGRESS.verify]!)
       const timeoutParams = { policy: policy.name, timeoutMs: this.options.limits.timeoutMs, location: policy.entry }
-      verifying.done([problemOf(policy, reason === 'watchdog' ? 'BP_ERR_POLICY_TIMEOUT' : 'BP_ERR_POLICY_WORKER', reason === 'watchdog' ? timeoutParams : { details: 'the policy worker stopped while loading it' })])
+      verifying.done([
+        problemOf(policy, reason === 'watchdog' ? 'BP_ERR_POLICY_TIMEOUT' : 'BP_ERR_POLICY_WORKER', reason === 'watchdog' ? timeoutParams : { details: 'the policy worker stopped while loading it' }),
+      ])
     }
     void slot.worker.terminate()
     this.options.onReplace?.({ reason, policy: policy?.name, exitCode })

@@ -142,12 +142,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     templates,
     plugins: host,
     loadedPlugins,
-    problems: () => [
-      ...templateProblems.map((p) => ({ template: p.file, message: p.error })),
-      ...(options.problems?.() ?? []),
-      ...policyWorkers.quarantined,
-      ...recent.list(),
-    ],
+    problems: () => [...templateProblems.map((p) => ({ template: p.file, message: p.error })), ...(options.problems?.() ?? []), ...policyWorkers.quarantined, ...recent.list()],
     close() {
       closing ??= (async () => {
         templateWatcher?.close()

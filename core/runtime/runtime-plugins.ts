@@ -72,9 +72,7 @@ export async function loadRuntimePlugins(config: Config, options: RuntimePluginO
   // A plugin that was not set up keeps its kinds and helpers; its hooks and close() never run.
   const live = loaded.map((l) => (setUp.has(l.plugin.name) ? l.plugin : kindsOnly(l.plugin)))
   const host = new PluginHost(live, { hookTimeoutMs: config.pluginTimeouts.hookMs, logger, loginLimits: config.auth.limits, ...(options.onHookFailure && { onHookFailure: options.onHookFailure }) })
-  const helpers: [string, string][] = loaded
-    .filter((l) => l.plugin.policyHelpers)
-    .map((l) => [`bootpolicy/plugins/${l.plugin.name}`, l.plugin.policyHelpers!])
+  const helpers: [string, string][] = loaded.filter((l) => l.plugin.policyHelpers).map((l) => [`bootpolicy/plugins/${l.plugin.name}`, l.plugin.policyHelpers!])
   return {
     loaded,
     setUp,

@@ -86,9 +86,7 @@ export function parseTemplate(source: string): TemplateNode[] {
     let lineEnd = close + 2
     while (lineEnd < source.length && (source[lineEnd] === ' ' || source[lineEnd] === '\t' || source[lineEnd] === '\r')) lineEnd++
     const standalone =
-      (sigil === '#' || sigil === '^' || sigil === '/' || sigil === '!') &&
-      (lineStart === 0 || source[lineStart - 1] === '\n') &&
-      (lineEnd === source.length || source[lineEnd] === '\n')
+      (sigil === '#' || sigil === '^' || sigil === '/' || sigil === '!') && (lineStart === 0 || source[lineStart - 1] === '\n') && (lineEnd === source.length || source[lineEnd] === '\n')
     if (standalone && lineEnd < source.length) lineEnd++
     const textEnd = standalone ? lineStart : open
     if (textEnd > pos) out().push({ type: 'text', text: source.slice(pos, textEnd), line: textLine })
@@ -152,7 +150,10 @@ function commandOfLine(source: string): (index: number) => { command: string; fi
     const command = firstWord(source.slice(lineStart, Math.min(index, lineStart + 256)))
     if (index - lineStart > 256) return { command, firstPositional: true }
     // Section and comment tags leave nothing on the line; a value tag stands for a token.
-    const head = source.slice(lineStart, index).replace(/\{\{\s*[#^/!][^}]*\}\}/g, '').replace(/\{\{[^}]*\}\}/g, 'X')
+    const head = source
+      .slice(lineStart, index)
+      .replace(/\{\{\s*[#^/!][^}]*\}\}/g, '')
+      .replace(/\{\{[^}]*\}\}/g, 'X')
     return { command, firstPositional: /^\s*[A-Za-z_-]+(?:\s+-\S*)*\s+$/.test(head) }
   }
 }

@@ -107,13 +107,14 @@ function valueText(node: Extract<TemplateNode, { type: 'value' }>, value: unknow
   // `"` or a bare `--` would make Linux join or drop the arguments after it.
   if (node.form !== 'url') {
     const onCmdline = CMDLINE_COMMANDS.has(node.command)
-    const refusal = node.firstPositional && s.startsWith('-')
-      ? "starts with '-', which iPXE would read as an option"
-      : onCmdline && s.includes('"')
-        ? 'holds ", which makes Linux join the kernel arguments after it'
-        : onCmdline && s === '--'
-          ? 'is --, which makes Linux hand the following kernel arguments to init'
-          : undefined
+    const refusal =
+      node.firstPositional && s.startsWith('-')
+        ? "starts with '-', which iPXE would read as an option"
+        : onCmdline && s.includes('"')
+          ? 'holds ", which makes Linux join the kernel arguments after it'
+          : onCmdline && s === '--'
+            ? 'is --, which makes Linux hand the following kernel arguments to init'
+            : undefined
     if (refusal) throw new TemplateRenderError(node.line, `{{ ${node.name} }} ${refusal}`, true)
   }
   try {

@@ -26,11 +26,7 @@ export interface ReadRequest {
   options: { blksize?: number; tsize?: true; windowsize?: number; rollover?: 0 | 1 }
 }
 
-export type ParsedPacket =
-  | ReadRequest
-  | { kind: 'write' }
-  | { kind: 'stray' }
-  | { kind: 'malformed'; reason: string }
+export type ParsedPacket = ReadRequest | { kind: 'write' } | { kind: 'stray' } | { kind: 'malformed'; reason: string }
 
 export function parseRequest(packet: Buffer): ParsedPacket {
   if (packet.length < 2) return { kind: 'stray' }

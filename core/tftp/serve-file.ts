@@ -36,13 +36,7 @@ const REFUSAL_MESSAGE: Record<SafePathReason, string> = {
   forbidden: TFTP_MESSAGES.accessViolation,
 }
 
-export async function serveFile(
-  req: PackageGetStream,
-  res: PackagePutStream,
-  file: string,
-  client: TftpClient,
-  options: ServeOptions,
-): Promise<number | undefined> {
+export async function serveFile(req: PackageGetStream, res: PackagePutStream, file: string, client: TftpClient, options: ServeOptions): Promise<number | undefined> {
   const { log } = options
   if (options.virtualFile) {
     const generated = await callProvider(options.virtualFile, file, client, options.virtualFileTimeoutMs, log)
@@ -106,13 +100,7 @@ function refuse(req: PackageGetStream, message: string): undefined {
  * Call a plugin's provider with a deadline. Returns the buffer, `undefined` (fall through to disk)
  * or 'failed' (it threw, timed out or returned something that is not a Buffer) — already logged.
  */
-async function callProvider(
-  provider: VirtualFileProvider,
-  file: string,
-  client: TftpClient,
-  timeoutMs: number,
-  log: Logger,
-): Promise<Buffer | undefined | 'failed'> {
+async function callProvider(provider: VirtualFileProvider, file: string, client: TftpClient, timeoutMs: number, log: Logger): Promise<Buffer | undefined | 'failed'> {
   let timer: NodeJS.Timeout | undefined
   const deadline = new Promise<typeof TIMED_OUT>((resolve) => {
     timer = setTimeout(() => resolve(TIMED_OUT), timeoutMs)

@@ -129,10 +129,7 @@ interface IncomingWriterLike {
 }
 
 export function packageOptions(limits: { blksizeMax: number; windowsizeMax: number; timeoutMs: number; retries: number }): PackageOptions {
-  const options = createOptions(
-    { blockSize: limits.blksizeMax, windowSize: limits.windowsizeMax, timeout: limits.timeoutMs, retries: limits.retries },
-    true,
-  )
+  const options = createOptions({ blockSize: limits.blksizeMax, windowSize: limits.windowsizeMax, timeout: limits.timeoutMs, retries: limits.retries }, true)
   // create-options turns 0 retries into 1 (`n < 1 ? 1 : n`); honour 0 deliberately.
   return { ...options, retries: limits.retries }
 }

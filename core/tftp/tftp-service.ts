@@ -110,13 +110,16 @@ export function createTftpService(config: TftpConfig, deps: TftpServiceDeps): Tf
           virtualFile: deps.virtualFile,
           virtualFileTimeoutMs: config.virtualFileTimeoutMs,
           log: tlog,
-        }).then((size) => {
-          bytes = size
-        }, (err: unknown) => {
-          // serveFile handles its own failures; this is the last line of defence.
-          tlog.error({ request: { file }, err }, 'tftp transfer failed')
-          req.abort('Internal error')
-        })
+        }).then(
+          (size) => {
+            bytes = size
+          },
+          (err: unknown) => {
+            // serveFile handles its own failures; this is the last line of defence.
+            tlog.error({ request: { file }, err }, 'tftp transfer failed')
+            req.abort('Internal error')
+          },
+        )
       })
     } catch (err) {
       tlog.error({ request: { file }, err }, 'tftp transfer failed to start')

@@ -95,7 +95,16 @@ export default function authKerberos(options: AuthKerberosOptions): BootpolicyPl
     return new Promise((resolve, reject) => {
       const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, LANG: 'C', KRB5CCNAME: `FILE:${ccache}`, ...(process.env.KRB5_CONFIG && { KRB5_CONFIG: process.env.KRB5_CONFIG }) }
       const child = execFile(o.kinit ?? 'kinit', ['--', principal], { env, timeout: timeoutMs() }, (err, _stdout, stderr) => {
-        if (err) reject(new Error(`kinit failed: ${String(stderr).replace(/Password for [^:]*:\s*/g, '').trim() || err.message}`))
+        if (err)
+          reject(
+            new Error(
+              `kinit failed: ${
+                String(stderr)
+                  .replace(/Password for [^:]*:\s*/g, '')
+                  .trim() || err.message
+              }`,
+            ),
+          )
         else resolve()
       })
       child.stdin?.on('error', () => undefined)
@@ -176,7 +185,10 @@ export default function authKerberos(options: AuthKerberosOptions): BootpolicyPl
         } catch (err) {
           // The password was accepted by whoever answered as the KDC, but that answer could not be
           // verified with our keytab: a spoofed KDC, or a keytab out of date (kvno changed).
-          log.error({ code: 'BPSEC_KRB5_KDC_UNVERIFIED', principal, err: { message: (err as Error).message } }, 'BPSEC_KRB5_KDC_UNVERIFIED auth-kerberos: the KDC could not be verified with the service keytab')
+          log.error(
+            { code: 'BPSEC_KRB5_KDC_UNVERIFIED', principal, err: { message: (err as Error).message } },
+            'BPSEC_KRB5_KDC_UNVERIFIED auth-kerberos: the KDC could not be verified with the service keytab',
+          )
           throw new Error(`KDC for ${o.realm} could not be verified with the keytab: ${(err as Error).message}`, { cause: err })
         }
         return { principal: { name, groups: [], source: 'auth-kerberos' } }

@@ -12,7 +12,11 @@ export class ConcurrencyLimit {
   private active = 0
   private readonly waiting: Array<{ start: () => void; timer: NodeJS.Timeout }> = []
 
-  constructor(readonly max: number, readonly queueLimit: number, readonly queueTimeoutMs: number) {}
+  constructor(
+    readonly max: number,
+    readonly queueLimit: number,
+    readonly queueTimeoutMs: number,
+  ) {}
 
   get running(): number {
     return this.active

@@ -49,16 +49,24 @@ function runHelper(helper: readonly string[], request: HelperRequest, timeoutMs:
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
     child.once('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer)
-      reject(errors.create('BP_ERR_ISCSI_COMMAND', { command, exitCode: err.code ?? 'unknown', details: err.code === 'ENOENT' ? `${helper[0]} is not installed` : `can't start the helper (${err.code ?? 'error'})` }))
+      reject(
+        errors.create('BP_ERR_ISCSI_COMMAND', {
+          command,
+          exitCode: err.code ?? 'unknown',
+          details: err.code === 'ENOENT' ? `${helper[0]} is not installed` : `can't start the helper (${err.code ?? 'error'})`,
+        }),
+      )
     })
     child.once('close', (code, signal) => {
       clearTimeout(timer)
       if (code === 0) return resolve()
-      reject(errors.create('BP_ERR_ISCSI_COMMAND', {
-        command,
-        exitCode: code ?? signal ?? 'unknown',
-        details: signal === 'SIGKILL' ? `killed after ${timeoutMs} ms` : clean(output) || 'no output',
-      }))
+      reject(
+        errors.create('BP_ERR_ISCSI_COMMAND', {
+          command,
+          exitCode: code ?? signal ?? 'unknown',
+          details: signal === 'SIGKILL' ? `killed after ${timeoutMs} ms` : clean(output) || 'no output',
+        }),
+      )
     })
     child.stdin.end(`${JSON.stringify(request)}\n`)
   })

@@ -12,7 +12,7 @@ export function iscsiCommand(open: (context: PluginCommandContext) => Provisione
   return {
     summary: "the iscsi-cow plugin's per-user disks: list them, or reset one (target; --device: COW device; --discard: overlay)",
     usage: 'list | reset INSTANCE USER [--device] [--discard]',
-    help: 'reset removes a user\'s target; --device also stops its COW device; --discard also deletes its overlay (a fresh copy at the next login).\n',
+    help: "reset removes a user's target; --device also stops its COW device; --discard also deletes its overlay (a fresh copy at the next login).\n",
     flags: ['device', 'discard'],
     async run(context) {
       const { positional, flags, format, write } = context
@@ -27,7 +27,9 @@ export function iscsiCommand(open: (context: PluginCommandContext) => Provisione
           write('INSTANCE  USER              TID  SESSIONS  DEVICE  OVERLAY     LAST LOGIN                IQN\n')
           for (const d of disks) {
             const size = d.overlayBytes === undefined ? 'missing' : `${(d.overlayBytes / 1048576).toFixed(1)} MiB`
-            write(`${d.instance.padEnd(9)} ${d.user.padEnd(17)} ${String(d.tid ?? '-').padEnd(4)} ${String(d.sessions).padEnd(9)} ${(d.deviceUp ? 'up' : 'down').padEnd(7)} ${size.padEnd(11)} ${(d.lastLoginAt ?? '-').padEnd(25)} ${d.iqn}\n`)
+            write(
+              `${d.instance.padEnd(9)} ${d.user.padEnd(17)} ${String(d.tid ?? '-').padEnd(4)} ${String(d.sessions).padEnd(9)} ${(d.deviceUp ? 'up' : 'down').padEnd(7)} ${size.padEnd(11)} ${(d.lastLoginAt ?? '-').padEnd(25)} ${d.iqn}\n`,
+            )
           }
         }
         return 0

@@ -21,8 +21,17 @@ export class DmSnapshotBackend implements CowBackend {
   readonly name = 'dm-snapshot' as const
   private readonly exists: (path: string) => Promise<boolean>
 
-  constructor(private readonly run: Runner, private readonly options: DmSnapshotOptions) {
-    this.exists = options.exists ?? (async (p) => stat(p).then(() => true, () => false))
+  constructor(
+    private readonly run: Runner,
+    private readonly options: DmSnapshotOptions,
+  ) {
+    this.exists =
+      options.exists ??
+      (async (p) =>
+        stat(p).then(
+          () => true,
+          () => false,
+        ))
   }
 
   dmName(instance: string, user: string): string {

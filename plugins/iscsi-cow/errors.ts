@@ -27,12 +27,12 @@ export const errors = defineErrors('ISCSI', {
   },
   BP_ERR_ISCSI_STATE: {
     message: 'iscsi-cow state {file} is unusable: {details}',
-    when: 'A state file under the plugin\'s state directory cannot be read or is not valid JSON.',
+    when: "A state file under the plugin's state directory cannot be read or is not valid JSON.",
     fix: 'Check permissions; move the file aside, then `bootpolicy iscsi list` and restart to reconcile.',
   },
   BP_ERR_ISCSI_BUSY: {
     message: 'Disk {key} is locked by process {owner} for more than {timeoutMs} ms',
-    when: 'Another process (the server or `bootpolicy iscsi`) holds the lock of one user\'s disk for longer than lockTimeoutMs.',
+    when: "Another process (the server or `bootpolicy iscsi`) holds the lock of one user's disk for longer than lockTimeoutMs.",
     fix: 'Wait and retry; if the owner is hung, stop it (a lock of a dead process is taken over by itself).',
   },
   BP_ERR_ISCSI_BACKEND: {
@@ -47,7 +47,7 @@ export const errors = defineErrors('ISCSI', {
   },
   BP_ERR_ISCSI_NOT_PREPARED: {
     message: 'The iscsi-cow disk of {image} was not prepared',
-    when: 'An `iscsi-cow.disk` decision was rendered without going through the prepare hook, e.g. as a menu item\'s action.',
+    when: "An `iscsi-cow.disk` decision was rendered without going through the prepare hook, e.g. as a menu item's action.",
     fix: 'Return `iscsiCow()` as the whole decision (a menu item can `again()` with a parameter that selects it).',
   },
 })

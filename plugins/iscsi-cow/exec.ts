@@ -55,18 +55,22 @@ export function execRunner(options: { prefix?: readonly string[]; timeoutMs: num
         const e = err as NodeJS.ErrnoException & { code?: string | number; killed?: boolean; signal?: string }
         const tool = file.split('/').pop()!
         if (e.code === 'ENOENT') {
-          return reject(errors.create('BP_ERR_ISCSI_COMMAND', {
-            command: printable(file, args),
-            exitCode: 'ENOENT',
-            details: `${cmd} is not installed${PACKAGES[tool] ? ` (Debian package ${PACKAGES[tool]})` : ''}`,
-          }))
+          return reject(
+            errors.create('BP_ERR_ISCSI_COMMAND', {
+              command: printable(file, args),
+              exitCode: 'ENOENT',
+              details: `${cmd} is not installed${PACKAGES[tool] ? ` (Debian package ${PACKAGES[tool]})` : ''}`,
+            }),
+          )
         }
         const details = e.killed ? `killed after ${options.timeoutMs} ms` : (stderr || stdout || e.message).trim().slice(0, 500)
-        reject(errors.create('BP_ERR_ISCSI_COMMAND', {
-          command: printable(file, args),
-          exitCode: typeof e.code === 'number' ? e.code : (e.signal ?? 'unknown'),
-          details,
-        }))
+        reject(
+          errors.create('BP_ERR_ISCSI_COMMAND', {
+            command: printable(file, args),
+            exitCode: typeof e.code === 'number' ? e.code : (e.signal ?? 'unknown'),
+            details,
+          }),
+        )
       })
     })
 }
@@ -86,11 +90,13 @@ function runDaemonizing(cmd: string, rest: string[], file: string, args: readonl
     child.once('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer)
       const tool = file.split('/').pop()!
-      reject(errors.create('BP_ERR_ISCSI_COMMAND', {
-        command: printable(file, args),
-        exitCode: err.code ?? 'unknown',
-        details: err.code === 'ENOENT' ? `${cmd} is not installed${PACKAGES[tool] ? ` (Debian package ${PACKAGES[tool]})` : ''}` : err.message,
-      }))
+      reject(
+        errors.create('BP_ERR_ISCSI_COMMAND', {
+          command: printable(file, args),
+          exitCode: err.code ?? 'unknown',
+          details: err.code === 'ENOENT' ? `${cmd} is not installed${PACKAGES[tool] ? ` (Debian package ${PACKAGES[tool]})` : ''}` : err.message,
+        }),
+      )
     })
     child.once('exit', (code, signal) => {
       clearTimeout(timer)

@@ -24,7 +24,7 @@ export function parseHelperRequest(text: string): { user: string; secret: string
   if (r.op !== 'account-new') return 'op must be "account-new"'
   if (typeof r.user !== 'string' || !((USER_PATTERN.test(r.user) && !r.user.includes('..')) || GUARD_PATTERN.test(r.user))) return 'user is not an iscsi-cow account name'
   if (typeof r.secret !== 'string' || !SECRET_PATTERN.test(r.secret)) return `secret must be ${CHAP_MIN}-${CHAP_MAX} letters and digits`
-  if (r.controlPort !== undefined && (typeof r.controlPort !== 'number' || !Number.isInteger(r.controlPort) || r.controlPort < 0 || r.controlPort > 32767)) return 'controlPort must be an integer 0-32767'
+  if (r.controlPort !== undefined && (typeof r.controlPort !== 'number' || !Number.isInteger(r.controlPort) || r.controlPort < 0 || r.controlPort > 32767))
+    return 'controlPort must be an integer 0-32767'
   return { user: r.user, secret: r.secret, ...(r.controlPort !== undefined && { controlPort: r.controlPort as number }) }
 }
-

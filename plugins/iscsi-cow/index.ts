@@ -34,9 +34,7 @@ export { optionsSchema, errors }
 const helpersFile = fileURLToPath(new URL(`./policy-helpers${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url))
 
 export function makeBackend(name: 'qcow2' | 'dm-snapshot', run: Runner, o: ResolvedOptions): CowBackend {
-  return name === 'qcow2'
-    ? new Qcow2Backend(run, { dataDir: o.dataDir, qemuImg: o.qemuImg, qemuStorageDaemon: o.qemuStorageDaemon })
-    : new DmSnapshotBackend(run, { dataDir: o.dataDir })
+  return name === 'qcow2' ? new Qcow2Backend(run, { dataDir: o.dataDir, qemuImg: o.qemuImg, qemuStorageDaemon: o.qemuStorageDaemon }) : new DmSnapshotBackend(run, { dataDir: o.dataDir })
 }
 
 /**
@@ -51,15 +49,28 @@ export function openIscsiCow(options: IscsiCowOptions, dirs: { baseDir: string; 
     throw errors.create('BP_ERR_ISCSI_BACKEND', { backend: name, details: '/dev/mapper/control is missing (no device-mapper here); use backend qcow2 or auto' })
   }
   const backend = makeBackend(name, run, o)
-  return new Provisioner(new TgtAdm(run, o.tgtadm, accountChannel({ timeoutMs: o.commandTimeoutMs, ...(o.tgtadm.controlPort !== undefined && { controlPort: o.tgtadm.controlPort }), ...(o.tgtadm.accountHelper && { helper: o.tgtadm.accountHelper }) })), backend, new StateStore(dirs.stateDir), {
-    images: o.images,
-    reversedHost: o.reversedHost,
-    portal: o.portal,
-    chapSecretLength: o.chapSecretLength,
-    lockDir: join(dirs.stateDir, 'locks'),
-    lockTimeoutMs: o.lockTimeoutMs,
-    logger: dirs.logger,
-  })
+  return new Provisioner(
+    new TgtAdm(
+      run,
+      o.tgtadm,
+      accountChannel({
+        timeoutMs: o.commandTimeoutMs,
+        ...(o.tgtadm.controlPort !== undefined && { controlPort: o.tgtadm.controlPort }),
+        ...(o.tgtadm.accountHelper && { helper: o.tgtadm.accountHelper }),
+      }),
+    ),
+    backend,
+    new StateStore(dirs.stateDir),
+    {
+      images: o.images,
+      reversedHost: o.reversedHost,
+      portal: o.portal,
+      chapSecretLength: o.chapSecretLength,
+      lockDir: join(dirs.stateDir, 'locks'),
+      lockTimeoutMs: o.lockTimeoutMs,
+      logger: dirs.logger,
+    },
+  )
 }
 
 export default definePlugin((options: IscsiCowOptions) => {

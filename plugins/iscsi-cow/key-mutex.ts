@@ -30,7 +30,10 @@ export class KeyedMutex {
 }
 
 export class FileLocks {
-  constructor(private readonly dir: string, private readonly timeoutMs: number) {
+  constructor(
+    private readonly dir: string,
+    private readonly timeoutMs: number,
+  ) {
     mkdirSync(dir, { recursive: true, mode: 0o700 })
   }
 

@@ -97,7 +97,10 @@ export function resolveOptions(o: IscsiCowOptions, dirs: { baseDir: string; stat
   if (problems.length) throw new BootpolicyError('BP_ERR_PLUGIN_OPTIONS', { plugin: 'iscsi-cow', details: problems.join('; ') })
   if (o.commandPrefix?.length && !o.tgtadm?.accountHelper) {
     // Without root, tgtd's socket is closed to us, and tgtadm would carry the secret in its argv.
-    throw new BootpolicyError('BP_ERR_PLUGIN_OPTIONS', { plugin: 'iscsi-cow', details: 'commandPrefix is set but tgtadm.accountHelper is not: CHAP accounts are created only through the helper (README.md, "Privileges"), never with tgtadm --password' })
+    throw new BootpolicyError('BP_ERR_PLUGIN_OPTIONS', {
+      plugin: 'iscsi-cow',
+      details: 'commandPrefix is set but tgtadm.accountHelper is not: CHAP accounts are created only through the helper (README.md, "Privileges"), never with tgtadm --password',
+    })
   }
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(dirs.baseDir, p))
   return {

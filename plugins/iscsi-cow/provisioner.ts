@@ -108,7 +108,10 @@ export class Provisioner {
       const now = new Date().toISOString()
       let record = await this.store.getUser(instance, user)
       if (record && record.backend !== this.backend.name) {
-        throw errors.create('BP_ERR_ISCSI_BACKEND', { backend: this.backend.name, details: `the disk of ${user} on ${instance} was made by the ${record.backend} backend; set backend to ${record.backend} or reset it with --discard` })
+        throw errors.create('BP_ERR_ISCSI_BACKEND', {
+          backend: this.backend.name,
+          details: `the disk of ${user} on ${instance} was made by the ${record.backend} backend; set backend to ${record.backend} or reset it with --discard`,
+        })
       }
       // The record comes first: after a crash, reconciliation knows about every overlay.
       record ??= { instance, user, iqn, backend: this.backend.name, overlay: paths.overlay, device: paths.device, createdAt: now, updatedAt: now }
@@ -140,7 +143,13 @@ export class Provisioner {
     let identity = await (this.hashing.get(instance) ?? identify(base)).catch(() => identify(base))
     this.hashing.delete(instance)
     // Hashed at start-up and changed since: no overlay existed yet, so hash the base as it is now.
-    if (await checkBase(instance, identity, base).then(() => false, () => true)) identity = await identify(base)
+    if (
+      await checkBase(instance, identity, base).then(
+        () => false,
+        () => true,
+      )
+    )
+      identity = await identify(base)
     await this.store.putBase(instance, identity)
     this.options.logger.info({ instance, base, size: identity.size, sha256: identity.sha256 }, 'base image identity recorded')
   }
@@ -301,9 +310,12 @@ export class Provisioner {
       if (opts.discard) {
         const record = await this.store.getUser(instance, user)
         const overlay = record?.overlay ?? this.backend.paths(instance, user).overlay
-        await unlink(overlay).then(() => (done.overlay = true), (err: NodeJS.ErrnoException) => {
-          if (err.code !== 'ENOENT') throw err
-        })
+        await unlink(overlay).then(
+          () => (done.overlay = true),
+          (err: NodeJS.ErrnoException) => {
+            if (err.code !== 'ENOENT') throw err
+          },
+        )
         await this.store.deleteUser(instance, user)
         // The last overlay of an image is gone: its base may change now; record it afresh next time.
         if (!(await this.store.listUsers()).some((r) => r.instance === instance)) await this.store.deleteBase(instance)

@@ -27,7 +27,10 @@ export function qemuValue(value: string): string {
 export class Qcow2Backend implements CowBackend {
   readonly name = 'qcow2' as const
 
-  constructor(private readonly run: Runner, private readonly options: Qcow2Options) {}
+  constructor(
+    private readonly run: Runner,
+    private readonly options: Qcow2Options,
+  ) {}
 
   paths(instance: string, user: string): DiskPaths {
     return {
@@ -47,10 +50,14 @@ export class Qcow2Backend implements CowBackend {
   daemonArgs(overlay: string, mountpoint: string, pidFile: string): string[] {
     return [
       '--daemonize',
-      '--pidfile', pidFile,
-      '--blockdev', `driver=file,node-name=file0,filename=${qemuValue(overlay)}`,
-      '--blockdev', 'driver=qcow2,node-name=disk0,file=file0',
-      '--export', `type=fuse,id=export0,node-name=disk0,mountpoint=${qemuValue(mountpoint)},writable=on`,
+      '--pidfile',
+      pidFile,
+      '--blockdev',
+      `driver=file,node-name=file0,filename=${qemuValue(overlay)}`,
+      '--blockdev',
+      'driver=qcow2,node-name=disk0,file=file0',
+      '--export',
+      `type=fuse,id=export0,node-name=disk0,mountpoint=${qemuValue(mountpoint)},writable=on`,
     ]
   }
 

@@ -49,10 +49,7 @@ export function sanbootUri(t: Attachment): string {
 }
 
 export function kernelIscsiArgs(t: Attachment): string[] {
-  return [
-    `netroot=iscsi:${t.chapUser}:${t.chapSecret}@${t.portal}::${t.port}:${t.lun}:${t.iqn}`,
-    `root=/dev/disk/by-path/ip-${t.portal}:${t.port}-iscsi-${t.iqn}-lun-${t.lun}`,
-  ]
+  return [`netroot=iscsi:${t.chapUser}:${t.chapSecret}@${t.portal}::${t.port}:${t.lun}:${t.iqn}`, `root=/dev/disk/by-path/ip-${t.portal}:${t.port}-iscsi-${t.iqn}-lun-${t.lun}`]
 }
 
 /** The kind's decision as the renderer gets it: prepared (with `target`) unless it sat in a menu. */

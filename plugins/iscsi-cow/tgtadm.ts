@@ -31,7 +31,14 @@ export interface TgtTarget {
 }
 
 export function parseTargets(text: string): TgtTarget[] {
-  const targets: { tid: number; name: string; sessions: { sid: number; initiator?: string; cids: number[] }[]; luns: { lun: number; type: string; backingStore?: string }[]; accounts: string[]; acl: string[] }[] = []
+  const targets: {
+    tid: number
+    name: string
+    sessions: { sid: number; initiator?: string; cids: number[] }[]
+    luns: { lun: number; type: string; backingStore?: string }[]
+    accounts: string[]
+    acl: string[]
+  }[] = []
   let section = ''
   for (const raw of text.split('\n')) {
     const line = raw.trim()
@@ -70,7 +77,12 @@ export function parseTargets(text: string): TgtTarget[] {
 export function parseAccounts(text: string): string[] {
   const lines = text.split('\n')
   const start = lines.findIndex((l) => l.trim() === 'Account list:')
-  return start === -1 ? [] : lines.slice(start + 1).map((l) => l.trim()).filter(Boolean)
+  return start === -1
+    ? []
+    : lines
+        .slice(start + 1)
+        .map((l) => l.trim())
+        .filter(Boolean)
 }
 
 export interface TgtAdmOptions {
@@ -85,12 +97,18 @@ export interface TgtAdmOptions {
 export class TgtAdm {
   private readonly createAccount: AccountCreator
 
-  constructor(private readonly run: Runner, private readonly options: TgtAdmOptions, accounts?: AccountCreator) {
-    this.createAccount = accounts ?? accountChannel({
-      timeoutMs: 10_000,
-      ...(options.controlPort !== undefined && { controlPort: options.controlPort }),
-      ...(options.accountHelper && { helper: options.accountHelper }),
-    })
+  constructor(
+    private readonly run: Runner,
+    private readonly options: TgtAdmOptions,
+    accounts?: AccountCreator,
+  ) {
+    this.createAccount =
+      accounts ??
+      accountChannel({
+        timeoutMs: 10_000,
+        ...(options.controlPort !== undefined && { controlPort: options.controlPort }),
+        ...(options.accountHelper && { helper: options.accountHelper }),
+      })
   }
 
   /** The full argument array of one call (exposed for tests and for the printed plans). */

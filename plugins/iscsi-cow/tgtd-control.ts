@@ -10,7 +10,7 @@
  * byte for byte against tgt 1.0.85's tgtadm (test/tgtd-control.test.ts).
  */
 import { connect } from 'node:net'
-import { BootpolicyError } from 'bootpolicy/plugin'
+import type { BootpolicyError } from 'bootpolicy/plugin'
 import { errors } from './errors.js'
 
 export const MODE = { system: 0, target: 1, device: 2, portal: 3, lld: 4, session: 5, connection: 6, account: 7 } as const
@@ -27,11 +27,31 @@ const MAX_REPLY = 1 << 20
  * answers each number; see test/tgtd-control.test.ts), so callers can match "already exists".
  */
 export const ERRORS: readonly string[] = [
-  'success', 'unknown error', 'out of memory', "can't find the driver", "can't find the target",
-  "can't find the logical unit", "can't find the session", "can't find the connection", "can't find the binding", 'this target already exists',
-  'this logical unit number already exists', 'this binding already exists', 'this access control rule already exists', 'this access control rule does not exist', 'this account already exists',
-  "can't find the account", 'too many accounts', 'invalid request', 'this target already has an outgoing account', 'this target is still active',
-  'this logical unit is still active', 'this driver is busy', "this operation isn't supported", 'unknown parameter', 'this device has Prevent Removal set',
+  'success',
+  'unknown error',
+  'out of memory',
+  "can't find the driver",
+  "can't find the target",
+  "can't find the logical unit",
+  "can't find the session",
+  "can't find the connection",
+  "can't find the binding",
+  'this target already exists',
+  'this logical unit number already exists',
+  'this binding already exists',
+  'this access control rule already exists',
+  'this access control rule does not exist',
+  'this account already exists',
+  "can't find the account",
+  'too many accounts',
+  'invalid request',
+  'this target already has an outgoing account',
+  'this target is still active',
+  'this logical unit is still active',
+  'this driver is busy',
+  "this operation isn't supported",
+  'unknown parameter',
+  'this device has Prevent Removal set',
 ]
 
 export interface TgtdRequest {
@@ -83,8 +103,7 @@ export interface TgtdReply {
 /** One request, one reply. Rejects with BP_ERR_ISCSI_COMMAND; `what` names the call in errors (no secrets). */
 export function tgtdRequest(req: TgtdRequest, options: { controlPort?: number; timeoutMs: number; what: string }): Promise<TgtdReply> {
   const path = socketPath(options.controlPort)
-  const fail = (exitCode: string | number, details: string): BootpolicyError =>
-    errors.create('BP_ERR_ISCSI_COMMAND', { command: `tgtd ${options.what}`, exitCode, details })
+  const fail = (exitCode: string | number, details: string): BootpolicyError => errors.create('BP_ERR_ISCSI_COMMAND', { command: `tgtd ${options.what}`, exitCode, details })
   let bytes: Buffer
   try {
     bytes = encodeRequest(req)
@@ -108,7 +127,11 @@ export function tgtdRequest(req: TgtdRequest, options: { controlPort?: number; t
     sock.once('connect', () => sock.write(bytes))
     // Only the errno crosses: the socket error object is not attached (it holds nothing secret,
     // but no error of this module carries a cause, so none can ever carry the request).
-    sock.on('error', (err: NodeJS.ErrnoException) => finish(fail(err.code ?? 'unknown', `can't talk to tgtd at ${path}: ${err.code ?? 'error'}${err.code === 'ENOENT' || err.code === 'ECONNREFUSED' ? ' (is tgtd running with this control port?)' : ''}`)))
+    sock.on('error', (err: NodeJS.ErrnoException) =>
+      finish(
+        fail(err.code ?? 'unknown', `can't talk to tgtd at ${path}: ${err.code ?? 'error'}${err.code === 'ENOENT' || err.code === 'ECONNREFUSED' ? ' (is tgtd running with this control port?)' : ''}`),
+      ),
+    )
     sock.on('data', (chunk: Buffer) => {
       chunks.push(chunk)
       size += chunk.length
@@ -127,5 +150,15 @@ export function tgtdRequest(req: TgtdRequest, options: { controlPort?: number; t
 
 /** `tgtadm --mode account --op new --user <user> --password <secret>`, without the argv. */
 export async function newAccount(user: string, secret: string, options: { controlPort?: number; timeoutMs: number }): Promise<void> {
-  await tgtdRequest({ mode: MODE.account, op: OP.new, params: [['user', user], ['password', secret]] }, { ...options, what: `account new (user ${user})` })
+  await tgtdRequest(
+    {
+      mode: MODE.account,
+      op: OP.new,
+      params: [
+        ['user', user],
+        ['password', secret],
+      ],
+    },
+    { ...options, what: `account new (user ${user})` },
+  )
 }

@@ -251,7 +251,8 @@ export default function ldap(options: LdapOptions): BootpolicyPlugin {
         rejectUnauthorized: o.tls?.rejectUnauthorized ?? true,
         ...(o.tls?.caFile && { ca: [readFileSync(o.tls.caFile)] }),
       }
-      if (tlsOptions.rejectUnauthorized === false) log.warn({ code: 'BPSEC_LDAP_TLS_UNVERIFIED' }, 'BPSEC_LDAP_TLS_UNVERIFIED ldap: tls.rejectUnauthorized is false: the directory is not authenticated')
+      if (tlsOptions.rejectUnauthorized === false)
+        log.warn({ code: 'BPSEC_LDAP_TLS_UNVERIFIED' }, 'BPSEC_LDAP_TLS_UNVERIFIED ldap: tls.rejectUnauthorized is false: the directory is not authenticated')
       if (o.url.startsWith('ldap:') && !o.startTls) log.warn({ url: o.url }, 'ldap: passwords go to the directory in clear text; use ldaps:// or startTls')
       if (o.serviceAccount) {
         servicePassword = o.serviceAccount.passwordFile ? readFileSync(o.serviceAccount.passwordFile, 'utf8').trim() : o.serviceAccount.password

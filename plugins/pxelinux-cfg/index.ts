@@ -86,7 +86,7 @@ export default definePlugin((options: PxelinuxCfgOptions) => {
       const baseDir = api.baseDir
       files = createClientFiles(options)
       if (!options.matchClientAddress) {
-        api.logger.warn({ matchClientAddress: false }, 'pxelinux files are keyed by client claims and served to any address: any host can read or replace any client\'s file')
+        api.logger.warn({ matchClientAddress: false }, "pxelinux files are keyed by client claims and served to any address: any host can read or replace any client's file")
       }
       if (options.defaultConfig) {
         const problems = checkConfig(options.defaultConfig, 'defaultConfig')

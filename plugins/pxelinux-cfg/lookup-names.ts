@@ -20,7 +20,10 @@ export function ipv4Hex(ip: string): string | undefined {
   if (!m) return undefined
   const bytes = m.slice(1).map(Number)
   if (bytes.some((b) => b > 255)) return undefined
-  return bytes.map((b) => b.toString(16).padStart(2, '0')).join('').toUpperCase()
+  return bytes
+    .map((b) => b.toString(16).padStart(2, '0'))
+    .join('')
+    .toUpperCase()
 }
 
 export function macName(mac: string): string {

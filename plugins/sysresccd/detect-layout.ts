@@ -81,9 +81,7 @@ export async function detectLayout(root: string): Promise<Layout> {
 
 /** The checksum file beside the root file system, as [file, checksum file, algorithm]. */
 export function checksumOf(layout: Layout): [string, string, 'sha512' | 'md5'] {
-  return layout.kind === 'archiso'
-    ? ['sysresccd/x86_64/airootfs.sfs', 'sysresccd/x86_64/airootfs.sha512', 'sha512']
-    : [layout.rootfs, 'sysrcd.md5', 'md5']
+  return layout.kind === 'archiso' ? ['sysresccd/x86_64/airootfs.sfs', 'sysresccd/x86_64/airootfs.sha512', 'sha512'] : [layout.rootfs, 'sysrcd.md5', 'md5']
 }
 
 interface Verified {

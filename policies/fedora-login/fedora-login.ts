@@ -30,8 +30,7 @@ function bootMenu(message?: string): Decision {
   const items: MenuEntry[] = [
     ...(message ? [gap(message), gap()] : []),
     item('lcl', '1. Microsoft Windows 10', exit(), { key: '1' }),
-    ...Object.entries(instances).map(([instance, i]) =>
-      item(instance, i.title, login({ params: { instance }, message: `Log in to boot ${i.title.replace(/^\d+\. /, '')}` }), { key: i.key })),
+    ...Object.entries(instances).map(([instance, i]) => item(instance, i.title, login({ params: { instance }, message: `Log in to boot ${i.title.replace(/^\d+\. /, '')}` }), { key: i.key })),
   ]
   return menu({ title: 'iPXE Boot Menu', items, default: 'lcl', timeoutMs: 5000 })
 }
@@ -42,10 +41,17 @@ function bootInstance(instance: string, user: string): Decision {
   return boot(`/files/${instance}/vmlinuz-${kernel}`, {
     initrds: [`/files/${instance}/initramfs-${kernel}.img`],
     args: [
-      'rw', 'ip=dhcp', 'rd.peerdns=0', ...nameservers.map((n) => `nameserver=${n}`),
+      'rw',
+      'ip=dhcp',
+      'rd.peerdns=0',
+      ...nameservers.map((n) => `nameserver=${n}`),
       `root=/dev/disk/by-path/ip-${server}:3260-iscsi-${target}-lun-1`,
       `netroot=iscsi:${server}::::${target}`,
-      'console=tty0', 'console=ttyS0,115200n8', 'audit=0', 'selinux=0', 'quiet',
+      'console=tty0',
+      'console=ttyS0,115200n8',
+      'audit=0',
+      'selinux=0',
+      'quiet',
     ],
     message: `Booting ${instance} for ${user}`,
   })

@@ -37,9 +37,21 @@ t.test('marked blocks are written with substitutions; unmarked blocks are not', 
   const g = guideFile(
     t,
     [
-      '# g', '', '```json', '{"unmarked": 1}', '```', '',
-      '```json file=bootpolicy.json', '{ "a": "10.0.0.10", "b": "10.0.0.1", "c": "eth0" }', '```', '',
-      '````ts file=policies/x.ts', 'const s = "```"', "export default () => '10.0.0.10'", '````', '',
+      '# g',
+      '',
+      '```json',
+      '{"unmarked": 1}',
+      '```',
+      '',
+      '```json file=bootpolicy.json',
+      '{ "a": "10.0.0.10", "b": "10.0.0.1", "c": "eth0" }',
+      '```',
+      '',
+      '````ts file=policies/x.ts',
+      'const s = "```"',
+      "export default () => '10.0.0.10'",
+      '````',
+      '',
     ].join('\n'),
   )
   const dest = tmp(t)
@@ -76,20 +88,28 @@ t.test('the seed 000, 003 and 004 guides carry a valid config and their policies
   }
   for (const [guide, files] of Object.entries(expected)) {
     const blocks = guideBlocks(readFileSync(join(guides, guide), 'utf8'))
-    t.same(blocks.map((b) => b.file), files, `${guide}: its marked blocks`)
+    t.same(
+      blocks.map((b) => b.file),
+      files,
+      `${guide}: its marked blocks`,
+    )
     const config = JSON.parse(blocks.find((b) => b.file === 'bootpolicy.json')!.text) as Record<string, unknown>
     t.same(configProblems(config), [], `${guide}: the config passes the schema`)
   }
 })
 
-t.test('the seed 004 guide\'s policy: only a sane reserved name reaches the kernel line', async (t) => {
+t.test("the seed 004 guide's policy: only a sane reserved name reaches the kernel line", async (t) => {
   const dest = tmp(t)
   writeGuideFixture(join(guides, 'migrate-isc-dhcpd-arch.md'), dest)
   const efi = { buildarch: 'x86_64', platform: 'efi' }
   writeFileSync(
     join(dest, 'policies', '30-reserved-hosts.test.ts'),
     `export default ${JSON.stringify([
-      { name: 'reserved UEFI host', request: { ...efi, hostname: 'efibox', ip: '192.168.2.55' }, expect: { kind: 'boot', kernel: '/files/vmlinuz', args: ['console=ttyS0,115200n8', 'quiet', 'host=efibox', 'ip=192.168.2.55::::efibox'] } },
+      {
+        name: 'reserved UEFI host',
+        request: { ...efi, hostname: 'efibox', ip: '192.168.2.55' },
+        expect: { kind: 'boot', kernel: '/files/vmlinuz', args: ['console=ttyS0,115200n8', 'quiet', 'host=efibox', 'ip=192.168.2.55::::efibox'] },
+      },
       { name: 'no address reported: no ip=', request: { ...efi, hostname: 'efibox' }, expect: { kind: 'boot', args: ['console=ttyS0,115200n8', 'quiet', 'host=efibox'] } },
       { name: 'no name (no reservation)', request: { ...efi, ip: '192.168.2.201' }, expect: null },
       { name: 'a name with a space', request: { ...efi, hostname: 'a b' }, expect: null },
@@ -142,7 +162,7 @@ for (const [name, { subs, policy }] of Object.entries(GUIDES)) {
     const written = writeGuideFixture(join(REPO, 'docs', 'guides', name), dir, subs)
     t.same(Object.keys(written).sort(), ['bootpolicy.json', policy].sort())
     const config = JSON.parse(written['bootpolicy.json']!) as Record<string, unknown>
-    t.same(configProblems(config), [], 'the guide\'s config passes validation')
+    t.same(configProblems(config), [], "the guide's config passes validation")
     t.equal(readFileSync(join(dir, policy), 'utf8'), readFileSync(join(REPO, policy), 'utf8'), `the guide prints ${policy} as shipped`)
     t.notMatch(written['bootpolicy.json'], /10\.1\.1\.7|172\.16\.0\.2|<salt>/, 'every example value was replaced')
   })

@@ -52,11 +52,17 @@ t.test('seed 004: each firmware gets the right boot file by option 93 and boots'
       const replies = server.dhcpReplies().filter((r) => r.mac === mac)
       const ipxe = replies.filter((r) => r.isIpxe)
       t.ok(ipxe.length >= 2, 'iPXE did DISCOVER/REQUEST')
-      t.ok(ipxe.every((r) => r.reason === 'ipxe' && r.bootfile === `${server.url}/boot.ipxe`), 'iPXE got the HTTP bootstrap')
+      t.ok(
+        ipxe.every((r) => r.reason === 'ipxe' && r.bootfile === `${server.url}/boot.ipxe`),
+        'iPXE got the HTTP bootstrap',
+      )
       const pxe = replies.filter((r) => !r.isIpxe)
       if (firmware === 'uefi-pxe') {
         t.ok(pxe.length >= 2, "OVMF's own PXE client asked first")
-        t.ok(pxe.every((r) => r.clientArchCode === 7 && r.reason === 'arch' && r.bootfile === EFI_NBP), `option 93 = 7 → ${EFI_NBP}`)
+        t.ok(
+          pxe.every((r) => r.clientArchCode === 7 && r.reason === 'arch' && r.bootfile === EFI_NBP),
+          `option 93 = 7 → ${EFI_NBP}`,
+        )
         t.match(pxe[0]?.vendorClass, /^PXEClient:Arch:00007:/)
         t.ok(replies.indexOf(pxe.at(-1)!) < replies.indexOf(ipxe[0]!), 'PXE first, then the iPXE it loaded')
         const sent = server.tftpTransfers().filter((x) => x.file === EFI_NBP)
@@ -69,6 +75,13 @@ t.test('seed 004: each firmware gets the right boot file by option 93 and boots'
     })
   }
 
-  t.same(server.tftpTransfers().map((x) => x.file).filter((f) => f !== EFI_NBP), [], 'nothing else went over TFTP')
+  t.same(
+    server
+      .tftpTransfers()
+      .map((x) => x.file)
+      .filter((f) => f !== EFI_NBP),
+    [],
+    'nothing else went over TFTP',
+  )
   t.same(server.problems(), [], 'no warnings or errors in the server log')
 })

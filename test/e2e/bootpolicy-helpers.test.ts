@@ -8,11 +8,7 @@ import { parseMarkerReportTolerant, payloadArgList, startBootpolicy } from '../h
 import { createTestNet } from '../helpers/e2e-net.js'
 
 t.test('report lines that do not start a line are still read', async (t) => {
-  const log = [
-    'http://10.213.1.1:8080/files/initrd.gz... oBOOTPOLICY-E2E-CMDLINE initrd=initrd.gz who=alpha',
-    'BOOTPOLICY-E2E-DMI product_serial=S 1',
-    'BOOTPOLICY-E2E-MARKER',
-  ].join('\n')
+  const log = ['http://10.213.1.1:8080/files/initrd.gz... oBOOTPOLICY-E2E-CMDLINE initrd=initrd.gz who=alpha', 'BOOTPOLICY-E2E-DMI product_serial=S 1', 'BOOTPOLICY-E2E-MARKER'].join('\n')
   t.same(parseMarkerReportTolerant(log), { cmdline: 'initrd=initrd.gz who=alpha', dmi: { product_serial: 'S 1' }, files: {} })
   t.equal(parseMarkerReportTolerant('no marker'), undefined)
   t.same(payloadArgList({ initrdName: 'initrd.gz' }, 'x=1'), ['initrd=initrd.gz', 'console=ttyS0', 'quiet', 'panic=-1', 'x=1'])
@@ -32,9 +28,14 @@ t.test('startBootpolicy serves DHCP+TFTP+HTTP in a namespace and exposes the dec
   for (const msg of ['dhcp service listening', 'tftp service listening', 'http listening']) t.ok(lines.includes(msg), msg)
 
   // One /boot request from inside the namespace, the way the bootstrap sends it (curl is not needed).
-  const get = (path: string): Promise<string> => net.exec(process.execPath, ['-e', `
+  const get = (path: string): Promise<string> =>
+    net.exec(process.execPath, [
+      '-e',
+      `
     require('http').get(${JSON.stringify(`${server.url}`)} + process.argv[1], (r) => { let b = ''; r.on('data', (c) => b += c); r.on('end', () => process.stdout.write(b)) })
-  `, path])
+  `,
+      path,
+    ])
   const script = await get('/boot?mac=52-54-00-e2-03-b2&buildarch=i386&platform=pcbios&serial_hex=41-26-42')
   t.match(script, /^#!ipxe\n/)
   t.match(script, /kernel \/files\/vmlinuz initrd=initrd\.gz console=ttyS0 quiet panic=-1 who=beta/)

@@ -48,7 +48,7 @@ const failOn = new RegExp(`${BOOT_FAILURES.source}|${SECTOR_FAIL}|Could not (?:b
 
 const sha256 = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex')
 
-t.test('seed 000 part 4: login, PAM, a COW disk per user over iSCSI with CHAP, sanboot; the second boot sees the first one\'s write (BIOS)', async (t) => {
+t.test("seed 000 part 4: login, PAM, a COW disk per user over iSCSI with CHAP, sanboot; the second boot sees the first one's write (BIOS)", async (t) => {
   requireTools('tgtd', 'tgtadm', 'qemu-img', 'qemu-io', 'qemu-storage-daemon')
   const nsenter = requireCommand('nsenter', 'util-linux')
   const payload = await buildBootPayload() // startBootpolicy serves it; this scenario boots a disk instead
@@ -74,11 +74,14 @@ t.test('seed 000 part 4: login, PAM, a COW disk per user over iSCSI with CHAP, s
   const tgtadm = async (...args: string[]): Promise<string> => (await execFileP('tgtadm', ['-C', String(control), '--lld', 'iscsi', ...args])).stdout
   let up = false
   for (let i = 0; i < 100 && !up; i++) {
-    up = await tgtadm('--mode', 'target', '--op', 'show').then(() => true, () => false)
+    up = await tgtadm('--mode', 'target', '--op', 'show').then(
+      () => true,
+      () => false,
+    )
     if (!up) await new Promise((r) => setTimeout(r, 50))
   }
   t.ok(up, 'tgtd answers on its control socket')
-  t.equal(readFileSync(`/proc/${tgtd.pid}/comm`, 'utf8').trim(), 'tgtd', 'ip netns exec exec\'d tgtd (its pid names its mount namespace)')
+  t.equal(readFileSync(`/proc/${tgtd.pid}/comm`, 'utf8').trim(), 'tgtd', "ip netns exec exec'd tgtd (its pid names its mount namespace)")
 
   const server = await startBootpolicy({
     net,
@@ -126,14 +129,28 @@ t.test('seed 000 part 4: login, PAM, a COW disk per user over iSCSI with CHAP, s
         await vm.stop()
       }
       t.match(log, /Booting from SAN device 0x80|Registered SAN device 0x80/, 'iPXE attached the iSCSI disk as drive 0x80')
-      t.ok(log.indexOf(SECTOR_HELLO) > log.indexOf('Password:'), 'the disk\'s boot sector ran after the login')
+      t.ok(log.indexOf(SECTOR_HELLO) > log.indexOf('Password:'), "the disk's boot sector ran after the login")
       t.equal(SECTOR_BOOTS.exec(log)?.[1], String(i), `LBA 1 read over iSCSI holds the counter ${i}`)
       t.notMatch(log, user.password, 'the password is not echoed on the console')
 
       const d = server.decisionsFor(mac)
-      t.same(d.map((x) => [x.kind, x.context.auth.status]), [['login', 'none'], ['iscsi-cow.disk', 'authenticated']], 'login, then the disk for the authenticated user')
+      t.same(
+        d.map((x) => [x.kind, x.context.auth.status]),
+        [
+          ['login', 'none'],
+          ['iscsi-cow.disk', 'authenticated'],
+        ],
+        'login, then the disk for the authenticated user',
+      )
       t.match(d[1], { decidedBy: 'policy:40-disk.ts', context: { auth: { principal: { name: user.username, source: 'auth-pam' } } } })
-      t.match(d[1]!.plugins, [{ plugin: 'auth-pam', hook: 'authenticate' }, { plugin: 'iscsi-cow', hook: 'prepare' }], 'auth-pam authenticated, iscsi-cow provisioned')
+      t.match(
+        d[1]!.plugins,
+        [
+          { plugin: 'auth-pam', hook: 'authenticate' },
+          { plugin: 'iscsi-cow', hook: 'prepare' },
+        ],
+        'auth-pam authenticated, iscsi-cow provisioned',
+      )
 
       const st = statSync(overlay)
       if (i === 0) overlayIno = st.ino
@@ -146,14 +163,14 @@ t.test('seed 000 part 4: login, PAM, a COW disk per user over iSCSI with CHAP, s
   const target = show.slice(show.indexOf(`: ${iqn}\n`))
   t.ok(show.includes(`: ${iqn}\n`), `tgtd has the target ${iqn}`)
   t.match(target, new RegExp(`LUN: 1[\\s\\S]*Backing store path: ${exportFile}`), 'LUN 1 is the FUSE export of the overlay')
-  t.match(target, new RegExp(`Account information:\\n(?:\\s+\\S+\\n)*?\\s+${user.username}\\n`), 'the user\'s CHAP account is bound to the target')
+  t.match(target, new RegExp(`Account information:\\n(?:\\s+\\S+\\n)*?\\s+${user.username}\\n`), "the user's CHAP account is bound to the target")
 
   // What the guest wrote is in the overlay (read through the export, in tgtd's mount namespace) …
   const lba1 = (await execFileP(nsenter, [`--mount=/proc/${tgtd.pid}/ns/mnt`, '--', 'dd', `if=${exportFile}`, 'bs=512', 'skip=1', 'count=1', 'status=none'], { encoding: 'buffer' })).stdout
-  t.equal(lba1[0], 2, 'the user\'s disk holds the counter after two boots')
+  t.equal(lba1[0], 2, "the user's disk holds the counter after two boots")
   // … and not in the base.
-  t.equal(readFileSync(base)[512], 0, 'base.img\'s LBA 1 is still 0')
-  t.equal(sha256(base), baseHash, 'base.img\'s sha256 is unchanged')
+  t.equal(readFileSync(base)[512], 0, "base.img's LBA 1 is still 0")
+  t.equal(sha256(base), baseHash, "base.img's sha256 is unchanged")
 
   // CHAP is enforced: an initiator without credentials is refused.
   const anonymous = await net.exec('qemu-io', ['-r', '-c', 'read 0 512', `iscsi://${net.serverIp}:3260/${iqn}/1`]).then(

@@ -26,7 +26,10 @@ t.test('seed 000 part 3: the menu timeout boots the default item (UEFI)', async 
   let raw = ''
   vm.process.onOutput((chunk, atMs) => {
     raw += chunk
-    for (const [name, re] of [['menu', /iPXE Boot Menu/], ['kernel', /\/files\/vmlinuz\.\.\./]] as const) {
+    for (const [name, re] of [
+      ['menu', /iPXE Boot Menu/],
+      ['kernel', /\/files\/vmlinuz\.\.\./],
+    ] as const) {
       if (seen[name] === undefined && re.test(raw)) seen[name] = Math.round(atMs)
     }
   })

@@ -20,8 +20,7 @@ const uuid = '4c4c4544-0042-3510-8052-b4c04f4d3232'
 const nearMiss = EXPECTED.serial.replace('%41', 'A')
 
 /** Code page 437, bytes 0x80–0xFF: SeaBIOS's serial console shows VGA text in these glyphs. */
-const CP437_HIGH =
-  'ÇüéâäàåçêëèïîìÄÅÉæÆôöòûùÿÖÜ¢£¥₧ƒáíóúñÑªº¿⌐¬½¼¡«»░▒▓│┤╡╢╖╕╣║╗╝╜╛┐└┴┬├─┼╞╟╚╔╩╦╠═╬╧╨╤╥╙╘╒╓╫╪┘┌█▄▌▐▀αßΓπΣσµτΦΘΩδ∞φε∩≡±≥≤⌠⌡÷≈°∙·√ⁿ²■\u00a0'
+const CP437_HIGH = 'ÇüéâäàåçêëèïîìÄÅÉæÆôöòûùÿÖÜ¢£¥₧ƒáíóúñÑªº¿⌐¬½¼¡«»░▒▓│┤╡╢╖╕╣║╗╝╜╛┐└┴┬├─┼╞╟╚╔╩╦╠═╬╧╨╤╥╙╘╒╓╫╪┘┌█▄▌▐▀αßΓπΣσµτΦΘΩδ∞φε∩≡±≥≤⌠⌡÷≈°∙·√ⁿ²■\u00a0'
 
 /**
  * How the echoed serial reaches our serial log (decoded as latin1) when iPXE prints exactly the
@@ -29,15 +28,13 @@ const CP437_HIGH =
  * UTF-8; iPXE's EFI console prints `?` for each such byte.
  */
 function consoleForm(text: string, firmware: Firmware): string {
-  const shown = [...Buffer.from(text, 'utf8')]
-    .map((b) => (b < 0x80 ? String.fromCharCode(b) : firmware === 'bios' ? CP437_HIGH[b - 0x80] : '?'))
-    .join('')
+  const shown = [...Buffer.from(text, 'utf8')].map((b) => (b < 0x80 ? String.fromCharCode(b) : firmware === 'bios' ? CP437_HIGH[b - 0x80] : '?')).join('')
   return Buffer.from(shown, 'utf8').toString('latin1')
 }
 
 const utf8Hex = (text: string): string => Buffer.from(text, 'utf8').toString('hex')
 /** The payload's report is read from a latin1-decoded log: turn its values back into UTF-8 text. */
-const fromLog = (value: string | undefined): string | undefined => value === undefined ? undefined : Buffer.from(value, 'latin1').toString('utf8')
+const fromLog = (value: string | undefined): string | undefined => (value === undefined ? undefined : Buffer.from(value, 'latin1').toString('utf8'))
 
 const machines: ReadonlyArray<{ firmware: Firmware; mac: string; serial: string; serialok: 0 | 1 }> = [
   { firmware: 'bios', mac: '52:54:00:e2:05:01', serial: EXPECTED.serial, serialok: 1 },

@@ -16,12 +16,14 @@ import { createTestNet } from '../helpers/e2e-net.js'
 
 const mac = '52:54:00:e2:0a:01'
 
-t.test('hazard: option injection — values starting with - render and run on real iPXE; the kernel gets exactly the admin\'s arguments', async (t) => {
+t.test("hazard: option injection — values starting with - render and run on real iPXE; the kernel gets exactly the admin's arguments", async (t) => {
   const payload = await buildBootPayload()
   const args = payloadArgList(payload, '-dash=1', 'opt=-n', 'last=--')
   const policies = mkdtempSync(join(tmpdir(), 'bp-e2e-optinj-'))
   t.teardown(() => rmSync(policies, { recursive: true, force: true }))
-  writeFileSync(join(policies, '10-dashes.ts'), `export default () => ({
+  writeFileSync(
+    join(policies, '10-dashes.ts'),
+    `export default () => ({
   kind: 'menu',
   title: '--delete',
   timeoutMs: 1000,
@@ -37,7 +39,8 @@ t.test('hazard: option injection — values starting with - render and run on re
     } },
   ],
 })
-`)
+`,
+  )
   const net = await createTestNet()
   t.teardown(() => net.close({ keepLogs: !t.passing() }))
   const server = await startBootpolicy({ net, scenario: 'option-injection', policiesDir: policies, payload, tftpFiles: [] })
@@ -46,7 +49,7 @@ t.test('hazard: option injection — values starting with - render and run on re
   })
 
   const boot = await bootToMarkerTolerant({ net, firmware: 'bios', mac, timeoutMs: 90_000 })
-  t.equal(boot.report.cmdline, args.join(' '), 'the kernel command line is exactly the admin\'s arguments')
+  t.equal(boot.report.cmdline, args.join(' '), "the kernel command line is exactly the admin's arguments")
   for (const text of ['--delete', '-x gap line', '-n first item']) t.match(boot.log, text, `menu shows ${JSON.stringify(text)}`)
   t.match(boot.log, /-n hello from bootpolicy\s*\n/, 'echo printed the message, -n included, and its newline')
   t.notMatch(boot.log, /-- (-n hello|--delete)/, 'iPXE consumed the -- that ends the options: it is not shown')

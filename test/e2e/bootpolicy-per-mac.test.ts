@@ -31,12 +31,16 @@ t.test('seed 003: per-MAC outcomes from bootpolicy alone (BIOS, iPXE ROM)', asyn
   for (const { mac, who } of machines) {
     await t.test(`${mac} boots as ${who}`, async (t) => {
       const boot = await bootToMarkerTolerant({ net, firmware: 'bios', mac, name: `qemu-${who}`, timeoutMs: 60_000 })
-      t.equal(boot.report.cmdline, `initrd=initrd.gz console=ttyS0 quiet panic=-1 who=${who}`, 'the kernel got this machine\'s arguments')
+      t.equal(boot.report.cmdline, `initrd=initrd.gz console=ttyS0 quiet panic=-1 who=${who}`, "the kernel got this machine's arguments")
       const decisions = server.decisionsFor(mac)
       t.equal(decisions.length, 1, 'one /boot request')
       const d = decisions[0]!
       t.match(d, { decidedBy: 'policy:10-per-mac.ts', kind: 'boot', cached: false, context: { mac, arch: 'i386-pcbios', platform: 'pcbios' } })
-      t.same(d.policies.map((p) => [p.policy, p.outcome]), [['10-per-mac.ts', 'decided']], 'the first policy decided; the catch-all never ran')
+      t.same(
+        d.policies.map((p) => [p.policy, p.outcome]),
+        [['10-per-mac.ts', 'decided']],
+        'the first policy decided; the catch-all never ran',
+      )
       t.comment(`${who}: marker at ${boot.markerMs} ms after QEMU start`)
     })
   }
@@ -60,7 +64,13 @@ t.test('seed 003: per-MAC outcomes from bootpolicy alone (BIOS, iPXE ROM)', asyn
     const decisions = server.decisionsFor(unknownMac)
     t.equal(decisions.length, 1)
     t.match(decisions[0], { decidedBy: 'policy:90-unknown.ts', kind: 'exit', context: { mac: unknownMac } })
-    t.same(decisions[0]!.policies.map((p) => [p.policy, p.outcome]), [['10-per-mac.ts', 'passed'], ['90-unknown.ts', 'decided']])
+    t.same(
+      decisions[0]!.policies.map((p) => [p.policy, p.outcome]),
+      [
+        ['10-per-mac.ts', 'passed'],
+        ['90-unknown.ts', 'decided'],
+      ],
+    )
   })
 
   t.same(server.tftpTransfers(), [], 'iPXE ROM clients fetched nothing over TFTP')

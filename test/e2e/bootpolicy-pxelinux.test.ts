@@ -59,17 +59,24 @@ t.test('seeds 003/004: chain lpxelinux.0, which reads its generated config and b
     ['200 /boot.ipxe', '200 /files/lpxelinux.0', '200 /files/ldlinux.c32', `200 /files/pxelinux.cfg/${mac01}`, '200 /files/vmlinuz', '200 /files/initrd.gz'],
     'lpxelinux (pathPrefix /files/) asked for ldlinux.c32, then its config: 01-<mac> answered at the first try',
   )
-  t.notOk(requests.some((r) => r.includes(`pxelinux.cfg/${UUID}`) || r.includes('pxelinux.cfg/78563412')), 'no UUID lookup: lpxelinux under iPXE starts with 01-<mac>')
+  t.notOk(
+    requests.some((r) => r.includes(`pxelinux.cfg/${UUID}`) || r.includes('pxelinux.cfg/78563412')),
+    'no UUID lookup: lpxelinux under iPXE starts with 01-<mac>',
+  )
   t.equal(requests.filter((r) => r.startsWith('200 /boot?')).length, 1, 'one /boot request')
 
   const d = server.decisionsFor(MAC)
   t.equal(d.length, 1)
   t.match(d[0], { decidedBy: 'policy:30-pxelinux.ts', kind: 'pxelinux-cfg.chain', context: { mac: MAC, uuid: UUID } })
-  t.same(d[0]!.plugins.map((p) => [p.plugin, p.hook]), [['pxelinux-cfg', 'prepare']], 'the prepare hook stored the file')
+  t.same(
+    d[0]!.plugins.map((p) => [p.plugin, p.hook]),
+    [['pxelinux-cfg', 'prepare']],
+    'the prepare hook stored the file',
+  )
 
   // The file is virtual and only for the client that asked /boot.
   t.notOk(existsSync(join(net.dir, 'bootpolicy', 'files', 'pxelinux.cfg')), 'no pxelinux.cfg/ on disk')
   const other = await net.exec('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `${server.url}/files/pxelinux.cfg/${mac01}`])
-  t.equal(other.trim(), '404', 'another address (the server itself) does not get this machine\'s file')
+  t.equal(other.trim(), '404', "another address (the server itself) does not get this machine's file")
   t.same(server.problems(), [], 'no warnings or errors in the server log')
 })

@@ -28,7 +28,14 @@ t.test('relative /boot URLs work with real iPXE: bootstrap, then an again() roun
 
   const boot = await bootToMarkerTolerant({ net, firmware: 'bios', mac, timeoutMs: 30_000, failOn })
   t.equal(boot.report.cmdline, 'initrd=initrd.gz console=ttyS0 quiet panic=-1 step=2')
-  t.same(server.decisions().map((d) => [d.kind, d.context.params.step]), [['again', undefined], ['boot', '2']], 'again, then boot')
+  t.same(
+    server.decisions().map((d) => [d.kind, d.context.params.step]),
+    [
+      ['again', undefined],
+      ['boot', '2'],
+    ],
+    'again, then boot',
+  )
 
   const urls = server.httpRequests().map((r) => r.url)
   t.equal(urls[0], '/boot.ipxe', 'the built-in bootstrap')

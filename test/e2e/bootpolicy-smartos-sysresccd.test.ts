@@ -74,17 +74,27 @@ t.test('seeds 002/001: SmartOS and SystemRescue entries fetch and boot the files
   })
   const found = server.logLines().find((l) => l.msg === 'smartos builds')
   t.same(found?.builds, [...BUILDS].reverse(), 'the smartos plugin found both builds, newest first')
-  t.match(server.logLines().find((l) => l.msg === 'SystemRescue found'), { layout: 'archiso', checksum: 'verified' }, 'sysresccd found the archiso tree and verified airootfs.sfs')
+  t.match(
+    server.logLines().find((l) => l.msg === 'SystemRescue found'),
+    { layout: 'archiso', checksum: 'verified' },
+    'sysresccd found the archiso tree and verified airootfs.sfs',
+  )
 
   await t.test('SmartOS entry: kernel -B …, module boot_archive, boot', async (t) => {
     const before = server.httpRequests().length
     const boot = await bootToMarkerTolerant({ net, firmware: 'bios', mac: SMARTOS_MAC, name: 'qemu-smartos', timeoutMs: 60_000 })
     t.equal(boot.report.cmdline, `-B console=text,root_shadow='${HASH}',smartos=true`, 'the kernel got the -B list iPXE rendered, quotes and $ intact')
-    const urls = server.httpRequests().slice(before).map((r) => `${r.status} ${r.url}`)
+    const urls = server
+      .httpRequests()
+      .slice(before)
+      .map((r) => `${r.status} ${r.url}`)
     const prefix = `/files/smartos/${NEWEST}/platform/i86pc`
-    t.ok(urls.includes(`200 ${prefix}/kernel/amd64/unix`), 'iPXE fetched the newest build\'s unix')
+    t.ok(urls.includes(`200 ${prefix}/kernel/amd64/unix`), "iPXE fetched the newest build's unix")
     t.ok(urls.includes(`200 ${prefix}/amd64/boot_archive`), 'and its boot_archive (module)')
-    t.notOk(urls.some((u) => u.includes(BUILDS[0]!)), 'nothing of the older build')
+    t.notOk(
+      urls.some((u) => u.includes(BUILDS[0]!)),
+      'nothing of the older build',
+    )
     const d = server.decisionsFor(SMARTOS_MAC)
     t.equal(d.length, 1, 'one /boot request')
     t.match(d[0], { decidedBy: 'policy:20-entries.ts', kind: 'smartos.boot', context: { mac: SMARTOS_MAC, plugins: { smartos: { builds: [...BUILDS].reverse() } } } })
@@ -99,7 +109,10 @@ t.test('seeds 002/001: SmartOS and SystemRescue entries fetch and boot the files
       `archisobasedir=sysresccd ip=dhcp archiso_http_srv=${httpBase} checksum setkmap=us BOOTIF=01-${RESCUE_MAC.replaceAll(':', '-')} console=ttyS0 panic=-1 initrd=sysresccd.img`,
       'the kernel line the plugin renders, word for word',
     )
-    const urls = server.httpRequests().slice(before).map((r) => `${r.status} ${r.url}`)
+    const urls = server
+      .httpRequests()
+      .slice(before)
+      .map((r) => `${r.status} ${r.url}`)
     t.ok(urls.includes('200 /files/sysresccd/sysresccd/boot/x86_64/vmlinuz'), 'iPXE fetched vmlinuz')
     t.ok(urls.includes('200 /files/sysresccd/sysresccd/boot/x86_64/sysresccd.img'), 'and sysresccd.img')
     const d = server.decisionsFor(RESCUE_MAC)

@@ -76,7 +76,7 @@ t.test('UEFI HTTP boot: OVMF fetches iPXE by URL from bootpolicy DHCP, then the 
   t.comment(`http boot: marker at ${boot.markerMs} ms after QEMU start`)
 })
 
-t.test('UEFI HTTPS boot: OVMF trusts bootpolicy cert\'s certificate given through fw_cfg', async (t) => {
+t.test("UEFI HTTPS boot: OVMF trusts bootpolicy cert's certificate given through fw_cfg", async (t) => {
   const payload = await buildBootPayload()
   const net = await createTestNet()
   t.teardown(() => net.close({ keepLogs: !t.passing() }))
@@ -115,7 +115,11 @@ t.test('UEFI HTTPS boot: OVMF trusts bootpolicy cert\'s certificate given throug
   t.same(firmwareRequests(tls), [], 'and the TLS server served the firmware nothing')
 
   const boot = await bootToMarkerTolerant({
-    net, firmware: 'uefi-pxe', mac, name: 'qemu-httpsboot', timeoutMs: 240_000,
+    net,
+    firmware: 'uefi-pxe',
+    mac,
+    name: 'qemu-httpsboot',
+    timeoutMs: 240_000,
     extraArgs: [...OVMF_NO_PXE, ...ovmfCaCertsArgs(cacerts)],
   })
   t.equal(boot.report.cmdline, CMDLINE)

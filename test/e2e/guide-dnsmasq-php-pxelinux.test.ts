@@ -28,7 +28,7 @@ t.test('seed 003 guide as written: build01 boots through lpxelinux and its menu 
   t.teardown(() => {
     if (!t.passing()) t.comment(serverTail(server))
   })
-  t.same(server.guideFiles, ['bootpolicy.json', 'policies/10-per-mac.ts', 'policies/20-per-mac-pxelinux.ts'], 'the guide\'s config and both policies are the fixture')
+  t.same(server.guideFiles, ['bootpolicy.json', 'policies/10-per-mac.ts', 'policies/20-per-mac-pxelinux.ts'], "the guide's config and both policies are the fixture")
 
   await t.test('BIOS: lpxelinux, its generated config, menu.c32, the default entry', async (t) => {
     const boot = await bootToMarkerTolerant({ net, firmware: 'bios', mac: MAC, timeoutMs: 120_000, failOn: PXELINUX_FAILURES })
@@ -59,7 +59,7 @@ t.test('seed 003 guide as written: build01 boots through lpxelinux and its menu 
     t.match(d[0], { decidedBy: 'policy:20-per-mac-pxelinux.ts', kind: 'pxelinux-cfg.chain', context: { mac: MAC, arch: 'i386-pcbios' } })
     t.ok(
       server.dhcpReplies().some((r) => r.mac === MAC && r.isIpxe && r.bootfile === `http://${net.serverIp}:80/boot.ipxe`),
-      'bootpolicy\'s DHCP (port 80 as in the guide) handed iPXE the bootstrap',
+      "bootpolicy's DHCP (port 80 as in the guide) handed iPXE the bootstrap",
     )
   })
 
@@ -67,8 +67,11 @@ t.test('seed 003 guide as written: build01 boots through lpxelinux and its menu 
     const before = server.httpRequests().length
     const boot = await bootToMarkerTolerant({ net, firmware: 'uefi', mac: MAC, timeoutMs: 120_000 })
     t.comment(`uefi: marker at ${boot.markerMs} ms after QEMU start`)
-    t.equal(boot.report.cmdline, `linux ${APPEND} initrd=initrd.gz`, 'iPXE\'s EFI build: image name first, then the APPEND and initrd=')
-    const requests = server.httpRequests().slice(before).map((r) => `${r.status} ${r.url}`)
+    t.equal(boot.report.cmdline, `linux ${APPEND} initrd=initrd.gz`, "iPXE's EFI build: image name first, then the APPEND and initrd=")
+    const requests = server
+      .httpRequests()
+      .slice(before)
+      .map((r) => `${r.status} ${r.url}`)
     t.same(
       requests.filter((r) => !r.startsWith('200 /boot?')),
       ['200 /boot.ipxe', '200 /files/debian-installer/amd64/linux', '200 /files/debian-installer/amd64/initrd.gz'],

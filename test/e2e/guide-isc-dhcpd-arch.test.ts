@@ -31,7 +31,7 @@ t.test('seed 004 guide as written: reservations, option-93 dispatch, three firmw
   t.teardown(() => {
     if (!t.passing()) t.comment(serverTail(server))
   })
-  t.same(server.guideFiles, ['bootpolicy.json', 'policies/30-reserved-hosts.ts'], 'the guide\'s config and policy are the fixture')
+  t.same(server.guideFiles, ['bootpolicy.json', 'policies/30-reserved-hosts.ts'], "the guide's config and policy are the fixture")
 
   const started = performance.now()
   const boots = await Promise.all(hosts.map((h) => bootToMarkerTolerant({ net, firmware: h.firmware, mac: h.mac, name: `qemu-${h.name}`, timeoutMs: 240_000, failOn: FAILURES })))
@@ -50,21 +50,30 @@ t.test('seed 004 guide as written: reservations, option-93 dispatch, three firmw
       }
       t.match(boot.log, new RegExp(`net0: ${ip.replaceAll('.', '\\.')}/255\\.255\\.255\\.0`), 'iPXE printed the reserved address')
       if (h.firmware === 'uefi-pxe') {
-        t.match(boot.log, new RegExp(`Station IP address is ${ip.replaceAll('.', '\\.')}\\b`), 'OVMF\'s PXE client got the reserved address too')
+        t.match(boot.log, new RegExp(`Station IP address is ${ip.replaceAll('.', '\\.')}\\b`), "OVMF's PXE client got the reserved address too")
         t.match(boot.log, /NBP file downloaded successfully/)
       }
 
       const replies = server.dhcpReplies().filter((r) => r.mac === h.mac)
       t.ok(replies.length >= 2, 'DHCP offered and acknowledged')
-      t.ok(replies.every((r) => r.yiaddr === ip), `every reply carried ${ip}`)
+      t.ok(
+        replies.every((r) => r.yiaddr === ip),
+        `every reply carried ${ip}`,
+      )
       const pxe = replies.filter((r) => !r.isIpxe)
       if (h.firmware === 'uefi-pxe') {
         t.ok(pxe.length >= 2 && pxe.every((r) => r.clientArchCode === 7 && r.reason === 'arch' && r.bootfile === ISC_GUIDE.efiBootFile), 'option 93 = 7 → efi-x64/shim.efi')
-        t.ok(server.tftpTransfers().some((x) => x.file === ISC_GUIDE.efiBootFile && x.client === ip), 'fetched over bootpolicy\'s TFTP from the reserved address')
+        t.ok(
+          server.tftpTransfers().some((x) => x.file === ISC_GUIDE.efiBootFile && x.client === ip),
+          "fetched over bootpolicy's TFTP from the reserved address",
+        )
       } else {
         t.same(pxe, [], 'no plain-PXE request: the ROM is iPXE')
       }
-      t.ok(replies.filter((r) => r.isIpxe).every((r) => r.reason === 'ipxe' && r.bootfile === `${server.url}/boot.ipxe`), 'iPXE got the bootstrap')
+      t.ok(
+        replies.filter((r) => r.isIpxe).every((r) => r.reason === 'ipxe' && r.bootfile === `${server.url}/boot.ipxe`),
+        'iPXE got the bootstrap',
+      )
 
       const d = server.decisionsFor(h.mac)
       t.equal(d.length, 1, 'one /boot request')

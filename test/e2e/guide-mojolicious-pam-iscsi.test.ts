@@ -49,7 +49,7 @@ const sha256 = (file: string): string => createHash('sha256').update(readFileSyn
 type Backend = 'kerberos' | 'pam' | 'ldap'
 const PLUGIN: Record<Backend, string> = { kerberos: 'auth-kerberos', pam: 'auth-pam', ldap: 'ldap' }
 
-t.test('seed 000 guide as written: menu, login (Kerberos, PAM, LDAP), a wrong password, the user\'s COW disk over iSCSI with CHAP (BIOS)', async (t) => {
+t.test("seed 000 guide as written: menu, login (Kerberos, PAM, LDAP), a wrong password, the user's COW disk over iSCSI with CHAP (BIOS)", async (t) => {
   requireTools('tgtd', 'tgtadm', 'qemu-img', 'qemu-storage-daemon')
   const nsenter = requireCommand('nsenter', 'util-linux')
   await buildBootPayload() // not booted here; built so that a broken payload cache fails early like every e2e test
@@ -117,8 +117,13 @@ t.test('seed 000 guide as written: menu, login (Kerberos, PAM, LDAP), a wrong pa
           return {
             plugins: [auth, iscsi],
             dhcp: {
-              mode: 'full', interface: net.bridge, serverAddress: net.serverIp, pool: net.pool, subnetMask: net.netmask,
-              leaseSeconds: 3600, boot: { httpPort: 8080, ipxeNoPxeDhcp: true },
+              mode: 'full',
+              interface: net.bridge,
+              serverAddress: net.serverIp,
+              pool: net.pool,
+              subnetMask: net.netmask,
+              leaseSeconds: 3600,
+              boot: { httpPort: 8080, ipxeNoPxeDhcp: true },
             },
             tftp: { enabled: false },
           }
@@ -128,7 +133,7 @@ t.test('seed 000 guide as written: menu, login (Kerberos, PAM, LDAP), a wrong pa
         if (!t.passing()) t.comment(serverTail(server))
         await server.stop()
       })
-      t.same(server.guideFiles, ['bootpolicy.json', 'plugins/auth-pam.json', 'plugins/ldap.json', 'policies/50-fedora-disk.ts'], 'the guide\'s blocks are the fixture')
+      t.same(server.guideFiles, ['bootpolicy.json', 'plugins/auth-pam.json', 'plugins/ldap.json', 'policies/50-fedora-disk.ts'], "the guide's blocks are the fixture")
       t.equal((server.config.plugins as { name: string }[])[0]!.name, PLUGIN[backend])
 
       const iqn = `iqn.test.bootpolicy.e2e:fc29-${user.username}`
@@ -164,18 +169,37 @@ t.test('seed 000 guide as written: menu, login (Kerberos, PAM, LDAP), a wrong pa
           }
           t.comment(`${backend} machine ${i + 1}: boot sector done ${Math.round(performance.now() - started)} ms after QEMU start`)
           t.match(log, /Booting from SAN device 0x80|Registered SAN device 0x80/, 'iPXE attached the iSCSI disk')
-          t.ok(log.lastIndexOf(SECTOR_HELLO) > log.lastIndexOf('Password:'), 'the disk\'s boot sector ran after the login')
+          t.ok(log.lastIndexOf(SECTOR_HELLO) > log.lastIndexOf('Password:'), "the disk's boot sector ran after the login")
           t.equal(SECTOR_BOOTS.exec(log)?.[1], String(i), `LBA 1 over iSCSI holds ${i}`)
           t.notOk(log.includes(user.password), 'the password is not echoed on the console')
 
           const d = server.decisionsFor(mac)
-          const expected = i === 0
-            ? [['menu', 'none'], ['menu', 'failed'], ['iscsi-cow.disk', 'authenticated']]
-            : [['menu', 'none'], ['iscsi-cow.disk', 'authenticated']]
-          t.same(d.map((x) => [x.kind, x.context.auth.status]), expected, 'the decision log: menu, (failed login → menu,) the disk')
+          const expected =
+            i === 0
+              ? [
+                  ['menu', 'none'],
+                  ['menu', 'failed'],
+                  ['iscsi-cow.disk', 'authenticated'],
+                ]
+              : [
+                  ['menu', 'none'],
+                  ['iscsi-cow.disk', 'authenticated'],
+                ]
+          t.same(
+            d.map((x) => [x.kind, x.context.auth.status]),
+            expected,
+            'the decision log: menu, (failed login → menu,) the disk',
+          )
           const disk = d.at(-1)!
           t.match(disk, { decidedBy: 'policy:50-fedora-disk.ts', context: { params: { instance: 'fc29' }, auth: { principal: { name: user.username, source: PLUGIN[backend] } } } })
-          t.same(disk.plugins.filter((p) => p.hook !== 'enrich').map((p) => [p.plugin, p.hook]), [[PLUGIN[backend], 'authenticate'], ['iscsi-cow', 'prepare']], 'the backend authenticated, iscsi-cow provisioned')
+          t.same(
+            disk.plugins.filter((p) => p.hook !== 'enrich').map((p) => [p.plugin, p.hook]),
+            [
+              [PLUGIN[backend], 'authenticate'],
+              ['iscsi-cow', 'prepare'],
+            ],
+            'the backend authenticated, iscsi-cow provisioned',
+          )
           if (i === 0) t.match(d[1], { context: { auth: { status: 'failed', username: user.username } } })
           const ino = statSync(overlay).ino
           if (i === 0) overlayIno = ino
@@ -187,7 +211,7 @@ t.test('seed 000 guide as written: menu, login (Kerberos, PAM, LDAP), a wrong pa
         // UEFI: the same login and provisioning; the disk's program is a BIOS boot sector, so what
         // UEFI iPXE can show is that it attached the user's disk with the CHAP secret and found no
         // EFI loader on it (no FAT ESP: there is no mkfs.vfat/mtools or EFI shell here to build one).
-        await t.test('UEFI machine: login, PAM, the user\'s disk attached over iSCSI with CHAP', async (t) => {
+        await t.test("UEFI machine: login, PAM, the user's disk attached over iSCSI with CHAP", async (t) => {
           const mac = '52:54:00:e2:08:63'
           const vm = await startQemu({ net, firmware: 'uefi', mac, name: 'qemu-pam-uefi' })
           const started = performance.now()
@@ -205,20 +229,32 @@ t.test('seed 000 guide as written: menu, login (Kerberos, PAM, LDAP), a wrong pa
             await vm.stop()
           }
           t.comment(`uefi: ${Math.round(performance.now() - started)} ms; console: ${seen}`)
-          t.comment(log.split('\n').filter((l) => /SAN|iscsi|Could not/i.test(l)).join(' | '))
+          t.comment(
+            log
+              .split('\n')
+              .filter((l) => /SAN|iscsi|Could not/i.test(l))
+              .join(' | '),
+          )
           const d = server.decisionsFor(mac)
-          t.same(d.map((x) => [x.kind, x.context.auth.status]), [['menu', 'none'], ['iscsi-cow.disk', 'authenticated']], 'menu, then the disk')
+          t.same(
+            d.map((x) => [x.kind, x.context.auth.status]),
+            [
+              ['menu', 'none'],
+              ['iscsi-cow.disk', 'authenticated'],
+            ],
+            'menu, then the disk',
+          )
           t.match(d[1], { context: { arch: 'x86_64-efi', auth: { principal: { name: user.username, source: 'auth-pam' } } } })
           // iPXE registers a SAN device only after the iSCSI login (with the CHAP secret) and READ CAPACITY worked.
-          t.match(log, /Registered SAN device 0x80/, 'UEFI iPXE logged in to the user\'s target and registered the disk')
+          t.match(log, /Registered SAN device 0x80/, "UEFI iPXE logged in to the user's target and registered the disk")
           t.match(log, /Boot from SAN device 0x80 failed/, 'and found no EFI loader on it (the disk holds a BIOS boot sector)')
           t.notMatch(log, /Permission denied|Access denied|Authentication failed/i, 'no CHAP or login failure on the console')
         })
       }
 
-      t.match(await tgtd.tgtadm('--mode', 'target', '--op', 'show'), new RegExp(`: ${iqn.replaceAll('.', '\\.')}\\n[\\s\\S]*LUN: 1`), 'tgtd exports the user\'s LUN 1')
-      t.equal(readFileSync(base)[512], 0, 'fc29.img\'s LBA 1 is still 0')
-      t.equal(sha256(base), baseHash, 'fc29.img\'s sha256 is unchanged')
+      t.match(await tgtd.tgtadm('--mode', 'target', '--op', 'show'), new RegExp(`: ${iqn.replaceAll('.', '\\.')}\\n[\\s\\S]*LUN: 1`), "tgtd exports the user's LUN 1")
+      t.equal(readFileSync(base)[512], 0, "fc29.img's LBA 1 is still 0")
+      t.equal(sha256(base), baseHash, "fc29.img's sha256 is unchanged")
       const logText = server.process.output()
       t.notOk(logText.includes(user.password) || logText.includes(wrong), 'neither password is in the server log')
       t.notOk(logText.includes(Buffer.from(user.password).toString('hex').match(/../g)!.join('-')), 'nor the hex form iPXE sent')

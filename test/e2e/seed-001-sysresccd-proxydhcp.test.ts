@@ -35,8 +35,12 @@ t.test('seed 001: router DHCP + bootpolicy proxyDHCP/TFTP/HTTP → SystemRescueC
   t.teardown(() => {
     if (!t.passing()) t.comment(`${serverTail(server)}\nsite dhcp:\n${tail(site.log(), 2000)}`)
   })
-  t.match(server.config, { dhcp: { mode: 'proxy', serverAddress: net.serverIp }, plugins: [{ name: 'sysresccd', options: { keymap: 'de' } }] }, 'the guide\'s config is what runs')
-  t.match(server.logLines().find((l) => l.msg === 'SystemRescue found'), { layout: 'legacy', checksum: 'verified' }, 'the plugin verified sysrcd.dat against sysrcd.md5')
+  t.match(server.config, { dhcp: { mode: 'proxy', serverAddress: net.serverIp }, plugins: [{ name: 'sysresccd', options: { keymap: 'de' } }] }, "the guide's config is what runs")
+  t.match(
+    server.logLines().find((l) => l.msg === 'SystemRescue found'),
+    { layout: 'legacy', checksum: 'verified' },
+    'the plugin verified sysrcd.dat against sysrcd.md5',
+  )
 
   const httpBase = `http://${net.serverIp}:8080/files/sysresccd/`
   // All machines at once on the one site: measured 67 s wall against 129 s one after another
@@ -50,12 +54,15 @@ t.test('seed 001: router DHCP + bootpolicy proxyDHCP/TFTP/HTTP → SystemRescueC
       t.match(boot.log, /SystemRescueCd[\s\S]*iPXE shell/, 'the whole menu was shown')
       // iPXE's EFI build puts the image name first on the command line; the BIOS build does not.
       const image = firmware === 'bios' ? '' : 'rescue64 '
-      t.equal(boot.report?.cmdline, `${image}setkmap=de dodhcp netboot=${httpBase}sysrcd.dat initrd=initram.igz`, 'the plugin\'s kernel line, German keymap')
+      t.equal(boot.report?.cmdline, `${image}setkmap=de dodhcp netboot=${httpBase}sysrcd.dat initrd=initram.igz`, "the plugin's kernel line, German keymap")
 
       const decisions = server.decisionsFor(mac)
       t.equal(decisions.length, 1, 'one /boot request: the menu is inline')
       t.match(decisions[0], { decidedBy: 'policy:20-rescue-menu.ts', kind: 'menu', context: { mac } })
-      const urls = server.httpRequests().filter((r) => r.url.startsWith('/files/sysresccd/')).map((r) => `${r.status} ${r.url}`)
+      const urls = server
+        .httpRequests()
+        .filter((r) => r.url.startsWith('/files/sysresccd/'))
+        .map((r) => `${r.status} ${r.url}`)
       t.ok(urls.includes('200 /files/sysresccd/isolinux/rescue64'), 'iPXE fetched rescue64 (cpuid: long mode)')
 
       const proxy = server.logLines().filter((l) => l.msg === 'dhcp proxy reply' && (l.client as { mac: string }).mac === mac)
@@ -63,12 +70,18 @@ t.test('seed 001: router DHCP + bootpolicy proxyDHCP/TFTP/HTTP → SystemRescueC
       t.ok(ipxe.length >= 1 && ipxe.every((l) => l.bootfile === `${server.url}/boot.ipxe` && l.reason === 'ipxe'), 'proxy offers to iPXE carry /boot.ipxe')
       const pxe = proxy.filter((l) => !(l.client as { isIpxe: boolean }).isIpxe)
       if (firmware === 'uefi-pxe') {
-        t.ok(pxe.length >= 1 && pxe.every((l) => l.bootfile === 'ipxe.efi' && l.reason === 'arch'), 'OVMF\'s PXE got ipxe.efi by the arch map')
-        t.ok(server.tftpTransfers().some((x) => x.file === 'ipxe.efi'), 'ipxe.efi went over bootpolicy\'s TFTP')
+        t.ok(pxe.length >= 1 && pxe.every((l) => l.bootfile === 'ipxe.efi' && l.reason === 'arch'), "OVMF's PXE got ipxe.efi by the arch map")
+        t.ok(
+          server.tftpTransfers().some((x) => x.file === 'ipxe.efi'),
+          "ipxe.efi went over bootpolicy's TFTP",
+        )
       } else {
         t.same(pxe, [], 'no plain-PXE request: the ROM is iPXE')
       }
-      const leases = site.log().split('\n').filter((l) => l.includes(mac) && /DHCPACK/.test(l))
+      const leases = site
+        .log()
+        .split('\n')
+        .filter((l) => l.includes(mac) && /DHCPACK/.test(l))
       t.ok(leases.length >= 1, 'the router leased the address')
       // dnsmasq logs `next server: <itself>` (siaddr) for every reply; what matters is that no
       // file name or TFTP server option went out.

@@ -42,7 +42,7 @@ t.test('seed 002: pfSense-style DHCP (next-server + file) + bootpolicy proxyDHCP
   t.teardown(() => {
     if (!t.passing()) t.comment(`${serverTail(server)}\nsite dhcp:\n${tail(site.log(), 3000)}`)
   })
-  t.match(server.config, { dhcp: { mode: 'proxy', serverAddress: net.serverIp }, plugins: [{ name: 'smartos' }] }, 'the guide\'s config is what runs')
+  t.match(server.config, { dhcp: { mode: 'proxy', serverAddress: net.serverIp }, plugins: [{ name: 'smartos' }] }, "the guide's config is what runs")
   t.same(server.logLines().find((l) => l.msg === 'smartos builds')?.builds, [...SMARTOS_BUILDS].reverse(), 'the plugin found both builds')
 
   // Exit is the last item: iPXE has drawn the whole menu. Enter takes the default, the newest build.
@@ -64,12 +64,18 @@ t.test('seed 002: pfSense-style DHCP (next-server + file) + bootpolicy proxyDHCP
       const proxy = server.logLines().filter((l) => l.msg === 'dhcp proxy reply' && (l.client as { mac: string }).mac === mac)
       // iPXE takes a proxy OFFER that already names a file as it is (no REQUEST to 4011).
       t.ok(proxy.length >= 1 && proxy.every((l) => l.reply === 2 && l.bootfile === `${server.url}/boot.ipxe` && l.reason === 'ipxe'), 'proxy OFFERs with /boot.ipxe')
-      const acks = site.log().split('\n').filter((l) => l.includes(mac) && /DHCPACK/.test(l))
+      const acks = site
+        .log()
+        .split('\n')
+        .filter((l) => l.includes(mac) && /DHCPACK/.test(l))
       t.ok(acks.length >= 1, 'the site server leased the address')
       t.match(site.log(), new RegExp(`option:\\s*67 bootfile-name\\s+${siteFile.replace('.', '\\.')}`), `and offered ${siteFile} (the loop bait)`)
       if (firmware === 'bios') {
         t.equal(boot.report?.cmdline, `-B console=text,root_shadow='${SMARTOS_HASH}',smartos=true`, 'the newest build booted with its -B list')
-        t.ok(server.httpRequests().some((r) => r.status === 200 && r.url === `/files/smartos/${SMARTOS_NEWEST}/platform/i86pc/amd64/boot_archive`), 'boot_archive of the newest build')
+        t.ok(
+          server.httpRequests().some((r) => r.status === 200 && r.url === `/files/smartos/${SMARTOS_NEWEST}/platform/i86pc/amd64/boot_archive`),
+          'boot_archive of the newest build',
+        )
         t.comment(`${firmware}: menu at ${boot.menuMs} ms, marker at ${boot.markerMs} ms after QEMU start`)
       } else {
         t.comment(`${firmware}: menu at ${boot.menuMs} ms after QEMU start`)

@@ -25,11 +25,7 @@ function pad4(length: number): Buffer {
 
 function record(ino: number, name: string, mode: number, data: Buffer, rdev: [number, number] = [0, 0]): Buffer {
   const nameBytes = Buffer.from(`${name}\0`)
-  const header =
-    '070701' +
-    [ino, mode, 0, 0, mode & S_IFDIR ? 2 : 1, 0, data.length, 0, 0, rdev[0], rdev[1], nameBytes.length, 0]
-      .map(hex8)
-      .join('')
+  const header = '070701' + [ino, mode, 0, 0, mode & S_IFDIR ? 2 : 1, 0, data.length, 0, 0, rdev[0], rdev[1], nameBytes.length, 0].map(hex8).join('')
   const head = Buffer.concat([Buffer.from(header, 'ascii'), nameBytes])
   return Buffer.concat([head, pad4(head.length), data, pad4(data.length)])
 }

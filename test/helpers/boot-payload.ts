@@ -197,10 +197,11 @@ function findKernelDeb(cacheDir: string, options: BuildBootPayloadOptions): stri
   const explicit = options.kernelDeb ?? process.env.BOOTPOLICY_E2E_KERNEL_DEB
   if (explicit) return requireFile(explicit, 'linux-image-*-amd64 (.deb)')
   const wanted = options.kernelPackage ?? process.env.BOOTPOLICY_E2E_KERNEL_PKG
-  const matches = (name: string): boolean =>
-    wanted ? name.startsWith(`${wanted}_`) && name.endsWith('.deb') : /^linux-image-\d[^_]*-cloud-amd64_[^_]+_amd64\.deb$/.test(name)
+  const matches = (name: string): boolean => (wanted ? name.startsWith(`${wanted}_`) && name.endsWith('.deb') : /^linux-image-\d[^_]*-cloud-amd64_[^_]+_amd64\.deb$/.test(name))
   for (const dir of [join(cacheDir, 'debs'), APT_ARCHIVES]) {
-    const found = listDir(dir).filter(matches).sort(new Intl.Collator('en', { numeric: true }).compare)
+    const found = listDir(dir)
+      .filter(matches)
+      .sort(new Intl.Collator('en', { numeric: true }).compare)
     const newest = found.at(-1)
     if (newest) return join(dir, newest)
   }

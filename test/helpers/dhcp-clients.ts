@@ -60,7 +60,9 @@ export async function dhclient(lan: Lan, host: string, options: { leaseFile?: st
   const leaseFile = options.leaseFile ?? join(dir, 'dhclient.leases')
   const child = lan.spawn(host, 'dhclient', ['-4', '-d', '-1', '-v', '-cf', conf, '-lf', leaseFile, '-pf', join(dir, 'pid'), '-sf', script, 'eth0'])
   let log = ''
-  child.stderr!.on('data', (c: Buffer) => { log += c.toString() })
+  child.stderr!.on('data', (c: Buffer) => {
+    log += c.toString()
+  })
   child.stdout!.resume()
   const deadline = Date.now() + (options.timeoutMs ?? 20_000)
   try {
@@ -103,7 +105,7 @@ export interface ProbeJob {
 export async function probe(lan: Lan, host: string, job: ProbeJob): Promise<ProbeReply[]> {
   const input = JSON.stringify({
     bindPort: job.bindPort ?? 68,
-    ...(job.sourceAddress ?? lan.host(host).ip ? { sourceAddress: job.sourceAddress ?? lan.host(host).ip } : {}),
+    ...((job.sourceAddress ?? lan.host(host).ip) ? { sourceAddress: job.sourceAddress ?? lan.host(host).ip } : {}),
     listenMs: job.listenMs ?? 1500,
     ...(job.expect !== undefined ? { expect: job.expect } : {}),
     ...(job.gapMs !== undefined ? { gapMs: job.gapMs } : {}),
@@ -135,25 +137,30 @@ export async function udhcpcDaemon(lan: Lan, host: string): Promise<UdhcpcDaemon
   requireTool('ip', 'apt-get install iproute2')
   const dir = await mkdtemp(join(tmpdir(), 'bp-udhcpcd-'))
   const script = join(dir, 'script.sh')
-  await writeFile(script, [
-    '#!/bin/sh',
-    'case "$1" in',
-    '  bound|renew) ip addr replace "$ip/$mask" dev "$interface" ;;',
-    '  deconfig|nak) ip addr flush dev "$interface" ;;',
-    'esac',
-    'echo "EVENT=$1"',
-    ...UDHCPC_VARS.map((v) => `[ -n "$${v}" ] && echo "${v}=$${v}"`),
-    'echo END',
-    'exit 0',
-    '',
-  ].join('\n'))
+  await writeFile(
+    script,
+    [
+      '#!/bin/sh',
+      'case "$1" in',
+      '  bound|renew) ip addr replace "$ip/$mask" dev "$interface" ;;',
+      '  deconfig|nak) ip addr flush dev "$interface" ;;',
+      'esac',
+      'echo "EVENT=$1"',
+      ...UDHCPC_VARS.map((v) => `[ -n "$${v}" ] && echo "${v}=$${v}"`),
+      'echo END',
+      'exit 0',
+      '',
+    ].join('\n'),
+  )
   await chmod(script, 0o755)
   const child = lan.spawn(host, 'busybox', ['udhcpc', '-i', 'eth0', '-f', '-t', '4', '-T', '1', '-A', '1', '-s', script])
   const events: ClientResult[] = []
   const waiters = new Set<() => void>()
   let buffered = ''
   let stderr = ''
-  child.stderr!.setEncoding('utf8').on('data', (c: string) => { stderr += c })
+  child.stderr!.setEncoding('utf8').on('data', (c: string) => {
+    stderr += c
+  })
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
     buffered += chunk
     let end: number
@@ -168,29 +175,33 @@ export async function udhcpcDaemon(lan: Lan, host: string): Promise<UdhcpcDaemon
       for (const w of [...waiters]) w()
     }
   })
-  const next = (from: number, timeoutMs = 15_000): Promise<ClientResult> => new Promise((resolve, reject) => {
-    const check = (): void => {
-      const found = events.slice(from).find((e) => e.EVENT !== 'deconfig')
-      if (!found) return
-      waiters.delete(check)
-      clearTimeout(timer)
-      resolve(found)
-    }
-    const timer = setTimeout(() => {
-      waiters.delete(check)
-      reject(new Error(`udhcpc reported no event within ${timeoutMs} ms; events ${JSON.stringify(events)}; stderr ${stderr.slice(-1000)}`))
-    }, timeoutMs)
-    waiters.add(check)
-    check()
-  })
+  const next = (from: number, timeoutMs = 15_000): Promise<ClientResult> =>
+    new Promise((resolve, reject) => {
+      const check = (): void => {
+        const found = events.slice(from).find((e) => e.EVENT !== 'deconfig')
+        if (!found) return
+        waiters.delete(check)
+        clearTimeout(timer)
+        resolve(found)
+      }
+      const timer = setTimeout(() => {
+        waiters.delete(check)
+        reject(new Error(`udhcpc reported no event within ${timeoutMs} ms; events ${JSON.stringify(events)}; stderr ${stderr.slice(-1000)}`))
+      }, timeoutMs)
+      waiters.add(check)
+      check()
+    })
   return {
     events,
     next,
-    renew: () => { child.kill('SIGUSR1') },
-    stop: () => new Promise((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve()
-      child.once('exit', () => resolve())
-      child.kill('SIGTERM')
-    }),
+    renew: () => {
+      child.kill('SIGUSR1')
+    },
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve()
+        child.once('exit', () => resolve())
+        child.kill('SIGTERM')
+      }),
   }
 }

@@ -8,7 +8,12 @@ import dgram from 'node:dgram'
 import { encode } from '../../core/dhcp/packet-codec.js'
 import { clientPacket, IPXE_OPTIONS, u16 } from './dhcp-packets.js'
 
-interface Job { count: number; seed: number; targets: Array<{ to: string; port: number }>; sourceAddress?: string }
+interface Job {
+  count: number
+  seed: number
+  targets: Array<{ to: string; port: number }>
+  sourceAddress?: string
+}
 let input = ''
 for await (const chunk of process.stdin) input += String(chunk)
 const job = JSON.parse(input) as Job
@@ -26,18 +31,25 @@ const int = (n: number): number => Math.floor(rnd() * n)
 const bytes = (n: number): Buffer => Buffer.from(Array.from({ length: n }, () => int(256)))
 
 // Valid-looking packets come from 8 MACs only, so the fuzz cannot drain the pool.
-const valid = (): Buffer => encode(clientPacket({
-  mac: `02:00:00:00:fe:0${int(8)}`,
-  xid: int(0xffffffff),
-  options: [[60, 'PXEClient:Arch:00007:UNDI:003016'], [93, u16(7)], ...IPXE_OPTIONS, [61, Buffer.from([0, 0, 1, 0, 0])]],
-}))
+const valid = (): Buffer =>
+  encode(
+    clientPacket({
+      mac: `02:00:00:00:fe:0${int(8)}`,
+      xid: int(0xffffffff),
+      options: [[60, 'PXEClient:Arch:00007:UNDI:003016'], [93, u16(7)], ...IPXE_OPTIONS, [61, Buffer.from([0, 0, 1, 0, 0])]],
+    }),
+  )
 const optionsStart = 240
 const optEnd = (b: Buffer): number => b.indexOf(255, optionsStart)
 
 const kinds: Record<string, () => Buffer> = {
   random: () => bytes(int(1500)),
   truncated: () => valid().subarray(0, int(optEnd(valid()) + 1)),
-  wrongCookie: () => { const b = valid(); b.writeUInt32BE(((int(0xffffffff) | 1) >>> 0) === 0x63825363 ? 1 : (int(0xffffffff) | 1) >>> 0, 236); return b },
+  wrongCookie: () => {
+    const b = valid()
+    b.writeUInt32BE((int(0xffffffff) | 1) >>> 0 === 0x63825363 ? 1 : (int(0xffffffff) | 1) >>> 0, 236)
+    return b
+  },
   badOptionLength: () => {
     const b = valid()
     const end = optEnd(b)
@@ -61,7 +73,10 @@ const kinds: Record<string, () => Buffer> = {
   },
   bitFlips: () => {
     const b = valid()
-    for (let i = 0, n = 1 + int(8); i < n; i++) { const at = 236 + int(b.length - 236); b[at] = b[at]! ^ (1 << int(8)) }
+    for (let i = 0, n = 1 + int(8); i < n; i++) {
+      const at = 236 + int(b.length - 236)
+      b[at] = b[at]! ^ (1 << int(8))
+    }
     return b
   },
   headerGarbage: () => Buffer.concat([bytes(236), Buffer.from([99, 130, 83, 99]), bytes(int(64))]),

@@ -24,7 +24,9 @@ const job = JSON.parse(input) as Job
 
 const replies: Array<{ hex: string; from: string; port: number }> = []
 let done: () => void = () => undefined
-const finished = new Promise<void>((resolve) => { done = resolve })
+const finished = new Promise<void>((resolve) => {
+  done = resolve
+})
 async function open(address: string): Promise<dgram.Socket> {
   const socket = dgram.createSocket({ type: 'udp4', reuseAddr: true })
   socket.on('message', (buf, rinfo) => {

@@ -67,14 +67,28 @@ export async function startDhcpServer(lan: Lan, host: string, config: DhcpConfig
       const raw = buffered.slice(0, nl)
       buffered = buffered.slice(nl + 1)
       let parsed: Record<string, unknown>
-      try { parsed = JSON.parse(raw) as Record<string, unknown> } catch { continue }
-      if (Array.isArray(parsed.leases)) { leaseWaiters.shift()?.(parsed.leases as Lease[]); continue }
+      try {
+        parsed = JSON.parse(raw) as Record<string, unknown>
+      } catch {
+        continue
+      }
+      if (Array.isArray(parsed.leases)) {
+        leaseWaiters.shift()?.(parsed.leases as Lease[])
+        continue
+      }
       logs.push(parsed as LogLine)
       for (const w of [...waiters]) w(parsed as LogLine)
     }
   })
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
-  const exit = new Promise<number | null>((res) => child.once('exit', (code) => { exited = true; res(code) }))
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk
+  })
+  const exit = new Promise<number | null>((res) =>
+    child.once('exit', (code) => {
+      exited = true
+      res(code)
+    }),
+  )
 
   const waitForLog = (msg: string, timeoutMs = 20_000): Promise<LogLine> => {
     const found = logs.find((l) => l.msg === msg)
@@ -88,7 +102,10 @@ export async function startDhcpServer(lan: Lan, host: string, config: DhcpConfig
         res(line)
       }
       waiters.push(waiter)
-      void exit.then((code) => { clearTimeout(timer); rej(new Error(`DHCP server exited (${code}) before logging "${msg}"; stderr: ${stderr.slice(-2000)}; last log: ${JSON.stringify(logs.slice(-3))}`)) })
+      void exit.then((code) => {
+        clearTimeout(timer)
+        rej(new Error(`DHCP server exited (${code}) before logging "${msg}"; stderr: ${stderr.slice(-2000)}; last log: ${JSON.stringify(logs.slice(-3))}`))
+      })
     })
   }
 
@@ -98,8 +115,14 @@ export async function startDhcpServer(lan: Lan, host: string, config: DhcpConfig
     stateDir,
     process: child,
     waitForLog,
-    get exited() { return exited },
-    leases: () => new Promise((res) => { leaseWaiters.push(res); child.stdin!.write('leases\n') }),
+    get exited() {
+      return exited
+    },
+    leases: () =>
+      new Promise((res) => {
+        leaseWaiters.push(res)
+        child.stdin!.write('leases\n')
+      }),
     stop: async () => {
       if (!exited) child.kill('SIGTERM')
       return exit

@@ -38,7 +38,9 @@ export async function startDnsmasqDhcp(
     ...(options.extra ?? []),
   ])
   let out = ''
-  const collect = (c: Buffer): void => { out += c.toString() }
+  const collect = (c: Buffer): void => {
+    out += c.toString()
+  }
   child.stdout!.on('data', collect)
   child.stderr!.on('data', collect)
   const deadline = Date.now() + 10_000

@@ -42,13 +42,7 @@ export interface BaselineBootResult extends BootResult {
 
 /** The script the baseline serves; bootpolicy scenarios should render the same lines for a fair comparison. */
 export function baselineScript(baseUrl: string, payload: BootPayload, kernelArgs = 'bp.e2e=baseline'): string {
-  return [
-    '#!ipxe',
-    `kernel ${baseUrl}/${payload.kernelName} ${payloadKernelArgs(payload, kernelArgs)}`,
-    `initrd ${baseUrl}/${payload.initrdName}`,
-    'boot',
-    '',
-  ].join('\n')
+  return ['#!ipxe', `kernel ${baseUrl}/${payload.kernelName} ${payloadKernelArgs(payload, kernelArgs)}`, `initrd ${baseUrl}/${payload.initrdName}`, 'boot', ''].join('\n')
 }
 
 export async function runBaselineBoot(options: BaselineBootOptions): Promise<BaselineBootResult> {
@@ -64,10 +58,7 @@ export async function runBaselineBoot(options: BaselineBootOptions): Promise<Bas
     const httpUrl = `http://${net.serverIp}:8080`
     const script = baselineScript(httpUrl, payload, options.kernelArgs)
     writeFileSync(join(www, 'boot.ipxe'), script)
-    const [http, dnsmasq] = await Promise.all([
-      startStaticHttp(net, { root: www, port: 8080 }),
-      startDnsmasq(net, { ipxeScriptUrl: `${httpUrl}/boot.ipxe`, efiBootFile: options.efiBootFile }),
-    ])
+    const [http, dnsmasq] = await Promise.all([startStaticHttp(net, { root: www, port: 8080 }), startDnsmasq(net, { ipxeScriptUrl: `${httpUrl}/boot.ipxe`, efiBootFile: options.efiBootFile })])
     const setupMs = Math.round(performance.now() - t0)
     const boot = await bootToMarker({
       net,

@@ -180,10 +180,7 @@ export function bootpolicyConfig(options: BootpolicyServerOptions, dirs: { files
   const config: Record<string, unknown> = { ...base, stateDir: dirs.state }
   for (const [key, value] of Object.entries(options.config ?? {})) {
     const current = config[key]
-    config[key] =
-      value && typeof value === 'object' && !Array.isArray(value) && current && typeof current === 'object'
-        ? { ...(current as object), ...(value as object) }
-        : value
+    config[key] = value && typeof value === 'object' && !Array.isArray(value) && current && typeof current === 'object' ? { ...(current as object), ...(value as object) } : value
   }
   return config
 }

@@ -72,9 +72,11 @@ export function counterBootSector(): Buffer {
     [0xb8, 0x01, ah], // mov ax,0x<ah>01 (one sector)
     [0xb9, 0x02, 0x00], // mov cx,0x0002 (cylinder 0, sector 2 = LBA 1)
     [0xb6, 0x00], // mov dh,0 (head 0)
-    [0x8a, 0x16], { abs16: 'drive' }, // mov dl,[drive]
+    [0x8a, 0x16],
+    { abs16: 'drive' }, // mov dl,[drive]
     [0xcd, 0x13], // int 0x13
-    [0x72], { rel8: 'fail' }, // jc fail
+    [0x72],
+    { rel8: 'fail' }, // jc fail
   ]
   const print = (msg: string): Part[] => [[0xbe], { abs16: msg }, [0xe8], { rel16: 'print' }] // mov si,msg; call print
   return assemble([
@@ -83,30 +85,35 @@ export function counterBootSector(): Buffer {
     [0x8e, 0xd8, 0x8e, 0xc0, 0x8e, 0xd0], // mov ds,ax; mov es,ax; mov ss,ax
     [0xbc, 0x00, 0x7c], // mov sp,0x7c00
     [0xfb], // sti
-    [0x88, 0x16], { abs16: 'drive' }, // mov [drive],dl
+    [0x88, 0x16],
+    { abs16: 'drive' }, // mov [drive],dl
     ...print('hello'),
     ...rw(0x02),
     ...print('boots'),
     [0xa0, 0x00, 0x7e], // mov al,[0x7e00]
     [0x04, 0x30], // add al,'0'
-    [0xe8], { rel16: 'putc' },
+    [0xe8],
+    { rel16: 'putc' },
     ...print('crlf'),
     [0xfe, 0x06, 0x00, 0x7e], // inc byte [0x7e00]
     ...rw(0x03),
     ...print('written'),
     L('halt'),
     [0xfa, 0xf4], // cli; hlt
-    [0xeb], { rel8: 'halt' },
+    [0xeb],
+    { rel8: 'halt' },
     L('fail'),
     ...print('failed'),
-    [0xeb], { rel8: 'halt' },
+    [0xeb],
+    { rel8: 'halt' },
     L('putc'), // al = the character
     [0x52, 0x50], // push dx; push ax
     [0xba, 0xfd, 0x03], // mov dx,0x3fd (line status)
     L('wait'),
     [0xec], // in al,dx
     [0xa8, 0x20], // test al,0x20 (transmit holding register empty)
-    [0x74], { rel8: 'wait' },
+    [0x74],
+    { rel8: 'wait' },
     [0x58], // pop ax
     [0xba, 0xf8, 0x03], // mov dx,0x3f8
     [0xee], // out dx,al
@@ -114,9 +121,12 @@ export function counterBootSector(): Buffer {
     L('print'), // si = zero-terminated text
     [0xac], // lodsb
     [0x84, 0xc0], // test al,al
-    [0x74], { rel8: 'pdone' },
-    [0xe8], { rel16: 'putc' },
-    [0xeb], { rel8: 'print' },
+    [0x74],
+    { rel8: 'pdone' },
+    [0xe8],
+    { rel16: 'putc' },
+    [0xeb],
+    { rel8: 'print' },
     L('pdone'),
     [0xc3],
     L('drive'),

@@ -49,7 +49,7 @@ export function dnsmasqConfig(net: TestNet, options: DnsmasqOptions & { tftpRoot
     `dhcp-boot=tag:ipxe,${options.ipxeScriptUrl}`,
     `dhcp-boot=tag:!ipxe,tag:efi64,${options.efiBootFile ?? 'ipxe.efi'}`,
     'dhcp-boot=tag:!ipxe,tag:!efi64,undionly.kpxe',
-    ...(options.noPxeDhcp ?? true ? ['dhcp-option=encap:175,176,1'] : []),
+    ...((options.noPxeDhcp ?? true) ? ['dhcp-option=encap:175,176,1'] : []),
     'enable-tftp',
     `tftp-root=${options.tftpRoot}`,
     'log-dhcp',
@@ -70,13 +70,7 @@ export async function startDnsmasq(net: TestNet, options: DnsmasqOptions): Promi
   }
   const configFile = join(net.dir, 'dnsmasq.conf')
   writeFileSync(configFile, dnsmasqConfig(net, { ...options, tftpRoot }))
-  const proc = net.spawn('dnsmasq', dnsmasq, [
-    `--conf-file=${configFile}`,
-    '--keep-in-foreground',
-    '--log-facility=-',
-    '--pid-file=',
-    '--user=root',
-  ])
+  const proc = net.spawn('dnsmasq', dnsmasq, [`--conf-file=${configFile}`, '--keep-in-foreground', '--log-facility=-', '--pid-file=', '--user=root'])
   await proc.waitForOutput(/TFTP root is/, 5000)
   return { process: proc, configFile, tftpRoot }
 }

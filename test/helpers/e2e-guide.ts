@@ -46,10 +46,7 @@ function merge(base: Record<string, unknown>, over: Readonly<Record<string, unkn
   const out: Record<string, unknown> = { ...base }
   for (const [k, v] of Object.entries(over)) {
     const cur = out[k]
-    out[k] =
-      v && typeof v === 'object' && !Array.isArray(v) && cur && typeof cur === 'object' && !Array.isArray(cur)
-        ? merge(cur as Record<string, unknown>, v as Record<string, unknown>)
-        : v
+    out[k] = v && typeof v === 'object' && !Array.isArray(v) && cur && typeof cur === 'object' && !Array.isArray(cur) ? merge(cur as Record<string, unknown>, v as Record<string, unknown>) : v
   }
   return out
 }

@@ -29,12 +29,7 @@ export interface StaticHttp {
 
 export async function startStaticHttp(net: TestNet, options: { root: string; port?: number; name?: string }): Promise<StaticHttp> {
   const port = options.port ?? 8080
-  const proc = net.spawn(
-    options.name ?? 'http',
-    process.execPath,
-    ['--import', 'tsx', join(HERE, 'e2e-static-http-server.ts'), options.root, net.serverIp, String(port)],
-    { cwd: REPO },
-  )
+  const proc = net.spawn(options.name ?? 'http', process.execPath, ['--import', 'tsx', join(HERE, 'e2e-static-http-server.ts'), options.root, net.serverIp, String(port)], { cwd: REPO })
   await proc.waitForOutput(/"listening"/, 15_000)
   return {
     url: `http://${net.serverIp}:${port}`,

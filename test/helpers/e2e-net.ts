@@ -44,12 +44,7 @@ export interface TestNet {
   /** Create a tap inside the namespace, on the bridge; returns its name (tap0, tap1, …). */
   addTap(): Promise<string>
   /** Start a long-running process inside the namespace (output in `<dir>/<name>.log`). */
-  spawn(
-    name: string,
-    command: string,
-    args: readonly string[],
-    options?: { env?: NodeJS.ProcessEnv; cwd?: string; stdin?: 'ignore' | 'pipe' },
-  ): OwnedProcess
+  spawn(name: string, command: string, args: readonly string[], options?: { env?: NodeJS.ProcessEnv; cwd?: string; stdin?: 'ignore' | 'pipe' }): OwnedProcess
   /** Run a command to completion inside the namespace and return its stdout. */
   exec(command: string, args: readonly string[]): Promise<string>
   /** Stop every process, delete the namespace; the log dir is removed unless keepLogs. Idempotent. */
@@ -177,7 +172,6 @@ export function sweepStaleTestNets(): string[] {
   return swept
 }
 
-
 /** SIGKILL whatever still runs inside, then delete the namespace (its taps and bridge go with it). */
 function destroyNamespace(ip: string, name: string): void {
   try {
@@ -197,10 +191,7 @@ function destroyNamespace(ip: string, name: string): void {
 
 /** A host-side shell that deletes the namespace once this process is gone, however it died. */
 function startGuardian(ip: string, name: string): number {
-  const script =
-    'while kill -0 "$1" 2>/dev/null; do sleep 1; done; ' +
-    'for p in $("$2" netns pids "$3" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done; ' +
-    '"$2" netns del "$3" 2>/dev/null'
+  const script = 'while kill -0 "$1" 2>/dev/null; do sleep 1; done; ' + 'for p in $("$2" netns pids "$3" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done; ' + '"$2" netns del "$3" 2>/dev/null'
   const child = spawn('sh', ['-c', script, 'bpe2e-guardian', String(process.pid), ip, name], {
     detached: true,
     stdio: 'ignore',

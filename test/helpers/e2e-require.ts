@@ -11,10 +11,7 @@ export class E2eMissingToolError extends Error {
   readonly debianPackage: string
 
   constructor(tool: string, debianPackage: string, detail?: string) {
-    super(
-      `e2e: missing tool ${tool} (Debian package ${debianPackage})` +
-        `${detail ? `: ${detail}` : ''}; install it with: apt-get install ${debianPackage}`,
-    )
+    super(`e2e: missing tool ${tool} (Debian package ${debianPackage})` + `${detail ? `: ${detail}` : ''}; install it with: apt-get install ${debianPackage}`)
     this.name = 'E2eMissingToolError'
     this.tool = tool
     this.debianPackage = debianPackage

@@ -65,13 +65,21 @@ export const SYSRCD_DAT = 'sysrcd.dat stand-in\n'
 export async function startSeed001Site(net: TestNet, payload: BootPayload): Promise<SeedSite> {
   const initram = join(net.dir, 'initram.igz')
   writeFileSync(initram, serialReportingInitrd(payload))
-  return startGuideSite(net, payload, GUIDE_001, { '172.16.0.2': net.serverIp }, 'policies/sysresccd', {
-    'sysresccd/sysrcd.dat': { text: SYSRCD_DAT },
-    'sysresccd/sysrcd.md5': { text: `${createHash('md5').update(SYSRCD_DAT).digest('hex')}  sysrcd.dat\n` },
-    'sysresccd/isolinux/rescue32': payload.kernel,
-    'sysresccd/isolinux/rescue64': payload.kernel,
-    'sysresccd/isolinux/initram.igz': initram,
-  }, [])
+  return startGuideSite(
+    net,
+    payload,
+    GUIDE_001,
+    { '172.16.0.2': net.serverIp },
+    'policies/sysresccd',
+    {
+      'sysresccd/sysrcd.dat': { text: SYSRCD_DAT },
+      'sysresccd/sysrcd.md5': { text: `${createHash('md5').update(SYSRCD_DAT).digest('hex')}  sysrcd.dat\n` },
+      'sysresccd/isolinux/rescue32': payload.kernel,
+      'sysresccd/isolinux/rescue64': payload.kernel,
+      'sysresccd/isolinux/initram.igz': initram,
+    },
+    [],
+  )
 }
 
 export const SMARTOS_BUILDS = ['20240101T000000Z', '20250606T123456Z'] as const

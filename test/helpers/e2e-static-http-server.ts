@@ -24,24 +24,28 @@ const server = createServer((req, res) => {
     const line = { method: req.method, url: req.url, ua: req.headers['user-agent'] ?? '', status, bytes }
     console.log(JSON.stringify({ ...line, ms: Math.round(performance.now() - started) }))
   }
-  stat(file).then(
-    (st) => {
-      if (!st.isFile() || (req.method !== 'GET' && req.method !== 'HEAD')) throw new Error('not found')
-      res.writeHead(200, { 'content-length': st.size, 'content-type': 'application/octet-stream' })
-      if (req.method === 'HEAD') {
-        res.end()
-        return done(200, 0)
-      }
-      createReadStream(file).pipe(res).on('finish', () => done(200, st.size))
-    },
-    () => {
+  stat(file)
+    .then(
+      (st) => {
+        if (!st.isFile() || (req.method !== 'GET' && req.method !== 'HEAD')) throw new Error('not found')
+        res.writeHead(200, { 'content-length': st.size, 'content-type': 'application/octet-stream' })
+        if (req.method === 'HEAD') {
+          res.end()
+          return done(200, 0)
+        }
+        createReadStream(file)
+          .pipe(res)
+          .on('finish', () => done(200, st.size))
+      },
+      () => {
+        res.writeHead(404, { 'content-length': 0 }).end()
+        done(404, 0)
+      },
+    )
+    .catch(() => {
       res.writeHead(404, { 'content-length': 0 }).end()
       done(404, 0)
-    },
-  ).catch(() => {
-    res.writeHead(404, { 'content-length': 0 }).end()
-    done(404, 0)
-  })
+    })
 })
 server.listen(Number(port), host, () => console.log(JSON.stringify({ listening: `http://${host}:${port}` })))
 for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => server.close(() => process.exit(0)))

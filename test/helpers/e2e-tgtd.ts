@@ -27,7 +27,10 @@ export async function startNetTgtd(net: TestNet, name = 'tgtd'): Promise<NetTgtd
   const tgtadm = async (...args: string[]): Promise<string> => (await execFileP('tgtadm', ['-C', String(control), '--lld', 'iscsi', ...args])).stdout
   let up = false
   for (let i = 0; i < 200 && !up; i++) {
-    up = await tgtadm('--mode', 'target', '--op', 'show').then(() => true, () => false)
+    up = await tgtadm('--mode', 'target', '--op', 'show').then(
+      () => true,
+      () => false,
+    )
     if (!up) await new Promise((r) => setTimeout(r, 50))
   }
   const cleanup = (): void => {

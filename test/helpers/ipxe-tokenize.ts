@@ -73,7 +73,10 @@ export function parseScript(script: string): { labels: string[]; commands: IpxeC
     // Model `set name:hex aa:bb` so later expansions see the value.
     const last = commands.at(-1)
     if (last && last.argv[0] === 'set' && last.argv[1]?.endsWith(':hex')) {
-      const bytes = (last.argv[2] ?? '').split(':').filter(Boolean).map((h) => parseInt(h, 16))
+      const bytes = (last.argv[2] ?? '')
+        .split(':')
+        .filter(Boolean)
+        .map((h) => parseInt(h, 16))
       settings.set(last.argv[1].slice(0, -4), Buffer.from(bytes).toString('utf8'))
     } else if (last && last.argv[0] === 'set' && last.argv[1]) {
       settings.set(last.argv[1], last.argv.slice(2).join(' '))

@@ -52,7 +52,9 @@ export async function startKdc(options: { realm?: string } = {}): Promise<Kdc> {
   const krb5Config = join(dir, 'krb5.conf')
   const kdcProfile = join(dir, 'kdc.conf')
   const keytab = join(dir, 'service.keytab')
-  writeFileSync(krb5Config, `[libdefaults]
+  writeFileSync(
+    krb5Config,
+    `[libdefaults]
   default_realm = ${realm}
   dns_lookup_kdc = false
   dns_lookup_realm = false
@@ -68,8 +70,11 @@ export async function startKdc(options: { realm?: string } = {}): Promise<Kdc> {
 [domain_realm]
   .bootpolicy.test = ${realm}
   bootpolicy.test = ${realm}
-`)
-  writeFileSync(kdcProfile, `[kdcdefaults]
+`,
+  )
+  writeFileSync(
+    kdcProfile,
+    `[kdcdefaults]
   kdc_listen = 127.0.0.1:${port}
   kdc_tcp_listen = 127.0.0.1:${port}
 [realms]
@@ -83,7 +88,8 @@ export async function startKdc(options: { realm?: string } = {}): Promise<Kdc> {
 [logging]
   kdc = FILE:${dir}/kdc.log
   admin_server = FILE:${dir}/kadmin.log
-`)
+`,
+  )
   writeFileSync(join(dir, 'kadm5.acl'), '')
   const env = { ...process.env, KRB5_CONFIG: krb5Config, KRB5_KDC_PROFILE: kdcProfile }
   let child: ChildProcess | undefined

@@ -23,18 +23,21 @@ export function markerSite(extra: Record<string, unknown> = {}): MarkerSite {
   writeFileSync(join(dir, 'policies', 'p.test.ts'), `export default [{ name: 'no facts: exit', request: { mac: '00:11:22:33:44:55' }, expect: { kind: 'exit' } }]\n`)
   const fixture = (name: string): string => join(PACKAGE_ROOT, 'test/fixtures/runtime', name, 'index.ts')
   const config = join(dir, 'bootpolicy.json')
-  writeFileSync(config, JSON.stringify({
-    http: { port: 0, host: '127.0.0.1' },
-    policies: { dir: 'policies', workers: 1 },
-    templates: { dir: 'templates' },
-    stateDir: 'var',
-    log: { level: 'silent' },
-    plugins: [
-      { name: 'marker-facts', path: fixture('marker-facts'), options: { marker: join(dir, 'facts') } },
-      { name: 'marker-provisioner', path: fixture('marker-provisioner'), options: { marker: join(dir, 'prov') } },
-    ],
-    ...extra,
-  }))
+  writeFileSync(
+    config,
+    JSON.stringify({
+      http: { port: 0, host: '127.0.0.1' },
+      policies: { dir: 'policies', workers: 1 },
+      templates: { dir: 'templates' },
+      stateDir: 'var',
+      log: { level: 'silent' },
+      plugins: [
+        { name: 'marker-facts', path: fixture('marker-facts'), options: { marker: join(dir, 'facts') } },
+        { name: 'marker-provisioner', path: fixture('marker-provisioner'), options: { marker: join(dir, 'prov') } },
+      ],
+      ...extra,
+    }),
+  )
   return {
     dir,
     config,

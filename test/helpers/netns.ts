@@ -131,7 +131,12 @@ export async function createLan(t: Teardownable | undefined, specs: readonly Lan
     host,
     close,
     exec: async (name, command, args = [], options = {}) => {
-      const child = execFileP('ip', ['netns', 'exec', host(name).ns, command, ...args], { timeout: options.timeoutMs ?? 30_000, maxBuffer: 64 << 20, ...(options.cwd ? { cwd: options.cwd } : {}), ...(options.env ? { env: options.env } : {}) })
+      const child = execFileP('ip', ['netns', 'exec', host(name).ns, command, ...args], {
+        timeout: options.timeoutMs ?? 30_000,
+        maxBuffer: 64 << 20,
+        ...(options.cwd ? { cwd: options.cwd } : {}),
+        ...(options.env ? { env: options.env } : {}),
+      })
       if (options.input !== undefined) child.child.stdin?.end(options.input)
       const { stdout, stderr } = await child
       return { stdout, stderr }
@@ -146,12 +151,20 @@ export async function createLan(t: Teardownable | undefined, specs: readonly Lan
 }
 
 async function killAll(children: Set<ChildProcess>): Promise<void> {
-  await Promise.all([...children].map((child) => new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve()
-    const timer = setTimeout(() => child.kill('SIGKILL'), 2000)
-    child.once('exit', () => { clearTimeout(timer); resolve() })
-    child.kill('SIGTERM')
-  })))
+  await Promise.all(
+    [...children].map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve()
+          const timer = setTimeout(() => child.kill('SIGKILL'), 2000)
+          child.once('exit', () => {
+            clearTimeout(timer)
+            resolve()
+          })
+          child.kill('SIGTERM')
+        }),
+    ),
+  )
 }
 
 /** Last resort for a crashing test process: synchronous, best effort. */
@@ -162,7 +175,11 @@ function installExitHook(): void {
     for (const record of live) {
       for (const child of record.children) child.kill('SIGKILL')
       for (const ns of record.namespaces) {
-        try { execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' }) } catch { /* already gone */ }
+        try {
+          execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' })
+        } catch {
+          /* already gone */
+        }
       }
     }
   })
@@ -172,14 +189,20 @@ function installExitHook(): void {
 function sweepStale(): void {
   let names: string[]
   try {
-    names = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith(PREFIX))
+    names = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+      .split('\n')
+      .map((l) => l.split(' ')[0]!)
+      .filter((n) => n.startsWith(PREFIX))
   } catch {
     return
   }
   for (const name of names) {
     const pid = Number(name.slice(PREFIX.length).split('-')[0])
     if (!Number.isInteger(pid) || pid === process.pid || isAlive(pid)) continue
-    try { execFileSync('ip', ['netns', 'del', name], { stdio: 'ignore' }) } catch { /* raced with another sweeper */ }
+    try {
+      execFileSync('ip', ['netns', 'del', name], { stdio: 'ignore' })
+    } catch {
+      /* raced with another sweeper */
+    }
   }
 }
-

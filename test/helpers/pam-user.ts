@@ -59,7 +59,10 @@ export function createPamUser(options: { password?: string; pamAuth?: string } =
       removed = true
       live.delete(user)
       rmSync(serviceFile, { force: true })
-      for (const [cmd, args] of [[userdel, [username]], [groupdel, [group]]] as const) {
+      for (const [cmd, args] of [
+        [userdel, [username]],
+        [groupdel, [group]],
+      ] as const) {
         try {
           execFileSync(cmd, [...args], { stdio: 'ignore' })
         } catch {

@@ -98,10 +98,7 @@ export function firmwareArgs(options: Pick<QemuOptions, 'firmware'>, varsCopy: s
       return {
         machine: 'q35',
         rom: options.firmware === 'uefi' ? requireFile(FIRMWARE_FILES.efiRom.path, FIRMWARE_FILES.efiRom.pkg) : '',
-        pflash: [
-          '-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${code}`,
-          '-drive', `if=pflash,format=raw,unit=1,file=${varsCopy}`,
-        ],
+        pflash: ['-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${code}`, '-drive', `if=pflash,format=raw,unit=1,file=${varsCopy}`],
       }
     }
   }
@@ -126,20 +123,30 @@ export async function startQemu(options: QemuOptions): Promise<QemuVm> {
   const tap = options.tap ?? (await net.addTap())
   const fw = firmwareArgs(options, join(net.dir, `${name}-OVMF_VARS.fd`))
   const args = [
-    '-name', name,
-    '-accel', 'tcg',
-    '-machine', fw.machine,
-    '-m', String(options.memoryMb ?? 256),
-    '-nodefaults', '-no-user-config',
-    '-display', 'none',
-    '-monitor', 'none',
-    '-serial', 'stdio',
+    '-name',
+    name,
+    '-accel',
+    'tcg',
+    '-machine',
+    fw.machine,
+    '-m',
+    String(options.memoryMb ?? 256),
+    '-nodefaults',
+    '-no-user-config',
+    '-display',
+    'none',
+    '-monitor',
+    'none',
+    '-serial',
+    'stdio',
     '-no-reboot',
     ...fw.pflash,
     // BIOS: try the network only, and "reboot" (= exit, with -no-reboot) at once if nothing boots.
     ...(firmware === 'bios' ? ['-boot', 'order=n,reboot-timeout=0'] : []),
-    '-netdev', `tap,id=net0,ifname=${tap},script=no,downscript=no`,
-    '-device', `virtio-net-pci,netdev=net0,mac=${mac},disable-legacy=on,romfile=${fw.rom}`,
+    '-netdev',
+    `tap,id=net0,ifname=${tap},script=no,downscript=no`,
+    '-device',
+    `virtio-net-pci,netdev=net0,mac=${mac},disable-legacy=on,romfile=${fw.rom}`,
     ...smbiosArg(options.smbios ?? {}),
     ...(options.extraArgs ?? []),
   ]
@@ -214,8 +221,7 @@ export async function startQemu(options: QemuOptions): Promise<QemuVm> {
 }
 
 /** Failure lines that end a boot early: waiting longer would only burn the timeout. */
-export const BOOT_FAILURES =
-  /Kernel panic|Could not boot|No more network devices|No bootable device|No bootable option or device was found|Boot Failed/
+export const BOOT_FAILURES = /Kernel panic|Could not boot|No more network devices|No bootable device|No bootable option or device was found|Boot Failed/
 
 export interface BootResult {
   readonly firmware: Firmware
@@ -235,9 +241,7 @@ export interface BootResult {
  * Boot until the payload prints its marker, then let it power off. Stops QEMU whatever happens.
  * `timeoutMs` (default 120 s) bounds the wait for the marker.
  */
-export async function bootToMarker(
-  options: QemuOptions & { readonly timeoutMs?: number; readonly failOn?: RegExp },
-): Promise<BootResult> {
+export async function bootToMarker(options: QemuOptions & { readonly timeoutMs?: number; readonly failOn?: RegExp }): Promise<BootResult> {
   const vm = await startQemu(options)
   try {
     const { atMs } = await vm.waitFor(new RegExp(PAYLOAD_MARKER), options.timeoutMs ?? 120_000, {

@@ -35,8 +35,11 @@ createInterface({ input: process.stdin }).on('line', (line) => {
 })
 
 process.once('SIGTERM', () => {
-  void service.close().then(() => process.exit(0), (err: unknown) => {
-    logger.error({ err }, 'dhcp test server close failed')
-    process.exit(1)
-  })
+  void service.close().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      logger.error({ err }, 'dhcp test server close failed')
+      process.exit(1)
+    },
+  )
 })

@@ -59,7 +59,6 @@ export async function freePort(): Promise<number> {
   return port
 }
 
-
 export async function startSlapd(): Promise<Slapd> {
   const slapdBin = requireCommand('slapd', 'slapd')
   const ldapadd = requireCommand('ldapadd', 'ldap-utils')
@@ -71,25 +70,28 @@ export async function startSlapd(): Promise<Slapd> {
   const [port, tlsPort] = [await freePort(), await freePort()]
   const cert = await createSelfSignedCert({ name: '127.0.0.1', outDir: join(dir, 'tls') })
   const conf = join(dir, 'slapd.conf')
-  writeFileSync(conf, [
-    ...['core', 'cosine', 'inetorgperson', 'nis'].map((s) => `include /etc/ldap/schema/${s}.schema`),
-    `pidfile ${dir}/slapd.pid`,
-    'modulepath /usr/lib/ldap',
-    'moduleload back_mdb',
-    'moduleload memberof',
-    `TLSCertificateFile ${cert.certFile}`,
-    `TLSCertificateKeyFile ${cert.keyFile}`,
-    'database mdb',
-    'maxsize 16777216',
-    `suffix "${BASE_DN}"`,
-    `rootdn "cn=admin,${BASE_DN}"`,
-    `rootpw ${rootPw}`,
-    `directory ${dir}/db`,
-    'overlay memberof',
-    'access to attrs=userPassword by anonymous auth by * none',
-    `access to * by dn.exact="cn=bootpolicy,ou=services,${BASE_DN}" read by users read by anonymous auth`,
-    '',
-  ].join('\n'))
+  writeFileSync(
+    conf,
+    [
+      ...['core', 'cosine', 'inetorgperson', 'nis'].map((s) => `include /etc/ldap/schema/${s}.schema`),
+      `pidfile ${dir}/slapd.pid`,
+      'modulepath /usr/lib/ldap',
+      'moduleload back_mdb',
+      'moduleload memberof',
+      `TLSCertificateFile ${cert.certFile}`,
+      `TLSCertificateKeyFile ${cert.keyFile}`,
+      'database mdb',
+      'maxsize 16777216',
+      `suffix "${BASE_DN}"`,
+      `rootdn "cn=admin,${BASE_DN}"`,
+      `rootpw ${rootPw}`,
+      `directory ${dir}/db`,
+      'overlay memberof',
+      'access to attrs=userPassword by anonymous auth by * none',
+      `access to * by dn.exact="cn=bootpolicy,ou=services,${BASE_DN}" read by users read by anonymous auth`,
+      '',
+    ].join('\n'),
+  )
 
   const users = {
     alice: { uid: 'alice', password: `alice-${randomBytes(6).toString('hex')}`, dn: `uid=alice,ou=people,${BASE_DN}`, groups: ['lab', 'staff'] },

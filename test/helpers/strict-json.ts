@@ -27,7 +27,10 @@ export function parseStrictJson(text: string): unknown {
       const out: Record<string, unknown> = {}
       const seen = new Set<string>()
       ws()
-      if (text[i] === '}') return i++, out
+      if (text[i] === '}') {
+        i++
+        return out
+      }
       for (;;) {
         ws()
         if (text[i] !== '"') fail('expected a key')
@@ -50,7 +53,10 @@ export function parseStrictJson(text: string): unknown {
       i++
       const out: unknown[] = []
       ws()
-      if (text[i] === ']') return i++, out
+      if (text[i] === ']') {
+        i++
+        return out
+      }
       for (;;) {
         out.push(value())
         ws()

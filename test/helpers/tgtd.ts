@@ -83,7 +83,9 @@ export async function startTgtd(): Promise<Tgtd> {
     const exited = new Promise<void>((r) => child.once('exit', () => r()))
     const tgtadm = (...args: string[]): Promise<string> =>
       new Promise((resolve, reject) => {
-        execFile('tgtadm', ['-C', String(control), '--lld', 'iscsi', ...args], (err, stdout, stderr) => (err ? reject(new Error(`tgtadm ${args.join(' ')}: ${stderr || err.message}`)) : resolve(stdout)))
+        execFile('tgtadm', ['-C', String(control), '--lld', 'iscsi', ...args], (err, stdout, stderr) =>
+          err ? reject(new Error(`tgtadm ${args.join(' ')}: ${stderr || err.message}`)) : resolve(stdout),
+        )
       })
     const stop = async (): Promise<void> => {
       if (child.exitCode === null && child.signalCode === null) {
@@ -95,7 +97,13 @@ export async function startTgtd(): Promise<Tgtd> {
     }
     let ready = false
     for (let i = 0; i < 100 && child.exitCode === null; i++) {
-      if ((await tgtadm('--mode', 'target', '--op', 'show').then(() => true, () => false)) && (await canConnect(port))) {
+      if (
+        (await tgtadm('--mode', 'target', '--op', 'show').then(
+          () => true,
+          () => false,
+        )) &&
+        (await canConnect(port))
+      ) {
         ready = true
         break
       }

@@ -24,7 +24,10 @@ t.test('the runner reports FAIL and ERROR, so it can catch a broken policy', asy
   })
   t.teardown(() => dir.remove())
   const results = await runPolicyTests(dir.policiesDir, { timeoutMs: 50, memoryMb: 32 })
-  t.same(results.map((r) => `${r.policy}:${r.name}:${r.status}`), ['a.ts:right:PASS', 'a.ts:wrong:FAIL', 'a.ts:wrong none:FAIL', 'b.ts:errors:ERROR'])
+  t.same(
+    results.map((r) => `${r.policy}:${r.name}:${r.status}`),
+    ['a.ts:right:PASS', 'a.ts:wrong:FAIL', 'a.ts:wrong none:FAIL', 'b.ts:errors:ERROR'],
+  )
   t.match(results[1]!.message, /\$\.kind: expected "chain", got "exit"/)
 })
 

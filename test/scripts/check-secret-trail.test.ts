@@ -28,7 +28,10 @@ t.test('a planted secret in a captured line fails the checker; a clean trail pas
   writeFileSync(join(dir, 'responses-2.txt'), '#!ipxe\necho ok\nset password planted-Secret-42\n')
   t.same(checkSecretTrail(dir).leaks, [{ file: 'responses-2.txt', line: 3, secret: 'pl…(17 chars)' }])
 
-  const cli = await run('node', ['--import', 'tsx', join(root, 'scripts/check-secret-trail.ts'), dir], { cwd: root }).then(() => undefined, (e: { code: number; stdout: string; stderr: string }) => e)
+  const cli = await run('node', ['--import', 'tsx', join(root, 'scripts/check-secret-trail.ts'), dir], { cwd: root }).then(
+    () => undefined,
+    (e: { code: number; stdout: string; stderr: string }) => e,
+  )
   t.equal(cli?.code, 1, 'the CLI exits 1 on a leak')
   t.match(cli?.stdout, /secret trail: 5 captured lines in 2 files checked for 2 secrets: 1 leaks/)
   t.match(cli?.stderr, /LEAK responses-2\.txt:3 pl…\(17 chars\)/)
@@ -38,7 +41,9 @@ t.test('a planted secret in a captured line fails the checker; a clean trail pas
 t.test('the response preload captures bodies sent over a real socket and through fastify inject', async (t) => {
   const dir = trailDir(t)
   const script = join(dir, 'serve.mjs')
-  writeFileSync(script, `
+  writeFileSync(
+    script,
+    `
     import { createServer } from 'node:http'
     import Fastify from ${JSON.stringify(join(root, 'node_modules/fastify/fastify.js'))}
     const server = createServer((req, res) => res.end('real socket says planted-Secret-77'))
@@ -49,7 +54,8 @@ t.test('the response preload captures bodies sent over a real socket and through
     app.get('/', async () => 'inject says planted-Secret-88')
     await app.inject('/')
     await app.close()
-  `)
+  `,
+  )
   writeFileSync(join(dir, 'secrets'), ['planted-Secret-77', 'planted-Secret-88'].map((s) => JSON.stringify(s)).join('\n') + '\n')
   await run('node', [script], { env: { ...process.env, BP_TEST_TRAIL: dir, NODE_OPTIONS: `--import=${join(root, 'test/helpers/trail-responses.mjs')}` } })
   const report = checkSecretTrail(dir)

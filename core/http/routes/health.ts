@@ -19,11 +19,7 @@ export interface HealthReport {
 
 export function healthReport(policies: PolicySet, extraProblems: () => object[]): HealthReport {
   const stale = policies.stale
-  const problems = [
-    ...policies.problems,
-    ...stale.map((s) => ({ ...s, code: 'BPWRN009', message: `serving its last good revision ${s.revision} (since ${s.since})` })),
-    ...extraProblems(),
-  ]
+  const problems = [...policies.problems, ...stale.map((s) => ({ ...s, code: 'BPWRN009', message: `serving its last good revision ${s.revision} (since ${s.since})` })), ...extraProblems()]
   return { status: problems.length ? 'degraded' : 'ok', policies: policies.policies.map((p) => p.name), revision: policies.revision, stale, problems }
 }
 

@@ -15,7 +15,12 @@ import { trailSecret } from '../../../test/helpers/secret-trail.js'
 
 const POLICY = `export default (ctx: any) => ({ kind: 'exit', message: JSON.stringify(ctx.auth) })`
 const shown = (body: string): Record<string, unknown> =>
-  JSON.parse(parseScript(body).commands.find((c) => c.argv[0] === 'echo')?.argv.slice(1).join(' ') ?? 'null') as Record<string, unknown>
+  JSON.parse(
+    parseScript(body)
+      .commands.find((c) => c.argv[0] === 'echo')
+      ?.argv.slice(1)
+      .join(' ') ?? 'null',
+  ) as Record<string, unknown>
 const hex = (s: string): string => (Buffer.from(s).toString('hex').match(/../g) ?? []).join(':')
 const login = (username: string, password: string): string => `/boot?username_hex=${hex(username)}&password_hex=${hex(password)}`
 
@@ -41,13 +46,18 @@ async function app(t: { teardown(fn: () => unknown): void }, options: Record<str
 t.test('real KDC: good password, wrong password, unknown principal, realm suffix, other realm', async (t) => {
   const { bp } = await app(t, { realm: kdc.realm, service: kdc.service, keytab: kdc.keytab, krb5Config: kdc.krb5Config })
   t.same(shown((await bp.app.inject(login('alice', password))).body), {
-    status: 'authenticated', username: 'alice', principal: { name: 'alice', groups: [], source: 'auth-kerberos' },
+    status: 'authenticated',
+    username: 'alice',
+    principal: { name: 'alice', groups: [], source: 'auth-kerberos' },
   })
   t.match(shown((await bp.app.inject(login(`alice@${kdc.realm}`, password))).body), { status: 'authenticated', principal: { name: 'alice' } })
   t.same(shown((await bp.app.inject(login('alice', 'wrong'))).body), { status: 'failed', username: 'alice', reason: 'unknown user or wrong password' })
   t.same(shown((await bp.app.inject(login('nobody', 'whatever'))).body), { status: 'failed', username: 'nobody', reason: 'unknown user or wrong password' })
-  t.same(shown((await bp.app.inject(login('alice@OTHER.REALM', password))).body), { status: 'failed', username: 'alice@OTHER.REALM', reason: 'unknown user or wrong password' },
-    'another realm: not this plugin\'s (no backend answered)')
+  t.same(
+    shown((await bp.app.inject(login('alice@OTHER.REALM', password))).body),
+    { status: 'failed', username: 'alice@OTHER.REALM', reason: 'unknown user or wrong password' },
+    "another realm: not this plugin's (no backend answered)",
+  )
 })
 
 t.test('a spoofed KDC (same realm, the password valid there, another service key) does not authenticate', async (t) => {
@@ -65,7 +75,10 @@ t.test('a spoofed KDC (same realm, the password valid there, another service key
   t.same(res, { status: 'failed', username: 'alice', reason: 'authentication service unavailable' })
   const sec = logs.records().find((r) => r.code === 'BPSEC_KRB5_KDC_UNVERIFIED')
   t.match(sec, { level: 50, principal: `alice@${kdc.realm}`, msg: /KDC could not be verified/ })
-  t.match(logs.records().find((r) => r.msg === 'plugin hook failed'), { plugin: 'auth-kerberos', hook: 'authenticate', err: { message: /could not be verified with the keytab/ } })
+  t.match(
+    logs.records().find((r) => r.msg === 'plugin hook failed'),
+    { plugin: 'auth-kerberos', hook: 'authenticate', err: { message: /could not be verified with the keytab/ } },
+  )
 })
 
 t.test('a KDC that is down is an outage, not a refusal', async (t) => {
@@ -85,6 +98,7 @@ t.test('a missing keytab fails at start', async (t) => {
   const dir = tempPolicies({ 'p.ts': POLICY })
   t.teardown(() => dir.remove())
   await t.rejects(build(dir.config({ stateDir: `${dir.dir}/state`, plugins: [{ name: 'auth-kerberos', options: { realm: kdc.realm, service: kdc.service, keytab: '/nonexistent.keytab' } }] })), {
-    code: 'BP_ERR_PLUGIN_HOOK', message: /keytab \/nonexistent\.keytab does not exist/,
+    code: 'BP_ERR_PLUGIN_HOOK',
+    message: /keytab \/nonexistent\.keytab does not exist/,
   })
 })

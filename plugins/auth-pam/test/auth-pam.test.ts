@@ -13,7 +13,12 @@ import { parseScript } from '../../../test/helpers/ipxe-tokenize.js'
 
 const AUTH_POLICY = `export default (ctx: any) => ({ kind: 'exit', message: JSON.stringify(ctx.auth) })`
 const shown = (body: string): Record<string, unknown> =>
-  JSON.parse(parseScript(body).commands.find((c) => c.argv[0] === 'echo')?.argv.slice(1).join(' ') ?? 'null') as Record<string, unknown>
+  JSON.parse(
+    parseScript(body)
+      .commands.find((c) => c.argv[0] === 'echo')
+      ?.argv.slice(1)
+      .join(' ') ?? 'null',
+  ) as Record<string, unknown>
 const hex = (s: string): string => (Buffer.from(s).toString('hex').match(/../g) ?? []).join(':')
 const login = (username: string, password: string): string => `/boot?username_hex=${hex(username)}&password_hex=${hex(password)}`
 
@@ -100,5 +105,8 @@ t.test('failed logins cannot stall the libuv pool: measured with and without the
   const limited = await fsLatencyDuring(logins)
   t.ok(limited < 200, `with concurrency 2, fs.stat stays fast during 8 failed logins: worst ${Math.round(limited)} ms`)
   const reasons = (await logins).map((r) => shown(r.body).reason)
-  t.ok(reasons.every((r) => r === 'unknown user or wrong password' || r === 'authentication service unavailable' || /^too many (failed attempts|login attempts in progress)/.test(String(r))), reasons.join(', '))
+  t.ok(
+    reasons.every((r) => r === 'unknown user or wrong password' || r === 'authentication service unavailable' || /^too many (failed attempts|login attempts in progress)/.test(String(r))),
+    reasons.join(', '),
+  )
 })

@@ -42,7 +42,13 @@ t.test('list, reset, reset --device, reset --discard', async (t) => {
   const list = await cli('iscsi', 'list', '--config', configFile, '--format', 'json')
   t.equal(list.code, 0, list.err)
   const disks = JSON.parse(list.out) as { user: string; tid: number; deviceUp: boolean; overlayBytes: number }[]
-  t.same(disks.map((d) => [d.user, d.deviceUp]), [['alice', true], ['bob', true]])
+  t.same(
+    disks.map((d) => [d.user, d.deviceUp]),
+    [
+      ['alice', true],
+      ['bob', true],
+    ],
+  )
   t.ok(disks.every((d) => d.overlayBytes < 1 << 20))
   const text = await cli('iscsi', 'list', '--config', configFile)
   t.match(text.out, /fc29 +alice +1 +0 +up .* iqn\.edu\.example\.server-01:fc29-alice/)
@@ -61,7 +67,10 @@ t.test('list, reset, reset --device, reset --discard', async (t) => {
   const discard = await cli('iscsi', 'reset', 'fc29', 'alice', '--discard', '--config', configFile)
   t.equal(discard.out, 'fc29/alice: target removed, device stopped, overlay deleted (a fresh copy at the next login)\n')
   t.notOk(existsSync(overlay))
-  t.same(JSON.parse((await cli('iscsi', 'list', '--config', configFile, '--format', 'json')).out).map((d: { user: string }) => d.user), ['bob'])
+  t.same(
+    JSON.parse((await cli('iscsi', 'list', '--config', configFile, '--format', 'json')).out).map((d: { user: string }) => d.user),
+    ['bob'],
+  )
 
   const bad = await cli('iscsi', 'reset', 'fc29', '--config', configFile)
   t.equal(bad.code, 2)
@@ -78,6 +87,6 @@ t.test('list, reset, reset --device, reset --discard', async (t) => {
   t.match(help.out, /^Usage: bootpolicy iscsi list \| reset INSTANCE USER \[--device\] \[--discard\] \[--config FILE\]/)
   t.match(help.out, /\(plugin iscsi-cow\)/)
   const overview = await cli('help', '--config', configFile)
-  t.match(overview.out, /Plugin commands \(from the configured plugins\):\n  iscsi list \| reset INSTANCE USER/)
+  t.match(overview.out, /Plugin commands \(from the configured plugins\):\n {2}iscsi list \| reset INSTANCE USER/)
   t.notMatch((await cli('help', '--config', noPlugin)).out, /Plugin commands/)
 })

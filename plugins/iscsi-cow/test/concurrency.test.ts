@@ -11,7 +11,11 @@ t.test('20 concurrent provisions of one user: one target, one overlay, the last 
   const results = await Promise.all(Array.from({ length: 20 }, () => p.attach('fc29', 'alice')))
   const targets = (await p.tgt.showTargets()).filter((x) => x.name === 'iqn.edu.example.server-01:fc29-alice')
   t.equal(targets.length, 1, 'one target')
-  t.same(targets[0]!.luns.map((l) => l.lun), [0, 1], 'controller + one disk LUN')
+  t.same(
+    targets[0]!.luns.map((l) => l.lun),
+    [0, 1],
+    'controller + one disk LUN',
+  )
   t.same(readdirSync(join(env.stateDir, 'overlays', 'fc29')), ['alice.qcow2'], 'one overlay, no temp files left')
   t.equal(new Set(results.map((r) => r.chapSecret)).size, 20, 'every login got its own secret')
   t.ok((await iscsiInq(iscsiUrl(results[19]!))).ok, 'the last one works')
@@ -31,6 +35,9 @@ t.test('two processes sharing the state (file lock) and different users in paral
   const targets = await a.tgt.showTargets()
   t.equal(targets.length, 5, `five users, five targets (${Math.round(ms)} ms for 12 logins)`)
   t.equal(new Set(targets.map((x) => x.tid)).size, 5, 'distinct tids')
-  t.same(readdirSync(join(env.stateDir, 'overlays', 'fc29')).sort(), users.map((u) => `${u}.qcow2`))
+  t.same(
+    readdirSync(join(env.stateDir, 'overlays', 'fc29')).sort(),
+    users.map((u) => `${u}.qcow2`),
+  )
   t.same(readdirSync(join(env.stateDir, 'locks')), [], 'no lock left behind')
 })

@@ -42,7 +42,10 @@ t.test('kill -9 during provisioning, restart: overlays kept, targets adopted or 
   }
   t.same(readdirSync(join(env.stateDir, 'overlays', 'fc29')).sort(), ['alice.qcow2', 'bob.qcow2'], 'both overlays exist')
   const broken = await p.tgt.showTargets()
-  t.notOk(broken.find((x) => x.name.endsWith('fc29-bob'))?.luns.some((l) => l.lun === 1), 'bob: target without its LUN')
+  t.notOk(
+    broken.find((x) => x.name.endsWith('fc29-bob'))?.luns.some((l) => l.lun === 1),
+    'bob: target without its LUN',
+  )
 
   // Restart: a new provisioner reconciles with tgtd.
   const restarted = env.open()
@@ -51,7 +54,10 @@ t.test('kill -9 during provisioning, restart: overlays kept, targets adopted or 
   const after = await restarted.tgt.showTargets()
   for (const name of ['fc29-alice', 'fc29-bob']) {
     const target = after.find((x) => x.name.endsWith(name))!
-    t.ok(target.luns.some((l) => l.lun === 1), `${name}: LUN 1 back`)
+    t.ok(
+      target.luns.some((l) => l.lun === 1),
+      `${name}: LUN 1 back`,
+    )
     t.ok(target.accounts.includes(`bp_guard_${name}`), `${name}: guard account bound`)
     t.ok(target.acl.includes('ALL'), `${name}: ACL bound`)
   }

@@ -81,7 +81,12 @@ export async function iscsiEnv(extra: Partial<IscsiCowOptions> = {}): Promise<En
   const opened: Provisioner[] = []
   const stateDirs = [stateDir]
   return {
-    dir, base, baseSha, tgtd, stateDir, options,
+    dir,
+    base,
+    baseSha,
+    tgtd,
+    stateDir,
+    options,
     open(logger = createLogger('silent')) {
       const p = openIscsiCow(options, { baseDir: dir, stateDir, logger })
       opened.push(p)

@@ -33,14 +33,23 @@ t.test('login → prepare → sanboot script with CHAP; kernel variant; secret n
   const dir = tempPolicies({ '50-fedora.ts': POLICY })
   t.teardown(() => dir.remove())
   const stub = join(dir.dir, 'stub-auth.mjs')
-  writeFileSync(stub, `export default () => ({ name: 'stub-auth', version: '1.0.0', bootpolicy: '^0.1.0', hooks: { authenticate: async (ctx, c) => c.password === 'pw-' + c.username ? { principal: { name: c.username, groups: [], source: '' } } : { failed: 'wrong password' } } })\n`)
+  writeFileSync(
+    stub,
+    `export default () => ({ name: 'stub-auth', version: '1.0.0', bootpolicy: '^0.1.0', hooks: { authenticate: async (ctx, c) => c.password === 'pw-' + c.username ? { principal: { name: c.username, groups: [], source: '' } } : { failed: 'wrong password' } } })\n`,
+  )
   env.track(join(env.dir, 'var', 'plugins', 'iscsi-cow'))
   const logs = captureLogs('debug')
-  const bp = await build(dir.config({
-    stateDir: join(env.dir, 'var'),
-    policies: { cacheSize: 1000 },
-    plugins: [{ name: 'stub-auth', path: stub }, { name: 'iscsi-cow', path: indexFile, options: env.options }],
-  }), { logger: logs.logger })
+  const bp = await build(
+    dir.config({
+      stateDir: join(env.dir, 'var'),
+      policies: { cacheSize: 1000 },
+      plugins: [
+        { name: 'stub-auth', path: stub },
+        { name: 'iscsi-cow', path: indexFile, options: env.options },
+      ],
+    }),
+    { logger: logs.logger },
+  )
   t.teardown(() => bp.close())
   t.equal(bp.plugins.hasPrepare, true, 'a prepare hook runs on every request, cached response or not')
 
@@ -74,14 +83,28 @@ t.test('login → prepare → sanboot script with CHAP; kernel variant; secret n
   const kernel = await bp.app.inject('/boot?mac=52:54:00:12:34:56&how=kernel&username=bob&password=pw-bob')
   const kc = parseScript(kernel.body).commands.map((c) => c.argv)
   const k = kc.find((c) => c[0] === 'kernel')!
-  const ks = k.find((a) => a.startsWith('netroot='))!.split(':')[2]!.split('@')[0]!
-  t.same(k, [
-    'kernel', 'file:///linux/vmlinuz-4.19.5-300.fc29.x86_64', 'rw', 'ip=dhcp', 'rd.peerdns=0',
-    `netroot=iscsi:bob:${ks}@127.0.0.1::${env.tgtd.port}:1:iqn.edu.example.server-01:fc29-bob`,
-    `root=/dev/disk/by-path/ip-127.0.0.1:${env.tgtd.port}-iscsi-iqn.edu.example.server-01:fc29-bob-lun-1`,
-    'initrd=initramfs-4.19.5-300.fc29.x86_64.img',
-  ], "seed 000's kernel line with the user's target and secret")
-  t.same(kc.find((c) => c[0] === 'initrd'), ['initrd', '--name', 'initramfs-4.19.5-300.fc29.x86_64.img', 'file:///linux/initramfs-4.19.5-300.fc29.x86_64.img'])
+  const ks = k
+    .find((a) => a.startsWith('netroot='))!
+    .split(':')[2]!
+    .split('@')[0]!
+  t.same(
+    k,
+    [
+      'kernel',
+      'file:///linux/vmlinuz-4.19.5-300.fc29.x86_64',
+      'rw',
+      'ip=dhcp',
+      'rd.peerdns=0',
+      `netroot=iscsi:bob:${ks}@127.0.0.1::${env.tgtd.port}:1:iqn.edu.example.server-01:fc29-bob`,
+      `root=/dev/disk/by-path/ip-127.0.0.1:${env.tgtd.port}-iscsi-iqn.edu.example.server-01:fc29-bob-lun-1`,
+      'initrd=initramfs-4.19.5-300.fc29.x86_64.img',
+    ],
+    "seed 000's kernel line with the user's target and secret",
+  )
+  t.same(
+    kc.find((c) => c[0] === 'initrd'),
+    ['initrd', '--name', 'initramfs-4.19.5-300.fc29.x86_64.img', 'file:///linux/initramfs-4.19.5-300.fc29.x86_64.img'],
+  )
   t.ok((await qemuIo(`iscsi://bob%${ks}@127.0.0.1:${env.tgtd.port}/iqn.edu.example.server-01:fc29-bob/1`, 'read -P 0 0 4k')).ok)
 
   const wrong = await bp.app.inject('/boot?mac=52:54:00:12:34:56&username=carol&password=nope')
@@ -90,7 +113,10 @@ t.test('login → prepare → sanboot script with CHAP; kernel variant; secret n
   const text = logs.lines.join('\n')
   for (const s of [secret!, ks, 'pw-alice', 'pw-bob']) t.notOk(text.includes(s), `the log never holds ${s.startsWith('pw') ? 'the password' : 'a CHAP secret'}`)
   const decisions = logs.records().filter((r) => r.msg === 'decision')
-  t.ok(decisions.some((r) => (r.decision as { kind: string }).kind === 'iscsi-cow.disk'), 'the decision record names the kind')
+  t.ok(
+    decisions.some((r) => (r.decision as { kind: string }).kind === 'iscsi-cow.disk'),
+    'the decision record names the kind',
+  )
   t.ok(logs.records().some((r) => r.msg === 'iscsi disk ready' && r.user === 'alice'))
 })
 
@@ -102,9 +128,21 @@ t.test('refusals end in the failsafe script: no principal, a user name tgt canno
   })
   t.teardown(() => dir.remove())
   const stub = join(dir.dir, 'stub-auth.mjs')
-  writeFileSync(stub, `export default () => ({ name: 'stub-auth', version: '1.0.0', bootpolicy: '^0.1.0', hooks: { authenticate: async (ctx, c) => ({ principal: { name: c.username, groups: [], source: '' } }) } })\n`)
+  writeFileSync(
+    stub,
+    `export default () => ({ name: 'stub-auth', version: '1.0.0', bootpolicy: '^0.1.0', hooks: { authenticate: async (ctx, c) => ({ principal: { name: c.username, groups: [], source: '' } }) } })\n`,
+  )
   env.track(join(env.dir, 'var', 'plugins', 'iscsi-cow'))
-  const bp = await build(dir.config({ stateDir: join(env.dir, 'var'), plugins: [{ name: 'stub-auth', path: stub }, { name: 'iscsi-cow', path: indexFile, options: env.options }] }), { logger: captureLogs('error').logger })
+  const bp = await build(
+    dir.config({
+      stateDir: join(env.dir, 'var'),
+      plugins: [
+        { name: 'stub-auth', path: stub },
+        { name: 'iscsi-cow', path: indexFile, options: env.options },
+      ],
+    }),
+    { logger: captureLogs('error').logger },
+  )
   t.teardown(() => bp.close())
   t.match((await bp.app.inject('/boot')).body, /bootpolicy: BP_ERR_PLUGIN_HOOK/, 'no principal')
   t.match((await bp.app.inject('/boot?username=Alice_X&password=x')).body, /bootpolicy: BP_ERR_PLUGIN_HOOK/, 'user name refused')

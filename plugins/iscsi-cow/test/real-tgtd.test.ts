@@ -99,6 +99,9 @@ t.test('missing base, unknown image and refused names', async (t) => {
     await t.rejects(p.attach('fc29', user), { code: 'BP_ERR_ISCSI_NAME' }, `user ${JSON.stringify(user)}`)
   }
   writeFileSync(env.base + '.gone', '')
-  const other = (await import('../index.js')).openIscsiCow({ ...env.options, images: { fc28: { base: env.base + '.missing' } } }, { baseDir: env.dir, stateDir: env.stateDir + '2', logger: (await import('../../../core/log/logger.js')).createLogger('silent') })
+  const other = (await import('../index.js')).openIscsiCow(
+    { ...env.options, images: { fc28: { base: env.base + '.missing' } } },
+    { baseDir: env.dir, stateDir: env.stateDir + '2', logger: (await import('../../../core/log/logger.js')).createLogger('silent') },
+  )
   await t.rejects(other.attach('fc28', 'alice'), { code: 'BP_ERR_ISCSI_BASE_MISSING' })
 })

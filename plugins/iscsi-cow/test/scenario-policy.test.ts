@@ -13,20 +13,31 @@ import { iscsiEnv, qemuIo } from './helpers.js'
 const policiesDir = join(PACKAGE_ROOT, 'policies', 'fedora-iscsi')
 const helpers = fileURLToPath(new URL('../policy-helpers.ts', import.meta.url))
 
-t.test('seed 000 part 4 end to end: menu → Fedora 29 → login → kernel line with the user\'s disk', async (t) => {
+t.test("seed 000 part 4 end to end: menu → Fedora 29 → login → kernel line with the user's disk", async (t) => {
   const env = await iscsiEnv()
   t.teardown(() => env.cleanup())
   const fc28 = join(env.dir, 'fc28.img')
   copyFileSync(env.base, fc28)
   const stub = join(env.dir, 'stub-auth.mjs')
-  writeFileSync(stub, `export default () => ({ name: 'stub-auth', version: '1.0.0', bootpolicy: '^0.1.0', hooks: { authenticate: async (ctx, c) => c.password === 'secret-of-' + c.username ? { principal: { name: c.username, groups: [], source: '' } } : { failed: 'wrong password' } } })\n`)
+  writeFileSync(
+    stub,
+    `export default () => ({ name: 'stub-auth', version: '1.0.0', bootpolicy: '^0.1.0', hooks: { authenticate: async (ctx, c) => c.password === 'secret-of-' + c.username ? { principal: { name: c.username, groups: [], source: '' } } : { failed: 'wrong password' } } })\n`,
+  )
   env.track(join(env.dir, 'var', 'plugins', 'iscsi-cow'))
-  const bp = await build(validateConfig({
-    policies: { dir: policiesDir, watch: false },
-    log: { level: 'silent' },
-    stateDir: join(env.dir, 'var'),
-    plugins: [{ name: 'stub-auth', path: stub }, { name: 'iscsi-cow', options: { ...env.options, images: { fc29: { base: env.base }, fc28: { base: fc28 } } } }],
-  }, PACKAGE_ROOT))
+  const bp = await build(
+    validateConfig(
+      {
+        policies: { dir: policiesDir, watch: false },
+        log: { level: 'silent' },
+        stateDir: join(env.dir, 'var'),
+        plugins: [
+          { name: 'stub-auth', path: stub },
+          { name: 'iscsi-cow', options: { ...env.options, images: { fc29: { base: env.base }, fc28: { base: fc28 } } } },
+        ],
+      },
+      PACKAGE_ROOT,
+    ),
+  )
   t.teardown(() => bp.close())
 
   const results = await runPolicyTests(policiesDir, { timeoutMs: 50, memoryMb: 32 }, defaultImportables([['bootpolicy/plugins/iscsi-cow', helpers]]), bp.plugins.kindValidators)
@@ -34,11 +45,10 @@ t.test('seed 000 part 4 end to end: menu → Fedora 29 → login → kernel line
   for (const r of results) t.equal(r.status, 'PASS', `${r.name}${r.message ? ` — ${r.message}` : ''}`)
 
   const menu = parseScript((await bp.app.inject('/boot?mac=52:54:00:12:34:56')).body).commands
-  t.same(menu.filter((c) => c.argv[0] === 'item').map((c) => c.argv.slice(1).join(' ')), [
-    '--key 1 bp_m0_i0 1. Microsoft Windows 10',
-    '--key 2 bp_m0_i1 2. RedHat Fedora 29',
-    '--key 3 bp_m0_i2 3. RedHat Fedora 28',
-  ])
+  t.same(
+    menu.filter((c) => c.argv[0] === 'item').map((c) => c.argv.slice(1).join(' ')),
+    ['--key 1 bp_m0_i0 1. Microsoft Windows 10', '--key 2 bp_m0_i1 2. RedHat Fedora 29', '--key 3 bp_m0_i2 3. RedHat Fedora 28'],
+  )
   const chosen = await bp.app.inject('/boot?mac=52:54:00:12:34:56&instance=fc29')
   t.match(chosen.body, /\nlogin \|\| goto bp_failed\n/)
   t.match((await bp.app.inject('/boot?instance=fc29&username=jsmith&password=nope')).body, /menu iPXE Boot Menu/, 'a failed login shows the menu again')
@@ -50,8 +60,18 @@ t.test('seed 000 part 4 end to end: menu → Fedora 29 → login → kernel line
   t.ok(secret, netroot.replace(/:[A-Za-z0-9]{16}@/, ':…@'))
   const iqn = 'iqn.edu.example.server-01:fc29-jsmith'
   t.same(kernel, [
-    'kernel', 'file:///linux/vmlinuz-4.19.5-300.fc29.x86_64',
-    'rw', 'ip=dhcp', 'rd.peerdns=0', 'nameserver=192.0.2.91', 'nameserver=192.0.2.92', 'console=tty0', 'console=ttyS0,115200n8', 'audit=0', 'selinux=0', 'quiet',
+    'kernel',
+    'file:///linux/vmlinuz-4.19.5-300.fc29.x86_64',
+    'rw',
+    'ip=dhcp',
+    'rd.peerdns=0',
+    'nameserver=192.0.2.91',
+    'nameserver=192.0.2.92',
+    'console=tty0',
+    'console=ttyS0,115200n8',
+    'audit=0',
+    'selinux=0',
+    'quiet',
     `netroot=iscsi:jsmith:${secret}@127.0.0.1::${env.tgtd.port}:1:${iqn}`,
     `root=/dev/disk/by-path/ip-127.0.0.1:${env.tgtd.port}-iscsi-${iqn}-lun-1`,
     'initrd=initramfs-4.19.5-300.fc29.x86_64.img',

@@ -30,7 +30,12 @@ function strings(value: unknown, seen = new Set<unknown>()): string[] {
 /** A pino logger with pino's own err serializer (cause chain included), capturing JSON lines. */
 function captureLog(): { logger: pino.Logger; lines: () => string } {
   let text = ''
-  const sink = new Writable({ write(chunk, _enc, cb) { text += String(chunk); cb() } })
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      text += String(chunk)
+      cb()
+    },
+  })
   // Plain pino on purpose, not the core's logger: the plugin's errors must be clean by themselves,
   // not only after the core scrubs registered secrets.
   return { logger: pino({ serializers: { err: pino.stdSerializers.err } }, sink), lines: () => text }
@@ -49,14 +54,20 @@ t.test('hazard: a failing account command leaks no CHAP secret (log lines, error
   // tgtd refuses the name: the account exists already.
   await env.tgtd.tgtadm('--mode', 'account', '--op', 'new', '--user', 'alice', '--password', 'OtherSecret12345')
   const refused = chapSecret()
-  const e1 = await p.tgt.newAccount('alice', refused).then(() => undefined, (e: unknown) => e)
+  const e1 = await p.tgt.newAccount('alice', refused).then(
+    () => undefined,
+    (e: unknown) => e,
+  )
   t.match(e1, { code: 'BP_ERR_ISCSI_COMMAND', message: /this account already exists/ }, 'tgtd refused the duplicate account')
   failures.push([refused, e1])
 
   // tgtd is gone.
   await env.tgtd.stop()
   const unreachable = chapSecret()
-  const e2 = await p.tgt.newAccount('bob', unreachable).then(() => undefined, (e: unknown) => e)
+  const e2 = await p.tgt.newAccount('bob', unreachable).then(
+    () => undefined,
+    (e: unknown) => e,
+  )
   t.match(e2, { code: 'BP_ERR_ISCSI_COMMAND' }, 'no tgtd: the account command fails')
   failures.push([unreachable, e2])
 
@@ -64,7 +75,10 @@ t.test('hazard: a failing account command leaks no CHAP secret (log lines, error
     logger.error({ err }, 'iscsi disk not ready')
     const all = strings(err)
     t.ok(all.length > 3, 'the error has content to inspect')
-    t.notOk(all.some((s) => s.includes(secret)), 'no message, stack, cause or property of the error holds the secret')
+    t.notOk(
+      all.some((s) => s.includes(secret)),
+      'no message, stack, cause or property of the error holds the secret',
+    )
     t.notOk(String((err as Error).stack).includes(secret), 'the stack does not hold it')
   }
   const log = lines()
@@ -86,7 +100,11 @@ t.test('hazard: the CHAP secret never shows in the process list while a disk is 
   const tgtadms = seen.filter((c) => /tgtadm .*--lld iscsi/.test(c))
   t.ok(tgtadms.length > 0, `the scanner is fast enough to catch tgtadm calls (${scans} scans, ${tgtadms.length} distinct tgtadm command lines seen)`)
   const leaked = seen.filter((c) => secrets.some((s) => c.includes(s)))
-  t.same(leaked.map((c) => c.replace(/--password \S+/, '--password ***')), [], 'no command line ever held a CHAP secret')
+  t.same(
+    leaked.map((c) => c.replace(/--password \S+/, '--password ***')),
+    [],
+    'no command line ever held a CHAP secret',
+  )
   t.ok((await iscsiInq(iscsiUrl({ ...(await p.attach('fc29', 'alice')) }))).ok, 'the accounts created this way work for CHAP logins')
 })
 
@@ -112,8 +130,15 @@ t.test('hazard: through a sudo-style commandPrefix the secret is in no argv and 
   const log = readFileSync(authLog, 'utf8')
   t.match(log, /COMMAND=\S*tgtadm -C \d+ --lld iscsi --mode target --op show/, 'the other privileged calls went through the prefix')
   t.match(log, /COMMAND=.*bootpolicy-tgt-helper\.ts$/m, 'account creation went through the helper, named in the log')
-  t.notOk(secrets.some((s) => log.includes(s)), 'the auth.log stand-in never holds a secret')
+  t.notOk(
+    secrets.some((s) => log.includes(s)),
+    'the auth.log stand-in never holds a secret',
+  )
   t.notMatch(log, /--password/, 'no privileged call carries --password')
-  t.same(seen.filter((c) => secrets.some((s) => c.includes(s))), [], 'no process list entry held a secret')
+  t.same(
+    seen.filter((c) => secrets.some((s) => c.includes(s))),
+    [],
+    'no process list entry held a secret',
+  )
   t.ok((await iscsiInq(iscsiUrl({ ...(await p.attach('fc29', 'alice')) }))).ok, 'the helper-made account works for a CHAP login')
 })

@@ -31,7 +31,13 @@ async function fakeTgtd(port: number, err: () => number): Promise<{ requests: Bu
     })
   })
   await new Promise<void>((r) => srv.listen(socketPath(port), r))
-  return { requests, close: () => { srv.close(); rmSync(socketPath(port), { force: true }) } }
+  return {
+    requests,
+    close: () => {
+      srv.close()
+      rmSync(socketPath(port), { force: true })
+    },
+  }
 }
 
 function tgtadm(port: number, ...args: string[]): Promise<string> {
@@ -51,8 +57,28 @@ t.test('the request bytes are the ones tgt 1.0.85 tgtadm sends', async (t) => {
   const fake = await fakeTgtd(port, () => 0)
   t.teardown(fake.close)
   const cases: [string[], TgtdRequest][] = [
-    [['--mode', 'account', '--op', 'new', '--user', 'alice', '--password', 'Secret1234567890'], { mode: MODE.account, op: OP.new, params: [['user', 'alice'], ['password', 'Secret1234567890']] }],
-    [['--mode', 'account', '--op', 'new', '--user', 'bp_guard_fc29-a.b', '--password', 'Zz09Zz09Zz09'], { mode: MODE.account, op: OP.new, params: [['user', 'bp_guard_fc29-a.b'], ['password', 'Zz09Zz09Zz09']] }],
+    [
+      ['--mode', 'account', '--op', 'new', '--user', 'alice', '--password', 'Secret1234567890'],
+      {
+        mode: MODE.account,
+        op: OP.new,
+        params: [
+          ['user', 'alice'],
+          ['password', 'Secret1234567890'],
+        ],
+      },
+    ],
+    [
+      ['--mode', 'account', '--op', 'new', '--user', 'bp_guard_fc29-a.b', '--password', 'Zz09Zz09Zz09'],
+      {
+        mode: MODE.account,
+        op: OP.new,
+        params: [
+          ['user', 'bp_guard_fc29-a.b'],
+          ['password', 'Zz09Zz09Zz09'],
+        ],
+      },
+    ],
     [['--mode', 'account', '--op', 'delete', '--user', 'alice'], { mode: MODE.account, op: OP.delete, params: [['user', 'alice']] }],
     [['--mode', 'target', '--op', 'show'], { mode: MODE.target, op: OP.show, params: [] }],
   ]

@@ -100,10 +100,15 @@ Target 3: iqn.edu.example.server-01:fc29-bob
 t.test('tgtadm: show output parsed; argument arrays exact', async (t) => {
   t.same(parseTargets(SHOW), [
     {
-      tid: 1, name: 'iqn.edu.example.server-01:fc29-alice',
+      tid: 1,
+      name: 'iqn.edu.example.server-01:fc29-alice',
       sessions: [{ sid: 3, initiator: 'iqn.2008-11.org.linux-kvm', cids: [0] }],
-      luns: [{ lun: 0, type: 'controller' }, { lun: 1, type: 'disk', backingStore: '/var/lib/bootpolicy/exports/fc29/alice.raw' }],
-      accounts: ['alice', 'bp_guard_fc29-alice'], acl: ['ALL'],
+      luns: [
+        { lun: 0, type: 'controller' },
+        { lun: 1, type: 'disk', backingStore: '/var/lib/bootpolicy/exports/fc29/alice.raw' },
+      ],
+      accounts: ['alice', 'bp_guard_fc29-alice'],
+      acl: ['ALL'],
     },
     { tid: 3, name: 'iqn.edu.example.server-01:fc29-bob', sessions: [], luns: [{ lun: 0, type: 'controller' }], accounts: [], acl: [] },
   ])
@@ -143,7 +148,12 @@ t.test('dm-snapshot: detection and the exact command plan (device-mapper cannot 
   t.teardown(d.remove)
   const base = join(d.dir, 'fc29.img')
   writeFileSync(base, Buffer.alloc(1 << 20))
-  const f = fakeRunner({ 'losetup --show --read-only': '/dev/loop0\n', 'blockdev --getsz': '2048\n', 'losetup --show --nooverlap --find': '/dev/loop1\n', 'losetup -j': '/dev/loop1: []: (/x/alice.cow)\n' })
+  const f = fakeRunner({
+    'losetup --show --read-only': '/dev/loop0\n',
+    'blockdev --getsz': '2048\n',
+    'losetup --show --nooverlap --find': '/dev/loop1\n',
+    'losetup -j': '/dev/loop1: []: (/x/alice.cow)\n',
+  })
   let mapped = false
   const dm = new DmSnapshotBackend(f.run, { dataDir: d.dir, exists: async () => mapped })
   const { overlay, device } = dm.paths('fc29', 'alice')
@@ -162,29 +172,39 @@ t.test('dm-snapshot: detection and the exact command plan (device-mapper cannot 
   f.calls.length = 0
   t.same(await dm.ensureDevice('fc29', 'alice', base), { started: false }, 'an existing mapping is adopted')
   await dm.removeDevice('fc29', 'alice')
-  t.same(f.calls, [['dmsetup', 'remove', 'fc29-alice'], ['losetup', '-j', overlay], ['losetup', '-d', '/dev/loop1']])
+  t.same(f.calls, [
+    ['dmsetup', 'remove', 'fc29-alice'],
+    ['losetup', '-j', overlay],
+    ['losetup', '-d', '/dev/loop1'],
+  ])
 })
 
 t.test('qcow2: argument arrays; commas escaped for qemu', async (t) => {
   const q = new Qcow2Backend(fakeRunner().run, { dataDir: '/var/lib/bp', qemuImg: 'qemu-img', qemuStorageDaemon: 'qemu-storage-daemon' })
   t.same(q.createOverlayArgs('/srv/fc29.img', '/var/lib/bp/overlays/fc29/alice.qcow2'), ['create', '-q', '-f', 'qcow2', '-b', '/srv/fc29.img', '-F', 'raw', '/var/lib/bp/overlays/fc29/alice.qcow2'])
   t.same(q.daemonArgs('/o/a,b.qcow2', '/e/a.raw', '/r/a.pid'), [
-    '--daemonize', '--pidfile', '/r/a.pid',
-    '--blockdev', 'driver=file,node-name=file0,filename=/o/a,,b.qcow2',
-    '--blockdev', 'driver=qcow2,node-name=disk0,file=file0',
-    '--export', 'type=fuse,id=export0,node-name=disk0,mountpoint=/e/a.raw,writable=on',
+    '--daemonize',
+    '--pidfile',
+    '/r/a.pid',
+    '--blockdev',
+    'driver=file,node-name=file0,filename=/o/a,,b.qcow2',
+    '--blockdev',
+    'driver=qcow2,node-name=disk0,file=file0',
+    '--export',
+    'type=fuse,id=export0,node-name=disk0,mountpoint=/e/a.raw,writable=on',
   ])
   t.equal(qemuValue('a,b,,c'), 'a,,b,,,,c')
 })
 
-t.test('locks: one key at a time, keys in parallel; a dead owner\'s lock file is taken over', async (t) => {
+t.test("locks: one key at a time, keys in parallel; a dead owner's lock file is taken over", async (t) => {
   const m = new KeyedMutex()
   const order: string[] = []
-  const step = (k: string, ms: number) => m.run(k, async () => {
-    order.push(`${k}+`)
-    await new Promise((r) => setTimeout(r, ms))
-    order.push(`${k}-`)
-  })
+  const step = (k: string, ms: number) =>
+    m.run(k, async () => {
+      order.push(`${k}+`)
+      await new Promise((r) => setTimeout(r, ms))
+      order.push(`${k}-`)
+    })
   await Promise.all([step('a', 30), step('a', 10), step('b', 5)])
   t.same(order, ['a+', 'b+', 'b-', 'a-', 'a+', 'a-'])
   const d = tmp()
@@ -194,7 +214,11 @@ t.test('locks: one key at a time, keys in parallel; a dead owner\'s lock file is
   t.equal(await locks.run('k', async () => readFileSync(join(d.dir, 'k.lock'), 'utf8')), `${process.pid}\n`, 'stale lock replaced')
   t.same(readdirSync(d.dir), [], 'released')
   writeFileSync(join(d.dir, 'k.lock'), `${process.ppid}\n`)
-  await t.rejects(locks.run('k', async () => 1), { code: 'BP_ERR_ISCSI_BUSY' }, 'a live owner keeps it')
+  await t.rejects(
+    locks.run('k', async () => 1),
+    { code: 'BP_ERR_ISCSI_BUSY' },
+    'a live owner keeps it',
+  )
 })
 
 t.test('state files: atomic JSON, no temp files left, records listed in order', async (t) => {
@@ -209,7 +233,10 @@ t.test('state files: atomic JSON, no temp files left, records listed in order', 
   await store.putUser(rec('fc29', 'bob'))
   await store.putUser(rec('fc28', 'zed'))
   await store.putUser(rec('fc29', 'alice'))
-  t.same((await store.listUsers()).map((r) => `${r.instance}/${r.user}`), ['fc28/zed', 'fc29/alice', 'fc29/bob'])
+  t.same(
+    (await store.listUsers()).map((r) => `${r.instance}/${r.user}`),
+    ['fc28/zed', 'fc29/alice', 'fc29/bob'],
+  )
   writeFileSync(join(d.dir, 's', 'users', 'fc29', 'bad.json'), '{')
   await t.rejects(store.listUsers(), { code: 'BP_ERR_ISCSI_STATE' })
 })

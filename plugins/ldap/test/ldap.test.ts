@@ -14,7 +14,12 @@ import { escapeDnValue, escapeFilterValue, fillTemplate } from '../escape.js'
 
 const POLICY = `export default (ctx: any) => ({ kind: 'exit', message: JSON.stringify({ auth: ctx.auth, ldap: ctx.plugins.ldap ?? null }) })`
 const shown = (body: string): { auth: Record<string, unknown>; ldap: Record<string, unknown> | null } =>
-  JSON.parse(parseScript(body).commands.find((c) => c.argv[0] === 'echo')?.argv.slice(1).join(' ') ?? 'null')
+  JSON.parse(
+    parseScript(body)
+      .commands.find((c) => c.argv[0] === 'echo')
+      ?.argv.slice(1)
+      .join(' ') ?? 'null',
+  )
 const hex = (s: string): string => (Buffer.from(s).toString('hex').match(/../g) ?? []).join(':')
 const login = (username: string, password: string, extra = ''): string => `/boot?username_hex=${hex(username)}&password_hex=${hex(password)}${extra}`
 
@@ -59,12 +64,18 @@ t.test('simple bind with a DN template: good, wrong, unknown, empty password; gr
   const { bp } = await app(t, { url: slapd.url, bindDn })
   const { alice, bob } = slapd.users
   t.match(shown((await bp.app.inject(login(alice.uid, alice.password))).body).auth, {
-    status: 'authenticated', username: 'alice', principal: { name: 'alice', groups: ['lab', 'staff'], source: 'ldap' },
+    status: 'authenticated',
+    username: 'alice',
+    principal: { name: 'alice', groups: ['lab', 'staff'], source: 'ldap' },
   })
   t.match(shown((await bp.app.inject(login(bob.uid, bob.password))).body).auth, { status: 'authenticated', principal: { name: 'bob.smith', groups: ['staff'] } })
   t.same(shown((await bp.app.inject(login(alice.uid, 'wrong'))).body).auth, { status: 'failed', username: 'alice', reason: 'unknown user or wrong password' })
   t.same(shown((await bp.app.inject(login('mallory', 'whatever'))).body).auth, { status: 'failed', username: 'mallory', reason: 'unknown user or wrong password' })
-  t.same(shown((await bp.app.inject(login(alice.uid, ''))).body).auth, { status: 'failed', username: 'alice', reason: 'unknown user or wrong password' }, 'an empty password is refused, never an unauthenticated bind')
+  t.same(
+    shown((await bp.app.inject(login(alice.uid, ''))).body).auth,
+    { status: 'failed', username: 'alice', reason: 'unknown user or wrong password' },
+    'an empty password is refused, never an unauthenticated bind',
+  )
 })
 
 t.test('injection attempts in usernames never reach the directory as filter syntax', async (t) => {
@@ -125,8 +136,14 @@ t.test('host facts by MAC, cached; slapd down: clear error, requests still answe
   t.equal(seen.ldap, null, 'enrich failed: no slot')
   t.same(seen.auth, { status: 'failed', username: 'alice', reason: 'authentication service unavailable' })
   const failures = logs.records().filter((r) => r.msg === 'plugin hook failed')
-  t.ok(failures.some((r) => r.hook === 'enrich' && /LDAP server ldap:\/\/127\.0\.0\.1:\d+ unavailable: .*ECONNREFUSED/.test((r.err as { message: string }).message)), 'enrich failure names the server')
-  t.ok(failures.some((r) => r.hook === 'authenticate' && r.plugin === 'ldap'), 'authenticate failure logged with plugin and hook')
+  t.ok(
+    failures.some((r) => r.hook === 'enrich' && /LDAP server ldap:\/\/127\.0\.0\.1:\d+ unavailable: .*ECONNREFUSED/.test((r.err as { message: string }).message)),
+    'enrich failure names the server',
+  )
+  t.ok(
+    failures.some((r) => r.hook === 'authenticate' && r.plugin === 'ldap'),
+    'authenticate failure logged with plugin and hook',
+  )
 
   await slapd.start()
   t.match(shown((await bp.app.inject(login(users.alice.uid, users.alice.password))).body).auth, { status: 'authenticated' }, 'an outage is not counted as a failed login')
@@ -134,17 +151,30 @@ t.test('host facts by MAC, cached; slapd down: clear error, requests still answe
 
 t.test('hazard: the LDAP principal name is the username as typed (ALICE and alice are two principals)', async (t) => {
   const { alice } = slapd.users
-  for (const options of [{ url: slapd.url, bindDn }, { url: slapd.url, userSearch: { base: `ou=people,${BASE_DN}` }, serviceAccount: { dn: slapd.serviceDn, password: slapd.servicePassword } }]) {
+  for (const options of [
+    { url: slapd.url, bindDn },
+    { url: slapd.url, userSearch: { base: `ou=people,${BASE_DN}` }, serviceAccount: { dn: slapd.serviceDn, password: slapd.servicePassword } },
+  ]) {
     const { bp } = await app(t, options)
     for (const typed of ['ALICE', 'Alice', 'alice']) {
-      t.match(shown((await bp.app.inject(login(typed, alice.password))).body).auth, {
-        status: 'authenticated', username: typed, principal: { name: 'alice', groups: ['lab', 'staff'], source: 'ldap' },
-      }, `${typed} → the directory's uid (${options.bindDn ? 'bind DN template' : 'search-then-bind'})`)
+      t.match(
+        shown((await bp.app.inject(login(typed, alice.password))).body).auth,
+        {
+          status: 'authenticated',
+          username: typed,
+          principal: { name: 'alice', groups: ['lab', 'staff'], source: 'ldap' },
+        },
+        `${typed} → the directory's uid (${options.bindDn ? 'bind DN template' : 'search-then-bind'})`,
+      )
     }
   }
   // A directory attribute other than uid names the principal when configured.
   const { bp } = await app(t, { url: slapd.url, bindDn, principalAttribute: 'cn' })
   t.match(shown((await bp.app.inject(login('BOB.SMITH', slapd.users.bob.password))).body).auth, { status: 'authenticated', principal: { name: 'bob.smith' } })
   const { bp: noAttr } = await app(t, { url: slapd.url, bindDn, principalAttribute: 'employeeNumber' })
-  t.match(shown((await noAttr.app.inject(login('alice', alice.password))).body).auth, { status: 'failed', reason: 'authentication service unavailable' }, 'an entry without the attribute is an error, never a login under the typed name')
+  t.match(
+    shown((await noAttr.app.inject(login('alice', alice.password))).body).auth,
+    { status: 'failed', reason: 'authentication service unavailable' },
+    'an entry without the attribute is an error, never a login under the typed name',
+  )
 })

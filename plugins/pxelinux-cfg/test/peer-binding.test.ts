@@ -92,9 +92,9 @@ async function fetchAll(fetch: Fetch, from: string): Promise<Record<string, stri
   return out
 }
 
-const roleOf = (body: string | undefined): string | undefined => body === undefined ? undefined : /role=(\S+)/.exec(body)?.[1]
+const roleOf = (body: string | undefined): string | undefined => (body === undefined ? undefined : /role=(\S+)/.exec(body)?.[1])
 
-t.test('hazard: a host claiming another machine\'s uuid, mac and ip= does not replace that machine\'s files', async (t) => {
+t.test("hazard: a host claiming another machine's uuid, mac and ip= does not replace that machine's files", async (t) => {
   const { boot, overHttp } = await start(t)
   await boot(victimQuery, VICTIM)
   await boot(attackQuery, ATTACKER)
@@ -119,11 +119,18 @@ for (const [transport, fetcher] of [
     await s.boot(attackQuery, ATTACKER)
 
     const bystander = await fetchAll(fetch, BYSTANDER)
-    t.same(Object.values(bystander).filter((b) => b !== undefined), [], 'an address that never asked /boot gets none of the names')
+    t.same(
+      Object.values(bystander).filter((b) => b !== undefined),
+      [],
+      'an address that never asked /boot gets none of the names',
+    )
     const attacker = await fetchAll(fetch, ATTACKER)
-    t.notOk(Object.values(attacker).some((b) => roleOf(b) === 'victim'), "the attacker never gets the victim's file")
+    t.notOk(
+      Object.values(attacker).some((b) => roleOf(b) === 'victim'),
+      "the attacker never gets the victim's file",
+    )
     t.equal(attacker['pxelinux.cfg/7F000002'], undefined, "the victim's address in hex: nothing for another address")
-    t.equal(roleOf(attacker[`pxelinux.cfg/01-${MAC.replaceAll(':', '-')}`]), 'evil', 'the claimed MAC names only the claimant\'s own file, for the claimant')
+    t.equal(roleOf(attacker[`pxelinux.cfg/01-${MAC.replaceAll(':', '-')}`]), 'evil', "the claimed MAC names only the claimant's own file, for the claimant")
 
     const victim = await fetchAll(fetch, VICTIM)
     t.equal(roleOf(victim[`pxelinux.cfg/${swapUuid(UUID)}`]), 'victim', 'the first name pxelinux tries')
@@ -132,7 +139,7 @@ for (const [transport, fetcher] of [
   })
 }
 
-t.test('hazard: one host claiming many identities does not evict other machines\' files', async (t) => {
+t.test("hazard: one host claiming many identities does not evict other machines' files", async (t) => {
   const { boot, overHttp } = await start(t, { maxClients: 4 })
   await boot(victimQuery, VICTIM)
   for (let i = 0; i < 20; i++) {

@@ -11,7 +11,13 @@ const seed003: PxelinuxConfig = {
   entries: [
     { label: 'local', menuLabel: 'Boot from the ^local disk', kernel: 'chain.c32', append: 'hd0' },
     { label: 'install', menuLabel: 'Debian installer', kernel: 'debian-installer/amd64/linux', initrd: 'debian-installer/amd64/initrd.gz', append: 'priority=low console=ttyS0,115200n8' },
-    { label: 'rescue', kernel: 'http://192.168.2.14/tftpboot/sysresccd/boot/x86_64/vmlinuz', initrd: 'sysresccd/boot/intel_ucode.img,sysresccd/boot/x86_64/sysresccd.img', append: 'archisobasedir=sysresccd ip=dhcp archiso_http_srv=http://192.168.2.14/tftpboot/ checksum', sysappend: 3 },
+    {
+      label: 'rescue',
+      kernel: 'http://192.168.2.14/tftpboot/sysresccd/boot/x86_64/vmlinuz',
+      initrd: 'sysresccd/boot/intel_ucode.img,sysresccd/boot/x86_64/sysresccd.img',
+      append: 'archisobasedir=sysresccd ip=dhcp archiso_http_srv=http://192.168.2.14/tftpboot/ checksum',
+      sysappend: 3,
+    },
   ],
 }
 

@@ -15,12 +15,15 @@ const helpers = fileURLToPath(new URL('../policy-helpers.ts', import.meta.url))
 t.test('seed 003/004 scenario: cases pass; build01 chains lpxelinux.0 and reads its own pxelinux.cfg/01-<mac>', async (t) => {
   const state = mkdtempSync(join(tmpdir(), 'bp-pxe-scenario-'))
   t.teardown(() => rmSync(state, { recursive: true, force: true }))
-  const config = validateConfig({
-    policies: { dir: policiesDir, watch: false },
-    log: { level: 'silent' },
-    stateDir: state,
-    plugins: [{ name: 'pxelinux-cfg', options: { lpxelinuxUrl: 'http://192.168.2.14/files/lpxelinux.0' } }],
-  }, PACKAGE_ROOT)
+  const config = validateConfig(
+    {
+      policies: { dir: policiesDir, watch: false },
+      log: { level: 'silent' },
+      stateDir: state,
+      plugins: [{ name: 'pxelinux-cfg', options: { lpxelinuxUrl: 'http://192.168.2.14/files/lpxelinux.0' } }],
+    },
+    PACKAGE_ROOT,
+  )
   const bp = await build(config)
   t.teardown(() => bp.close())
 

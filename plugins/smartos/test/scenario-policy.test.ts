@@ -19,12 +19,15 @@ const helpers = fileURLToPath(new URL('../policy-helpers.ts', import.meta.url))
 async function app(t: Tap) {
   const tree = smartosTree()
   t.teardown(() => tree.remove())
-  const config = validateConfig({
-    policies: { dir: policiesDir, watch: false },
-    log: { level: 'silent' },
-    stateDir: join(tree.root, '..', 'var'),
-    plugins: [{ name: 'smartos', options: { root: tree.root, urlPrefix: 'http://10.1.1.7/smartos', rootShadow: HASH } }],
-  }, PACKAGE_ROOT)
+  const config = validateConfig(
+    {
+      policies: { dir: policiesDir, watch: false },
+      log: { level: 'silent' },
+      stateDir: join(tree.root, '..', 'var'),
+      plugins: [{ name: 'smartos', options: { root: tree.root, urlPrefix: 'http://10.1.1.7/smartos', rootShadow: HASH } }],
+    },
+    PACKAGE_ROOT,
+  )
   const bp = await build(config)
   t.teardown(() => bp.close())
   return bp
@@ -61,7 +64,14 @@ t.test('with builds: the seed 002 menu, item by item, and the newest build after
     '--gap',
     'bp_m0_i14 Exit (boot local disk)',
   ])
-  t.equal(commands.find((c) => c.argv[0] === 'menu')?.argv.slice(1).join(' '), "Welcome to iPXE's Boot Menu", 'menu joins its arguments')
+  t.equal(
+    commands
+      .find((c) => c.argv[0] === 'menu')
+      ?.argv.slice(1)
+      .join(' '),
+    "Welcome to iPXE's Boot Menu",
+    'menu joins its arguments',
+  )
   t.same(commands.find((c) => c.argv[0] === 'set' && c.argv[1] === 'bp_m0_t')?.argv, ['set', 'bp_m0_t', '30000'])
   t.match(commands.find((c) => c.argv[0] === 'choose')?.argv.join(' '), /--default bp_m0_i2/)
   const kernels = commands.filter((c) => c.argv[0] === 'kernel').map((c) => c.argv.slice(1).join(' '))
@@ -80,8 +90,17 @@ t.test('helper: one build gives one option; no builds give no menu', async (t) =
   t.equal(smartosMenu(ctx(undefined)), undefined)
   t.equal(smartosMenu(ctx([])), undefined)
   const one = smartosMenu(ctx(['20130808T195337Z']))!
-  t.same(one.items.filter((i) => 'id' in i).map((i) => (i as { id: string }).id), ['smartos', 'smartos_noimport', 'shell', 'reboot', 'exit'])
+  t.same(
+    one.items.filter((i) => 'id' in i).map((i) => (i as { id: string }).id),
+    ['smartos', 'smartos_noimport', 'shell', 'reboot', 'exit'],
+  )
   const three = smartosMenu(ctx(['20140101T000000Z', '20130808T195337Z', '20130405T010449Z']), { builds: 3, timeoutMs: 5000 })!
-  t.same(three.items.filter((i) => 'id' in i).map((i) => (i as { id: string }).id).slice(0, 6), ['smartos', 'smartos_noimport', 'smartos2', 'smartos_noimport2', 'smartos3', 'smartos_noimport3'])
+  t.same(
+    three.items
+      .filter((i) => 'id' in i)
+      .map((i) => (i as { id: string }).id)
+      .slice(0, 6),
+    ['smartos', 'smartos_noimport', 'smartos2', 'smartos_noimport2', 'smartos3', 'smartos_noimport3'],
+  )
   t.equal(three.timeoutMs, 5000)
 })

@@ -16,10 +16,7 @@ t.test('scan: complete builds newest first; the platform-<build> mistake and mis
   t.teardown(() => tree.remove())
   const found = await scanBuilds(tree.root)
   t.same(found.builds, ['20130808T195337Z', '20130405T010449Z'])
-  t.same(found.problems.sort(), [
-    '20120101T000000Z: missing platform/i86pc/amd64/boot_archive',
-    '20121004T212912Z: rename 20121004T212912Z/platform-20121004T212912Z to 20121004T212912Z/platform',
-  ])
+  t.same(found.problems.sort(), ['20120101T000000Z: missing platform/i86pc/amd64/boot_archive', '20121004T212912Z: rename 20121004T212912Z/platform-20121004T212912Z to 20121004T212912Z/platform'])
 })
 
 async function app(t: Tap, policy: string, options: Record<string, unknown> = {}) {
@@ -38,8 +35,17 @@ async function app(t: Tap, policy: string, options: Record<string, unknown> = {}
 t.test('enrich: policies see the builds, newest first', async (t) => {
   const { bp, logs } = await app(t, `export default (ctx: any) => ({ kind: 'exit', message: JSON.stringify(ctx.plugins.smartos) })`)
   const res = await bp.app.inject('/boot?mac=52:54:00:12:34:56')
-  t.equal(argvs(res.body).find((a) => a[0] === 'echo')?.slice(1).join(' '), '{"builds":["20130808T195337Z","20130405T010449Z"]}')
-  t.ok(logs.records().some((r) => r.msg === 'smartos build skipped' && /rename/.test(String(r.problem))), 'the rename mistake is logged')
+  t.equal(
+    argvs(res.body)
+      .find((a) => a[0] === 'echo')
+      ?.slice(1)
+      .join(' '),
+    '{"builds":["20130808T195337Z","20130405T010449Z"]}',
+  )
+  t.ok(
+    logs.records().some((r) => r.msg === 'smartos build skipped' && /rename/.test(String(r.problem))),
+    'the rename mistake is logged',
+  )
 })
 
 t.test('smartos.boot renders kernel -B …, module, boot; iPXE hands the kernel root_shadow exactly', async (t) => {
@@ -51,7 +57,10 @@ export default (ctx: any) => smartosBoot(smartosBuilds(ctx)[0]!, { noimport: ctx
   const cmds = argvs(res.body)
   const kernel = cmds.find((a) => a[0] === 'kernel')!
   t.same(kernel, ['kernel', '/files/smartos/20130808T195337Z/platform/i86pc/kernel/amd64/unix', '-B', `console=text,root_shadow='${HASH}',smartos=true`])
-  t.same(cmds.find((a) => a[0] === 'module'), ['module', '/files/smartos/20130808T195337Z/platform/i86pc/amd64/boot_archive'])
+  t.same(
+    cmds.find((a) => a[0] === 'module'),
+    ['module', '/files/smartos/20130808T195337Z/platform/i86pc/amd64/boot_archive'],
+  )
   t.ok(cmds.some((a) => a[0] === 'boot'))
   t.notMatch(res.body, /\$\{(?!bpv\d+:string\}|bp-req\})/, 'no other expansion in the script')
   t.matchSnapshot(res.body.replace(/set bp-req \S+/, 'set bp-req <id>'), 'rendered script')

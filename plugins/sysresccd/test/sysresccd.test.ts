@@ -33,11 +33,22 @@ export default (ctx: any) => sysresccdBoot({ ...(ctx.params.bits ? { bits: ctx.p
 t.test('archiso: kernel arguments of the SystemRescue PXE docs, microcode before the initramfs, names for UEFI', async (t) => {
   const { bp, logs } = await app(t, archisoTree(), BOOT, { keymap: 'de', urlPrefix: '/files/sysresccd/', args: ['nofirewall'] })
   const res = await bp.app.inject('/boot?mac=52:54:00:12:34:56&buildarch=x86_64&platform=efi')
-  t.same(find(res.body, 'kernel'), [[
-    'kernel', '/files/sysresccd/sysresccd/boot/x86_64/vmlinuz',
-    'archisobasedir=sysresccd', 'ip=dhcp', `archiso_http_srv=${HTTP_BASE}`, 'checksum', 'setkmap=de', 'BOOTIF=01-52-54-00-12-34-56', 'nofirewall',
-    'initrd=intel_ucode.img', 'initrd=amd_ucode.img', 'initrd=sysresccd.img',
-  ]])
+  t.same(find(res.body, 'kernel'), [
+    [
+      'kernel',
+      '/files/sysresccd/sysresccd/boot/x86_64/vmlinuz',
+      'archisobasedir=sysresccd',
+      'ip=dhcp',
+      `archiso_http_srv=${HTTP_BASE}`,
+      'checksum',
+      'setkmap=de',
+      'BOOTIF=01-52-54-00-12-34-56',
+      'nofirewall',
+      'initrd=intel_ucode.img',
+      'initrd=amd_ucode.img',
+      'initrd=sysresccd.img',
+    ],
+  ])
   t.same(find(res.body, 'initrd'), [
     ['initrd', '--name', 'intel_ucode.img', '/files/sysresccd/sysresccd/boot/intel_ucode.img'],
     ['initrd', '--name', 'amd_ucode.img', '/files/sysresccd/sysresccd/boot/amd_ucode.img'],
@@ -48,13 +59,25 @@ t.test('archiso: kernel arguments of the SystemRescue PXE docs, microcode before
   t.ok(logs.records().some((r) => r.msg === 'SystemRescue found' && r.layout === 'archiso' && r.version === '11.02' && r.checksum === 'verified'))
 
   const us = await bp.app.inject('/boot?km=us')
-  t.same(find(us.body, 'kernel')[0]!.slice(1, 7), ['/files/sysresccd/sysresccd/boot/x86_64/vmlinuz', 'archisobasedir=sysresccd', 'ip=dhcp', `archiso_http_srv=${HTTP_BASE}`, 'checksum', 'setkmap=us'], 'no BOOTIF without a MAC; keymap per decision')
+  t.same(
+    find(us.body, 'kernel')[0]!.slice(1, 7),
+    ['/files/sysresccd/sysresccd/boot/x86_64/vmlinuz', 'archisobasedir=sysresccd', 'ip=dhcp', `archiso_http_srv=${HTTP_BASE}`, 'checksum', 'setkmap=us'],
+    'no BOOTIF without a MAC; keymap per decision',
+  )
 })
 
 t.test('archiso without microcode or checksum file: no ucode initrds, no `checksum`, a warning', async (t) => {
   const { bp, logs } = await app(t, archisoTree({ ucode: false, checksum: 'none' }), BOOT)
   const res = await bp.app.inject('/boot')
-  t.same(find(res.body, 'kernel')[0], ['kernel', `${HTTP_BASE}sysresccd/boot/x86_64/vmlinuz`, 'archisobasedir=sysresccd', 'ip=dhcp', `archiso_http_srv=${HTTP_BASE}`, 'setkmap=us', 'initrd=sysresccd.img'])
+  t.same(find(res.body, 'kernel')[0], [
+    'kernel',
+    `${HTTP_BASE}sysresccd/boot/x86_64/vmlinuz`,
+    'archisobasedir=sysresccd',
+    'ip=dhcp',
+    `archiso_http_srv=${HTTP_BASE}`,
+    'setkmap=us',
+    'initrd=sysresccd.img',
+  ])
   t.ok(logs.records().some((r) => r.msg === 'no checksum file beside the root file system; not verified'))
 })
 
@@ -65,14 +88,20 @@ t.test('checksum: a mismatch stops setup with the file, both digests and what to
     tree.remove()
     dir.remove()
   })
-  const cfg = (options: Record<string, unknown> = {}) => dir.config({ stateDir: join(tree.base, 'var'), plugins: [{ name: 'sysresccd', options: { root: tree.root, httpBase: HTTP_BASE, ...options } }] })
-  await t.rejects(build(cfg()), { code: 'BP_ERR_PLUGIN_HOOK', message: /airootfs\.sfs: sha512 mismatch: sysresccd\/x86_64\/airootfs\.sha512 says [0-9a-f]{128}, the file hashes to [0-9a-f]{128}; copy it again/ })
+  const cfg = (options: Record<string, unknown> = {}) =>
+    dir.config({ stateDir: join(tree.base, 'var'), plugins: [{ name: 'sysresccd', options: { root: tree.root, httpBase: HTTP_BASE, ...options } }] })
+  await t.rejects(build(cfg()), {
+    code: 'BP_ERR_PLUGIN_HOOK',
+    message: /airootfs\.sfs: sha512 mismatch: sysresccd\/x86_64\/airootfs\.sha512 says [0-9a-f]{128}, the file hashes to [0-9a-f]{128}; copy it again/,
+  })
   const skipped = await build(cfg({ verifyChecksum: false }))
   await skipped.close()
   t.pass('verifyChecksum: false starts anyway')
   const legacy = legacyTree({ checksum: 'bad' })
   t.teardown(() => legacy.remove())
-  await t.rejects(build(dir.config({ stateDir: join(legacy.base, 'var'), plugins: [{ name: 'sysresccd', options: { root: legacy.root, httpBase: HTTP_BASE } }] })), { message: /sysrcd\.dat: md5 mismatch/ })
+  await t.rejects(build(dir.config({ stateDir: join(legacy.base, 'var'), plugins: [{ name: 'sysresccd', options: { root: legacy.root, httpBase: HTTP_BASE } }] })), {
+    message: /sysrcd\.dat: md5 mismatch/,
+  })
 })
 
 t.test('checksum: a verified file is not hashed again at the next start; a changed one is', async (t) => {
@@ -121,10 +150,17 @@ export default () => menu({ items: [sysresccdItem('a', 'A', { bits: 'cpuid' }), 
   const { bp } = await app(t, legacyTree(), policy)
   const res = await bp.app.inject('/boot')
   const { labels, commands } = parseScript(res.body)
-  t.same(commands.filter((c) => c.argv[0] === 'cpuid').map((c) => c.argv), [
-    ['cpuid', '--ext', '29'], ['goto', 'sysresccd_0_64'], ['goto', 'sysresccd_0_32'],
-    ['cpuid', '--ext', '29'], ['goto', 'sysresccd_1_64'], ['goto', 'sysresccd_1_32'],
-  ].filter((a) => a[0] === 'cpuid'))
+  t.same(
+    commands.filter((c) => c.argv[0] === 'cpuid').map((c) => c.argv),
+    [
+      ['cpuid', '--ext', '29'],
+      ['goto', 'sysresccd_0_64'],
+      ['goto', 'sysresccd_0_32'],
+      ['cpuid', '--ext', '29'],
+      ['goto', 'sysresccd_1_64'],
+      ['goto', 'sysresccd_1_32'],
+    ].filter((a) => a[0] === 'cpuid'),
+  )
   t.ok(['sysresccd_0_64', 'sysresccd_0_32', 'sysresccd_1_64', 'sysresccd_1_32'].every((l) => labels.includes(l)))
   t.equal(new Set(labels).size, labels.length, 'no duplicate label')
   t.match(res.body, /cpuid --ext 29 && goto sysresccd_0_64 \|\| goto sysresccd_0_32\n:sysresccd_0_64\nkernel \S+rescue64 /)
@@ -135,7 +171,8 @@ t.test('validation: bits the tree cannot boot, bad keymap, unknown field', async
   const policy = `export default (ctx: any) => ({ kind: 'sysresccd.boot', ...JSON.parse(ctx.params.d ?? '{}') })`
   const only32 = await app(t, legacyTree({ kernels: [32] }), policy)
   const archiso = await app(t, archisoTree(), policy)
-  const problem = async (bp: typeof only32.bp, d: object) => (await bp.engine.handle({ query: `d=${encodeURIComponent(JSON.stringify(d))}`, remoteAddress: '127.0.0.1', requestId: 'x' })).record.error?.message
+  const problem = async (bp: typeof only32.bp, d: object) =>
+    (await bp.engine.handle({ query: `d=${encodeURIComponent(JSON.stringify(d))}`, remoteAddress: '127.0.0.1', requestId: 'x' })).record.error?.message
   t.match(await problem(only32.bp, { bits: 64 }), /isolinux\/rescue64 is missing/)
   t.match(await problem(archiso.bp, { bits: 32 }), /only a 64-bit kernel/)
   t.match(await problem(archiso.bp, { keymap: 'de us' }), /keymap: expected/)

@@ -38,5 +38,8 @@ t.test("hazard: after login the user's real password stays in iPXE's username/pa
     t.ok(argv.includes(shown), `${shown}: ${q}`)
   }
   const anonymous = await lines('mac=52-54-00-00-00-01')
-  t.notOk(anonymous.some((l) => l.startsWith('clear ')), 'a request without credentials has nothing to clear')
+  t.notOk(
+    anonymous.some((l) => l.startsWith('clear ')),
+    'a request without credentials has nothing to clear',
+  )
 })

@@ -93,10 +93,11 @@ t.test('bootpolicy over HTTPS: openssl s_client negotiates TLS 1.2 with a seed 0
   await bp.app.listen({ host: '127.0.0.1', port: 0 })
   const { port } = bp.app.server.address() as { port: number }
 
-  const r = await sClient(openssl, [
-    '-connect', `127.0.0.1:${port}`, '-tls1_2', '-cipher', IPXE_CIPHERS, '-ign_eof',
-    '-CAfile', cert.certFile, '-verify_ip', '127.0.0.1', '-verify_return_error',
-  ], 'GET /boot HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n')
+  const r = await sClient(
+    openssl,
+    ['-connect', `127.0.0.1:${port}`, '-tls1_2', '-cipher', IPXE_CIPHERS, '-ign_eof', '-CAfile', cert.certFile, '-verify_ip', '127.0.0.1', '-verify_return_error'],
+    'GET /boot HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n',
+  )
   t.equal(r.status, 0, r.stderr)
   const cipher = /Cipher is (\S+)/.exec(r.stdout)?.[1] ?? /Cipher\s*:\s*(\S+)/.exec(r.stdout)?.[1]
   t.ok(cipher && IPXE_CIPHERS.split(':').includes(cipher), `negotiated ${cipher}`)

@@ -15,7 +15,12 @@ import { BASE_DN, startSlapd } from '../../helpers/slapd.js'
 
 const POLICY = `export default (ctx: any) => ({ kind: 'exit', message: JSON.stringify(ctx.auth) })`
 const shown = (body: string): { status: string; reason?: string } =>
-  JSON.parse(parseScript(body).commands.find((c) => c.argv[0] === 'echo')?.argv.slice(1).join(' ') ?? 'null') as { status: string; reason?: string }
+  JSON.parse(
+    parseScript(body)
+      .commands.find((c) => c.argv[0] === 'echo')
+      ?.argv.slice(1)
+      .join(' ') ?? 'null',
+  ) as { status: string; reason?: string }
 
 type App = Awaited<ReturnType<typeof build>>
 
@@ -24,7 +29,9 @@ async function slowApp(t: { teardown(fn: () => unknown): void }, sleepMs: number
   t.teardown(() => dir.remove())
   const file = join(dir.dir, 'slow.mjs')
   // A backend that takes `sleepMs` per attempt: refuses every password, or fails (an outage) for users named down*.
-  writeFileSync(file, `
+  writeFileSync(
+    file,
+    `
     const state = { calls: 0, running: 0, maxRunning: 0 }
     globalThis.__bpSlow = state
     export default () => ({ name: 'slow', version: '1.0.0', bootpolicy: '^0.1.0', hooks: {
@@ -34,7 +41,8 @@ async function slowApp(t: { teardown(fn: () => unknown): void }, sleepMs: number
         state.running--
         if (c.username.startsWith('down')) throw new Error('backend down')
         return { failed: 'wrong password' }
-      } } })`)
+      } } })`,
+  )
   const bp = await build(dir.config({ plugins: [{ name: 'slow', path: file }], ...overrides }), { logger: captureLogs('info').logger })
   t.teardown(() => bp.close())
   const state = (): { calls: number; running: number; maxRunning: number } => (globalThis as unknown as { __bpSlow: { calls: number; running: number; maxRunning: number } }).__bpSlow
@@ -102,5 +110,9 @@ t.test('hazard: parallel login guesses bypass the rate limits (real slapd)', asy
   const oneAddress = await burst(bp, (i) => `nobody${i}`, '192.0.2.51')
   t.ok(refused(oneAddress) <= 20, `one address: ${refused(oneAddress)} guesses reached slapd (at most 20)`)
   t.ok(refused(oneAddress) >= 1)
-  t.match(shown((await bp.app.inject({ url: `/boot?username=alice&password=${slapd.users.alice.password}`, remoteAddress: '192.0.2.52' })).body), { status: 'failed', reason: /^too many failed attempts/ }, 'alice stays limited even with her real password')
+  t.match(
+    shown((await bp.app.inject({ url: `/boot?username=alice&password=${slapd.users.alice.password}`, remoteAddress: '192.0.2.52' })).body),
+    { status: 'failed', reason: /^too many failed attempts/ },
+    'alice stays limited even with her real password',
+  )
 })

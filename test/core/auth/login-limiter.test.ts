@@ -54,20 +54,28 @@ t.test('memory is bounded; bad limits are refused', async (t) => {
 })
 
 const shown = (body: string): Record<string, unknown> =>
-  JSON.parse(parseScript(body).commands.find((c) => c.argv[0] === 'echo')?.argv.slice(1).join(' ') ?? 'null') as Record<string, unknown>
+  JSON.parse(
+    parseScript(body)
+      .commands.find((c) => c.argv[0] === 'echo')
+      ?.argv.slice(1)
+      .join(' ') ?? 'null',
+  ) as Record<string, unknown>
 
 t.test('through the plugin host: no backend call while limited, the reason in ctx.auth, success resets', async (t) => {
   const dir = tempPolicies({ 'p.ts': `export default (ctx: any) => ({ kind: 'exit', message: JSON.stringify(ctx.auth) })` })
   t.teardown(() => dir.remove())
   const file = join(dir.dir, 'counting.mjs')
-  writeFileSync(file, `
+  writeFileSync(
+    file,
+    `
     globalThis.__bpAuthCalls = 0
     export default () => ({ name: 'counting', version: '1.0.0', bootpolicy: '^0.1.0', hooks: {
       authenticate: async (ctx, c) => {
         globalThis.__bpAuthCalls++
         if (c.password === 'down') throw new Error('backend down')
         return c.password === 'right' ? { principal: { name: c.username, groups: [], source: '' } } : { failed: 'wrong password' }
-      } } })`)
+      } } })`,
+  )
   const logs = captureLogs('info')
   const bp = await build(dir.config({ plugins: [{ name: 'counting', path: file }] }), { logger: logs.logger })
   t.teardown(() => bp.close())
@@ -136,10 +144,13 @@ t.test('hazard: through the plugin host, an IPv6 /64 and a username flood cannot
   const dir = tempPolicies({ 'p.ts': `export default (ctx: any) => ({ kind: 'exit', message: JSON.stringify(ctx.auth) })` })
   t.teardown(() => dir.remove())
   const file = join(dir.dir, 'refusing.mjs')
-  writeFileSync(file, `
+  writeFileSync(
+    file,
+    `
     globalThis.__bpRefusals = 0
     export default () => ({ name: 'refusing', version: '1.0.0', bootpolicy: '^0.1.0', hooks: {
-      authenticate: async (ctx, c) => { globalThis.__bpRefusals++; return { failed: 'wrong password' } } } })`)
+      authenticate: async (ctx, c) => { globalThis.__bpRefusals++; return { failed: 'wrong password' } } } })`,
+  )
   const bp = await build(dir.config({ plugins: [{ name: 'refusing', path: file }], auth: { limits: { maxKeys: 100, maxLimitedKeys: 100 } } }), { logger: captureLogs('info').logger })
   t.teardown(() => bp.close())
   const calls = (): number => (globalThis as { __bpRefusals?: number }).__bpRefusals ?? 0

@@ -44,15 +44,18 @@ t.test('no password in logs, metrics, responses or errors: PAM, Kerberos and LDA
 
   const dir = tempPolicies({ 'p.ts': `export default (ctx: any) => ({ kind: 'exit', message: JSON.stringify({ ctx }) })` })
   t.teardown(() => dir.remove())
-  const bp = await build(dir.config({
-    log: { level: 'trace' },
-    stateDir: `${dir.dir}/state`,
-    plugins: [
-      { name: 'auth-pam', options: { service: pamUser.service } },
-      { name: 'auth-kerberos', options: { realm: kdc.realm, service: kdc.service, keytab: kdc.keytab, krb5Config: kdc.krb5Config } },
-      { name: 'ldap', options: { url: slapd.url, userSearch: { base: `ou=people,${BASE_DN}` }, serviceAccount: { dn: slapd.serviceDn, password: slapd.servicePassword } } },
-    ],
-  }), { logger: logs.logger })
+  const bp = await build(
+    dir.config({
+      log: { level: 'trace' },
+      stateDir: `${dir.dir}/state`,
+      plugins: [
+        { name: 'auth-pam', options: { service: pamUser.service } },
+        { name: 'auth-kerberos', options: { realm: kdc.realm, service: kdc.service, keytab: kdc.keytab, krb5Config: kdc.krb5Config } },
+        { name: 'ldap', options: { url: slapd.url, userSearch: { base: `ou=people,${BASE_DN}` }, serviceAccount: { dn: slapd.serviceDn, password: slapd.servicePassword } } },
+      ],
+    }),
+    { logger: logs.logger },
+  )
   t.teardown(() => bp.close())
 
   const secrets: string[] = [pamPassword, krbPassword, ldapPassword]
@@ -64,7 +67,11 @@ t.test('no password in logs, metrics, responses or errors: PAM, Kerberos and LDA
       : `/boot?mac=52:54:00:aa:bb:cc&username=${encodeURIComponent(username)}&password=${encodeURIComponent(password)}`
     const res = await bp.app.inject(url)
     bodies.push(res.body)
-    const echo = parseScript(res.body).commands.find((c) => c.argv[0] === 'echo')?.argv.slice(1).join(' ') ?? '{}'
+    const echo =
+      parseScript(res.body)
+        .commands.find((c) => c.argv[0] === 'echo')
+        ?.argv.slice(1)
+        .join(' ') ?? '{}'
     return (JSON.parse(echo) as { ctx: { auth: Record<string, unknown> } }).ctx.auth
   }
 
@@ -80,9 +87,18 @@ t.test('no password in logs, metrics, responses or errors: PAM, Kerberos and LDA
   t.match(await send('nobody-at-all', secret('unknown'), false), { status: 'failed', reason: 'unknown user or wrong password' }, 'unknown everywhere')
 
   const metrics = (await bp.app.inject('/metrics')).body
-  t.ok(logs.lines.some((l) => l.includes('request completed')), 'the access log was captured')
-  t.ok(logs.lines.some((l) => l.includes('"msg":"decision"')), 'the decision log was captured')
-  t.ok(logs.lines.some((l) => l.includes('plugin hook failed')), 'the error path was logged')
+  t.ok(
+    logs.lines.some((l) => l.includes('request completed')),
+    'the access log was captured',
+  )
+  t.ok(
+    logs.lines.some((l) => l.includes('"msg":"decision"')),
+    'the decision log was captured',
+  )
+  t.ok(
+    logs.lines.some((l) => l.includes('plugin hook failed')),
+    'the error path was logged',
+  )
   let hits = 0
   for (const password of secrets) {
     for (const form of forms(password)) {

@@ -15,7 +15,9 @@ t.test('hazard: a DHCP pool outside the served subnet passed check; now it fails
   t.teardown(() => site.remove())
   site.config({
     dhcp: {
-      mode: 'full', serverAddress: '192.0.2.1', subnetMask: '255.255.255.0',
+      mode: 'full',
+      serverAddress: '192.0.2.1',
+      subnetMask: '255.255.255.0',
       pool: { start: '198.51.100.10', end: '198.51.100.20' },
       reservations: [
         { mac: '52:54:00:00:00:01', ip: '198.51.100.11' },
@@ -55,13 +57,15 @@ t.test('hazard: a boot file missing from tftp.root passed check; now it fails at
   t.equal(ok.code, 0, `warnings alone pass: ${ok.out}`)
 })
 
-t.test('hazard: a sanboot URI with an empty LUN (LUN 0, tgtd\'s controller) passed silently; now it is warned at its line', async (t) => {
+t.test("hazard: a sanboot URI with an empty LUN (LUN 0, tgtd's controller) passed silently; now it is warned at its line", async (t) => {
   const site = initSite()
   t.teardown(() => site.remove())
-  site.write('policies/30-san.ts', `import { sanboot, type BootContext, type Decision } from 'bootpolicy/policy'\n\nexport default (ctx: BootContext): Decision | undefined =>\n  ctx.mac === '52:54:00:00:00:07' ? sanboot('iscsi:192.0.2.5::::iqn.2026-01.example:disk') : undefined\n`)
+  site.write(
+    'policies/30-san.ts',
+    `import { sanboot, type BootContext, type Decision } from 'bootpolicy/policy'\n\nexport default (ctx: BootContext): Decision | undefined =>\n  ctx.mac === '52:54:00:00:00:07' ? sanboot('iscsi:192.0.2.5::::iqn.2026-01.example:disk') : undefined\n`,
+  )
   const r = site.cli('check')
   t.equal(r.code, 0, 'a warning does not fail check')
   t.match(r.out, /^policies\/30-san\.ts:4:46: warning: BPWRN005 sanboot URI iscsi:192\.0\.2\.5::::iqn\.2026-01\.example:disk has an empty LUN/m)
   t.match(r.out, /^0 errors, 1 warning$/m)
 })
-

@@ -64,4 +64,3 @@ t.test('hazard: a default decision of a plugin kind was never checked; now a bad
   const ok = site.cli('check')
   t.equal(ok.code, 0, ok.out)
 })
-

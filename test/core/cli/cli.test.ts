@@ -60,14 +60,17 @@ t.test('bootpolicy explain shows who decided and the script', async (t) => {
   t.equal(cli(['frobnicate']).code, 2)
 })
 
-t.test('bootpolicy test loads the configured plugins\' helpers and kinds (without running them)', async (t) => {
+t.test("bootpolicy test loads the configured plugins' helpers and kinds (without running them)", async (t) => {
   const dir = tempPolicies()
   t.teardown(() => dir.remove())
   const config = join(dir.dir, 'smartos.json')
-  writeFileSync(config, JSON.stringify({
-    policies: { dir: join(PACKAGE_ROOT, 'policies/smartos') },
-    plugins: [{ name: 'smartos', options: { root: join(dir.dir, 'no-such-dir'), urlPrefix: '/files/smartos', rootShadow: '$5$s4ltS4lt$Xk2vQw9Lr8m3N7pT1yZb0cD5eF6gH4iJ2kL8mN0pQr7' } }],
-  }))
+  writeFileSync(
+    config,
+    JSON.stringify({
+      policies: { dir: join(PACKAGE_ROOT, 'policies/smartos') },
+      plugins: [{ name: 'smartos', options: { root: join(dir.dir, 'no-such-dir'), urlPrefix: '/files/smartos', rootShadow: '$5$s4ltS4lt$Xk2vQw9Lr8m3N7pT1yZb0cD5eF6gH4iJ2kL8mN0pQr7' } }],
+    }),
+  )
   const r = cli(['test', '--config', config])
   t.equal(r.code, 0, r.out + r.err)
   t.match(r.out, /^PASS {2}20-smartos-menu\.ts:/m)

@@ -61,7 +61,6 @@ async function stop(s: Serve): Promise<number | null> {
 
 const allStdout: string[] = []
 
-
 // Child processes, type checks and reloads on a busy shared 2-core machine: minutes, not the 120 s default.
 t.setTimeout(600_000)
 t.test('a broken policy survives a restart; healthz ?strict answers 503; serve --strict refuses', async (t) => {
@@ -111,14 +110,23 @@ t.test('a broken policy survives a restart; healthz ?strict answers 503; serve -
   t.equal(health.status, 200, 'plain /healthz: 200')
   const report = (await health.json()) as { status: string; problems: { code: string; policy?: string }[]; stale: unknown[] }
   t.equal(report.status, 'degraded')
-  t.ok(report.problems.some((p) => p.code === 'BP_ERR_POLICY_TYPE' && p.policy === '10-p.ts'), 'the type error is listed')
-  t.ok(report.problems.some((p) => p.code === 'BPWRN009'), 'and the stale policy')
+  t.ok(
+    report.problems.some((p) => p.code === 'BP_ERR_POLICY_TYPE' && p.policy === '10-p.ts'),
+    'the type error is listed',
+  )
+  t.ok(
+    report.problems.some((p) => p.code === 'BPWRN009'),
+    'and the stale policy',
+  )
   t.equal((await fetch(`http://127.0.0.1:${port}/healthz?strict`)).status, 503, '?strict: 503')
   t.equal((await fetch(`http://127.0.0.1:${port}/healthz?strict=1`)).status, 503, '?strict=1: 503')
   t.equal((await fetch(`http://127.0.0.1:${port}/healthz?strict=0`)).status, 200, '?strict=0: 200')
-  t.match((await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()), /^bootpolicy_policies_stale 1$/m)
+  t.match(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text(), /^bootpolicy_policies_stale 1$/m)
   t.equal(await stop(second), 0)
-  t.ok(second.out.split('\n').some((l) => l.includes('"code":"BPWRN009"')), 'BPWRN009 in the log')
+  t.ok(
+    second.out.split('\n').some((l) => l.includes('"code":"BPWRN009"')),
+    'BPWRN009 in the log',
+  )
   allStdout.push(second.out)
 
   // 3. --strict refuses the same state, before binding anything.
@@ -131,7 +139,10 @@ t.test('a broken policy survives a restart; healthz ?strict answers 503; serve -
 })
 
 t.test('stdout is JSON lines only, each key once (strict parser)', async (t) => {
-  const lines = allStdout.join('').split('\n').filter((l) => l.length > 0)
+  const lines = allStdout
+    .join('')
+    .split('\n')
+    .filter((l) => l.length > 0)
   t.ok(lines.length >= 10, `${lines.length} lines from three runs`)
   const bad: string[] = []
   for (const line of lines) {
@@ -143,5 +154,8 @@ t.test('stdout is JSON lines only, each key once (strict parser)', async (t) => 
     }
   }
   t.same(bad, [], 'every line parses strictly')
-  t.ok(lines.some((l) => l.includes('"service":"tftp"')), 'the TFTP child logger line is among them')
+  t.ok(
+    lines.some((l) => l.includes('"service":"tftp"')),
+    'the TFTP child logger line is among them',
+  )
 })

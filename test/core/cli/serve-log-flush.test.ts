@@ -53,7 +53,12 @@ function serve(config: string, whileUp: (port: number, kill: () => void) => Prom
   })
 }
 
-const decisionLines = (out: string) => out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string; reqId?: string; level: number }).filter((l) => l.msg === 'decision')
+const decisionLines = (out: string) =>
+  out
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { msg: string; reqId?: string; level: number })
+    .filter((l) => l.msg === 'decision')
 
 t.test('hazard: SIGTERM right after a burst of answers loses decision lines that were still buffered', async (t) => {
   const dir = tempPolicies({ 'p.ts': `export default (ctx: any) => ctx.mac === '52:54:00:00:00:07' ? { kind: 'reboot' } : undefined` })
@@ -62,7 +67,9 @@ t.test('hazard: SIGTERM right after a burst of answers loses decision lines that
   const ids = new Set<string>()
   const r = await serve(writeConfig(dir.dir, {}), async (port, kill) => {
     const agent = new Agent({ keepAlive: true, maxSockets: 16 })
-    const bodies = await Promise.all(Array.from({ length: N }, (_, i) => fetchText(agent, `http://127.0.0.1:${port}/boot?mac=52-54-00-00-${(i >> 8).toString(16).padStart(2, '0')}-${(i & 255).toString(16).padStart(2, '0')}`)))
+    const bodies = await Promise.all(
+      Array.from({ length: N }, (_, i) => fetchText(agent, `http://127.0.0.1:${port}/boot?mac=52-54-00-00-${(i >> 8).toString(16).padStart(2, '0')}-${(i & 255).toString(16).padStart(2, '0')}`)),
+    )
     for (const b of bodies) ids.add(/set bp-req (\w+)/.exec(b)![1]!)
     agent.destroy()
     kill() // at once: most lines are still in the background writer's buffer
@@ -80,9 +87,12 @@ t.test('hazard: a fatal exit loses the lines buffered before it', async (t) => {
   const pluginDir = join(dir.dir, 'crash')
   mkdirSync(pluginDir)
   // The 20th request's onRequest throws from a timer: an uncaught exception, the fatal path.
-  writeFileSync(join(pluginDir, 'index.js'), `let n = 0
+  writeFileSync(
+    join(pluginDir, 'index.js'),
+    `let n = 0
 export default () => ({ name: 'crash', version: '1.0.0', bootpolicy: '>=0.1.0', schema: { type: 'object' },
-  hooks: { async onRequest() { if (++n === 20) setTimeout(() => { throw new Error('crash after start') }, 50) } } })`)
+  hooks: { async onRequest() { if (++n === 20) setTimeout(() => { throw new Error('crash after start') }, 50) } } })`,
+  )
   chmodSync(pluginDir, 0o755)
   const r = await serve(writeConfig(dir.dir, { plugins: [{ name: 'crash', path: 'crash/index.js' }] }), async (port) => {
     const agent = new Agent({ keepAlive: true, maxSockets: 1 })
@@ -91,5 +101,8 @@ export default () => ({ name: 'crash', version: '1.0.0', bootpolicy: '>=0.1.0', 
   })
   t.equal(r.code, 1, 'the fatal exit code')
   t.equal(decisionLines(r.out).length, 20, 'all 20 decision lines written')
-  t.ok(r.out.split('\n').some((l) => l.includes('"level":60') && l.includes('fatal error; exiting')), 'and the fatal line')
+  t.ok(
+    r.out.split('\n').some((l) => l.includes('"level":60') && l.includes('fatal error; exiting')),
+    'and the fatal line',
+  )
 })

@@ -70,18 +70,20 @@ function statusIds(pid: number): { uid: string; gid: string; groups: string } {
 async function pxeRequest(): Promise<Buffer | undefined> {
   const socket = dgram.createSocket('udp4')
   await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve))
-  const packet = encode(clientPacket({
-    mac: '02:00:00:00:66:01',
-    xid: 0x6601,
-    type: MessageType.REQUEST,
-    ciaddr: '127.0.0.1',
-    broadcast: false,
-    options: [
-      [Opt.VENDOR_CLASS, 'PXEClient:Arch:00007:UNDI:003016'],
-      [Opt.CLIENT_ARCH, Buffer.from([0, 7])],
-      [Opt.PARAM_LIST, Buffer.from([1, 3, 43, 60, 66, 67])],
-    ],
-  }))
+  const packet = encode(
+    clientPacket({
+      mac: '02:00:00:00:66:01',
+      xid: 0x6601,
+      type: MessageType.REQUEST,
+      ciaddr: '127.0.0.1',
+      broadcast: false,
+      options: [
+        [Opt.VENDOR_CLASS, 'PXEClient:Arch:00007:UNDI:003016'],
+        [Opt.CLIENT_ARCH, Buffer.from([0, 7])],
+        [Opt.PARAM_LIST, Buffer.from([1, 3, 43, 60, 66, 67])],
+      ],
+    }),
+  )
   return new Promise((resolve) => {
     const timer = setTimeout(() => {
       socket.close()
@@ -148,7 +150,14 @@ t.test('serve binds 80, 69, 67 and 4011 as root, then runs as the configured use
   t.equal(String(statSync(join(site.dir, 'state', 'policies')).uid), uid, 'the last-good store belongs to the user')
   run.child.kill('SIGTERM')
   const end = await run.exited
-  t.equal(end.code, 0, `stops cleanly on SIGTERM ${end.err}${end.out.split("\n").filter((l) => l.includes("\"level\":60")).join(" ")}`)
+  t.equal(
+    end.code,
+    0,
+    `stops cleanly on SIGTERM ${end.err}${end.out
+      .split('\n')
+      .filter((l) => l.includes('"level":60'))
+      .join(' ')}`,
+  )
   t.match(end.out, /"msg":"privileges dropped"/)
 })
 

@@ -44,18 +44,23 @@ t.test('print lines show under a failing case only, under all with --verbose, wi
   t.teardown(() => dir.remove())
   const r = cli(['test', '--config', config])
   t.equal(r.code, 1, r.err)
-  t.match(r.out, /^FAIL  10-a\.ts: wrong on purpose\n {6}\$: expected .*\n {6}print: serial is B2 \\u001b\[2J$/m)
+  t.match(r.out, /^FAIL {2}10-a\.ts: wrong on purpose\n {6}\$: expected .*\n {6}print: serial is B2 \\u001b\[2J$/m)
   t.notMatch(r.out, /print: serial is A1/, 'a passing case shows no prints')
   t.notMatch(r.out, /\u001b/, 'no raw escape reaches the terminal')
   const v = cli(['test', '--config', config, '--verbose'])
-  t.match(v.out, /^PASS  10-a\.ts: serial A1 exits\n {6}print: serial is A1 /m)
+  t.match(v.out, /^PASS {2}10-a\.ts: serial A1 exits\n {6}print: serial is A1 /m)
   const json = JSON.parse(cli(['test', '--config', config, '--format', 'json']).out)
-  t.same(json.results.map((x: { prints: string[] }) => x.prints[0]), ['serial is A1 \u001b[2J', 'serial is undefined \u001b[2J', 'serial is B2 \u001b[2J'], 'JSON keeps the exact lines')
+  t.same(
+    json.results.map((x: { prints: string[] }) => x.prints[0]),
+    ['serial is A1 \u001b[2J', 'serial is undefined \u001b[2J', 'serial is B2 \u001b[2J'],
+    'JSON keeps the exact lines',
+  )
 })
 
 t.test('--run selects cases by "policy: case name"; a bad pattern is a usage error', async (t) => {
   const { dir, config } = site({
-    '10-a.ts': POLICY, '10-a.test.ts': TESTS,
+    '10-a.ts': POLICY,
+    '10-a.test.ts': TESTS,
     'chain.test.ts': `import { cases } from 'bootpolicy/policy'\nexport default cases.chain([{ name: 'mac chains across the chain', request: { mac: '52:54:00:00:00:01' }, expect: { decidedBy: 'policy:10-a.ts', decision: { kind: 'chain', url: 'http://h/x' } } }])`,
   })
   t.teardown(() => dir.remove())
@@ -108,7 +113,7 @@ t.test('--watch re-runs after edits (a burst of writes is one run) and exits on 
   t.equal(await exit, 1, 'the last run failed: exit 1')
 })
 
-t.test('explain lists dropped fields with the reason, and each policy\'s print lines and revision', async (t) => {
+t.test("explain lists dropped fields with the reason, and each policy's print lines and revision", async (t) => {
   const { dir, config } = site({ '10-a.ts': POLICY })
   t.teardown(() => dir.remove())
   const r = cli(['explain', '--config', config, '--mac', 'zz:zz', '--serial', 'A1', '--ip', '999.1.1.1'])

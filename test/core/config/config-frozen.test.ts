@@ -40,7 +40,7 @@ t.test('every object of a loaded config is frozen; writes at any depth throw', a
   t.equal(unfrozen(validateConfig({}, site.dir)).length, 0, 'validateConfig freezes too')
 })
 
-t.test('loading plugins fills option defaults into the plugin\'s copy, never into the config', async (t) => {
+t.test("loading plugins fills option defaults into the plugin's copy, never into the config", async (t) => {
   const site = markerSite()
   t.teardown(() => site.remove())
   const config = loadConfig({ file: site.config })

@@ -34,14 +34,20 @@ t.test('every violation is reported at once, with its path', async (t) => {
   t.teardown(() => dir.remove())
   const file = join(dir.dir, 'bad.json')
   writeFileSync(file, JSON.stringify({ http: { port: 70000 }, policies: { memoryMb: 1 }, dhcp: { mode: 'maybe' }, nope: 1 }))
-  const err = (() => { try { loadConfig({ file, env: {} }) } catch (e) { return e as Error & { code: string } } })()
+  const err = (() => {
+    try {
+      loadConfig({ file, env: {} })
+    } catch (e) {
+      return e as Error & { code: string }
+    }
+  })()
   t.equal(err?.code, 'BP_ERR_CONFIG_INVALID')
   for (const part of ['/http/port', '/policies/memoryMb', '/dhcp/mode', '(root): must NOT have additional properties "nope"']) t.match(err!.message, part)
   writeFileSync(file, '{ not json')
   t.throws(() => loadConfig({ file, env: {} }), { code: 'BP_ERR_CONFIG_READ' })
 })
 
-t.test('DHCP hands out this server\'s bootstrap URL: port, path and scheme follow http', async (t) => {
+t.test("DHCP hands out this server's bootstrap URL: port, path and scheme follow http", async (t) => {
   const { dhcpConfigFor } = await import('../../../core/server.js')
   const plain = loadConfig({ env: {}, overrides: { dhcp: { mode: 'proxy', serverAddress: '10.0.0.1' } } })
   t.equal(dhcpConfigFor(plain).boot?.httpPort, 8080, 'the HTTP port, not 80')

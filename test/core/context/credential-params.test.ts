@@ -45,18 +45,27 @@ t.test('hazard: a percent-encoded username key makes an authenticated answer mem
   const dir = tempPolicies({ 'p.ts': `export default (ctx: any) => ({ kind: 'exit', message: JSON.stringify(ctx.auth) })` })
   t.teardown(() => dir.remove())
   const file = join(dir.dir, 'counting.mjs')
-  writeFileSync(file, `
+  writeFileSync(
+    file,
+    `
     globalThis.__bpMemoCalls = 0
     export default () => ({ name: 'counting', version: '1.0.0', bootpolicy: '^0.1.0', hooks: {
       authenticate: async (ctx, c) => {
         globalThis.__bpMemoCalls++
         return c.password === 'pw-one-1' ? { principal: { name: c.username, groups: [], source: '' } } : { failed: 'wrong password' }
-      } } })`)
+      } } })`,
+  )
   const logs = captureLogs('info')
   const bp = await build(dir.config({ plugins: [{ name: 'counting', path: file }] }), { logger: logs.logger })
   t.teardown(() => bp.close())
   const calls = (): number => (globalThis as { __bpMemoCalls?: number }).__bpMemoCalls ?? 0
-  const auth = async (q: string) => JSON.parse(parseScript((await bp.app.inject(`/boot?${q}`)).body).commands.find((c) => c.argv[0] === 'echo')!.argv.slice(1).join(' ')) as { status: string; reason?: string }
+  const auth = async (q: string) =>
+    JSON.parse(
+      parseScript((await bp.app.inject(`/boot?${q}`)).body)
+        .commands.find((c) => c.argv[0] === 'echo')!
+        .argv.slice(1)
+        .join(' '),
+    ) as { status: string; reason?: string }
 
   for (const q of SPELLINGS) {
     const before = calls()

@@ -70,7 +70,7 @@ t.test('hazard: decision DAG — depth 3 (and 4), fan-out 200, refused by valida
   }
 })
 
-t.test('hazard: decision DAG — rendering refuses it in < 50 ms, memory flat (a prepare hook\'s output is not validated again)', async (t) => {
+t.test("hazard: decision DAG — rendering refuses it in < 50 ms, memory flat (a prepare hook's output is not validated again)", async (t) => {
   for (const depth of [3, 4]) {
     const decision = dag(depth, 200)
     const heap0 = process.memoryUsage().heapUsed
@@ -123,7 +123,13 @@ t.test('a real decision under the budget still validates and renders', async (t)
   t.match(script, /:bp_m40_fail/)
   // One exit object reused by two items is a DAG too: refused, whatever its size.
   const exit: Decision = { kind: 'exit' }
-  const shared = validateDecision({ kind: 'menu', items: [{ id: 'a', text: 'a', action: exit }, { id: 'b', text: 'b', action: exit }] })
+  const shared = validateDecision({
+    kind: 'menu',
+    items: [
+      { id: 'a', text: 'a', action: exit },
+      { id: 'b', text: 'b', action: exit },
+    ],
+  })
   t.equal(shared.ok ? undefined : shared.code, 'BP_ERR_DECISION_SHARED_OBJECT')
 })
 

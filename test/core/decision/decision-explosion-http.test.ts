@@ -26,12 +26,15 @@ t.test('hazard: decision DAG from a plugin — refused at once over HTTP; other 
   const dir = tempPolicies({ 'p.ts': `export default (ctx: any) => ctx.params.evil === 'decide' ? undefined : { kind: 'exit', message: ctx.params.evil ? 'attacked' : 'ok' }` })
   t.teardown(() => dir.remove())
   const file = join(dir.dir, 'dagger.mjs')
-  writeFileSync(file, `${DAG}
+  writeFileSync(
+    file,
+    `${DAG}
 export default () => ({ name: 'dagger', version: '1.0.0', bootpolicy: '^0.1.0', hooks: {
   decide: async (ctx) => ctx.params.evil === 'decide' ? dag(3, 200) : undefined,
   prepare: async (ctx) => ctx.params.evil === 'prepare' ? dag(3, 200) : undefined,
 } })
-`)
+`,
+  )
   const logs = captureLogs('warn')
   const bp = await build(dir.config({ plugins: [{ name: 'dagger', path: file, options: {} }], default: { kind: 'exit', message: 'default decision' } }), { logger: logs.logger })
   t.teardown(() => bp.close())
@@ -62,7 +65,10 @@ export default () => ({ name: 'dagger', version: '1.0.0', bootpolicy: '^0.1.0', 
   t.equal(viaDecide.status, 200)
   t.match(viaDecide.body, /default decision/, 'a refused plugin decision falls through to the default')
   t.ok(viaDecide.ms < 1000, `answered in ${viaDecide.ms.toFixed(1)} ms`)
-  t.ok(logs.records().some((r) => String(r.problems).includes('BP_ERR_DECISION_SHARED_OBJECT')), 'the refusal is logged with its code')
+  t.ok(
+    logs.records().some((r) => String(r.problems).includes('BP_ERR_DECISION_SHARED_OBJECT')),
+    'the refusal is logged with its code',
+  )
   const viaPrepare = await get(`mac=${mac()}&evil=prepare`)
   t.equal(viaPrepare.status, 200)
   t.match(viaPrepare.body, /bootpolicy: BP_ERR_DECISION_SHARED_OBJECT/, 'a DAG from prepare gets the failsafe, naming the code')

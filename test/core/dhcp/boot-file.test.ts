@@ -29,7 +29,12 @@ function facts(bytes: Buffer): DhcpClientFacts {
 
 function logCapture(): { log: pino.Logger; lines: Array<Record<string, unknown>> } {
   const lines: Array<Record<string, unknown>> = []
-  const stream = new Writable({ write(chunk, _enc, cb) { lines.push(JSON.parse(String(chunk)) as Record<string, unknown>); cb() } })
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(JSON.parse(String(chunk)) as Record<string, unknown>)
+      cb()
+    },
+  })
   return { log: pino({ level: 'debug' }, stream), lines }
 }
 
@@ -64,7 +69,12 @@ t.test('user class: raw iPXE bytes and RFC 3004 length-prefixed lists', async (t
 
 t.test('default boot file by option 93 (PXE ROMs)', async (t) => {
   const expected: Record<number, string> = {
-    0: 'undionly.kpxe', 6: 'ipxe-i386.efi', 7: 'ipxe.efi', 9: 'ipxe.efi', 10: 'snp-arm32.efi', 11: 'snp-arm64.efi',
+    0: 'undionly.kpxe',
+    6: 'ipxe-i386.efi',
+    7: 'ipxe.efi',
+    9: 'ipxe.efi',
+    10: 'snp-arm32.efi',
+    11: 'snp-arm64.efi',
   }
   for (const [code, file] of Object.entries(expected)) {
     const choice = defaultBoot(facts(pxeDiscover(MAC, Number(code))), config, SERVER)
@@ -85,7 +95,21 @@ t.test('iPXE gets the bootstrap URL (loop breaking), before any other rule', asy
 })
 
 t.test('vendor-class rules (seed 004: U-Boot on Raspberry Pi)', async (t) => {
-  const armv8 = defaultBoot(facts(encode(clientPacket({ mac: MAC, options: [[60, 'U-Boot.armv8'], [93, u16(22)]] }))), config, SERVER)
+  const armv8 = defaultBoot(
+    facts(
+      encode(
+        clientPacket({
+          mac: MAC,
+          options: [
+            [60, 'U-Boot.armv8'],
+            [93, u16(22)],
+          ],
+        }),
+      ),
+    ),
+    config,
+    SERVER,
+  )
   t.same([armv8.bootfile, armv8.nextServer, armv8.reason], ['rpi3/boot.conf', '192.168.2.108', 'vendor-class'])
   const armv7 = defaultBoot(facts(encode(clientPacket({ mac: MAC, options: [[60, 'U-Boot.armv7.2023']] }))), config, SERVER)
   t.same([armv7.bootfile, armv7.nextServer], ['rpi2/boot.conf', SERVER])
@@ -94,22 +118,57 @@ t.test('vendor-class rules (seed 004: U-Boot on Raspberry Pi)', async (t) => {
 })
 
 t.test('UEFI HTTP boot gets a URL and HTTPClient', async (t) => {
-  const http = facts(encode(clientPacket({ mac: MAC, options: [[60, 'HTTPClient:Arch:00016:UNDI:003001'], [93, u16(16)]] })))
-  t.same({ ...defaultBoot(http, config, SERVER), extraOptions: undefined }, {
-    bootfile: 'http://10.9.0.1:8080/ipxe.efi', nextServer: SERVER, httpClient: true, reason: 'http-boot', extraOptions: undefined,
-  })
+  const http = facts(
+    encode(
+      clientPacket({
+        mac: MAC,
+        options: [
+          [60, 'HTTPClient:Arch:00016:UNDI:003001'],
+          [93, u16(16)],
+        ],
+      }),
+    ),
+  )
+  t.same(
+    { ...defaultBoot(http, config, SERVER), extraOptions: undefined },
+    {
+      bootfile: 'http://10.9.0.1:8080/ipxe.efi',
+      nextServer: SERVER,
+      httpClient: true,
+      reason: 'http-boot',
+      extraOptions: undefined,
+    },
+  )
 })
 
 t.test('httpBootUrlBase moves the EFI binary, never the iPXE bootstrap it chains to', async (t) => {
   // Found with OVMF's HTTP boot (test/e2e/bootpolicy-uefi-http-boot.test.ts): the binary under
   // /files/, and the iPXE it became was sent to /files/boot.ipxe (404).
-  const moved = resolveDhcpConfig({ mode: 'full', pool: { start: '10.9.0.100', end: '10.9.0.200' }, boot: { httpPort: 8080, httpBootUrlBase: 'http://10.9.0.1:8080/files/', archMap: { 16: 'snponly.efi' } } })
-  const http = facts(encode(clientPacket({ mac: MAC, options: [[60, 'HTTPClient:Arch:00016:UNDI:003000'], [93, u16(16)]] })))
+  const moved = resolveDhcpConfig({
+    mode: 'full',
+    pool: { start: '10.9.0.100', end: '10.9.0.200' },
+    boot: { httpPort: 8080, httpBootUrlBase: 'http://10.9.0.1:8080/files/', archMap: { 16: 'snponly.efi' } },
+  })
+  const http = facts(
+    encode(
+      clientPacket({
+        mac: MAC,
+        options: [
+          [60, 'HTTPClient:Arch:00016:UNDI:003000'],
+          [93, u16(16)],
+        ],
+      }),
+    ),
+  )
   t.equal(defaultBoot(http, moved, SERVER).bootfile, 'http://10.9.0.1:8080/files/snponly.efi')
   t.equal(defaultBoot(facts(pxeDiscover(MAC, 7, IPXE_OPTIONS)), moved, SERVER).bootfile, 'http://10.9.0.1:8080/boot.ipxe')
-  const absolute = resolveDhcpConfig({ mode: 'full', pool: { start: '10.9.0.100', end: '10.9.0.200' }, boot: { httpBootUrlBase: 'http://cdn.example/x/', archMap: { 16: 'https://other.example/a.efi' } } })
+  const absolute = resolveDhcpConfig({
+    mode: 'full',
+    pool: { start: '10.9.0.100', end: '10.9.0.200' },
+    boot: { httpBootUrlBase: 'http://cdn.example/x/', archMap: { 16: 'https://other.example/a.efi' } },
+  })
   t.equal(defaultBoot(http, absolute, SERVER).bootfile, 'https://other.example/a.efi', 'an absolute arch-map URL is kept')
-  t.equal(defaultBoot(facts(pxeDiscover(MAC, 0, IPXE_OPTIONS)), absolute, SERVER).bootfile, `http://${SERVER}:80/boot.ipxe`, "the default httpPort")
+  t.equal(defaultBoot(facts(pxeDiscover(MAC, 0, IPXE_OPTIONS)), absolute, SERVER).bootfile, `http://${SERVER}:80/boot.ipxe`, 'the default httpPort')
 })
 
 t.test('decideBoot overrides, and its failures fall back to the defaults', async (t) => {
@@ -118,14 +177,30 @@ t.test('decideBoot overrides, and its failures fall back to the defaults', async
   const run = (hook: DecideBoot) => chooseBoot(f, config, SERVER, hook, log)
 
   const seen: DhcpClientFacts[] = []
-  const over = await run(async (facts) => { seen.push(facts); return { bootfile: 'special.efi', nextServer: '10.9.0.7', extraOptions: { 150: 'x', 209: new Uint8Array([1, 2]), 54: 'nope' } } })
+  const over = await run(async (facts) => {
+    seen.push(facts)
+    return { bootfile: 'special.efi', nextServer: '10.9.0.7', extraOptions: { 150: 'x', 209: new Uint8Array([1, 2]), 54: 'nope' } }
+  })
   t.same([over.bootfile, over.nextServer, over.reason], ['special.efi', '10.9.0.7', 'hook'])
-  t.same([...over.extraOptions], [[150, Buffer.from('x')], [209, Buffer.from([1, 2])]], 'server-owned option 54 dropped')
+  t.same(
+    [...over.extraOptions],
+    [
+      [150, Buffer.from('x')],
+      [209, Buffer.from([1, 2])],
+    ],
+    'server-owned option 54 dropped',
+  )
   t.equal(seen[0], f, 'hook got the facts')
   t.equal((await run(() => undefined)).bootfile, 'ipxe.efi', 'undefined keeps defaults')
 
   const failures: Array<[string, DecideBoot, RegExp]> = [
-    ['throws', () => { throw new Error('ldap down') }, /ldap down/],
+    [
+      'throws',
+      () => {
+        throw new Error('ldap down')
+      },
+      /ldap down/,
+    ],
     ['rejects', async () => Promise.reject(new Error('nope')), /nope/],
     ['times out', () => new Promise(() => undefined), /no answer within 500 ms/],
     ['bad nextServer', () => ({ nextServer: 'not-an-ip' }), /IPv4/],

@@ -38,8 +38,21 @@ t.test('invalid configs are rejected with every problem listed', async (t) => {
     ['huge pool', { mode: 'full', subnetMask: '255.0.0.0', pool: { start: '10.0.0.1', end: '10.2.0.0' } }, /more than 65536/],
     ['bad mask', { subnetMask: '255.0.255.0' }, /not a contiguous netmask/],
     ['bad mac', { reservations: [{ mac: 'zz:zz:zz:zz:zz:zz', ip: '10.0.0.5' }] }, /reservations\/0\/mac is not a MAC/],
-    ['twice', { reservations: [{ mac: '52:54:00:00:00:01', ip: '10.0.0.5' }, { mac: '52-54-00-00-00-01', ip: '10.0.0.5' }] }, /reserved twice.*reserved twice/],
-    ['reservation outside', { mode: 'full', pool: { start: '10.0.0.9', end: '10.0.0.20' }, reservations: [{ mac: '52:54:00:00:00:01', ip: '10.9.0.5' }] }, /reservations\/0\/ip is not in the pool subnet/],
+    [
+      'twice',
+      {
+        reservations: [
+          { mac: '52:54:00:00:00:01', ip: '10.0.0.5' },
+          { mac: '52-54-00-00-00-01', ip: '10.0.0.5' },
+        ],
+      },
+      /reserved twice.*reserved twice/,
+    ],
+    [
+      'reservation outside',
+      { mode: 'full', pool: { start: '10.0.0.9', end: '10.0.0.20' }, reservations: [{ mac: '52:54:00:00:00:01', ip: '10.9.0.5' }] },
+      /reservations\/0\/ip is not in the pool subnet/,
+    ],
   ]
   for (const [name, input, message] of cases) {
     t.throws(() => resolveDhcpConfig(input as never), { code: 'BP_ERR_CONFIG_INVALID', message }, name)
@@ -50,7 +63,24 @@ t.test('the schema is a draft-07 object the core config can embed', async (t) =>
   t.equal(dhcpConfigSchema.$schema, 'http://json-schema.org/draft-07/schema#')
   t.equal(dhcpConfigSchema.type, 'object')
   t.same(Object.keys(dhcpConfigSchema.properties).sort(), [
-    'boot', 'broadcastAddress', 'declineSeconds', 'declineWindowSeconds', 'dnsServers', 'domain', 'interface', 'leaseSeconds', 'listenAddress',
-    'mode', 'ntpServers', 'offers', 'pool', 'ports', 'reservations', 'router', 'serverAddress', 'stateFile', 'subnetMask',
+    'boot',
+    'broadcastAddress',
+    'declineSeconds',
+    'declineWindowSeconds',
+    'dnsServers',
+    'domain',
+    'interface',
+    'leaseSeconds',
+    'listenAddress',
+    'mode',
+    'ntpServers',
+    'offers',
+    'pool',
+    'ports',
+    'reservations',
+    'router',
+    'serverAddress',
+    'stateFile',
+    'subnetMask',
   ])
 })

@@ -10,7 +10,12 @@ import { createDhcpService } from '../../../core/dhcp/dhcp-service.js'
 
 function logger(): { logger: pino.Logger; lines: Array<Record<string, unknown>> } {
   const lines: Array<Record<string, unknown>> = []
-  const stream = new Writable({ write(chunk, _e, cb) { lines.push(JSON.parse(String(chunk)) as Record<string, unknown>); cb() } })
+  const stream = new Writable({
+    write(chunk, _e, cb) {
+      lines.push(JSON.parse(String(chunk)) as Record<string, unknown>)
+      cb()
+    },
+  })
   return { logger: pino({ level: 'debug' }, stream), lines }
 }
 
@@ -58,7 +63,10 @@ t.test('proxy mode binds, answers nothing malformed, closes', async (t) => {
   await new Promise((r) => setTimeout(r, 100))
   client.close()
   await service.close()
-  t.match(lines.find((l) => l.msg === 'dhcp malformed packet dropped'), { err: { code: 'BP_ERR_DHCP_MALFORMED' }, from: '127.0.0.1' })
+  t.match(
+    lines.find((l) => l.msg === 'dhcp malformed packet dropped'),
+    { err: { code: 'BP_ERR_DHCP_MALFORMED' }, from: '127.0.0.1' },
+  )
   t.match(lines.at(-1), { msg: 'dhcp service closed', receivedTotal: 1, malformedTotal: 1 })
 })
 

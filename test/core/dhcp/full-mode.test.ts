@@ -84,7 +84,10 @@ t.test('full mode with real clients', async (t) => {
     t.equal(before.length, 3)
     await srv.kill() // SIGKILL: no chance to flush; ACKed leases must already be on disk
     srv = await startDhcpServer(lan, 'srv', config, { stateDir: srv.stateDir })
-    t.same((await srv.leases()).filter((l) => l.state === 'bound'), before)
+    t.same(
+      (await srv.leases()).filter((l) => l.state === 'bound'),
+      before,
+    )
     t.equal((await udhcpc(lan, 'busy')).ip, '10.77.0.100', 'the client gets its address back')
     const file = JSON.parse(await readFile(`${srv.stateDir}/dhcp-leases.json`, 'utf8')) as { version: number }
     t.equal(file.version, 1)
@@ -113,7 +116,17 @@ t.test('full mode with real clients', async (t) => {
     const reserved = encode(clientPacket({ mac, xid: 13, type: MessageType.REQUEST, options: [[Opt.REQUESTED_IP, ip4('10.77.0.53')]] }))
     t.equal((await ask(reserved, 13))[0]?.packet.messageType, MessageType.NAK, 'reserved address of another MAC: NAK')
 
-    const other = encode(clientPacket({ mac, xid: 14, type: MessageType.REQUEST, options: [[Opt.SERVER_ID, ip4('10.77.0.254')], [Opt.REQUESTED_IP, ip4('10.77.0.110')]] }))
+    const other = encode(
+      clientPacket({
+        mac,
+        xid: 14,
+        type: MessageType.REQUEST,
+        options: [
+          [Opt.SERVER_ID, ip4('10.77.0.254')],
+          [Opt.REQUESTED_IP, ip4('10.77.0.110')],
+        ],
+      }),
+    )
     t.same(await ask(other, 14), [], 'server id of another server: silence')
   })
 
@@ -121,26 +134,69 @@ t.test('full mode with real clients', async (t) => {
     const [offer] = await ask(encode(clientPacket({ mac, xid: 21 })), 21)
     t.equal(offer?.packet.messageType, MessageType.OFFER)
     const offered = offer!.packet.yiaddr
-    const request = encode(clientPacket({ mac, xid: 22, type: MessageType.REQUEST, options: [[Opt.SERVER_ID, ip4('10.77.0.1')], [Opt.REQUESTED_IP, ip4(offered)]] }))
+    const request = encode(
+      clientPacket({
+        mac,
+        xid: 22,
+        type: MessageType.REQUEST,
+        options: [
+          [Opt.SERVER_ID, ip4('10.77.0.1')],
+          [Opt.REQUESTED_IP, ip4(offered)],
+        ],
+      }),
+    )
     const [ack] = await ask(request, 22)
     t.same([ack?.packet.messageType, ack?.packet.yiaddr], [MessageType.ACK, offered])
 
-    const decline = encode(clientPacket({ mac, xid: 23, type: MessageType.DECLINE, options: [[Opt.SERVER_ID, ip4('10.77.0.1')], [Opt.REQUESTED_IP, ip4(offered)]] }))
+    const decline = encode(
+      clientPacket({
+        mac,
+        xid: 23,
+        type: MessageType.DECLINE,
+        options: [
+          [Opt.SERVER_ID, ip4('10.77.0.1')],
+          [Opt.REQUESTED_IP, ip4(offered)],
+        ],
+      }),
+    )
     t.same(await ask(decline, 23), [], 'no reply to DECLINE')
-    t.match((await srv.leases()).find((l) => l.ip === offered), { state: 'declined', mac: '' })
+    t.match(
+      (await srv.leases()).find((l) => l.ip === offered),
+      { state: 'declined', mac: '' },
+    )
     const [next] = await ask(encode(clientPacket({ mac, xid: 24 })), 24)
     t.not(next?.packet.yiaddr, offered, 'a declined address is not offered again')
 
     const second = next!.packet.yiaddr
-    await ask(encode(clientPacket({ mac, xid: 25, type: MessageType.REQUEST, options: [[Opt.SERVER_ID, ip4('10.77.0.1')], [Opt.REQUESTED_IP, ip4(second)]] })), 25)
+    await ask(
+      encode(
+        clientPacket({
+          mac,
+          xid: 25,
+          type: MessageType.REQUEST,
+          options: [
+            [Opt.SERVER_ID, ip4('10.77.0.1')],
+            [Opt.REQUESTED_IP, ip4(second)],
+          ],
+        }),
+      ),
+      25,
+    )
     const release = encode(clientPacket({ mac, xid: 26, type: MessageType.RELEASE, ciaddr: second, broadcast: false, options: [[Opt.SERVER_ID, ip4('10.77.0.1')]] }))
     t.same(await ask(release, 26, { to: '10.77.0.1' }), [], 'no reply to RELEASE')
-    t.match((await srv.leases()).find((l) => l.ip === second), { state: 'bound', mac }, 'a RELEASE not sent from the leased address is refused')
+    t.match(
+      (await srv.leases()).find((l) => l.ip === second),
+      { state: 'bound', mac },
+      'a RELEASE not sent from the leased address is refused',
+    )
     // A real client releases from its leased address (RFC 2131 4.4.6).
     await lan.exec('pc', 'ip', ['addr', 'add', `${second}/24`, 'dev', 'eth0'])
     t.same(await probe(lan, 'pc', { send: [send(release, '10.77.0.1')], sourceAddress: second, listenMs: 500 }), [], 'no reply to RELEASE')
     await lan.exec('pc', 'ip', ['addr', 'del', `${second}/24`, 'dev', 'eth0'])
-    t.match((await srv.leases()).find((l) => l.ip === second), { state: 'released', mac })
+    t.match(
+      (await srv.leases()).find((l) => l.ip === second),
+      { state: 'released', mac },
+    )
   })
 
   await t.test('INFORM: options, no address, unicast to ciaddr', async (t) => {
@@ -162,11 +218,17 @@ t.test('full mode with real clients', async (t) => {
   })
 
   await srv.stop()
-  t.notOk(srv.logs.some((l) => l.level >= 50), 'no error logged')
+  t.notOk(
+    srv.logs.some((l) => l.level >= 50),
+    'no error logged',
+  )
 })
 
 t.test('pool exhaustion: no offer, a warning, no spinning', async (t) => {
-  const lan = await createLan(t, [{ name: 'srv', address: '10.79.0.1/24' }, { name: 'pc', address: '10.79.0.9/24' }])
+  const lan = await createLan(t, [
+    { name: 'srv', address: '10.79.0.1/24' },
+    { name: 'pc', address: '10.79.0.9/24' },
+  ])
   const srv = await startDhcpServer(lan, 'srv', { mode: 'full', serverAddress: '10.79.0.1', pool: { start: '10.79.0.100', end: '10.79.0.101' } })
   // Offers give way to new clients, so only bound leases exhaust the pool: bind both addresses.
   for (const i of [1, 2]) {
@@ -176,7 +238,11 @@ t.test('pool exhaustion: no offer, a warning, no spinning', async (t) => {
   }
   const discovers = [3, 4, 5, 6].map((i) => ({ bytes: encode(clientPacket({ mac: `02:00:00:00:79:0${i}`, xid: 100 + i })), to: BCAST, port: 67 }))
   const replies = await probe(lan, 'pc', { send: discovers, listenMs: 1000, gapMs: 50 })
-  t.same(replies.filter((r) => r.packet.xid > 100 && r.packet.xid < 200), [], 'every address bound: no offer')
+  t.same(
+    replies.filter((r) => r.packet.xid > 100 && r.packet.xid < 200),
+    [],
+    'every address bound: no offer',
+  )
   const warn = await srv.waitForLog('dhcp pool exhausted, no offer')
   t.match(warn, { err: { code: 'BP_ERR_DHCP_POOL_EXHAUSTED' } })
   const cpu = async (): Promise<number> => {

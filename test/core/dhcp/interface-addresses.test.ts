@@ -31,5 +31,8 @@ t.test('a bridge whose only port has no link (NO-CARRIER) is listed with its add
   const script = `import { ipv4Addresses } from './core/dhcp/interface-addresses.ts'; console.log(JSON.stringify(ipv4Addresses()))`
   const out = inNs(process.execPath, '--import', 'tsx', '--input-type=module', '-e', script)
   const list = JSON.parse(out) as { interface: string; address: string; netmask: string }[]
-  t.ok(list.some((a) => a.interface === 'brx' && a.address === '10.77.0.1' && a.netmask === '255.255.255.0'), JSON.stringify(list))
+  t.ok(
+    list.some((a) => a.interface === 'brx' && a.address === '10.77.0.1' && a.netmask === '255.255.255.0'),
+    JSON.stringify(list),
+  )
 })

@@ -26,7 +26,11 @@ t.test('lease ownership under forged packets', async (t) => {
     { name: 'evil', address: '10.81.0.66/24' },
   ])
   const srv = await startDhcpServer(lan, 'srv', {
-    mode: 'full', serverAddress: SERVER, interface: 'eth0', pool: { start: '10.81.0.100', end: '10.81.0.120' }, leaseSeconds: 3600,
+    mode: 'full',
+    serverAddress: SERVER,
+    interface: 'eth0',
+    pool: { start: '10.81.0.100', end: '10.81.0.120' },
+    leaseSeconds: 3600,
     declineWindowSeconds: WINDOW_S,
   })
   const victim = await udhcpcDaemon(lan, 'victim')
@@ -50,9 +54,16 @@ t.test('lease ownership under forged packets', async (t) => {
   const broadcast = (bytes: Buffer) => ({ bytes, to: '255.255.255.255', port: 67 })
 
   await t.test('hazard: forged DECLINEs from other clients do not evict a bound lease', async (t) => {
-    const decline = (mac: string, options: ReadonlyArray<readonly [number, Buffer]> = []) => broadcast(encode(clientPacket({
-      mac, type: MessageType.DECLINE, options: [...options, [Opt.SERVER_ID, ip4(SERVER)], [Opt.REQUESTED_IP, ip4(address)]],
-    })))
+    const decline = (mac: string, options: ReadonlyArray<readonly [number, Buffer]> = []) =>
+      broadcast(
+        encode(
+          clientPacket({
+            mac,
+            type: MessageType.DECLINE,
+            options: [...options, [Opt.SERVER_ID, ip4(SERVER)], [Opt.REQUESTED_IP, ip4(address)]],
+          }),
+        ),
+      )
     const forged = [
       ...Array.from({ length: 10 }, () => decline(randomMac())),
       ...Array.from({ length: 6 }, () => decline(victimMac)), // the victim's MAC without its client id
@@ -66,7 +77,10 @@ t.test('lease ownership under forged packets', async (t) => {
     const refusals = srv.logs.filter((l) => l.msg === 'dhcp decline or release ignored')
     t.equal(refusals.filter((l) => l.level === 40).length, 1, 'one warning for the burst: a flood of forgeries is not a flood of warnings')
     t.ok(refusals.length >= 20, `each refusal logged at debug (${refusals.length} of 24 seen)`)
-    t.notOk(srv.logs.some((l) => l.msg === 'dhcp address declined, kept out of the pool'), 'nothing was declined')
+    t.notOk(
+      srv.logs.some((l) => l.msg === 'dhcp address declined, kept out of the pool'),
+      'nothing was declined',
+    )
     await renewKeepsAddress(t)
   })
 
@@ -85,29 +99,61 @@ t.test('lease ownership under forged packets', async (t) => {
     t.match(await victimLease(), { state: 'bound', mac: victimMac }, 'the lease is still bound to the victim')
 
     const evilMac = lan.host('evil').mac
-    const requests = Array.from({ length: 8 }, (_, i) => broadcast(encode(clientPacket({
-      mac: i < 4 ? evilMac : randomMac(), xid: 0x8100 + i, type: MessageType.REQUEST, options: [[Opt.SERVER_ID, ip4(SERVER)], [Opt.REQUESTED_IP, ip4(address)]],
-    }))))
+    const requests = Array.from({ length: 8 }, (_, i) =>
+      broadcast(
+        encode(
+          clientPacket({
+            mac: i < 4 ? evilMac : randomMac(),
+            xid: 0x8100 + i,
+            type: MessageType.REQUEST,
+            options: [
+              [Opt.SERVER_ID, ip4(SERVER)],
+              [Opt.REQUESTED_IP, ip4(address)],
+            ],
+          }),
+        ),
+      ),
+    )
     const replies = (await probe(lan, 'evil', { send: requests, listenMs: 800, expect: 8 })).filter((r) => r.packet.xid >= 0x8100 && r.packet.xid < 0x8108)
-    t.same(replies.map((r) => r.packet.messageType), Array(8).fill(MessageType.NAK), 'every REQUEST for the address is NAKed')
-    const [offer] = (await probe(lan, 'evil', { send: [broadcast(encode(clientPacket({ mac: evilMac, xid: 0x8199, options: [[Opt.REQUESTED_IP, ip4(address)]] })))], listenMs: 800, expect: 1 }))
-      .filter((r) => r.packet.xid === 0x8199)
+    t.same(
+      replies.map((r) => r.packet.messageType),
+      Array(8).fill(MessageType.NAK),
+      'every REQUEST for the address is NAKed',
+    )
+    const [offer] = (
+      await probe(lan, 'evil', { send: [broadcast(encode(clientPacket({ mac: evilMac, xid: 0x8199, options: [[Opt.REQUESTED_IP, ip4(address)]] })))], listenMs: 800, expect: 1 })
+    ).filter((r) => r.packet.xid === 0x8199)
     t.equal(offer?.packet.messageType, MessageType.OFFER)
     t.not(offer?.packet.yiaddr, address, 'a DISCOVER asking for the address is offered another one')
     t.match(await victimLease(), { state: 'bound', mac: victimMac })
     await renewKeepsAddress(t)
   })
 
-  await t.test('hazard: a DECLINE copying the victim\'s MAC and client id after its ARP check is refused', async (t) => {
+  await t.test("hazard: a DECLINE copying the victim's MAC and client id after its ARP check is refused", async (t) => {
     const lease = await victimLease()
     const wait = lease!.boundAt! + WINDOW_S * 1000 + 500 - Date.now()
     if (wait > 0) await new Promise((r) => setTimeout(r, wait))
-    const forged = Array.from({ length: 12 }, () => broadcast(encode(clientPacket({
-      mac: victimMac, type: MessageType.DECLINE, options: [[Opt.CLIENT_ID, victimId], [Opt.SERVER_ID, ip4(SERVER)], [Opt.REQUESTED_IP, ip4(address)]],
-    }))))
+    const forged = Array.from({ length: 12 }, () =>
+      broadcast(
+        encode(
+          clientPacket({
+            mac: victimMac,
+            type: MessageType.DECLINE,
+            options: [
+              [Opt.CLIENT_ID, victimId],
+              [Opt.SERVER_ID, ip4(SERVER)],
+              [Opt.REQUESTED_IP, ip4(address)],
+            ],
+          }),
+        ),
+      ),
+    )
     t.same(await probe(lan, 'evil', { send: forged, listenMs: 500 }), [], 'no reply')
     t.match(await victimLease(), { state: 'bound', mac: victimMac }, 'the lease is still bound to the victim')
-    t.notOk(srv.logs.some((l) => l.msg === 'dhcp address declined, kept out of the pool'), 'nothing was declined')
+    t.notOk(
+      srv.logs.some((l) => l.msg === 'dhcp address declined, kept out of the pool'),
+      'nothing was declined',
+    )
     await renewKeepsAddress(t)
   })
 
@@ -116,7 +162,18 @@ t.test('lease ownership under forged packets', async (t) => {
     await victim.stop() // SIGTERM: busybox udhcpc exits without releasing
     t.equal(victim.events.length, from)
     const release = {
-      bytes: encode(clientPacket({ mac: victimMac, type: MessageType.RELEASE, ciaddr: address, broadcast: false, options: [[Opt.CLIENT_ID, victimId], [Opt.SERVER_ID, ip4(SERVER)]] })),
+      bytes: encode(
+        clientPacket({
+          mac: victimMac,
+          type: MessageType.RELEASE,
+          ciaddr: address,
+          broadcast: false,
+          options: [
+            [Opt.CLIENT_ID, victimId],
+            [Opt.SERVER_ID, ip4(SERVER)],
+          ],
+        }),
+      ),
       to: SERVER,
       port: 67,
     }
@@ -128,5 +185,8 @@ t.test('lease ownership under forged packets', async (t) => {
   })
 
   await srv.stop()
-  t.notOk(srv.logs.some((l) => l.level >= 50), 'no error logged')
+  t.notOk(
+    srv.logs.some((l) => l.level >= 50),
+    'no error logged',
+  )
 })

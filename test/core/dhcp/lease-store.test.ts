@@ -60,13 +60,26 @@ t.test('state is persisted atomically and restored', async (t) => {
   await Promise.all([a.commit(), a.commit(), a.commit()])
   t.same(await readdir(dir), ['leases.json'], 'no temp file left behind')
   const onDisk = JSON.parse(await readFile(join(dir, 'leases.json'), 'utf8')) as { leases: Array<{ ip: string; state: string }> }
-  t.same(onDisk.leases.map((l) => [l.ip, l.state]), [['10.0.0.10', 'bound'], ['10.0.0.12', 'declined']], 'offers are not persisted')
+  t.same(
+    onDisk.leases.map((l) => [l.ip, l.state]),
+    [
+      ['10.0.0.10', 'bound'],
+      ['10.0.0.12', 'declined'],
+    ],
+    'offers are not persisted',
+  )
 
   // A crash during a write leaves a temp file; the last complete state is what loads.
   await writeFile(join(dir, 'leases.json.tmp-99999'), '{"version":1,"leases":[{"ip":')
   const b = store(dir)
   await b.load()
-  t.same(b.list().map((l) => [l.ip, l.state, l.hostname]), [['10.0.0.10', 'bound', 'node1'], ['10.0.0.12', 'declined', undefined]])
+  t.same(
+    b.list().map((l) => [l.ip, l.state, l.hostname]),
+    [
+      ['10.0.0.10', 'bound', 'node1'],
+      ['10.0.0.12', 'declined', undefined],
+    ],
+  )
 })
 
 t.test('restore drops entries that do not fit the config, refuses a corrupt file', async (t) => {
@@ -83,7 +96,10 @@ t.test('restore drops entries that do not fit the config, refuses a corrupt file
   })
   const s = store(dir)
   await s.load()
-  t.same(s.list().map((l) => l.ip), ['10.0.0.10'])
+  t.same(
+    s.list().map((l) => l.ip),
+    ['10.0.0.10'],
+  )
 
   const bad = t.testdir({ 'leases.json': '{"version":1,"leases":[' })
   await t.rejects(store(bad).load(), { code: 'BP_ERR_DHCP_STATE', message: /cannot be read/ })
@@ -145,7 +161,7 @@ t.test('hazard: offers from a flood cannot hold the pool', async (t) => {
   full.offer('mac:a', 'a', '10.0.0.10', 5000)
   full.offer('mac:b', 'b', '10.0.0.13', 5000)
   t.equal(full.allocate('mac:c', 'c'), '10.0.0.10', 'a full pool gives the oldest offer to a new client')
-  t.ok(full.bindableBy('10.0.0.13', 'mac:c', 'c'), 'another client\'s offer does not block a REQUEST')
+  t.ok(full.bindableBy('10.0.0.13', 'mac:c', 'c'), "another client's offer does not block a REQUEST")
   full.bind('mac:d', 'd', '10.0.0.13', 60_000)
   t.equal(full.allocate('mac:c', 'c'), '10.0.0.10', 'bound addresses do not give way')
   full.bind('mac:e', 'e', '10.0.0.10', 60_000)
@@ -158,6 +174,12 @@ t.test('hazard: one MAC holds at most one offer, whatever client ids it sends', 
     const key = `id:${i}`
     s.offer(key, '02:00:00:00:00:01', s.allocate(key, '02:00:00:00:00:01')!, 5000)
   }
-  t.same(s.list().filter((l) => l.state === 'offered').map((l) => l.key), ['id:19'])
+  t.same(
+    s
+      .list()
+      .filter((l) => l.state === 'offered')
+      .map((l) => l.key),
+    ['id:19'],
+  )
   t.equal(s.offerCount(), 1)
 })

@@ -22,16 +22,19 @@ const randomMac = (): string => ['02', ...Array.from(randomBytes(5), (b) => b.to
 const broadcast = (bytes: Buffer) => ({ bytes, to: '255.255.255.255', port: 67 })
 
 t.test('offer limits under a DISCOVER flood', async (t) => {
-  const lan = await createLan(t, [
-    { name: 'srv', address: `${SERVER}/24` },
-    { name: 'idle' },
-    { name: 'busy' },
-    { name: 'flood', address: '10.82.0.66/24' },
-  ])
+  const lan = await createLan(t, [{ name: 'srv', address: `${SERVER}/24` }, { name: 'idle' }, { name: 'busy' }, { name: 'flood', address: '10.82.0.66/24' }])
   // 241 addresses: without a bound on offers, the flood holds every one of them.
-  const srv = await startDhcpServer(lan, 'srv', {
-    mode: 'full', serverAddress: SERVER, interface: 'eth0', pool: { start: '10.82.0.10', end: '10.82.0.250' },
-  }, { logLevel: 'info' })
+  const srv = await startDhcpServer(
+    lan,
+    'srv',
+    {
+      mode: 'full',
+      serverAddress: SERVER,
+      interface: 'eth0',
+      pool: { start: '10.82.0.10', end: '10.82.0.250' },
+    },
+    { logLevel: 'info' },
+  )
   const offered = async (): Promise<number> => (await srv.leases()).filter((l) => l.state === 'offered').length
   const timed = async (host: string): Promise<{ ms: number; ip?: string; error?: string }> => {
     const started = Date.now()
@@ -59,7 +62,10 @@ t.test('offer limits under a DISCOVER flood', async (t) => {
 
     const discovers = Array.from({ length: FLOOD }, () => broadcast(encode(clientPacket({ mac: randomMac(), options: [[Opt.HOSTNAME, 'flood']] }))))
     let floodDone = 0
-    const flood = probe(lan, 'flood', { send: discovers, gapMs: 1, listenMs: 100 }).then((r) => { floodDone = Date.now(); return r })
+    const flood = probe(lan, 'flood', { send: discovers, gapMs: 1, listenMs: 100 }).then((r) => {
+      floodDone = Date.now()
+      return r
+    })
     let peak = 0
     const deadline = Date.now() + 20_000
     // Wait until the flood is well under way (its offers are in the table), then a bit more.
@@ -85,5 +91,9 @@ t.test('offer limits under a DISCOVER flood', async (t) => {
 
   await srv.stop()
   t.notOk(srv.exited && srv.process.exitCode !== 0, 'the server exited cleanly')
-  t.same(srv.logs.filter((l) => l.level >= 50), [], 'nothing logged at error level')
+  t.same(
+    srv.logs.filter((l) => l.level >= 50),
+    [],
+    'nothing logged at error level',
+  )
 })

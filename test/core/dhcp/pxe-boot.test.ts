@@ -33,14 +33,29 @@ t.test('boot files on the wire', async (t) => {
     const replies = await probe(lan, 'pc', { send: packets.map((bytes) => ({ bytes, to: '255.255.255.255', port: 67 })), listenMs: 1200, expect: packets.length, gapMs: 5 })
     return xids.map((x) => replies.find((r) => r.packet.xid === x))
   }
-  const withXid = (bytes: Buffer): Buffer => { bytes.writeUInt32BE(++xid, 4); return bytes }
+  const withXid = (bytes: Buffer): Buffer => {
+    bytes.writeUInt32BE(++xid, 4)
+    return bytes
+  }
 
   await t.test('golden: the whole OFFER to a BIOS PXE ROM', async (t) => {
     const [offer] = await offers([withXid(pxeDiscover('02:00:00:00:88:10', 0))])
     t.same(offer?.packet, {
-      op: 2, htype: 1, hlen: 6, hops: 0, xid, secs: 0, flags: 0x8000,
-      ciaddr: '0.0.0.0', yiaddr: '10.88.0.100', siaddr: '10.88.0.1', giaddr: '0.0.0.0',
-      chaddr: Buffer.from('020000008810', 'hex'), sname: '', file: 'undionly.kpxe', messageType: 2,
+      op: 2,
+      htype: 1,
+      hlen: 6,
+      hops: 0,
+      xid,
+      secs: 0,
+      flags: 0x8000,
+      ciaddr: '0.0.0.0',
+      yiaddr: '10.88.0.100',
+      siaddr: '10.88.0.1',
+      giaddr: '0.0.0.0',
+      chaddr: Buffer.from('020000008810', 'hex'),
+      sname: '',
+      file: 'undionly.kpxe',
+      messageType: 2,
       options: new Map<number, Buffer>([
         [53, Buffer.from([2])],
         [54, Buffer.from([10, 88, 0, 1])],
@@ -56,10 +71,23 @@ t.test('boot files on the wire', async (t) => {
   })
 
   await t.test('each architecture gets its iPXE build', async (t) => {
-    const arches: Array<[number, string]> = [[0, 'undionly.kpxe'], [6, 'ipxe-i386.efi'], [7, 'ipxe.efi'], [9, 'ipxe.efi'], [10, 'snp-arm32.efi'], [11, 'snp-arm64.efi']]
+    const arches: Array<[number, string]> = [
+      [0, 'undionly.kpxe'],
+      [6, 'ipxe-i386.efi'],
+      [7, 'ipxe.efi'],
+      [9, 'ipxe.efi'],
+      [10, 'snp-arm32.efi'],
+      [11, 'snp-arm64.efi'],
+    ]
     const got = await offers(arches.map(([arch], i) => withXid(pxeDiscover(`02:00:00:00:88:2${i}`, arch))))
-    t.same(got.map((o) => [o?.packet.file, o?.packet.siaddr]), arches.map(([, file]) => [file, '10.88.0.1']))
-    t.notOk(got.some((o) => o?.packet.options.has(Opt.IPXE_ENCAP)), 'no 175 for PXE ROMs')
+    t.same(
+      got.map((o) => [o?.packet.file, o?.packet.siaddr]),
+      arches.map(([, file]) => [file, '10.88.0.1']),
+    )
+    t.notOk(
+      got.some((o) => o?.packet.options.has(Opt.IPXE_ENCAP)),
+      'no 175 for PXE ROMs',
+    )
   })
 
   await t.test('iPXE gets the bootstrap URL and 175.176 = 1 (loop breaking)', async (t) => {
@@ -78,19 +106,35 @@ t.test('boot files on the wire', async (t) => {
 
   await t.test('U-Boot vendor class and UEFI HTTP boot', async (t) => {
     const [uboot, http] = await offers([
-      withXid(encode(clientPacket({ mac: '02:00:00:00:88:40', options: [[Opt.VENDOR_CLASS, 'U-Boot.armv8'], [Opt.CLIENT_ARCH, u16(22)]] }))),
-      withXid(encode(clientPacket({ mac: '02:00:00:00:88:41', options: [[Opt.VENDOR_CLASS, 'HTTPClient:Arch:00016:UNDI:003001'], [Opt.CLIENT_ARCH, u16(16)]] }))),
+      withXid(
+        encode(
+          clientPacket({
+            mac: '02:00:00:00:88:40',
+            options: [
+              [Opt.VENDOR_CLASS, 'U-Boot.armv8'],
+              [Opt.CLIENT_ARCH, u16(22)],
+            ],
+          }),
+        ),
+      ),
+      withXid(
+        encode(
+          clientPacket({
+            mac: '02:00:00:00:88:41',
+            options: [
+              [Opt.VENDOR_CLASS, 'HTTPClient:Arch:00016:UNDI:003001'],
+              [Opt.CLIENT_ARCH, u16(16)],
+            ],
+          }),
+        ),
+      ),
     ])
     t.same([uboot?.packet.file, uboot?.packet.siaddr], ['rpi3/boot.conf', '10.88.0.108'])
     t.same([http?.packet.file, http?.packet.options.get(Opt.VENDOR_CLASS)], ['http://10.88.0.1:8080/ipxe.efi', Buffer.from('HTTPClient')])
   })
 
   await t.test('decideBoot overrides; its errors and timeouts fall back to defaults', async (t) => {
-    const got = await offers([
-      withXid(pxeDiscover('02:00:00:00:88:01', 7)),
-      withXid(pxeDiscover('02:00:00:00:88:02', 7)),
-      withXid(pxeDiscover('02:00:00:00:88:03', 0)),
-    ])
+    const got = await offers([withXid(pxeDiscover('02:00:00:00:88:01', 7)), withXid(pxeDiscover('02:00:00:00:88:02', 7)), withXid(pxeDiscover('02:00:00:00:88:03', 0))])
     t.same([got[0]?.packet.file, got[0]?.packet.siaddr], ['efi-x64/x86_64-efi-00112233-4455-6677-8899-aabbccddeeff.efi', '10.88.0.14'])
     t.same(got[0]?.packet.options.get(150), Buffer.from('10.88.0.14'), 'extra option')
     t.equal(got[1]?.packet.file, 'ipxe.efi', 'hook threw: default')

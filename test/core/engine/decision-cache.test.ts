@@ -26,7 +26,8 @@ t.test('response keys include both revisions, the client address and the query',
     ['query', c.responseKey(rev, '192.0.2.1', 'mac=52-54-00-00-00-02', flags)],
     // A newline in a field cannot make two different requests one key: addresses hold none, and the query is last.
     ['address/query boundary', c.responseKey(rev, '192.0.2.1\nmac=52-54-00-00-00-01', '', flags)],
-  ] as const) t.equal(c.response(other), undefined, `another ${what}: miss`)
+  ] as const)
+    t.equal(c.response(other), undefined, `another ${what}: miss`)
 })
 
 t.test('credentials are never a key: no response, no context kept; dry runs and long queries neither', async (t) => {
@@ -36,10 +37,18 @@ t.test('credentials are never a key: no response, no context kept; dry runs and 
   t.equal(c.responseKey(rev, '192.0.2.1', `x=${'a'.repeat(MAX_KEY_CHARS)}`, flags), undefined, 'a query longer than MAX_KEY_CHARS')
   const contexts = new DecisionCache({ size: 100, ttlMs: 0, wholeResponses: false })
   let builds = 0
-  for (let i = 0; i < 3; i++) contexts.context('192.0.2.1', 'username=a&password=b', true, () => (builds++, built()))
+  for (let i = 0; i < 3; i++)
+    contexts.context('192.0.2.1', 'username=a&password=b', true, () => {
+      builds++
+      return built()
+    })
   t.equal(builds, 3, 'a context built from credentials is built every time')
   t.equal(contexts.sizes.contexts, 0)
-  for (let i = 0; i < 3; i++) contexts.context('192.0.2.1', 'mac=52-54-00-00-00-01', false, () => (builds++, built()))
+  for (let i = 0; i < 3; i++)
+    contexts.context('192.0.2.1', 'mac=52-54-00-00-00-01', false, () => {
+      builds++
+      return built()
+    })
   t.equal(builds, 4, 'one without is built once')
 })
 
@@ -115,7 +124,7 @@ t.test('a new policy revision invalidates responses and bodies', async (t) => {
   // A generous time limit: a first call on a new revision builds its isolate, slow on a busy machine.
   const bp = await build(dir.config({ policies: { dir: dir.policiesDir, watch: false, timeoutMs: 2000 } }))
   t.teardown(() => bp.close())
-  const ask = async (id: string) => (await bp.engine.handle({ query: 'mac=52-54-00-00-00-01', remoteAddress: '192.0.2.1', requestId: id }))
+  const ask = async (id: string) => await bp.engine.handle({ query: 'mac=52-54-00-00-00-01', remoteAddress: '192.0.2.1', requestId: id })
   t.match((await ask('a1')).script, /echo one/)
   t.equal((await ask('a2')).record.cached, true)
   writeFileSync(join(dir.policiesDir, 'p.ts'), `export default () => ({ kind: 'exit', message: 'two' })`)

@@ -47,7 +47,10 @@ t.test('the record summarizes each kind of decision in one line, without credent
   for (const [k, summary] of Object.entries(expected)) {
     const r = await bp.app.inject(`/boot?k=${k}`)
     t.equal(r.statusCode, 200, k)
-    const rec = logs.records().filter((l) => l.msg === 'decision').at(-1)!.decision as Record<string, unknown>
+    const rec = logs
+      .records()
+      .filter((l) => l.msg === 'decision')
+      .at(-1)!.decision as Record<string, unknown>
     t.equal(rec.summary, summary, k)
   }
   const logged = logs.lines.filter((l) => l.includes('"msg":"decision"')).join('\n')
@@ -91,10 +94,13 @@ t.test('explain traces print() lines per step; after a real login they hold the 
   t.teardown(() => dir.remove())
   const token = 'an-admin-token-of-some-length'
   const logs = captureLogs('info')
-  const bp = await build(dir.config({
-    http: { adminToken: token },
-    plugins: [{ name: 'ldap', options: { url: slapd.url, bindDn: `uid={username},ou=people,${BASE_DN}` } }],
-  }), { logger: logs.logger })
+  const bp = await build(
+    dir.config({
+      http: { adminToken: token },
+      plugins: [{ name: 'ldap', options: { url: slapd.url, bindDn: `uid={username},ou=people,${BASE_DN}` } }],
+    }),
+    { logger: logs.logger },
+  )
   t.teardown(() => bp.close())
   const { alice } = slapd.users
   const r = await bp.app.inject({ method: 'POST', url: '/api/explain', headers: { authorization: `Bearer ${token}` }, payload: { username: alice.uid, password: alice.password, mac: 'nonsense' } })
@@ -108,6 +114,12 @@ t.test('explain traces print() lines per step; after a real login they hold the 
   // The same login on /boot: decided, but no print lines collected.
   const boot = await bp.engine.handle({ query: `username=${alice.uid}&password=${encodeURIComponent(alice.password)}`, remoteAddress: '192.0.2.9', requestId: 'b' })
   t.equal(boot.record.decidedBy, 'policy:20-welcome.ts')
-  t.notOk(boot.record.policies.some((s) => s.prints), 'no prints on /boot')
-  t.notOk(logs.lines.some((l) => l.includes(alice.password)), 'nor in any log line')
+  t.notOk(
+    boot.record.policies.some((s) => s.prints),
+    'no prints on /boot',
+  )
+  t.notOk(
+    logs.lines.some((l) => l.includes(alice.password)),
+    'nor in any log line',
+  )
 })

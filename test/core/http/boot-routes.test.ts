@@ -9,8 +9,7 @@ import { parseScript } from '../../helpers/ipxe-tokenize.js'
 // Request ids are random: keep them out of snapshots.
 t.cleanSnapshot = (s: string) => s.replace(/set bp-req [0-9a-f]{10}/g, 'set bp-req <id>')
 
-const exampleConfig = (extra: Record<string, unknown> = {}) =>
-  validateConfig({ policies: { watch: false }, log: { level: 'silent' }, ...extra }, PACKAGE_ROOT)
+const exampleConfig = (extra: Record<string, unknown> = {}) => validateConfig({ policies: { watch: false }, log: { level: 'silent' }, ...extra }, PACKAGE_ROOT)
 
 t.test('GET /boot.ipxe chains /boot with every identity variable, text ones hex-encoded', async (t) => {
   const bp = await build(exampleConfig())
@@ -98,7 +97,10 @@ t.test('POST /api/explain is off without a token, refuses a wrong one, explains 
   const body = res.json()
   t.equal(body.record.decidedBy, 'policy:10-per-mac.ts')
   t.equal(body.decision.kind, 'sanboot')
-  t.same(body.record.policies.map((p: { outcome: string }) => p.outcome), ['decided'])
+  t.same(
+    body.record.policies.map((p: { outcome: string }) => p.outcome),
+    ['decided'],
+  )
 })
 
 t.test('policy faults: the client gets the failsafe with a request id, the log names file:line', async (t) => {
@@ -110,7 +112,10 @@ t.test('policy faults: the client gets the failsafe with a request id, the log n
   const bp = await build(dir.config(), { logger: logs.logger })
   t.teardown(() => bp.close())
   const thrown = await bp.app.inject('/boot?x=1')
-  const shown = parseScript(thrown.body).commands.find((c) => c.argv[0] === 'echo')!.argv.slice(1).join(' ')
+  const shown = parseScript(thrown.body)
+    .commands.find((c) => c.argv[0] === 'echo')!
+    .argv.slice(1)
+    .join(' ')
   t.match(shown, /^bootpolicy: BP_ERR_POLICY_THREW \(request [0-9a-f]{10}\)$/, 'the client sees the code and its request id')
   t.match(thrown.body, /\nexit\n/, 'then the configured default')
   const garbage = await bp.app.inject('/boot')
@@ -127,7 +132,10 @@ t.test('explain is a dry run: no prepare side effects', async (t) => {
   t.teardown(() => dir.remove())
   const marker = `${dir.dir}/prepared`
   const { writeFileSync, existsSync } = await import('node:fs')
-  writeFileSync(`${dir.dir}/side.mjs`, `import { writeFileSync } from 'node:fs'\nexport default () => ({ name: 'side', version: '1.0.0', bootpolicy: '^0.1.0', hooks: { prepare: async () => { writeFileSync(${JSON.stringify(marker)}, 'x') } } })\n`)
+  writeFileSync(
+    `${dir.dir}/side.mjs`,
+    `import { writeFileSync } from 'node:fs'\nexport default () => ({ name: 'side', version: '1.0.0', bootpolicy: '^0.1.0', hooks: { prepare: async () => { writeFileSync(${JSON.stringify(marker)}, 'x') } } })\n`,
+  )
   const token = 'a-long-admin-token-for-tests'
   const bp = await build(dir.config({ http: { adminToken: token }, plugins: [{ name: 'side', path: `${dir.dir}/side.mjs` }] }))
   t.teardown(() => bp.close())

@@ -13,7 +13,6 @@ const POLICY = `import { template, type BootContext } from 'bootpolicy/policy'
 export default (ctx: BootContext) => ctx.params.t === 'missing' ? template('nope') : template('arg', { v: ctx.params.v ?? 'x' })
 `
 
-
 // Child processes, type checks and reloads on a busy shared 2-core machine: minutes, not the 120 s default.
 t.setTimeout(600_000)
 t.test('hostile client values do not degrade /healthz; a missing template, a replaced worker and a failing plugin hook do', async (t) => {
@@ -21,10 +20,13 @@ t.test('hostile client values do not degrade /healthz; a missing template, a rep
   t.teardown(() => dir.remove())
   writeFileSync(join(dir.dir, 'templates', 'arg.ipxe'), '#!ipxe\nchain {{ vars.v }}\n')
   const plugin = join(dir.dir, 'flaky.mjs')
-  writeFileSync(plugin, `
+  writeFileSync(
+    plugin,
+    `
     export default () => ({ name: 'flaky', version: '1.0.0', bootpolicy: '^0.1.0', hooks: {
       enrich: async (ctx) => { if (ctx.params.fail === '1') throw new Error('directory down: secret-dn=cn=admin') ; return {} },
-    } })`)
+    } })`,
+  )
   const bp = await build(dir.config({ plugins: [{ name: 'flaky', path: plugin }] }))
   t.teardown(() => bp.close())
   const health = async (): Promise<{ status: string; problems: Record<string, unknown>[] }> => (await bp.app.inject('/healthz')).json()
@@ -53,5 +55,9 @@ t.test('hostile client values do not degrade /healthz; a missing template, a rep
   bp.policyWorkers.hangForTest('hang-here')
   await bp.app.inject('/boot?x=hang-here')
   report = await health()
-  t.match(report.problems.find((p) => p.kind === 'policy-worker'), { code: 'BPWRN004', reason: 'watchdog', policy: '10-p.ts' }, 'the replaced worker')
+  t.match(
+    report.problems.find((p) => p.kind === 'policy-worker'),
+    { code: 'BPWRN004', reason: 'watchdog', policy: '10-p.ts' },
+    'the replaced worker',
+  )
 })

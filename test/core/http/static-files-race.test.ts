@@ -66,7 +66,10 @@ t.test('hazard: /files follows a symlink swapped in after the check', async (t) 
   t.comment(`statuses: ${JSON.stringify(Object.fromEntries(statuses))}`)
   t.equal(leaked, 0, `the secret outside the root was never served (${total} racing requests)`)
   t.ok(served > 0, 'the legitimate file was served while the swap raced')
-  t.ok([...statuses.keys()].every((s) => [200, 403, 404].includes(s)), 'every other answer is a clean refusal')
+  t.ok(
+    [...statuses.keys()].every((s) => [200, 403, 404].includes(s)),
+    'every other answer is a clean refusal',
+  )
 })
 
 t.test('/files closes its descriptor on every path: body, HEAD, 416, empty file, client gone mid-body', async (t) => {

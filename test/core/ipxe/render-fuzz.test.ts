@@ -10,7 +10,45 @@ import type { Decision } from '../../../core/decision/types.js'
 import { isBootpolicyError } from '../../../core/errors/bp-error.js'
 import { parseScript } from '../../helpers/ipxe-tokenize.js'
 
-const NASTY = ['\n', '\r', ' || shell', ' && reboot', ' ; ', '#', '${password}', '${', '}', ':label', '&', '=', '+', '%', '%0a', '"', "'", '\\', '\t', '\u0000', 'é', '☃', '\u202e', '--gap', '-', '$', '${${x}}', 'goto x', '\u0085', '  ', '-n', '--', '--delete', '--key=x', '--autofree', '-n x', '--name']
+const NASTY = [
+  '\n',
+  '\r',
+  ' || shell',
+  ' && reboot',
+  ' ; ',
+  '#',
+  '${password}',
+  '${',
+  '}',
+  ':label',
+  '&',
+  '=',
+  '+',
+  '%',
+  '%0a',
+  '"',
+  "'",
+  '\\',
+  '\t',
+  '\u0000',
+  'é',
+  '☃',
+  '\u202e',
+  '--gap',
+  '-',
+  '$',
+  '${${x}}',
+  'goto x',
+  '\u0085',
+  '  ',
+  '-n',
+  '--',
+  '--delete',
+  '--key=x',
+  '--autofree',
+  '-n x',
+  '--name',
+]
 
 /** Deterministic pseudo-random generator so a failure can be replayed. */
 function rng(seed: number): () => number {
@@ -51,7 +89,11 @@ t.test('display text: any value is shown as one argument, commands unchanged', a
     const expectedNames = [...(value.trim() === '' ? [] : ['set']), 'echo', 'exit', 'set', 'echo', 'sleep', 'exit']
     const shown = commands.find((c) => c.argv[0] === 'echo')!
     // Lines that the value produced can only be `set bpvN:hex …` lines, never a command of its own.
-    t.same(names.filter((n) => n !== 'set'), expectedNames.filter((n) => n !== 'set'), `commands for ${JSON.stringify(value)}`)
+    t.same(
+      names.filter((n) => n !== 'set'),
+      expectedNames.filter((n) => n !== 'set'),
+      `commands for ${JSON.stringify(value)}`,
+    )
     t.same(labels, ['bp_failed'], 'no label added')
     const expectedText = value.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?').replaceAll('${', '$ {')
     if (/^[A-Za-z0-9 ._~:/?=@%+,!*'()[\]<>^"-]+$/.test(expectedText) && !/(^ | $| {2})/.test(expectedText) && !/(^| )-/.test(expectedText)) {
@@ -84,7 +126,10 @@ t.test('arguments: a value is one exact argument or rejected, never a new comman
     t.equal(kernel.length, 1)
     t.same(kernel[0]!.args, ['/files/vmlinuz', `serial=${value}`], `exact argument for ${JSON.stringify(value)}`)
     t.same(kernel[0]!.options, [], 'no option')
-    t.same(commands.map((c) => c.argv[0]).filter((n) => n !== 'set'), ['kernel', 'goto', 'boot', 'goto', 'echo', 'sleep', 'exit'])
+    t.same(
+      commands.map((c) => c.argv[0]).filter((n) => n !== 'set'),
+      ['kernel', 'goto', 'boot', 'goto', 'echo', 'sleep', 'exit'],
+    )
     accepted++
   }
   t.ok(accepted + rejected >= 1000)
@@ -108,7 +153,13 @@ t.test('menu item text from a client cannot add items, labels or commands', asyn
 })
 
 t.test('relative URLs and round trips carry no raw ":" (iPXE 2019 would read a URI scheme)', async (t) => {
-  const { context } = buildContext({ query: new Map([['mac', '52:54:00:00:00:01'], ['serial', 'a:b c']]), remoteAddress: '192.0.2.1' })
+  const { context } = buildContext({
+    query: new Map([
+      ['mac', '52:54:00:00:00:01'],
+      ['serial', 'a:b c'],
+    ]),
+    remoteAddress: '192.0.2.1',
+  })
   const env = { context, bootPath: '/boot', kinds: new Map() }
   const scripts = [
     renderDecision({ kind: 'again', params: { step: 'x:y' } }, env),
@@ -122,7 +173,9 @@ t.test('relative URLs and round trips carry no raw ":" (iPXE 2019 would read a U
       if (url && ['chain', 'kernel', 'initrd'].includes(c.argv[0]!)) t.notOk(/^[^?]*:|\?.*:/.test(url.replace(/\$\{[^}]*\}/g, '')), `${c.argv[0]} ${url}`)
     }
   }
-  const againUrl = parseScript(scripts[0]!).commands.find((c) => c.argv[0] === 'chain')!.argv.at(-1)!
+  const againUrl = parseScript(scripts[0]!)
+    .commands.find((c) => c.argv[0] === 'chain')!
+    .argv.at(-1)!
   t.match(againUrl, /mac=52-54-00-00-00-01/)
   t.match(againUrl, /serial_hex=61-3a-62-20-63/)
   t.match(againUrl, /step_hex=78-3a-79/)
@@ -213,7 +266,7 @@ function linuxKernelArgs(cmdline: string): string[] {
   return out
 }
 
-t.test('hazard: kernel command line — split as Linux does, it holds exactly the admin\'s arguments', async (t) => {
+t.test("hazard: kernel command line — split as Linux does, it holds exactly the admin's arguments", async (t) => {
   const r = rng(5)
   let accepted = 0
   let rejected = 0
@@ -226,7 +279,10 @@ t.test('hazard: kernel command line — split as Linux does, it holds exactly th
       script = render({ kind: 'boot', kernel: '/files/vmlinuz', args, initrds: ['/files/initrd.img'] })
     } catch (err) {
       t.ok(isBootpolicyError(err, 'BP_ERR_RENDER_UNSAFE_VALUE'), 'refused with the catalog code')
-      t.ok(value === '' || value === '--' || /[\s\u0000-\u001f\u007f-\u009f"]/.test(value) || value.includes('${'), `refused only for an empty value, --, ", whitespace, controls or \${: ${JSON.stringify(value)}`)
+      t.ok(
+        value === '' || value === '--' || /[\s\u0000-\u001f\u007f-\u009f"]/.test(value) || value.includes('${'),
+        `refused only for an empty value, --, ", whitespace, controls or \${: ${JSON.stringify(value)}`,
+      )
       rejected++
       continue
     }

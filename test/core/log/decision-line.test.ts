@@ -83,7 +83,11 @@ t.test('strings are capped; cycles and deep nesting end; odd values do not break
 
 t.test('hazard: a hostile getter in a fact throws: the line is still written, the caller goes on', async (t) => {
   const logs = captureLogs('info')
-  const hostile = { get boom(): string { throw new Error('getter') } }
+  const hostile = {
+    get boom(): string {
+      throw new Error('getter')
+    },
+  }
   Object.defineProperty(hostile, 'boom', { enumerable: true })
   t.doesNotThrow(() => logDecision(logs.logger, 'info', record({ context: { ...record().context, plugins: { hostile } } })))
   t.equal(logs.lines.length, 1, 'a line was written')

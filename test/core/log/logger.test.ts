@@ -56,10 +56,13 @@ t.test('hazard: a backend that echoes the /boot password in its error leaks it t
   const dir = tempPolicies({ 'p.ts': `export default () => ({ kind: 'exit' })` })
   t.teardown(() => dir.remove())
   const file = join(dir.dir, 'echoing.mjs')
-  writeFileSync(file, `
+  writeFileSync(
+    file,
+    `
     export default () => ({ name: 'echoing', version: '1.0.0', bootpolicy: '^0.1.0', hooks: {
       authenticate: async (ctx, c) => { throw new Error('bind failed for ' + c.username + ' with ' + c.password, { cause: new Error('server said: ' + c.password) }) },
-    } })`)
+    } })`,
+  )
   const logs = captureLogs('debug')
   const bp = await build(dir.config({ plugins: [{ name: 'echoing', path: file }] }), { logger: logs.logger })
   t.teardown(() => bp.close())
@@ -81,12 +84,19 @@ t.test('hazard: hostile error shapes (endless cause chains, cycles, throwing get
   const looped = new Error('looped')
   ;(looped as Error & { cause?: unknown }).cause = looped
   const hostile = new Error('hostile')
-  Object.defineProperty(hostile, 'message', { get() { throw new Error('no message for you') } })
+  Object.defineProperty(hostile, 'message', {
+    get() {
+      throw new Error('no message for you')
+    },
+  })
   const cyclic: Record<string, unknown> = { name: 'cyclic' }
   cyclic.self = cyclic
   let deep: Record<string, unknown> = { leaf: 'bottom' }
   for (let i = 0; i < 20; i++) deep = { down: deep }
-  const many = new AggregateError(Array.from({ length: 100 }, (_, i) => new Error(`e${i}`)), 'many')
+  const many = new AggregateError(
+    Array.from({ length: 100 }, (_, i) => new Error(`e${i}`)),
+    'many',
+  )
   logs.logger.error({ err: chain }, 'chain')
   logs.logger.error({ err: looped }, 'looped')
   logs.logger.error({ err: hostile }, 'hostile')
@@ -108,8 +118,11 @@ t.test("hazard: a client's password blanks the log's constant vocabulary (msg, c
   const dir = tempPolicies({ 'p.ts': `export default () => ({ kind: 'exit' })` })
   t.teardown(() => dir.remove())
   const file = join(dir.dir, 'refusing.mjs')
-  writeFileSync(file, `export default () => ({ name: 'refusing', version: '1.0.0', bootpolicy: '^0.1.0', hooks: {
-    authenticate: async (ctx, c) => c.username === 'echo' ? Promise.reject(new Error('echoed ' + c.password)) : { failed: 'wrong password' } } })`)
+  writeFileSync(
+    file,
+    `export default () => ({ name: 'refusing', version: '1.0.0', bootpolicy: '^0.1.0', hooks: {
+    authenticate: async (ctx, c) => c.username === 'echo' ? Promise.reject(new Error('echoed ' + c.password)) : { failed: 'wrong password' } } })`,
+  )
   const logs = captureLogs('debug')
   const bp = await build(dir.config({ plugins: [{ name: 'refusing', path: file }] }), { logger: logs.logger })
   t.teardown(() => bp.close())
@@ -119,7 +132,11 @@ t.test("hazard: a client's password blanks the log's constant vocabulary (msg, c
   await bp.app.inject({ url: '/boot?mac=52-54-00-00-00-09', remoteAddress: '192.0.2.68' })
   const records = logs.records()
   t.ok(records.filter((r) => r.msg === 'decision').length >= 8, 'every decision line still says "decision"')
-  t.match(records.find((r) => r.code === 'BPSEC002'), { msg: 'BPSEC002 login rate limited', code: 'BPSEC002' }, 'the security warning keeps its code')
+  t.match(
+    records.find((r) => r.code === 'BPSEC002'),
+    { msg: 'BPSEC002 login rate limited', code: 'BPSEC002' },
+    'the security warning keeps its code',
+  )
   const failed = records.find((r) => r.msg === 'plugin hook failed') as { err: { message: string; cause?: { message: string } } }
   t.match(JSON.stringify(failed.err), /echoed \[redacted\]/, 'inside error text the password is still scrubbed')
 })

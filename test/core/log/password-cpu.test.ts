@@ -22,8 +22,11 @@ t.test('hazard: new passwords on /boot block the event loop (scrub pattern rebui
   t.teardown(() => dir.remove())
   // A backend that fails with the password in its error message: it must still be scrubbed.
   const file = join(dir.dir, 'echo.mjs')
-  writeFileSync(file, `export default () => ({ name: 'echo', version: '1.0.0', bootpolicy: '^0.1.0', hooks: {
-    authenticate: async (ctx, c) => { throw new Error('backend said: bad password ' + c.password) } } })`)
+  writeFileSync(
+    file,
+    `export default () => ({ name: 'echo', version: '1.0.0', bootpolicy: '^0.1.0', hooks: {
+    authenticate: async (ctx, c) => { throw new Error('backend said: bad password ' + c.password) } } })`,
+  )
   const logs = captureLogs('info')
   const bp = await build(dir.config({ plugins: [{ name: 'echo', path: file }] }), { logger: logs.logger })
   t.teardown(() => bp.close())
@@ -38,19 +41,24 @@ t.test('hazard: new passwords on /boot block the event loop (scrub pattern rebui
   const t0 = performance.now()
   // 200 requests, each with a new password: 256 bytes with a username (an attempt), 2 KiB
   // (too long: refused) and 256 bytes without a username (no attempt at all).
-  await Promise.all(Array.from({ length: 200 }, (_, i) => {
-    const pw = newPassword(i % 3 === 1 ? 2048 : 256)
-    if (i % 3 === 0) sent.push(pw)
-    const user = i % 3 === 2 ? '' : `&username=u${i}`
-    return get(port, `/boot?mac=52:54:00:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}${user}&password=${encodeURIComponent(pw)}`, agent, 60_000)
-  }))
+  await Promise.all(
+    Array.from({ length: 200 }, (_, i) => {
+      const pw = newPassword(i % 3 === 1 ? 2048 : 256)
+      if (i % 3 === 0) sent.push(pw)
+      const user = i % 3 === 2 ? '' : `&username=u${i}`
+      return get(port, `/boot?mac=52:54:00:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}${user}&password=${encodeURIComponent(pw)}`, agent, 60_000)
+    }),
+  )
   const totalMs = performance.now() - t0
   const during = await probe.stop()
   agent.destroy()
   const bound = Math.max(2 * idle, 250)
   t.ok(p99(during) <= bound, `/healthz p99 during the burst ${p99(during).toFixed(1)} ms ≤ ${bound.toFixed(0)} ms (idle p99 ${idle.toFixed(1)} ms)`)
   t.ok(totalMs < 5000, `200 requests answered in ${totalMs.toFixed(0)} ms (< 5 s)`)
-  t.ok(logs.lines.some((l) => l.includes('backend said')), 'the backend error (which carried a password) was logged')
+  t.ok(
+    logs.lines.some((l) => l.includes('backend said')),
+    'the backend error (which carried a password) was logged',
+  )
   const leaked = sent.filter((pw) => logs.lines.some((l) => l.includes(pw) || l.includes(encodeURIComponent(pw))))
   t.same(leaked, [], `none of the ${sent.length} passwords sent to a backend is in the ${logs.lines.length} log lines`)
 })

@@ -16,7 +16,13 @@ t.test('the rack-map example plugin works as the guide says', async (t) => {
   const r1 = parseScript((await bp.app.inject('/boot?mac=52:54:00:00:00:01')).body).commands
   t.same(r1.find((c) => c.argv[0] === 'kernel')!.argv, ['kernel', '/files/r1/vmlinuz', 'rack=r1', 'initrd=initrd.img'])
   const r2 = parseScript((await bp.app.inject('/boot?mac=52:54:00:00:00:02')).body).commands
-  t.same(r2.find((c) => c.argv[0] === 'echo')!.argv.slice(1).join(' '), 'not in rack r1: booting the local disk')
+  t.same(
+    r2
+      .find((c) => c.argv[0] === 'echo')!
+      .argv.slice(1)
+      .join(' '),
+    'not in rack r1: booting the local disk',
+  )
   t.equal(bp.loadedPlugins[0]!.plugin.name, 'rack-map')
 })
 
@@ -33,12 +39,19 @@ t.test("the guide's Node 20 command runs the TypeScript plugin through the real 
   const command = /```sh\n(node --import tsx node_modules\/bootpolicy\/bin\/bootpolicy\.js [^\n]+)\n```/.exec(guide)?.[1]
   t.ok(command, 'the guide shows the command')
   // In this repository bootpolicy is the package itself, not node_modules/bootpolicy.
-  const argv = command!.split(' ').slice(1).map((a) => (a === 'node_modules/bootpolicy/bin/bootpolicy.js' ? join(PACKAGE_ROOT, 'bin/bootpolicy.js') : a))
+  const argv = command!
+    .split(' ')
+    .slice(1)
+    .map((a) => (a === 'node_modules/bootpolicy/bin/bootpolicy.js' ? join(PACKAGE_ROOT, 'bin/bootpolicy.js') : a))
   const cwd = fixture('rack-site')
   const run = spawnSync(process.execPath, argv, { cwd, encoding: 'utf8', timeout: 120_000 })
   t.equal(run.status, 0, run.stderr)
   t.match(run.stdout, /^kernel \/files\/r1\/vmlinuz rack=r1 initrd=initrd\.img/m)
-  const plain = spawnSync(process.execPath, argv.filter((a) => a !== '--import' && a !== 'tsx'), { cwd, encoding: 'utf8', timeout: 120_000 })
+  const plain = spawnSync(
+    process.execPath,
+    argv.filter((a) => a !== '--import' && a !== 'tsx'),
+    { cwd, encoding: 'utf8', timeout: 120_000 },
+  )
   t.equal(plain.status, 2)
   t.match(plain.stderr, /BP_ERR_PLUGIN_LOAD: .*Unknown file extension "\.ts"/)
 })

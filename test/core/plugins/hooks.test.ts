@@ -8,7 +8,11 @@ import { tempPolicies } from '../../helpers/policy-dir.js'
 import { parseScript } from '../../helpers/ipxe-tokenize.js'
 
 /** What the client's screen shows: the arguments of the first echo, as iPXE expands them. */
-const shown = (body: string): string => parseScript(body).commands.find((c) => c.argv[0] === 'echo')?.argv.slice(1).join(' ') ?? ''
+const shown = (body: string): string =>
+  parseScript(body)
+    .commands.find((c) => c.argv[0] === 'echo')
+    ?.argv.slice(1)
+    .join(' ') ?? ''
 
 /** Writes a plugin module (plain ESM) into the temp dir and returns its config entry. */
 function plugin(dir: string, name: string, body: string, options: Record<string, unknown> = {}) {
@@ -41,13 +45,15 @@ t.test('order: pre, then config order, then post; onClose in reverse', async (t)
 t.test('enrich runs in parallel, each plugin in its own slot; a failing one leaves its slot empty', async (t) => {
   const dir = tempPolicies({ 'p.ts': `export default (ctx: any) => ({ kind: 'exit', message: JSON.stringify(ctx.plugins) })` })
   t.teardown(() => dir.remove())
-  const bp = await build(dir.config({
-    plugins: [
-      plugin(dir.dir, 'slow', `hooks: { enrich: async () => { await new Promise(r => setTimeout(r, 150)); return { n: 1 } } }`),
-      plugin(dir.dir, 'slow2', `hooks: { enrich: async () => { await new Promise(r => setTimeout(r, 150)); return { n: 2 } } }`),
-      plugin(dir.dir, 'broken', `hooks: { enrich: async () => { throw new Error('ldap down') } }`),
-    ],
-  }))
+  const bp = await build(
+    dir.config({
+      plugins: [
+        plugin(dir.dir, 'slow', `hooks: { enrich: async () => { await new Promise(r => setTimeout(r, 150)); return { n: 1 } } }`),
+        plugin(dir.dir, 'slow2', `hooks: { enrich: async () => { await new Promise(r => setTimeout(r, 150)); return { n: 2 } } }`),
+        plugin(dir.dir, 'broken', `hooks: { enrich: async () => { throw new Error('ldap down') } }`),
+      ],
+    }),
+  )
   t.teardown(() => bp.close())
   const t0 = performance.now()
   const res = await bp.app.inject('/boot')
@@ -58,13 +64,15 @@ t.test('enrich runs in parallel, each plugin in its own slot; a failing one leav
 t.test('authenticate: first principal wins; policies see the principal, never the password', async (t) => {
   const dir = tempPolicies({ 'p.ts': `export default (ctx: any) => ({ kind: 'exit', message: JSON.stringify(ctx.auth) })` })
   t.teardown(() => dir.remove())
-  const bp = await build(dir.config({
-    plugins: [
-      plugin(dir.dir, 'notmine', `hooks: { authenticate: async () => undefined }`),
-      plugin(dir.dir, 'pam', `hooks: { authenticate: async (ctx, c) => c.password === 'right' ? { principal: { name: c.username, groups: ['lab'], source: '' } } : { failed: 'wrong password' } }`),
-      plugin(dir.dir, 'never', `hooks: { authenticate: async () => { events.push('never'); return { principal: { name: 'x', groups: [], source: 'never' } } } }`),
-    ],
-  }))
+  const bp = await build(
+    dir.config({
+      plugins: [
+        plugin(dir.dir, 'notmine', `hooks: { authenticate: async () => undefined }`),
+        plugin(dir.dir, 'pam', `hooks: { authenticate: async (ctx, c) => c.password === 'right' ? { principal: { name: c.username, groups: ['lab'], source: '' } } : { failed: 'wrong password' } }`),
+        plugin(dir.dir, 'never', `hooks: { authenticate: async () => { events.push('never'); return { principal: { name: 'x', groups: [], source: 'never' } } } }`),
+      ],
+    }),
+  )
   t.teardown(() => bp.close())
   const ok = await bp.app.inject('/boot?username=alice&password=right')
   t.match(shown(ok.body), /\{"status":"authenticated","username":"alice","principal":\{"name":"alice","groups":\["lab"\],"source":"pam"\}\}/)
@@ -77,13 +85,15 @@ t.test('authenticate: first principal wins; policies see the principal, never th
 t.test('decide runs after the policies passed; prepare runs in order and can replace the decision', async (t) => {
   const dir = tempPolicies({ 'p.ts': `export default (ctx: any) => ctx.params.policy ? { kind: 'exit', message: 'policy' } : undefined` })
   t.teardown(() => dir.remove())
-  const bp = await build(dir.config({
-    plugins: [
-      plugin(dir.dir, 'decider', `hooks: { decide: async () => ({ kind: 'shell', message: 'plugin' }) }`),
-      plugin(dir.dir, 'prep1', `hooks: { prepare: async (ctx, d) => { events.push('prep1 ' + d.kind); return undefined } }`),
-      plugin(dir.dir, 'prep2', `hooks: { prepare: async (ctx, d) => { events.push('prep2 ' + d.kind); return d.kind === 'shell' ? { kind: 'reboot' } : undefined } }`),
-    ],
-  }))
+  const bp = await build(
+    dir.config({
+      plugins: [
+        plugin(dir.dir, 'decider', `hooks: { decide: async () => ({ kind: 'shell', message: 'plugin' }) }`),
+        plugin(dir.dir, 'prep1', `hooks: { prepare: async (ctx, d) => { events.push('prep1 ' + d.kind); return undefined } }`),
+        plugin(dir.dir, 'prep2', `hooks: { prepare: async (ctx, d) => { events.push('prep2 ' + d.kind); return d.kind === 'shell' ? { kind: 'reboot' } : undefined } }`),
+      ],
+    }),
+  )
   t.teardown(() => bp.close())
   t.match((await bp.app.inject('/boot?policy=1')).body, /echo policy\nexit/)
   const fromPlugin = await bp.app.inject('/boot')
@@ -95,13 +105,20 @@ t.test('containment: a hook that throws or hangs still gets the client an answer
   const logs = captureLogs('info')
   const dir = tempPolicies({ 'p.ts': `export default () => ({ kind: 'exit', message: 'policy ran' })` })
   t.teardown(() => dir.remove())
-  const bp = await build(dir.config({
-    pluginTimeouts: { hookMs: 100 },
-    plugins: [
-      plugin(dir.dir, 'hangs', `hooks: { enrich: async () => new Promise(() => {}) }`),
-      plugin(dir.dir, 'throws', `hooks: { prepare: async (ctx) => { if (ctx.params.boom) throw new Error('tgtadm failed'); return undefined }, onResponse: async () => { throw new Error('ignored') } }`),
-    ],
-  }), { logger: logs.logger })
+  const bp = await build(
+    dir.config({
+      pluginTimeouts: { hookMs: 100 },
+      plugins: [
+        plugin(dir.dir, 'hangs', `hooks: { enrich: async () => new Promise(() => {}) }`),
+        plugin(
+          dir.dir,
+          'throws',
+          `hooks: { prepare: async (ctx) => { if (ctx.params.boom) throw new Error('tgtadm failed'); return undefined }, onResponse: async () => { throw new Error('ignored') } }`,
+        ),
+      ],
+    }),
+    { logger: logs.logger },
+  )
   t.teardown(() => bp.close())
   const hung = await bp.app.inject('/boot')
   t.match(hung.body, /echo policy ran/, 'a hanging enrich costs its timeout, the request goes on')
@@ -130,7 +147,9 @@ t.test('lifecycle errors: version range, missing dependency, setup timeout, bad 
 t.test('virtual files are served over HTTP before the disk', async (t) => {
   const dir = tempPolicies({ 'p.ts': `export default () => undefined` })
   t.teardown(() => dir.remove())
-  const bp = await build(dir.config({ plugins: [plugin(dir.dir, 'gen', `hooks: { virtualFile: async (path, client) => path === 'pxelinux.cfg/default' ? Buffer.from('DEFAULT x ' + client.protocol) : undefined }`)] }))
+  const bp = await build(
+    dir.config({ plugins: [plugin(dir.dir, 'gen', `hooks: { virtualFile: async (path, client) => path === 'pxelinux.cfg/default' ? Buffer.from('DEFAULT x ' + client.protocol) : undefined }`)] }),
+  )
   t.teardown(() => bp.close())
   const res = await bp.app.inject('/files/pxelinux.cfg/default')
   t.equal(res.statusCode, 200)
@@ -141,10 +160,18 @@ t.test('virtual files are served over HTTP before the disk', async (t) => {
 t.test('auth.limits from the config: the third failure in the window is refused without asking the backend', async (t) => {
   const dir = tempPolicies({ 'p.ts': `export default (ctx: any) => ({ kind: 'exit', message: ctx.auth.reason ?? ctx.auth.status })` })
   t.teardown(() => dir.remove())
-  const bp = await build(dir.config({
-    auth: { limits: { perUser: 2 } },
-    plugins: [plugin(dir.dir, 'pw', `hooks: { authenticate: async (ctx, c) => { events.push('asked'); return c.password === 'right' ? { principal: { name: c.username, groups: [], source: '' } } : { failed: 'wrong password' } } }`)],
-  }))
+  const bp = await build(
+    dir.config({
+      auth: { limits: { perUser: 2 } },
+      plugins: [
+        plugin(
+          dir.dir,
+          'pw',
+          `hooks: { authenticate: async (ctx, c) => { events.push('asked'); return c.password === 'right' ? { principal: { name: c.username, groups: [], source: '' } } : { failed: 'wrong password' } } }`,
+        ),
+      ],
+    }),
+  )
   t.teardown(() => bp.close())
   for (let i = 0; i < 2; i++) t.equal(shown((await bp.app.inject('/boot?username=bob&password=nope')).body), 'wrong password')
   t.match(shown((await bp.app.inject('/boot?username=bob&password=right')).body), /^too many failed attempts, retry in \d+ s$/)
@@ -154,12 +181,14 @@ t.test('auth.limits from the config: the third failure in the window is refused 
 t.test('a plugin that declares a revision keeps whole responses cacheable; prepare still runs on every request', async (t) => {
   const dir = tempPolicies({ 'p.ts': `export default (ctx: any) => ({ kind: 'exit', message: 'rack ' + ctx.plugins.racks.rack })` })
   t.teardown(() => dir.remove())
-  const bp = await build(dir.config({
-    plugins: [
-      plugin(dir.dir, 'racks', `revision: () => String(globalThis.__rackRev ?? 0), hooks: { enrich: async () => { events.push('enrich'); return { rack: 'r' + (globalThis.__rackRev ?? 0) } } }`),
-      plugin(dir.dir, 'effects', `hooks: { prepare: async () => { events.push('prepare'); return undefined } }`),
-    ],
-  }))
+  const bp = await build(
+    dir.config({
+      plugins: [
+        plugin(dir.dir, 'racks', `revision: () => String(globalThis.__rackRev ?? 0), hooks: { enrich: async () => { events.push('enrich'); return { rack: 'r' + (globalThis.__rackRev ?? 0) } } }`),
+        plugin(dir.dir, 'effects', `hooks: { prepare: async () => { events.push('prepare'); return undefined } }`),
+      ],
+    }),
+  )
   t.teardown(() => bp.close())
   t.ok(bp.plugins.cacheable)
   const first = await bp.engine.handle({ query: 'mac=52:54:00:00:00:01', remoteAddress: '192.0.2.1', requestId: 'a1' })
@@ -187,7 +216,9 @@ t.test('an enrich hook without a declared revision turns the whole-response cach
 t.test('a prepare hook with `kinds` runs only for decisions that hold one of them', async (t) => {
   const dir = tempPolicies({ 'p.ts': `export default (ctx: any) => ctx.params.menu ? { kind: 'menu', items: [{ id: 'a', text: 'A', action: { kind: 'reboot' } }] } : { kind: 'exit' }` })
   t.teardown(() => dir.remove())
-  const bp = await build(dir.config({ plugins: [plugin(dir.dir, 'rb', `hooks: { prepare: { kinds: ['reboot'], handler: async (ctx, d) => { events.push('prepare ' + d.kind); return undefined } } }`)] }))
+  const bp = await build(
+    dir.config({ plugins: [plugin(dir.dir, 'rb', `hooks: { prepare: { kinds: ['reboot'], handler: async (ctx, d) => { events.push('prepare ' + d.kind); return undefined } } }`)] }),
+  )
   t.teardown(() => bp.close())
   await bp.app.inject('/boot')
   await bp.app.inject('/boot?menu=1')

@@ -19,13 +19,18 @@ function documented(markdown: string): string[][] {
   const rows: string[][] = []
   for (const line of lines.slice(header + 2)) {
     if (!line.startsWith('|')) break
-    const cells = line.slice(1, -1).split(/(?<!\\)\|/).map((c) => c.trim().replace(/\\\|/g, '|'))
+    const cells = line
+      .slice(1, -1)
+      .split(/(?<!\\)\|/)
+      .map((c) => c.trim().replace(/\\\|/g, '|'))
     rows.push([cells[0]!.replace(/^`(.*)`$/, '$1'), cells[1] ?? '', cells[2] ?? ''])
   }
   return rows
 }
 
-const folders = readdirSync(pluginsDir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name)
+const folders = readdirSync(pluginsDir, { withFileTypes: true })
+  .filter((d) => d.isDirectory())
+  .map((d) => d.name)
 
 t.test('the first-party plugins are all here', async (t) => {
   t.ok(folders.includes('iscsi-cow') && folders.length >= 7, folders.join(', '))
@@ -38,7 +43,11 @@ for (const folder of folders) {
     const plugin = (await mod.default({})) as BootpolicyPlugin
     const declared = Object.entries(plugin.errors?.codes ?? {}).map(([code, spec]) => [code, spec.when, spec.fix])
     const rows = documented(readFileSync(join(pluginsDir, folder, 'README.md'), 'utf8'))
-    t.same(rows.map((r) => r[0]), declared.map((d) => d[0]), 'the same codes, in order')
+    t.same(
+      rows.map((r) => r[0]),
+      declared.map((d) => d[0]),
+      'the same codes, in order',
+    )
     t.same(rows, declared, 'the same When and How-to-fix text')
     for (const [code] of declared) t.match(code, new RegExp(`^(BP_ERR|BPWRN|BPSEC)_${plugin.errors!.namespace}_`), `${code} is in the plugin's namespace`)
   })
@@ -46,6 +55,14 @@ for (const folder of folders) {
 
 t.test('the iscsi-cow codes left core for the plugin', async (t) => {
   const { catalog, retiredCodes } = await import('../../../core/errors/catalog.js')
-  t.same(Object.keys(catalog).filter((c) => c.startsWith('BP_ERR_ISCSI_')), [], 'no iscsi code in core')
-  t.same(retiredCodes.filter((c) => Object.hasOwn(catalog, c)), [], 'a retired code is not reused')
+  t.same(
+    Object.keys(catalog).filter((c) => c.startsWith('BP_ERR_ISCSI_')),
+    [],
+    'no iscsi code in core',
+  )
+  t.same(
+    retiredCodes.filter((c) => Object.hasOwn(catalog, c)),
+    [],
+    'a retired code is not reused',
+  )
 })

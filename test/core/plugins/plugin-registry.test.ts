@@ -19,7 +19,13 @@ import type { BootpolicyPlugin } from '../../../core/plugins/types.js'
 const base = (name: string, extra: Record<string, unknown> = {}): BootpolicyPlugin => ({ name, version: '1.0.0', bootpolicy: '^0.1.0', ...extra }) as BootpolicyPlugin
 const spec = { message: 'm {x}', when: 'w', fix: 'f' }
 const kind = { validate() {}, render() {} }
-const command = { summary: 's', usage: 'u', async run() { return 0 } }
+const command = {
+  summary: 's',
+  usage: 'u',
+  async run() {
+    return 0
+  },
+}
 
 /** The refusal's message, asserting its code and that it names the plugin. */
 function refusal(t: Test, plugins: BootpolicyPlugin[], plugin: string): string {
@@ -107,7 +113,10 @@ t.test('a misspelled hook in a plugin file is refused at load, before its setup 
   const marker = (n: string) => join(dir, `setup-${n}`)
   const write = (name: string, hooks: string) => {
     const file = join(dir, `${name}.mjs`)
-    writeFileSync(file, `import { writeFileSync } from 'node:fs'\nexport default () => ({ name: '${name}', version: '1.0.0', bootpolicy: '^0.1.0', async setup() { writeFileSync(${JSON.stringify(marker(name))}, '') }, hooks: { ${hooks} } })\n`)
+    writeFileSync(
+      file,
+      `import { writeFileSync } from 'node:fs'\nexport default () => ({ name: '${name}', version: '1.0.0', bootpolicy: '^0.1.0', async setup() { writeFileSync(${JSON.stringify(marker(name))}, '') }, hooks: { ${hooks} } })\n`,
+    )
     return { name, path: file, options: {}, enabled: true }
   }
   const entries = [write('good', 'async enrich() { return {} }'), write('typo', 'async autenticate() { return undefined }'), write('after', '')]
@@ -119,5 +128,8 @@ t.test('a misspelled hook in a plugin file is refused at load, before its setup 
 })
 
 t.test('the host refuses a malformed plugin too (plugins passed in directly)', async (t) => {
-  t.throws(() => new PluginHost([base('rack', { hooks: { decid: async () => undefined } })], { hookTimeoutMs: 100, logger: createLogger('silent') }), { code: 'BP_ERR_PLUGIN_DEFINITION', message: /did you mean "decide"/ })
+  t.throws(() => new PluginHost([base('rack', { hooks: { decid: async () => undefined } })], { hookTimeoutMs: 100, logger: createLogger('silent') }), {
+    code: 'BP_ERR_PLUGIN_DEFINITION',
+    message: /did you mean "decide"/,
+  })
 })

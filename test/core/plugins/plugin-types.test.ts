@@ -33,23 +33,34 @@ t.test('a TypeScript plugin type-checks against the package without dist/', asyn
   const fixture = fileURLToPath(new URL('../../fixtures/typed-plugin/', import.meta.url))
   cpSync(fixture, site, { recursive: true })
   writeFileSync(join(site, 'package.json'), JSON.stringify({ name: 'bootpolicy-plugin-rack', type: 'module' }))
-  writeFileSync(join(site, 'tsconfig.json'), JSON.stringify({
-    compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, types: ['node'] },
-    include: ['*.ts'],
-  }))
+  writeFileSync(
+    join(site, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, types: ['node'] },
+      include: ['*.ts'],
+    }),
+  )
 
   const tsc = spawnSync(process.execPath, [join(PACKAGE_ROOT, 'node_modules/typescript/bin/tsc'), '-p', '.', '--pretty', 'false'], { cwd: site, encoding: 'utf8', timeout: 300_000 })
   t.equal(tsc.error, undefined, 'tsc ran')
   const lines = tsc.stdout.split('\n').filter((l) => /error TS\d+/.test(l))
-  t.same(lines.filter((l) => !l.startsWith('wrong.ts(')), [], 'no error outside wrong.ts: index.ts and the package sources are clean')
+  t.same(
+    lines.filter((l) => !l.startsWith('wrong.ts(')),
+    [],
+    'no error outside wrong.ts: index.ts and the package sources are clean',
+  )
   const wrong = readFileSync(join(site, 'wrong.ts'), 'utf8').split('\n')
   const at = (needle: string) => wrong.findIndex((l) => l.includes(needle)) + 1
   const reported = lines.map((l) => /^wrong\.ts\((\d+),\d+\): error (TS\d+)/.exec(l)!.slice(1).join(' '))
-  t.same(reported.sort(), [
-    `${at("'BP_ERR_RACK_UNKOWN'")} TS2345`, // an undeclared code
-    `${at('d.rak')} TS2551`, // a field the kind's decision does not have
-    `${at('ctx.plugins.rack?.row')} TS2322`, // the augmented facts are typed (number, not string)
-    `${at('BP_ERR_RACK_X')} TS2741`, // an error spec without `fix`
-  ].sort(), tsc.stdout)
+  t.same(
+    reported.sort(),
+    [
+      `${at("'BP_ERR_RACK_UNKOWN'")} TS2345`, // an undeclared code
+      `${at('d.rak')} TS2551`, // a field the kind's decision does not have
+      `${at('ctx.plugins.rack?.row')} TS2322`, // the augmented facts are typed (number, not string)
+      `${at('BP_ERR_RACK_X')} TS2741`, // an error spec without `fix`
+    ].sort(),
+    tsc.stdout,
+  )
   t.equal(tsc.status, 2, 'tsc exits 2 on the wrong file')
 })

@@ -26,7 +26,10 @@ function site(t: Test): { dir: string; config: string } {
   mkdirSync(join(dir, 'policies'))
   writeFileSync(join(dir, 'policies', 'lamp.ts'), `export default (ctx: { mac?: string }) => (ctx.mac ? { kind: 'rack.lamp', rack: ctx.mac.endsWith('01') ? 'r12' : 'twelve' } : undefined)\n`)
   const config = join(dir, 'bootpolicy.json')
-  writeFileSync(config, JSON.stringify({ stateDir: join(dir, 'var'), log: { level: 'silent' }, policies: { dir: 'policies' }, plugins: [{ name: 'bootpolicy-plugin-rack', options: { color: 'red' } }] }))
+  writeFileSync(
+    config,
+    JSON.stringify({ stateDir: join(dir, 'var'), log: { level: 'silent' }, policies: { dir: 'policies' }, plugins: [{ name: 'bootpolicy-plugin-rack', options: { color: 'red' } }] }),
+  )
   return { dir, config }
 }
 
@@ -64,7 +67,7 @@ t.test('help lists the plugin command when a config is found, and nowhere else',
   const { dir } = site(t)
   const overview = cli(dir, ['--help'])
   t.equal(overview.code, 0, overview.err)
-  t.match(overview.out, /Plugin commands \(from the configured plugins\):\n  rack MAC \[--blink\]\n +show the rack of a machine \(plugin rack\)\n$/)
+  t.match(overview.out, /Plugin commands \(from the configured plugins\):\n {2}rack MAC \[--blink\]\n +show the rack of a machine \(plugin rack\)\n$/)
   t.match(cli(dir, ['help', 'rack']).out, /^Usage: bootpolicy rack MAC \[--blink\] \[--config FILE\]/)
   t.match(cli(dir, ['rack', '--help']).out, /^Usage: bootpolicy rack MAC \[--blink\]/)
   const elsewhere = cli(tmpdir(), ['--help'])

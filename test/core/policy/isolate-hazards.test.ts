@@ -100,10 +100,15 @@ t.test('hazard: a DAG of shared sub-objects is refused by the node budget, never
 })
 
 t.test('hazard: WebAssembly memory (not counted in the memory limit) is not available', async (t) => {
-  const { bodies } = await underHazard(t, `const m = new WebAssembly.Memory({ initial: 1, maximum: 8192 })
+  const { bodies } = await underHazard(
+    t,
+    `const m = new WebAssembly.Memory({ initial: 1, maximum: 8192 })
   m.grow(4095)
   new Uint8Array(m.buffer).fill(1)
-  return { kind: 'exit', message: String(m.buffer.byteLength) }`, /BP_ERR_POLICY_THREW/, 1)
+  return { kind: 'exit', message: String(m.buffer.byteLength) }`,
+    /BP_ERR_POLICY_THREW/,
+    1,
+  )
   t.notMatch(bodies[0]!, /268435456/, 'no 256 MB WebAssembly memory was made')
 })
 
@@ -118,18 +123,24 @@ t.test('hazard: an 8 MB thrown message is capped before it is logged', async (t)
   const { logs } = await underHazard(t, `throw new Error('A'.repeat(8 << 20))`, /BP_ERR_POLICY_THREW/, 3, 1000)
   const longest = Math.max(...logs.lines.map((l) => l.length))
   t.ok(longest < 16 * 1024, `the longest log line has ${longest} characters`)
-  t.ok(logs.lines.some((l) => l.includes('AAAAAAAAAA')), 'the start of the message is still logged')
+  t.ok(
+    logs.lines.some((l) => l.includes('AAAAAAAAAA')),
+    'the start of the message is still logged',
+  )
 })
 
 t.test('hazard: a policy that patches JSON, Object and Array intrinsics breaks only its own call', async (t) => {
-  const { port } = await serve(t, `;(JSON as any).stringify = () => { for (;;) {} }
+  const { port } = await serve(
+    t,
+    `;(JSON as any).stringify = () => { for (;;) {} }
   ;(JSON as any).parse = () => { for (;;) {} }
   Object.defineProperty(Array.prototype, '0', { set() { for (;;) {} }, configurable: true })
   ;(Object as any).getPrototypeOf = () => { for (;;) {} }
   ;(Array as any).isArray = () => { for (;;) {} }
   ;(String.prototype as any).slice = () => { for (;;) {} }
   if (ctx.params.h === 'tojson') (Object.prototype as any).toJSON = () => { for (;;) {} }
-  return { kind: 'exit', message: 'patched' }`)
+  return { kind: 'exit', message: 'patched' }`,
+  )
   const first = await get(port, '/boot?h=1')
   t.match(first.body, /echo patched/, 'the wrapper captured its intrinsics first: the decision is serialized correctly')
   const second = await get(port, '/boot?h=2')

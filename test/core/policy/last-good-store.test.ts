@@ -26,7 +26,6 @@ function tempDir(t: { teardown(fn: () => void): void }): string {
   return dir
 }
 
-
 // Child processes, type checks and reloads on a busy shared 2-core machine: minutes, not the 120 s default.
 t.setTimeout(600_000)
 t.test('round trip: saved policies load back with their hash and since; gone ones leave the index', async (t) => {
@@ -45,7 +44,7 @@ t.test('round trip: saved policies load back with their hash and since; gone one
   await again.save([], ['20-b.ts'])
   const third = new LastGoodStore(dir)
   t.same(Object.keys(await third.read()), ['20-b.ts'])
-  t.equal((await third.load('10-a.ts', '/y/10-a.ts')), undefined)
+  t.equal(await third.load('10-a.ts', '/y/10-a.ts'), undefined)
   t.same(readdirSync(dir).sort(), [`${b.hash}.json`, 'last-good.json'].sort(), 'the blob no entry names is removed')
 })
 
@@ -110,7 +109,10 @@ for (let i = 0; ; i++) {
     }
     // The next save (a restarted server) clears what the killed writer left half-done.
     await store.save([fakePolicy('10-a.ts', `var after = ${round}`)], ['20-b.ts'])
-    t.notOk(readdirSync(storeDir).some((f) => f.includes('.tmp-')), `round ${round}: temp files removed`)
+    t.notOk(
+      readdirSync(storeDir).some((f) => f.includes('.tmp-')),
+      `round ${round}: temp files removed`,
+    )
   }
   t.comment(`${killedInWrite} of 6 kills left a temp file behind (landed mid-write)`)
 })
@@ -137,5 +139,9 @@ t.test('restart while a policy is broken: the stored last good version serves, m
   // The store of another site's name is not served for a file it never held.
   dir.write('20-new.ts', `export default () => ({ kind: 'exit' ))`)
   await second.load()
-  t.same(second.policies.map((p) => p.name), ['10-p.ts'], 'a broken policy with no stored version is not served')
+  t.same(
+    second.policies.map((p) => p.name),
+    ['10-p.ts'],
+    'a broken policy with no stored version is not served',
+  )
 })

@@ -46,7 +46,6 @@ async function until(check: () => Promise<boolean> | boolean, ms = 60_000): Prom
   return false
 }
 
-
 // Child processes, type checks and reloads on a busy shared 2-core machine: minutes, not the 120 s default.
 t.setTimeout(600_000)
 t.test('start-up: a policy with a type error does not go live; BPWRN010, /healthz and metrics say so', async (t) => {
@@ -57,7 +56,10 @@ t.test('start-up: a policy with a type error does not go live; BPWRN010, /health
   t.teardown(() => bp.close())
   const res = await bp.app.inject('/boot?mac=52:54:00:00:00:01')
   t.equal(res.body.split('\n')[2], 'echo good', 'the typo policy is not in the chain: the next one decides')
-  t.same(bp.policies.policies.map((p) => p.name), ['20-good.ts'])
+  t.same(
+    bp.policies.policies.map((p) => p.name),
+    ['20-good.ts'],
+  )
   const health = (await bp.app.inject('/healthz')).json()
   t.equal(health.status, 'degraded')
   const problem = health.problems.find((p: { policy?: string }) => p.policy === '10-typo.ts')
@@ -81,7 +83,10 @@ t.test('a type error only in a helper a policy imports keeps that policy from go
   t.teardown(() => dir.remove())
   const bp = await build(dir.config())
   t.teardown(() => bp.close())
-  t.same(bp.policies.policies.map((p) => p.name), ['20-other.ts'])
+  t.same(
+    bp.policies.policies.map((p) => p.name),
+    ['20-other.ts'],
+  )
   const problem = bp.policies.problems.find((p) => p.policy === '10-uses.ts')
   t.match(problem?.message, /_h\.ts:1:\d+: TS2322/)
 })
@@ -138,8 +143,14 @@ t.test('hot reload: a type error is caught before it goes live; /boot latency do
   const health = (await bp.app.inject('/healthz')).json()
   t.equal(health.status, 'degraded')
   t.equal(health.stale[0].policy, '10-p.ts')
-  t.ok(log.lines.some((l) => l.code === 'BPWRN002' && l.policy === '10-p.ts' && l.lastGoodServing === true), 'BPWRN002 in the log')
-  t.ok(log.lines.some((l) => l.code === 'BPWRN009' && l.policy === '10-p.ts'), 'BPWRN009 in the log')
+  t.ok(
+    log.lines.some((l) => l.code === 'BPWRN002' && l.policy === '10-p.ts' && l.lastGoodServing === true),
+    'BPWRN002 in the log',
+  )
+  t.ok(
+    log.lines.some((l) => l.code === 'BPWRN009' && l.policy === '10-p.ts'),
+    'BPWRN009 in the log',
+  )
   t.match((await bp.app.inject('/metrics')).body, /^bootpolicy_policies_stale 1$/m)
 
   dir.write('10-p.ts', GOOD('v2'))

@@ -63,10 +63,21 @@ t.test('hazard: top-level code that throws a hostile value (looping message gett
   t.ok(buildMs < 5000, `the server started in ${buildMs.toFixed(0)} ms`)
   const problems = await healthProblems(port)
   for (const name of ['10-getter.ts', '11-proxy.ts', '12-pst.ts']) {
-    t.match(problems.find((p) => p.policy === name), { code: 'BP_ERR_POLICY_TIMEOUT' }, `${name} is reported as hitting its time limit while loading`)
+    t.match(
+      problems.find((p) => p.policy === name),
+      { code: 'BP_ERR_POLICY_TIMEOUT' },
+      `${name} is reported as hitting its time limit while loading`,
+    )
   }
-  t.match(problems.find((p) => p.policy === '13-plain.ts'), { code: 'BP_ERR_POLICY_THREW', message: /plain load failure/ }, 'a plain top-level throw is reported with its message')
-  t.notOk(logs.records().some((r) => r.code === 'BPWRN004'), 'no worker had to be killed: the isolate time limit stopped every read')
+  t.match(
+    problems.find((p) => p.policy === '13-plain.ts'),
+    { code: 'BP_ERR_POLICY_THREW', message: /plain load failure/ },
+    'a plain top-level throw is reported with its message',
+  )
+  t.notOk(
+    logs.records().some((r) => r.code === 'BPWRN004'),
+    'no worker had to be killed: the isolate time limit stopped every read',
+  )
   await othersServed(t, port)
 })
 
@@ -75,8 +86,15 @@ t.test('hazard: a top-level microtask that rejects with a hostile error is stopp
   const { port, logs, buildMs } = await serve(t, files)
   t.ok(buildMs < 5000, `the server started in ${buildMs.toFixed(0)} ms`)
   const problems = await healthProblems(port)
-  t.match(problems.find((p) => p.policy === '10-top-micro.ts'), { code: 'BP_ERR_POLICY_TIMEOUT', message: /10-top-micro\.ts/ }, 'the policy is reported as timed out while loading, and not installed')
-  t.notOk(logs.records().some((r) => r.code === 'BPWRN004'), 'no worker had to be killed')
+  t.match(
+    problems.find((p) => p.policy === '10-top-micro.ts'),
+    { code: 'BP_ERR_POLICY_TIMEOUT', message: /10-top-micro\.ts/ },
+    'the policy is reported as timed out while loading, and not installed',
+  )
+  t.notOk(
+    logs.records().some((r) => r.code === 'BPWRN004'),
+    'no worker had to be killed',
+  )
   await othersServed(t, port)
 })
 
@@ -88,26 +106,33 @@ const MICROTASKS = [
   ['the constructor of a promise', `new (Promise.resolve().constructor as any)((_: unknown, reject: (e: unknown) => void) => reject(${HOSTILE}))\n  return null`],
 ] as const
 
-t.test('hazard: a flood of distinct requests whose microtask rejects with a hostile error (.then, async function, async generator, Promise.reject, promise constructor) is stopped by the time limit, no worker is lost', async (t) => {
-  for (const [label, body] of MICROTASKS) await t.test(label, async (t) => {
-    const files = { '10-micro.ts': `export default function (ctx: any): any {\n  if (!ctx.params.h) return undefined\n  ${body}\n}\n` }
-    const { bp, port, logs } = await serve(t, files)
-    const idle = await idleP99(port, others(1), 800)
-    const probes = [startProbe(port, others(2)), startProbe(port, others(3))]
-    const t0 = performance.now()
-    for (let k = 0; k < 6 || performance.now() - t0 < 800; k++) {
-      const r = await get(port, `/boot?h=${k}&mac=52:54:00:00:02:${hex(k)}`, undefined, 15_000)
-      t.match(r.body, /BP_ERR_POLICY_TIMEOUT/, `trigger ${k} gets the failsafe naming the time limit`)
-      t.ok(r.ms <= TIMEOUT_MS + 300, `trigger ${k} answered in ${r.ms.toFixed(0)} ms (≤ ${TIMEOUT_MS} + 300)`)
-    }
-    const during = (await Promise.all(probes.map((p) => p.stop()))).flat()
-    const bound = Math.max(2 * idle, FLOOR_MS)
-    t.ok(during.length > 10, `other clients kept asking (${during.length} requests)`)
-    t.ok(p99(during) <= bound, `other clients' p99 ${p99(during).toFixed(1)} ms ≤ ${bound.toFixed(1)} ms (idle p99 ${idle.toFixed(1)} ms)`)
-    t.notOk(logs.records().some((r) => r.code === 'BPWRN004'), 'no worker had to be killed')
-    t.equal(bp.policyWorkers.size, 2)
-  })
-})
+t.test(
+  'hazard: a flood of distinct requests whose microtask rejects with a hostile error (.then, async function, async generator, Promise.reject, promise constructor) is stopped by the time limit, no worker is lost',
+  async (t) => {
+    for (const [label, body] of MICROTASKS)
+      await t.test(label, async (t) => {
+        const files = { '10-micro.ts': `export default function (ctx: any): any {\n  if (!ctx.params.h) return undefined\n  ${body}\n}\n` }
+        const { bp, port, logs } = await serve(t, files)
+        const idle = await idleP99(port, others(1), 800)
+        const probes = [startProbe(port, others(2)), startProbe(port, others(3))]
+        const t0 = performance.now()
+        for (let k = 0; k < 6 || performance.now() - t0 < 800; k++) {
+          const r = await get(port, `/boot?h=${k}&mac=52:54:00:00:02:${hex(k)}`, undefined, 15_000)
+          t.match(r.body, /BP_ERR_POLICY_TIMEOUT/, `trigger ${k} gets the failsafe naming the time limit`)
+          t.ok(r.ms <= TIMEOUT_MS + 300, `trigger ${k} answered in ${r.ms.toFixed(0)} ms (≤ ${TIMEOUT_MS} + 300)`)
+        }
+        const during = (await Promise.all(probes.map((p) => p.stop()))).flat()
+        const bound = Math.max(2 * idle, FLOOR_MS)
+        t.ok(during.length > 10, `other clients kept asking (${during.length} requests)`)
+        t.ok(p99(during) <= bound, `other clients' p99 ${p99(during).toFixed(1)} ms ≤ ${bound.toFixed(1)} ms (idle p99 ${idle.toFixed(1)} ms)`)
+        t.notOk(
+          logs.records().some((r) => r.code === 'BPWRN004'),
+          'no worker had to be killed',
+        )
+        t.equal(bp.policyWorkers.size, 2)
+      })
+  },
+)
 
 const LOAD_HANG = 'HANG-WHILE-LOADING'
 t.test('hazard: a verify whose worker the watchdog kills reports the policy as timed out, and the verifies queued behind it are really run', async (t) => {
@@ -174,7 +199,11 @@ t.test('hazard: a policy that hangs two workers is quarantined, and a flood of d
   t.equal(logs.records().filter((r) => r.code === 'BPWRN004').length, 2, 'the flood killed no more workers')
   t.equal(bp.policyWorkers.size, 2, 'the pool keeps its size')
   const problems = await healthProblems(port)
-  t.match(problems.find((p) => p.policy === '10-hang.ts'), { code: 'BP_ERR_POLICY_QUARANTINED' }, '/healthz lists the quarantined policy')
+  t.match(
+    problems.find((p) => p.policy === '10-hang.ts'),
+    { code: 'BP_ERR_POLICY_QUARANTINED' },
+    '/healthz lists the quarantined policy',
+  )
 })
 
 t.test('hazard: a quarantined policy fails every request (onError failsafe) until it is edited', async (t) => {
@@ -187,5 +216,8 @@ t.test('hazard: a quarantined policy fails every request (onError failsafe) unti
   writeFileSync(`${dir}/10-hang.ts`, `export default (ctx: any) => (ctx.params.h ? { kind: 'exit', message: 'fixed' } : undefined)\n`)
   await bp.policies.load()
   t.match((await get(port, '/boot?h=9')).body, /echo fixed/, 'the edited policy (a new revision) runs')
-  t.notOk((await healthProblems(port)).some((p) => p.code === 'BP_ERR_POLICY_QUARANTINED'), '/healthz no longer lists it')
+  t.notOk(
+    (await healthProblems(port)).some((p) => p.code === 'BP_ERR_POLICY_QUARANTINED'),
+    '/healthz no longer lists it',
+  )
 })

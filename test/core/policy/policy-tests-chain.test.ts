@@ -88,10 +88,19 @@ t.test('hostile case values get a clear ERROR per case; the other cases still ru
   })
   t.teardown(() => dir.remove())
   const results = await runPolicyTests(dir.policiesDir, LIMITS)
-  t.same(results.map((r) => `${r.name}: ${r.status}`), [
-    'full principal: PASS', 'name only: PASS', 'number in request: ERROR', 'principal without name: ERROR',
-    'groups not strings: ERROR', 'plugins not an object: ERROR', 'no expect: ERROR', 'case #8: ERROR',
-  ])
+  t.same(
+    results.map((r) => `${r.name}: ${r.status}`),
+    [
+      'full principal: PASS',
+      'name only: PASS',
+      'number in request: ERROR',
+      'principal without name: ERROR',
+      'groups not strings: ERROR',
+      'plugins not an object: ERROR',
+      'no expect: ERROR',
+      'case #8: ERROR',
+    ],
+  )
   t.match(results[2]!.message, /request must be an object of strings/)
   t.match(results[3]!.message, /principal\.name/)
   t.match(results[6]!.message, /expect is missing/)

@@ -29,7 +29,9 @@ t.test('print serializes strings, numbers, objects and undefined into one line p
 })
 
 t.test('hostile print values are described, never run unbounded, and the policy still decides', async (t) => {
-  const s = await sandboxFor(t, `
+  const s = await sandboxFor(
+    t,
+    `
     const cyc: any = {}; cyc.self = cyc
     const throwing = { get x() { throw new Error('nope') } }
     const bigint = 10n
@@ -37,7 +39,9 @@ t.test('hostile print values are described, never run unbounded, and the policy 
     const wide = Array.from({ length: 5000 }, (_, i) => i)
     print(cyc); print(throwing); print(() => 1, Symbol('s'), bigint); print(deep); print(wide); print('x'.repeat(5000))
     print({ toJSON() { return 'custom' } })
-    return { kind: 'exit' }`, { timeoutMs: 1000, memoryMb: 32 }) // room for a busy box: the point is what each print says
+    return { kind: 'exit' }`,
+    { timeoutMs: 1000, memoryMb: 32 },
+  ) // room for a busy box: the point is what each print says
   const t0 = performance.now()
   const { outcome, prints } = s.runTraced(CTX)
   t.ok(performance.now() - t0 < 1500, 'bounded')
@@ -73,32 +77,42 @@ t.test('at most 50 lines per call; the rest are counted', async (t) => {
 t.test('a print inside a getter that the decision serialization runs does not reset its budget', async (t) => {
   // The decision holds 20,000 values (over the 10,000 cap) behind a getter that prints: the
   // decision must still be refused as too large, not slip through a budget reset by print.
-  const s = await sandboxFor(t, `
+  const s = await sandboxFor(
+    t,
+    `
     const items = Array.from({ length: 20000 }, (_, i) => ({ get v() { print('g', i); return i } }))
-    return { kind: 'exit', message: 'x', extra: items }`, { timeoutMs: 2000, memoryMb: 64 }) // building 20,000 getters takes longer than 50 ms on a busy box
+    return { kind: 'exit', message: 'x', extra: items }`,
+    { timeoutMs: 2000, memoryMb: 64 },
+  ) // building 20,000 getters takes longer than 50 ms on a busy box
   const { outcome, prints } = s.runTraced(CTX)
   t.match(outcome, { kind: 'error', code: 'BP_ERR_POLICY_BAD_DECISION' })
   t.ok(prints.length <= 51)
 })
 
 t.test('patched prototypes (Array setters, toJSON) cannot intercept or forge print lines', async (t) => {
-  const s = await sandboxFor(t, `
+  const s = await sandboxFor(
+    t,
+    `
     Object.defineProperty(Array.prototype, '0', { set() { throw new Error('hijack') }, get() { return 'forged' }, configurable: true })
     ;(Array.prototype as any).toJSON = function () { for (;;) {} }
     ;(String.prototype as any).toJSON = function () { return 'forged' }
     print('real one'); print('real two')
-    return undefined`)
+    return undefined`,
+  )
   const { outcome, prints } = s.runTraced(CTX)
   t.equal(outcome.kind, 'pass')
   t.same(prints, ['real one', 'real two'])
 })
 
 t.test('a policy cannot replace the print sink', async (t) => {
-  const s = await sandboxFor(t, `
+  const s = await sandboxFor(
+    t,
+    `
     try { (globalThis as any).__bootpolicy_print = () => {} } catch {}
     try { delete (globalThis as any).__bootpolicy_print } catch {}
     print('still captured')
-    return undefined`)
+    return undefined`,
+  )
   t.same(s.runTraced(CTX).prints, ['still captured'])
 })
 
@@ -114,7 +128,7 @@ t.test('untraced (production /boot): print does nothing, not even serialize a va
   t.same(s2.runTraced(CTX).prints, ['n '])
 })
 
-t.test('bootpolicy test attaches each case\'s prints; load-time prints go nowhere', async (t) => {
+t.test("bootpolicy test attaches each case's prints; load-time prints go nowhere", async (t) => {
   const dir = tempPolicies({
     'a.ts': `import { print, exit } from 'bootpolicy/policy'\nprint('at load')\nexport default (ctx: any) => { print('mac', ctx.mac); return ctx.mac ? exit() : undefined }`,
     'a.test.ts': `import { cases } from 'bootpolicy/policy'\nexport default cases([
@@ -124,8 +138,11 @@ t.test('bootpolicy test attaches each case\'s prints; load-time prints go nowher
   })
   t.teardown(() => dir.remove())
   const results = await runPolicyTests(dir.policiesDir, LIMITS)
-  t.same(results.map((r) => [r.name, r.status, r.prints]), [
-    ['with mac', 'PASS', ['mac 52:54:00:00:00:01']],
-    ['none', 'PASS', ['mac undefined']],
-  ])
+  t.same(
+    results.map((r) => [r.name, r.status, r.prints]),
+    [
+      ['with mac', 'PASS', ['mac 52:54:00:00:00:01']],
+      ['none', 'PASS', ['mac undefined']],
+    ],
+  )
 })

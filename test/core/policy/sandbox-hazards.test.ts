@@ -26,7 +26,13 @@ t.test('timeout: an endless loop stops after the time limit with the file:line',
   const { sandbox, cleanup } = await sandboxFor(`import type { BootContext } from 'bootpolicy/policy'\n\nexport default function (ctx: BootContext) {\n  while (true) {}\n}\n`)
   t.teardown(cleanup)
   const t0 = performance.now()
-  const err = (() => { try { sandbox.run(ctx) } catch (e) { return e } })()
+  const err = (() => {
+    try {
+      sandbox.run(ctx)
+    } catch (e) {
+      return e
+    }
+  })()
   const ms = performance.now() - t0
   t.ok(isBootpolicyError(err, 'BP_ERR_POLICY_TIMEOUT'), 'BP_ERR_POLICY_TIMEOUT')
   t.match((err as Error).message, /p\.ts:3/, 'names the policy file and the line of its default export')
@@ -42,9 +48,18 @@ t.test('infinite loop: the isolate stays usable for the next call', async (t) =>
 
 t.test('heap limit: a memory bomb is stopped, the process survives, the policy is rebuilt', async (t) => {
   // A long time limit, so that it is the memory limit that stops it.
-  const { sandbox, cleanup } = await sandboxFor(`export default function (ctx: any) { if (ctx.arch === 'x86_64-efi') { const a: number[][] = []; for (;;) a.push(new Array(1e6).fill(1.5)) } return { kind: 'exit' } }`, 5000)
+  const { sandbox, cleanup } = await sandboxFor(
+    `export default function (ctx: any) { if (ctx.arch === 'x86_64-efi') { const a: number[][] = []; for (;;) a.push(new Array(1e6).fill(1.5)) } return { kind: 'exit' } }`,
+    5000,
+  )
   t.teardown(cleanup)
-  const err = (() => { try { sandbox.run(ctx) } catch (e) { return e } })()
+  const err = (() => {
+    try {
+      sandbox.run(ctx)
+    } catch (e) {
+      return e
+    }
+  })()
   t.ok(isBootpolicyError(err, 'BP_ERR_POLICY_MEMORY'), `stopped: ${(err as Error)?.message}`)
   t.same(sandbox.run({ ...ctx, arch: 'i386-pcbios' }), { kind: 'exit' }, 'works again after the bomb')
 })
@@ -99,10 +114,7 @@ t.test('slow policy does not block other clients beyond its timeout', async (t) 
   const bp = await build(dir.config())
   t.teardown(() => bp.close())
   const t0 = performance.now()
-  const [slow, ...fast] = await Promise.all([
-    bp.app.inject('/boot?slow=1'),
-    ...Array.from({ length: 20 }, (_, i) => bp.app.inject(`/boot?mac=52:54:00:00:00:${String(i).padStart(2, '0')}`)),
-  ])
+  const [slow, ...fast] = await Promise.all([bp.app.inject('/boot?slow=1'), ...Array.from({ length: 20 }, (_, i) => bp.app.inject(`/boot?mac=52:54:00:00:00:${String(i).padStart(2, '0')}`))])
   const ms = performance.now() - t0
   t.match(slow!.body, /BP_ERR_POLICY_TIMEOUT/, 'the slow client gets the failsafe naming the error')
   t.match(slow!.body, /^#!ipxe\n/)
@@ -134,7 +146,13 @@ t.test('returns garbage: every kind of non-plain or oversized result is refused 
 t.test('throws: a huge thrown message is cut at 2,000 characters inside the isolate', async (t) => {
   const { sandbox, cleanup } = await sandboxFor(`export default function () { throw new Error('A'.repeat(8 << 20)) }`, 1000)
   t.teardown(cleanup)
-  const err = (() => { try { sandbox.run(ctx) } catch (e) { return e as Error } })()
+  const err = (() => {
+    try {
+      sandbox.run(ctx)
+    } catch (e) {
+      return e as Error
+    }
+  })()
   t.ok(isBootpolicyError(err, 'BP_ERR_POLICY_THREW'))
   t.ok(err!.message.length < 2100, `message has ${err!.message.length} characters`)
   t.match(err!.message, /p\.ts:1: A{100}/, 'still names file:line and starts with the message')

@@ -52,5 +52,8 @@ t.test('policies run without Node: node: imports and process are type errors', a
   t.teardown(d.remove)
   const codes = typeCheckPolicies(d.dir, defaultImportables()).map((x) => x.code)
   t.ok(codes.includes('TS2307'), `cannot find node:fs (${codes.join(',')})`)
-  t.ok(codes.some((c) => c === 'TS2580' || c === 'TS2591'), `cannot find name process (${codes.join(',')})`)
+  t.ok(
+    codes.some((c) => c === 'TS2580' || c === 'TS2591'),
+    `cannot find name process (${codes.join(',')})`,
+  )
 })

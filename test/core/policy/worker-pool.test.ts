@@ -49,7 +49,10 @@ t.test('hazard: a worker thread that hangs is terminated by the watchdog and rep
   t.ok(during.length > 10, `other clients kept asking (${during.length} requests)`)
   t.ok(p99(during) <= bound, `other clients' p99 ${p99(during).toFixed(1)} ms ≤ ${bound.toFixed(1)} ms (idle p99 ${idle.toFixed(1)} ms)`)
   t.equal(bp.policyWorkers.size, 2, 'the pool is back to its size')
-  t.ok(bp.policyWorkers.workers.some((w) => !before.includes(w)), 'with a new worker')
+  t.ok(
+    bp.policyWorkers.workers.some((w) => !before.includes(w)),
+    'with a new worker',
+  )
   t.match((await get(port, '/boot?mac=52:54:00:00:00:02')).body, /echo ok 52:54:00:00:00:02/, 'serving resumes')
   const warn = logs.records().find((r) => r.code === 'BPWRN004')
   t.match(warn, { reason: 'watchdog', policy: 'p.ts' }, 'the log says which policy was running')
@@ -65,13 +68,22 @@ t.test('hazard: a worker terminated from outside is replaced and serving resumes
   await new Promise((r) => setTimeout(r, 600))
   const during = (await Promise.all(probes.map((p) => p.stop()))).flat()
   const bound = Math.max(2 * idle, FLOOR_MS)
-  t.ok(during.every((ms) => Number.isFinite(ms)), 'every other request was answered')
+  t.ok(
+    during.every((ms) => Number.isFinite(ms)),
+    'every other request was answered',
+  )
   t.ok(p99(during) <= bound, `other clients' p99 ${p99(during).toFixed(1)} ms ≤ ${bound.toFixed(1)} ms (idle p99 ${idle.toFixed(1)} ms)`)
   t.notOk(bp.policyWorkers.workers.includes(victim), 'the terminated worker was replaced')
   // Both workers answer: more requests than one batch, in parallel.
   const answers = await Promise.all(Array.from({ length: 80 }, (_, i) => get(port, `/boot?mac=52:54:00:01:00:${hex(i)}`)))
-  t.ok(answers.every((a, i) => a.body.includes(`echo ok 52:54:00:01:00:${hex(i)}`)), 'serving resumes with the right decisions')
-  t.match(logs.records().find((r) => r.code === 'BPWRN004'), { reason: 'exit' })
+  t.ok(
+    answers.every((a, i) => a.body.includes(`echo ok 52:54:00:01:00:${hex(i)}`)),
+    'serving resumes with the right decisions',
+  )
+  t.match(
+    logs.records().find((r) => r.code === 'BPWRN004'),
+    { reason: 'exit' },
+  )
 })
 
 t.test('policies.workers sets the pool size; hot reload reaches every worker', async (t) => {
@@ -83,5 +95,8 @@ t.test('policies.workers sets the pool size; hot reload reaches every worker', a
   dir.write('p.ts', `export default () => ({ kind: 'exit', message: 'v2' })`)
   await bp.policies.load()
   const bodies = await Promise.all(Array.from({ length: 60 }, (_, i) => bp.app.inject(`/boot?mac=52:54:00:02:00:${hex(i)}`)))
-  t.ok(bodies.every((r) => r.body.split('\n')[2] === 'echo v2'), 'every worker serves the new version')
+  t.ok(
+    bodies.every((r) => r.body.split('\n')[2] === 'echo v2'),
+    'every worker serves the new version',
+  )
 })

@@ -34,28 +34,40 @@ t.test('hazard: the main thread validates every decision itself (the worker refu
   t.match(meta.steps, [{ p: 'p.ts', o: 'error', code: 'BP_ERR_POLICY_BAD_DECISION', params: { details: /\$\.bogus: unknown field/ } }], 'the worker reports why')
   const outcome = (await runner.run(ctx('52:54:00:00:00:01'))).outcome
   t.equal(outcome.decision, undefined)
-  t.match(outcome.error, { code: 'BP_ERR_POLICY_BAD_DECISION', message: /\$\.bogus: unknown field/ }, 'the runner fails safe with the worker\'s problems')
+  t.match(outcome.error, { code: 'BP_ERR_POLICY_BAD_DECISION', message: /\$\.bogus: unknown field/ }, "the runner fails safe with the worker's problems")
 })
 
 t.test('hazard: with onError next, a bad decision costs a second thread hop (the worker now goes on itself)', async (t) => {
-  const { pool, runner } = await setup(t, {
-    '10-bad.ts': `export default () => ({ kind: 'menu', items: [] })`,
-    '20-good.ts': `export default () => ({ kind: 'exit', message: 'good' })`,
-  }, 'next')
+  const { pool, runner } = await setup(
+    t,
+    {
+      '10-bad.ts': `export default () => ({ kind: 'menu', items: [] })`,
+      '20-good.ts': `export default () => ({ kind: 'exit', message: 'good' })`,
+    },
+    'next',
+  )
   const { meta, decisionJson } = decodeChain(await pool.run(JSON.stringify(ctx('52:54:00:00:00:02'))))
   t.equal(meta.decided, 1, 'one hop: the next policy decided in the same worker run')
   t.same(JSON.parse(decisionJson!), { kind: 'exit', message: 'good' })
   const outcome = (await runner.run(ctx('52:54:00:00:00:02'))).outcome
   t.match(outcome, { decision: { kind: 'exit', message: 'good' }, decidedBy: 'policy:20-good.ts' })
-  t.match(outcome.steps, [{ policy: '10-bad.ts', outcome: 'error', code: 'BP_ERR_POLICY_BAD_DECISION' }, { policy: '20-good.ts', outcome: 'decided' }])
+  t.match(outcome.steps, [
+    { policy: '10-bad.ts', outcome: 'error', code: 'BP_ERR_POLICY_BAD_DECISION' },
+    { policy: '20-good.ts', outcome: 'decided' },
+  ])
 })
 
 t.test('plugin kinds are still validated on the main thread, at the paths the worker reports', async (t) => {
   const seen: string[] = []
-  const kinds = new Map<string, KindValidator>([['lab.disk', (d, path, problems) => {
-    seen.push(path)
-    if (typeof d.size !== 'number') problems.push(`${path}.size: expected a number`)
-  }]])
+  const kinds = new Map<string, KindValidator>([
+    [
+      'lab.disk',
+      (d, path, problems) => {
+        seen.push(path)
+        if (typeof d.size !== 'number') problems.push(`${path}.size: expected a number`)
+      },
+    ],
+  ])
   const menu = (action: string) => `export default (ctx: any) => ({ kind: 'menu', items: [
     { id: 'a', text: 'A', action: { kind: 'exit' } },
     { id: 'b', text: 'B', action: { kind: 'menu', items: [{ id: 'c', text: 'C', action: ${action} }] } },

@@ -68,7 +68,10 @@ t.test('close() closes once, however often and however concurrently it is called
 t.test('a start that fails after plugin setup closes the plugins it set up', async (t) => {
   const site = markerSite({ default: { kind: 'marker-provisioner.disk', bogus: 1 } })
   t.teardown(() => site.remove())
-  const err = await createRuntime(loadConfig({ file: site.config })).then(() => undefined, (e: unknown) => e)
+  const err = await createRuntime(loadConfig({ file: site.config })).then(
+    () => undefined,
+    (e: unknown) => e,
+  )
   t.ok(isBootpolicyError(err) && err.code === 'BP_ERR_CONFIG_INVALID', String(err))
   t.match(String((err as Error).message), /bogus: unknown field/)
   t.same(site.markers(), ['facts.setup', 'facts.close', 'prov.setup', 'prov.close'])
@@ -79,7 +82,10 @@ t.test('explain: a plugin that fails to load closes the plugins set up before it
   t.teardown(() => site.remove())
   const config = loadConfig({ file: site.config })
   const broken = { ...config, plugins: [...config.plugins, { name: 'no-such-plugin-r1', options: {}, enabled: true }] }
-  const err = await createRuntime(broken, { plugins: 'explain', watch: false }).then(() => undefined, (e: unknown) => e)
+  const err = await createRuntime(broken, { plugins: 'explain', watch: false }).then(
+    () => undefined,
+    (e: unknown) => e,
+  )
   t.ok(isBootpolicyError(err) && err.code === 'BP_ERR_PLUGIN_LOAD', String(err))
   t.same(site.markers(), ['facts.setup', 'facts.close'], 'marker-provisioner was neither set up nor closed')
 })

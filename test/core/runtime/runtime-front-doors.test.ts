@@ -17,7 +17,13 @@ t.setTimeout(600_000)
 const fixtures = join(PACKAGE_ROOT, 'test/fixtures/runtime')
 const refuseFastify = pathToFileURL(join(fixtures, 'refuse-fastify.mjs')).href
 
-interface Run { code: number | null; signal: NodeJS.Signals | null; out: string; err: string; ms: number }
+interface Run {
+  code: number | null
+  signal: NodeJS.Signals | null
+  out: string
+  err: string
+  ms: number
+}
 
 /** Runs a fixture script under tsx (and the fastify guard); kills it after `limitMs`. */
 function run(script: string, args: string[], limitMs = 120_000): Promise<Run> {
@@ -28,10 +34,12 @@ function run(script: string, args: string[], limitMs = 120_000): Promise<Run> {
   child.stdout.on('data', (b: Buffer) => (out += b))
   child.stderr.on('data', (b: Buffer) => (err += b))
   const timer = setTimeout(() => child.kill('SIGKILL'), limitMs)
-  return new Promise((resolve) => child.on('close', (code, signal) => {
-    clearTimeout(timer)
-    resolve({ code, signal, out, err, ms: Date.now() - t0 })
-  }))
+  return new Promise((resolve) =>
+    child.on('close', (code, signal) => {
+      clearTimeout(timer)
+      resolve({ code, signal, out, err, ms: Date.now() - t0 })
+    }),
+  )
 }
 
 t.test('the fastify guard really refuses: serve, which needs fastify, fails under it', async (t) => {
@@ -65,7 +73,7 @@ t.test('bootpolicy check and test run without fastify and set up no plugin', asy
   t.same(site.markers(), [], 'check: no setup, no close')
   const test = await run('cli-entry.ts', ['test', '--config', site.config])
   t.equal(test.code, 0, test.out + test.err)
-  t.match(test.out, /^PASS  p\.ts: no facts: exit$/m)
+  t.match(test.out, /^PASS {2}p\.ts: no facts: exit$/m)
   t.same(site.markers(), [], 'test: no setup, no close')
 })
 

@@ -27,7 +27,10 @@ async function app(t: Test, templates: Record<string, string>, setup?: (dir: Tem
   setup?.(dir)
   const bp = await build(dir.config())
   t.teardown(() => bp.close())
-  const query = (q: Record<string, string>) => Object.entries(q).map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&')
+  const query = (q: Record<string, string>) =>
+    Object.entries(q)
+      .map(([k, v]) => `${k}=${encodeURIComponent(v)}`)
+      .join('&')
   const boot = async (q: Record<string, string>) => (await bp.app.inject(`/boot?${query(q)}`)).body
   const problems = async () => ((await bp.app.inject('/healthz')).json().problems ?? []) as { template?: string; message: string }[]
   return { bp, dir, boot, problems }
@@ -52,7 +55,12 @@ t.test('hazard: eta/EJS code in a template runs nothing', async (t) => {
   t.equal(g.__bpPwned, undefined, 'no template code ran')
   t.equal(process.env.BP_PWNED, undefined, 'no template code ran')
   const list = await problems()
-  for (const [name, line] of [['a', 2], ['b', 2], ['c', 2], ['d', 3]] as const) {
+  for (const [name, line] of [
+    ['a', 2],
+    ['b', 2],
+    ['c', 2],
+    ['d', 3],
+  ] as const) {
     t.match(problemFor(list, `${name}.ipxe`), new RegExp(`${name}\\.ipxe:${line} is invalid: eta/EJS tags`), `${name}: refused at load with file:line`)
   }
 })
@@ -78,7 +86,11 @@ t.test('hazard: {{ tricks }} reach no code, no file and no other template', asyn
   const v = '{{ ctx }} <%= process.exit() %> ${password} {{> /etc/passwd }}'
   const body = await boot({ t: 'echo', v })
   const echo = parseScript(body).commands.filter((c) => c.argv[0] === 'echo')
-  t.same(echo.map((c) => c.argv), [['echo', v.replaceAll('${', '$ {')]], 'one echo of the value as it is (`${` shown as `$ {`)')
+  t.same(
+    echo.map((c) => c.argv),
+    [['echo', v.replaceAll('${', '$ {')]],
+    'one echo of the value as it is (`${` shown as `$ {`)',
+  )
   t.equal((globalThis as Record<string, unknown>).__bpPwned, undefined)
 })
 
@@ -96,19 +108,34 @@ t.test('hazard: a client-controlled value cannot inject commands', async (t) => 
     // matters is that the commands stay exactly these two and show the value as it is.
     t.same(
       commands.map((c) => (c.argv[0] === 'echo' ? [c.argv[0], c.argv.slice(1).join(' ')] : c.argv)),
-      [['echo', `Serial ${shown}`], ['chain', `/next?s=${encodeURIComponent(v).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)}`]],
+      [
+        ['echo', `Serial ${shown}`],
+        ['chain', `/next?s=${encodeURIComponent(v).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)}`],
+      ],
       `text/url: ${JSON.stringify(v)} stays one argument`,
     )
   }
   const ctl = parseScript(await boot({ t: 'ctl' })).commands.filter((c) => c.argv[0] !== 'set')
-  t.same(ctl.map((c) => c.argv), [['echo', 'x?shell'], ['echo', 'x??reboot'], ['echo', 'x?[2Jy']], 'control characters are shown as ?, never a new line')
+  t.same(
+    ctl.map((c) => c.argv),
+    [
+      ['echo', 'x?shell'],
+      ['echo', 'x??reboot'],
+      ['echo', 'x?[2Jy'],
+    ],
+    'control characters are shown as ?, never a new line',
+  )
   // Argument values: whitespace and `${` are refused, the rest is one token.
   for (const v of ['a || shell', 'x ; reboot', '${password}', '-- init=/bin/sh']) {
     t.match(await boot({ t: 'arg', v }), /BP_ERR_RENDER_UNSAFE_VALUE/, `arg: ${JSON.stringify(v)} is refused`)
   }
   for (const v of ['#x', '&&', ';', '||', 'a|b', '-n']) {
     const commands = parseScript(await boot({ t: 'arg', v })).commands.filter((c) => c.argv[0] !== 'set')
-    t.same(commands.map((c) => c.argv), [['kernel', '/k', `s=${v}`], ['boot']], `arg: ${JSON.stringify(v)} stays inside its argument`)
+    t.same(
+      commands.map((c) => c.argv),
+      [['kernel', '/k', `s=${v}`], ['boot']],
+      `arg: ${JSON.stringify(v)} stays inside its argument`,
+    )
   }
 })
 
@@ -121,11 +148,19 @@ t.test('hazard: a template value becomes an iPXE option or splits the kernel com
     cmdArg: `#!ipxe\nkernel /k {{ vars.v }} quiet\nboot\n`,
   })
   // iPXE expands ${…} before getopt: the first positional must never expand to something with '-'.
-  for (const [tpl, v] of [['first', '-n x'], ['first', '--help'], ['firstArg', '-x']] as const) {
+  for (const [tpl, v] of [
+    ['first', '-n x'],
+    ['first', '--help'],
+    ['firstArg', '-x'],
+  ] as const) {
     t.match(await boot({ t: tpl, v }), /BP_ERR_RENDER_UNSAFE_VALUE/, `${tpl}: ${JSON.stringify(v)} as the first positional is refused`)
   }
   const later = parseScript(await boot({ t: 'later', v: '-n x' })).commands.filter((c) => c.argv[0] !== 'set')
-  t.same(later.map((c) => c.args), [['Serial', '-n x']], 'after another positional a leading - is only text')
+  t.same(
+    later.map((c) => c.args),
+    [['Serial', '-n x']],
+    'after another positional a leading - is only text',
+  )
   // Linux splits on spaces and honours quotes: on a kernel line even the text form is one argument.
   for (const v of ['x init=/bin/sh', 'a"b', 'x --']) {
     t.match(await boot({ t: 'cmdText', v }), /BP_ERR_RENDER_UNSAFE_VALUE/, `kernel line, text form: ${JSON.stringify(v)} is refused`)
@@ -134,7 +169,11 @@ t.test('hazard: a template value becomes an iPXE option or splits the kernel com
     t.match(await boot({ t: 'cmdArg', v }), /BP_ERR_RENDER_UNSAFE_VALUE/, `kernel line, argument: ${JSON.stringify(v)} is refused`)
   }
   const ok = parseScript(await boot({ t: 'cmdArg', v: 'console=ttyS0' })).commands.filter((c) => c.argv[0] !== 'set')
-  t.same(ok.map((c) => c.argv), [['kernel', '/k', 'console=ttyS0', 'quiet'], ['boot']], 'a plain argument stays as it is')
+  t.same(
+    ok.map((c) => c.argv),
+    [['kernel', '/k', 'console=ttyS0', 'quiet'], ['boot']],
+    'a plain argument stays as it is',
+  )
 })
 
 t.test('hazard: a template symlinked out of the templates directory is not served', async (t) => {

@@ -40,23 +40,34 @@ t.test('values: argument, text and URL forms; #!ipxe added; hex settings right a
 
 t.test('sections: arrays, objects, true values, inverted, the current element, comments', async (t) => {
   const { render } = await store(t, {
-    s: [
-      '#!ipxe',
-      '{{! standalone tags leave no blank lines }}',
-      '{{#vars.items}}',
-      'item {{ id }} {{ text | text }}',
-      '{{/vars.items}}',
-      '{{^vars.items}}',
-      'echo no items',
-      '{{/vars.items}}',
-      '{{#vars.server}}set base http://{{ host }}/{{ vars.path }}{{/vars.server}}',
-      '{{#vars.on}}echo on{{/vars.on}}{{^vars.off}} echo off-is-false{{/vars.off}}',
-      '{{#vars.names}}echo {{ . }}',
-      '{{/vars.names}}',
-    ].join('\n') + '\n',
+    s:
+      [
+        '#!ipxe',
+        '{{! standalone tags leave no blank lines }}',
+        '{{#vars.items}}',
+        'item {{ id }} {{ text | text }}',
+        '{{/vars.items}}',
+        '{{^vars.items}}',
+        'echo no items',
+        '{{/vars.items}}',
+        '{{#vars.server}}set base http://{{ host }}/{{ vars.path }}{{/vars.server}}',
+        '{{#vars.on}}echo on{{/vars.on}}{{^vars.off}} echo off-is-false{{/vars.off}}',
+        '{{#vars.names}}echo {{ . }}',
+        '{{/vars.names}}',
+      ].join('\n') + '\n',
   })
   t.equal(
-    render('s', { items: [{ id: 'a', text: 'First' }, { id: 'b', text: 'Second' }], server: { host: 'h1' }, path: 'p', on: true, off: false, names: ['x', 'y'] }),
+    render('s', {
+      items: [
+        { id: 'a', text: 'First' },
+        { id: 'b', text: 'Second' },
+      ],
+      server: { host: 'h1' },
+      path: 'p',
+      on: true,
+      off: false,
+      names: ['x', 'y'],
+    }),
     '#!ipxe\nitem a First\nitem b Second\nset base http://h1/p\necho on echo off-is-false\necho x\necho y\n',
   )
   t.equal(render('s', { items: [], server: null, path: 'p', names: [] }), '#!ipxe\necho no items\n\n echo off-is-false\n', 'an inline section leaves its line')

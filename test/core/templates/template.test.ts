@@ -11,10 +11,7 @@ t.test('template decisions render with checked values', async (t) => {
     'p.ts': `import { template } from 'bootpolicy/policy'\nexport default (ctx: any) => template('hello', { who: ctx.params.who ?? 'world' })`,
   })
   t.teardown(() => dir.remove())
-  writeFileSync(
-    join(dir.dir, 'templates', 'hello.ipxe'),
-    '#!ipxe\necho Hello {{ vars.who }} on {{ ctx.serial | text }} ({{ requestId }})\nchain /next?w={{ vars.who | url }}\n',
-  )
+  writeFileSync(join(dir.dir, 'templates', 'hello.ipxe'), '#!ipxe\necho Hello {{ vars.who }} on {{ ctx.serial | text }} ({{ requestId }})\nchain /next?w={{ vars.who | url }}\n')
   const bp = await build(dir.config())
   t.teardown(() => bp.close())
   const ok = await bp.app.inject('/boot?who=alice&serial=A%20%26B')

@@ -55,8 +55,16 @@ t.test('a leading slash is stripped, as tftpd-hpa does', async (t) => {
 t.test('50 concurrent downloads are all byte-identical', async (t) => {
   const files = Array.from({ length: 50 }, (_, i) => out(`concurrent-${i}`))
   const results = await Promise.all(files.map((f, i) => (i % 2 === 0 ? curlGet(port, 'big', f, ['--tftp-blksize', '1428']) : atftpGet(port, 'big', f, ['blksize 1428', 'tsize', 'windowsize 4']))))
-  t.same(results.map((r) => r.code), files.map(() => 0), 'every client exits 0')
-  t.same(files.map((f) => (existsSync(f) ? sha256File(f) : 'missing')), files.map(() => tree.sha.big), 'every copy is identical')
+  t.same(
+    results.map((r) => r.code),
+    files.map(() => 0),
+    'every client exits 0',
+  )
+  t.same(
+    files.map((f) => (existsSync(f) ? sha256File(f) : 'missing')),
+    files.map(() => tree.sha.big),
+    'every copy is identical',
+  )
   t.equal(service.stats().active, 0, 'no transfer left behind')
 })
 
@@ -77,7 +85,10 @@ t.test('virtual files are served before the disk, with the client address', asyn
   const disk = out('fallthrough')
   t.equal((await atftpGet(port, 's512', disk, ['tsize'])).code, 0)
   t.equal(sha256File(disk), tree.sha.s512)
-  t.ok(seen.some((s) => s.path === 's512'), 'the provider was asked first')
+  t.ok(
+    seen.some((s) => s.path === 's512'),
+    'the provider was asked first',
+  )
 })
 
 t.test('completed transfers are logged with constant messages and the file under request', async (t) => {

@@ -30,9 +30,20 @@ const OPTION_NAMES = ['blksize', 'BLKSIZE', 'tsize', 'windowsize', 'WindowSize',
 const generators: (() => Buffer)[] = [
   () => bytes(int(600)), // random bytes, any length
   () => Buffer.concat([Buffer.from([int(256), pick([0, 7, 8, 255, int(256)])]), bytes(int(40))]), // bad opcodes
-  () => { const p = rrq(pick(FILES), 'octet', ['blksize', '1428', 'tsize', '0']); return p.subarray(0, int(p.length)) }, // truncated RRQ
-  () => rrq(pick(FILES), 'octet', Array.from({ length: 2 * (50 + int(200)) }, () => pick(OPTION_NAMES))), // huge option lists (often > 512)
-  () => { const p = rrq(pick(FILES), pick(['octet', 'netascii', 'mail', 'OCTET', ''])); return p.subarray(0, p.length - 1 - int(3)) }, // unterminated strings
+  () => {
+    const p = rrq(pick(FILES), 'octet', ['blksize', '1428', 'tsize', '0'])
+    return p.subarray(0, int(p.length))
+  }, // truncated RRQ
+  () =>
+    rrq(
+      pick(FILES),
+      'octet',
+      Array.from({ length: 2 * (50 + int(200)) }, () => pick(OPTION_NAMES)),
+    ), // huge option lists (often > 512)
+  () => {
+    const p = rrq(pick(FILES), pick(['octet', 'netascii', 'mail', 'OCTET', '']))
+    return p.subarray(0, p.length - 1 - int(3))
+  }, // unterminated strings
   () => rrq(pick(FILES), 'octet', [pick(OPTION_NAMES), pick(BAD_NUMBERS), pick(OPTION_NAMES), pick(BAD_NUMBERS)]), // bad option values
   () => rrq(Buffer.concat([Buffer.from(pick(FILES)), bytes(1 + int(8))]), 'octet'), // non-ASCII and NUL inside names
   () => rrq(pick(FILES), 'octet', ['blksize']), // option without value
@@ -84,7 +95,18 @@ t.test('hostile packets at live transfer sockets (early, duplicate and wild ACKs
       for (let i = 0; i < 10; i++, packets++) {
         const block = pick([0, 1, 2, 3, 4, 5, int(65536), 65535])
         const ack = Buffer.from([0, 4, block >> 8, block & 255])
-        const packet = pick([ack, ack, ack, Buffer.from([0, 3, 0, 1, 1, 2]), Buffer.from([0, 5, 0, 0]), Buffer.from([0, 5, 0, 1, 65, 0]), Buffer.from([0]), Buffer.alloc(0), Buffer.from([0, 4, 0]), bytes(int(20))])
+        const packet = pick([
+          ack,
+          ack,
+          ack,
+          Buffer.from([0, 3, 0, 1, 1, 2]),
+          Buffer.from([0, 5, 0, 0]),
+          Buffer.from([0, 5, 0, 1, 65, 0]),
+          Buffer.from([0]),
+          Buffer.alloc(0),
+          Buffer.from([0, 4, 0]),
+          bytes(int(20)),
+        ])
         pick([client, client, stranger]).send(packet, tid, '127.0.0.1')
       }
     }

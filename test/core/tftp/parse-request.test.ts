@@ -5,7 +5,10 @@ import { rrq } from '../../helpers/tftp.js'
 t.test('a plain RRQ and one with options', async (t) => {
   t.same(parseRequest(rrq('pxelinux.0')), { kind: 'read', file: 'pxelinux.0', mode: 'octet', options: {} })
   t.same(parseRequest(rrq('a', 'NetASCII', ['BLKSIZE', '1428', 'tsize', '0', 'WindowSize', '4', 'rollover', '0', 'timeout', '3', 'x', 'y'])), {
-    kind: 'read', file: 'a', mode: 'netascii', options: { blksize: 1428, tsize: true, windowsize: 4, rollover: 0 },
+    kind: 'read',
+    file: 'a',
+    mode: 'netascii',
+    options: { blksize: 1428, tsize: true, windowsize: 4, rollover: 0 },
   })
 })
 

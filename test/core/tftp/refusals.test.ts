@@ -9,8 +9,14 @@ t.teardown(() => tree.cleanup())
 let hangRelease: (() => void) | undefined
 const { service, port, logs } = await startTftp(tree.root, { virtualFileTimeoutMs: 300 }, async (file) => {
   if (file === 'throws') throw new Error('plugin exploded')
-  if (file === 'throws-sync') return (() => { throw new Error('sync') })()
-  if (file === 'hangs') return new Promise<undefined>((resolve) => { hangRelease = () => resolve(undefined) })
+  if (file === 'throws-sync')
+    return (() => {
+      throw new Error('sync')
+    })()
+  if (file === 'hangs')
+    return new Promise<undefined>((resolve) => {
+      hangRelease = () => resolve(undefined)
+    })
   if (file === 'garbage') return 'not a buffer' as unknown as Buffer
   return undefined
 })
@@ -27,7 +33,10 @@ async function refusedRaw(t: Test, packet: Buffer, label: string, code?: number)
   t.equal(replies.length, 1, `${label}: exactly one reply`)
   t.equal(opcodeOf(replies[0]), 5, `${label}: the reply is an ERROR`)
   if (code !== undefined) t.equal(errorCodeOf(replies[0]), code, `${label}: error code ${code}`)
-  t.notOk(replies.some((r) => opcodeOf(r) === 3), `${label}: no DATA sent`)
+  t.notOk(
+    replies.some((r) => opcodeOf(r) === 3),
+    `${label}: no DATA sent`,
+  )
 }
 
 t.test('traversal through real clients is refused and nothing leaks', async (t) => {
@@ -59,7 +68,10 @@ t.test('traversal, absolute, encoded, NUL and backslash names get an ERROR and n
   await refusedRaw(t, Buffer.concat([Buffer.from([0, 1]), Buffer.from('..\u00c0\u00af..\0octet\0', 'latin1')]), 'overlong UTF-8 slash', 4)
   await refusedRaw(t, rrq('pxelinux.cfg'), 'a directory', 1)
   const warned = logs.records().filter((r) => r.msg === 'tftp request refused' && r.level === 40)
-  t.ok(warned.some((r) => (r.request as { file: string }).file === '../outside/secret' && r.reason === 'traversal'), 'attacks are logged as warnings with the name under request')
+  t.ok(
+    warned.some((r) => (r.request as { file: string }).file === '../outside/secret' && r.reason === 'traversal'),
+    'attacks are logged as warnings with the name under request',
+  )
 })
 
 t.test('write requests are refused and nothing is written', async (t) => {
@@ -79,13 +91,19 @@ t.test('a virtual-file provider that throws, hangs or returns garbage yields an 
   for (const name of ['throws', 'throws-sync', 'hangs', 'garbage']) {
     const { replies } = await rawExchange(port, rrq(name), 600)
     t.equal(opcodeOf(replies[0]), 5, `${name}: ERROR packet`)
-    t.notOk(replies.some((r) => opcodeOf(r) === 3), `${name}: no DATA`)
+    t.notOk(
+      replies.some((r) => opcodeOf(r) === 3),
+      `${name}: no DATA`,
+    )
     const file = out('after')
     t.equal((await curlGet(port, 's512', file)).code, 0, `download after ${name} works`)
     t.equal(sha256File(file), tree.sha.s512)
   }
   const failures = logs.records().filter((r) => r.msg === 'tftp virtual file provider failed')
-  t.same(failures.map((r) => (r.err as { code: string }).code), ['BP_ERR_TFTP_VIRTUAL_FILE', 'BP_ERR_TFTP_VIRTUAL_FILE', 'BP_ERR_TFTP_VIRTUAL_FILE', 'BP_ERR_TFTP_VIRTUAL_FILE'])
+  t.same(
+    failures.map((r) => (r.err as { code: string }).code),
+    ['BP_ERR_TFTP_VIRTUAL_FILE', 'BP_ERR_TFTP_VIRTUAL_FILE', 'BP_ERR_TFTP_VIRTUAL_FILE', 'BP_ERR_TFTP_VIRTUAL_FILE'],
+  )
 })
 
 t.test('beyond maxConnections clients are told the server is busy', async (t) => {
