@@ -89,3 +89,19 @@ t.test('explain: a plugin that fails to load closes the plugins set up before it
   t.ok(isBootpolicyError(err) && err.code === 'BP_ERR_PLUGIN_LOAD', String(err))
   t.same(site.markers(), ['facts.setup', 'facts.close'], 'marker-provisioner was neither set up nor closed')
 })
+
+t.test('POST /api/explain on a fully set-up server is a dry run: prepare never runs, a live /boot runs it', async (t) => {
+  const token = 'explain-token-0123456789abcdef'
+  const site = markerSite({ http: { port: 0, host: '127.0.0.1', adminToken: token } })
+  t.teardown(() => site.remove())
+  const { build } = await import('../../../core/http/build-app.js')
+  const bp = await build(loadConfig({ file: site.config }))
+  t.teardown(() => bp.close())
+  t.same(site.markers(), ['facts.setup', 'prov.setup'])
+  const res = await bp.app.inject({ method: 'POST', url: '/api/explain', payload: { mac: '00:11:22:33:44:55' }, headers: { authorization: `Bearer ${token}` } })
+  t.equal(res.statusCode, 200, res.body)
+  t.equal((res.json() as { record: { kind: string } }).record.kind, 'marker-provisioner.disk', 'explain reached the provisioning decision')
+  t.notOk(site.markers().includes('prov.prepare'), 'explain did not run prepare')
+  await bp.app.inject('/boot?mac=00%3A11%3A22%3A33%3A44%3A55')
+  t.ok(site.markers().includes('prov.prepare'), 'the same decision through /boot runs prepare (so the check above can fail)')
+})
