@@ -28,7 +28,7 @@ async function app(t: Tap, tree: Tree, policy: string, options: Record<string, u
 }
 
 const BOOT = `import { sysresccdBoot } from 'bootpolicy/plugins/sysresccd'
-export default (ctx: any) => sysresccdBoot({ ...(ctx.params.bits ? { bits: ctx.params.bits === 'cpuid' ? 'cpuid' : Number(ctx.params.bits) } : {}), ...(ctx.params.km ? { keymap: ctx.params.km } : {}) })`
+export default (ctx: any) => sysresccdBoot({ ...(ctx.params.bits ? { bits: ctx.params.bits === 'cpuid' ? 'cpuid' : (Number(ctx.params.bits) as 32 | 64) } : {}), ...(ctx.params.km ? { keymap: ctx.params.km } : {}) })`
 
 t.test('archiso: kernel arguments of the SystemRescue PXE docs, microcode before the initramfs, names for UEFI', async (t) => {
   const { bp, logs } = await app(t, archisoTree(), BOOT, { keymap: 'de', urlPrefix: '/files/sysresccd/', args: ['nofirewall'] })
