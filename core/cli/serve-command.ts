@@ -56,8 +56,11 @@ export async function serveCommand(config: Config, options: ServeOptions = {}): 
   const shown = config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host
   const url = `${scheme}://${shown}:${server.port}${config.http.bootPath}.ipxe`
   const health = server.bp.health()
-  // One JSON line says the server is ready, and whether some policy serves an older revision.
-  server.bp.logger.info(
+  // One JSON line says the server is ready, and whether some policy serves an older revision. It is
+  // written at level info whatever log.level says (only 'silent' silences it): at `warn` or `error`
+  // an operator still learns where it serves, and supervisors wait for this line.
+  const banner = config.log.level === 'silent' ? server.bp.logger : server.bp.logger.child({}, { level: 'info' })
+  banner.info(
     {
       url,
       chain: `${scheme}://<this-host>:${server.port}${config.http.bootPath}.ipxe`,

@@ -86,7 +86,7 @@ export const catalog = {
   BP_ERR_POLICY_QUARANTINED: {
     message: 'Policy {policy} is quarantined: it hung its policy worker beyond the time limit twice; it fails every request without running until it is edited',
     when: "One revision of a policy hung a policy worker thread twice in a way its isolate time limit could not stop (for instance a promise rejected with a value whose `message` getter loops: isolated-vm reads it on the worker's thread). Each hang cost a worker and 250 ms or more; from then on that revision fails every request without running, in every worker (with `onError: failsafe` the client gets the failsafe), and `/healthz` lists it. The other policies keep running.",
-    fix: 'Fix the policy (the log has a `BPWRN005` line); saving the file makes a new revision, which runs again.',
+    fix: 'Fix the policy (the log has a `BPWRN008` line, and `/healthz` lists it); saving the file makes a new revision, which runs again.',
   },
   BP_ERR_POLICY_LAST_GOOD: {
     message: 'Cannot keep the last good policies in {dir}: {details}',

@@ -4,9 +4,11 @@
  * access log's `url` is rewritten before it is written, its keys decoded by the /boot decoder).
  * Every message, error (its `cause` chain, nested and aggregated errors, stacks) and string field
  * also passes through the secret registry's scrubber and is capped (log-scrub.ts).
- * The default destination is stdout written in the background (one write per LOG_CHUNK bytes, not
- * one per line, at least every LOG_FLUSH_MS): the decision log costs a request little. It is
- * flushed synchronously on exit (pino registers that, fatal exits included) and by flushLogger.
+ * The default destination is stdout written in the background: a line is written at once when no
+ * write is in flight, and the lines logged meanwhile go out together in the next write, so under
+ * load many lines share one write and an idle server's lines are never held back (a held-back
+ * line is one an operator tailing the log, or a test, waits for). It is flushed synchronously on
+ * exit (pino registers that, fatal exits included) and by flushLogger.
  * Every line is JSON with each key once (log shippers and strict parsers reject or silently pick
  * one of duplicates): a child's binding replaces its parent's of the same name (`service: 'dhcp'`
  * over `service: 'bootpolicy'`), and a logged field that collides with a binding or with `level`,
@@ -67,12 +69,8 @@ export const serializers = {
   err: (err: unknown) => (err instanceof Error ? serializeError(err) : err),
 }
 
-/** Bytes gathered before one write; and the longest a line waits when traffic is low. */
-export const LOG_CHUNK = 4096
-export const LOG_FLUSH_MS = 250
-
 export function stdoutDestination(): DestinationStream {
-  return pino.destination({ dest: 1, sync: false, minLength: LOG_CHUNK, periodicFlush: LOG_FLUSH_MS })
+  return pino.destination({ dest: 1, sync: false })
 }
 
 /** Resolves once every line logged so far has been written (its destination's flush, when it has one). */

@@ -102,7 +102,7 @@ t.test('hazard: a DAG of shared sub-objects is refused by the node budget, never
 t.test('hazard: WebAssembly memory (not counted in the memory limit) is not available', async (t) => {
   const { bodies } = await underHazard(
     t,
-    `const m = new WebAssembly.Memory({ initial: 1, maximum: 8192 })
+    `const m = new (globalThis as any).WebAssembly.Memory({ initial: 1, maximum: 8192 })
   m.grow(4095)
   new Uint8Array(m.buffer).fill(1)
   return { kind: 'exit', message: String(m.buffer.byteLength) }`,
@@ -113,7 +113,7 @@ t.test('hazard: WebAssembly memory (not counted in the memory limit) is not avai
 })
 
 t.test('hazard: SharedArrayBuffer and Atomics are not available', async (t) => {
-  const { port } = await serve(t, `return { kind: 'exit', message: [typeof WebAssembly, typeof SharedArrayBuffer, typeof Atomics].join('-') }`)
+  const { port } = await serve(t, `return { kind: 'exit', message: [typeof (globalThis as any).WebAssembly, typeof SharedArrayBuffer, typeof Atomics].join('-') }`)
   const r = await get(port, '/boot?h=1')
   t.match(r.body, /echo undefined-undefined-undefined/)
 })
