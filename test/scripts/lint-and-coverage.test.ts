@@ -39,7 +39,7 @@ t.test('scripts/test.sh lints before tap and fails the suite on findings', async
   t.match(script[0], /bash/)
   t.ok(script.includes('set -euo pipefail'), 'a failing lint stops the suite (set -e)')
   const pkg = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
-  t.equal(pkg.scripts.lint, 'biome check .')
+  t.equal(pkg.scripts.lint, 'biome check --error-on-warnings .', 'warnings fail the lint too')
 })
 
 t.test('the coverage report fails under the floor of .c8rc.json and names it', async (t) => {
