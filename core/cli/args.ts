@@ -1,6 +1,6 @@
 /** Minimal `--name value` / `--name=value` / `--flag` parsing for the CLI. */
 import { BootpolicyError } from '../errors/bp-error.js'
-import { didYouMean } from './did-you-mean.js'
+import { didYouMean } from '../text/did-you-mean.js'
 
 export interface ParsedArgs {
   readonly command: string

@@ -20,7 +20,7 @@ import { TemplateStore } from '../templates/template-store.js'
 import { networkFindings } from './check-network.js'
 import { formatJson, formatText, type CheckProblem } from './check-problem.js'
 import { findEmptyLuns } from './check-sanboot.js'
-import { didYouMean } from './did-you-mean.js'
+import { didYouMean } from '../text/did-you-mean.js'
 import { loadRuntimePlugins, type RuntimePlugins } from '../runtime/runtime-plugins.js'
 import { escapeRegExp } from '../text/escape-regexp.js'
 

@@ -11,7 +11,7 @@ import { BootpolicyError, messageOf } from '../errors/bp-error.js'
 import { createLogger } from '../log/logger.js'
 import { PluginRegistry, type RegisteredCommand } from '../plugins/plugin-registry.js'
 import { parseArgs } from './args.js'
-import { closest } from './did-you-mean.js'
+import { closest } from '../text/did-you-mean.js'
 import { COMMAND_HELP } from './help-text.js'
 import { loadRuntimePlugins } from '../runtime/runtime-plugins.js'
 

@@ -4,7 +4,7 @@
  * a hook that is not a function, a decision kind without validate/render, a command or an error
  * table of the wrong shape. Each refusal names the plugin and the key, with a did-you-mean.
  */
-import { closest } from '../cli/did-you-mean.js'
+import { closest } from '../text/did-you-mean.js'
 import { BootpolicyError } from '../errors/bp-error.js'
 import type { BootpolicyPlugin, HookName } from './types.js'
 
