@@ -5,6 +5,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { createWriteStream } from 'node:fs'
 import { performance } from 'node:perf_hooks'
+import { guardProcessGroup } from './group-guardian.js'
 
 export interface ExitStatus {
   readonly code: number | null
@@ -54,6 +55,7 @@ export function startProcess(options: StartProcessOptions): OwnedProcess {
     env: options.env ?? process.env,
     cwd: options.cwd,
   })
+  guardProcessGroup(child.pid)
   let text = ''
   let status: ExitStatus | undefined
   const listeners: Array<(chunk: string, atMs: number) => void> = []

@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { PACKAGE_ROOT } from '../../../core/config/load-config.js'
 import { tempPolicies } from '../../helpers/policy-dir.js'
 import { parseStrictJson } from '../../helpers/strict-json.js'
+import { guardProcessGroup } from '../../helpers/group-guardian.js'
 
 const GOOD = `import type { BootContext } from 'bootpolicy/policy'
 export default (ctx: BootContext) => ({ kind: 'exit' as const, message: ctx.mac ? 'v1' : 'v1-nomac' })
@@ -28,6 +29,7 @@ interface Serve {
 
 function serve(config: string, extra: string[] = []): Serve {
   const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin/bootpolicy.js'), 'serve', '--config', config, ...extra], { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+  guardProcessGroup(child.pid)
   const s: Serve = {
     child,
     out: '',

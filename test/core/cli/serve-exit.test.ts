@@ -11,6 +11,7 @@ import { get } from 'node:http'
 import { join } from 'node:path'
 import { PACKAGE_ROOT } from '../../../core/config/load-config.js'
 import { tempPolicies } from '../../helpers/policy-dir.js'
+import { guardProcessGroup } from '../../helpers/group-guardian.js'
 
 interface Run {
   code: number | null
@@ -25,6 +26,7 @@ function serve(config: string, limitMs = 30_000, onOutput?: (out: string) => boo
   return new Promise((resolve) => {
     const started = Date.now()
     const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin/bootpolicy.js'), 'serve', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+    guardProcessGroup(child.pid)
     let out = ''
     let err = ''
     let seen = !onOutput

@@ -11,6 +11,7 @@ import { Agent, get } from 'node:http'
 import { join } from 'node:path'
 import { PACKAGE_ROOT } from '../../../core/config/load-config.js'
 import { tempPolicies } from '../../helpers/policy-dir.js'
+import { guardProcessGroup } from '../../helpers/group-guardian.js'
 
 function writeConfig(dir: string, body: Record<string, unknown>): string {
   const file = join(dir, 'config.json')
@@ -33,6 +34,7 @@ function fetchText(agent: Agent, url: string): Promise<string> {
 function serve(config: string, whileUp: (port: number, kill: () => void) => Promise<void>): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin/bootpolicy.js'), 'serve', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+    guardProcessGroup(child.pid)
     let out = ''
     let err = ''
     let started = false

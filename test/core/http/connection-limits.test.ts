@@ -13,6 +13,7 @@ import { request } from 'node:http'
 import { join } from 'node:path'
 import { PACKAGE_ROOT } from '../../../core/config/load-config.js'
 import { tempPolicies } from '../../helpers/policy-dir.js'
+import { guardProcessGroup } from '../../helpers/group-guardian.js'
 
 const CLIENT = '127.0.0.250'
 
@@ -23,6 +24,7 @@ function startServe(config: string): Promise<{ child: ChildProcess; port: number
       stdio: ['ignore', 'pipe', 'inherit'],
       detached: true,
     })
+    guardProcessGroup(child.pid)
     let out = ''
     child.stdout!.on('data', (c: Buffer) => {
       out += c
