@@ -110,7 +110,9 @@ export class DhcpSessions {
       if (i > 0) onRetransmit()
       this.#sender.send(bytes, 67, '255.255.255.255')
       let timer: NodeJS.Timeout | undefined
-      const got = await Promise.race([reply, new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), IPXE_SCHEDULE_MS[i])))])
+      // The timeout is decided after the event loop's next poll (setImmediate): on a loaded machine
+      // a reply that arrived in time but was not read yet must not count as lost.
+      const got = await Promise.race([reply, new Promise<undefined>((r) => (timer = setTimeout(() => setImmediate(() => r(undefined)), IPXE_SCHEDULE_MS[i])))])
       clearTimeout(timer)
       if (got) return got
     }

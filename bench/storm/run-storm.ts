@@ -40,6 +40,8 @@ export interface StormSummary {
   /** HTTP + TFTP payload bytes over the time to the last completion. */
   readonly bytesPerSecond: number
   readonly phases: Readonly<Record<string, PhaseStats>>
+  /** Decision-log lines the server wrote during the storm. */
+  readonly decisions: number
   readonly report: StormReport
 }
 
@@ -50,7 +52,7 @@ function stats(values: number[]): PhaseStats {
   return { p50: Math.round(at(0.5)), p99: Math.round(at(0.99)), max: Math.round(s.at(-1)!) }
 }
 
-export function summarize(stack: string, report: StormReport, files: StormFiles): StormSummary {
+export function summarize(stack: string, report: StormReport, files: StormFiles, decisions = 0): StormSummary {
   const ok = (c: ClientRecord): boolean =>
     c.doneAt !== undefined &&
     c.kernelBytes === files.kernelBytes &&
@@ -76,6 +78,7 @@ export function summarize(stack: string, report: StormReport, files: StormFiles)
     dhcpRetransmits: report.clients.reduce((s, c) => s + c.dhcpRetransmits, 0),
     bytesPerSecond: last > 0 ? (bytes / last) * 1000 : 0,
     phases: Object.fromEntries(phaseNames.map((p) => [p, stats(report.clients.flatMap((c) => (c.ms[p] !== undefined ? [c.ms[p]] : [])))])),
+    decisions,
     report,
   }
 }
@@ -112,7 +115,7 @@ export async function runStorms(options: StormOptions): Promise<StormSummary[]> 
         }
         // Generous: iPXE's DHCP schedule alone is 15 s; the downloads share one 2-core machine.
         const report = await storm(lan, job, 600_000)
-        out.push(summarize(stack.name, report, files))
+        out.push(summarize(stack.name, report, files, stack.decisions()))
       } catch (err) {
         throw new Error(`storm against ${stack.name} failed: ${(err as Error).message}\n${stack.tail()}`, { cause: err })
       } finally {

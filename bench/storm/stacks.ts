@@ -41,6 +41,8 @@ export interface Stack {
   readonly name: string
   /** What the stack logged or printed, for error messages. */
   tail(): string
+  /** Decision-log lines (bootpolicy: one per /boot request; the reference keeps none). */
+  decisions(): number
   stop(): Promise<void>
 }
 
@@ -120,6 +122,10 @@ export async function startBootpolicyStack(lan: Lan, files: StormFiles): Promise
   return {
     name: 'bootpolicy',
     tail: () => log().slice(-3000),
+    decisions: () =>
+      log()
+        .split('\n')
+        .filter((l) => l.includes('"msg":"decision"')).length,
     stop: async () => {
       if (child.exitCode !== null) return
       const exited = new Promise((r) => child.once('exit', r))
@@ -195,6 +201,7 @@ export async function startReferenceStack(lan: Lan, files: StormFiles): Promise<
   )
   return {
     name: 'reference',
+    decisions: () => 0,
     tail: () => `${dhcp.output().slice(-1500)}\n${webOut.slice(-1500)}`,
     stop: async () => {
       await dhcp.stop()

@@ -37,6 +37,8 @@ export interface ClientRecord {
   readonly doneAt?: number
   readonly error?: string
   readonly phase: string
+  /** The address of the last lease (the iPXE one). */
+  readonly address?: string
   /** Phase durations in ms. */
   readonly ms: Readonly<Record<string, number>>
   /** DHCP answer times (first send to answer), ms. */
@@ -117,6 +119,7 @@ export async function runStorm(job: StormJob): Promise<StormReport> {
       ms.initrd = h.initrdMs
       phase = 'done'
       return rec({
+        address: lease.address,
         doneAt: performance.now() - t0,
         ...(tftp ? { tftpBytes: tftp.bytes, ...(tftp.tsize !== undefined ? { tftpSize: tftp.tsize } : {}) } : {}),
         kernelBytes: h.kernelBytes,

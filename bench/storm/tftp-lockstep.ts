@@ -52,7 +52,10 @@ function transfer(o: { localAddress: string; server: string; file: string; blksi
     let tries = 0
     let retransmits = 0
     let timer: NodeJS.Timeout | undefined
+    let settled = false
     const finish = (err?: Error): void => {
+      if (settled) return
+      settled = true
       clearTimeout(timer)
       socket.close()
       if (err) reject(err)
@@ -65,14 +68,19 @@ function transfer(o: { localAddress: string; server: string; file: string; blksi
       socket.send(packet, port, o.server)
       arm()
     }
+    let generation = 0
     const arm = (): void => {
       clearTimeout(timer)
-      timer = setTimeout(() => {
-        if (++tries > RETRIES) return finish(new Error(`tftp ${o.file}: no answer after ${RETRIES} retransmissions (block ${expected})`))
-        retransmits++
-        socket.send(last, lastPort, o.server)
-        arm()
-      }, RETRY_MS)
+      const armed = ++generation
+      // Decided after the next poll (setImmediate), so a DATA already received is read first.
+      timer = setTimeout(() => setImmediate(() => armed === generation && onTimeout()), RETRY_MS)
+    }
+    const onTimeout = (): void => {
+      if (settled) return
+      if (++tries > RETRIES) return finish(new Error(`tftp ${o.file}: no answer after ${RETRIES} retransmissions (block ${expected})`))
+      retransmits++
+      socket.send(last, lastPort, o.server)
+      arm()
     }
     socket.on('error', (err) => finish(err))
     socket.on('message', (msg, rinfo) => {
