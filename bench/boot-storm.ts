@@ -29,6 +29,13 @@ function figuresOf(s: StormSummary, ref?: StormSummary): Figure[] {
     { name: `${label}: DHCP retransmissions`, value: s.dhcpRetransmits, unit: 'count' },
     { name: `${label}: payload bytes/s`, value: Math.round((s.bytesPerSecond / MiB) * 10) / 10, unit: 'MiB/s', ...vs(s.bytesPerSecond, ref?.bytesPerSecond) },
   ]
+  for (const [phase, count] of Object.entries(s.lostByPhase)) out.push({ name: `${label}: lost in phase ${phase}`, value: count, unit: 'clients' })
+  out.push({ name: `${label}: UDP datagrams dropped, server's receive buffers full`, value: s.udpDrops.server, unit: 'count' })
+  if (s.decisions) {
+    out.push({ name: `${label}: decisions logged`, value: s.decisions, unit: 'count' })
+    out.push({ name: `${label}: server-side decision wall time p50 / p99`, value: s.server.decisionWall.p50, unit: `ms / ${s.server.decisionWall.p99} ms` })
+    out.push({ name: `${label}: server-side TFTP transfer p50 / p99`, value: s.server.tftp.p50, unit: `ms / ${s.server.tftp.p99} ms` })
+  }
   for (const p of PHASES) {
     const st = s.phases[p]
     if (!st) continue

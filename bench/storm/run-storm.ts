@@ -6,7 +6,7 @@
  */
 import { nodeTs, REPO_ROOT } from '../../test/helpers/dhcp-server.js'
 import { createLan, type Lan } from '../../test/helpers/netns.js'
-import { makeStormFiles, NET, type Stack, type StormFiles, startBootpolicyStack, startReferenceStack } from './stacks.js'
+import { makeStormFiles, NET, type ServerFacts, type Stack, type StormFiles, startBootpolicyStack, startReferenceStack } from './stacks.js'
 import type { ClientRecord, StormJob, StormReport } from './storm-client.js'
 
 export interface StormOptions {
@@ -17,6 +17,8 @@ export interface StormOptions {
   readonly powerOnMs?: number
   /** Which stacks, in order (default both, bootpolicy first). */
   readonly stacks?: ReadonlyArray<'bootpolicy' | 'reference'>
+  /** Config sections merged over bootpolicy's (default none: the default configuration). */
+  readonly bootpolicyConfig?: Readonly<Record<string, Record<string, unknown>>>
 }
 
 export interface PhaseStats {
@@ -32,6 +34,8 @@ export interface StormSummary {
   readonly lost: number
   /** The first few failures, `n: phase: error`. */
   readonly failures: string[]
+  /** Lost clients by the phase they failed in (`bytes`: finished with a wrong byte count). */
+  readonly lostByPhase: Readonly<Record<string, number>>
   /** Completions that got a wrong byte count (counted as lost too). */
   readonly wrongBytes: number
   readonly lastCompletionMs: number
@@ -42,6 +46,10 @@ export interface StormSummary {
   readonly phases: Readonly<Record<string, PhaseStats>>
   /** Decision-log lines the server wrote during the storm. */
   readonly decisions: number
+  /** Server-side: decision wall time and TFTP transfer time, from bootpolicy's log (empty for the reference). */
+  readonly server: { readonly decisionWall: PhaseStats; readonly tftp: PhaseStats }
+  /** UDP datagrams the kernel dropped for a full receive buffer during the storm, per namespace. */
+  readonly udpDrops: { readonly server: number; readonly generator: number }
   readonly report: StormReport
 }
 
@@ -52,7 +60,13 @@ function stats(values: number[]): PhaseStats {
   return { p50: Math.round(at(0.5)), p99: Math.round(at(0.99)), max: Math.round(s.at(-1)!) }
 }
 
-export function summarize(stack: string, report: StormReport, files: StormFiles, decisions = 0): StormSummary {
+export function summarize(
+  stack: string,
+  report: StormReport,
+  files: StormFiles,
+  facts: ServerFacts = { decisions: 0, decisionWallMs: [], tftpMs: [] },
+  udpDrops = { server: 0, generator: 0 },
+): StormSummary {
   const ok = (c: ClientRecord): boolean =>
     c.doneAt !== undefined &&
     c.kernelBytes === files.kernelBytes &&
@@ -72,15 +86,32 @@ export function summarize(stack: string, report: StormReport, files: StormFiles,
       .filter((c) => !ok(c))
       .slice(0, 5)
       .map((c) => `${c.n}: ${c.phase}: ${c.error ?? `wrong bytes (kernel ${c.kernelBytes}, initrd ${c.initrdBytes}, tftp ${c.tftpBytes})`}`),
+    lostByPhase: report.clients
+      .filter((c) => !ok(c))
+      .reduce<Record<string, number>>((m, c) => {
+        const p = c.doneAt === undefined ? c.phase : 'bytes'
+        m[p] = (m[p] ?? 0) + 1
+        return m
+      }, {}),
     wrongBytes,
     lastCompletionMs: Math.round(last),
     dhcpAnswer: stats(report.clients.flatMap((c) => c.dhcpAnswers)),
     dhcpRetransmits: report.clients.reduce((s, c) => s + c.dhcpRetransmits, 0),
     bytesPerSecond: last > 0 ? (bytes / last) * 1000 : 0,
     phases: Object.fromEntries(phaseNames.map((p) => [p, stats(report.clients.flatMap((c) => (c.ms[p] !== undefined ? [c.ms[p]] : [])))])),
-    decisions,
+    decisions: facts.decisions,
+    server: { decisionWall: stats(facts.decisionWallMs), tftp: stats(facts.tftpMs) },
+    udpDrops,
     report,
   }
+}
+
+/** RcvbufErrors of the namespace's UDP counters (/proc/net/snmp is per network namespace). */
+async function udpRcvbufErrors(lan: Lan, host: string): Promise<number> {
+  const lines = (await lan.exec(host, 'cat', ['/proc/net/snmp'])).stdout.split('\n').filter((l) => l.startsWith('Udp:'))
+  const names = lines[0]?.split(/\s+/) ?? []
+  const values = lines[1]?.split(/\s+/) ?? []
+  return Number(values[names.indexOf('RcvbufErrors')] ?? 0)
 }
 
 async function storm(lan: Lan, job: StormJob, timeoutMs: number): Promise<StormReport> {
@@ -102,7 +133,7 @@ export async function runStorms(options: StormOptions): Promise<StormSummary[]> 
       // The leased addresses of the previous storm go; the generator's own stays.
       await lan.exec('cli', 'ip', ['addr', 'flush', 'dev', 'eth0'])
       await lan.exec('cli', 'ip', ['addr', 'add', `${NET.generator}/${NET.prefixLength}`, 'dev', 'eth0'])
-      const stack: Stack = which === 'bootpolicy' ? await startBootpolicyStack(lan, files) : await startReferenceStack(lan, files)
+      const stack: Stack = which === 'bootpolicy' ? await startBootpolicyStack(lan, files, options.bootpolicyConfig) : await startReferenceStack(lan, files)
       try {
         const job: StormJob = {
           clients: options.clients,
@@ -114,8 +145,10 @@ export async function runStorms(options: StormOptions): Promise<StormSummary[]> 
           macTag: 0x50 + tag++,
         }
         // Generous: iPXE's DHCP schedule alone is 15 s; the downloads share one 2-core machine.
+        const drops0 = { server: await udpRcvbufErrors(lan, 'srv'), generator: await udpRcvbufErrors(lan, 'cli') }
         const report = await storm(lan, job, 600_000)
-        out.push(summarize(stack.name, report, files, stack.decisions()))
+        const udpDrops = { server: (await udpRcvbufErrors(lan, 'srv')) - drops0.server, generator: (await udpRcvbufErrors(lan, 'cli')) - drops0.generator }
+        out.push(summarize(stack.name, report, files, stack.facts(), udpDrops))
       } catch (err) {
         throw new Error(`storm against ${stack.name} failed: ${(err as Error).message}\n${stack.tail()}`, { cause: err })
       } finally {
@@ -125,6 +158,8 @@ export async function runStorms(options: StormOptions): Promise<StormSummary[]> 
     return out
   } finally {
     await lan.close()
-    files.remove()
+    // BENCH_STORM_KEEP=1: keep the files and the servers' logs for a look afterwards.
+    if (process.env.BENCH_STORM_KEEP) process.stderr.write(`boot storm: files and logs kept in ${files.dir}\n`)
+    else files.remove()
   }
 }

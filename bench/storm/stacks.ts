@@ -37,12 +37,38 @@ export interface StormFiles {
   remove(): void
 }
 
+export interface ServerFacts {
+  /** Decision-log lines: one per /boot request. */
+  readonly decisions: number
+  /** Server-side wall time of each decision (the decision record's wallUs), ms. */
+  readonly decisionWallMs: number[]
+  /** Server-side time of each completed TFTP transfer, ms. */
+  readonly tftpMs: number[]
+}
+
+function bootpolicyFacts(log: string): ServerFacts {
+  const decisionWallMs: number[] = []
+  const tftpMs: number[] = []
+  let decisions = 0
+  for (const line of log.split('\n')) {
+    if (line.includes('"msg":"decision"')) {
+      decisions++
+      const us = /"wallUs":(\d+)/.exec(line)?.[1]
+      if (us) decisionWallMs.push(Number(us) / 1000)
+    } else if (line.includes('"msg":"tftp transfer complete"')) {
+      const ms = /"ms":([\d.]+)/.exec(line)?.[1]
+      if (ms) tftpMs.push(Number(ms))
+    }
+  }
+  return { decisions, decisionWallMs, tftpMs }
+}
+
 export interface Stack {
   readonly name: string
   /** What the stack logged or printed, for error messages. */
   tail(): string
-  /** Decision-log lines (bootpolicy: one per /boot request; the reference keeps none). */
-  decisions(): number
+  /** What the server's own log says (bootpolicy's decision log and TFTP lines; the reference logs neither). */
+  facts(): ServerFacts
   stop(): Promise<void>
 }
 
@@ -93,7 +119,8 @@ async function neighbourRoom(lan: Lan, host: string): Promise<void> {
   }
 }
 
-export async function startBootpolicyStack(lan: Lan, files: StormFiles): Promise<Stack> {
+/** `overrides`: config sections merged over the storm's config one level deep (limits sized for a storm). */
+export async function startBootpolicyStack(lan: Lan, files: StormFiles, overrides: Readonly<Record<string, Record<string, unknown>>> = {}): Promise<Stack> {
   const bin = checkBuilt()
   await neighbourRoom(lan, 'srv')
   const root = join(files.dir, 'bootpolicy')
@@ -107,8 +134,10 @@ export async function startBootpolicyStack(lan: Lan, files: StormFiles): Promise
     dhcp: { mode: 'full', interface: 'eth0', serverAddress: NET.server, pool: NET.pool, subnetMask: NET.mask, leaseSeconds: 3600 },
     tftp: { enabled: true, address: NET.server, root: join(files.dir, 'tftp') },
   }
+  const merged: Record<string, unknown> = { ...config }
+  for (const [k, v] of Object.entries(overrides)) merged[k] = { ...((merged[k] as object | undefined) ?? {}), ...v }
   const configFile = join(root, 'bootpolicy.json')
-  writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`)
+  writeFileSync(configFile, `${JSON.stringify(merged, null, 2)}\n`)
   const logFile = join(root, 'bootpolicy.log')
   const fd = openSync(logFile, 'w')
   const child = lan.spawn('srv', process.execPath, ['--no-node-snapshot', bin, 'serve', '--config', configFile], { cwd: REPO_ROOT, stdio: ['ignore', fd, fd] })
@@ -122,10 +151,7 @@ export async function startBootpolicyStack(lan: Lan, files: StormFiles): Promise
   return {
     name: 'bootpolicy',
     tail: () => log().slice(-3000),
-    decisions: () =>
-      log()
-        .split('\n')
-        .filter((l) => l.includes('"msg":"decision"')).length,
+    facts: () => bootpolicyFacts(log()),
     stop: async () => {
       if (child.exitCode !== null) return
       const exited = new Promise((r) => child.once('exit', r))
@@ -201,7 +227,7 @@ export async function startReferenceStack(lan: Lan, files: StormFiles): Promise<
   )
   return {
     name: 'reference',
-    decisions: () => 0,
+    facts: () => ({ decisions: 0, decisionWallMs: [], tftpMs: [] }),
     tail: () => `${dhcp.output().slice(-1500)}\n${webOut.slice(-1500)}`,
     stop: async () => {
       await dhcp.stop()
