@@ -21,6 +21,7 @@ for (const [name, file] of [
   ['auth', './auth.js'],
   ['iscsi-cow', './iscsi-cow.js'],
   ['e2e-boot-times', './e2e-boot-times.js'],
+  ['boot-storm', './boot-storm.js'],
 ] as const) {
   if (existsSync(join(PACKAGE_ROOT, 'bench', file.replace('.js', '.ts')))) {
     suites.push([name, async () => ((await import(file)) as { run: () => Promise<BenchResult> }).run()])

@@ -45,23 +45,24 @@ export function u16(n: number): Buffer {
   return b
 }
 
-/** A PXE ROM DISCOVER: option 93 arch, 94 UNDI, 60 PXEClient:Arch:NNNNN:UNDI:002001, 97 GUID. */
+/**
+ * The options a PXE ROM sends in DISCOVER and REQUEST: 57 max size, 55 parameter list, 93 arch,
+ * 94 UNDI, 97 GUID (`uuidHex`, 16 bytes), 60 PXEClient:Arch:NNNNN:UNDI:002001.
+ */
+export function pxeOptions(arch: number, uuidHex = '33221100554477668899aabbccddeeff'): Array<readonly [number, Buffer | string]> {
+  return [
+    [Opt.MAX_MESSAGE_SIZE, u16(1472)],
+    [Opt.PARAM_LIST, Buffer.from([1, 3, 6, 12, 15, 17, 43, 60, 66, 67, 128, 129, 130, 131, 132, 133, 134, 135])],
+    [Opt.CLIENT_ARCH, u16(arch)],
+    [Opt.CLIENT_NDI, Buffer.from([1, 2, 1])],
+    [Opt.CLIENT_UUID, Buffer.concat([Buffer.from([0]), Buffer.from(uuidHex, 'hex')])],
+    [Opt.VENDOR_CLASS, `PXEClient:Arch:${String(arch).padStart(5, '0')}:UNDI:002001`],
+  ]
+}
+
+/** A PXE ROM DISCOVER: pxeOptions(arch), then `extra`. */
 export function pxeDiscover(mac: string, arch: number, extra: ReadonlyArray<readonly [number, Buffer | string]> = [], type: number = MessageType.DISCOVER): Buffer {
-  return encode(
-    clientPacket({
-      mac,
-      type,
-      options: [
-        [Opt.MAX_MESSAGE_SIZE, u16(1472)],
-        [Opt.PARAM_LIST, Buffer.from([1, 3, 6, 12, 15, 17, 43, 60, 66, 67, 128, 129, 130, 131, 132, 133, 134, 135])],
-        [Opt.CLIENT_ARCH, u16(arch)],
-        [Opt.CLIENT_NDI, Buffer.from([1, 2, 1])],
-        [Opt.CLIENT_UUID, Buffer.concat([Buffer.from([0]), Buffer.from('33221100554477668899aabbccddeeff', 'hex')])],
-        [Opt.VENDOR_CLASS, `PXEClient:Arch:${String(arch).padStart(5, '0')}:UNDI:002001`],
-        ...extra,
-      ],
-    }),
-  )
+  return encode(clientPacket({ mac, type, options: [...pxeOptions(arch), ...extra] }))
 }
 
 /** What iPXE adds: option 77 raw "iPXE" and option 175 with a few feature flags. */
