@@ -10,7 +10,7 @@ import { normalizeMac } from '../../../core/context/normalize-mac.js'
 function reference(raw: string): number[] | undefined {
   const s = raw.trim()
   if (s === '') return []
-  const parts = s.includes(':') || s.includes('-') ? s.split(/[:-]/) : (s.match(/[^]{1,2}/g) ?? [])
+  const parts = s.includes(':') || s.includes('-') ? s.split(/[:-]/) : (s.match(/[\s\S]{1,2}/g) ?? [])
   if (parts.length > 1024 || parts.some((p) => !/^[0-9a-fA-F]{2}$/.test(p))) return undefined
   return parts.map((p) => parseInt(p, 16))
 }
