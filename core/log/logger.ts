@@ -96,6 +96,9 @@ function reservedOf(logger: Logger): Set<string> {
   return keys
 }
 
+/** `,"key":"value"` with no escapes: one binding whose key is exactly `key`. */
+const ONE_PLAIN_BINDING = /^,"([A-Za-z0-9_$-]+)":"[^"\\]*"$/
+
 /** Keys of a logger's own bindings text, per logger (fastify makes a child per request of the same root). */
 const bindingKeys = new WeakMap<object, ReadonlySet<string>>()
 
@@ -114,6 +117,9 @@ function dedupeBindings(child: Logger): void {
   const parent = Object.getPrototypeOf(child) as Record<symbol, string> | null
   const parentText = parent?.[symbols.chindingsSym]
   if (typeof parentText === 'string' && text.startsWith(parentText) && text.length > parentText.length) {
+    // The common child, one plain string binding (fastify's `reqId`), is recognized without a parse.
+    const one = ONE_PLAIN_BINDING.exec(text.slice(parentText.length))
+    if (one && !keysOfBindings(parent!, parentText).has(one[1]!)) return
     const added = JSON.parse(`{${text.slice(parentText.length + 1)}}`) as Record<string, unknown>
     const keys = Object.keys(added)
     const known = keysOfBindings(parent!, parentText)
