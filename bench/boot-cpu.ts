@@ -1,4 +1,9 @@
-// In-process: main-thread CPU per /boot request through fastify inject (no sockets), distinct machines.
+/**
+ * `node --no-node-snapshot --import tsx bench/boot-cpu.ts [info|warn] [machines]`: the main thread's
+ * CPU time per /boot request (from /proc, so the policy workers' time is left out), in process through
+ * fastify's inject (no sockets, no load generator competing for the cores), over distinct bench
+ * machines. Not part of `npm run bench`: on a loaded machine it still moves by ±30%.
+ */
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
