@@ -52,45 +52,58 @@ export interface BuiltContext {
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: false })
+const TEXT_ENTRIES = Object.entries(TEXT_FIELDS)
+/** `<name>_hex` wire names, built once (not per request). */
+const HEX_NAME: Readonly<Record<string, string>> = Object.fromEntries(['username', 'password', 'hostname', ...Object.keys(TEXT_FIELDS)].map((f) => [f, `${f}_hex`]))
 
+/** Plain value, or the decoded `<name>_hex` variant when present (hex wins: it is lossless). */
+function textOf(q: ReadonlyMap<string, string>, name: string, dropped: string[]): string | undefined {
+  const hexName = HEX_NAME[name]!
+  const hex = q.get(hexName)
+  if (hex !== undefined) {
+    const bytes = decodeHexSetting(hex)
+    if (bytes) return bytes.length === 0 ? '' : utf8.decode(bytes)
+    dropped.push(hexName)
+  }
+  return q.get(name)
+}
+
+/** `clean(value)`; a null verdict names the field in `dropped`. */
+function take<T>(name: string, value: string | undefined, clean: (v: string) => T | undefined | null, dropped: string[]): T | undefined {
+  if (value === undefined) return undefined
+  const result = clean(value)
+  if (result === null) {
+    dropped.push(name)
+    return undefined
+  }
+  return result
+}
+
+const cleanMac = (v: string) => (v.trim() === '' ? undefined : (normalizeMac(v) ?? null))
+const cleanUuid = (v: string) => (v.trim() === '' ? undefined : (normalizeUuid(v) ?? null))
+const cleanTokenOf = (v: string) => cleanToken(v)
+const cleanUserClass = (v: string) => cleanText(v, 64)
+
+// The /boot hot loop (issue 12): module-level helpers instead of per-request closures, the
+// context's fields set in one fixed order (one object shape: the same JSON key order as always),
+// frozen part by part instead of by a generic walk.
 export function buildContext(raw: RawBootRequest): BuiltContext {
   const q = raw.query
   const dropped: string[] = []
 
-  /** Plain value, or the decoded `<name>_hex` variant when present (hex wins: it is lossless). */
-  const textOf = (name: string): string | undefined => {
-    const hex = q.get(`${name}_hex`)
-    if (hex !== undefined) {
-      const bytes = decodeHexSetting(hex)
-      if (bytes) return utf8.decode(bytes)
-      dropped.push(`${name}_hex`)
-    }
-    return q.get(name)
-  }
-
-  function take<T>(name: string, value: string | undefined, clean: (v: string) => T | undefined | null): T | undefined {
-    if (value === undefined) return undefined
-    const result = clean(value)
-    if (result === null) {
-      dropped.push(name)
-      return undefined
-    }
-    return result
-  }
-
-  const mac = take('mac', q.get('mac'), (v) => (v.trim() === '' ? undefined : (normalizeMac(v) ?? null)))
-  const uuid = take('uuid', q.get('uuid'), (v) => (v.trim() === '' ? undefined : (normalizeUuid(v) ?? null)))
-  const buildarch = take('buildarch', q.get('buildarch'), (v) => cleanToken(v))
-  const platform = take('platform', q.get('platform'), (v) => cleanToken(v))
+  const mac = take('mac', q.get('mac'), cleanMac, dropped)
+  const uuid = take('uuid', q.get('uuid'), cleanUuid, dropped)
+  const buildarch = take('buildarch', q.get('buildarch'), cleanTokenOf, dropped)
+  const platform = take('platform', q.get('platform'), cleanTokenOf, dropped)
   const arch = resolveArch(q, buildarch, platform, dropped)
 
   const text: Record<string, string | undefined> = {}
-  for (const [field, max] of Object.entries(TEXT_FIELDS)) {
-    text[field] = take(field, textOf(field), (v) => cleanText(v, max))
+  for (const [field, max] of TEXT_ENTRIES) {
+    text[field] = take(field, textOf(q, field, dropped), (v) => cleanText(v, max), dropped)
   }
-  const userClass = text['user-class'] ?? take('userclass', q.get('userclass'), (v) => cleanText(v, 64))
-  const hostname = take('hostname', textOf('hostname'), cleanHostname)
-  const ip = take('ip', q.get('ip'), cleanIpv4)
+  const userClass = text['user-class'] ?? take('userclass', q.get('userclass'), cleanUserClass, dropped)
+  const hostname = take('hostname', textOf(q, 'hostname', dropped), cleanHostname, dropped)
+  const ip = take('ip', q.get('ip'), cleanIpv4, dropped)
 
   const params: Record<string, string> = {}
   for (const [rawKey, rawValue] of q) {
@@ -112,27 +125,27 @@ export function buildContext(raw: RawBootRequest): BuiltContext {
     else if (clean !== undefined && !(key in params && !isHex)) params[key] = clean
   }
 
-  const credentials = readCredentials(textOf, dropped)
+  const credentials = readCredentials(q, dropped)
 
-  const context: BootContext = deepFreeze({
-    ...(mac && { mac }),
-    ...(uuid && { uuid }),
-    arch,
-    ...(buildarch && { buildarch }),
-    ...(platform && { platform }),
-    ...(userClass && { userClass }),
-    ...(text.serial && { serial: text.serial }),
-    ...(text.manufacturer && { manufacturer: text.manufacturer }),
-    ...(text.product && { product: text.product }),
-    ...(text.asset && { asset: text.asset }),
-    ...(hostname && { hostname }),
-    ...(ip && { ip }),
-    remoteAddress: raw.remoteAddress,
-    params,
-    auth: credentials ? { status: 'failed', username: credentials.username, reason: 'not verified' } : { status: 'none' },
-    plugins: {},
-    dropped: [...new Set(dropped)],
-  })
+  const c: Record<string, unknown> = {}
+  if (mac) c.mac = mac
+  if (uuid) c.uuid = uuid
+  c.arch = arch
+  if (buildarch) c.buildarch = buildarch
+  if (platform) c.platform = platform
+  if (userClass) c.userClass = userClass
+  if (text.serial) c.serial = text.serial
+  if (text.manufacturer) c.manufacturer = text.manufacturer
+  if (text.product) c.product = text.product
+  if (text.asset) c.asset = text.asset
+  if (hostname) c.hostname = hostname
+  if (ip) c.ip = ip
+  c.remoteAddress = raw.remoteAddress
+  c.params = Object.freeze(params)
+  c.auth = Object.freeze(credentials ? { status: 'failed', username: credentials.username, reason: 'not verified' } : { status: 'none' })
+  c.plugins = Object.freeze({})
+  c.dropped = Object.freeze(dropped.length ? [...new Set(dropped)] : dropped)
+  const context = Object.freeze(c) as unknown as BootContext
   return { context, credentials, dropped: context.dropped }
 }
 
@@ -152,9 +165,9 @@ function resolveArch(q: ReadonlyMap<string, string>, buildarch: string | undefin
   return 'unknown'
 }
 
-function readCredentials(textOf: (name: string) => string | undefined, dropped: string[]): Credentials | undefined {
-  const username = textOf('username')
-  const password = textOf('password')
+function readCredentials(q: ReadonlyMap<string, string>, dropped: string[]): Credentials | undefined {
+  const username = textOf(q, 'username', dropped)
+  const password = textOf(q, 'password', dropped)
   // Not registered with the log scrubber here: anybody can send a password, and only the plugin
   // host, once the login limiter admits the attempt, hands it to a backend (plugin-host.ts).
   if (username === undefined || username === '') return undefined

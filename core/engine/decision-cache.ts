@@ -12,7 +12,7 @@
  * query longer than MAX_KEY_CHARS is not kept: an entry's size is bounded, so is the whole.
  */
 import { LRUCache } from 'lru-cache'
-import type { BuiltContext } from '../context/build-context.js'
+import { deepFreeze, type BuiltContext } from '../context/build-context.js'
 import type { Decision } from '../decision/types.js'
 import type { BootResponse } from './engine.js'
 
@@ -57,7 +57,11 @@ export class DecisionCache {
   }
 
   keepResponse(key: string | undefined, response: BootResponse): void {
-    if (key !== undefined) this.responses!.set(key, response)
+    if (key === undefined) return
+    // Every hit logs these same parts again: frozen, the decision log writes them once (decision-line.ts).
+    deepFreeze(response.record.policies)
+    deepFreeze(response.record.plugins)
+    this.responses!.set(key, response)
   }
 
   /** The built context of (address, query), from the memo when allowed; `build` otherwise. */

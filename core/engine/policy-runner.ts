@@ -9,6 +9,7 @@
  */
 import { LRUCache } from 'lru-cache'
 import { deepFreeze } from '../context/build-context.js'
+import { frozenJson } from '../context/frozen-json.js'
 import type { BootContext } from '../context/types.js'
 import type { Decision } from '../decision/types.js'
 import { validatePluginParts } from '../decision/split-validation.js'
@@ -55,8 +56,6 @@ export class PolicyRunner {
   /** Parsed and validated decisions by their JSON text: the same text is the same verdict. Small: a
    * few menus serve most clients, and every kept entry of a one-off text is old-space garbage. */
   private readonly checked = new LRUCache<string, Checked>({ max: 64 })
-  /** Each frozen context's JSON: a memoized context (engine.ts) is serialized once, not per request. */
-  private readonly json = new WeakMap<BootContext, string>()
 
   constructor(
     private readonly policies: PolicySet,
@@ -114,12 +113,9 @@ export class PolicyRunner {
     }
   }
 
+  /** A memoized context (engine.ts) is serialized once, and the decision log reuses the text (frozen-json.ts). */
   private serialize(ctx: BootContext): string {
-    // Only a frozen context cannot change under its cached text (build-context.ts deep-freezes them).
-    if (!Object.isFrozen(ctx)) return JSON.stringify(ctx)
-    let json = this.json.get(ctx)
-    if (json === undefined) this.json.set(ctx, (json = JSON.stringify(ctx)))
-    return json
+    return frozenJson(ctx)
   }
 
   /** `json` was validated by the worker except the plugin-kind parts at `plugins`. */

@@ -7,13 +7,24 @@
  * Compact: the request id once (top level), the context once, nothing pino would add twice.
  * A field it cannot write (a throwing getter in a plugin's facts) is written as `"[unserializable]"`:
  * the line is still written, and the request goes on.
+ * Frozen values (contexts, a memoized response's parts) are written once, not per request: while
+ * no secret is registered at all, a frozen value whose plain JSON text provably needs none of the
+ * above (no censored key, no string past the cap, not too deep) is written as that text, which the
+ * policy runner has already made for the same context (frozen-json.ts); otherwise its scrubbed
+ * text is kept per object until the next secret is registered (secretsGeneration).
  */
 import { pino, type Logger } from 'pino'
-import { scrubString } from './log-scrub.js'
+import { frozenJson } from '../context/frozen-json.js'
+import { MAX_LOGGED_STRING, scrubString } from './log-scrub.js'
+import { hasSecrets, secretsGeneration } from './secret-registry.js'
 
 const CENSORED: ReadonlySet<string> = new Set(['password', 'secret', 'chapSecret', 'credentials'])
 const MAX_DEPTH = 8
 const LEVELS = { info: 30, warn: 40 } as const
+/** A censored key as it appears in JSON text (a false match only costs the slow path). */
+const CENSORED_KEY = /"(?:password|secret|chapSecret|credentials)":/
+/** Scrubbed texts of frozen values, by the depth they were written at and the secrets generation. */
+const written = new WeakMap<object, { readonly depth: number; readonly generation: number; readonly text: string }>()
 
 /** Writes `{"level","time","service","reqId","msg":"decision","decision":{…record without reqId}}`. */
 export function logDecision(logger: Logger, level: 'info' | 'warn', record: { readonly reqId: string } & object): void {
@@ -53,6 +64,44 @@ function json(value: unknown, depth: number): string {
   }
   if (value === null) return 'null'
   if (depth >= MAX_DEPTH) return '"[too deep]"'
+  if (Object.isFrozen(value)) return frozen(value, depth)
+  return walk(value, depth)
+}
+
+/** A frozen value's text: its plain JSON when that is provably what `walk` writes, else `walk`'s, memoized. */
+function frozen(value: object, depth: number): string {
+  const generation = secretsGeneration()
+  const memo = written.get(value)
+  if (memo && memo.depth === depth && memo.generation === generation) return memo.text
+  let text: string | undefined
+  if (!hasSecrets()) {
+    try {
+      const plain = frozenJson(value)
+      // Short enough that no string in it reaches the cap; no censored key; nested within MAX_DEPTH.
+      if (plain.length <= MAX_LOGGED_STRING && !CENSORED_KEY.test(plain) && nesting(plain) <= MAX_DEPTH - depth) text = plain
+    } catch {
+      // a value JSON.stringify refuses (bigint, a throwing getter): the walk decides
+    }
+  }
+  text ??= walk(value, depth)
+  written.set(value, { depth, generation, text })
+  return text
+}
+
+/** Deepest bracket nesting in JSON text (brackets inside strings count too: an overestimate only costs the walk). */
+function nesting(text: string): number {
+  let level = 0
+  let max = 0
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c === 0x7b || c === 0x5b) {
+      if (++level > max) max = level
+    } else if (c === 0x7d || c === 0x5d) level--
+  }
+  return max
+}
+
+function walk(value: object, depth: number): string {
   if (Array.isArray(value)) return `[${value.map((v) => json(v, depth + 1)).join(',')}]`
   const toJSON = (value as { toJSON?: unknown }).toJSON
   if (typeof toJSON === 'function') return json(toJSON.call(value), depth + 1)

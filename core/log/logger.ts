@@ -96,10 +96,35 @@ function reservedOf(logger: Logger): Set<string> {
   return keys
 }
 
+/** `,"key":"value"` with no escapes: one binding whose key is exactly `key`. */
+const ONE_PLAIN_BINDING = /^,"([A-Za-z0-9_$-]+)":"[^"\\]*"$/
+
+/** Keys of a logger's own bindings text, per logger (fastify makes a child per request of the same root). */
+const bindingKeys = new WeakMap<object, ReadonlySet<string>>()
+
+function keysOfBindings(logger: object, text: string): ReadonlySet<string> {
+  let keys = bindingKeys.get(logger)
+  if (!keys) bindingKeys.set(logger, (keys = new Set(text ? Object.keys(JSON.parse(`{${text.slice(1)}}`) as object) : [])))
+  return keys
+}
+
 /** A child's bindings are appended to its parent's as text: keep the last of each key. */
 function dedupeBindings(child: Logger): void {
   const text = (child as unknown as Record<symbol, string>)[symbols.chindingsSym]
   if (!text) return
+  // Fast path (a child per request): only the appended part is parsed; nothing to do when its
+  // keys are new to the parent and unique among themselves.
+  const parent = Object.getPrototypeOf(child) as Record<symbol, string> | null
+  const parentText = parent?.[symbols.chindingsSym]
+  if (typeof parentText === 'string' && text.startsWith(parentText) && text.length > parentText.length) {
+    // The common child, one plain string binding (fastify's `reqId`), is recognized without a parse.
+    const one = ONE_PLAIN_BINDING.exec(text.slice(parentText.length))
+    if (one && !keysOfBindings(parent!, parentText).has(one[1]!)) return
+    const added = JSON.parse(`{${text.slice(parentText.length + 1)}}`) as Record<string, unknown>
+    const keys = Object.keys(added)
+    const known = keysOfBindings(parent!, parentText)
+    if (!keys.some((k) => known.has(k)) && JSON.stringify(added).length === text.length - parentText.length + 1) return
+  }
   const parsed = JSON.parse(`{${text.slice(1)}}`) as Record<string, unknown>
   const once = JSON.stringify(parsed).slice(1, -1)
   if (once.length + 1 !== text.length) (child as unknown as Record<symbol, string>)[symbols.chindingsSym] = once ? `,${once}` : ''

@@ -36,6 +36,8 @@ let rebuildEveryMs = MIN_REBUILD_EVERY_MS
 let loose: string[] | undefined
 let looseAt = 0
 let evicted = false
+/** Bumped whenever a secret is added: text scrubbed before then may hold it (decision-line.ts memos). */
+let generation = 0
 /** Passwords whose backend call is running, with how many attempts hold each. */
 const held = new Map<string, number>()
 /** Passwords whose backend call has ended, scrubbed a while longer. */
@@ -47,6 +49,7 @@ export function registerSecret(value: string | undefined | null): void {
   secrets.set(value, true)
   pending.push(value)
   loose = undefined
+  generation++
 }
 
 /** The spellings a password takes in a log line: raw, URL-encoded, JSON-escaped. */
@@ -63,6 +66,7 @@ export function holdRequestSecret(value: string | undefined | null): () => void 
   const forms = formsOf(value)
   for (const f of forms) held.set(f, (held.get(f) ?? 0) + 1)
   loose = undefined
+  generation++
   let released = false
   return () => {
     if (released) return
@@ -75,6 +79,11 @@ export function holdRequestSecret(value: string | undefined | null): () => void 
     }
     loose = undefined
   }
+}
+
+/** Changes whenever a secret is added (removals only make earlier scrubbing stricter than needed). */
+export function secretsGeneration(): number {
+  return generation
 }
 
 export function hasSecrets(): boolean {
