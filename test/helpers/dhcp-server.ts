@@ -31,6 +31,8 @@ export interface DhcpServerHandle {
   /** Resolves with the first log line whose msg equals `msg` (already logged or future). */
   waitForLog(msg: string, timeoutMs?: number): Promise<LogLine>
   leases(): Promise<Lease[]>
+  /** The service's metrics, parsed: `name{labels}` → value. */
+  metrics(): Promise<Map<string, number>>
   stop(): Promise<number | null>
   kill(): Promise<void>
   readonly exited: boolean
@@ -57,6 +59,7 @@ export async function startDhcpServer(lan: Lan, host: string, config: DhcpConfig
   const logs: LogLine[] = []
   const waiters: Array<(line: LogLine) => void> = []
   const leaseWaiters: Array<(leases: Lease[]) => void> = []
+  const metricWaiters: Array<(text: string) => void> = []
   let stderr = ''
   let exited = false
   let buffered = ''
@@ -74,6 +77,10 @@ export async function startDhcpServer(lan: Lan, host: string, config: DhcpConfig
       }
       if (Array.isArray(parsed.leases)) {
         leaseWaiters.shift()?.(parsed.leases as Lease[])
+        continue
+      }
+      if (typeof parsed.metrics === 'string') {
+        metricWaiters.shift()?.(parsed.metrics)
         continue
       }
       logs.push(parsed as LogLine)
@@ -123,6 +130,11 @@ export async function startDhcpServer(lan: Lan, host: string, config: DhcpConfig
         leaseWaiters.push(res)
         child.stdin!.write('leases\n')
       }),
+    metrics: () =>
+      new Promise((res) => {
+        metricWaiters.push((text) => res(parseMetrics(text)))
+        child.stdin!.write('metrics\n')
+      }),
     stop: async () => {
       if (!exited) child.kill('SIGTERM')
       return exit
@@ -132,4 +144,15 @@ export async function startDhcpServer(lan: Lan, host: string, config: DhcpConfig
       await exit
     },
   }
+}
+
+/** Prometheus text lines (`name{labels} value`) as a map; comments skipped. */
+export function parseMetrics(text: string): Map<string, number> {
+  const map = new Map<string, number>()
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue
+    const at = line.lastIndexOf(' ')
+    map.set(line.slice(0, at), Number(line.slice(at + 1)))
+  }
+  return map
 }
