@@ -59,6 +59,19 @@ export async function readJournal(file: string): Promise<unknown[] | undefined> 
   return records
 }
 
+/**
+ * write(2) may write less than asked without failing (a disk that fills up mid-write): keep
+ * writing the rest, so that the error (ENOSPC) surfaces instead of a silently cut batch.
+ */
+async function writeAll(fh: FileHandle, buf: Buffer): Promise<void> {
+  let off = 0
+  while (off < buf.length) {
+    const { bytesWritten } = await fh.write(buf, off, buf.length - off)
+    if (bytesWritten <= 0) throw Object.assign(new Error('write made no progress'), { code: 'EIO' })
+    off += bytesWritten
+  }
+}
+
 function versionOne(raw: string): unknown[] {
   let parsed: { version?: unknown; leases?: unknown }
   try {
@@ -90,7 +103,7 @@ export class LeaseJournal {
     let body = ''
     for (const r of records) body += `${JSON.stringify(r)}\n`
     try {
-      await this.fh.write(body)
+      await writeAll(this.fh, Buffer.from(body))
       await this.fh.datasync()
     } catch (err) {
       this.damaged = true
