@@ -53,19 +53,25 @@ export function createFullResponder(deps: FullResponderDeps): Responder {
   let lastUndurableLog = -Infinity
   const ignored = createIgnoredLog()
 
+  // The options that never change are encoded once (the profile of a DORA burst showed them per
+  // reply); each reply gets a fresh map over the shared buffers, which nothing writes to.
+  const leaseTimes: Array<[number, Buffer]> = [
+    [Opt.LEASE_TIME, u32(config.leaseSeconds)],
+    [Opt.RENEWAL_TIME, u32(Math.floor(config.leaseSeconds / 2))],
+    [Opt.REBINDING_TIME, u32(Math.floor((config.leaseSeconds * 7) / 8))],
+  ]
+  const networkOptions: Array<[number, Buffer]> = [
+    [Opt.SUBNET_MASK, ips([mask])],
+    [Opt.BROADCAST, ips([broadcastOf(pool.start, mask)])],
+  ]
+  if (config.router) networkOptions.push([Opt.ROUTER, ips([config.router])])
+  if (config.dnsServers.length > 0) networkOptions.push([Opt.DNS, ips(config.dnsServers)])
+  if (config.domain) networkOptions.push([Opt.DOMAIN, text(config.domain)])
+  if (config.ntpServers.length > 0) networkOptions.push([Opt.NTP, ips(config.ntpServers)])
+  const withTimes = [...leaseTimes, ...networkOptions]
+
   const leaseOptions = (hostname: string | undefined, withLeaseTime: boolean): OptionMap => {
-    const o: OptionMap = new Map()
-    if (withLeaseTime) {
-      o.set(Opt.LEASE_TIME, u32(config.leaseSeconds))
-      o.set(Opt.RENEWAL_TIME, u32(Math.floor(config.leaseSeconds / 2)))
-      o.set(Opt.REBINDING_TIME, u32(Math.floor((config.leaseSeconds * 7) / 8)))
-    }
-    o.set(Opt.SUBNET_MASK, ips([mask]))
-    o.set(Opt.BROADCAST, ips([broadcastOf(pool.start, mask)]))
-    if (config.router) o.set(Opt.ROUTER, ips([config.router]))
-    if (config.dnsServers.length > 0) o.set(Opt.DNS, ips(config.dnsServers))
-    if (config.domain) o.set(Opt.DOMAIN, text(config.domain))
-    if (config.ntpServers.length > 0) o.set(Opt.NTP, ips(config.ntpServers))
+    const o: OptionMap = new Map(withLeaseTime ? withTimes : networkOptions)
     if (hostname) o.set(Opt.HOSTNAME, text(hostname))
     return o
   }
@@ -87,7 +93,7 @@ export function createFullResponder(deps: FullResponderDeps): Responder {
     })
     // A relay broadcasts a NAK only when told to (RFC 2131 4.3.2).
     if (type === MessageType.NAK && facts.relayed) packet.flags |= BROADCAST_FLAG
-    log.debug({ client: facts, reply: type, yiaddr, bootfile: boot?.bootfile, reason: boot?.reason }, 'dhcp reply')
+    if (log.isLevelEnabled('debug')) log.debug({ client: facts, reply: type, yiaddr, bootfile: boot?.bootfile, reason: boot?.reason }, 'dhcp reply')
     return { packet, to: destinationFor(req, type, config.ports, config.broadcastAddress), maxPayload: maxPayloadOf(req) }
   }
 
@@ -129,7 +135,7 @@ export function createFullResponder(deps: FullResponderDeps): Responder {
       return undefined
     }
     const lease = change.lease
-    log.info({ client: msg.facts, ip: lease.ip, expiresAt: new Date(lease.expiresAt).toISOString() }, 'dhcp lease bound')
+    if (log.isLevelEnabled('info')) log.info({ client: msg.facts, ip: lease.ip, expiresAt: new Date(lease.expiresAt).toISOString() }, 'dhcp lease bound')
     return out
   }
 

@@ -42,11 +42,13 @@ export interface StartOptions {
   readonly stateDir?: string
   readonly hookModule?: string
   readonly logLevel?: string
+  /** Extra node flags for the server process (profiling: `--cpu-prof`). */
+  readonly nodeArgs?: readonly string[]
 }
 
 export async function startDhcpServer(lan: Lan, host: string, config: DhcpConfig, options: StartOptions = {}): Promise<DhcpServerHandle> {
   const stateDir = options.stateDir ?? (await mkdtemp(join(tmpdir(), 'bp-dhcp-state-')))
-  const child = lan.spawn(host, process.execPath, nodeTs('test/helpers/run-dhcp-server.ts'), {
+  const child = lan.spawn(host, process.execPath, [...(options.nodeArgs ?? []), ...nodeTs('test/helpers/run-dhcp-server.ts')], {
     cwd: REPO_ROOT,
     env: {
       ...process.env,
