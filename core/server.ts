@@ -74,6 +74,7 @@ async function startDhcp(runtime: Runtime): Promise<DhcpService> {
     ...(plugins.hasDhcpOffer && { decideBoot: (facts) => plugins.dhcpOffer(facts) }),
   })
   await dhcp.start()
+  runtime.metrics.sources.push(() => dhcp.metrics())
   return dhcp
 }
 

@@ -63,6 +63,13 @@ export interface DhcpConfig {
     /** How long an offered address is held for the client before it may be offered to another. */
     readonly holdSeconds?: number
   }
+  /** Receive queue (docs: Under load): bounded, the oldest packet dropped when full (Kea's congestion handling). */
+  readonly queue?: {
+    /** Most datagrams waiting to be answered; past it the oldest is dropped. */
+    readonly capacity?: number
+    /** Most requests being answered at once (deciding, or waiting for their lease commit). */
+    readonly inFlight?: number
+  }
   readonly declineSeconds?: number
   /** A DECLINE of a bound lease counts only this long after the ACK the client checks (ARP). */
   readonly declineWindowSeconds?: number
@@ -185,6 +192,15 @@ export const dhcpConfigSchema = {
       properties: {
         max: { type: 'integer', minimum: 1, maximum: 65536, default: 64 },
         holdSeconds: { type: 'integer', minimum: 1, maximum: 60, default: 5 },
+      },
+    },
+    queue: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        capacity: { type: 'integer', minimum: 1, maximum: 65536, default: 256 },
+        inFlight: { type: 'integer', minimum: 1, maximum: 65536, default: 256 },
       },
     },
     declineSeconds: { type: 'integer', minimum: 1, maximum: 86400, default: 600 },

@@ -1,9 +1,11 @@
 /**
- * The DHCP service: sockets in, one responder (full or proxy) in the middle, replies out.
- * `createDhcpService` validates the config and returns without binding; `start()` binds,
- * `close()` stops taking packets, lets in-flight replies finish and flushes the lease file.
+ * The DHCP service: sockets in, a bounded receive queue, one responder (full or proxy), replies
+ * out. `createDhcpService` validates the config and returns without binding; `start()` binds,
+ * `close()` stops taking packets, lets in-flight replies finish and their lease commits land.
  * A packet can cost the service nothing but itself: decode errors, hook failures and send errors
- * are logged and the next packet is served.
+ * are logged and the next packet is served. Under overload memory stays bounded: at most
+ * `queue.capacity` datagrams wait (the oldest gives way, receive-queue.ts) and at most
+ * `queue.inFlight` requests are being answered.
  */
 import { mkdir } from 'node:fs/promises'
 import { resolve as resolvePath } from 'node:path'
@@ -15,7 +17,13 @@ import type { DecideBoot } from './boot-file.js'
 import { clientFacts } from './client-facts.js'
 import { createFullResponder, excludedAddresses, reservationsByMac } from './full-responder.js'
 import { ipToInt, sameSubnet } from './ipv4.js'
-import { LeaseStore, type Lease } from './lease-store.js'
+import { FileLeaseBackend } from './file-lease-backend.js'
+import { createGroupCommit, type GroupCommit } from './group-commit.js'
+import type { LeaseBackend, LeaseChange } from './lease-backend.js'
+import type { Lease } from './lease-store.js'
+import { newDhcpStats, renderDhcpMetrics, type DhcpStats } from './dhcp-metrics.js'
+import { ReceiveQueue } from './receive-queue.js'
+import { MessageType } from './options.js'
 import { decode, encode, type DhcpPacket } from './packet-codec.js'
 import { createProxyResponder } from './proxy-responder.js'
 import { resolveDhcpConfig } from './resolve-config.js'
@@ -25,6 +33,7 @@ import { acceptsSender, bindPort, closeUdp, resolveIdentity, type Rinfo, type Se
 export type { DecideBoot, BootOverride } from './boot-file.js'
 export type { DhcpClientFacts } from './client-facts.js'
 export type { Lease } from './lease-store.js'
+export type { LeaseBackend } from './lease-backend.js'
 
 export interface DhcpServiceDeps {
   readonly logger: Logger
@@ -38,55 +47,112 @@ export interface DhcpService {
   start(): Promise<void>
   close(): Promise<void>
   /** Leases known to full mode (bound, released, declined, offered); [] in other modes. */
-  leases(): Lease[]
+  leases(): Promise<Lease[]>
+  /** The service's counters and gauges, Prometheus text format (dhcp-metrics.ts). */
+  metrics(): string
 }
 
 /** Malformed packets are logged at debug each, and summarized at warn at most once a minute. */
 const MALFORMED_SUMMARY_MS = 60_000
+/** Queue drops are logged at warn at most this often, with a running count. */
+export const QUEUE_DROP_LOG_MS = 10_000
+/** Packets handled per event-loop turn: the sockets are read between batches, so the queue (not the kernel) sees the overload. */
+const BATCH = 16
+
+interface Queued {
+  readonly buf: Buffer
+  readonly from: Rinfo
+  readonly localPort: number
+  readonly socket: dgram.Socket
+}
 
 export function createDhcpService(config: DhcpConfig, deps: DhcpServiceDeps): DhcpService {
   const cfg = resolveDhcpConfig(config)
   const log = deps.logger.child({ service: 'dhcp' })
   const sockets: dgram.Socket[] = []
   const inflight = new Set<Promise<void>>()
-  let store: LeaseStore | undefined
+  const queue = new ReceiveQueue<Queued>(cfg.queue.capacity)
+  const stats: DhcpStats = newDhcpStats(cfg.queue.capacity, cfg.queue.inFlight)
+  let store: LeaseBackend | undefined
+  let commits: GroupCommit<LeaseChange> | undefined
   let state: 'new' | 'started' | 'closed' = 'new'
-  let received = 0
-  let malformed = 0
   let lastSummary = 0
+  let lastDropLog = -Infinity
+  let scheduled = false
+  let identity: ServerIdentity | undefined
+  let responder: Responder | undefined
 
-  const onPacket = (buf: Buffer, from: Rinfo, localPort: number, socket: dgram.Socket, identity: ServerIdentity, responder: Responder): void => {
+  /** Every datagram lands here first, as fast as the sockets deliver; the oldest gives way when full. */
+  const enqueue = (item: Queued): void => {
     if (state !== 'started') return
-    received++
+    stats.received++
+    if (queue.push(item)) {
+      stats.queueDropped = queue.dropped
+      const now = Date.now()
+      if (now - lastDropLog >= QUEUE_DROP_LOG_MS) {
+        lastDropLog = now
+        const err = new BootpolicyError('BP_ERR_DHCP_OVERLOAD', { capacity: cfg.queue.capacity })
+        log.warn({ err, droppedTotal: queue.dropped, inFlight: inflight.size }, 'dhcp receive queue full, oldest packets dropped')
+      }
+    }
+    stats.queueLength = queue.length
+    stats.queueHighWater = queue.highWater
+    schedule()
+  }
+
+  const schedule = (): void => {
+    if (scheduled || queue.length === 0 || inflight.size >= cfg.queue.inFlight || state !== 'started') return
+    scheduled = true
+    setImmediate(drain)
+  }
+
+  const drain = (): void => {
+    scheduled = false
+    for (let n = 0; n < BATCH && queue.length > 0 && inflight.size < cfg.queue.inFlight && state === 'started'; n++) handle(queue.shift()!)
+    stats.queueLength = queue.length
+    schedule()
+  }
+
+  const handle = ({ buf, from, localPort, socket }: Queued): void => {
     let packet: DhcpPacket
     try {
       packet = decode(buf)
     } catch (err) {
-      malformed++
+      stats.malformed++
       log.debug({ err, from: from.address, bytes: buf.length }, 'dhcp malformed packet dropped')
       if (Date.now() - lastSummary > MALFORMED_SUMMARY_MS) {
         lastSummary = Date.now()
-        log.warn({ err, from: from.address, malformedTotal: malformed }, 'dhcp malformed packets dropped')
+        log.warn({ err, from: from.address, malformedTotal: stats.malformed }, 'dhcp malformed packets dropped')
       }
       return
     }
     // Replies (op 2), plain BOOTP and non-Ethernet clients are not ours to answer.
     if (packet.op !== 1 || packet.messageType === undefined) return
-    if (!acceptsSender(identity, from, packet.giaddr)) return
+    if (!acceptsSender(identity!, from, packet.giaddr)) return
     const facts = clientFacts(packet)
     if (!facts) return
     const job = (async () => {
-      const out = await responder({ packet, facts, from, localPort }, log)
+      const out = await responder!({ packet, facts, from, localPort }, log)
       if (!out || state !== 'started') return
       const bytes = encode(out.packet, { maxPayload: out.maxPayload })
       await new Promise<void>((resolve, reject) => socket.send(bytes, out.to.port, out.to.address, (err) => (err ? reject(err) : resolve())))
+      const type = out.packet.messageType
+      if (type === MessageType.ACK) stats.acks++
+      else if (type === MessageType.OFFER) stats.offers++
+      else if (type === MessageType.NAK) stats.naks++
     })()
       .catch((err: unknown) => {
         const level = isBootpolicyError(err) ? 'warn' : 'error'
         log[level]({ err, client: facts }, 'dhcp request failed')
       })
-      .finally(() => inflight.delete(job))
+      .finally(() => {
+        inflight.delete(job)
+        stats.inFlight = inflight.size
+        schedule()
+      })
     inflight.add(job)
+    stats.inFlight = inflight.size
+    if (inflight.size > stats.inFlightHighWater) stats.inFlightHighWater = inflight.size
   }
 
   const start = async (): Promise<void> => {
@@ -97,26 +163,32 @@ export function createDhcpService(config: DhcpConfig, deps: DhcpServiceDeps): Dh
       return
     }
     try {
-      const identity = resolveIdentity(cfg)
-      const responder =
-        cfg.mode === 'full'
-          ? await fullResponder(cfg, identity, deps)
-          : createProxyResponder({ config: cfg, serverAddress: identity.address, ...(deps.decideBoot ? { decideBoot: deps.decideBoot } : {}) })
-      if (cfg.mode === 'full') store = (responder as FullWithStore).store
+      const id = resolveIdentity(cfg)
+      identity = id
+      if (cfg.mode === 'full') {
+        const full = await fullResponder(cfg, id, deps, stats)
+        store = full.store
+        commits = full.commits
+        responder = full.responder
+      } else {
+        responder = createProxyResponder({ config: cfg, serverAddress: id.address, ...(deps.decideBoot ? { decideBoot: deps.decideBoot } : {}) })
+      }
       const ports = cfg.mode === 'proxy' ? [cfg.ports.server, cfg.ports.pxe] : [cfg.ports.server]
       for (const port of new Set(ports)) {
         // Replies on the PXE port go back from the socket they came in on (source port 4011).
         let send: dgram.Socket | undefined
-        const bound = await bindPort(cfg.listenAddress, identity.address, port, (buf, from, socket) => {
-          onPacket(buf, from, port, port === cfg.ports.server ? (send ?? socket) : socket, identity, responder)
+        const bound = await bindPort(cfg.listenAddress, id.address, port, (buf, from, socket) => {
+          enqueue({ buf, from, localPort: port, socket: port === cfg.ports.server ? (send ?? socket) : socket })
         })
         send = bound.send
         sockets.push(...bound.sockets)
       }
-      log.info({ mode: cfg.mode, serverAddress: identity.address, listenAddress: cfg.listenAddress, ports, leases: store?.list().length ?? 0 }, 'dhcp service listening')
+      const leaseCount = store ? (await store.list()).length : 0
+      log.info({ mode: cfg.mode, serverAddress: id.address, listenAddress: cfg.listenAddress, ports, leases: leaseCount, queue: cfg.queue }, 'dhcp service listening')
     } catch (err) {
       state = 'closed'
       await Promise.all(sockets.splice(0).map(closeUdp))
+      await store?.close()
       throw err
     }
   }
@@ -125,24 +197,35 @@ export function createDhcpService(config: DhcpConfig, deps: DhcpServiceDeps): Dh
     if (state === 'closed') return
     state = 'closed'
     await Promise.all(sockets.splice(0).map(closeUdp))
+    queue.clear()
     await Promise.allSettled([...inflight])
-    await store?.commit()
-    log.info({ receivedTotal: received, malformedTotal: malformed }, 'dhcp service closed')
+    await commits?.idle()
+    await store?.close()
+    log.info({ receivedTotal: stats.received, malformedTotal: stats.malformed, queueDroppedTotal: stats.queueDropped }, 'dhcp service closed')
   }
 
-  return { start, close, leases: () => store?.list() ?? [] }
+  return {
+    start,
+    close,
+    leases: async () => (store ? store.list() : []),
+    metrics: () => renderDhcpMetrics(stats, commits?.stats),
+  }
 }
 
-type FullWithStore = Responder & { store: LeaseStore }
+interface FullMode {
+  readonly responder: Responder
+  readonly store: LeaseBackend
+  readonly commits: GroupCommit<LeaseChange>
+}
 
-async function fullResponder(cfg: ResolvedDhcpConfig, identity: ServerIdentity, deps: DhcpServiceDeps): Promise<FullWithStore> {
+async function fullResponder(cfg: ResolvedDhcpConfig, identity: ServerIdentity, deps: DhcpServiceDeps, stats: DhcpStats): Promise<FullMode> {
   const pool = cfg.pool!
   await mkdir(deps.stateDir, { recursive: true }).catch((cause: unknown) => {
     throw new BootpolicyError('BP_ERR_DHCP_STATE', { file: deps.stateDir, action: 'created', details: messageOf(cause) }, { cause })
   })
   const reserved = new Map<number, string>()
   for (const [mac, r] of reservationsByMac(cfg)) reserved.set(ipToInt(r.ip), mac)
-  const store = new LeaseStore({
+  const store = new FileLeaseBackend({
     file: resolvePath(deps.stateDir, cfg.stateFile),
     poolStart: pool.start,
     poolEnd: pool.end,
@@ -152,6 +235,7 @@ async function fullResponder(cfg: ResolvedDhcpConfig, identity: ServerIdentity, 
     maxOffers: cfg.offers.max,
   })
   await store.load()
-  const responder = createFullResponder({ config: cfg, serverAddress: identity.address, store, ...(deps.decideBoot ? { decideBoot: deps.decideBoot } : {}) })
-  return Object.assign(responder, { store })
+  const commits = createGroupCommit<LeaseChange>((batch) => store.commit(batch))
+  const responder = createFullResponder({ config: cfg, serverAddress: identity.address, store, commits, stats, ...(deps.decideBoot ? { decideBoot: deps.decideBoot } : {}) })
+  return { responder, store, commits }
 }

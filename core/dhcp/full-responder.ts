@@ -2,7 +2,8 @@
  * Full DHCP server (RFC 2131 section 4.3) for one subnet: DISCOVER/OFFER, REQUEST/ACK/NAK,
  * DECLINE, RELEASE, INFORM. It answers only what is meant for it: a REQUEST naming another
  * server (option 54) is dropped silently, a relay from a subnet it does not serve is ignored.
- * ACKs are sent only after the lease is on disk (lease-store commit), as ISC dhcpd does.
+ * An ACK is sent only after its lease is durable (group commit through the lease backend, as ISC
+ * dhcpd writes before it acknowledges); when the write fails the REQUEST gets silence, never an ACK.
  * Every packet is hostile: DECLINE and RELEASE touch only the sender's own lease (Kea's rule, see
  * lease-ownership.ts), a REQUEST for another client's bound address is NAKed.
  */
@@ -13,7 +14,9 @@ import type { ResolvedDhcpConfig } from './config-schema.js'
 import { chooseBoot, type DecideBoot } from './boot-file.js'
 import { leaseKey, type DhcpClientFacts } from './client-facts.js'
 import { broadcastOf, ipToInt, sameSubnet } from './ipv4.js'
-import type { LeaseStore } from './lease-store.js'
+import type { LeaseBackend, LeaseChange } from './lease-backend.js'
+import type { GroupCommit } from './group-commit.js'
+import type { DhcpStats } from './dhcp-metrics.js'
 import { ips, MessageType, Opt, readIp, text, u32, type OptionMap } from './options.js'
 import { BROADCAST_FLAG } from './packet-codec.js'
 import { buildReply, destinationFor, ipxeNoPxeDhcp } from './reply-builder.js'
@@ -23,9 +26,15 @@ import { createIgnoredLog, declineRefusal, releaseRefusal } from './lease-owners
 export interface FullResponderDeps {
   readonly config: ResolvedDhcpConfig
   readonly serverAddress: string
-  readonly store: LeaseStore
+  readonly store: LeaseBackend
+  /** Batches the changes into backend commits; an ACK waits for the commit holding its change. */
+  readonly commits: GroupCommit<LeaseChange>
+  readonly stats: DhcpStats
   readonly decideBoot?: DecideBoot
 }
+
+/** A failed lease write is logged at error at most this often (with a running count), each one at debug. */
+export const UNDURABLE_LOG_MS = 10_000
 
 /** Reserved MAC → its reservation; the store gets the reverse map. */
 export function reservationsByMac(config: ResolvedDhcpConfig): Map<string, { ip: string; hostname?: string }> {
@@ -35,27 +44,34 @@ export function reservationsByMac(config: ResolvedDhcpConfig): Map<string, { ip:
 }
 
 export function createFullResponder(deps: FullResponderDeps): Responder {
-  const { config, serverAddress, store } = deps
+  const { config, serverAddress, store, commits, stats } = deps
   const pool = config.pool!
   const mask = config.subnetMask
   const reservations = reservationsByMac(config)
   const inSubnet = (ip: string): boolean => sameSubnet(ip, pool.start, mask)
   let lastExhaustedLog = 0
+  let lastUndurableLog = -Infinity
   const ignored = createIgnoredLog()
 
+  // The options that never change are encoded once (the profile of a DORA burst showed them per
+  // reply); each reply gets a fresh map over the shared buffers, which nothing writes to.
+  const leaseTimes: Array<[number, Buffer]> = [
+    [Opt.LEASE_TIME, u32(config.leaseSeconds)],
+    [Opt.RENEWAL_TIME, u32(Math.floor(config.leaseSeconds / 2))],
+    [Opt.REBINDING_TIME, u32(Math.floor((config.leaseSeconds * 7) / 8))],
+  ]
+  const networkOptions: Array<[number, Buffer]> = [
+    [Opt.SUBNET_MASK, ips([mask])],
+    [Opt.BROADCAST, ips([broadcastOf(pool.start, mask)])],
+  ]
+  if (config.router) networkOptions.push([Opt.ROUTER, ips([config.router])])
+  if (config.dnsServers.length > 0) networkOptions.push([Opt.DNS, ips(config.dnsServers)])
+  if (config.domain) networkOptions.push([Opt.DOMAIN, text(config.domain)])
+  if (config.ntpServers.length > 0) networkOptions.push([Opt.NTP, ips(config.ntpServers)])
+  const withTimes = [...leaseTimes, ...networkOptions]
+
   const leaseOptions = (hostname: string | undefined, withLeaseTime: boolean): OptionMap => {
-    const o: OptionMap = new Map()
-    if (withLeaseTime) {
-      o.set(Opt.LEASE_TIME, u32(config.leaseSeconds))
-      o.set(Opt.RENEWAL_TIME, u32(Math.floor(config.leaseSeconds / 2)))
-      o.set(Opt.REBINDING_TIME, u32(Math.floor((config.leaseSeconds * 7) / 8)))
-    }
-    o.set(Opt.SUBNET_MASK, ips([mask]))
-    o.set(Opt.BROADCAST, ips([broadcastOf(pool.start, mask)]))
-    if (config.router) o.set(Opt.ROUTER, ips([config.router]))
-    if (config.dnsServers.length > 0) o.set(Opt.DNS, ips(config.dnsServers))
-    if (config.domain) o.set(Opt.DOMAIN, text(config.domain))
-    if (config.ntpServers.length > 0) o.set(Opt.NTP, ips(config.ntpServers))
+    const o: OptionMap = new Map(withLeaseTime ? withTimes : networkOptions)
     if (hostname) o.set(Opt.HOSTNAME, text(hostname))
     return o
   }
@@ -77,38 +93,49 @@ export function createFullResponder(deps: FullResponderDeps): Responder {
     })
     // A relay broadcasts a NAK only when told to (RFC 2131 4.3.2).
     if (type === MessageType.NAK && facts.relayed) packet.flags |= BROADCAST_FLAG
-    log.debug({ client: facts, reply: type, yiaddr, bootfile: boot?.bootfile, reason: boot?.reason }, 'dhcp reply')
+    if (log.isLevelEnabled('debug')) log.debug({ client: facts, reply: type, yiaddr, bootfile: boot?.bootfile, reason: boot?.reason }, 'dhcp reply')
     return { packet, to: destinationFor(req, type, config.ports, config.broadcastAddress), maxPayload: maxPayloadOf(req) }
-  }
-
-  /** Reservation, then the client's previous address, then its requested one, then any free one. */
-  const pickAddress = (facts: DhcpClientFacts, key: string): string | undefined => {
-    const reserved = reservations.get(facts.mac)
-    if (reserved) return reserved.ip
-    const previous = store.forClient(key)
-    if (previous && previous.state !== 'declined' && store.usableBy(previous.ip, key, facts.mac)) return previous.ip
-    const requested = facts.requestedAddress
-    if (requested && inSubnet(requested) && store.usableBy(requested, key, facts.mac)) return requested
-    return store.allocate(key, facts.mac)
   }
 
   /**
    * May `key` be bound to `ip` now? A reserved client only ever gets its reservation; an address
-   * bound to another client is refused, one merely offered to another client is not.
+   * bound to another client is refused (by the backend), one merely offered to another is not.
    */
-  const acceptable = (facts: DhcpClientFacts, key: string, ip: string): boolean => {
+  const acceptable = (facts: DhcpClientFacts, ip: string): boolean => {
     const reserved = reservations.get(facts.mac)
     if (reserved) return reserved.ip === ip
-    return inSubnet(ip) && store.bindableBy(ip, key, facts.mac)
+    return inSubnet(ip)
   }
 
-  const ack = async (msg: Incoming, key: string, ip: string, log: Logger): Promise<Outgoing> => {
+  /** Commits `change`; false (and a loud, rate-limited log line) when it did not become durable. */
+  const durable = async (change: LeaseChange, facts: DhcpClientFacts, log: Logger): Promise<boolean> => {
+    try {
+      await commits.submit(change)
+      return true
+    } catch (err) {
+      const now = Date.now()
+      const level = now - lastUndurableLog >= UNDURABLE_LOG_MS ? 'error' : 'debug'
+      if (level === 'error') lastUndurableLog = now
+      log[level]({ err, client: facts, ip: change.lease.ip, state: change.lease.state, withheldTotal: stats.acksWithheld + 1 }, 'dhcp lease not durable, no reply sent')
+      return false
+    }
+  }
+
+  /** The ACK; 'taken' when another client holds `ip`; undefined (silence) when the lease is not durable. */
+  const ack = async (msg: Incoming, key: string, ip: string, log: Logger): Promise<Outgoing | 'taken' | undefined> => {
     const hostname = reservations.get(msg.facts.mac)?.hostname ?? msg.facts.hostname
     // RENEWING/REBINDING (ciaddr, no option 50) is followed by no ARP check: the decline window stays shut.
     const renewal = msg.facts.requestedAddress === undefined
-    const lease = store.bind(key, msg.facts.mac, ip, config.leaseSeconds * 1000, hostname, renewal)
-    const [out] = await Promise.all([reply(msg, MessageType.ACK, ip, log), store.commit()])
-    log.info({ client: msg.facts, ip: lease.ip, expiresAt: new Date(lease.expiresAt).toISOString() }, 'dhcp lease bound')
+    const change = await store.bind({ key, mac: msg.facts.mac, ip, leaseMs: config.leaseSeconds * 1000, renewal, ...(hostname ? { hostname } : {}) })
+    if (!change) return 'taken'
+    const [out, ok] = await Promise.all([reply(msg, MessageType.ACK, ip, log), durable(change, msg.facts, log)])
+    if (!ok) {
+      // Silence, not NAK: RFC 2131 lets the client retransmit, and a NAK would send it back to DISCOVER.
+      stats.acksWithheld++
+      return undefined
+    }
+    const lease = change.lease
+    if (log.isLevelEnabled('info')) log.info({ client: msg.facts, ip: lease.ip, expiresAt: new Date(lease.expiresAt).toISOString() }, 'dhcp lease bound')
     return out
   }
 
@@ -122,12 +149,21 @@ export function createFullResponder(deps: FullResponderDeps): Responder {
     const serverId = readIp(req.options, Opt.SERVER_ID)
     if (serverId !== undefined && serverId !== serverAddress) {
       // The client chose (or talks to) another server: free our offer and stay silent.
-      if (req.messageType === MessageType.REQUEST) store.forgetOffer(key)
+      if (req.messageType === MessageType.REQUEST) await store.forgetOffer(key)
       return undefined
     }
     switch (req.messageType) {
       case MessageType.DISCOVER: {
-        const ip = pickAddress(facts, key)
+        const reserved = reservations.get(facts.mac)?.ip
+        const requested = facts.requestedAddress !== undefined && inSubnet(facts.requestedAddress) ? facts.requestedAddress : undefined
+        const ip = await store.reserve({
+          key,
+          mac: facts.mac,
+          holdMs: config.offers.holdSeconds * 1000,
+          ...(facts.hostname ? { hostname: facts.hostname } : {}),
+          ...(reserved ? { fixed: reserved } : {}),
+          ...(requested ? { requested } : {}),
+        })
         if (!ip) {
           if (Date.now() - lastExhaustedLog > 10_000) {
             lastExhaustedLog = Date.now()
@@ -136,14 +172,16 @@ export function createFullResponder(deps: FullResponderDeps): Responder {
           }
           return undefined
         }
-        store.offer(key, facts.mac, ip, config.offers.holdSeconds * 1000, facts.hostname)
         return reply(msg, MessageType.OFFER, ip, log)
       }
       case MessageType.REQUEST: {
         // SELECTING carries 54 and 50; INIT-REBOOT 50 only; RENEWING/REBINDING only ciaddr.
         const wanted = facts.requestedAddress ?? facts.ciaddr
         if (!wanted) return undefined
-        if (acceptable(facts, key, wanted)) return ack(msg, key, wanted, log)
+        if (acceptable(facts, wanted)) {
+          const out = await ack(msg, key, wanted, log)
+          if (out !== 'taken') return out
+        }
         // A renewing/rebinding client (ciaddr, no 50) on a foreign network belongs to another
         // server: stay silent. Everything else that is not acceptable gets a NAK, so the client
         // restarts with DISCOVER (INIT-REBOOT from another network, a taken or wrong address).
@@ -153,18 +191,21 @@ export function createFullResponder(deps: FullResponderDeps): Responder {
       }
       case MessageType.DECLINE: {
         const ip = facts.requestedAddress
-        const declined = (at: string): boolean => store.decline(key, at, config.declineSeconds * 1000, config.declineWindowSeconds * 1000)
-        const refusal = declineRefusal(ip, serverId, serverAddress) ?? (declined(ip!) ? undefined : 'not offered to the sender, or not leased to it within declineWindowSeconds')
-        if (refusal) return ignored(log, 'DECLINE', ip, refusal, facts)
-        await store.commit()
+        const early = declineRefusal(ip, serverId, serverAddress)
+        const change = early ? undefined : await store.decline(key, ip!, config.declineSeconds * 1000, config.declineWindowSeconds * 1000)
+        const refusal = early ?? (change ? undefined : 'not offered to the sender, or not leased to it within declineWindowSeconds')
+        if (refusal || !change) return ignored(log, 'DECLINE', ip, refusal ?? '', facts)
+        if (!(await durable(change, facts, log))) return undefined
         log.warn({ client: facts, ip }, 'dhcp address declined, kept out of the pool')
         return undefined
       }
       case MessageType.RELEASE: {
         const ip = facts.ciaddr
-        const refusal = releaseRefusal(ip, serverId, serverAddress, msg.from.address) ?? (store.release(key, ip!) ? undefined : 'not leased to the sender')
-        if (refusal) return ignored(log, 'RELEASE', ip, refusal, facts)
-        await store.commit()
+        const early = releaseRefusal(ip, serverId, serverAddress, msg.from.address)
+        const change = early ? undefined : await store.release(key, ip!)
+        const refusal = early ?? (change ? undefined : 'not leased to the sender')
+        if (refusal || !change) return ignored(log, 'RELEASE', ip, refusal ?? '', facts)
+        if (!(await durable(change, facts, log))) return undefined
         log.info({ client: facts, ip }, 'dhcp lease released')
         return undefined
       }

@@ -1,18 +1,14 @@
 /**
- * Address pool and leases for full mode. All decisions are synchronous on in-memory maps; only
- * commit() is async, and it writes the whole state as JSON (temp file + fsync + rename + directory
- * fsync), so after a crash the file is either the old or the new state, never half of one.
- * Commits are grouped: clients acknowledged in the same burst share one write. Whole-file rewrites
- * suit the sizes this service is for (≤ 65,536 addresses; ~1 ms per 1,000 leases).
+ * The lease table of full mode: address pool, leases and offers in memory. Every decision is
+ * synchronous on these maps, so each one is atomic; making them durable is the job of the backend
+ * around the table (file-lease-backend.ts: a journal with group commit), which this file knows
+ * nothing of. Sized for ≤ 65,536 addresses.
  *
  * Ownership (Kea's rule): a lease belongs to one client key; decline and release touch only the
  * caller's own lease. Offers are bounded so a flood of DISCOVERs cannot hold the pool: at most
  * `maxOffers` at once (the oldest gives way), one per MAC, and an offer never blocks another
  * client's REQUEST or a DISCOVER that finds the pool otherwise full.
  */
-import { readFile } from 'node:fs/promises'
-import { writeFileAtomic } from '../state/atomic-file.js'
-import { BootpolicyError, messageOf } from '../errors/bp-error.js'
 import { normalizeMac } from '../context/normalize-mac.js'
 import { intToIp, ipToInt, isIpv4 } from './ipv4.js'
 
@@ -33,7 +29,6 @@ export interface Lease {
 }
 
 export interface LeaseStoreOptions {
-  readonly file: string
   readonly poolStart: string
   readonly poolEnd: string
   /** Reserved address (as int) → canonical MAC. */
@@ -46,8 +41,6 @@ export interface LeaseStoreOptions {
   readonly now?: () => number
 }
 
-const STATE_VERSION = 1
-
 export class LeaseStore {
   private readonly byKey = new Map<string, Lease>()
   private readonly byIp = new Map<number, Lease>()
@@ -59,9 +52,6 @@ export class LeaseStore {
   private readonly end: number
   private readonly now: () => number
   private cursor: number
-  private version = 0
-  private savedVersion = 0
-  private writing: Promise<void> | undefined
 
   constructor(private readonly opts: LeaseStoreOptions) {
     this.start = ipToInt(opts.poolStart)
@@ -70,29 +60,11 @@ export class LeaseStore {
     this.now = opts.now ?? Date.now
   }
 
-  /** Restores the state file; a missing file means no leases, an unreadable one is an error. */
-  async load(): Promise<void> {
-    let raw: string
-    try {
-      raw = await readFile(this.opts.file, 'utf8')
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
-      throw stateError(this.opts.file, 'read', err)
-    }
-    let parsed: { version?: unknown; leases?: unknown }
-    try {
-      parsed = JSON.parse(raw) as typeof parsed
-    } catch (err) {
-      throw stateError(this.opts.file, 'read', err)
-    }
-    if (parsed.version !== STATE_VERSION || !Array.isArray(parsed.leases)) {
-      throw stateError(this.opts.file, 'read', new Error(`expected {"version":${STATE_VERSION},"leases":[...]}`))
-    }
-    for (const item of parsed.leases as Array<Record<string, unknown>>) {
-      const lease = this.validLease(item)
-      if (lease) this.put(lease)
-    }
-    this.savedVersion = this.version
+  /** Puts back a stored record (file or database); false when it does not fit the config and is dropped. */
+  restore(item: unknown): boolean {
+    const lease = typeof item === 'object' && item !== null ? this.validLease(item as Record<string, unknown>) : undefined
+    if (lease) this.put(lease)
+    return lease !== undefined
   }
 
   private validLease(item: Record<string, unknown>): Lease | undefined {
@@ -200,17 +172,16 @@ export class LeaseStore {
     const boundAt = renewal ? (kept ?? 0) : this.now()
     const lease: Lease = { ip, mac, key, state: 'bound', expiresAt: this.now() + leaseMs, boundAt, ...(hostname ? { hostname } : {}) }
     this.put(lease)
-    this.version++
     return lease
   }
 
   /** The client gave the address back; the record stays so the client gets it again next time. */
-  release(key: string, ip: string): boolean {
+  release(key: string, ip: string): Lease | undefined {
     const lease = this.byKey.get(key)
-    if (!lease || lease.ip !== ip || lease.state !== 'bound') return false
-    this.put({ ...lease, state: 'released', expiresAt: this.now() })
-    this.version++
-    return true
+    if (!lease || lease.ip !== ip || lease.state !== 'bound') return undefined
+    const released: Lease = { ...lease, state: 'released', expiresAt: this.now() }
+    this.put(released)
+    return released
   }
 
   /**
@@ -218,14 +189,14 @@ export class LeaseStore {
    * client holding `ip` (a live offer or binding under `key`) can decline it, and a binding only
    * within `windowMs` of the ACK it checks (clients ARP right after it); false otherwise.
    */
-  decline(key: string, ip: string, ms: number, windowMs: number): boolean {
+  decline(key: string, ip: string, ms: number, windowMs: number): Lease | undefined {
     const lease = this.byKey.get(key)
-    if (!lease || lease.ip !== ip || (lease.state !== 'bound' && lease.state !== 'offered') || !this.isLive(lease)) return false
-    if (lease.state === 'bound' && this.now() - (lease.boundAt ?? 0) > windowMs) return false
+    if (!lease || lease.ip !== ip || (lease.state !== 'bound' && lease.state !== 'offered') || !this.isLive(lease)) return undefined
+    if (lease.state === 'bound' && this.now() - (lease.boundAt ?? 0) > windowMs) return undefined
     this.remove(lease)
-    this.put({ ip, mac: '', key: `declined:${ip}`, state: 'declined', expiresAt: this.now() + ms })
-    this.version++
-    return true
+    const declined: Lease = { ip, mac: '', key: `declined:${ip}`, state: 'declined', expiresAt: this.now() + ms }
+    this.put(declined)
+    return declined
   }
 
   /** Drops an offer the client turned down (it chose another server). */
@@ -236,6 +207,13 @@ export class LeaseStore {
 
   list(): Lease[] {
     return [...this.byIp.values()].map((l) => ({ ...l }))
+  }
+
+  /** What must survive a restart: every lease but the offers (the records themselves, not copies). */
+  durable(): Lease[] {
+    const out: Lease[] = []
+    for (const l of this.byIp.values()) if (l.state !== 'offered') out.push(l)
+    return out
   }
 
   private put(lease: Lease): void {
@@ -260,33 +238,4 @@ export class LeaseStore {
       if (this.offerByMac.get(lease.mac) === lease.key) this.offerByMac.delete(lease.mac)
     }
   }
-
-  /** Resolves once every change made before the call is on disk. */
-  async commit(): Promise<void> {
-    const target = this.version
-    while (this.savedVersion < target) {
-      if (!this.writing)
-        this.writing = this.write().finally(() => {
-          this.writing = undefined
-        })
-      await this.writing
-    }
-  }
-
-  private async write(): Promise<void> {
-    const version = this.version
-    const leases = [...this.byIp.values()].filter((l) => l.state !== 'offered')
-    const body = JSON.stringify({ version: STATE_VERSION, leases }, null, 0)
-    const file = this.opts.file
-    try {
-      await writeFileAtomic(file, body)
-    } catch (err) {
-      throw stateError(file, 'written', err)
-    }
-    this.savedVersion = Math.max(this.savedVersion, version)
-  }
-}
-
-function stateError(file: string, action: string, cause: unknown): BootpolicyError {
-  return new BootpolicyError('BP_ERR_DHCP_STATE', { file, action, details: messageOf(cause) }, { cause })
 }

@@ -301,7 +301,7 @@ export const catalog = {
   },
   BP_ERR_DHCP_STATE: {
     message: 'DHCP lease state {file} cannot be {action}: {details}',
-    when: 'The lease file under the state directory is unreadable, not valid JSON, or cannot be written.',
+    when: 'The lease file under the state directory is unreadable, has a damaged line other than the last (a torn last line is an interrupted append and is skipped), or cannot be written: at start the service does not start; for a lease change, the REQUEST it answers gets no reply (no ACK for a lease that is not durable).',
     fix: "Check the state directory's permissions and free space; move a corrupt file aside to start with no leases.",
   },
   BP_ERR_DHCP_HOOK: {
@@ -318,6 +318,11 @@ export const catalog = {
     message: 'DHCP {kind} for {ip} ignored: {reason}',
     when: "A DHCPDECLINE or DHCPRELEASE named an address that is not offered or leased to the sender, lacked this server's identifier (option 54), or (RELEASE) was not sent from the leased address. The message is ignored; the warning is logged at most every 10 s with `ignoredTotal`, each one at debug.",
     fix: 'Nothing if it is an attack or a confused client: the lease owner keeps its lease. A steady stream points at a host forging DHCP packets ([dhcp](dhcp.md#lease-ownership)).',
+  },
+  BP_ERR_DHCP_OVERLOAD: {
+    message: 'DHCP receive queue full ({capacity} packets): oldest packets dropped',
+    when: 'Datagrams arrived faster than the DHCP service answers them and `dhcp.queue.capacity` were waiting; the oldest waiting ones were dropped (their clients retransmit). Logged at warn at most every 10 s with `droppedTotal`; `bootpolicy_dhcp_packets_dropped_total{reason="queue_full"}` counts every one.',
+    fix: 'Nothing for a short burst (a rack powering on). A steady stream means a flood or too little CPU: find the sender, or raise `dhcp.queue.capacity` only if the clients wait long enough ([dhcp](dhcp.md#under-load)).',
   },
   BPSEC002: {
     message: 'Login rate limited for {username}',

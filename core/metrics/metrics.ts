@@ -69,7 +69,10 @@ export class Metrics {
   readonly cacheHits = new Counter('bootpolicy_decision_cache_hits_total', 'Decisions served from the memo cache')
   readonly latency = new Histogram('bootpolicy_boot_duration_seconds', 'Time to answer /boot', [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1])
 
+  /** Services that render their own lines (DHCP), appended as they are. */
+  readonly sources: Array<() => string> = []
+
   render(): string {
-    return [this.requests, this.decisions, this.policyErrors, this.cacheHits, this.latency].map((m) => m.render()).join('\n') + '\n'
+    return [this.requests, this.decisions, this.policyErrors, this.cacheHits, this.latency].map((m) => m.render()).join('\n') + '\n' + this.sources.map((s) => s()).join('')
   }
 }

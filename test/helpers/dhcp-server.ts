@@ -31,6 +31,8 @@ export interface DhcpServerHandle {
   /** Resolves with the first log line whose msg equals `msg` (already logged or future). */
   waitForLog(msg: string, timeoutMs?: number): Promise<LogLine>
   leases(): Promise<Lease[]>
+  /** The service's metrics, parsed: `name{labels}` → value. */
+  metrics(): Promise<Map<string, number>>
   stop(): Promise<number | null>
   kill(): Promise<void>
   readonly exited: boolean
@@ -40,11 +42,13 @@ export interface StartOptions {
   readonly stateDir?: string
   readonly hookModule?: string
   readonly logLevel?: string
+  /** Extra node flags for the server process (profiling: `--cpu-prof`). */
+  readonly nodeArgs?: readonly string[]
 }
 
 export async function startDhcpServer(lan: Lan, host: string, config: DhcpConfig, options: StartOptions = {}): Promise<DhcpServerHandle> {
   const stateDir = options.stateDir ?? (await mkdtemp(join(tmpdir(), 'bp-dhcp-state-')))
-  const child = lan.spawn(host, process.execPath, nodeTs('test/helpers/run-dhcp-server.ts'), {
+  const child = lan.spawn(host, process.execPath, [...(options.nodeArgs ?? []), ...nodeTs('test/helpers/run-dhcp-server.ts')], {
     cwd: REPO_ROOT,
     env: {
       ...process.env,
@@ -57,6 +61,7 @@ export async function startDhcpServer(lan: Lan, host: string, config: DhcpConfig
   const logs: LogLine[] = []
   const waiters: Array<(line: LogLine) => void> = []
   const leaseWaiters: Array<(leases: Lease[]) => void> = []
+  const metricWaiters: Array<(text: string) => void> = []
   let stderr = ''
   let exited = false
   let buffered = ''
@@ -74,6 +79,10 @@ export async function startDhcpServer(lan: Lan, host: string, config: DhcpConfig
       }
       if (Array.isArray(parsed.leases)) {
         leaseWaiters.shift()?.(parsed.leases as Lease[])
+        continue
+      }
+      if (typeof parsed.metrics === 'string') {
+        metricWaiters.shift()?.(parsed.metrics)
         continue
       }
       logs.push(parsed as LogLine)
@@ -123,6 +132,11 @@ export async function startDhcpServer(lan: Lan, host: string, config: DhcpConfig
         leaseWaiters.push(res)
         child.stdin!.write('leases\n')
       }),
+    metrics: () =>
+      new Promise((res) => {
+        metricWaiters.push((text) => res(parseMetrics(text)))
+        child.stdin!.write('metrics\n')
+      }),
     stop: async () => {
       if (!exited) child.kill('SIGTERM')
       return exit
@@ -132,4 +146,15 @@ export async function startDhcpServer(lan: Lan, host: string, config: DhcpConfig
       await exit
     },
   }
+}
+
+/** Prometheus text lines (`name{labels} value`) as a map; comments skipped. */
+export function parseMetrics(text: string): Map<string, number> {
+  const map = new Map<string, number>()
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue
+    const at = line.lastIndexOf(' ')
+    map.set(line.slice(0, at), Number(line.slice(at + 1)))
+  }
+  return map
 }

@@ -3,7 +3,8 @@
  *   ip netns exec NS node --no-node-snapshot --import tsx test/helpers/run-dhcp-server.ts
  * Input: env DHCP_TEST_CONFIG (JSON DhcpConfig), DHCP_TEST_STATE_DIR, optional DHCP_TEST_HOOK
  * (path of a module whose default export is a decideBoot function), DHCP_TEST_LOG_LEVEL.
- * Output: pino JSON lines on stdout; stdin line `leases` prints {"leases":[...]}.
+ * Output: pino JSON lines on stdout; stdin line `leases` prints {"leases":[...]}, `metrics` prints
+ * {"metrics":"<Prometheus text>"} (the service's GET /metrics lines).
  * SIGTERM closes the service cleanly (flushes the lease file) and exits 0.
  */
 import { createInterface } from 'node:readline'
@@ -31,7 +32,9 @@ try {
 process.stdout.write(`${JSON.stringify({ level: 30, msg: 'dhcp test server ready' })}\n`)
 
 createInterface({ input: process.stdin }).on('line', (line) => {
-  if (line.trim() === 'leases') process.stdout.write(`${JSON.stringify({ leases: service.leases() })}\n`)
+  const command = line.trim()
+  if (command === 'leases') void service.leases().then((leases) => process.stdout.write(`${JSON.stringify({ leases })}\n`))
+  if (command === 'metrics') process.stdout.write(`${JSON.stringify({ metrics: service.metrics() })}\n`)
 })
 
 process.once('SIGTERM', () => {

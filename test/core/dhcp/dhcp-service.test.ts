@@ -29,7 +29,7 @@ t.test('off mode binds nothing and has no leases', async (t) => {
   const { logger: log, lines } = logger()
   const service = createDhcpService({}, { logger: log, stateDir: t.testdir() })
   await service.start()
-  t.same(service.leases(), [])
+  t.same(await service.leases(), [])
   await service.close()
   t.match(lines[0], { service: 'dhcp', mode: 'off', msg: 'dhcp service disabled' })
   await t.rejects(service.start(), /already started/)

@@ -1,0 +1,69 @@
+/**
+ * Group commit for lease changes. A change submitted while no write runs starts one at once; every
+ * change submitted while a write is in flight joins the next write, so one fsync covers a whole
+ * burst of ACKs. Each submit resolves only once the write holding ITS change has succeeded, and
+ * rejects when that write failed: the caller sends the ACK after the promise resolves, never
+ * before. Backend-neutral: the write is whatever makes a batch durable (a journal append plus
+ * fdatasync, a database transaction).
+ */
+export interface GroupCommitStats {
+  /** Writes that succeeded. */
+  commits: number
+  /** Changes made durable by them. */
+  committed: number
+  /** Writes that failed (their changes were not acknowledged). */
+  failures: number
+  /** Largest batch written at once. */
+  largestBatch: number
+}
+
+export interface GroupCommit<T> {
+  /** Resolves once `change` is durable; rejects with the write's error when its write failed. */
+  submit(change: T): Promise<void>
+  /** Resolves once nothing is pending or being written. */
+  idle(): Promise<void>
+  readonly stats: Readonly<GroupCommitStats>
+}
+
+interface Waiter<T> {
+  readonly change: T
+  readonly resolve: () => void
+  readonly reject: (err: unknown) => void
+}
+
+export function createGroupCommit<T>(write: (batch: readonly T[]) => Promise<void>): GroupCommit<T> {
+  const stats: GroupCommitStats = { commits: 0, committed: 0, failures: 0, largestBatch: 0 }
+  let pending: Waiter<T>[] = []
+  let running: Promise<void> | undefined
+
+  const run = async (): Promise<void> => {
+    while (pending.length > 0) {
+      const batch = pending
+      pending = []
+      try {
+        await write(batch.map((w) => w.change))
+        stats.commits++
+        stats.committed += batch.length
+        if (batch.length > stats.largestBatch) stats.largestBatch = batch.length
+        for (const w of batch) w.resolve()
+      } catch (err) {
+        stats.failures++
+        for (const w of batch) w.reject(err)
+      }
+    }
+    // Cleared in the same turn as the last look at `pending`: a submit after it starts a new run.
+    running = undefined
+  }
+
+  return {
+    stats,
+    submit(change) {
+      const done = new Promise<void>((resolve, reject) => pending.push({ change, resolve, reject }))
+      if (!running) running = run()
+      return done
+    },
+    async idle() {
+      while (running) await running
+    },
+  }
+}
