@@ -9,6 +9,8 @@ import { captureLogs } from '../../helpers/log-capture.js'
 import { tempPolicies } from '../../helpers/policy-dir.js'
 
 const ADMIN = 'intent-test-admin-token-0123456789'
+// Twelve full servers (policy workers, live type check) on a loaded 2-core machine.
+t.setTimeout(600_000)
 const MAC = '52:54:00:aa:00:01'
 const OTHER = '52:54:00:aa:00:02'
 const POLICY = `import { boot, exit, INTENT_TOKEN, policy } from 'bootpolicy/policy'
@@ -263,4 +265,14 @@ t.test('intents survive a restart (stateDir/intents.json), token hashes only', a
   const two = await build(config)
   t.teardown(() => two.close())
   t.equal((await callback(two, 'built', { token, mac: MAC })).statusCode, 200, 'the token issued before the restart works once after it')
+})
+
+t.test('explain shows ctx.intent but issues no token (a dry run)', async (t) => {
+  const { bp } = await server(t)
+  await arm(bp, { machine: `mac:${MAC}`, profile: 'reinstall', expiresInS: 3600 })
+  const res = await bp.app.inject({ method: 'POST', url: '/api/explain', headers: auth, payload: { mac: MAC } })
+  t.equal(res.statusCode, 200)
+  t.match(res.json().script, /bp\.token=@bp-intent-token@/, 'the placeholder, not a token')
+  t.match(res.json().record.context.intent, { profile: 'reinstall', state: 'armed' })
+  t.match((await bp.app.inject({ url: '/api/intents', headers: auth })).json().active[0], { tokensIssued: 0 })
 })
