@@ -14,15 +14,18 @@ import t, { type Test } from 'tap'
 import { buildBootPayload, PAYLOAD_MARKER } from '../helpers/boot-payload.js'
 import { type BootpolicyServer, bootToMarkerTolerant, payloadArgList, serverTail, startBootpolicy } from '../helpers/e2e-bootpolicy.js'
 import { createTestNet, type TestNet } from '../helpers/e2e-net.js'
-import { startQemu } from '../helpers/qemu.js'
+import { BOOT_FAILURES, startQemu } from '../helpers/qemu.js'
 
 t.setTimeout(900_000)
 const ADMIN = 'e2e-intents-admin-token-0123456789'
 const EXIT_MESSAGE = 'bootpolicy: no intent, local disk'
 const machines = { built: '52:54:00:e2:14:01', failed: '52:54:00:e2:14:02', expired: '52:54:00:e2:14:03' }
-/** The slow machine's callback waits this long; its intent expires sooner (EXPIRES_S after arming). */
-const DELAY_S = 75
-const EXPIRES_S = 55
+/**
+ * The slow machine is armed once its iPXE starts (so that a loaded box's slow VM start cannot
+ * expire it before its boot), for EXPIRES_S; its payload waits DELAY_S before calling back.
+ */
+const DELAY_S = 120
+const EXPIRES_S = 60
 
 t.test('intents on real iPXE: built consumes, failed keeps the reason, expiry reverts to local disk', async (t) => {
   const payload = await buildBootPayload()
@@ -53,11 +56,10 @@ export default policy((ctx) => {
   const armed = await Promise.all([
     api('PUT', '/api/intents', { machine: `mac:${machines.built}`, profile: 'build', expiresInS: 3600, note: 'e2e built' }),
     api('PUT', '/api/intents', { machine: `mac:${machines.failed}`, profile: 'fail', expiresInS: 3600 }),
-    api('PUT', '/api/intents', { machine: `mac:${machines.expired}`, profile: 'slow', expiresInS: EXPIRES_S }),
   ])
   t.same(
     armed.map((a) => (a.intent as { state: string }).state),
-    ['armed', 'armed', 'armed'],
+    ['armed', 'armed'],
   )
 
   await Promise.all([
@@ -87,8 +89,18 @@ export default policy((ctx) => {
       t.match(active, { state: 'failed', failure: { reason: 'disk-missing' }, tokensIssued: 1 })
     }),
     t.test('expired: the late callback is refused, the expiry is recorded, the next boot goes to local disk', async (t) => {
-      const boot = await bootToMarkerTolerant({ net, firmware: 'bios', mac: machines.expired, name: 'qemu-expired', timeoutMs: 400_000 })
-      const cb = callbackLine(boot.log)
+      const vm = await startQemu({ net, firmware: 'bios', mac: machines.expired, name: 'qemu-expired' })
+      let log: string
+      try {
+        await vm.waitFor(/iPXE initialising devices/, 300_000)
+        await api('PUT', '/api/intents', { machine: `mac:${machines.expired}`, profile: 'slow', expiresInS: EXPIRES_S })
+        await vm.waitFor(new RegExp(PAYLOAD_MARKER), 500_000, { failOn: BOOT_FAILURES })
+        log = vm.log()
+      } finally {
+        await vm.stop()
+      }
+      t.match(server.decisionsFor(machines.expired)[0], { kind: 'boot', context: { intent: { profile: 'slow' } } }, 'it booted under the intent')
+      const cb = callbackLine(log)
       t.not(cb?.rc, '0', `the callback was refused: ${cb?.answer}`)
       t.match(cb?.answer, /40[3]|410/, 'HTTP 403 (or 410 before the sweep)')
       const list = await api('GET', '/api/intents')

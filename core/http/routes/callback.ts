@@ -38,7 +38,8 @@ export async function registerCallbackRoutes(app: FastifyInstance, lifecycle: Li
         const mac = typeof f.mac === 'string' ? normalizeMac(f.mac) : undefined
         const uuid = typeof f.uuid === 'string' ? normalizeUuid(f.uuid) : undefined
         if (!mac && !uuid) throw bad("give the machine's mac (or uuid)")
-        const reason = f.reason ?? (outcome === 'built' ? 'installer reported built' : 'installer reported a failure')
+        // An empty reason (`reason=` from a shell variable left unset) is no reason.
+        const reason = f.reason === undefined || f.reason === '' ? (outcome === 'built' ? 'installer reported built' : 'installer reported a failure') : f.reason
         if (typeof reason !== 'string' || reason.length > MAX_REASON) throw bad(`reason must be text of at most ${MAX_REASON} characters`)
         if (f.log !== undefined && (typeof f.log !== 'string' || f.log.length > MAX_LOG)) throw bad(`log must be text of at most ${MAX_LOG} characters`)
         const result = await lifecycle.callback({ ...(mac && { mac }), ...(uuid && { uuid }) }, f.token, {

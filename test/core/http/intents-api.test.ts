@@ -105,9 +105,9 @@ t.test('arm, boot with a token, built consumes the intent, the next boot goes to
   t.match(listed.active[0], { tokensIssued: 1, tokenIssuedTo: MAC })
   t.notOk(JSON.stringify(listed).includes(token), 'the list never shows the token')
 
-  const done = await callback(bp, 'built', { token, mac: MAC })
+  const done = await callback(bp, 'built', { token, mac: MAC, reason: '' })
   t.equal(done.statusCode, 200)
-  t.match(done.json(), { outcome: 'built', intent: { state: 'ended', outcome: 'built', endedBy: 'installer' } })
+  t.match(done.json(), { outcome: 'built', intent: { state: 'ended', outcome: 'built', endedBy: 'installer', reason: 'installer reported built' } })
   t.match((await bootOf(bp, MAC)).body, /exit/, 'after built: local disk')
   const again = await callback(bp, 'built', { token, mac: MAC })
   t.equal(again.statusCode, 403, 'a replayed token is refused')
