@@ -9,6 +9,7 @@ Commands:
   test [dir]            run the policy tests (<policy>.test.ts) and print PASS/FAIL/ERROR
   explain --mac M ...   show what a client would get, and why (any /boot wire field as --name value)
   cert --name HOST      create a self-signed RSA certificate for HTTPS (--out DIR, default tls/; --days N; --force)
+  intent set|clear|list arm a machine to boot once into a profile or decision, clear it, list intents
   help [COMMAND]        this text, or a command's
 
 Options:
@@ -74,5 +75,17 @@ ${CONFIG}${FORMAT}`,
 Creates a self-signed RSA 2048 certificate for HOST (DNS name or IP address) in DIR (default tls/)
 and prints the config snippet and the iPXE build line.
 `,
+  intent: `Usage: bootpolicy intent set <machine> (--profile NAME | --decision JSON) --expires 2h [--note TEXT]
+       bootpolicy intent clear <machine>
+       bootpolicy intent list [--format text|json]
+
+Arms a machine (mac:<MAC>, uuid:<UUID> or label:<hostname>) to boot once into a named profile or a
+decision, until an installer calls back "built" or the expiry (90s, 30m, 2h, 7d, or an ISO 8601 date;
+at most 30 days) passes. A client of the running server's /api/intents: it uses http.host and
+http.port of the config (or --server URL) and http.adminToken (or $BOOTPOLICY_ADMIN_TOKEN).
+list shows the armed intents and the newest ended ones, with who set them and how they ended.
+Options:
+  --server URL          the server (default http://<http.host>:<http.port>)
+${CONFIG}${FORMAT}`,
   help: 'Usage: bootpolicy help [COMMAND]\n',
 }

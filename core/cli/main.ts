@@ -1,5 +1,5 @@
 /**
- * bootpolicy <command>: init, serve, check, test, explain, cert, help, and the commands of the
+ * bootpolicy <command>: init, serve, check, test, explain, cert, intent, help, and the commands of the
  * configured plugins (plugin-commands.ts).
  * Exit codes: 0 success; 1 a check or test failed (for `check`, configuration problems too);
  * 2 usage error, or a configuration that another command cannot start with.
@@ -46,6 +46,11 @@ const KNOWN = [
   'run',
   'verbose',
   'watch',
+  'profile',
+  'decision',
+  'expires',
+  'note',
+  'server',
 ]
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -90,6 +95,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await explainCommand(loadConfig({ file: configFile }), args.flags, format)
       case 'cert':
         return await certCommand(args.flags)
+      case 'intent':
+        return await (await import('./intent-command.js')).intentCommand(loadConfig({ file: configFile }), args.positional, args.flags, format)
       default:
         throw unknownCommand(args.command, [], '')
     }

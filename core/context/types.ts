@@ -4,6 +4,8 @@
  * Wire names are documented in docs/reference/boot-context.md.
  */
 
+import type { IntentFacts } from '../lifecycle/intent-types.js'
+
 /** Firmware-and-CPU vocabulary shared by DHCP option 93 and iPXE ${buildarch}/${platform}. */
 export type Arch = 'i386-pcbios' | 'x86_64-pcbios' | 'i386-efi' | 'x86_64-efi' | 'arm32-efi' | 'arm64-efi' | 'riscv32-efi' | 'riscv64-efi' | 'unknown'
 
@@ -57,6 +59,8 @@ export interface BootContext {
   readonly plugins: Readonly<Partial<PluginFacts> & Record<string, unknown>>
   /** Fields that were present but malformed and therefore dropped. */
   readonly dropped: readonly string[]
+  /** The machine's armed intent (core/lifecycle), absent when none is armed or it expired. */
+  readonly intent?: IntentFacts
 }
 
 /** Credentials from an iPXE `login`: kept apart from the context so that policies never see them. */

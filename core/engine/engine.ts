@@ -9,6 +9,7 @@ import { parseIpxeQuery } from '../context/parse-ipxe-query.js'
 import { queryHasCredentials } from '../context/credential-params.js'
 import type { BootContext } from '../context/types.js'
 import type { Decision } from '../decision/types.js'
+import type { IntentFacts } from '../lifecycle/intent-types.js'
 import { validateDecision } from '../decision/validate-decision.js'
 import { BootpolicyError, isBootpolicyError, messageOf } from '../errors/bp-error.js'
 import { renderDecision, type RenderEnv } from '../ipxe/render-decision.js'
@@ -31,6 +32,17 @@ export interface EngineOptions extends PolicyRunnerOptions {
   readonly defaultDecision: Decision
   readonly bootPath: string
   readonly logger: Logger
+  /** Machine intents (core/lifecycle): `ctx.intent`, and the installer token bound into the script. */
+  readonly intents?: IntentSource
+}
+
+/** What the engine needs of core/lifecycle (lifecycle.ts implements it). */
+export interface IntentSource {
+  intentFor(ctx: BootContext): Promise<IntentFacts | undefined>
+  /** Changes with every intent change: part of the whole-response cache key. */
+  revision(): string
+  /** The finished script with the token placeholder replaced (a fresh token under an intent). */
+  bindToken(script: string, ctx: BootContext): Promise<string>
 }
 
 export interface BootRequest {
@@ -69,16 +81,30 @@ export class Engine {
     const { hooks } = this.options
     // Decoded as /boot decodes it: `%75sername=` is a username, and such an answer is never memoized.
     const withCredentials = queryHasCredentials(req.query)
-    const key = this.cache.responseKey({ policies: this.options.policies.revision, plugins: hooks.revision() }, req.remoteAddress, req.query, { dryRun: req.dryRun, withCredentials })
+    const intents = this.options.intents
+    const revisions = { policies: this.options.policies.revision, plugins: intents ? `${hooks.revision()}\nintents:${intents.revision()}` : hooks.revision() }
+    const key = this.cache.responseKey(revisions, req.remoteAddress, req.query, { dryRun: req.dryRun, withCredentials })
     const hit = this.cache.response(key)
     if (hit && (await this.stillValid(hit))) {
       const record = { ...hit.record, reqId: req.requestId, cached: true, cpuUs: 0, wallUs: Math.round((performance.now() - t0) * 1000) }
       hooks.onResponse(record)
-      return { ...hit, script: withRequestId(hit.script, req.requestId), record }
+      return { ...hit, script: withRequestId(await this.bindToken(hit.script, hit.record.context, req), req.requestId), record }
     }
     const { response, cacheable } = await this.compute(req, t0, withCredentials)
     if (cacheable) this.cache.keepResponse(key, response)
-    return { ...response, script: withRequestId(response.script, req.requestId, withCredentials) }
+    return { ...response, script: withRequestId(await this.bindToken(response.script, response.record.context, req), req.requestId, withCredentials) }
+  }
+
+  /** After every cache: the installer token is bound per response, never memoized (lifecycle.ts). */
+  private async bindToken(script: string, ctx: BootContext, req: BootRequest): Promise<string> {
+    if (!this.options.intents || req.dryRun) return script
+    try {
+      return await this.options.intents.bindToken(script, ctx)
+    } catch (err) {
+      const e = asError(err)
+      this.options.logger.error({ reqId: req.requestId, err: e }, 'installer token could not be issued')
+      return this.failsafe(ctx, shortReason(e))
+    }
   }
 
   /** Side effects run on every request: a cached response stands only if prepare keeps its decision. */
@@ -117,6 +143,8 @@ export class Engine {
     let error: BootpolicyError | undefined
     let runKey: string | undefined
     try {
+      const intent = await this.options.intents?.intentFor(ctx)
+      if (intent) ctx = deepFreeze({ ...ctx, intent })
       await hooks.onRequest(ctx, hookTrace)
       const facts = await hooks.enrich(ctx, hookTrace)
       if (Object.keys(facts).length) ctx = deepFreeze({ ...ctx, plugins: facts })
@@ -160,7 +188,7 @@ export class Engine {
       // Templates are files that may change under a running server: rendered each time (decision-cache.ts).
       const script = this.cache.body(prepared, which, runKey, () => this.render(prepared, ctx))
       const record = this.record(req, ctx, steps, hookTrace, decidedBy, prepared.kind, cached, cpuUs, t0, undefined, prepared)
-      return { response: { statusCode: 200, script, record, decision: prepared }, cacheable: prepared === chosen && prepared.kind !== 'template' && this.options.hooks.cacheable }
+      return { response: { statusCode: 200, script, record, decision: prepared }, cacheable: prepared === chosen && prepared.kind !== 'template' && this.options.hooks.cacheable && !ctx.intent }
     } catch (err) {
       const e = asError(err)
       const record = this.record(req, ctx, steps, hookTrace, 'failsafe', this.options.defaultDecision.kind, cached, cpuUs, t0, e)

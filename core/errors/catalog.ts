@@ -329,6 +329,53 @@ export const catalog = {
     when: 'A username or a client address reached `auth.limits` failed logins within the window; no authentication backend was asked, and the client was told when to retry.',
     fix: 'Nothing if it is an attack; else wait, or raise `auth.limits`.',
   },
+  BP_ERR_INTENT_INVALID: {
+    message: 'Invalid intent: {details}',
+    status: 400,
+    when: 'A `PUT /api/intents` body (or `bootpolicy intent set`) is not a valid intent: the machine is not `mac:`, `uuid:` or `label:` with a well-formed value, neither or both of `profile` and `decision` are given, the decision is invalid, the note is longer than 500 characters or holds control characters, or the expiry is missing, in the past or more than 30 days ahead.',
+    fix: 'Correct the listed field ([intents](intents.md#the-http-api)).',
+  },
+  BP_ERR_INTENT_NOT_FOUND: {
+    message: 'No intent is armed for {machine}',
+    status: 404,
+    when: '`DELETE /api/intents/<machine>` (or `bootpolicy intent clear`) named a machine that has no armed intent.',
+    fix: 'Nothing to clear; `bootpolicy intent list` shows what is armed and how each intent ended.',
+  },
+  BP_ERR_INTENT_LIMIT: {
+    message: 'Too many armed intents (limit {limit})',
+    status: 409,
+    when: 'Arming one more intent would exceed 10,000 armed intents.',
+    fix: 'Clear intents that are no longer wanted, or let them expire.',
+  },
+  BP_ERR_INTENT_STATE: {
+    message: 'Intent state cannot be {action}: {details}',
+    status: 500,
+    when: 'The intents document under the state directory (`stateDir/intents.json`) cannot be read or written (permissions, disk full). Nothing changed; a boot that needed a token got the failsafe.',
+    fix: "Check the state directory's permissions and free space.",
+  },
+  BP_ERR_CALLBACK_TOKEN: {
+    message: 'Callback refused: the token is unknown, already used, revoked, or not for this machine',
+    status: 403,
+    when: 'An installer called `POST /api/callback/built` or `/failed` with a token that is not the live token of an intent issued to the `mac` (or `uuid`) it names: a second use, a token a later boot replaced, a cleared intent, or another machine. Said the same way in every case.',
+    fix: 'Re-run the install: its next boot under the intent carries a fresh token ([reinstall machines once](../guides/reinstall-machines-once.md#what-each-failure-looks-like)).',
+  },
+  BP_ERR_CALLBACK_EXPIRED: {
+    message: 'Callback refused: the intent expired before the callback',
+    status: 410,
+    when: 'The token was right, but its intent had expired: it is ended with the reason "expired before callback" and the machine boots as if no intent were armed.',
+    fix: 'Arm the machine again with a longer expiry.',
+  },
+  BP_ERR_CALLBACK_BAD_REQUEST: {
+    message: 'Bad callback: {details}',
+    status: 400,
+    when: 'A callback lacks a well-formed `token` (40 hex digits) or a `mac`/`uuid`, names an outcome other than `built` or `failed`, or its `reason` or `log` is too long (200 and 4096 characters).',
+    fix: 'Send the documented form ([intents](intents.md#installer-callbacks)).',
+  },
+  BPWRN011: {
+    message: 'Intent for {machine} expired before its callback',
+    when: 'An armed intent reached its expiry without a `built` callback (found by the once-a-second sweep, by a boot or by a late callback). It is ended with the reason "expired before callback"; the machine boots as if no intent were armed.',
+    fix: 'Look at the machine: its install did not call back in time. Arm it again to retry.',
+  },
 } as const satisfies Record<string, CatalogEntry>
 
 export type ErrorCode = keyof typeof catalog

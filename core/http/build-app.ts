@@ -18,6 +18,8 @@ import type { TemplateStore } from '../templates/template-store.js'
 import { createRuntime, type Runtime, type RuntimeOptions } from '../runtime/create-runtime.js'
 import { registerBootRoutes } from './routes/boot.js'
 import { registerExplainRoute } from './routes/explain.js'
+import { registerCallbackRoutes } from './routes/callback.js'
+import { registerIntentRoutes } from './routes/intents.js'
 import { healthReport, registerHealthRoutes, type HealthReport } from './routes/health.js'
 import { registerStaticFiles } from './routes/static-files.js'
 import { applyConnectionLimits } from './connection-limits.js'
@@ -117,6 +119,8 @@ export async function createHttpApp(runtime: Runtime): Promise<FastifyInstance> 
   registerBootRoutes(app, engine, config.http.bootPath, metrics)
   registerHealthRoutes(app, policies, metrics, runtime.problems)
   registerExplainRoute(app, engine, config.http.adminToken)
+  registerIntentRoutes(app, runtime.lifecycle, config.http.adminToken, host.kindValidators)
+  await registerCallbackRoutes(app, runtime.lifecycle)
   if (config.files.dir || host.hasVirtualFiles) {
     registerStaticFiles(app, config.files.dir, host.hasVirtualFiles ? (path, address) => host.virtualFile(path, { address, protocol: 'http' }) : undefined)
   }

@@ -67,12 +67,15 @@ export class Metrics {
   readonly decisions = new Counter('bootpolicy_decisions_total', 'Boot decisions by kind and by who decided')
   readonly policyErrors = new Counter('bootpolicy_policy_errors_total', 'Policy failures by policy and error code')
   readonly cacheHits = new Counter('bootpolicy_decision_cache_hits_total', 'Decisions served from the memo cache')
+  /** Intent changes: armed, replaced, cleared, token-issued, consumed, failed, expired (core/lifecycle). */
+  readonly intents = new Counter('bootpolicy_intents_total', 'Intent changes by event')
+  readonly callbacks = new Counter('bootpolicy_installer_callbacks_total', 'Installer callbacks by outcome and result')
   readonly latency = new Histogram('bootpolicy_boot_duration_seconds', 'Time to answer /boot', [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1])
 
   /** Services that render their own lines (DHCP), appended as they are. */
   readonly sources: Array<() => string> = []
 
   render(): string {
-    return [this.requests, this.decisions, this.policyErrors, this.cacheHits, this.latency].map((m) => m.render()).join('\n') + '\n' + this.sources.map((s) => s()).join('')
+    return [this.requests, this.decisions, this.policyErrors, this.cacheHits, this.intents, this.callbacks, this.latency].map((m) => m.render()).join('\n') + '\n' + this.sources.map((s) => s()).join('')
   }
 }

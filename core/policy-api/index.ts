@@ -20,6 +20,7 @@ import type {
   TemplateDecision,
 } from '../decision/types.js'
 import type { Arch, AuthState, BootContext, PluginFacts, Principal } from '../context/types.js'
+import type { IntentFacts, MachineKey } from '../lifecycle/intent-types.js'
 
 export type {
   AgainDecision,
@@ -30,7 +31,9 @@ export type {
   ChainDecision,
   Decision,
   ExitDecision,
+  IntentFacts,
   LoginDecision,
+  MachineKey,
   MenuDecision,
   MenuEntry,
   MenuGap,
@@ -122,6 +125,14 @@ export function mac(text: string): string {
   return hex.length === 12 ? hex.match(/../g)!.join(':') : text.toLowerCase()
 }
 
+/**
+ * Where the installer token goes: write it into a kernel argument, a URL or a template, e.g.
+ * `boot(kernel, { args: [`bp.token=${INTENT_TOKEN}`] })`. The server replaces it in the finished
+ * script with a fresh single-use token when the boot is under an intent (ctx.intent), and with
+ * nothing otherwise; explain and `bootpolicy test` leave it as it is. The token is never in ctx.
+ */
+export const INTENT_TOKEN = '@bp-intent-token@'
+
 /** One case of a policy test file (`<policy>.test.ts`, default export `cases([...])`). */
 export interface PolicyTestCase {
   readonly name: string
@@ -134,6 +145,11 @@ export interface PolicyTestCase {
   readonly principal?: { readonly name: string; readonly groups?: readonly string[]; readonly source?: string }
   /** ctx.plugins as the plugins' enrich hooks would set it, e.g. `{ ldap: { groups: ['lab'] } }`. */
   readonly plugins?: Readonly<Partial<PluginFacts> & Record<string, unknown>>
+  /**
+   * ctx.intent as an armed intent would set it: `{ profile: 'debian-12' }` is enough (the other
+   * fields get test values: machine from the request's mac, state `armed`, an expiry an hour ahead).
+   */
+  readonly intent?: Partial<IntentFacts>
   /**
    * What the policy must return: `undefined`/`null` for "no decision", or a partial decision
    * that must match (every given field deeply equal).

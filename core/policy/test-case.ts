@@ -8,6 +8,7 @@ import type { Decision } from '../decision/types.js'
 import { validateDecision, type KindValidator } from '../decision/validate-decision.js'
 import { messageOf } from '../errors/bp-error.js'
 import { renderDecision } from '../ipxe/render-decision.js'
+import type { IntentFacts } from '../lifecycle/intent-types.js'
 
 export interface TestCase {
   readonly name: string
@@ -16,6 +17,8 @@ export interface TestCase {
   readonly principal?: Principal
   /** ctx.plugins, as the plugins' enrich hooks would have set it. */
   readonly plugins?: Readonly<Record<string, unknown>>
+  /** ctx.intent, completed with test values (testIntent). */
+  readonly intent?: IntentFacts
   readonly expect: unknown
 }
 
@@ -38,24 +41,51 @@ export function readCase(raw: unknown, index: number): TestCase | { readonly pro
     principal = { name: p.name, groups, source: (p.source as string | undefined) ?? 'test' }
   }
   if (raw.plugins !== undefined && !isObject(raw.plugins)) return { name, problem: 'plugins must be an object of plugin name → facts' }
+  let intent: IntentFacts | undefined
+  if (raw.intent !== undefined) {
+    const i = raw.intent
+    if (!isObject(i)) return { name, problem: 'intent must be an object, e.g. { profile: "debian-12" }' }
+    for (const k of ['profile', 'note', 'setBy', 'expiresAt'] as const) {
+      if (i[k] !== undefined && typeof i[k] !== 'string') return { name, problem: `intent.${k} must be a string` }
+    }
+    if (i.state !== undefined && i.state !== 'armed' && i.state !== 'failed') return { name, problem: 'intent.state is "armed" or "failed"' }
+    intent = testIntent(i, request as Record<string, string>)
+  }
   if (!('expect' in raw)) return { name, problem: 'expect is missing (use null for "no decision")' }
   return {
     name,
     request: request as Record<string, string>,
     ...(principal && { principal }),
     ...(raw.plugins !== undefined && { plugins: raw.plugins as Record<string, unknown> }),
+    ...(intent && { intent }),
     expect: raw.expect,
   }
 }
 
 /** The frozen context /boot would hand the policies for this case. */
-export function contextForCase(c: Pick<TestCase, 'request' | 'principal' | 'plugins'>): BootContext {
+export function contextForCase(c: Pick<TestCase, 'request' | 'principal' | 'plugins' | 'intent'>): BootContext {
   const { context } = buildContext({ query: new Map(Object.entries(c.request ?? {})), remoteAddress: '192.0.2.1' })
   return deepFreeze({
     ...context,
     ...(c.plugins && { plugins: c.plugins }),
     ...(c.principal && { auth: { status: 'authenticated', username: c.principal.name, principal: c.principal } }),
+    ...(c.intent && { intent: c.intent }),
   })
+}
+
+/** A case's partial intent, completed: the machine from the request's mac, armed, expiring in an hour. */
+function testIntent(i: Record<string, unknown>, request: Record<string, string>): IntentFacts {
+  const at = '2030-01-01T00:00:00.000Z'
+  return {
+    id: 'test-intent',
+    machine: request.mac ? { by: 'mac', value: request.mac.toLowerCase() } : { by: 'label', value: 'test' },
+    note: '',
+    expiresAt: '2030-01-01T01:00:00.000Z',
+    setBy: 'test',
+    setAt: at,
+    state: 'armed',
+    ...(i as Partial<IntentFacts>),
+  }
 }
 
 /** undefined when every field of `expected` deep-equals the same field of `actual`. */

@@ -14,6 +14,10 @@ import { BootpolicyError } from '../errors/bp-error.js'
 import { createLogger, flushLogger } from '../log/logger.js'
 import { RecentProblems } from '../health/recent-problems.js'
 import { Metrics } from '../metrics/metrics.js'
+import { FileIntentStore } from '../lifecycle/file-intent-store.js'
+import type { IntentStore } from '../lifecycle/intent-store.js'
+import { Lifecycle } from '../lifecycle/lifecycle.js'
+import { JsonFileStateStore } from '../state/state-store.js'
 import { bootTree, type LoadedPlugin } from '../plugins/load-plugins.js'
 import { PluginHost } from '../plugins/plugin-host.js'
 import { defaultImportables } from '../policy/compile-policy.js'
@@ -36,6 +40,8 @@ export interface RuntimeOptions {
   readonly plugins?: PluginMode
   /** Watch the policy and template directories; default `config.policies.watch`. */
   readonly watch?: boolean
+  /** Where intents live; default the files store under `stateDir` (core/lifecycle). */
+  readonly intentStore?: IntentStore
 }
 
 export interface Runtime {
@@ -50,6 +56,8 @@ export interface Runtime {
   /** The plugin host (no plugins: an empty host). */
   readonly plugins: PluginHost
   readonly loadedPlugins: readonly LoadedPlugin[]
+  /** Machine intents and installer callbacks (core/lifecycle). */
+  readonly lifecycle: Lifecycle
   /** What is wrong but not fatal: templates that failed to compile, quarantined policies, recent runtime failures, `options.problems`. */
   problems(): object[]
   /** Stops the watchers, the policy workers and the plugins (reverse order); idempotent. */
@@ -100,6 +108,14 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     templateProblems = await templates.load()
     for (const p of templateProblems) logger.warn({ file: p.file, err: { message: p.error } }, 'template failed to compile')
   }
+  const metrics = new Metrics()
+  // Only a serving runtime ends expired intents: explain, check and test must not write state.
+  const lifecycle = new Lifecycle({
+    store: options.intentStore ?? new FileIntentStore(new JsonFileStateStore(config.stateDir)),
+    logger,
+    metrics,
+    sweepMs: (options.plugins ?? 'online') === 'online' ? 1000 : 0,
+  })
   let engine: Engine
   try {
     await policies.load()
@@ -122,8 +138,10 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       onError: config.policies.onError,
       cacheSize: config.policies.cacheSize,
       cacheTtlMs: config.policies.cacheTtlMs,
+      intents: lifecycle,
     })
   } catch (err) {
+    lifecycle.close()
     templateWatcher?.close()
     policies.close()
     await policyWorkers.close()
@@ -135,16 +153,18 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   return {
     config,
     logger,
-    metrics: new Metrics(),
+    metrics,
     engine,
     policies,
     policyWorkers,
     templates,
     plugins: host,
     loadedPlugins,
+    lifecycle,
     problems: () => [...templateProblems.map((p) => ({ template: p.file, message: p.error })), ...(options.problems?.() ?? []), ...policyWorkers.quarantined, ...recent.list()],
     close() {
       closing ??= (async () => {
+        lifecycle.close()
         templateWatcher?.close()
         policies.close()
         await policyWorkers.close()

@@ -19,7 +19,7 @@ import { E2eMissingToolError, isStaticElf, requireCommand, requireFile } from '.
 /** Printed last by /init: when it is in the log, every report line before it is too. */
 export const PAYLOAD_MARKER = 'BOOTPOLICY-E2E-MARKER'
 /** Bump when the initramfs layout or /init changes: it is part of the content key. */
-const LAYOUT_VERSION = 1
+const LAYOUT_VERSION = 2
 const APT_ARCHIVES = '/var/cache/apt/archives'
 /** The cloud flavour: smaller module set, has virtio, 8250 serial, EFI stub — all we need. */
 const DEFAULT_KERNEL_META = 'linux-image-cloud-amd64'
@@ -62,6 +62,17 @@ export interface MarkerReport {
   readonly files: Readonly<Record<string, string>>
 }
 
+/** Loaded in this order by /init for a callback (their modules.dep order); .ko files of the kernel .deb. */
+const CALLBACK_MODULES = [
+  'kernel/net/core/failover.ko',
+  'kernel/drivers/net/net_failover.ko',
+  'kernel/drivers/virtio/virtio.ko',
+  'kernel/drivers/virtio/virtio_ring.ko',
+  'kernel/drivers/virtio/virtio_pci_modern_dev.ko',
+  'kernel/drivers/virtio/virtio_pci_legacy_dev.ko',
+  'kernel/drivers/virtio/virtio_pci.ko',
+  'kernel/drivers/net/virtio_net.ko',
+]
 const INIT_SCRIPT = `#!/bin/sh
 # bootpolicy e2e payload: report what the boot delivered, then power off.
 export PATH=/bin
@@ -74,10 +85,28 @@ done
 for f in $(find /bootpolicy -type f 2>/dev/null); do
   echo "BOOTPOLICY-E2E-FILE $f $(head -c 256 "$f" | tr '\\n' ' ')"
 done
+# An installer callback (test/e2e/bootpolicy-intents.test.ts): bp.cb=URL on the command line brings
+# the NIC up (virtio modules, DHCP) and POSTs bp.token and the NIC's MAC there after bp.delay seconds.
+cb=$(sed -n 's/.*bp\\.cb=\\([^ ]*\\).*/\\1/p' /proc/cmdline)
+if [ -n "$cb" ]; then
+  for m in ${CALLBACK_MODULES.map((m) => m.replace(/^.*\//, '')).join(' ')}; do insmod /lib/modules/$m; done
+  ip link set eth0 up
+  udhcpc -i eth0 -n -q -t 20 -s /bin/udhcpc-script >/dev/null 2>&1
+  token=$(sed -n 's/.*bp\\.token=\\([0-9a-f]*\\).*/\\1/p' /proc/cmdline)
+  reason=$(sed -n 's/.*bp\\.reason=\\([a-z-]*\\).*/\\1/p' /proc/cmdline)
+  delay=$(sed -n 's/.*bp\\.delay=\\([0-9]*\\).*/\\1/p' /proc/cmdline)
+  sleep \${delay:-0}
+  answer=$(wget -q -O - --post-data "token=$token&mac=$(cat /sys/class/net/eth0/address)&reason=$reason" "$cb" 2>&1)
+  echo "BOOTPOLICY-E2E-CALLBACK rc=$? $answer"
+fi
 echo "${PAYLOAD_MARKER}"
 poweroff -f
 `
-const APPLETS = ['sh', 'mount', 'cat', 'find', 'head', 'tr', 'poweroff']
+const UDHCPC_SCRIPT = `#!/bin/sh
+[ "$1" = bound ] || exit 0
+ip addr add "$ip/$mask" dev "$interface"
+`
+const APPLETS = ['sh', 'mount', 'cat', 'find', 'head', 'tr', 'poweroff', 'sed', 'insmod', 'ip', 'udhcpc', 'wget', 'sleep']
 
 export function e2eCacheDir(): string {
   return process.env.BOOTPOLICY_E2E_CACHE || '/var/cache/bootpolicy-e2e'
@@ -136,7 +165,7 @@ async function build(options: BuildBootPayloadOptions): Promise<BootPayload> {
   const kernelDeb = findKernelDeb(cacheDir, options)
 
   const key = createHash('sha256')
-    .update(JSON.stringify({ LAYOUT_VERSION, INIT_SCRIPT, APPLETS }))
+    .update(JSON.stringify({ LAYOUT_VERSION, INIT_SCRIPT, APPLETS, UDHCPC_SCRIPT, CALLBACK_MODULES }))
     .update(await sha256File(kernelDeb))
     .update(await sha256File(busybox))
     .digest('hex')
@@ -152,9 +181,11 @@ async function build(options: BuildBootPayloadOptions): Promise<BootPayload> {
     const vmlinuz = (await readdir(boot)).find((name) => name.startsWith('vmlinuz-'))
     if (!vmlinuz) throw new Error(`e2e: ${kernelDeb} holds no boot/vmlinuz-*`)
     await rename(join(boot, vmlinuz), join(tmp, 'vmlinuz'))
+    const modulesDir = join(tmp, 'deb', 'lib', 'modules', vmlinuz.slice('vmlinuz-'.length))
+    const modules = await Promise.all(CALLBACK_MODULES.map(async (m) => ({ name: basename(m), data: await readFile(join(modulesDir, m)) })))
     await rm(join(tmp, 'deb'), { recursive: true, force: true })
 
-    const initrd = gzipSync(writeCpio(initramfsEntries(await readFile(busybox))), { level: 9 })
+    const initrd = gzipSync(writeCpio(initramfsEntries(await readFile(busybox), modules)), { level: 9 })
     await writeFile(join(tmp, 'initrd.gz'), initrd)
 
     const payload: BootPayload = {
@@ -181,9 +212,11 @@ async function build(options: BuildBootPayloadOptions): Promise<BootPayload> {
   }
 }
 
-function initramfsEntries(busybox: Buffer): CpioEntry[] {
+function initramfsEntries(busybox: Buffer, modules: readonly { name: string; data: Buffer }[]): CpioEntry[] {
   return [
-    ...['bin', 'dev', 'proc', 'sys', 'bootpolicy'].map((path): CpioEntry => ({ type: 'dir', path })),
+    ...['bin', 'dev', 'proc', 'sys', 'bootpolicy', 'lib', 'lib/modules'].map((path): CpioEntry => ({ type: 'dir', path })),
+    ...modules.map((m): CpioEntry => ({ type: 'file', path: `lib/modules/${m.name}`, data: m.data, mode: 0o644 })),
+    { type: 'file', path: 'bin/udhcpc-script', data: UDHCPC_SCRIPT, mode: 0o755 },
     { type: 'char', path: 'dev/console', major: 5, minor: 1 },
     { type: 'char', path: 'dev/null', major: 1, minor: 3, mode: 0o666 },
     { type: 'file', path: 'bin/busybox', data: busybox, mode: 0o755 },
@@ -236,11 +269,11 @@ function listDir(dir: string): string[] {
   }
 }
 
-/** dpkg-deb --fsys-tarfile DEB | tar -x ./boot/vmlinuz-* — only the kernel, not the modules. */
+/** dpkg-deb --fsys-tarfile DEB | tar -x ./boot/vmlinuz-* and the callback's modules — not the other modules. */
 function extractKernel(deb: string, into: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const dpkg = spawn('dpkg-deb', ['--fsys-tarfile', deb], { stdio: ['ignore', 'pipe', 'pipe'] })
-    const tar = spawn('tar', ['-x', '-C', into, '--wildcards', './boot/vmlinuz-*'], { stdio: ['pipe', 'ignore', 'pipe'] })
+    const tar = spawn('tar', ['-x', '-C', into, '--wildcards', './boot/vmlinuz-*', ...CALLBACK_MODULES.map((m) => `./lib/modules/*/${m}`)], { stdio: ['pipe', 'ignore', 'pipe'] })
     dpkg.stdout.pipe(tar.stdin)
     let stderr = ''
     dpkg.stderr.on('data', (b: Buffer) => (stderr += b))

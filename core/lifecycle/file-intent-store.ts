@@ -1,0 +1,164 @@
+/**
+ * The embedded IntentStore: one JSON document (`intents`) in the StateStore, held in memory and
+ * rewritten (crash-safe) on every change. Changes run one at a time through a promise queue, each
+ * on a copy that replaces the held document only once it is on disk: two callbacks with the same
+ * token that arrive together are two queued steps, and the second finds the token gone.
+ * One process only: replicas need a database-backed store (intent-store.ts says how).
+ */
+import { BootpolicyError, messageOf } from '../errors/bp-error.js'
+import type { StateStore } from '../state/state-store.js'
+import { hashesMatch } from './intent-token.js'
+import { type CallbackReport, EXPIRED_REASON, type IntentStore, type SettleResult } from './intent-store.js'
+import { type EndedIntent, type EndOutcome, type IntentRecord, type MachineKey, machineKeyText, type TokenBinding } from './intent-types.js'
+
+const STATE_KEY = 'intents'
+/** Ended intents kept for `list` (newest first). */
+export const MAX_ENDED = 500
+export const MAX_ACTIVE = 10_000
+
+interface Doc {
+  readonly v: 1
+  readonly active: IntentRecord[]
+  readonly ended: EndedIntent[]
+}
+
+export class FileIntentStore implements IntentStore {
+  private doc: Doc | undefined
+  private byMachine = new Map<string, IntentRecord>()
+  private queue: Promise<unknown> = Promise.resolve()
+  private rev = 0
+
+  constructor(private readonly state: StateStore) {}
+
+  async find(keys: readonly MachineKey[], now: number): Promise<IntentRecord | undefined> {
+    if (!this.doc) await this.step(async () => ({ value: undefined })) // the first load, queued like any step
+    for (const key of keys) {
+      const hit = this.byMachine.get(machineKeyText(key))
+      if (hit) return hit.expiresAt > now ? hit : undefined
+    }
+    return undefined
+  }
+
+  list(): Promise<{ active: readonly IntentRecord[]; ended: readonly EndedIntent[] }> {
+    return this.step(async (doc) => ({ value: { active: doc.active, ended: doc.ended } }))
+  }
+
+  arm(intent: IntentRecord, now: number): Promise<{ replaced?: EndedIntent }> {
+    return this.step(async (doc) => {
+      const old = doc.active.find((r) => sameMachine(r.machine, intent.machine))
+      if (!old && doc.active.length >= MAX_ACTIVE) throw new BootpolicyError('BP_ERR_INTENT_LIMIT', { limit: String(MAX_ACTIVE) })
+      const replaced = old && ended(old, 'replaced', 're-armed', intent.setBy, now)
+      const active = [...doc.active.filter((r) => r !== old), intent]
+      return { doc: { v: 1, active, ended: replaced ? keep([replaced, ...doc.ended]) : doc.ended }, value: replaced ? { replaced } : {} }
+    })
+  }
+
+  clear(machine: MachineKey, by: string, now: number): Promise<EndedIntent | undefined> {
+    return this.step(async (doc) => {
+      const old = doc.active.find((r) => sameMachine(r.machine, machine))
+      if (!old) return { value: undefined }
+      const e = ended(old, 'cleared', 'cleared by an operator', by, now)
+      return { doc: { v: 1, active: doc.active.filter((r) => r !== old), ended: keep([e, ...doc.ended]) }, value: e }
+    })
+  }
+
+  issueToken(id: string, binding: TokenBinding, now: number): Promise<IntentRecord | undefined> {
+    return this.step(async (doc) => {
+      const old = doc.active.find((r) => r.id === id)
+      if (!old || old.expiresAt <= now) return { value: undefined }
+      const next: IntentRecord = { ...old, token: binding, tokensIssued: old.tokensIssued + 1 }
+      return { doc: { ...doc, active: doc.active.map((r) => (r === old ? next : r)) }, value: next, quiet: true }
+    })
+  }
+
+  settle(machine: { mac?: string; uuid?: string }, tokenHash: string, report: CallbackReport, now: number): Promise<SettleResult> {
+    return this.step(async (doc): Promise<{ doc?: Doc; value: SettleResult }> => {
+      // Only intents whose token was handed to this very machine are compared, each in constant time.
+      const hit = doc.active.find((r) => r.token && boundTo(r.token, machine) && hashesMatch(r.token.hash, tokenHash))
+      if (!hit) return { value: { ok: false, why: 'unknown' } }
+      const rest = doc.active.filter((r) => r !== hit)
+      if (hit.expiresAt <= now) {
+        const e = ended(hit, 'expired', EXPIRED_REASON, 'expiry', now)
+        return { doc: { v: 1, active: rest, ended: keep([e, ...doc.ended]) }, value: { ok: false, why: 'expired', ended: e } }
+      }
+      if (report.outcome === 'built') {
+        const e = ended(hit, 'built', report.reason, 'installer', now)
+        return { doc: { v: 1, active: rest, ended: keep([e, ...doc.ended]) }, value: { ok: true, outcome: 'built', intent: e } }
+      }
+      // `failed` keeps the intent with the reason; the token is spent (the next boot gets a fresh one).
+      const { token: _spent, ...kept } = hit
+      const failed: IntentRecord = { ...kept, state: 'failed', failure: { reason: report.reason, ...(report.log !== undefined && { log: report.log }), at: now } }
+      return { doc: { v: 1, active: [...rest, failed], ended: doc.ended }, value: { ok: true, outcome: 'failed', intent: failed } }
+    })
+  }
+
+  expire(now: number): Promise<readonly EndedIntent[]> {
+    return this.step(async (doc) => {
+      const gone = doc.active.filter((r) => r.expiresAt <= now)
+      if (gone.length === 0) return { value: [] }
+      const es = gone.map((r) => ended(r, 'expired', EXPIRED_REASON, 'expiry', now))
+      return { doc: { v: 1, active: doc.active.filter((r) => r.expiresAt > now), ended: keep([...es, ...doc.ended]) }, value: es }
+    })
+  }
+
+  revision(): string {
+    return String(this.rev)
+  }
+
+  /**
+   * One serialized step over the current document. `doc` in the result replaces it once written;
+   * `quiet`: the change is invisible to policies (a token), so the revision stays.
+   */
+  private step<T>(fn: (doc: Doc) => Promise<{ doc?: Doc; value: T; quiet?: boolean }>): Promise<T> {
+    const run = this.queue.then(async () => {
+      const doc = this.doc ?? (await this.load())
+      const out = await fn(doc)
+      if (out.doc) {
+        try {
+          await this.state.write(STATE_KEY, out.doc)
+        } catch (cause) {
+          throw new BootpolicyError('BP_ERR_INTENT_STATE', { action: 'written', details: messageOf(cause) }, { cause })
+        }
+        this.commit(out.doc, !out.quiet)
+      }
+      return out.value
+    })
+    this.queue = run.catch(() => undefined)
+    return run
+  }
+
+  private async load(): Promise<Doc> {
+    let raw: Doc | undefined
+    try {
+      raw = await this.state.read<Doc>(STATE_KEY)
+    } catch (cause) {
+      throw new BootpolicyError('BP_ERR_INTENT_STATE', { action: 'read', details: messageOf(cause) }, { cause })
+    }
+    const doc: Doc = raw && Array.isArray(raw.active) && Array.isArray(raw.ended) ? raw : { v: 1, active: [], ended: [] }
+    this.commit(doc, true)
+    return doc
+  }
+
+  private commit(doc: Doc, visible: boolean): void {
+    this.doc = doc
+    this.byMachine = new Map(doc.active.map((r) => [machineKeyText(r.machine), r]))
+    if (visible) this.rev++
+  }
+}
+
+function sameMachine(a: MachineKey, b: MachineKey): boolean {
+  return a.by === b.by && a.value === b.value
+}
+
+function boundTo(t: TokenBinding, m: { mac?: string; uuid?: string }): boolean {
+  return (m.mac !== undefined && t.mac === m.mac) || (m.uuid !== undefined && t.uuid === m.uuid)
+}
+
+function ended(r: IntentRecord, outcome: EndOutcome, reason: string, by: string, now: number): EndedIntent {
+  const { token: _dead, ...rest } = r
+  return { ...rest, outcome, reason, endedAt: now, endedBy: by }
+}
+
+function keep(list: EndedIntent[]): EndedIntent[] {
+  return list.length > MAX_ENDED ? list.slice(0, MAX_ENDED) : list
+}
