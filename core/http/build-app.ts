@@ -118,7 +118,7 @@ export async function createHttpApp(runtime: Runtime): Promise<FastifyInstance> 
   registerHealthRoutes(app, policies, metrics, runtime.problems)
   registerExplainRoute(app, engine, config.http.adminToken)
   if (config.files.dir || host.hasVirtualFiles) {
-    registerStaticFiles(app, config.files.dir, host.hasVirtualFiles ? (path, address) => host.virtualFile(path, { address, protocol: 'http' }) : undefined)
+    registerStaticFiles(app, config.files, host.hasVirtualFiles ? (path, address) => host.virtualFile(path, { address, protocol: 'http' }) : undefined)
   }
   if (config.http.adminToken && config.http.adminToken.length < 16) {
     logger.warn({ code: 'BPSEC001' }, 'BPSEC001 admin token is shorter than 16 characters')
