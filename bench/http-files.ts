@@ -3,13 +3,15 @@
  * bootpolicy's /files/ and from nginx (sendfile, its Debian defaults: one worker per core), same
  * client (wrk, 2 threads, 200 connections, each downloading the file over and over), servers
  * measured in interleaved rounds. Aggregate bytes/s; the ratio is the median of the per-round
- * ratios. wrk counts every byte read, so downloads cut at the end of a round still count.
+ * ratios. wrk counts every byte read, so downloads cut at the end of a round still count. Server
+ * CPU per GiB sent is reported too: on a loaded machine nginx's workers (one per core) get more CPU
+ * than one Node process, whatever either does with it.
  * Needs wrk and nginx.
  *   node --no-node-snapshot --import tsx bench/http-files.ts
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -27,14 +29,36 @@ const run$ = promisify(execFile)
 interface Round {
   bytesPerSecond: number
   errors: number
+  /** Server CPU seconds per GiB sent (nginx: its workers summed). */
+  cpuPerGiB: number
 }
 
-async function wrkDownload(port: number, seconds: number): Promise<Round> {
+/** utime + stime of a process and of its direct children (nginx's workers), in seconds. */
+function cpuSeconds(pid: number): number {
+  const one = (p: number) => {
+    try {
+      const f = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ')
+      return (Number(f[11]) + Number(f[12])) / 100
+    } catch {
+      return 0
+    }
+  }
+  let children: number[] = []
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)
+  } catch {
+    children = []
+  }
+  return one(pid) + children.reduce((n, c) => n + one(c), 0)
+}
+
+async function wrkDownload(port: number, seconds: number, pid: number): Promise<Round> {
   const wrk = requireCommand('wrk', 'wrk')
+  const before = cpuSeconds(pid)
   // --timeout: one download of 32 MiB shared 200 ways takes seconds; wrk's 2 s default would call it lost.
   const { stdout } = await run$(wrk, ['-t2', `-c${CONNECTIONS}`, `-d${seconds}s`, '--timeout', '60s', '-s', wrkScript, `http://127.0.0.1:${port}/files/initrd.img`])
   const r = JSON.parse(stdout.trim().split('\n').at(-1)!) as { requests: number; bytes: number; us: number; errors: number }
-  return { bytesPerSecond: r.bytes / (r.us / 1e6), errors: r.errors }
+  return { bytesPerSecond: r.bytes / (r.us / 1e6), errors: r.errors, cpuPerGiB: ((cpuSeconds(pid) - before) / r.bytes) * 1024 ** 3 }
 }
 
 async function freePort(): Promise<number> {
@@ -85,7 +109,6 @@ export async function run(seconds = Number(process.env.BENCH_SECONDS ?? 6), roun
   // nginx workers run as nobody when started as root: the tree must be world-readable.
   chmodSync(base, 0o755)
   const filesDir = path.join(base, 'files')
-  const { mkdirSync } = await import('node:fs')
   mkdirSync(filesDir, { mode: 0o755 })
   mkdirSync(path.join(base, 'tmp'))
   writeFileSync(path.join(filesDir, 'initrd.img'), randomBytes(FILE_BYTES), { mode: 0o644 })
@@ -95,13 +118,14 @@ export async function run(seconds = Number(process.env.BENCH_SECONDS ?? 6), roun
   const figures: Figure[] = []
   try {
     // Warm-up: JIT, page cache.
-    await wrkDownload(ours.port, 1)
-    await wrkDownload(theirs.port, 1)
+    const pids = { bootpolicy: ours.child.pid as number, nginx: theirs.child.pid as number }
+    await wrkDownload(ours.port, 1, pids.bootpolicy)
+    await wrkDownload(theirs.port, 1, pids.nginx)
     const results = { bootpolicy: [] as Round[], nginx: [] as Round[] }
     const ratios: number[] = []
     for (let r = 0; r < rounds; r++) {
       const order = r % 2 ? (['nginx', 'bootpolicy'] as const) : (['bootpolicy', 'nginx'] as const)
-      for (const who of order) results[who].push(await wrkDownload(who === 'nginx' ? theirs.port : ours.port, seconds))
+      for (const who of order) results[who].push(await wrkDownload(who === 'nginx' ? theirs.port : ours.port, seconds, pids[who]))
       ratios.push(results.bootpolicy[r]!.bytesPerSecond / results.nginx[r]!.bytesPerSecond)
     }
     const mibs = (xs: Round[]) => Math.round(median(xs.map((x) => x.bytesPerSecond)) / 1024 / 1024)
@@ -114,6 +138,16 @@ export async function run(seconds = Number(process.env.BENCH_SECONDS ?? 6), roun
       ratio: median(ratios),
       baseline: 'nginx, same client',
       target: '≥ 0.7×',
+    })
+    const cpu = (xs: Round[]) => median(xs.map((x) => x.cpuPerGiB))
+    // A loaded machine gives nginx's workers (one per core) more CPU than one Node process.
+    figures.push({ name: 'server CPU per GiB sent: nginx (workers summed)', value: Math.round(cpu(results.nginx) * 100) / 100, unit: 's/GiB' })
+    figures.push({
+      name: 'server CPU per GiB sent: bootpolicy',
+      value: Math.round(cpu(results.bootpolicy) * 100) / 100,
+      unit: 's/GiB',
+      ratio: cpu(results.bootpolicy) / cpu(results.nginx),
+      baseline: 'nginx CPU (lower is better)',
     })
     figures.push({ name: 'errors and timeouts: nginx / bootpolicy', value: errors(results.nginx), unit: `/ ${errors(results.bootpolicy)}` })
   } finally {
