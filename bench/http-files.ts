@@ -13,7 +13,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
@@ -155,6 +155,8 @@ export async function run(seconds = Number(process.env.BENCH_SECONDS ?? 6), roun
     await stop(ours.child)
     rmSync(base, { recursive: true, force: true })
   }
+  // Other work on the machine moves these figures; say how busy it was.
+  figures.push({ name: 'load average (1 min) at the end of the run', value: Math.round(loadavg()[0]! * 10) / 10, unit: '' })
   return { name: 'http-files', figures }
 }
 
