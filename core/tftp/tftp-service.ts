@@ -107,6 +107,9 @@ export function createTftpService(config: TftpConfig, deps: TftpServiceDeps): Tf
     const startedAt = process.hrtime.bigint()
     counters.started++
     let sender: SendTransfer | undefined
+    // Always listened to (an unheard 'error' would throw out of the event loop). Once connected, an
+    // error is the kernel reporting the client gone (ICMP unreachable), even after a refusal's ERROR.
+    transferSocket.on('error', () => sender?.abort('Client unreachable'))
     let abortedWith: string | undefined
     let ended = false
     const end = () => {
@@ -143,8 +146,6 @@ export function createTftpService(config: TftpConfig, deps: TftpServiceDeps): Tf
         const size = 'data' in resolved ? resolved.data.length : resolved.size
         const negotiated = negotiate(requested, size, config)
         const source = 'data' in resolved ? bufferSource(resolved.data, negotiated.blksize) : handleSource(resolved.handle, size, negotiated.blksize, negotiated.windowsize)
-        // After connecting, a socket error is the kernel reporting the client gone (ICMP unreachable).
-        transferSocket.on('error', () => sender?.abort('Client unreachable'))
         sender = new SendTransfer(transferSocket, source, negotiated, config, (outcome: TransferOutcome, err?: unknown) => {
           end()
           if (outcome === 'complete') {
