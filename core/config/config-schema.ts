@@ -92,6 +92,28 @@ export const configSchema = {
       properties: {
         /** Served read-only at /files/…; unset: no static files. */
         dir: { type: 'string' },
+        /** Whole files kept in memory and sent from there (core/files/file-cache.ts); 0 turns it off. */
+        cache: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            maxBytes: { type: 'integer', minimum: 0, maximum: 2 ** 40, default: 256 * 1024 * 1024 },
+            maxFileBytes: { type: 'integer', minimum: 0, maximum: 2 ** 40, default: 64 * 1024 * 1024 },
+          },
+        },
+        /** Large downloads in flight at most; the rest get 503 + Retry-After (core/files/admission.ts). */
+        admission: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            maxConcurrent: { type: 'integer', minimum: 0, maximum: 100000, default: 0 },
+            minBytes: { type: 'integer', minimum: 0, default: 1024 * 1024 },
+            retrySeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 5 },
+            jitterSeconds: { type: 'integer', minimum: 0, maximum: 3600, default: 5 },
+          },
+        },
       },
     },
     /** The decision served when nothing decides, and after any failure. */

@@ -37,7 +37,11 @@ export interface ConfigShape {
     workers: number
   }
   templates: { dir: string }
-  files: { dir?: string }
+  files: {
+    dir?: string
+    cache: { maxBytes: number; maxFileBytes: number }
+    admission: { maxConcurrent: number; minBytes: number; retrySeconds: number; jitterSeconds: number }
+  }
   default: Decision
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' }
   stateDir: string

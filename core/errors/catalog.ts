@@ -164,6 +164,12 @@ export const catalog = {
     when: 'The `POST /api/explain` body is not a JSON object of strings.',
     fix: 'Send the documented body ([HTTP API](http-api.md#post-apiexplain)).',
   },
+  BP_ERR_HTTP_BUSY: {
+    message: 'Too many large downloads in flight; retry later',
+    status: 503,
+    when: 'A `/files` download of at least `files.admission.minBytes` arrived while `files.admission.maxConcurrent` such downloads were in flight. The response carries `Retry-After` (seconds); iPXE waits and retries by itself.',
+    fix: 'Nothing, if intended: the client retries. Raise `files.admission.maxConcurrent` if the link and disk can carry more.',
+  },
   BP_ERR_CLI_USAGE: {
     message: '{details}',
     when: 'The command line has an unknown command or option.',

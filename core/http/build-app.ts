@@ -122,7 +122,7 @@ export async function createHttpApp(runtime: Runtime): Promise<FastifyInstance> 
   registerIntentRoutes(app, runtime.lifecycle, config.http.adminToken, host.kindValidators)
   await registerCallbackRoutes(app, runtime.lifecycle)
   if (config.files.dir || host.hasVirtualFiles) {
-    registerStaticFiles(app, config.files.dir, host.hasVirtualFiles ? (path, address) => host.virtualFile(path, { address, protocol: 'http' }) : undefined)
+    registerStaticFiles(app, config.files, host.hasVirtualFiles ? (path, address) => host.virtualFile(path, { address, protocol: 'http' }) : undefined)
   }
   if (config.http.adminToken && config.http.adminToken.length < 16) {
     logger.warn({ code: 'BPSEC001' }, 'BPSEC001 admin token is shorter than 16 characters')

@@ -28,6 +28,10 @@ export interface TftpConfig {
   retries: number
   /** How long a virtual-file provider (plugin) may take before the client gets an error. */
   virtualFileTimeoutMs: number
+  /** Bytes of boot files held in memory for all transfers (core/files/file-cache.ts); 0: off. */
+  cacheMaxBytes: number
+  /** Largest file held in memory; larger files are read in 256 KiB chunks per transfer. */
+  cacheMaxFileBytes: number
 }
 
 export const tftpConfigDefaults: Readonly<TftpConfig> = Object.freeze({
@@ -41,6 +45,8 @@ export const tftpConfigDefaults: Readonly<TftpConfig> = Object.freeze({
   timeoutMs: 1000,
   retries: 5,
   virtualFileTimeoutMs: 2000,
+  cacheMaxBytes: 64 * 1024 * 1024,
+  cacheMaxFileBytes: 16 * 1024 * 1024,
 })
 
 const d = tftpConfigDefaults
@@ -64,6 +70,8 @@ export const tftpConfigSchema = {
     timeoutMs: { type: 'integer', minimum: 50, maximum: 60000, default: d.timeoutMs },
     retries: { type: 'integer', minimum: 0, maximum: 20, default: d.retries },
     virtualFileTimeoutMs: { type: 'integer', minimum: 1, maximum: 60000, default: d.virtualFileTimeoutMs },
+    cacheMaxBytes: { type: 'integer', minimum: 0, maximum: 2 ** 40, default: d.cacheMaxBytes },
+    cacheMaxFileBytes: { type: 'integer', minimum: 0, maximum: 2 ** 40, default: d.cacheMaxFileBytes },
   },
 } as const
 

@@ -1,14 +1,16 @@
 /**
- * Answer one read request whose options are already negotiated: a virtual file from a plugin if
- * one is offered, else a regular file inside the root, streamed. Every failure ends as a TFTP
- * ERROR packet to that one client and a log line; nothing here may throw into the event loop,
- * because one bad transfer must never take the service (or the process) down.
+ * Find what one read request is answered with: a virtual file from a plugin if one is offered,
+ * else a regular file inside the root — from the bounded file cache when it fits (one Buffer shared
+ * by every transfer of a hot boot file such as ipxe.efi), else its checked, open descriptor. Every
+ * failure becomes a TFTP error code and message for that one client plus a log line; nothing here
+ * throws, because one bad request must never take the service (or the process) down.
  */
+import type { FileHandle } from 'node:fs/promises'
 import type { Logger } from 'pino'
 import { BootpolicyError, messageOf } from '../errors/bp-error.js'
+import type { FileCache } from '../files/file-cache.js'
 import type { SafePathReason } from '../files/resolve-safe-path.js'
 import { openSafeFile } from '../files/open-safe-file.js'
-import { TFTP_MESSAGES, declineTsize, type PackageGetStream, type PackagePutStream } from './tftp-package.js'
 
 export interface TftpClient {
   address: string
@@ -22,78 +24,55 @@ export interface ServeOptions {
   root: string
   virtualFile: VirtualFileProvider | undefined
   virtualFileTimeoutMs: number
+  cache: FileCache
   log: Logger
 }
 
-const TIMED_OUT = Symbol('timed out')
+/** In memory (virtual or cached), or an open descriptor the caller must close; or a refusal. */
+export type ResolvedFile = { ok: true; data: Buffer } | { ok: true; handle: FileHandle; size: number } | { ok: false; code: number; message: string }
 
-/** What the client is told for each refusal. Messages map to RFC codes 1 and 2 inside the package. */
-const REFUSAL_MESSAGE: Record<SafePathReason, string> = {
-  'not-found': TFTP_MESSAGES.notFound,
-  'not-a-file': TFTP_MESSAGES.notFound,
-  invalid: TFTP_MESSAGES.accessViolation,
-  traversal: TFTP_MESSAGES.accessViolation,
-  forbidden: TFTP_MESSAGES.accessViolation,
+const TIMED_OUT = Symbol('timed out')
+const NOT_FOUND = { ok: false, code: 1, message: 'File not found' } as const
+const ACCESS = { ok: false, code: 2, message: 'Access violation' } as const
+const INTERNAL = { ok: false, code: 0, message: 'Internal error' } as const
+
+/** What the client is told for each refusal (RFC 1350 codes 1 and 2). */
+const REFUSAL: Record<SafePathReason, ResolvedFile> = {
+  'not-found': NOT_FOUND,
+  'not-a-file': NOT_FOUND,
+  invalid: ACCESS,
+  traversal: ACCESS,
+  forbidden: ACCESS,
 }
 
-export async function serveFile(req: PackageGetStream, res: PackagePutStream, file: string, client: TftpClient, options: ServeOptions): Promise<number | undefined> {
+export async function resolveFile(file: string, client: TftpClient, options: ServeOptions): Promise<ResolvedFile> {
   const { log } = options
   if (options.virtualFile) {
     const generated = await callProvider(options.virtualFile, file, client, options.virtualFileTimeoutMs, log)
-    if (generated === 'failed') return refuse(req, 'Internal error')
+    if (generated === 'failed') return INTERNAL
     if (generated !== undefined) {
       log.debug({ request: { file }, bytes: generated.length }, 'tftp serving virtual file')
-      // setSize(0) makes the package send one empty DATA block on end(); end() takes no data then.
-      if (generated.length === 0) {
-        declineTsize(res)
-        res.setSize(0)
-        res.end()
-      } else {
-        res.setSize(generated.length)
-        res.end(generated)
-      }
-      return generated.length
+      return { ok: true, data: generated }
     }
   }
-
-  // Opened once and verified (see core/files/open-safe-file.ts); reads come from this descriptor only.
+  // Opened once and verified (see core/files/open-safe-file.ts); bytes come from this descriptor only.
   const opened = await openSafeFile(options.root, file)
   if (!opened.ok) {
     if (opened.reason === 'changed') {
       log.warn({ request: { file }, err: opened.cause }, 'tftp file changed under the request')
-      return refuse(req, TFTP_MESSAGES.accessViolation)
+      return ACCESS
     }
     const level = opened.reason === 'traversal' || opened.reason === 'invalid' ? 'warn' : 'info'
     log[level]({ request: { file }, reason: opened.reason }, 'tftp request refused')
-    return refuse(req, REFUSAL_MESSAGE[opened.reason])
+    return REFUSAL[opened.reason]
   }
   const { handle } = opened
-  const size = opened.stat.size
-
-  if (size === 0) {
+  const cached = await options.cache.read(handle, opened.stat).catch(() => undefined)
+  if (cached) {
     await handle.close().catch(() => undefined)
-    declineTsize(res)
-    res.setSize(0)
-    res.end()
-    return 0
+    return { ok: true, data: cached }
   }
-  res.setSize(size)
-  // 64 KiB reads: large enough to keep a 4-block window of 1468 bytes busy, small enough that 100
-  // transfers hold well under 10 MiB. Reads stop exactly at `size`, the size announced in tsize.
-  const stream = handle.createReadStream({ start: 0, end: size - 1, highWaterMark: 64 * 1024 })
-  stream.on('error', (err) => {
-    log.warn({ request: { file }, err }, 'tftp read error')
-    req.abort('I/O error')
-  })
-  // The client may vanish or abort mid-transfer: stop reading and release the descriptor.
-  req.on('close', () => stream.destroy())
-  stream.pipe(res)
-  return size
-}
-
-function refuse(req: PackageGetStream, message: string): undefined {
-  req.abort(message)
-  return undefined
+  return { ok: true, handle, size: opened.stat.size }
 }
 
 /**

@@ -2,8 +2,8 @@
  * The TFTP service: a read-only server for boot loaders (undionly.kpxe, ipxe.efi, pxelinux files).
  *
  * This file owns the listening socket and the per-transfer bookkeeping; packet parsing lives in
- * parse-request.ts, file resolution in serve-file.ts and the shared resolver, and the protocol
- * engine (OACK, windows, retransmission) is the npm `tftp` package driven through tftp-package.ts.
+ * parse-request.ts, file resolution in serve-file.ts and the shared resolver, option negotiation in
+ * negotiate.ts and the sender (OACK, windows, retransmission) in send-transfer.ts.
  * Order of checks for each datagram, cheapest first: parse → write refused → path syntax →
  * duplicate (retransmitted RRQ) → concurrency limit → transfer socket → virtual file / disk.
  * Refusals before a transfer exists are answered from the listening socket, so a flood of junk
@@ -16,10 +16,13 @@ import type { Logger } from 'pino'
 import { BootpolicyError } from '../errors/bp-error.js'
 import { checkRelativePath } from '../files/resolve-safe-path.js'
 import type { TftpConfig } from './config-schema.js'
-import { canonicalRrq, errorPacket, parseRequest } from './parse-request.js'
-import { serveFile, type TftpClient, type VirtualFileProvider } from './serve-file.js'
+import { createFileCache } from '../files/file-cache.js'
+import { bufferSource, handleSource } from './block-source.js'
+import { negotiate } from './negotiate.js'
+import { errorPacket, parseRequest, type ReadRequest } from './parse-request.js'
+import { resolveFile, type TftpClient, type VirtualFileProvider } from './serve-file.js'
+import { SendTransfer, type TransferOutcome } from './send-transfer.js'
 import { createTransferSocket } from './transfer-socket.js'
-import { packageOptions, startReadTransfer, type PackageGetStream } from './tftp-package.js'
 
 export type { TftpClient, VirtualFileProvider } from './serve-file.js'
 
@@ -51,15 +54,17 @@ const ERR_ILLEGAL = errorPacket(4, 'Illegal TFTP operation')
 const ERR_BUSY = errorPacket(0, 'Server busy, try again later')
 
 interface Transfer {
-  req: PackageGetStream
-  socket: Socket
+  /** Ends the transfer with an ERROR to the client, whatever phase it is in. */
+  abort(message: string): void
+  /** Settles once its socket is closed. */
   closed: Promise<void>
 }
 
 export function createTftpService(config: TftpConfig, deps: TftpServiceDeps): TftpService {
   const log = deps.logger.child({ service: 'tftp' })
   const family = isIP(config.address)
-  const options = packageOptions(config)
+  // Hot boot files (ipxe.efi, undionly.kpxe, pxelinux.0) are read once and sent from memory.
+  const cache = createFileCache({ maxBytes: config.cacheMaxBytes, maxFileBytes: config.cacheMaxFileBytes })
   // Keyed by "address|port" of the client: a second RRQ from the same client port while its
   // transfer runs is the client retransmitting its request, not a new transfer.
   const transfers = new Map<string, Transfer>()
@@ -94,58 +99,69 @@ export function createTftpService(config: TftpConfig, deps: TftpServiceDeps): Tf
     startTransfer(key, from, path.relative, parsed.options)
   }
 
-  function startTransfer(key: string, from: RemoteInfo, file: string, requested: Parameters<typeof canonicalRrq>[1]): void {
+  function startTransfer(key: string, from: RemoteInfo, file: string, requested: ReadRequest['options']): void {
     const client: TftpClient = { address: from.address, port: from.port }
     const tlog = log.child({ client })
-    const transferSocket = createTransferSocket(family === 6 ? 6 : 4, config.address, from)
+    const { socket: transferSocket, ready } = createTransferSocket(family === 6 ? 6 : 4, config.address, client)
     const closed = new Promise<void>((resolve) => transferSocket.once('close', resolve))
     const startedAt = process.hrtime.bigint()
     counters.started++
-    let started: { req: PackageGetStream } | undefined
-    let bytes: number | undefined
-    try {
-      started = startReadTransfer(transferSocket, from, canonicalRrq(file, requested), options, (req, res) => {
-        serveFile(req, res, file, client, {
-          root: config.root,
-          virtualFile: deps.virtualFile,
-          virtualFileTimeoutMs: config.virtualFileTimeoutMs,
-          log: tlog,
-        }).then(
-          (size) => {
-            bytes = size
-          },
-          (err: unknown) => {
-            // serveFile handles its own failures; this is the last line of defence.
-            tlog.error({ request: { file }, err }, 'tftp transfer failed')
-            req.abort('Internal error')
-          },
-        )
-      })
-    } catch (err) {
-      tlog.error({ request: { file }, err }, 'tftp transfer failed to start')
-      transferSocket.close()
-      return
-    }
-    const { req } = started
-    transfers.set(key, { req, socket: transferSocket, closed })
-    let outcome: 'complete' | 'error' | 'aborted' = 'complete'
-    // An 'error' without a listener would throw out of the event loop: always listen.
-    req.on('error', (err: Error) => {
-      outcome = 'error'
-      tlog.info({ request: { file }, err }, 'tftp transfer ended with error')
-    })
-    req.on('abort', () => {
-      outcome = 'aborted'
-    })
-    // The package emits its events synchronously from the socket's 'close'; by the time this
-    // promise settles the outcome is known.
-    void closed.then(() => {
+    let sender: SendTransfer | undefined
+    // Always listened to (an unheard 'error' would throw out of the event loop). Once connected, an
+    // error is the kernel reporting the client gone (ICMP unreachable), even after a refusal's ERROR.
+    transferSocket.on('error', () => sender?.abort('Client unreachable'))
+    let abortedWith: string | undefined
+    let ended = false
+    const end = () => {
+      if (ended) return
+      ended = true
       transfers.delete(key)
-      if (outcome !== 'complete') return
-      const ms = Number(process.hrtime.bigint() - startedAt) / 1e6
-      const stats = req.stats
-      tlog.info({ request: { file }, bytes, blksize: stats?.blockSize, windowsize: stats?.windowSize, ms }, 'tftp transfer complete')
+      transferSocket.close()
+    }
+    transfers.set(key, {
+      closed,
+      abort(message) {
+        if (sender) return sender.abort(message)
+        // Still resolving (a slow plugin, say): tell the client now, not when resolution ends.
+        if (abortedWith !== undefined) return
+        abortedWith = message
+        ready.then(
+          () => {
+            if (!ended && !sender) transferSocket.send(errorPacket(0, message), end)
+          },
+          () => undefined,
+        )
+      },
     })
+    void Promise.all([ready, resolveFile(file, client, { root: config.root, virtualFile: deps.virtualFile, virtualFileTimeoutMs: config.virtualFileTimeoutMs, cache, log: tlog })]).then(
+      ([, resolved]) => {
+        if (abortedWith !== undefined || ended) {
+          if (resolved.ok && 'handle' in resolved) void resolved.handle.close().catch(() => undefined)
+          return
+        }
+        if (!resolved.ok) {
+          transferSocket.send(errorPacket(resolved.code, resolved.message), end)
+          return
+        }
+        const size = 'data' in resolved ? resolved.data.length : resolved.size
+        const negotiated = negotiate(requested, size, config)
+        const source = 'data' in resolved ? bufferSource(resolved.data, negotiated.blksize) : handleSource(resolved.handle, size, negotiated.blksize, negotiated.windowsize)
+        sender = new SendTransfer(transferSocket, source, negotiated, config, (outcome: TransferOutcome, err?: unknown) => {
+          end()
+          if (outcome === 'complete') {
+            const ms = Number(process.hrtime.bigint() - startedAt) / 1e6
+            tlog.info({ request: { file }, bytes: size, blksize: negotiated.blksize, windowsize: negotiated.windowsize, ms }, 'tftp transfer complete')
+          } else if (outcome !== 'aborted') {
+            tlog.info({ request: { file }, outcome, err }, 'tftp transfer ended with error')
+          }
+        })
+      },
+      (err: unknown) => {
+        // Binding or connecting failed (resolveFile never rejects).
+        tlog.error({ request: { file }, err }, 'tftp transfer failed to start')
+        end()
+      },
+    )
   }
 
   function address(): { address: string; port: number } {
@@ -193,7 +209,7 @@ export function createTftpService(config: TftpConfig, deps: TftpServiceDeps): Tf
       if (listening) await new Promise<void>((resolve) => listening.close(() => resolve()))
       // Abort transfers in flight (the client gets an ERROR) and wait until their sockets are gone.
       const pending = [...transfers.values()]
-      for (const t of pending) t.req.abort('Server shutting down')
+      for (const t of pending) t.abort('Server shutting down')
       await Promise.all(pending.map((t) => t.closed))
       if (listening) log.info('tftp service closed')
     },

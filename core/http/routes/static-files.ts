@@ -2,10 +2,18 @@
  * GET/HEAD /files/* — read-only boot files with Content-Length and single-range support
  * (iPXE and pxelinux fetch kernels and initrds here). Traversal is refused by the resolver the
  * TFTP service uses too: `..`, encoded or not, NUL, and symlinks that leave the root. The file is
- * opened once (openSafeFile) and streamed from that descriptor, so a symlink swapped in after the
- * check is never followed; the descriptor is closed on every path (HEAD, empty, range error, abort).
+ * opened once (openSafeFile) and its bytes come from that descriptor only — read whole into the
+ * bounded file cache (one Buffer shared by every client: Node has no sendfile, and this is what
+ * keeps 200 parallel downloads near nginx's speed), or streamed when it is too large to cache — so
+ * a symlink swapped in after the check is never followed. The descriptor is closed on every path
+ * (HEAD, empty, range error, cached, abort).
+ * Large bodies pass admission control first (core/files/admission.ts): over the limit the client
+ * gets 503 + Retry-After, and an admitted body holds its slot until its response closes.
  */
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyReply } from 'fastify'
+import type { Config } from '../../config/config-types.js'
+import { createAdmission, type Admission } from '../../files/admission.js'
+import { createFileCache, type FileCache } from '../../files/file-cache.js'
 import { checkRelativePath } from '../../files/resolve-safe-path.js'
 import { openSafeFile } from '../../files/open-safe-file.js'
 import { BootpolicyError } from '../../errors/bp-error.js'
@@ -14,7 +22,16 @@ import { sendError } from '../send-error.js'
 /** Plugin-generated files (pxelinux.cfg/…), consulted before the disk. */
 export type HttpVirtualFile = (path: string, clientAddress: string) => Promise<Buffer | undefined>
 
-export function registerStaticFiles(app: FastifyInstance, root: string | undefined, virtualFile?: HttpVirtualFile): void {
+export interface StaticFiles {
+  readonly cache: FileCache
+  readonly admission: Admission
+}
+
+export function registerStaticFiles(app: FastifyInstance, files: Config['files'], virtualFile?: HttpVirtualFile): StaticFiles {
+  const root = files.dir
+  const cache = createFileCache(files.cache)
+  const admission = createAdmission(files.admission)
+  const { minBytes } = files.admission
   app.route({
     method: ['GET', 'HEAD'],
     url: '/files/*',
@@ -37,8 +54,6 @@ export function registerStaticFiles(app: FastifyInstance, root: string | undefin
       }
       const { handle } = found
       const size = found.stat.size
-      reply.header('Accept-Ranges', 'bytes').header('Content-Type', 'application/octet-stream')
-      reply.header('Last-Modified', found.stat.mtime.toUTCString())
       const range = parseRange(req.headers.range, size)
       if (range === 'invalid') {
         await handle.close().catch(() => undefined)
@@ -46,17 +61,48 @@ export function registerStaticFiles(app: FastifyInstance, root: string | undefin
         return sendError(reply, new BootpolicyError('BP_ERR_HTTP_RANGE'))
       }
       const [start, end] = range ?? [0, size - 1]
-      if (range) reply.code(206).header('Content-Range', `bytes ${start}-${end}/${size}`)
-      reply.header('Content-Length', String(size === 0 ? 0 : end - start + 1))
-      if (req.method === 'HEAD' || size === 0) {
+      const length = size === 0 ? 0 : end - start + 1
+      if (req.method === 'HEAD' || length === 0) {
         await handle.close().catch(() => undefined)
+        setFileHeaders(reply, found.stat.mtime, range && [start, end, size], length)
         return reply.send()
       }
-      // autoClose (the default) closes the descriptor when the stream ends, errors or is destroyed,
-      // and fastify destroys it when the client goes away mid-transfer.
-      return reply.send(handle.createReadStream({ start, end }))
+      let release: (() => void) | undefined
+      if (length >= minBytes) {
+        release = admission.tryAcquire()
+        if (!release) {
+          await handle.close().catch(() => undefined)
+          reply.header('Retry-After', String(admission.retryAfter()))
+          return sendError(reply, new BootpolicyError('BP_ERR_HTTP_BUSY'))
+        }
+        // 'close' fires once the response is sent, failed, or the client went away mid-body.
+        reply.raw.once('close', release)
+      }
+      setFileHeaders(reply, found.stat.mtime, range && [start, end, size], length)
+      let cached: Buffer | undefined
+      try {
+        cached = await cache.read(handle, found.stat)
+      } catch {
+        cached = undefined
+      }
+      if (cached) {
+        await handle.close().catch(() => undefined)
+        return reply.send(cached.subarray(start, end + 1))
+      }
+      // Too large to cache: stream from the checked descriptor in 1 MiB reads. autoClose (the
+      // default) closes it when the stream ends, errors or is destroyed, and fastify destroys it
+      // when the client goes away mid-transfer.
+      return reply.send(handle.createReadStream({ start, end, highWaterMark: 1024 * 1024 }))
     },
   })
+  return { cache, admission }
+}
+
+function setFileHeaders(reply: FastifyReply, mtime: Date, range: [number, number, number] | undefined, length: number): void {
+  reply.header('Accept-Ranges', 'bytes').header('Content-Type', 'application/octet-stream')
+  reply.header('Last-Modified', mtime.toUTCString())
+  if (range) reply.code(206).header('Content-Range', `bytes ${range[0]}-${range[1]}/${range[2]}`)
+  reply.header('Content-Length', String(length))
 }
 
 /** One `bytes=a-b`, `bytes=a-` or `bytes=-n` range; multi-range requests get the whole file. */
