@@ -36,6 +36,8 @@ export interface RuntimeOptions {
   readonly plugins?: PluginMode
   /** Watch the policy and template directories; default `config.policies.watch`. */
   readonly watch?: boolean
+  /** Write nothing to stateDir (explain): the last-good store is read, not written. */
+  readonly readOnly?: boolean
 }
 
 export interface Runtime {
@@ -91,7 +93,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   })
   const importables = loaded?.importables ?? defaultImportables(options.importables)
   // Type-checked off the main thread, last good versions kept in stateDir (server-policy-set.ts).
-  const policies = serverPolicySet(config, importables, policyWorkers, logger)
+  const policies = serverPolicySet(config, importables, policyWorkers, logger, { readOnly: options.readOnly === true })
   let templateWatcher: FSWatcher | undefined
   const templates = new TemplateStore(config.templates.dir)
   templates.onRenderFailure = (template, code) => recent.record(`template:${template}`, { kind: 'template', template, code, message: `template ${template} failed to render (see the log)` })
