@@ -9,11 +9,12 @@
  * (after install and verify, and at most every FLUSH_MS while it serves) into files of Node's own
  * format, which c8 merges with the rest. A terminated worker loses only what ran since its last write.
  */
-import { readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { Session } from 'node:inspector'
 import { findSourceMap } from 'node:module'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { threadId, workerData } from 'node:worker_threads'
+import { collectDroppedHandles } from './collect-handles.js'
 
 const FLUSH_MS = 500
 const root = pathToFileURL(fileURLToPath(new URL('../../', import.meta.url))).href
@@ -70,6 +71,7 @@ function startWorkerCoverage(dir: string | undefined): WorkerCoverage | undefine
     clearTimeout(timer)
     timer = undefined
     last = Date.now()
+    collectDroppedHandles() // see collect-handles.ts: nothing of isolated-vm left for an exit-time GC
     session.post('Profiler.takePreciseCoverage', (err, data) => {
       if (err) return
       const result = (data.result as unknown as ScriptCoverage[]).filter((s) => ours(s.url)).map((s) => withScriptRange(s, ends))
@@ -81,6 +83,7 @@ function startWorkerCoverage(dir: string | undefined): WorkerCoverage | undefine
         const data = map.payload.sourcesContent?.[0] ? map.payload : { ...map.payload, sourcesContent: [readFileSync(fileURLToPath(s.url), 'utf8')] }
         maps[s.url] = { lineLengths: (map as { lineLengths?: readonly number[] }).lineLengths, data }
       }
+      mkdirSync(dir, { recursive: true }) // Node creates it only when the main thread exits
       writeFileSync(`${dir}/coverage-${process.pid}-${Date.now()}-${threadId}-w${n++}.json`, JSON.stringify({ result, 'source-map-cache': maps }))
     })
   }
