@@ -114,7 +114,9 @@ async function checkPolicies(config: Config, plugins: RuntimePlugins | undefined
   }
   // Compiling and loading as the server does catches what types cannot: forbidden imports, top-level throws.
   // Policies load in a worker under the server's watchdog: a policy that hangs its thread is
-  // reported as timed out instead of hanging the command.
+  // reported as timed out instead of hanging the command. It is this one-worker pool and a bare
+  // PolicySet rather than createRuntime's: the runtime's policy set writes the last-good store
+  // (check must write nothing) and comes with templates, watchers and online plugins check does not run.
   const pool = new WorkerPool({ size: 1, limits: config.policies, onError: config.policies.onError })
   const set = new PolicySet(dir, config.policies, importables, {}, pool)
   try {

@@ -20,7 +20,7 @@ export async function explainCommand(config: Config, flags: Record<string, strin
       fields[name!] = value.join('=')
     } else fields[k] = v
   }
-  const runtime = await createRuntime(config, { logger: createLogger('silent'), plugins: 'explain', watch: false })
+  const runtime = await createRuntime(config, { logger: createLogger('silent'), plugins: 'explain', watch: false, readOnly: true })
   try {
     const result = await runtime.engine.handle({ query: toQuery(fields), remoteAddress: '127.0.0.1', requestId: 'explain', dryRun: true })
     const dropped = result.record.context.dropped.map((field) => ({ field, reason: droppedReason(field) }))

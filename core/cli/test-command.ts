@@ -31,6 +31,7 @@ export async function testCommand(configFile: string | undefined, dir: string | 
       ...(filter && { run: filter }),
       defaultDecision: config.default,
       onError: config.policies.onError,
+      bootPath: config.http.bootPath,
     })
     return report(target, results, format, flags)
   }

@@ -144,7 +144,10 @@ function withoutCollisions(obj: Record<string, unknown>, reserved: Set<string>, 
   return out
 }
 
-export function createLogger(level: string, destination: DestinationStream = stdoutDestination()): Logger {
+/** Where a silent logger writes: nowhere, and no background writer on stdout is opened for it. */
+const nowhere: DestinationStream = { write: () => undefined }
+
+export function createLogger(level: string, destination: DestinationStream = level === 'silent' ? nowhere : stdoutDestination()): Logger {
   return pino(
     {
       level,

@@ -41,6 +41,8 @@ export interface LoadPluginOptions {
    * plugins); a function: set up only the plugins it accepts (explain).
    */
   readonly setup?: boolean | ((plugin: BootpolicyPlugin) => boolean)
+  /** The registry to fill (the caller hands it to the PluginHost, so it is built once); default a new one. */
+  readonly registry?: PluginRegistry
 }
 
 /** Where a plugin's module is: explicit path, first-party folder, or npm package. */
@@ -91,7 +93,7 @@ export async function loadPlugins(entries: readonly PluginEntry[], options: Load
   // Only what was started is closed on a failure: a plugin loaded without setup never is.
   const started: BootpolicyPlugin[] = []
   // Definitions and collisions are refused here, before any setup of this plugin runs.
-  const registry = new PluginRegistry()
+  const registry = options.registry ?? new PluginRegistry()
   try {
     for (const entry of entries.filter((e) => e.enabled !== false)) {
       const file = resolvePluginModule(entry, options.baseDir)

@@ -44,6 +44,8 @@ export interface PluginHostOptions {
   readonly loginLimits?: Partial<LoginLimits>
   /** Told of every failed or timed-out hook (for /healthz); no error text, which may carry a secret. */
   readonly onHookFailure?: (info: { plugin: string; hook: string; code: string }) => void
+  /** The registry loadPlugins already built over these plugins (see PluginRegistry.over); default: built here. */
+  readonly registry?: PluginRegistry
 }
 
 export class PluginHost implements RequestHooks {
@@ -61,7 +63,7 @@ export class PluginHost implements RequestHooks {
     private readonly options: PluginHostOptions,
   ) {
     this.loginLimiter = new LoginLimiter(options.loginLimits)
-    this.registry = PluginRegistry.of(plugins)
+    this.registry = options.registry ?? PluginRegistry.of(plugins)
     this.kindValidators = this.registry.kindValidators
     this.kindRenderers = this.registry.kindRenderers
     this.cacheable = this.registry.cacheable

@@ -48,6 +48,12 @@ export class PluginRegistry {
     return registry
   }
 
+  /** The same contributions over stand-ins of the same plugins (kinds-only ones): nothing is checked or compiled again. */
+  over(plugins: readonly BootpolicyPlugin[]): PluginRegistry {
+    if (plugins.length !== this.plugins.length || plugins.some((p, i) => p.name !== this.plugins[i]!.name)) throw new Error('PluginRegistry.over: not the registered plugins')
+    return Object.assign(Object.create(PluginRegistry.prototype) as PluginRegistry, this, { plugins: [...plugins] })
+  }
+
   /** Checks then registers; throws BP_ERR_PLUGIN_DEFINITION and registers nothing of a refused plugin. */
   add(plugin: BootpolicyPlugin): void {
     checkPluginDefinition(plugin)

@@ -26,6 +26,8 @@ export { renderBoot } from '../ipxe/render-decision.js'
 export { writeFileAtomic } from '../state/atomic-file.js'
 /** Tell the logger a secret (a generated CHAP secret, say): it is scrubbed from every log line by value; scrubSecrets applies the same to a text a plugin shows (a command's stderr). */
 export { registerSecret, scrubSecrets } from '../log/secret-registry.js'
+/** The usernames the core accepts (`ctx.auth` and login credentials): auth plugins refuse others before asking a backend. */
+export { USERNAME_PATTERN } from '../context/text-fields.js'
 
 /** Where a plugin's hook runs relative to the others of the same hook: rollup's `order`. */
 export type HookOrder = 'pre' | 'post'

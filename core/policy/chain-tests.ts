@@ -23,6 +23,7 @@ export function runChainCase(
   kinds: ReadonlyMap<string, KindValidator>,
   defaultDecision: Decision,
   onError: 'failsafe' | 'next',
+  bootPath?: string,
 ): CaseResult {
   const ctx = contextForCase(c)
   const json = JSON.stringify(ctx)
@@ -41,7 +42,7 @@ export function runChainCase(
     if (run.outcome.kind === 'error') failure = toError(run.outcome).message
     else {
       const result: unknown = JSON.parse(run.outcome.json)
-      failure = checkDecision(result, ctx, kinds)
+      failure = checkDecision(result, ctx, kinds, bootPath)
       if (!failure) {
         trace.push(`${name} decided`)
         decidedBy = `policy:${name}`

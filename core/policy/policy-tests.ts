@@ -35,6 +35,8 @@ export interface PolicyTestOptions {
   readonly defaultDecision?: Decision
   /** config policies.onError: what a chain test does after a policy fails. */
   readonly onError?: 'failsafe' | 'next'
+  /** config http.bootPath: decisions render as the server renders them. */
+  readonly bootPath?: string
 }
 
 export async function runPolicyTests(
@@ -96,8 +98,8 @@ export async function runPolicyTests(
       }
       for (const c of read) {
         if ('problem' in c) results.push({ policy: label, name: c.name, status: 'ERROR', message: c.problem })
-        else if (Array.isArray(chain)) results.push(runChainCase(label, chain, c, kinds, options.defaultDecision ?? { kind: 'exit' }, options.onError ?? 'failsafe'))
-        else results.push(runCase(label, chain, c, kinds))
+        else if (Array.isArray(chain)) results.push(runChainCase(label, chain, c, kinds, options.defaultDecision ?? { kind: 'exit' }, options.onError ?? 'failsafe', options.bootPath))
+        else results.push(runCase(label, chain, c, kinds, options.bootPath))
       }
     }
   } finally {
@@ -126,14 +128,14 @@ function chainCasesOf(value: unknown): unknown[] | undefined {
   return Array.isArray(list) ? list : undefined
 }
 
-function runCase(policyName: string, policy: PolicySandbox, c: TestCase, kinds: ReadonlyMap<string, KindValidator>): CaseResult {
+function runCase(policyName: string, policy: PolicySandbox, c: TestCase, kinds: ReadonlyMap<string, KindValidator>, bootPath?: string): CaseResult {
   const ctx = contextForCase(c)
   const { outcome, prints } = policy.runTraced(JSON.stringify(ctx))
   const base = { policy: policyName, name: c.name, ...(prints.length && { prints }) }
   if (outcome.kind === 'error') return { ...base, status: 'ERROR', message: toError(outcome).message }
   const result: unknown = outcome.kind === 'pass' ? undefined : JSON.parse(outcome.json)
   if (result !== undefined) {
-    const bad = checkDecision(result, ctx, kinds)
+    const bad = checkDecision(result, ctx, kinds, bootPath)
     if (bad) return { ...base, status: 'ERROR', message: bad }
   }
   const expected = c.expect ?? null

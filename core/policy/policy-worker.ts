@@ -4,6 +4,8 @@
  * main thread, so that a policy that hangs or crashes its isolate or this thread costs only this
  * worker, which the pool (worker-pool.ts) terminates and replaces.
  */
+// First: under coverage it must start before the modules below are evaluated (worker-coverage.ts).
+import { coverage } from './worker-coverage.js'
 import { parentPort, workerData } from 'node:worker_threads'
 import { LRUCache } from 'lru-cache'
 import { validateInWorker, type WorkerVerdict } from '../decision/split-validation.js'
@@ -153,6 +155,12 @@ function runChain(seq: number, ctxJson: string, from: number, traced = false): s
 }
 
 port.on('message', (msg: ToWorker) => {
+  handle(msg)
+  if (msg.t === 'run') coverage?.soon()
+  else coverage?.flush()
+})
+
+function handle(msg: ToWorker): void {
   switch (msg.t) {
     case 'install':
       install(msg.policies, msg.quarantined)
@@ -174,5 +182,5 @@ port.on('message', (msg: ToWorker) => {
     case 'test-hang-policy':
       hangPolicyMarker = msg.marker
   }
-})
+}
 port.postMessage({ t: 'ready' } satisfies FromWorker)

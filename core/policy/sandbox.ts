@@ -14,6 +14,7 @@ import { BootpolicyError, type ErrorParams } from '../errors/bp-error.js'
 import type { ErrorCode } from '../errors/catalog.js'
 import type { CompiledPolicy } from './compile-policy.js'
 import { DATA_LIMITS, DECISION_LIMITS, loadedScript, wrapperSource } from './isolate-wrapper.js'
+import { collectAtExit } from './collect-handles.js'
 import { locationFromStack } from './source-location.js'
 
 export interface SandboxLimits {
@@ -27,6 +28,9 @@ export type RawOutcome = { readonly kind: 'pass' } | { readonly kind: 'decision'
 export type ErrorOutcome = Extract<RawOutcome, { kind: 'error' }>
 
 type Wrapper = ivm.Reference<(op: string, arg?: string) => string>
+
+// Under coverage, a thread that used isolates must leave no isolated-vm garbage for Node's exit-time writer (collect-handles.ts).
+collectAtExit()
 
 export class PolicySandbox {
   private isolate: ivm.Isolate | undefined

@@ -13,7 +13,8 @@ import { LastGoodStore } from './last-good-store.js'
 import { PolicySet, type PolicyHost } from './policy-set.js'
 import { typeCheckOffThread } from './type-check-off-thread.js'
 
-export function serverPolicySet(config: Config, importables: ImportableModules, host: PolicyHost, logger: Logger): PolicySet {
+/** `readOnly` (explain): the last good versions are read, never written. */
+export function serverPolicySet(config: Config, importables: ImportableModules, host: PolicyHost, logger: Logger, options: { readOnly?: boolean } = {}): PolicySet {
   return new PolicySet(
     config.policies.dir,
     config.policies,
@@ -34,8 +35,9 @@ export function serverPolicySet(config: Config, importables: ImportableModules, 
     {
       typeCheck: typeCheckOffThread,
       lastGood: new LastGoodStore(join(config.stateDir, 'policies')),
-      // serve drops to config.user after start-up and then releases the writes (serve-command.ts).
-      holdLastGoodWrites: Boolean(config.user && config.group) && process.getuid?.() === 0,
+      // serve drops to config.user after start-up and then releases the writes (serve-command.ts);
+      // a read-only runtime never releases them.
+      holdLastGoodWrites: options.readOnly === true || (Boolean(config.user && config.group) && process.getuid?.() === 0),
     },
   )
 }

@@ -105,7 +105,7 @@ export function partialMismatch(expected: unknown, actual: unknown, path: string
 }
 
 /** undefined when the decision is valid and renders; otherwise why not (an ERROR). */
-export function checkDecision(result: unknown, ctx: BootContext, kinds: ReadonlyMap<string, KindValidator>): string | undefined {
+export function checkDecision(result: unknown, ctx: BootContext, kinds: ReadonlyMap<string, KindValidator>, bootPath = '/boot'): string | undefined {
   const checked = validateDecision(result, kinds)
   if (!checked.ok) return `invalid decision: ${checked.problems.join('; ')}`
   // Render as production would, so that a value iPXE cannot take fails here, not at boot.
@@ -114,7 +114,7 @@ export function checkDecision(result: unknown, ctx: BootContext, kinds: Readonly
   if (decision.kind === 'template' || decision.kind.includes('.')) return undefined
   try {
     const pluginKinds = new Map([...kinds.keys()].map((k) => [k, () => undefined] as const))
-    renderDecision(decision, { context: ctx, bootPath: '/boot', kinds: pluginKinds })
+    renderDecision(decision, { context: ctx, bootPath, kinds: pluginKinds })
     return undefined
   } catch (err) {
     return messageOf(err)

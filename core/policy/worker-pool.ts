@@ -173,12 +173,16 @@ export class WorkerPool {
   private spawn(deaths: number[], verifies = new Map<number, PendingVerify>()): Slot {
     const progress = new Float64Array(new SharedArrayBuffer(PROGRESS.length * 8))
     const settings: WorkerSettings = { limits: this.options.limits, onError: this.options.onError }
-    const workerData = { settings, progress: progress.buffer }
+    // Under coverage the worker writes its own (worker-coverage.ts): Node's exit-time writer can abort it.
+    const coverageDir = process.env.NODE_V8_COVERAGE
+    const env = { ...process.env }
+    delete env.NODE_V8_COVERAGE
+    const workerData = { settings, progress: progress.buffer, ...(coverageDir && { coverageDir }) }
     const entry = new URL(`./policy-worker${fromSource ? '.ts' : '.js'}`, here)
     // Under tsx (tests, benchmarks) the worker must register the TypeScript loader itself.
     const worker = fromSource
-      ? new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(entry.href)}) })`, { eval: true, workerData })
-      : new Worker(entry, { workerData })
+      ? new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(entry.href)}) })`, { eval: true, workerData, env })
+      : new Worker(entry, { workerData, env })
     worker.unref()
     const slot: Slot = { worker, ready: false, batch: undefined, progress, verifies, deaths, killed: false }
     worker.on('message', (msg: FromWorker) => this.onMessage(slot, msg))

@@ -42,6 +42,8 @@ export interface RuntimeOptions {
   readonly watch?: boolean
   /** Where intents live; default the files store under `stateDir` (core/lifecycle). */
   readonly intentStore?: IntentStore
+  /** Write nothing to stateDir (explain): the last-good store is read, not written. */
+  readonly readOnly?: boolean
 }
 
 export interface Runtime {
@@ -99,7 +101,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   })
   const importables = loaded?.importables ?? defaultImportables(options.importables)
   // Type-checked off the main thread, last good versions kept in stateDir (server-policy-set.ts).
-  const policies = serverPolicySet(config, importables, policyWorkers, logger)
+  const policies = serverPolicySet(config, importables, policyWorkers, logger, { readOnly: options.readOnly === true })
   let templateWatcher: FSWatcher | undefined
   const templates = new TemplateStore(config.templates.dir)
   templates.onRenderFailure = (template, code) => recent.record(`template:${template}`, { kind: 'template', template, code, message: `template ${template} failed to render (see the log)` })

@@ -13,6 +13,7 @@ import { createLogger } from '../log/logger.js'
 import { defaultImportables, type ImportableModules } from '../policy/compile-policy.js'
 import { loadPlugins, type LoadedPlugin } from '../plugins/load-plugins.js'
 import { PluginHost } from '../plugins/plugin-host.js'
+import { PluginRegistry } from '../plugins/plugin-registry.js'
 import type { BootpolicyPlugin } from '../plugins/types.js'
 
 export type PluginMode = 'online' | 'offline' | 'explain'
@@ -60,7 +61,10 @@ export async function loadRuntimePlugins(config: Config, options: RuntimePluginO
   const mode = options.mode ?? 'online'
   const logger = options.logger ?? (mode === 'online' ? createLogger(config.log.level) : createLogger('silent'))
   const setup = mode === 'online' ? true : mode === 'offline' ? false : needsSetupToExplain
+  // Filled once by loadPlugins (which refuses a bad definition before its setup) and reused by the host.
+  const registry = new PluginRegistry()
   const loaded = await loadPlugins(config.plugins, {
+    registry,
     baseDir: config.baseDir,
     stateDir: config.stateDir,
     bootPath: config.http.bootPath,
@@ -71,7 +75,13 @@ export async function loadRuntimePlugins(config: Config, options: RuntimePluginO
   const setUp = new Set(loaded.filter((l) => setup === true || (typeof setup === 'function' && setup(l.plugin))).map((l) => l.plugin.name))
   // A plugin that was not set up keeps its kinds and helpers; its hooks and close() never run.
   const live = loaded.map((l) => (setUp.has(l.plugin.name) ? l.plugin : kindsOnly(l.plugin)))
-  const host = new PluginHost(live, { hookTimeoutMs: config.pluginTimeouts.hookMs, logger, loginLimits: config.auth.limits, ...(options.onHookFailure && { onHookFailure: options.onHookFailure }) })
+  const host = new PluginHost(live, {
+    hookTimeoutMs: config.pluginTimeouts.hookMs,
+    logger,
+    loginLimits: config.auth.limits,
+    registry: registry.over(live),
+    ...(options.onHookFailure && { onHookFailure: options.onHookFailure }),
+  })
   const helpers: [string, string][] = loaded.filter((l) => l.plugin.policyHelpers).map((l) => [`bootpolicy/plugins/${l.plugin.name}`, l.plugin.policyHelpers!])
   return {
     loaded,

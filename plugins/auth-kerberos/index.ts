@@ -16,9 +16,8 @@
 import { execFile } from 'node:child_process'
 import { existsSync, mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import type { AuthResult, BootContext, BootpolicyPlugin, Credentials, PluginApi } from 'bootpolicy/plugin'
+import { USERNAME_PATTERN, type AuthResult, type BootContext, type BootpolicyPlugin, type Credentials, type PluginApi } from 'bootpolicy/plugin'
 import { errors } from './errors.js'
-import { USERNAME_PATTERN } from '../../core/context/text-fields.js'
 
 export interface AuthKerberosOptions {
   /** The realm of usernames without `@REALM`; other realms are not this plugin's. */

@@ -9,8 +9,7 @@
 import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { promisify } from 'node:util'
-import type { AuthResult, BootContext, BootpolicyPlugin, Credentials, PluginApi } from 'bootpolicy/plugin'
-import { USERNAME_PATTERN } from '../../core/context/text-fields.js'
+import { USERNAME_PATTERN, type AuthResult, type BootContext, type BootpolicyPlugin, type Credentials, type PluginApi } from 'bootpolicy/plugin'
 import { BusyError, ConcurrencyLimit } from './concurrency-limit.js'
 
 const run = promisify(execFile)

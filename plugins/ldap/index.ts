@@ -19,9 +19,8 @@ import { readFileSync } from 'node:fs'
 import type { ConnectionOptions } from 'node:tls'
 import { LRUCache } from 'lru-cache'
 import { Client, InvalidCredentialsError, type Entry } from 'ldapts'
-import type { AuthResult, BootContext, BootpolicyPlugin, Credentials, PluginApi } from 'bootpolicy/plugin'
+import { USERNAME_PATTERN, type AuthResult, type BootContext, type BootpolicyPlugin, type Credentials, type PluginApi } from 'bootpolicy/plugin'
 import { errors } from './errors.js'
-import { USERNAME_PATTERN } from '../../core/context/text-fields.js'
 import { escapeDnValue, escapeFilterValue, fillTemplate } from './escape.js'
 
 export interface LdapOptions {
@@ -113,7 +112,7 @@ export type LdapFacts = {
   host?: { dn: string } & Record<string, string | string[]>
 }
 
-declare module '../../core/context/types.js' {
+declare module 'bootpolicy/policy' {
   interface PluginFacts {
     ldap: LdapFacts
   }

@@ -2,7 +2,7 @@
  * `bootpolicy/plugins/smartos`: pure helpers for policies (bundled into the sandbox; no Node APIs).
  * The builds come from the plugin's enrich hook: `ctx.plugins.smartos.builds`, newest first.
  */
-import type { BootContext, Decision, MenuDecision, MenuEntry } from '../../core/policy-api/index.js'
+import type { BootContext, Decision, MenuDecision, MenuEntry } from 'bootpolicy/policy'
 
 declare module 'bootpolicy/policy' {
   interface PluginFacts {

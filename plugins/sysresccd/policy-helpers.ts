@@ -1,5 +1,5 @@
 /** `bootpolicy/plugins/sysresccd`: pure helpers for policies (bundled into the sandbox; no Node APIs). */
-import type { Decision, MenuItem } from '../../core/policy-api/index.js'
+import type { Decision, MenuItem } from 'bootpolicy/policy'
 
 export interface SysresccdBootOptions {
   /** Legacy layout: 32 or 64-bit kernel, or `cpuid` (iPXE tests the CPU). Default: from the client's arch. */
