@@ -76,6 +76,11 @@ t.test('UEFI HTTP boot through proxy mode: the router leases, bootpolicy hands O
   const proxy = server.logLines().filter((l) => l.msg === 'dhcp proxy reply' && (l.client as { mac: string }).mac === mac)
   const firmware = proxy.filter((l) => !(l.client as { isIpxe: boolean }).isIpxe)
   t.ok(firmware.length >= 1 && firmware.every((l) => l.bootfile === `${server.url}/files/${NBP}` && l.reason === 'http-boot'), 'the proxy offer to the firmware carried the default URL')
+  const fetched = server
+    .logLines()
+    .filter((l) => l.msg === 'request completed' && (l.req as { userAgent?: string }).userAgent?.startsWith('UefiHttpBoot/'))
+    .map((l) => `${(l.req as { method: string }).method} ${(l.req as { url: string }).url} ${String(l.statusCode)}`)
+  t.same(fetched, [`HEAD /files/${NBP} 200`, `GET /files/${NBP} 200`], 'OVMF fetched the URL from bootpolicy: HEAD, then GET')
   const ipxe = proxy.filter((l) => (l.client as { isIpxe: boolean }).isIpxe)
   t.ok(ipxe.length >= 1 && ipxe.every((l) => l.bootfile === `${server.url}/boot.ipxe`), 'the iPXE it loaded got /boot.ipxe')
   t.match(boot.report.cmdline, /^vmlinuz initrd=initrd\.gz /, 'and booted the payload')
