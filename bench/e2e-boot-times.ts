@@ -315,7 +315,8 @@ function median(values: readonly number[]): number {
  * A run of some cases only (BOOTPOLICY_E2E_BENCH_ONLY through `npm run bench -- e2e-boot-times`)
  * rewrites only their rows: the other rows of the section in docs/benchmarks.md are kept, in place,
  * so that a few new cases need not re-measure every other one. Each row's ratio is still against a
- * baseline of its own run.
+ * baseline of its own run (named in its baseline column); the section's baseline and setup rows are
+ * replaced only by a full run.
  */
 export function keptFigures(measured: readonly Figure[]): Figure[] {
   const file = join(PACKAGE_ROOT, 'docs', 'benchmarks.md')
@@ -331,16 +332,20 @@ export function keptFigures(measured: readonly Figure[]): Figure[] {
       const [num = '0', ...unit] = value.split(' ')
       return { name, value: Number(num), unit: unit.join(' '), ...(ratio ? { ratio: Number(ratio.replace('×', '')) } : {}), ...(baseline ? { baseline } : {}), ...(target ? { target } : {}) }
     })
-  const fresh = new Map(measured.map((f) => [f.name, f]))
+  // The section's baseline and setup rows stay: the kept rows were measured against them (each
+  // re-measured row names its own run's baseline in its baseline column).
+  const shared = (f: Figure): boolean => f.name.startsWith('dnsmasq baseline') || f.name.startsWith('setup:')
+  const fresh = new Map(measured.filter((f) => !shared(f)).map((f) => [f.name, f]))
   const out = rows.map((r) => fresh.get(r.name) ?? r)
   const known = new Set(rows.map((r) => r.name))
-  // New rows go before the baseline rows, as in a full run.
-  const firstBaseline = out.findIndex((f) => f.name.startsWith('dnsmasq baseline') || f.name.startsWith('setup:'))
+  // New rows go before the baseline rows, as in a full run; a baseline or setup row the section
+  // lacks (a new firmware variant) is added too.
   const added = measured.filter((f) => !known.has(f.name))
-  out.splice(firstBaseline < 0 ? out.length : firstBaseline, 0, ...added.filter((f) => !f.name.startsWith('dnsmasq baseline') && !f.name.startsWith('setup:')))
-  const trailing = added.filter((f) => f.name.startsWith('dnsmasq baseline'))
+  const firstShared = out.findIndex(shared)
+  out.splice(firstShared < 0 ? out.length : firstShared, 0, ...added.filter((f) => !shared(f)))
   const setup = out.findIndex((f) => f.name.startsWith('setup:'))
-  out.splice(setup < 0 ? out.length : setup, 0, ...trailing)
+  out.splice(setup < 0 ? out.length : setup, 0, ...added.filter((f) => f.name.startsWith('dnsmasq baseline')))
+  out.push(...added.filter((f) => f.name.startsWith('setup:')))
   return out
 }
 

@@ -77,7 +77,7 @@ t.test('seeds 002/001: SmartOS (BIOS) and SystemRescue (BIOS, UEFI) entries fetc
       const image = firmware === 'bios' ? '' : 'vmlinuz '
       t.equal(
         boot.report.cmdline,
-        `${image}archisobasedir=sysresccd ip=dhcp archiso_http_srv=${httpBase} checksum setkmap=us BOOTIF=01-${mac.replaceAll(':', '-')} console=ttyS0 panic=-1 initrd=sysresccd.img`,
+        `${image}archisobasedir=sysresccd ip=dhcp archiso_http_srv=${httpBase} checksum setkmap=us BOOTIF=01-${mac.replaceAll(':', '-')} console=ttyS0 quiet panic=-1 initrd=sysresccd.img`,
         'the kernel line the plugin renders, word for word',
       )
       const urls = server

@@ -52,7 +52,7 @@ export async function startSmartosSysresccdSite(net: TestNet, payload: BootPaylo
     config: {
       plugins: [
         { name: 'smartos', options: { root: join(filesDir, 'smartos'), urlPrefix: '/files/smartos', rootShadow: ROOT_SHADOW, rescanMs: 0 } },
-        { name: 'sysresccd', options: { root: join(filesDir, 'sysresccd'), httpBase, urlPrefix: '/files/sysresccd/', args: ['console=ttyS0', 'panic=-1'] } },
+        { name: 'sysresccd', options: { root: join(filesDir, 'sysresccd'), httpBase, urlPrefix: '/files/sysresccd/', args: ['console=ttyS0', 'quiet', 'panic=-1'] } },
       ],
     },
   })
