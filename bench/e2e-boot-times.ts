@@ -10,17 +10,23 @@
  * compared with OVMF's PXE + snponly.efi under dnsmasq (the closest reference path).
  * Needs root and the e2e packages (docs/guides/e2e-tests.md). ~10 min on 2 cores with 3 samples.
  *   node --no-node-snapshot --import tsx bench/e2e-boot-times.ts [--samples N] [--only name,…]
+ *   BOOTPOLICY_E2E_BENCH_ONLY=name,… npm run bench -- e2e-boot-times   # rewrites only those rows
  */
 import { buildBootPayload, type BootPayload } from '../test/helpers/boot-payload.js'
 import { runBaselineBoot } from '../test/helpers/e2e-baseline.js'
 import { bootToMarkerTolerant, type IpxeBinary, startBootpolicy } from '../test/helpers/e2e-bootpolicy.js'
 import { createTestNet } from '../test/helpers/e2e-net.js'
 import { bootThroughMenu, startSeed001Site, startSeed002Site } from '../test/helpers/e2e-seed-sites.js'
+import { startSiteDhcp } from '../test/helpers/e2e-site-dhcp.js'
+import { RESCUE_UEFI_MAC, startSmartosSysresccdSite } from '../test/helpers/e2e-plugin-sites.js'
 import { OVMF_NO_PXE } from '../test/helpers/qemu-ovmf.js'
 import { ISC_GUIDE, PXELINUX_FAILURES, PXELINUX_GUIDE, startIscGuideSite, startPxelinuxGuideSite } from '../test/helpers/e2e-guide-sites.js'
 import type { Firmware, Smbios } from '../test/helpers/qemu.js'
 import { EXPECTED as ODD } from '../test/fixtures/e2e/odd-identities/policies/20-odd.js'
 import type { BenchResult, Figure } from './lib.js'
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { PACKAGE_ROOT } from '../core/config/load-config.js'
 
 interface Baseline {
   readonly firmware: Firmware
@@ -76,27 +82,62 @@ function seedSample(
   }
 }
 
-/** OVMF's own HTTP client (PXE options off): HTTPClient → snponly.efi by URL → iPXE → /boot.ipxe. */
-async function httpBootSample(payload: BootPayload): Promise<{ markerMs: number; setupMs: number }> {
-  const t0 = performance.now()
-  const net = await createTestNet()
-  let ok = false
-  try {
-    await startBootpolicy({
-      net,
-      scenario: 'arch-dispatch',
-      payload,
-      tftpFiles: [],
-      extraFiles: { 'snponly.efi': '/usr/lib/ipxe/snponly.efi' },
-      config: { dhcp: { boot: { httpPort: 8080, ipxeNoPxeDhcp: true, archMap: { 16: 'snponly.efi' }, httpBootUrlBase: `http://${net.serverIp}:8080/files/` } } },
-    })
-    const setupMs = Math.round(performance.now() - t0)
-    const boot = await bootToMarkerTolerant({ net, firmware: 'uefi-pxe', mac: '52:54:00:e2:06:01', timeoutMs: 120_000, extraArgs: OVMF_NO_PXE })
-    if (!boot.report.cmdline.includes('arch=x86_64-efi')) throw new Error(`cmdline ${JSON.stringify(boot.report.cmdline)}`)
-    ok = true
-    return { markerMs: boot.markerMs, setupMs }
-  } finally {
-    await net.close({ keepLogs: !ok })
+/**
+ * OVMF's own HTTP client (PXE options off): HTTPClient → snponly.efi by URL → iPXE → /boot.ipxe.
+ * `full`: bootpolicy is the DHCP server; `proxy`: a site router (dnsmasq) leases the address and
+ * bootpolicy's proxy offer carries the URL (test/e2e/bootpolicy-uefi-http-boot-proxy.test.ts).
+ */
+function httpBootSample(mode: 'full' | 'proxy'): (payload: BootPayload) => Promise<{ markerMs: number; setupMs: number }> {
+  return async (payload) => {
+    const t0 = performance.now()
+    const net = await createTestNet()
+    let ok = false
+    try {
+      const site = mode === 'proxy' ? await startSiteDhcp(net) : undefined
+      try {
+        await startBootpolicy({
+          net,
+          scenario: 'arch-dispatch',
+          payload,
+          tftpFiles: [],
+          extraFiles: { 'snponly.efi': '/usr/lib/ipxe/snponly.efi' },
+          config: {
+            dhcp:
+              mode === 'proxy'
+                ? { mode: 'proxy', interface: net.bridge, serverAddress: net.serverIp, boot: { httpPort: 8080, archMap: { 16: 'snponly.efi' } } }
+                : { boot: { httpPort: 8080, ipxeNoPxeDhcp: true, archMap: { 16: 'snponly.efi' } } },
+          },
+        })
+        const setupMs = Math.round(performance.now() - t0)
+        const boot = await bootToMarkerTolerant({ net, firmware: 'uefi-pxe', mac: '52:54:00:e2:06:01', timeoutMs: 180_000, extraArgs: OVMF_NO_PXE })
+        if (!boot.report.cmdline.includes('arch=x86_64-efi')) throw new Error(`cmdline ${JSON.stringify(boot.report.cmdline)}`)
+        ok = true
+        return { markerMs: boot.markerMs, setupMs }
+      } finally {
+        await site?.close()
+      }
+    } finally {
+      await net.close({ keepLogs: !ok })
+    }
+  }
+}
+
+/** The smartos + sysresccd plugin site (bootpolicy-smartos-sysresccd.test.ts), one entry booted. */
+function pluginSiteSample(firmware: Firmware, mac: string, expect: string): (payload: BootPayload) => Promise<{ markerMs: number; setupMs: number }> {
+  return async (payload) => {
+    const t0 = performance.now()
+    const net = await createTestNet()
+    let ok = false
+    try {
+      await startSmartosSysresccdSite(net, payload)
+      const setupMs = Math.round(performance.now() - t0)
+      const boot = await bootToMarkerTolerant({ net, firmware, mac, timeoutMs: 180_000 })
+      if (!boot.report.cmdline.includes(expect)) throw new Error(`cmdline ${JSON.stringify(boot.report.cmdline)} lacks ${expect}`)
+      ok = true
+      return { markerMs: boot.markerMs, setupMs }
+    } finally {
+      await net.close({ keepLogs: !ok })
+    }
   }
 }
 
@@ -161,7 +202,26 @@ const CASES: readonly Case[] = [
     mac: '52:54:00:e2:06:01',
     expect: 'arch=x86_64-efi',
     baseline: { firmware: 'uefi-pxe', efiBootFile: 'snponly.efi' },
-    sample: httpBootSample,
+    sample: httpBootSample('full'),
+  },
+  {
+    name: 'uefi-http via proxy (site DHCP + bootpolicy proxy offer, snponly.efi)',
+    scenario: 'arch-dispatch',
+    firmware: 'uefi-pxe',
+    mac: '52:54:00:e2:06:01',
+    expect: 'arch=x86_64-efi',
+    baseline: { firmware: 'uefi-pxe', efiBootFile: 'snponly.efi' },
+    sample: httpBootSample('proxy'),
+  },
+  // SystemRescue's archiso entry through the sysresccd plugin, UEFI (iPXE's EFI build).
+  {
+    name: 'sysresccd archiso uefi (plugin entry)',
+    scenario: 'smartos-sysresccd',
+    firmware: 'uefi',
+    mac: RESCUE_UEFI_MAC,
+    expect: 'archisobasedir=sysresccd',
+    baseline: { firmware: 'uefi' },
+    sample: pluginSiteSample('uefi', RESCUE_UEFI_MAC, 'archisobasedir=sysresccd'),
   },
   // Seed 003's guide: iPXE → lpxelinux → generated config → menu.c32 (3 s timeout) → kernel; UEFI: boot().
   {
@@ -251,9 +311,49 @@ function median(values: readonly number[]): number {
   return s.length % 2 ? s[mid]! : Math.round((s[mid - 1]! + s[mid]!) / 2)
 }
 
+/**
+ * A run of some cases only (BOOTPOLICY_E2E_BENCH_ONLY through `npm run bench -- e2e-boot-times`)
+ * rewrites only their rows: the other rows of the section in docs/benchmarks.md are kept, in place,
+ * so that a few new cases need not re-measure every other one. Each row's ratio is still against a
+ * baseline of its own run (named in its baseline column); the section's baseline and setup rows are
+ * replaced only by a full run.
+ */
+export function keptFigures(measured: readonly Figure[]): Figure[] {
+  const file = join(PACKAGE_ROOT, 'docs', 'benchmarks.md')
+  if (!existsSync(file)) return [...measured]
+  const section = readFileSync(file, 'utf8')
+    .split(/^(?=## )/m)
+    .find((part) => part.startsWith('## e2e boot times'))
+  const rows = (section ?? '')
+    .split('\n')
+    .filter((l) => l.startsWith('| ') && !l.startsWith('| figure ') && !l.startsWith('| ---'))
+    .map((l): Figure => {
+      const [name = '', value = '', ratio = '', baseline = '', target = ''] = l.slice(2, -2).split(' | ')
+      const [num = '0', ...unit] = value.split(' ')
+      return { name, value: Number(num), unit: unit.join(' '), ...(ratio ? { ratio: Number(ratio.replace('×', '')) } : {}), ...(baseline ? { baseline } : {}), ...(target ? { target } : {}) }
+    })
+  // The section's baseline and setup rows stay: the kept rows were measured against them (each
+  // re-measured row names its own run's baseline in its baseline column).
+  const shared = (f: Figure): boolean => f.name.startsWith('dnsmasq baseline') || f.name.startsWith('setup:')
+  const fresh = new Map(measured.filter((f) => !shared(f)).map((f) => [f.name, f]))
+  const out = rows.map((r) => fresh.get(r.name) ?? r)
+  const known = new Set(rows.map((r) => r.name))
+  // New rows go before the baseline rows, as in a full run; a baseline or setup row the section
+  // lacks (a new firmware variant) is added too.
+  const added = measured.filter((f) => !known.has(f.name))
+  const firstShared = out.findIndex(shared)
+  out.splice(firstShared < 0 ? out.length : firstShared, 0, ...added.filter((f) => !shared(f)))
+  const setup = out.findIndex((f) => f.name.startsWith('setup:'))
+  out.splice(setup < 0 ? out.length : setup, 0, ...added.filter((f) => f.name.startsWith('dnsmasq baseline')))
+  out.push(...added.filter((f) => f.name.startsWith('setup:')))
+  return out
+}
+
 export async function run(options: { samples?: number; only?: readonly string[] } = {}): Promise<BenchResult> {
   const samples = options.samples ?? (Number(process.env.BOOTPOLICY_E2E_BENCH_SAMPLES) || 3)
-  const cases = CASES.filter((c) => !options.only?.length || options.only.some((o) => c.name.includes(o)))
+  const only = options.only ?? process.env.BOOTPOLICY_E2E_BENCH_ONLY?.split(',').filter(Boolean)
+  const cases = CASES.filter((c) => !only?.length || only.some((o) => c.name.includes(o)))
+  if (cases.length === 0) throw new Error(`bench e2e-boot-times: no case matches ${JSON.stringify(only)}`)
   const payload = await buildBootPayload()
   const baselineMs = new Map<string, number[]>()
   const baselineSetup: number[] = []
@@ -314,7 +414,7 @@ export async function run(options: { samples?: number; only?: readonly string[] 
     ratio: median(ready) / median(baselineSetup),
     baseline: `namespace + dnsmasq + static HTTP: ${median(baselineSetup)} ms`,
   })
-  return { name: `e2e boot times, real iPXE under QEMU/TCG (median of ${samples})`, figures }
+  return { name: `e2e boot times, real iPXE under QEMU/TCG (median of ${samples})`, figures: only?.length ? keptFigures(figures) : figures }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -39,9 +39,10 @@ export function defaultBoot(facts: DhcpClientFacts, config: ResolvedDhcpConfig, 
   const nextServer = boot.nextServer ?? serverAddress
   const base = { nextServer, httpClient: false, extraOptions: new Map<number, Buffer>() }
   const serverBase = `http://${serverAddress}:${boot.httpPort}/`
-  // httpBootUrlBase is where the firmware finds the EFI binary (often /files/); the iPXE that binary
-  // becomes still needs bootpolicy's own /boot.ipxe, so the bootstrap never follows it.
-  const httpBase = boot.httpBootUrlBase ?? serverBase
+  // httpBootUrlBase is where the firmware finds the EFI binary; by default bootpolicy's own /files/
+  // route (files.dir), the only place it serves binaries. The iPXE that binary becomes still needs
+  // bootpolicy's own /boot.ipxe, so the bootstrap never follows it.
+  const httpBase = boot.httpBootUrlBase ?? `${serverBase}files/`
   if (facts.isIpxe) {
     return { ...base, bootfile: boot.ipxeBootstrapUrl ?? `${serverBase}boot.ipxe`, reason: 'ipxe' }
   }

@@ -42,7 +42,7 @@ export interface DhcpConfig {
     readonly httpPort?: number
     /** URL handed to iPXE clients; default http://<serverAddress>:<httpPort>/boot.ipxe. */
     readonly ipxeBootstrapUrl?: string
-    /** Prefix for UEFI HTTP-boot URLs; default http://<serverAddress>:<httpPort>/. */
+    /** Prefix for UEFI HTTP-boot URLs; default http://<serverAddress>:<httpPort>/files/ (the files.dir route). */
     readonly httpBootUrlBase?: string
     /** Send option 175.176 (no-pxedhcp) to iPXE in full mode: iPXE then skips its ~3 s proxyDHCP wait. */
     readonly ipxeNoPxeDhcp?: boolean

@@ -1,6 +1,6 @@
 /**
  * Seeds 002 (SmartOS) and 001 (SystemRescue) with bootpolicy as the only server, through the
- * smartos and sysresccd plugins, against real iPXE (BIOS). Policies:
+ * smartos and sysresccd plugins, against real iPXE. Site and policies: test/helpers/e2e-plugin-sites.ts,
  * test/fixtures/e2e/smartos-sysresccd/policies.
  *
  * SmartOS: the plugin renders `kernel <build>/platform/i86pc/kernel/amd64/unix -B <list>`,
@@ -17,58 +17,22 @@
  *
  * SystemRescue (archiso layout): vmlinuz + sysresccd.img are the payload kernel and initrd; the
  * kernel line is exactly what the plugin renders (archisobasedir, ip=dhcp, archiso_http_srv, checksum,
- * setkmap, BOOTIF, the configured extra args, initrd=).
+ * setkmap, BOOTIF, the configured extra args, initrd=), in BIOS and in UEFI (iPXE's EFI build, whose
+ * EFI-stub boot needs the `initrd=` the plugin writes). SmartOS stays BIOS-only here: its `unix` is
+ * a multiboot kernel and iPXE's EFI build has no multiboot; seed-002-smartos-pfsense.test.ts proves
+ * UEFI up to the SmartOS menu.
  */
-import { createHash } from 'node:crypto'
-import { readFileSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
 import t from 'tap'
 import { buildBootPayload } from '../helpers/boot-payload.js'
-import { bootToMarkerTolerant, serverTail, startBootpolicy } from '../helpers/e2e-bootpolicy.js'
+import { bootToMarkerTolerant, serverTail } from '../helpers/e2e-bootpolicy.js'
 import { createTestNet } from '../helpers/e2e-net.js'
-import { serialInitOverlay } from '../helpers/e2e-serial-init.js'
+import { RESCUE_MAC, RESCUE_UEFI_MAC, ROOT_SHADOW as HASH, SMARTOS_BUILDS as BUILDS, SMARTOS_MAC, SMARTOS_NEWEST as NEWEST, startSmartosSysresccdSite } from '../helpers/e2e-plugin-sites.js'
 
-const SMARTOS_MAC = '52:54:00:e2:04:02'
-const RESCUE_MAC = '52:54:00:e2:04:01'
-const BUILDS = ['20240101T000000Z', '20250606T123456Z']
-const NEWEST = '20250606T123456Z'
-const HASH = '$5$rounds=5000$e2eSalt$Qm9vdHBvbGljeUUyZVRlc3RIYXNoVmFsdWUx'
-const SFS = 'e2e squashfs stand-in\n'
-
-t.test('seeds 002/001: SmartOS and SystemRescue entries fetch and boot the files they name (BIOS)', async (t) => {
+t.test('seeds 002/001: SmartOS (BIOS) and SystemRescue (BIOS, UEFI) entries fetch and boot the files they name', async (t) => {
   const payload = await buildBootPayload()
   const net = await createTestNet()
   t.teardown(() => net.close({ keepLogs: !t.passing() }))
-
-  const bootArchive = join(net.dir, 'boot_archive')
-  writeFileSync(bootArchive, Buffer.concat([readFileSync(payload.initrd), serialInitOverlay()]))
-  const filesDir = join(net.dir, 'bootpolicy', 'files') // startBootpolicy's files.dir
-  const httpBase = `http://${net.serverIp}:8080/files/sysresccd/`
-  const extraFiles: Record<string, string | { text: string }> = {
-    'sysresccd/VERSION': { text: '11.02\n' },
-    'sysresccd/sysresccd/boot/x86_64/vmlinuz': payload.kernel,
-    'sysresccd/sysresccd/boot/x86_64/sysresccd.img': payload.initrd,
-    'sysresccd/sysresccd/x86_64/airootfs.sfs': { text: SFS },
-    'sysresccd/sysresccd/x86_64/airootfs.sha512': { text: `${createHash('sha512').update(SFS).digest('hex')}  airootfs.sfs\n` },
-  }
-  for (const build of BUILDS) {
-    extraFiles[`smartos/${build}/platform/i86pc/kernel/amd64/unix`] = payload.kernel
-    extraFiles[`smartos/${build}/platform/i86pc/amd64/boot_archive`] = bootArchive
-  }
-
-  const server = await startBootpolicy({
-    net,
-    scenario: 'smartos-sysresccd',
-    payload,
-    tftpFiles: [],
-    extraFiles,
-    config: {
-      plugins: [
-        { name: 'smartos', options: { root: join(filesDir, 'smartos'), urlPrefix: '/files/smartos', rootShadow: HASH, rescanMs: 0 } },
-        { name: 'sysresccd', options: { root: join(filesDir, 'sysresccd'), httpBase, urlPrefix: '/files/sysresccd/', args: ['console=ttyS0', 'panic=-1'] } },
-      ],
-    },
-  })
+  const { server, httpBase } = await startSmartosSysresccdSite(net, payload)
   t.teardown(() => {
     if (!t.passing()) t.comment(serverTail(server))
   })
@@ -101,25 +65,33 @@ t.test('seeds 002/001: SmartOS and SystemRescue entries fetch and boot the files
     t.comment(`smartos: marker at ${boot.markerMs} ms after QEMU start; fetched ${urls.join(', ')}`)
   })
 
-  await t.test('SystemRescue entry: archiso kernel line, sysresccd.img as initrd', async (t) => {
-    const before = server.httpRequests().length
-    const boot = await bootToMarkerTolerant({ net, firmware: 'bios', mac: RESCUE_MAC, name: 'qemu-sysresccd', timeoutMs: 60_000 })
-    t.equal(
-      boot.report.cmdline,
-      `archisobasedir=sysresccd ip=dhcp archiso_http_srv=${httpBase} checksum setkmap=us BOOTIF=01-${RESCUE_MAC.replaceAll(':', '-')} console=ttyS0 panic=-1 initrd=sysresccd.img`,
-      'the kernel line the plugin renders, word for word',
-    )
-    const urls = server
-      .httpRequests()
-      .slice(before)
-      .map((r) => `${r.status} ${r.url}`)
-    t.ok(urls.includes('200 /files/sysresccd/sysresccd/boot/x86_64/vmlinuz'), 'iPXE fetched vmlinuz')
-    t.ok(urls.includes('200 /files/sysresccd/sysresccd/boot/x86_64/sysresccd.img'), 'and sysresccd.img')
-    const d = server.decisionsFor(RESCUE_MAC)
-    t.equal(d.length, 1, 'one /boot request')
-    t.match(d[0], { decidedBy: 'policy:20-entries.ts', kind: 'sysresccd.boot', context: { mac: RESCUE_MAC } })
-    t.comment(`sysresccd: marker at ${boot.markerMs} ms after QEMU start`)
-  })
+  for (const { firmware, mac } of [
+    { firmware: 'bios', mac: RESCUE_MAC },
+    { firmware: 'uefi', mac: RESCUE_UEFI_MAC },
+  ] as const) {
+    await t.test(`SystemRescue entry (${firmware}): archiso kernel line, sysresccd.img as initrd`, async (t) => {
+      const before = server.httpRequests().length
+      const boot = await bootToMarkerTolerant({ net, firmware, mac, name: `qemu-sysresccd-${firmware}`, timeoutMs: firmware === 'bios' ? 60_000 : 240_000 })
+      // iPXE's EFI build puts the image name first on the kernel line; initrd= names the initrd the
+      // EFI stub must load (the plugin always writes it).
+      const image = firmware === 'bios' ? '' : 'vmlinuz '
+      t.equal(
+        boot.report.cmdline,
+        `${image}archisobasedir=sysresccd ip=dhcp archiso_http_srv=${httpBase} checksum setkmap=us BOOTIF=01-${mac.replaceAll(':', '-')} console=ttyS0 quiet panic=-1 initrd=sysresccd.img`,
+        'the kernel line the plugin renders, word for word',
+      )
+      const urls = server
+        .httpRequests()
+        .slice(before)
+        .map((r) => `${r.status} ${r.url}`)
+      t.ok(urls.includes('200 /files/sysresccd/sysresccd/boot/x86_64/vmlinuz'), 'iPXE fetched vmlinuz')
+      t.ok(urls.includes('200 /files/sysresccd/sysresccd/boot/x86_64/sysresccd.img'), 'and sysresccd.img')
+      const d = server.decisionsFor(mac)
+      t.equal(d.length, 1, 'one /boot request')
+      t.match(d[0], { decidedBy: 'policy:20-entries.ts', kind: 'sysresccd.boot', context: { mac, arch: firmware === 'bios' ? 'i386-pcbios' : 'x86_64-efi' } })
+      t.comment(`sysresccd ${firmware}: marker at ${boot.markerMs} ms after QEMU start`)
+    })
+  }
 
   t.same(server.problems(), [], 'no warnings or errors in the server log')
 })

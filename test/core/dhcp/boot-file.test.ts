@@ -132,7 +132,7 @@ t.test('UEFI HTTP boot gets a URL and HTTPClient', async (t) => {
   t.same(
     { ...defaultBoot(http, config, SERVER), extraOptions: undefined },
     {
-      bootfile: 'http://10.9.0.1:8080/ipxe.efi',
+      bootfile: 'http://10.9.0.1:8080/files/ipxe.efi',
       nextServer: SERVER,
       httpClient: true,
       reason: 'http-boot',

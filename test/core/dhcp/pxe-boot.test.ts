@@ -130,7 +130,7 @@ t.test('boot files on the wire', async (t) => {
       ),
     ])
     t.same([uboot?.packet.file, uboot?.packet.siaddr], ['rpi3/boot.conf', '10.88.0.108'])
-    t.same([http?.packet.file, http?.packet.options.get(Opt.VENDOR_CLASS)], ['http://10.88.0.1:8080/ipxe.efi', Buffer.from('HTTPClient')])
+    t.same([http?.packet.file, http?.packet.options.get(Opt.VENDOR_CLASS)], ['http://10.88.0.1:8080/files/ipxe.efi', Buffer.from('HTTPClient')])
   })
 
   await t.test('decideBoot overrides; its errors and timeouts fall back to defaults', async (t) => {
