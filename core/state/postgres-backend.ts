@@ -399,7 +399,7 @@ export class PostgresStateBackend extends EventEmitter implements StateBackend {
   }
 
   async serverVersion(): Promise<string> {
-    const { rows } = await this.query<{ v: string }>('SHOW server_version', [])
+    const { rows } = await this.query<{ v: string }>("SELECT current_setting('server_version') AS v", [])
     return rows[0]!.v
   }
 
