@@ -9,6 +9,7 @@ Commands:
   test [dir]            run the policy tests (<policy>.test.ts) and print PASS/FAIL/ERROR
   explain --mac M ...   show what a client would get, and why (any /boot wire field as --name value)
   cert --name HOST      create a self-signed RSA certificate for HTTPS (--out DIR, default tls/; --days N; --force)
+  state SUB             shared state backend: migrate (schema), status (versions), import (from files)
   help [COMMAND]        this text, or a command's
 
 Options:
@@ -73,6 +74,14 @@ ${CONFIG}${FORMAT}`,
 
 Creates a self-signed RSA 2048 certificate for HOST (DNS name or IP address) in DIR (default tls/)
 and prints the config snippet and the iPXE build line.
+`,
+  state: `Usage: bootpolicy state migrate|status|import [--from DIR] [--config FILE] [--format text|json]
+
+migrate   apply pending schema migrations of the PostgreSQL state backend (state.backend "postgres")
+status    print the backend, its target and each component's schema version; exit 1 when some are pending
+import    copy the files backend's documents (stateDir/state/, or --from DIR) into PostgreSQL; existing
+          documents are kept, a differing one is listed as a conflict (exit 1); safe to run again
+The password comes from state.passwordFile or $PGPASSWORD (state.passwordEnv) and is never printed.
 `,
   help: 'Usage: bootpolicy help [COMMAND]\n',
 }

@@ -46,6 +46,7 @@ const KNOWN = [
   'run',
   'verbose',
   'watch',
+  'from',
 ]
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -90,6 +91,11 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await explainCommand(loadConfig({ file: configFile }), args.flags, format)
       case 'cert':
         return await certCommand(args.flags)
+      case 'state':
+        return await (await import('./state-command.js')).stateCommand(loadConfig({ file: configFile }), args.positional[0], {
+          format,
+          ...(typeof args.flags.from === 'string' ? { from: args.flags.from } : {}),
+        })
       default:
         throw unknownCommand(args.command, [], '')
     }

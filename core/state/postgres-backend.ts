@@ -121,6 +121,13 @@ export class PostgresStateBackend extends EventEmitter implements StateBackend {
     return b
   }
 
+  /** Connects without touching or checking the schema (for `bootpolicy state status`). */
+  static async openUnmigrated(cfg: PostgresStateConfig, options: PostgresOpenOptions = {}): Promise<PostgresStateBackend> {
+    const registry = options.registry ?? new MigrationRegistry()
+    if (!registry.components().includes('state')) registry.register('state', STATE_MIGRATIONS)
+    return new PostgresStateBackend(postgresConnection(cfg, options.env), cfg, registry, options.log)
+  }
+
   /** Whether the last statement reached the database. */
   get available(): boolean {
     return this.up
