@@ -7,7 +7,8 @@
 import type { Logger } from 'pino'
 import type { AuthState, BootContext, Credentials } from '../context/types.js'
 import { holdRequestSecret } from '../log/secret-registry.js'
-import { LoginLimiter, limitedReason, type LoginLimits } from '../auth/login-limiter.js'
+import { LoginLimiter, limitedReason, type LoginAttempt, type LoginLimits } from '../auth/login-limiter.js'
+import type { SharedLoginLimiter } from '../auth/shared-login-limiter.js'
 import type { Decision } from '../decision/types.js'
 import { validateDecision, type KindValidator } from '../decision/validate-decision.js'
 import { BootpolicyError, messageOf } from '../errors/bp-error.js'
@@ -44,6 +45,8 @@ export interface PluginHostOptions {
   readonly loginLimits?: Partial<LoginLimits>
   /** Told of every failed or timed-out hook (for /healthz); no error text, which may carry a secret. */
   readonly onHookFailure?: (info: { plugin: string; hook: string; code: string }) => void
+  /** Limits shared by every replica (PostgreSQL state backend); the local limiter still runs first. */
+  readonly sharedLimiter?: SharedLoginLimiter
 }
 
 export class PluginHost implements RequestHooks {
@@ -139,7 +142,43 @@ export class PluginHost implements RequestHooks {
       this.options.logger.warn({ code: 'BPSEC002', username, remoteAddress: ctx.remoteAddress, limitedBy: limited.key, retryInS: limited.retryInS }, 'BPSEC002 login rate limited')
       return { status: 'failed', username, reason: limitedReason(limited) }
     }
-    const { attempt } = begun
+    let attempt: LoginAttempt = begun.attempt
+    if (this.options.sharedLimiter) {
+      let shared: Awaited<ReturnType<SharedLoginLimiter['reserve']>>
+      try {
+        shared = await this.options.sharedLimiter.reserve(username, ctx.remoteAddress)
+      } catch (err) {
+        // Fail closed: without the shared counters no replica may let guesses through unbounded.
+        begun.attempt.release()
+        this.options.logger.error(
+          { code: (err as { code?: string }).code ?? 'BP_ERR_STATE_UNAVAILABLE', username, err: { message: (err as Error).message } },
+          'login refused: shared login limits unavailable',
+        )
+        return { status: 'failed', username, reason: 'login limits unavailable (state database unreachable)' }
+      }
+      if ('limited' in shared) {
+        begun.attempt.release()
+        const { limited } = shared
+        this.options.logger.warn({ code: 'BPSEC002', username, remoteAddress: ctx.remoteAddress, limitedBy: limited.key, retryInS: limited.retryInS, shared: true }, 'BPSEC002 login rate limited')
+        return { status: 'failed', username, reason: limitedReason(limited) }
+      }
+      const local = begun.attempt
+      const remote = shared.attempt
+      attempt = {
+        failed: () => {
+          local.failed()
+          remote.failed()
+        },
+        succeeded: () => {
+          local.succeeded()
+          remote.succeeded()
+        },
+        release: () => {
+          local.release()
+          remote.release()
+        },
+      }
+    }
     // Scrubbed from every log line from now until the backend call has really ended (and 60 s after).
     const releaseSecret = holdRequestSecret(credentials.password)
     const release = () => {

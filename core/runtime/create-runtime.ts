@@ -4,6 +4,10 @@
  * It knows no transport: HTTP (core/http/build-app.ts), DHCP and TFTP (core/server.ts) and the
  * CLI (explain; check and test use its plugin stage) are adapters over it. It never imports fastify.
  */
+import { DEFAULT_LOGIN_LIMITS } from '../auth/login-limiter.js'
+import { SharedLoginLimiter } from '../auth/shared-login-limiter.js'
+import { openStateBackend } from '../state/open-state-backend.js'
+import type { StateBackend } from '../state/state-backend.js'
 import type { FSWatcher } from 'node:fs'
 import type { Logger } from 'pino'
 import type { Config } from '../config/config-types.js'
@@ -36,6 +40,8 @@ export interface RuntimeOptions {
   readonly plugins?: PluginMode
   /** Watch the policy and template directories; default `config.policies.watch`. */
   readonly watch?: boolean
+  /** An open state backend to use (kept open at close); default: the one `config.state` names. */
+  readonly state?: StateBackend
 }
 
 export interface Runtime {
@@ -50,6 +56,8 @@ export interface Runtime {
   /** The plugin host (no plugins: an empty host). */
   readonly plugins: PluginHost
   readonly loadedPlugins: readonly LoadedPlugin[]
+  /** Shared state (files under stateDir, or PostgreSQL for replicas). */
+  readonly state: StateBackend
   /** What is wrong but not fatal: templates that failed to compile, quarantined policies, recent runtime failures, `options.problems`. */
   problems(): object[]
   /** Stops the watchers, the policy workers and the plugins (reverse order); idempotent. */
@@ -63,10 +71,28 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   const recent = new RecentProblems()
   const onHookFailure = (f: { plugin: string; hook: string; code: string }): void =>
     recent.record(`plugin:${f.plugin}:${f.hook}`, { kind: 'plugin', ...f, message: `plugin ${f.plugin} hook ${f.hook} failed (see the log)` })
-  const loaded = options.hooks
-    ? undefined
-    : await loadRuntimePlugins(config, { mode: options.plugins ?? 'online', logger, onHookFailure, ...(options.importables && { importables: options.importables }) })
-  const host = loaded?.host ?? new PluginHost([], { hookTimeoutMs: config.pluginTimeouts.hookMs, logger, loginLimits: config.auth.limits })
+  const state = options.state ?? (await openStateBackend(config.state, config.stateDir, { log: logger.child({ component: 'state' }) }))
+  const closeState = async (): Promise<void> => {
+    if (!options.state) await state.close().catch(() => undefined)
+  }
+  // With one server the local limiter is exact; replicas share their counters through the database.
+  const sharedLimiter = state.kind === 'postgres' ? new SharedLoginLimiter(state, { ...DEFAULT_LOGIN_LIMITS, ...config.auth.limits }, logger) : undefined
+  let loaded: Awaited<ReturnType<typeof loadRuntimePlugins>> | undefined
+  try {
+    loaded = options.hooks
+      ? undefined
+      : await loadRuntimePlugins(config, {
+          mode: options.plugins ?? 'online',
+          logger,
+          onHookFailure,
+          ...(options.importables && { importables: options.importables }),
+          ...(sharedLimiter && { sharedLimiter }),
+        })
+  } catch (err) {
+    await closeState()
+    throw err
+  }
+  const host = loaded?.host ?? new PluginHost([], { hookTimeoutMs: config.pluginTimeouts.hookMs, logger, loginLimits: config.auth.limits, ...(sharedLimiter && { sharedLimiter }) })
   const hooks = options.hooks ?? loaded!.hooks
   const loadedPlugins = loaded?.loaded ?? []
   logger.info({ plugins: loadedPlugins.map((l) => ({ name: l.plugin.name, version: l.plugin.version, setupMs: l.setupMs })), tree: bootTree(loadedPlugins) }, 'plugins loaded')
@@ -76,6 +102,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   const defaultCheck = validateDecision(config.default, hooks.kindValidators)
   if (!defaultCheck.ok) {
     await host.close().catch(() => undefined)
+    await closeState()
     throw new BootpolicyError('BP_ERR_CONFIG_INVALID', { details: `default: ${defaultCheck.problems.join('; ')}` })
   }
 
@@ -128,6 +155,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     policies.close()
     await policyWorkers.close()
     await host.close().catch(() => undefined)
+    await closeState()
     throw err
   }
 
@@ -142,6 +170,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     templates,
     plugins: host,
     loadedPlugins,
+    state,
     problems: () => [...templateProblems.map((p) => ({ template: p.file, message: p.error })), ...(options.problems?.() ?? []), ...policyWorkers.quarantined, ...recent.list()],
     close() {
       closing ??= (async () => {
@@ -149,6 +178,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
         policies.close()
         await policyWorkers.close()
         await host.close()
+        await closeState()
         await flushLogger(logger) // the decision log is written in the background (logger.ts)
       })()
       return closing

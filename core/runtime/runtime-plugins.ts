@@ -5,6 +5,7 @@
  * state file, no external service touched. `explain`: set up only the plugins whose answer the
  * decision depends on (see `needsSetupToExplain`); the rest are offline.
  */
+import type { SharedLoginLimiter } from '../auth/shared-login-limiter.js'
 import type { Logger } from 'pino'
 import type { Config } from '../config/config-types.js'
 import type { KindValidator } from '../decision/validate-decision.js'
@@ -38,6 +39,8 @@ export interface RuntimePluginOptions {
   readonly importables?: Iterable<[string, string]>
   /** Told of every failed or timed-out hook (for /healthz). */
   readonly onHookFailure?: (info: { plugin: string; hook: string; code: string }) => void
+  /** Login limits shared by every replica (state.backend postgres). */
+  readonly sharedLimiter?: SharedLoginLimiter
 }
 
 /** Hooks whose result shapes the decision: explain must run them as the server does. */
@@ -71,7 +74,13 @@ export async function loadRuntimePlugins(config: Config, options: RuntimePluginO
   const setUp = new Set(loaded.filter((l) => setup === true || (typeof setup === 'function' && setup(l.plugin))).map((l) => l.plugin.name))
   // A plugin that was not set up keeps its kinds and helpers; its hooks and close() never run.
   const live = loaded.map((l) => (setUp.has(l.plugin.name) ? l.plugin : kindsOnly(l.plugin)))
-  const host = new PluginHost(live, { hookTimeoutMs: config.pluginTimeouts.hookMs, logger, loginLimits: config.auth.limits, ...(options.onHookFailure && { onHookFailure: options.onHookFailure }) })
+  const host = new PluginHost(live, {
+    hookTimeoutMs: config.pluginTimeouts.hookMs,
+    logger,
+    loginLimits: config.auth.limits,
+    ...(options.onHookFailure && { onHookFailure: options.onHookFailure }),
+    ...(options.sharedLimiter && { sharedLimiter: options.sharedLimiter }),
+  })
   const helpers: [string, string][] = loaded.filter((l) => l.plugin.policyHelpers).map((l) => [`bootpolicy/plugins/${l.plugin.name}`, l.plugin.policyHelpers!])
   return {
     loaded,
