@@ -17,6 +17,11 @@ import type { StateBackend } from '../state/state-backend.js'
 import { addressKey } from './address-key.js'
 import type { LimitVerdict, LoginAttempt, LoginLimits } from './login-limiter.js'
 
+/** An attempt whose shared updates can be awaited (a success's reset, before the answer goes out). */
+export interface SharedAttempt extends LoginAttempt {
+  flush(): Promise<void>
+}
+
 export interface SharedLimiterLog {
   warn(obj: object, msg: string): void
 }
@@ -32,7 +37,7 @@ export class SharedLoginLimiter {
     private readonly log?: SharedLimiterLog,
   ) {}
 
-  async reserve(username: string, address: string): Promise<{ limited: LimitVerdict } | { attempt: LoginAttempt }> {
+  async reserve(username: string, address: string): Promise<{ limited: LimitVerdict } | { attempt: SharedAttempt }> {
     const user = hashed('u', username.toLowerCase())
     const addr = hashed('a', addressKey(address))
     const w = this.limits.windowMs
@@ -46,15 +51,17 @@ export class SharedLoginLimiter {
     }
     let decided = false
     let released = false
+    let update: Promise<unknown> = Promise.resolve()
     return {
       attempt: {
+        flush: () => update.then(() => undefined),
         failed: () => {
           decided = true
         },
         succeeded: () => {
           if (decided) return
           decided = true
-          this.later(Promise.all([this.state.resetCounter(user), this.state.addToCounter(addr, -1, w)]))
+          update = this.later(Promise.all([this.state.resetCounter(user), this.state.addToCounter(addr, -1, w)]))
         },
         release: () => {
           if (released) return
@@ -66,7 +73,7 @@ export class SharedLoginLimiter {
     }
   }
 
-  private later(p: Promise<unknown>): void {
-    p.catch((err: unknown) => this.log?.warn({ err: { code: (err as { code?: string }).code, message: (err as Error).message } }, 'shared login counter not updated'))
+  private later(p: Promise<unknown>): Promise<unknown> {
+    return p.catch((err: unknown) => this.log?.warn({ err: { code: (err as { code?: string }).code, message: (err as Error).message } }, 'shared login counter not updated'))
   }
 }

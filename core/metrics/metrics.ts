@@ -67,9 +67,10 @@ export class Metrics {
   readonly decisions = new Counter('bootpolicy_decisions_total', 'Boot decisions by kind and by who decided')
   readonly policyErrors = new Counter('bootpolicy_policy_errors_total', 'Policy failures by policy and error code')
   readonly cacheHits = new Counter('bootpolicy_decision_cache_hits_total', 'Decisions served from the memo cache')
+  readonly stateUnavailable = new Counter('bootpolicy_state_unavailable_total', 'State database outages seen (what="outage") and logins refused because it was unreachable (what="login")')
   readonly latency = new Histogram('bootpolicy_boot_duration_seconds', 'Time to answer /boot', [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1])
 
   render(): string {
-    return [this.requests, this.decisions, this.policyErrors, this.cacheHits, this.latency].map((m) => m.render()).join('\n') + '\n'
+    return [this.requests, this.decisions, this.policyErrors, this.cacheHits, this.stateUnavailable, this.latency].map((m) => m.render()).join('\n') + '\n'
   }
 }

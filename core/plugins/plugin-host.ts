@@ -47,6 +47,8 @@ export interface PluginHostOptions {
   readonly onHookFailure?: (info: { plugin: string; hook: string; code: string }) => void
   /** Limits shared by every replica (PostgreSQL state backend); the local limiter still runs first. */
   readonly sharedLimiter?: SharedLoginLimiter
+  /** Told when a login is refused because the shared limits could not be reached (a metric). */
+  readonly onSharedLimitFailure?: () => void
 }
 
 export class PluginHost implements RequestHooks {
@@ -143,6 +145,7 @@ export class PluginHost implements RequestHooks {
       return { status: 'failed', username, reason: limitedReason(limited) }
     }
     let attempt: LoginAttempt = begun.attempt
+    let flushShared: (() => Promise<void>) | undefined
     if (this.options.sharedLimiter) {
       let shared: Awaited<ReturnType<SharedLoginLimiter['reserve']>>
       try {
@@ -150,6 +153,7 @@ export class PluginHost implements RequestHooks {
       } catch (err) {
         // Fail closed: without the shared counters no replica may let guesses through unbounded.
         begun.attempt.release()
+        this.options.onSharedLimitFailure?.()
         this.options.logger.error(
           { code: (err as { code?: string }).code ?? 'BP_ERR_STATE_UNAVAILABLE', username, err: { message: (err as Error).message } },
           'login refused: shared login limits unavailable',
@@ -164,6 +168,7 @@ export class PluginHost implements RequestHooks {
       }
       const local = begun.attempt
       const remote = shared.attempt
+      flushShared = remote.flush
       attempt = {
         failed: () => {
           local.failed()
@@ -209,6 +214,8 @@ export class PluginHost implements RequestHooks {
         }
         if (result && 'principal' in result) {
           attempt.succeeded()
+          // The reset reaches every replica before the client can try again.
+          await flushShared?.()
           return { status: 'authenticated', username, principal: { ...result.principal, source: result.principal.source || h.plugin } }
         }
         if (result && 'failed' in result) {

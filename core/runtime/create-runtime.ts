@@ -4,6 +4,7 @@
  * It knows no transport: HTTP (core/http/build-app.ts), DHCP and TFTP (core/server.ts) and the
  * CLI (explain; check and test use its plugin stage) are adapters over it. It never imports fastify.
  */
+import { EventEmitter } from 'node:events'
 import { DEFAULT_LOGIN_LIMITS } from '../auth/login-limiter.js'
 import { SharedLoginLimiter } from '../auth/shared-login-limiter.js'
 import { openStateBackend } from '../state/open-state-backend.js'
@@ -75,6 +76,10 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   const closeState = async (): Promise<void> => {
     if (!options.state) await state.close().catch(() => undefined)
   }
+  const metrics = new Metrics()
+  const onSharedLimitFailure = (): void => metrics.stateUnavailable.inc({ what: 'login' })
+  // PostgresStateBackend emits 'down' once per outage (it logs it at error level itself).
+  if (state instanceof EventEmitter) state.on('down', () => metrics.stateUnavailable.inc({ what: 'outage' }))
   // With one server the local limiter is exact; replicas share their counters through the database.
   const sharedLimiter = state.kind === 'postgres' ? new SharedLoginLimiter(state, { ...DEFAULT_LOGIN_LIMITS, ...config.auth.limits }, logger) : undefined
   let loaded: Awaited<ReturnType<typeof loadRuntimePlugins>> | undefined
@@ -86,13 +91,14 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
           logger,
           onHookFailure,
           ...(options.importables && { importables: options.importables }),
-          ...(sharedLimiter && { sharedLimiter }),
+          ...(sharedLimiter && { sharedLimiter, onSharedLimitFailure }),
         })
   } catch (err) {
     await closeState()
     throw err
   }
-  const host = loaded?.host ?? new PluginHost([], { hookTimeoutMs: config.pluginTimeouts.hookMs, logger, loginLimits: config.auth.limits, ...(sharedLimiter && { sharedLimiter }) })
+  const host =
+    loaded?.host ?? new PluginHost([], { hookTimeoutMs: config.pluginTimeouts.hookMs, logger, loginLimits: config.auth.limits, ...(sharedLimiter && { sharedLimiter, onSharedLimitFailure }) })
   const hooks = options.hooks ?? loaded!.hooks
   const loadedPlugins = loaded?.loaded ?? []
   logger.info({ plugins: loadedPlugins.map((l) => ({ name: l.plugin.name, version: l.plugin.version, setupMs: l.setupMs })), tree: bootTree(loadedPlugins) }, 'plugins loaded')
@@ -163,7 +169,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   return {
     config,
     logger,
-    metrics: new Metrics(),
+    metrics,
     engine,
     policies,
     policyWorkers,

@@ -41,6 +41,7 @@ export interface RuntimePluginOptions {
   readonly onHookFailure?: (info: { plugin: string; hook: string; code: string }) => void
   /** Login limits shared by every replica (state.backend postgres). */
   readonly sharedLimiter?: SharedLoginLimiter
+  readonly onSharedLimitFailure?: () => void
 }
 
 /** Hooks whose result shapes the decision: explain must run them as the server does. */
@@ -80,6 +81,7 @@ export async function loadRuntimePlugins(config: Config, options: RuntimePluginO
     loginLimits: config.auth.limits,
     ...(options.onHookFailure && { onHookFailure: options.onHookFailure }),
     ...(options.sharedLimiter && { sharedLimiter: options.sharedLimiter }),
+    ...(options.onSharedLimitFailure && { onSharedLimitFailure: options.onSharedLimitFailure }),
   })
   const helpers: [string, string][] = loaded.filter((l) => l.plugin.policyHelpers).map((l) => [`bootpolicy/plugins/${l.plugin.name}`, l.plugin.policyHelpers!])
   return {

@@ -99,6 +99,9 @@ t.test('state database down: logins fail closed with a clear reason and a loud l
     logs.records().some((l) => l.msg === 'login refused: shared login limits unavailable' && l.level === 50),
     'an error line',
   )
+  const metrics = (await a.app.inject('/metrics')).body
+  t.match(metrics, /^bootpolicy_state_unavailable_total\{what="login"\} 1$/m, 'a metric')
+  t.match(metrics, /^bootpolicy_state_unavailable_total\{what="outage"\} 1$/m)
   await cluster.start()
   t.match(await as(a, 'carol', 'right'), { status: 'authenticated' }, 'recovered without a restart')
 })
