@@ -92,6 +92,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
           onHookFailure,
           ...(options.importables && { importables: options.importables }),
           ...(sharedLimiter && { sharedLimiter, onSharedLimitFailure }),
+          state,
         })
   } catch (err) {
     await closeState()

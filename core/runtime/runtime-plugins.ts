@@ -5,6 +5,7 @@
  * state file, no external service touched. `explain`: set up only the plugins whose answer the
  * decision depends on (see `needsSetupToExplain`); the rest are offline.
  */
+import type { StateBackend } from '../state/state-backend.js'
 import type { SharedLoginLimiter } from '../auth/shared-login-limiter.js'
 import type { Logger } from 'pino'
 import type { Config } from '../config/config-types.js'
@@ -42,6 +43,8 @@ export interface RuntimePluginOptions {
   /** Login limits shared by every replica (state.backend postgres). */
   readonly sharedLimiter?: SharedLoginLimiter
   readonly onSharedLimitFailure?: () => void
+  /** The runtime's state backend, handed to plugin setups. */
+  readonly state?: StateBackend
 }
 
 /** Hooks whose result shapes the decision: explain must run them as the server does. */
@@ -71,6 +74,7 @@ export async function loadRuntimePlugins(config: Config, options: RuntimePluginO
     setupTimeoutMs: config.pluginTimeouts.setupMs,
     logger,
     setup,
+    ...(options.state && { state: options.state }),
   })
   const setUp = new Set(loaded.filter((l) => setup === true || (typeof setup === 'function' && setup(l.plugin))).map((l) => l.plugin.name))
   // A plugin that was not set up keeps its kinds and helpers; its hooks and close() never run.
