@@ -10,6 +10,7 @@ Commands:
   explain --mac M ...   show what a client would get, and why (any /boot wire field as --name value)
   cert --name HOST      create a self-signed RSA certificate for HTTPS (--out DIR, default tls/; --days N; --force)
   intent set|clear|list arm a machine to boot once into a profile or decision, clear it, list intents
+  state SUB             shared state backend: migrate (schema), status (versions), import (from files)
   help [COMMAND]        this text, or a command's
 
 Options:
@@ -87,5 +88,13 @@ list shows the armed intents and the newest ended ones, with who set them and ho
 Options:
   --server URL          the server (default http://<http.host>:<http.port>)
 ${CONFIG}${FORMAT}`,
+  state: `Usage: bootpolicy state migrate|status|import [--from DIR] [--config FILE] [--format text|json]
+
+migrate   apply pending schema migrations of the PostgreSQL state backend (state.backend "postgres")
+status    print the backend, its target and each component's schema version; exit 1 when some are pending
+import    copy the files backend's documents (stateDir/state/, or --from DIR) into PostgreSQL; existing
+          documents are kept, a differing one is listed as a conflict (exit 1); safe to run again
+The password comes from state.passwordFile or $PGPASSWORD (state.passwordEnv) and is never printed.
+`,
   help: 'Usage: bootpolicy help [COMMAND]\n',
 }

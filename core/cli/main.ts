@@ -51,6 +51,7 @@ const KNOWN = [
   'expires',
   'note',
   'server',
+  'from',
 ]
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -97,6 +98,11 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await certCommand(args.flags)
       case 'intent':
         return await (await import('./intent-command.js')).intentCommand(loadConfig({ file: configFile }), args.positional, args.flags, format)
+      case 'state':
+        return await (await import('./state-command.js')).stateCommand(loadConfig({ file: configFile }), args.positional[0], {
+          format,
+          ...(typeof args.flags.from === 'string' ? { from: args.flags.from } : {}),
+        })
       default:
         throw unknownCommand(args.command, [], '')
     }

@@ -127,6 +127,37 @@ export const configSchema = {
       },
     },
     stateDir: { type: 'string', default: 'var' },
+    /** Where shared state lives: files under stateDir (one server) or PostgreSQL (replicas). */
+    state: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        backend: { type: 'string', enum: ['files', 'postgres'], default: 'files' },
+        /** postgres://user@host:port/database (no password; ?host=/socket/dir for a unix socket); required for postgres. */
+        url: { type: 'string', minLength: 1, maxLength: 2048 },
+        /** A file holding the database password on one line. */
+        passwordFile: { type: 'string', minLength: 1 },
+        /** The variable holding the password when there is no passwordFile. */
+        passwordEnv: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$', default: 'PGPASSWORD' },
+        pool: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            max: { type: 'integer', minimum: 1, maximum: 1000, default: 10 },
+            idleTimeoutMs: { type: 'integer', minimum: 100, default: 10_000 },
+          },
+        },
+        connectTimeoutMs: { type: 'integer', minimum: 100, default: 5000 },
+        statementTimeoutMs: { type: 'integer', minimum: 100, default: 10_000 },
+        lockTimeoutMs: { type: 'integer', minimum: 100, default: 30_000 },
+        /** auto: a replica applies pending migrations at start; manual: it refuses to start until `bootpolicy state migrate`. */
+        migrate: { type: 'string', enum: ['auto', 'manual'], default: 'auto' },
+        sslmode: { type: 'string', enum: ['disable', 'require', 'verify-full'] },
+        caFile: { type: 'string', minLength: 1 },
+      },
+    },
     /** After every port is bound, switch to this user (name or uid) and group; both or neither. */
     user: { type: 'string', pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]*$', maxLength: 32 },
     group: { type: 'string', pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]*$', maxLength: 32 },

@@ -2,6 +2,7 @@
 import type { LoginLimits } from '../auth/login-limiter.js'
 import type { Decision } from '../decision/types.js'
 import type { DhcpConfig } from '../dhcp/config-schema.js'
+import type { StateSettings } from '../state/open-state-backend.js'
 import type { TftpConfig } from '../tftp/config-schema.js'
 
 export interface PluginEntry {
@@ -45,6 +46,7 @@ export interface ConfigShape {
   default: Decision
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' }
   stateDir: string
+  state: StateSettings
   /** Drop to this user and group after binding (both set, or neither). */
   user?: string
   group?: string

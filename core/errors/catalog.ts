@@ -37,6 +37,26 @@ export const catalog = {
     when: '`bootpolicy check`: a boot file you named in `dhcp.boot.archMap` or `dhcp.boot.vendorClassRules` is not a file under `tftp.root` (checked when TFTP is enabled).',
     fix: 'Copy the file there (`cp -L`: Debian ships iPXE binaries as symlinks) or fix the name.',
   },
+  BP_ERR_STATE_CONFIG: {
+    message: 'State backend settings are wrong: {details}',
+    when: '`state.backend` is `postgres` and `state.url` is not a `postgres://user@host:port/database` URL, carries a password, has an unknown parameter, or `state.passwordFile` / `state.caFile` cannot be read. The message never contains the password.',
+    fix: 'Fix the named setting; put the password in the file named by `state.passwordFile` (one line, mode 0600) or in `PGPASSWORD` ([replicas](../guides/replicas.md)).',
+  },
+  BP_ERR_STATE_UNAVAILABLE: {
+    message: 'State database {target} is unavailable: {details}',
+    when: 'A statement of the PostgreSQL state backend could not reach the database: refused, dropped, timed out, shutting down, or the login was refused. Decisions that need shared state fail closed; pure policies keep answering.',
+    fix: 'Start or reach the database; check `state.url`, the password and `pg_hba.conf`. Replicas recover by themselves when it is back.',
+  },
+  BP_ERR_STATE_MIGRATION: {
+    message: 'State schema of {component} cannot be migrated: {details}',
+    when: 'A migration failed (the step was rolled back), the database is at a newer schema version than this bootpolicy, or `state.migrate` is `manual` and migrations are pending.',
+    fix: 'Read the details; run `bootpolicy state migrate` (or upgrade bootpolicy when the database is newer). `bootpolicy state status` lists versions.',
+  },
+  BP_ERR_STATE_LOCK_TIMEOUT: {
+    message: 'State lock not obtained within {timeoutMs} ms',
+    when: 'An exclusive section (one user disk, one key) waited longer than `state.lockTimeoutMs` for another replica or request holding it.',
+    fix: 'Retry; if it persists, find the holder in `pg_locks` (locktype advisory) and the replica it belongs to.',
+  },
   BP_ERR_CONTEXT_UNREADABLE: {
     message: 'Request cannot be read: {reason}',
     status: 400,

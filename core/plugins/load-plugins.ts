@@ -6,6 +6,9 @@
  * A malformed definition or a collision with core or an earlier plugin is refused before setup
  * (plugin-registry.ts).
  */
+import { FileStateBackend } from '../state/file-backend.js'
+import { fileStateDir } from '../state/open-state-backend.js'
+import type { StateBackend } from '../state/state-backend.js'
 import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { isAbsolute, join, resolve } from 'node:path'
@@ -36,6 +39,8 @@ export interface LoadPluginOptions {
   readonly bootPath: string
   readonly setupTimeoutMs: number
   readonly logger: Logger
+  /** Handed to every setup (PluginApi.state); default: the files backend under stateDir. */
+  readonly state?: StateBackend
   /**
    * false: resolve, check and validate only (policy tests need helpers and kinds, not running
    * plugins); a function: set up only the plugins it accepts (explain).
@@ -121,7 +126,13 @@ export async function loadPlugins(entries: readonly PluginEntry[], options: Load
       if (plugin.setup && wanted) {
         mkdirSync(stateDir, { recursive: true })
         await withTimeout(plugin.name, options.setupTimeoutMs, () =>
-          plugin.setup!({ logger: options.logger.child({ plugin: plugin.name }), stateDir, bootPath: options.bootPath, baseDir: options.baseDir }),
+          plugin.setup!({
+            logger: options.logger.child({ plugin: plugin.name }),
+            stateDir,
+            bootPath: options.bootPath,
+            baseDir: options.baseDir,
+            state: options.state ?? fallbackState(options.stateDir),
+          }),
         )
       }
       if (wanted) started.push(plugin)
@@ -162,4 +173,11 @@ export function bootTree(loaded: readonly LoadedPlugin[]): string {
     lines.push(`${last ? '└─' : '├─'} ${l.plugin.name}@${l.plugin.version} (setup ${l.setupMs} ms) hooks: ${hooks}${kinds.length ? `; kinds: ${kinds.join(', ')}` : ''}`)
   })
   return lines.join('\n')
+}
+
+let fallback: { dir: string; state: StateBackend } | undefined
+/** One files backend per state directory when the caller passed none (plugin tests, the CLI). */
+function fallbackState(stateDir: string): StateBackend {
+  if (fallback?.dir !== stateDir) fallback = { dir: stateDir, state: new FileStateBackend(fileStateDir(stateDir)) }
+  return fallback.state
 }

@@ -7,7 +7,8 @@
 import type { Logger } from 'pino'
 import type { AuthState, BootContext, Credentials } from '../context/types.js'
 import { holdRequestSecret } from '../log/secret-registry.js'
-import { LoginLimiter, limitedReason, type LoginLimits } from '../auth/login-limiter.js'
+import { LoginLimiter, limitedReason, type LoginAttempt, type LoginLimits } from '../auth/login-limiter.js'
+import type { SharedLoginLimiter } from '../auth/shared-login-limiter.js'
 import type { Decision } from '../decision/types.js'
 import { validateDecision, type KindValidator } from '../decision/validate-decision.js'
 import { BootpolicyError, messageOf } from '../errors/bp-error.js'
@@ -46,6 +47,10 @@ export interface PluginHostOptions {
   readonly onHookFailure?: (info: { plugin: string; hook: string; code: string }) => void
   /** The registry loadPlugins already built over these plugins (see PluginRegistry.over); default: built here. */
   readonly registry?: PluginRegistry
+  /** Limits shared by every replica (PostgreSQL state backend); the local limiter still runs first. */
+  readonly sharedLimiter?: SharedLoginLimiter
+  /** Told when a login is refused because the shared limits could not be reached (a metric). */
+  readonly onSharedLimitFailure?: () => void
 }
 
 export class PluginHost implements RequestHooks {
@@ -141,7 +146,46 @@ export class PluginHost implements RequestHooks {
       this.options.logger.warn({ code: 'BPSEC002', username, remoteAddress: ctx.remoteAddress, limitedBy: limited.key, retryInS: limited.retryInS }, 'BPSEC002 login rate limited')
       return { status: 'failed', username, reason: limitedReason(limited) }
     }
-    const { attempt } = begun
+    let attempt: LoginAttempt = begun.attempt
+    let flushShared: (() => Promise<void>) | undefined
+    if (this.options.sharedLimiter) {
+      let shared: Awaited<ReturnType<SharedLoginLimiter['reserve']>>
+      try {
+        shared = await this.options.sharedLimiter.reserve(username, ctx.remoteAddress)
+      } catch (err) {
+        // Fail closed: without the shared counters no replica may let guesses through unbounded.
+        begun.attempt.release()
+        this.options.onSharedLimitFailure?.()
+        this.options.logger.error(
+          { code: (err as { code?: string }).code ?? 'BP_ERR_STATE_UNAVAILABLE', username, err: { message: (err as Error).message } },
+          'login refused: shared login limits unavailable',
+        )
+        return { status: 'failed', username, reason: 'login limits unavailable (state database unreachable)' }
+      }
+      if ('limited' in shared) {
+        begun.attempt.release()
+        const { limited } = shared
+        this.options.logger.warn({ code: 'BPSEC002', username, remoteAddress: ctx.remoteAddress, limitedBy: limited.key, retryInS: limited.retryInS, shared: true }, 'BPSEC002 login rate limited')
+        return { status: 'failed', username, reason: limitedReason(limited) }
+      }
+      const local = begun.attempt
+      const remote = shared.attempt
+      flushShared = remote.flush
+      attempt = {
+        failed: () => {
+          local.failed()
+          remote.failed()
+        },
+        succeeded: () => {
+          local.succeeded()
+          remote.succeeded()
+        },
+        release: () => {
+          local.release()
+          remote.release()
+        },
+      }
+    }
     // Scrubbed from every log line from now until the backend call has really ended (and 60 s after).
     const releaseSecret = holdRequestSecret(credentials.password)
     const release = () => {
@@ -172,6 +216,8 @@ export class PluginHost implements RequestHooks {
         }
         if (result && 'principal' in result) {
           attempt.succeeded()
+          // The reset reaches every replica before the client can try again.
+          await flushShared?.()
           return { status: 'authenticated', username, principal: { ...result.principal, source: result.principal.source || h.plugin } }
         }
         if (result && 'failed' in result) {

@@ -5,6 +5,7 @@
  * A plugin module default-exports a factory `(options) => plugin`. The host validates the options
  * against `plugin.schema` (all violations at once, defaults filled in) before `setup` runs.
  */
+import type { StateBackend } from '../state/state-backend.js'
 import type { Logger } from 'pino'
 import type { AuthState, BootContext, Credentials, Principal } from '../context/types.js'
 import type { Decision } from '../decision/types.js'
@@ -12,6 +13,7 @@ import type { DhcpClientFacts, BootOverride } from '../dhcp/dhcp-service.js'
 import type { IpxeScript } from '../ipxe/script-builder.js'
 import type { RenderEnv } from '../ipxe/render-decision.js'
 
+export type { CounterWindow, StateBackend, StateListener, VersionedDocument } from '../state/state-backend.js'
 export type { AuthState, BootContext, BootOverride, Credentials, Decision, DhcpClientFacts, IpxeScript, Principal, RenderEnv }
 export { BootpolicyError } from '../errors/bp-error.js'
 /** Declare a plugin's own error codes and make its errors: see docs/reference/plugins.md, "Error codes". */
@@ -104,6 +106,11 @@ export interface PluginApi {
   readonly bootPath: string
   /** The config file's folder: resolve relative paths in options against it. */
   readonly baseDir: string
+  /**
+   * The state backend shared by replicas (`state.backend`): files in one server, PostgreSQL for
+   * several. Keys a plugin writes should start with its name (`<plugin>/…`).
+   */
+  readonly state: StateBackend
 }
 
 export interface BootpolicyPlugin<Facts extends object = object, Kinds extends PluginKinds = PluginKinds> {

@@ -4,6 +4,11 @@
  * It knows no transport: HTTP (core/http/build-app.ts), DHCP and TFTP (core/server.ts) and the
  * CLI (explain; check and test use its plugin stage) are adapters over it. It never imports fastify.
  */
+import { EventEmitter } from 'node:events'
+import { DEFAULT_LOGIN_LIMITS } from '../auth/login-limiter.js'
+import { SharedLoginLimiter } from '../auth/shared-login-limiter.js'
+import { openStateBackend } from '../state/open-state-backend.js'
+import type { StateBackend } from '../state/state-backend.js'
 import type { FSWatcher } from 'node:fs'
 import type { Logger } from 'pino'
 import type { Config } from '../config/config-types.js'
@@ -44,6 +49,8 @@ export interface RuntimeOptions {
   readonly intentStore?: IntentStore
   /** Write nothing to stateDir (explain): the last-good store is read, not written. */
   readonly readOnly?: boolean
+  /** An open state backend to use (kept open at close); default: the one `config.state` names. */
+  readonly state?: StateBackend
 }
 
 export interface Runtime {
@@ -60,6 +67,8 @@ export interface Runtime {
   readonly loadedPlugins: readonly LoadedPlugin[]
   /** Machine intents and installer callbacks (core/lifecycle). */
   readonly lifecycle: Lifecycle
+  /** Shared state (files under stateDir, or PostgreSQL for replicas). */
+  readonly state: StateBackend
   /** What is wrong but not fatal: templates that failed to compile, quarantined policies, recent runtime failures, `options.problems`. */
   problems(): object[]
   /** Stops the watchers, the policy workers and the plugins (reverse order); idempotent. */
@@ -73,10 +82,34 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   const recent = new RecentProblems()
   const onHookFailure = (f: { plugin: string; hook: string; code: string }): void =>
     recent.record(`plugin:${f.plugin}:${f.hook}`, { kind: 'plugin', ...f, message: `plugin ${f.plugin} hook ${f.hook} failed (see the log)` })
-  const loaded = options.hooks
-    ? undefined
-    : await loadRuntimePlugins(config, { mode: options.plugins ?? 'online', logger, onHookFailure, ...(options.importables && { importables: options.importables }) })
-  const host = loaded?.host ?? new PluginHost([], { hookTimeoutMs: config.pluginTimeouts.hookMs, logger, loginLimits: config.auth.limits })
+  const state = options.state ?? (await openStateBackend(config.state, config.stateDir, { log: logger.child({ component: 'state' }) }))
+  const closeState = async (): Promise<void> => {
+    if (!options.state) await state.close().catch(() => undefined)
+  }
+  const metrics = new Metrics()
+  const onSharedLimitFailure = (): void => metrics.stateUnavailable.inc({ what: 'login' })
+  // PostgresStateBackend emits 'down' once per outage (it logs it at error level itself).
+  if (state instanceof EventEmitter) state.on('down', () => metrics.stateUnavailable.inc({ what: 'outage' }))
+  // With one server the local limiter is exact; replicas share their counters through the database.
+  const sharedLimiter = state.kind === 'postgres' ? new SharedLoginLimiter(state, { ...DEFAULT_LOGIN_LIMITS, ...config.auth.limits }, logger) : undefined
+  let loaded: Awaited<ReturnType<typeof loadRuntimePlugins>> | undefined
+  try {
+    loaded = options.hooks
+      ? undefined
+      : await loadRuntimePlugins(config, {
+          mode: options.plugins ?? 'online',
+          logger,
+          onHookFailure,
+          ...(options.importables && { importables: options.importables }),
+          ...(sharedLimiter && { sharedLimiter, onSharedLimitFailure }),
+          state,
+        })
+  } catch (err) {
+    await closeState()
+    throw err
+  }
+  const host =
+    loaded?.host ?? new PluginHost([], { hookTimeoutMs: config.pluginTimeouts.hookMs, logger, loginLimits: config.auth.limits, ...(sharedLimiter && { sharedLimiter, onSharedLimitFailure }) })
   const hooks = options.hooks ?? loaded!.hooks
   const loadedPlugins = loaded?.loaded ?? []
   logger.info({ plugins: loadedPlugins.map((l) => ({ name: l.plugin.name, version: l.plugin.version, setupMs: l.setupMs })), tree: bootTree(loadedPlugins) }, 'plugins loaded')
@@ -86,6 +119,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   const defaultCheck = validateDecision(config.default, hooks.kindValidators)
   if (!defaultCheck.ok) {
     await host.close().catch(() => undefined)
+    await closeState()
     throw new BootpolicyError('BP_ERR_CONFIG_INVALID', { details: `default: ${defaultCheck.problems.join('; ')}` })
   }
 
@@ -110,7 +144,6 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     templateProblems = await templates.load()
     for (const p of templateProblems) logger.warn({ file: p.file, err: { message: p.error } }, 'template failed to compile')
   }
-  const metrics = new Metrics()
   // Only a serving runtime ends expired intents: explain, check and test must not write state.
   const lifecycle = new Lifecycle({
     store: options.intentStore ?? new FileIntentStore(new JsonFileStateStore(config.stateDir)),
@@ -148,6 +181,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     policies.close()
     await policyWorkers.close()
     await host.close().catch(() => undefined)
+    await closeState()
     throw err
   }
 
@@ -163,6 +197,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     plugins: host,
     loadedPlugins,
     lifecycle,
+    state,
     problems: () => [...templateProblems.map((p) => ({ template: p.file, message: p.error })), ...(options.problems?.() ?? []), ...policyWorkers.quarantined, ...recent.list()],
     close() {
       closing ??= (async () => {
@@ -171,6 +206,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
         policies.close()
         await policyWorkers.close()
         await host.close()
+        await closeState()
         await flushLogger(logger) // the decision log is written in the background (logger.ts)
       })()
       return closing

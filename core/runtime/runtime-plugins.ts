@@ -5,6 +5,8 @@
  * state file, no external service touched. `explain`: set up only the plugins whose answer the
  * decision depends on (see `needsSetupToExplain`); the rest are offline.
  */
+import type { StateBackend } from '../state/state-backend.js'
+import type { SharedLoginLimiter } from '../auth/shared-login-limiter.js'
 import type { Logger } from 'pino'
 import type { Config } from '../config/config-types.js'
 import type { KindValidator } from '../decision/validate-decision.js'
@@ -39,6 +41,11 @@ export interface RuntimePluginOptions {
   readonly importables?: Iterable<[string, string]>
   /** Told of every failed or timed-out hook (for /healthz). */
   readonly onHookFailure?: (info: { plugin: string; hook: string; code: string }) => void
+  /** Login limits shared by every replica (state.backend postgres). */
+  readonly sharedLimiter?: SharedLoginLimiter
+  readonly onSharedLimitFailure?: () => void
+  /** The runtime's state backend, handed to plugin setups. */
+  readonly state?: StateBackend
 }
 
 /** Hooks whose result shapes the decision: explain must run them as the server does. */
@@ -71,6 +78,7 @@ export async function loadRuntimePlugins(config: Config, options: RuntimePluginO
     setupTimeoutMs: config.pluginTimeouts.setupMs,
     logger,
     setup,
+    ...(options.state && { state: options.state }),
   })
   const setUp = new Set(loaded.filter((l) => setup === true || (typeof setup === 'function' && setup(l.plugin))).map((l) => l.plugin.name))
   // A plugin that was not set up keeps its kinds and helpers; its hooks and close() never run.
@@ -81,6 +89,8 @@ export async function loadRuntimePlugins(config: Config, options: RuntimePluginO
     loginLimits: config.auth.limits,
     registry: registry.over(live),
     ...(options.onHookFailure && { onHookFailure: options.onHookFailure }),
+    ...(options.sharedLimiter && { sharedLimiter: options.sharedLimiter }),
+    ...(options.onSharedLimitFailure && { onSharedLimitFailure: options.onSharedLimitFailure }),
   })
   const helpers: [string, string][] = loaded.filter((l) => l.plugin.policyHelpers).map((l) => [`bootpolicy/plugins/${l.plugin.name}`, l.plugin.policyHelpers!])
   return {
