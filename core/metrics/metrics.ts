@@ -77,6 +77,10 @@ export class Metrics {
   readonly sources: Array<() => string> = []
 
   render(): string {
-    return [this.requests, this.decisions, this.policyErrors, this.cacheHits, this.intents, this.callbacks, this.stateUnavailable, this.latency].map((m) => m.render()).join('\n') + '\n' + this.sources.map((s) => s()).join('')
+    return (
+      [this.requests, this.decisions, this.policyErrors, this.cacheHits, this.intents, this.callbacks, this.stateUnavailable, this.latency].map((m) => m.render()).join('\n') +
+      '\n' +
+      this.sources.map((s) => s()).join('')
+    )
   }
 }
