@@ -121,7 +121,7 @@ t.test("seed 000 part 4: login, PAM, a COW disk per user over iSCSI with CHAP, s
       let log: string
       let markerMs: number
       try {
-        await vm.waitFor(/Password:/, 30_000, { failOn })
+        await vm.waitFor(/Password+:/, 30_000, { failOn })
         await typeLogin(vm, user.username, user.password, failOn)
         markerMs = (await vm.waitFor(new RegExp(SECTOR_WRITTEN), 60_000, { failOn })).atMs
         log = vm.log()

@@ -142,7 +142,7 @@ t.test("seed 000 guide in UEFI: login (Kerberos, PAM, LDAP), a wrong password, t
           try {
             await vm.waitFor(/iPXE Boot Menu/, 300_000, { failOn })
             vm.process.write('2')
-            await vm.waitFor(/Password:/, 120_000, { failOn })
+            await vm.waitFor(/Password+:/, 120_000, { failOn })
             if (i === 0) {
               await typeLogin(vm, user.username, wrong, failOn)
               const { match } = await vm.waitFor(/Login failed: [^\n]*/, 120_000, { failOn })
@@ -151,7 +151,7 @@ t.test("seed 000 guide in UEFI: login (Kerberos, PAM, LDAP), a wrong password, t
               t.notOk((await tgtd.tgtadm('--mode', 'target', '--op', 'show')).includes(iqn), 'and no target')
               const after = Math.max(0, vm.log().length - 8)
               vm.process.write('2')
-              await vm.waitFor(/Password:/, 120_000, { failOn, after })
+              await vm.waitFor(/Password+:/, 120_000, { failOn, after })
             }
             await typeLogin(vm, user.username, user.password, failOn)
             await vm.waitFor(new RegExp(ESP_WRITTEN), 300_000, { failOn })

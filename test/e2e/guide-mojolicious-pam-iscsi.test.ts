@@ -148,7 +148,7 @@ t.test("seed 000 guide as written: menu, login (Kerberos, PAM, LDAP), a wrong pa
           try {
             await vm.waitFor(/iPXE Boot Menu/, 120_000, { failOn })
             vm.process.write('2')
-            await vm.waitFor(/Password:/, 60_000, { failOn })
+            await vm.waitFor(/Password+:/, 60_000, { failOn })
             if (i === 0) {
               await typeLogin(vm, user.username, wrong, failOn)
               const { match } = await vm.waitFor(/Login failed: [^\n]*/, 60_000, { failOn })
@@ -157,7 +157,7 @@ t.test("seed 000 guide as written: menu, login (Kerberos, PAM, LDAP), a wrong pa
               t.notOk((await tgtd.tgtadm('--mode', 'target', '--op', 'show')).includes(iqn), 'and no target')
               const after = Math.max(0, vm.log().length - 8)
               vm.process.write('2')
-              await vm.waitFor(/Password:/, 60_000, { failOn, after })
+              await vm.waitFor(/Password+:/, 60_000, { failOn, after })
             }
             await typeLogin(vm, user.username, user.password, failOn)
             await vm.waitFor(new RegExp(SECTOR_WRITTEN), 120_000, { failOn })

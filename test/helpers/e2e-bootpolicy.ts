@@ -52,7 +52,7 @@ export interface BootpolicyServerOptions {
   readonly config?: Readonly<Record<string, unknown>>
   /** Process and log name (default `bootpolicy`). */
   readonly name?: string
-  /** Wait this long for the ready line (default 30 s: policy compilation under load). */
+  /** Wait this long for the ready line (default 90 s: the start-up type check took over 30 s at load 20–30). */
   readonly readyTimeoutMs?: number
   /**
    * Run bootpolicy through this command inside the namespace (default none), e.g.
@@ -269,7 +269,7 @@ export async function serveConfig(options: {
   const proc = net.spawn(name, argv[0]!, argv.slice(1), { cwd: REPO_ROOT })
   let readyMs: number
   try {
-    readyMs = Math.round((await proc.waitForOutput(/bootpolicy is serving https?:\/\/\S+/, options.readyTimeoutMs ?? 30_000)).atMs)
+    readyMs = Math.round((await proc.waitForOutput(/bootpolicy is serving https?:\/\/\S+/, options.readyTimeoutMs ?? 90_000)).atMs)
   } catch (err) {
     await proc.stop()
     throw new Error(`e2e: bootpolicy did not start (config ${configFile}, log ${proc.logFile}): ${(err as Error).message}`, { cause: err })
