@@ -114,7 +114,13 @@ t.test('options: rootShadow is required and must be a crypt hash; unknown option
 t.test('rescan picks up a new build without a restart', async (t) => {
   const { bp, tree } = await app(t, `export default (ctx: any) => ({ kind: 'exit', message: (ctx.plugins.smartos?.builds ?? []).join(' ') })`, { rescanMs: 30 })
   addBuild(tree.root, '20240101T000000Z')
-  await new Promise((r) => setTimeout(r, 150))
-  const res = await bp.app.inject('/boot?mac=52:54:00:00:00:01')
-  t.match(res.body, /echo 20240101T000000Z 20130808T195337Z 20130405T010449Z/)
+  // The rescan runs every 30 ms; under load a timer can be late by seconds, so poll (10 s at most).
+  const seen = /echo 20240101T000000Z 20130808T195337Z 20130405T010449Z/
+  const deadline = Date.now() + 10_000
+  let body = ''
+  do {
+    await new Promise((r) => setTimeout(r, 100))
+    body = (await bp.app.inject('/boot?mac=52:54:00:00:00:01')).body
+  } while (!seen.test(body) && Date.now() < deadline)
+  t.match(body, seen)
 })
