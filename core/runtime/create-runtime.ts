@@ -18,6 +18,9 @@ import { FileIntentStore } from '../lifecycle/file-intent-store.js'
 import type { IntentStore } from '../lifecycle/intent-store.js'
 import { Lifecycle } from '../lifecycle/lifecycle.js'
 import { JsonFileStateStore } from '../state/state-store.js'
+import { machinesGauge } from '../timeline/machines-gauge.js'
+import { recordLifecycle } from '../timeline/record-lifecycle.js'
+import { Timeline } from '../timeline/timeline.js'
 import { bootTree, type LoadedPlugin } from '../plugins/load-plugins.js'
 import { PluginHost } from '../plugins/plugin-host.js'
 import { defaultImportables } from '../policy/compile-policy.js'
@@ -58,6 +61,8 @@ export interface Runtime {
   readonly loadedPlugins: readonly LoadedPlugin[]
   /** Machine intents and installer callbacks (core/lifecycle). */
   readonly lifecycle: Lifecycle
+  /** Every service's events per machine (core/timeline). */
+  readonly timeline: Timeline
   /** What is wrong but not fatal: templates that failed to compile, quarantined policies, recent runtime failures, `options.problems`. */
   problems(): object[]
   /** Stops the watchers, the policy workers and the plugins (reverse order); idempotent. */
@@ -116,8 +121,20 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     metrics,
     sweepMs: (options.plugins ?? 'online') === 'online' ? 1000 : 0,
   })
+  // Only a serving runtime writes the timeline (explain, check and test keep it in memory).
+  const online = (options.plugins ?? 'online') === 'online'
+  const timeline = new Timeline({
+    ...config.timeline,
+    flushMs: online ? config.timeline.flushMs : 0,
+    store: new JsonFileStateStore(config.stateDir),
+    logger,
+    onStuck: () => metrics.machinesStuck.inc(),
+  })
+  lifecycle.subscribe((e) => recordLifecycle(timeline, e))
+  metrics.sources.push(() => machinesGauge(timeline))
   let engine: Engine
   try {
+    await timeline.load()
     await policies.load()
     if (watching) policies.watch()
     await loadTemplates()
@@ -142,6 +159,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     })
   } catch (err) {
     lifecycle.close()
+    await timeline.close()
     templateWatcher?.close()
     policies.close()
     await policyWorkers.close()
@@ -161,10 +179,12 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     plugins: host,
     loadedPlugins,
     lifecycle,
+    timeline,
     problems: () => [...templateProblems.map((p) => ({ template: p.file, message: p.error })), ...(options.problems?.() ?? []), ...policyWorkers.quarantined, ...recent.list()],
     close() {
       closing ??= (async () => {
         lifecycle.close()
+        await timeline.close()
         templateWatcher?.close()
         policies.close()
         await policyWorkers.close()

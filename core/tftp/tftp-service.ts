@@ -27,6 +27,8 @@ export interface TftpServiceDeps {
   logger: Logger
   /** Consulted before the disk for every read; plugins generate files here. */
   virtualFile?: VirtualFileProvider
+  /** Told of every transfer's end (the machine timeline); must not throw or block. */
+  onTransfer?: (t: { address: string; file: string; bytes?: number; outcome: 'complete' | 'error' | 'aborted'; ms: number }) => void
 }
 
 export interface TftpStats {
@@ -141,8 +143,9 @@ export function createTftpService(config: TftpConfig, deps: TftpServiceDeps): Tf
     // promise settles the outcome is known.
     void closed.then(() => {
       transfers.delete(key)
-      if (outcome !== 'complete') return
       const ms = Number(process.hrtime.bigint() - startedAt) / 1e6
+      deps.onTransfer?.({ address: from.address, file, ...(bytes !== undefined && { bytes }), outcome, ms: Math.round(ms) })
+      if (outcome !== 'complete') return
       const stats = req.stats
       tlog.info({ request: { file }, bytes, blksize: stats?.blockSize, windowsize: stats?.windowSize, ms }, 'tftp transfer complete')
     })

@@ -14,7 +14,10 @@ import { sendError } from '../send-error.js'
 /** Plugin-generated files (pxelinux.cfg/…), consulted before the disk. */
 export type HttpVirtualFile = (path: string, clientAddress: string) => Promise<Buffer | undefined>
 
-export function registerStaticFiles(app: FastifyInstance, root: string | undefined, virtualFile?: HttpVirtualFile): void {
+/** Told of every download's end (the machine timeline); must not throw or block. */
+export type OnDownload = (d: { address: string; file: string; bytes: number; size: number; completed: boolean }) => void
+
+export function registerStaticFiles(app: FastifyInstance, root: string | undefined, virtualFile?: HttpVirtualFile, onDownload?: OnDownload): void {
   app.route({
     method: ['GET', 'HEAD'],
     url: '/files/*',
@@ -54,7 +57,13 @@ export function registerStaticFiles(app: FastifyInstance, root: string | undefin
       }
       // autoClose (the default) closes the descriptor when the stream ends, errors or is destroyed,
       // and fastify destroys it when the client goes away mid-transfer.
-      return reply.send(handle.createReadStream({ start, end }))
+      const stream = handle.createReadStream({ start, end })
+      if (onDownload) {
+        const length = end - start + 1
+        // 'close' on the response comes on both paths; writableFinished says whether it all went out.
+        reply.raw.once('close', () => onDownload({ address: req.ip, file: requested, bytes: reply.raw.writableFinished ? length : stream.bytesRead, size, completed: reply.raw.writableFinished }))
+      }
+      return reply.send(stream)
     },
   })
 }
