@@ -32,7 +32,7 @@ export function recordDecision(timeline: Timeline, record: DecisionRecord): void
       reqId: record.reqId,
     },
     (s) => {
-      s.lastDecision = { kind: record.kind, decidedBy: record.decidedBy, ...(decider?.rev && { rev: decider.rev }), at: Date.now() }
+      s.lastDecision = { kind: record.kind, decidedBy: record.decidedBy, ...(decider?.rev && { rev: decider.rev }), at: timeline.time() }
       if (ctx.uuid) s.uuid = ctx.uuid
       if (ctx.hostname) s.hostname = ctx.hostname.slice(0, 64)
       s.arch = ctx.arch

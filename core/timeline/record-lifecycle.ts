@@ -23,7 +23,7 @@ export function recordLifecycle(timeline: Timeline, e: LifecycleEvent): void {
     case 'token-issued':
       timeline.record(who, 'intent', 'installer-boot', { ...base, tokensIssued: intent.tokensIssued }, (s) => {
         s.intent = { id: intent.id, state: intent.state }
-        s.installStartedAt = Date.now()
+        s.installStartedAt = timeline.time()
         s.stuck = false
       })
       return
