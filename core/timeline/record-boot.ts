@@ -1,6 +1,7 @@
 /**
  * Timeline events of the HTTP boot path: the /boot.ipxe bootstrap and each /boot decision (kind,
- * deciding policy and its revision, and the policy trace in one short line). Built from the
+ * deciding policy and its revision, and the policy trace in one short line), and the login a /boot
+ * carried (user and outcome). Built from the
  * decision record, whose context never holds credentials.
  */
 import type { DecisionRecord } from '../engine/decision-record.js'
@@ -13,6 +14,8 @@ export function recordBootstrap(timeline: Timeline, remoteAddress: string): void
 export function recordDecision(timeline: Timeline, record: DecisionRecord): void {
   const ctx = record.context
   timeline.learnIp(ctx.remoteAddress, ctx.mac)
+  // A login: who and how it went, never the password (the context never holds it).
+  if (ctx.auth.status !== 'none') timeline.record({ mac: ctx.mac, ip: ctx.remoteAddress }, 'login', ctx.auth.status, { user: ctx.auth.username, reason: ctx.auth.reason })
   const decider = record.decidedBy.startsWith('policy:') ? record.policies.find((p) => `policy:${p.policy}` === record.decidedBy) : undefined
   const trace = record.policies.map((p) => `${p.policy}:${p.outcome}${p.code ? `(${p.code})` : ''}`).join(' ')
   timeline.record(
