@@ -10,6 +10,8 @@ Commands:
   explain --mac M ...   show what a client would get, and why (any /boot wire field as --name value)
   cert --name HOST      create a self-signed RSA certificate for HTTPS (--out DIR, default tls/; --days N; --force)
   intent set|clear|list arm a machine to boot once into a profile or decision, clear it, list intents
+  machines              known machines: state, last seen, last decision, intent
+  timeline MAC          one machine's events from every service, oldest first
   help [COMMAND]        this text, or a command's
 
 Options:
@@ -84,6 +86,23 @@ decision, until an installer calls back "built" or the expiry (90s, 30m, 2h, 7d,
 at most 30 days) passes. A client of the running server's /api/intents: it uses http.host and
 http.port of the config (or --server URL) and http.adminToken (or $BOOTPOLICY_ADMIN_TOKEN).
 list shows the armed intents and the newest ended ones, with who set them and how they ended.
+Options:
+  --server URL          the server (default http://<http.host>:<http.port>)
+${CONFIG}${FORMAT}`,
+  machines: `Usage: bootpolicy machines [--format text|json]
+
+Lists the machines the running server's timeline knows, most recently seen first: id (the MAC, or
+ip:<address> while no MAC is known for it), state (seen, booting, installing, installed, failed,
+stuck), last seen, the last decision (kind, by whom, policy revision) and the intent. A client of
+/api/machines, with the server and token rules of \`bootpolicy intent\`.
+Options:
+  --server URL          the server (default http://<http.host>:<http.port>)
+${CONFIG}${FORMAT}`,
+  timeline: `Usage: bootpolicy timeline <MAC> [--format text|json]
+
+Prints one machine's events, oldest first: DHCP messages and replies, TFTP transfers, /boot.ipxe,
+/boot decisions with the policy trace, /files downloads, logins, intent changes and callbacks.
+A client of /api/machines/<MAC>/timeline, with the server and token rules of \`bootpolicy intent\`.
 Options:
   --server URL          the server (default http://<http.host>:<http.port>)
 ${CONFIG}${FORMAT}`,

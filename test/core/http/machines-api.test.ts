@@ -35,7 +35,6 @@ async function server(t: Test): Promise<{ bp: Bootpolicy; base: string }> {
   return { bp, base: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}` }
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: API answers are plain JSON; the assertions check their shape
 type Api = any
 const json = async (res: Response | Promise<Response>): Promise<Api> => (await res).json()
 const get = (base: string, path: string, headers: Record<string, string> = auth) => fetch(`${base}${path}`, { headers })
