@@ -16,7 +16,7 @@ export function boundedFields(input: Record<string, unknown>): EventFields {
   for (const k in input) {
     if (n >= MAX_FIELDS) break
     const v = input[k]
-    if (v === undefined || k.length > MAX_KEY || SECRET_KEY.test(k)) continue
+    if (v === undefined || k.length > MAX_KEY || isSecretKey(k)) continue
     if (typeof v === 'string') out[k] = clean(v)
     else if (typeof v === 'number') out[k] = Number.isFinite(v) ? v : 0
     else if (typeof v === 'boolean') out[k] = v
@@ -27,6 +27,17 @@ export function boundedFields(input: Record<string, unknown>): EventFields {
 }
 
 const CONTROL = /[\u0000-\u001f\u007f]/g
+// Keys come from a few call sites: the verdict per key is remembered (at most 1,024 of them).
+const secretKeys = new Map<string, boolean>()
+function isSecretKey(k: string): boolean {
+  let v = secretKeys.get(k)
+  if (v === undefined) {
+    v = SECRET_KEY.test(k)
+    if (secretKeys.size < 1024) secretKeys.set(k, v)
+  }
+  return v
+}
+
 // Not global, so test() keeps no lastIndex state.
 const HAS_CONTROL = /[\u0000-\u001f\u007f]/
 

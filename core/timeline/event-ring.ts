@@ -2,13 +2,12 @@
 import type { TimelineEvent } from './timeline-types.js'
 
 export class EventRing {
-  private readonly items: (TimelineEvent | undefined)[]
+  // Grown as events come (most machines of a cold workload have one or two), never past capacity.
+  private readonly items: TimelineEvent[] = []
   private next = 0
   private count = 0
 
-  constructor(readonly capacity: number) {
-    this.items = new Array(capacity)
-  }
+  constructor(readonly capacity: number) {}
 
   push(e: TimelineEvent): void {
     this.items[this.next] = e
