@@ -11,6 +11,7 @@ import t, { type Test } from 'tap'
 import type { EndedIntent, IntentRecord } from '../../../core/lifecycle/intent-types.js'
 import { JsonFileStateStore } from '../../../core/state/state-store.js'
 import { normalMac } from '../../../core/timeline/event-fields.js'
+import { recordDhcp } from '../../../core/timeline/record-dhcp.js'
 import { recordLifecycle } from '../../../core/timeline/record-lifecycle.js'
 import { Timeline, type TimelineOptions } from '../../../core/timeline/timeline.js'
 
@@ -196,4 +197,33 @@ t.test('enabled: false records nothing', async (t) => {
   tl.learnIp('10.0.0.1', '52:54:00:00:00:01')
   t.equal(tl.size, 0)
   t.equal(tl.idOf({ ip: '10.0.0.1' }), 'ip:10.0.0.1')
+})
+
+t.test('DHCP: messages with the options that matter, and an ACK ties the address to the MAC', async (t) => {
+  const tl = timeline(t)
+  const facts = {
+    mac: '52:54:00:00:00:aa',
+    messageType: 'DISCOVER',
+    arch: 'x86_64-efi',
+    clientArchCode: 7,
+    userClass: 'iPXE',
+    isIpxe: true,
+    isPxe: true,
+    isHttpBoot: false,
+    relayed: false,
+    uuid: '11111111-2222-3333-4444-555555555555',
+  } as unknown as Parameters<typeof recordDhcp>[1]['facts']
+  recordDhcp(tl, { facts, direction: 'in', type: 'DISCOVER' })
+  recordDhcp(tl, { facts, direction: 'out', type: 'OFFER', yiaddr: '10.9.0.20', file: 'ipxe.efi' })
+  t.equal(tl.idOf({ ip: '10.9.0.20' }), 'ip:10.9.0.20', 'an OFFER ties nothing')
+  recordDhcp(tl, { facts, direction: 'out', type: 'ACK', yiaddr: '10.9.0.20' })
+  tl.record({ ip: '10.9.0.20' }, 'tftp', 'transfer', { file: 'ipxe.efi', outcome: 'complete' })
+  const events = tl.events(facts.mac, { limit: 10 })!.events
+  t.same(
+    events.map((e) => `${e.source}:${e.type}`),
+    ['dhcp:DISCOVER', 'dhcp:OFFER', 'dhcp:ACK', 'tftp:transfer'],
+  )
+  t.match(events[0]!.fields, { arch: 'x86_64-efi', archCode: 7, userClass: 'iPXE', ipxe: true })
+  t.equal(events[1]!.fields.bootfile, 'ipxe.efi')
+  t.equal(tl.summary(facts.mac)!.uuid, facts.uuid)
 })
