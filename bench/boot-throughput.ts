@@ -3,7 +3,8 @@
  * bytes, the same route calling isolated-vm once per request ("naive"), bootpolicy with its default
  * configuration (decision log at info), and bootpolicy at log level warn. One policy with seed 003's
  * semantics (per-MAC switch, 1% of the machines known); the query is the one iPXE sends for
- * bootpolicy's own /boot.ipxe. Hot: one request repeated. Cold: each request another of 100,000
+ * bootpolicy's own /boot.ipxe; and bootpolicy with the machine timeline off, for its cost.
+ * Hot: one request repeated. Cold: each request another of 100,000
  * machines. wrk, 50 connections, the servers measured in interleaved rounds; each ratio is the median
  * of the per-round ratios against bare in the same round.
  * Memory: a fresh default server gets exactly 100,000 distinct machines, then 900,000 more
@@ -13,7 +14,7 @@ import { fileURLToPath } from 'node:url'
 import { median, rawBoot, rssKb, startQuietServer, stop, wrkBoot, type BenchResult, type Figure, type WrkResult } from './lib.js'
 
 const server = fileURLToPath(new URL('./servers/boot-server.ts', import.meta.url))
-const MODES = ['bare', 'naive', 'bootpolicy', 'bootpolicy-warn'] as const
+const MODES = ['bare', 'naive', 'bootpolicy', 'bootpolicy-warn', 'bootpolicy-no-timeline'] as const
 type Mode = (typeof MODES)[number]
 const WORKLOADS = { hot: 1, cold: 100_000 } as const
 const CONNECTIONS = 50
@@ -71,6 +72,15 @@ export async function run(seconds = Number(process.env.BENCH_SECONDS ?? 5), roun
         ratio: median(results.get('bootpolicy')!.map((x, i) => x.rps / warn[i]!.rps)),
         baseline: 'log level warn',
         target: '≥ 0.85',
+      })
+      const untimed = results.get('bootpolicy-no-timeline')!
+      figures.push({
+        name: `${workload}: timeline cost (default vs timeline.enabled false)`,
+        value: Math.round(median(untimed.map((x) => x.rps))),
+        unit: 'req/s',
+        ratio: median(results.get('bootpolicy')!.map((x, i) => x.rps / untimed[i]!.rps)),
+        baseline: 'timeline off',
+        target: '≥ 0.9',
       })
     }
   } finally {

@@ -14,6 +14,7 @@ const suites: [string, () => Promise<BenchResult>][] = [
   ['boot-throughput', async () => (await import('./boot-throughput.js')).run()],
   ['content-plugins', async () => (await import('./content-plugins.js')).run()],
   ['http-files', async () => (await import('./http-files.js')).run()],
+  ['timeline-cost', async () => (await import('./timeline-cost.js')).run()],
 ]
 // Benchmarks that need root (namespaces, low ports, a local user and /etc/pam.d, tgtd).
 for (const [name, file] of [

@@ -8,6 +8,7 @@ import { BootpolicyError, messageOf } from './errors/bp-error.js'
 import { createDhcpService, type DhcpService } from './dhcp/dhcp-service.js'
 import { build, type BuildOptions, type Bootpolicy } from './http/build-app.js'
 import type { Runtime } from './runtime/create-runtime.js'
+import { recordDhcp } from './timeline/record-dhcp.js'
 import { createTftpService, type TftpService } from './tftp/tftp-service.js'
 
 export interface RunningServer {
@@ -60,6 +61,7 @@ async function startTftp(runtime: Runtime): Promise<TftpService> {
   const tftp = createTftpService(runtime.config.tftp, {
     logger: runtime.logger,
     ...(plugins.hasVirtualFiles && { virtualFile: (path, client) => plugins.virtualFile(path, { ...client, protocol: 'tftp' }) }),
+    onTransfer: (t) => runtime.timeline.record({ ip: t.address }, 'tftp', 'transfer', { file: t.file, bytes: t.bytes, outcome: t.outcome, ms: t.ms }),
   })
   await tftp.start()
   return tftp
@@ -71,6 +73,7 @@ async function startDhcp(runtime: Runtime): Promise<DhcpService> {
   const dhcp = createDhcpService(dhcpConfigFor(runtime.config), {
     logger: runtime.logger,
     stateDir: runtime.config.stateDir,
+    onPacket: (p) => recordDhcp(runtime.timeline, p),
     ...(plugins.hasDhcpOffer && { decideBoot: (facts) => plugins.dhcpOffer(facts) }),
   })
   await dhcp.start()

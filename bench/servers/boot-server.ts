@@ -7,7 +7,8 @@
  * - `naive`: the same route calling the switch once per request in isolated-vm on the main thread
  *   (copied argument, reused context);
  * - `bootpolicy`: bootpolicy with its default configuration and one policy holding the switch;
- * - `bootpolicy-warn`: the same with `log.level: warn` (no decision log).
+ * - `bootpolicy-warn`: the same with `log.level: warn` (no decision log);
+ * - `bootpolicy-no-timeline`: the default configuration with `timeline.enabled: false`.
  * Logs go where stdout goes (the bench points it at /dev/null); `{"port": N}` goes to fd 3.
  */
 import { mkdtempSync, writeFileSync, writeSync } from 'node:fs'
@@ -41,13 +42,16 @@ function writePolicy(): string {
   return dir
 }
 
-async function bootpolicy(level: 'info' | 'warn'): Promise<{ port: number }> {
+async function bootpolicy(level: 'info' | 'warn', timeline = true): Promise<{ port: number }> {
   // The default configuration, except what a benchmark from one address needs.
   const config = validateConfig(
     {
       policies: { dir: writePolicy(), watch: false },
       log: { level },
       http: { host: '127.0.0.1', port: 0, maxConnectionsPerAddress: 1000 },
+      // The timeline (on by default) writes under stateDir: a private one, never the repository's.
+      stateDir: mkdtempSync(join(tmpdir(), 'bp-bench-state-')),
+      timeline: { enabled: timeline },
     },
     PACKAGE_ROOT,
   )
@@ -96,7 +100,7 @@ async function bare(naive: boolean): Promise<number> {
   return (app.server.address() as { port: number }).port
 }
 
-const port = mode === 'bare' || mode === 'naive' ? await bare(mode === 'naive') : (await bootpolicy(mode === 'bootpolicy-warn' ? 'warn' : 'info')).port
+const port = mode === 'bare' || mode === 'naive' ? await bare(mode === 'naive') : (await bootpolicy(mode === 'bootpolicy-warn' ? 'warn' : 'info', mode !== 'bootpolicy-no-timeline')).port
 writeSync(3, `${JSON.stringify({ port })}\n`)
 // A normal exit on SIGTERM, so that `--cpu-prof` writes its profile (bench/profile-boot.ts).
 process.on('SIGTERM', () => process.exit(0))

@@ -11,6 +11,8 @@ Commands:
   cert --name HOST      create a self-signed RSA certificate for HTTPS (--out DIR, default tls/; --days N; --force)
   intent set|clear|list arm a machine to boot once into a profile or decision, clear it, list intents
   state SUB             shared state backend: migrate (schema), status (versions), import (from files)
+  machines              known machines: state, last seen, last decision, intent
+  timeline MAC          one machine's events from every service, oldest first
   help [COMMAND]        this text, or a command's
 
 Options:
@@ -96,5 +98,22 @@ import    copy the files backend's documents (stateDir/state/, or --from DIR) in
           documents are kept, a differing one is listed as a conflict (exit 1); safe to run again
 The password comes from state.passwordFile or $PGPASSWORD (state.passwordEnv) and is never printed.
 `,
+  machines: `Usage: bootpolicy machines [--format text|json]
+
+Lists the machines the running server's timeline knows, most recently seen first: id (the MAC, or
+ip:<address> while no MAC is known for it), state (seen, booting, installing, installed, failed,
+stuck), last seen, the last decision (kind, by whom, policy revision) and the intent. A client of
+/api/machines, with the server and token rules of \`bootpolicy intent\`.
+Options:
+  --server URL          the server (default http://<http.host>:<http.port>)
+${CONFIG}${FORMAT}`,
+  timeline: `Usage: bootpolicy timeline <MAC> [--format text|json]
+
+Prints one machine's events, oldest first: DHCP messages and replies, TFTP transfers, /boot.ipxe,
+/boot decisions with the policy trace, /files downloads, logins, intent changes and callbacks.
+A client of /api/machines/<MAC>/timeline, with the server and token rules of \`bootpolicy intent\`.
+Options:
+  --server URL          the server (default http://<http.host>:<http.port>)
+${CONFIG}${FORMAT}`,
   help: 'Usage: bootpolicy help [COMMAND]\n',
 }

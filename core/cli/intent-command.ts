@@ -46,7 +46,7 @@ function usage(details: string): BootpolicyError {
   return new BootpolicyError('BP_ERR_CLI_USAGE', { details })
 }
 
-function defaultServer(config: Config): string {
+export function defaultServer(config: Config): string {
   const host = config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host
   return `${config.http.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${config.http.port}`
 }

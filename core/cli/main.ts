@@ -1,5 +1,5 @@
 /**
- * bootpolicy <command>: init, serve, check, test, explain, cert, intent, help, and the commands of the
+ * bootpolicy <command>: init, serve, check, test, explain, cert, intent, machines, timeline, help, and the commands of the
  * configured plugins (plugin-commands.ts).
  * Exit codes: 0 success; 1 a check or test failed (for `check`, configuration problems too);
  * 2 usage error, or a configuration that another command cannot start with.
@@ -103,6 +103,9 @@ export async function main(argv: readonly string[]): Promise<number> {
           format,
           ...(typeof args.flags.from === 'string' ? { from: args.flags.from } : {}),
         })
+      case 'machines':
+      case 'timeline':
+        return await (await import('./machines-command.js')).machinesCommand(loadConfig({ file: configFile }), args.command, args.positional, args.flags, format)
       default:
         throw unknownCommand(args.command, [], '')
     }

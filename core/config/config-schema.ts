@@ -158,6 +158,23 @@ export const configSchema = {
         caFile: { type: 'string', minLength: 1 },
       },
     },
+    /** The machine timeline (docs/reference/timeline.md): memory and disk are bounded by these. */
+    timeline: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        enabled: { type: 'boolean', default: true },
+        /** Machines remembered at most; the least recently seen is forgotten first. */
+        maxMachines: { type: 'integer', minimum: 1, maximum: 1000000, default: 2000 },
+        /** Events kept per machine (a ring: the oldest goes first). */
+        eventsPerMachine: { type: 'integer', minimum: 4, maximum: 10000, default: 64 },
+        /** How often a changed timeline is written to stateDir/timeline.json; 0 keeps it in memory only. */
+        flushMs: { type: 'integer', minimum: 0, maximum: 3600000, default: 10000 },
+        /** An installer boot (a token issued) with no callback after this long is stuck (BPWRN012). */
+        stuckAfterMs: { type: 'integer', minimum: 1000, maximum: 604800000, default: 3600000 },
+      },
+    },
     /** After every port is bound, switch to this user (name or uid) and group; both or neither. */
     user: { type: 'string', pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]*$', maxLength: 32 },
     group: { type: 'string', pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]*$', maxLength: 32 },

@@ -14,7 +14,7 @@ import type { Logger } from 'pino'
 import { BootpolicyError, isBootpolicyError, messageOf } from '../errors/bp-error.js'
 import type { DhcpConfig, ResolvedDhcpConfig } from './config-schema.js'
 import type { DecideBoot } from './boot-file.js'
-import { clientFacts } from './client-facts.js'
+import { clientFacts, type DhcpClientFacts } from './client-facts.js'
 import { createFullResponder, excludedAddresses, reservationsByMac } from './full-responder.js'
 import { ipToInt, sameSubnet } from './ipv4.js'
 import { FileLeaseBackend } from './file-lease-backend.js'
@@ -41,6 +41,8 @@ export interface DhcpServiceDeps {
   readonly decideBoot?: DecideBoot
   /** Directory for the lease file (full mode); created if missing. */
   readonly stateDir: string
+  /** Told of every client message handled and every reply sent (the machine timeline); must not throw or block. */
+  readonly onPacket?: (p: { readonly facts: DhcpClientFacts; readonly direction: 'in' | 'out'; readonly type: string; readonly yiaddr?: string; readonly file?: string }) => void
 }
 
 export interface DhcpService {
@@ -51,6 +53,8 @@ export interface DhcpService {
   /** The service's counters and gauges, Prometheus text format (dhcp-metrics.ts). */
   metrics(): string
 }
+
+const TYPE_NAMES: Record<number, string> = Object.fromEntries(Object.entries(MessageType).map(([name, code]) => [code, name]))
 
 /** Malformed packets are logged at debug each, and summarized at warn at most once a minute. */
 const MALFORMED_SUMMARY_MS = 60_000
@@ -131,12 +135,14 @@ export function createDhcpService(config: DhcpConfig, deps: DhcpServiceDeps): Dh
     if (!acceptsSender(identity!, from, packet.giaddr)) return
     const facts = clientFacts(packet)
     if (!facts) return
+    deps.onPacket?.({ facts, direction: 'in', type: facts.messageType })
     const job = (async () => {
       const out = await responder!({ packet, facts, from, localPort }, log)
       if (!out || state !== 'started') return
       const bytes = encode(out.packet, { maxPayload: out.maxPayload })
       await new Promise<void>((resolve, reject) => socket.send(bytes, out.to.port, out.to.address, (err) => (err ? reject(err) : resolve())))
       const type = out.packet.messageType
+      deps.onPacket?.({ facts, direction: 'out', type: TYPE_NAMES[type ?? 0] ?? String(type), yiaddr: out.packet.yiaddr, file: out.packet.file })
       if (type === MessageType.ACK) stats.acks++
       else if (type === MessageType.OFFER) stats.offers++
       else if (type === MessageType.NAK) stats.naks++

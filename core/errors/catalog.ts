@@ -402,6 +402,23 @@ export const catalog = {
     when: 'An armed intent reached its expiry without a `built` callback (found by the once-a-second sweep, by a boot or by a late callback). It is ended with the reason "expired before callback"; the machine boots as if no intent were armed.',
     fix: 'Look at the machine: its install did not call back in time. Arm it again to retry.',
   },
+  BP_ERR_MACHINE_NOT_FOUND: {
+    message: 'No timeline for machine {machine}',
+    status: 404,
+    when: '`GET /api/machines/<machine>/timeline` (or `bootpolicy timeline`) named a machine the timeline does not know: never seen, forgotten (the least recently seen goes first beyond `timeline.maxMachines`), or not a MAC or `ip:` id.',
+    fix: '`bootpolicy machines` lists the known machines and their ids.',
+  },
+  BP_ERR_MACHINE_QUERY: {
+    message: 'Bad machines query: limit 1-1000, offset and after non-negative integers, mac a MAC',
+    status: 400,
+    when: 'A `/api/machines` request has a `limit`, `offset`, `after` or `mac` parameter out of range or malformed.',
+    fix: 'Send the documented parameters ([timeline](timeline.md#the-http-api)).',
+  },
+  BPWRN012: {
+    message: 'Machine {machine} stuck: its installer boot sent no callback in time',
+    when: 'A machine was handed an installer token (a boot under an intent) and neither a callback nor the end of its intent came within `timeline.stuckAfterMs`. It shows as `stuck` in `bootpolicy machines` and `bootpolicy_machines{state="stuck"}`, and `bootpolicy_machines_stuck_total` counts it.',
+    fix: "Look at the machine's console and `bootpolicy timeline <mac>`: the last events say how far the install got.",
+  },
 } as const satisfies Record<string, CatalogEntry>
 
 export type ErrorCode = keyof typeof catalog

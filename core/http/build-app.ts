@@ -20,6 +20,7 @@ import { registerBootRoutes } from './routes/boot.js'
 import { registerExplainRoute } from './routes/explain.js'
 import { registerCallbackRoutes } from './routes/callback.js'
 import { registerIntentRoutes } from './routes/intents.js'
+import { registerMachineRoutes } from './routes/machines.js'
 import { healthReport, registerHealthRoutes, type HealthReport } from './routes/health.js'
 import { registerStaticFiles } from './routes/static-files.js'
 import { applyConnectionLimits } from './connection-limits.js'
@@ -116,13 +117,16 @@ export async function createHttpApp(runtime: Runtime): Promise<FastifyInstance> 
     if (logger.isLevelEnabled('debug')) req.log.debug({ req, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request completed')
   })
 
-  registerBootRoutes(app, engine, config.http.bootPath, metrics)
+  registerBootRoutes(app, engine, config.http.bootPath, metrics, runtime.timeline)
   registerHealthRoutes(app, policies, metrics, runtime.problems)
   registerExplainRoute(app, engine, config.http.adminToken)
   registerIntentRoutes(app, runtime.lifecycle, config.http.adminToken, host.kindValidators)
   await registerCallbackRoutes(app, runtime.lifecycle)
+  registerMachineRoutes(app, runtime.timeline, config.http.adminToken)
   if (config.files.dir || host.hasVirtualFiles) {
-    registerStaticFiles(app, config.files, host.hasVirtualFiles ? (path, address) => host.virtualFile(path, { address, protocol: 'http' }) : undefined)
+    registerStaticFiles(app, config.files, host.hasVirtualFiles ? (path, address) => host.virtualFile(path, { address, protocol: 'http' }) : undefined, (d) =>
+      runtime.timeline.record({ ip: d.address }, 'files', 'download', { file: d.file, bytes: d.bytes, size: d.size, completed: d.completed }),
+    )
   }
   if (config.http.adminToken && config.http.adminToken.length < 16) {
     logger.warn({ code: 'BPSEC001' }, 'BPSEC001 admin token is shorter than 16 characters')

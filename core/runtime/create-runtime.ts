@@ -23,6 +23,9 @@ import { FileIntentStore } from '../lifecycle/file-intent-store.js'
 import type { IntentStore } from '../lifecycle/intent-store.js'
 import { Lifecycle } from '../lifecycle/lifecycle.js'
 import { JsonFileStateStore } from '../state/state-store.js'
+import { machinesGauge } from '../timeline/machines-gauge.js'
+import { recordLifecycle } from '../timeline/record-lifecycle.js'
+import { Timeline } from '../timeline/timeline.js'
 import { bootTree, type LoadedPlugin } from '../plugins/load-plugins.js'
 import { PluginHost } from '../plugins/plugin-host.js'
 import { defaultImportables } from '../policy/compile-policy.js'
@@ -69,6 +72,8 @@ export interface Runtime {
   readonly lifecycle: Lifecycle
   /** Shared state (files under stateDir, or PostgreSQL for replicas). */
   readonly state: StateBackend
+  /** Every service's events per machine (core/timeline). */
+  readonly timeline: Timeline
   /** What is wrong but not fatal: templates that failed to compile, quarantined policies, recent runtime failures, `options.problems`. */
   problems(): object[]
   /** Stops the watchers, the policy workers and the plugins (reverse order); idempotent. */
@@ -151,8 +156,20 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     metrics,
     sweepMs: (options.plugins ?? 'online') === 'online' ? 1000 : 0,
   })
+  // Only a serving runtime writes the timeline (explain, check and test keep it in memory).
+  const online = (options.plugins ?? 'online') === 'online'
+  const timeline = new Timeline({
+    ...config.timeline,
+    flushMs: online ? config.timeline.flushMs : 0,
+    store: new JsonFileStateStore(config.stateDir),
+    logger,
+    onStuck: () => metrics.machinesStuck.inc(),
+  })
+  lifecycle.subscribe((e) => recordLifecycle(timeline, e))
+  metrics.sources.push(() => machinesGauge(timeline))
   let engine: Engine
   try {
+    await timeline.load()
     await policies.load()
     if (watching) policies.watch()
     await loadTemplates()
@@ -177,6 +194,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     })
   } catch (err) {
     lifecycle.close()
+    await timeline.close()
     templateWatcher?.close()
     policies.close()
     await policyWorkers.close()
@@ -198,10 +216,12 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     loadedPlugins,
     lifecycle,
     state,
+    timeline,
     problems: () => [...templateProblems.map((p) => ({ template: p.file, message: p.error })), ...(options.problems?.() ?? []), ...policyWorkers.quarantined, ...recent.list()],
     close() {
       closing ??= (async () => {
         lifecycle.close()
+        await timeline.close()
         templateWatcher?.close()
         policies.close()
         await policyWorkers.close()

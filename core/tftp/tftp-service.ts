@@ -30,6 +30,8 @@ export interface TftpServiceDeps {
   logger: Logger
   /** Consulted before the disk for every read; plugins generate files here. */
   virtualFile?: VirtualFileProvider
+  /** Told of every transfer's end (the machine timeline); must not throw or block. */
+  onTransfer?: (t: { address: string; file: string; bytes?: number; outcome: 'complete' | 'error' | 'aborted'; ms: number }) => void
 }
 
 export interface TftpStats {
@@ -148,8 +150,9 @@ export function createTftpService(config: TftpConfig, deps: TftpServiceDeps): Tf
         const source = 'data' in resolved ? bufferSource(resolved.data, negotiated.blksize) : handleSource(resolved.handle, size, negotiated.blksize, negotiated.windowsize)
         sender = new SendTransfer(transferSocket, source, negotiated, config, (outcome: TransferOutcome, err?: unknown) => {
           end()
+          const ms = Number(process.hrtime.bigint() - startedAt) / 1e6
+          deps.onTransfer?.({ address: from.address, file, bytes: size, outcome: outcome === 'complete' || outcome === 'aborted' ? outcome : 'error', ms: Math.round(ms) })
           if (outcome === 'complete') {
-            const ms = Number(process.hrtime.bigint() - startedAt) / 1e6
             tlog.info({ request: { file }, bytes: size, blksize: negotiated.blksize, windowsize: negotiated.windowsize, ms }, 'tftp transfer complete')
           } else if (outcome !== 'aborted') {
             tlog.info({ request: { file }, outcome, err }, 'tftp transfer ended with error')

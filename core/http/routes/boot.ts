@@ -5,6 +5,8 @@ import type { Engine } from '../../engine/engine.js'
 import { BOOTSTRAP_QUERY } from '../../ipxe/identity-query.js'
 import { logDecision } from '../../log/decision-line.js'
 import type { Metrics } from '../../metrics/metrics.js'
+import { recordBootstrap, recordDecision } from '../../timeline/record-boot.js'
+import type { Timeline } from '../../timeline/timeline.js'
 
 export function bootstrapScript(bootPath: string): string {
   return [
@@ -19,9 +21,10 @@ export function bootstrapScript(bootPath: string): string {
   ].join('\n')
 }
 
-export function registerBootRoutes(app: FastifyInstance, engine: Engine, bootPath: string, metrics: Metrics): void {
+export function registerBootRoutes(app: FastifyInstance, engine: Engine, bootPath: string, metrics: Metrics, timeline?: Timeline): void {
   const bootstrap = bootstrapScript(bootPath)
-  app.get(`${bootPath}.ipxe`, async (_req, reply) => {
+  app.get(`${bootPath}.ipxe`, async (req, reply) => {
+    if (timeline) recordBootstrap(timeline, req.ip)
     return reply.type('text/plain; charset=utf-8').header('Cache-Control', 'no-store').send(bootstrap)
   })
 
@@ -40,6 +43,7 @@ export function registerBootRoutes(app: FastifyInstance, engine: Engine, bootPat
       if (step.outcome === 'error') metrics.policyErrors.inc({ policy: step.policy, code: step.code ?? 'unknown' })
     }
     metrics.latency.observe((performance.now() - t0) / 1000)
+    if (timeline) recordDecision(timeline, record)
     // One compact line per request, written in the background (decision-line.ts, logger.ts).
     logDecision(req.log as unknown as Logger, record.error ? 'warn' : 'info', record)
     return reply.code(response.statusCode).type('text/plain; charset=utf-8').header('Cache-Control', 'no-store').send(response.script)

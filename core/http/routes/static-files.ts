@@ -22,12 +22,15 @@ import { sendError } from '../send-error.js'
 /** Plugin-generated files (pxelinux.cfg/…), consulted before the disk. */
 export type HttpVirtualFile = (path: string, clientAddress: string) => Promise<Buffer | undefined>
 
+/** Told of every download's end (the machine timeline); must not throw or block. */
+export type OnDownload = (d: { address: string; file: string; bytes: number; size: number; completed: boolean }) => void
+
 export interface StaticFiles {
   readonly cache: FileCache
   readonly admission: Admission
 }
 
-export function registerStaticFiles(app: FastifyInstance, files: Config['files'], virtualFile?: HttpVirtualFile): StaticFiles {
+export function registerStaticFiles(app: FastifyInstance, files: Config['files'], virtualFile?: HttpVirtualFile, onDownload?: OnDownload): StaticFiles {
   const root = files.dir
   const cache = createFileCache(files.cache)
   const admission = createAdmission(files.admission)
@@ -79,6 +82,16 @@ export function registerStaticFiles(app: FastifyInstance, files: Config['files']
         reply.raw.once('close', release)
       }
       setFileHeaders(reply, found.stat.mtime, range && [start, end, size], length)
+      let stream: ReturnType<typeof handle.createReadStream> | undefined
+      if (onDownload) {
+        // 'close' on the response comes on every path; writableFinished says whether it all went out.
+        // Aborted: what was read from disk (streamed) or handed to the socket (cached), an upper bound.
+        reply.raw.once('close', () => {
+          const completed = reply.raw.writableFinished
+          const bytes = completed ? length : stream ? stream.bytesRead : Math.max(0, length - reply.raw.writableLength)
+          onDownload({ address: req.ip, file: requested, bytes, size, completed })
+        })
+      }
       let cached: Buffer | undefined
       try {
         cached = await cache.read(handle, found.stat)
@@ -92,7 +105,8 @@ export function registerStaticFiles(app: FastifyInstance, files: Config['files']
       // Too large to cache: stream from the checked descriptor in 1 MiB reads. autoClose (the
       // default) closes it when the stream ends, errors or is destroyed, and fastify destroys it
       // when the client goes away mid-transfer.
-      return reply.send(handle.createReadStream({ start, end, highWaterMark: 1024 * 1024 }))
+      stream = handle.createReadStream({ start, end, highWaterMark: 1024 * 1024 })
+      return reply.send(stream)
     },
   })
   return { cache, admission }

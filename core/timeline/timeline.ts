@@ -1,0 +1,250 @@
+/**
+ * The machine timeline recorder: one bounded ring of events per machine, a bounded number of
+ * machines (the least recently seen is forgotten first), and the summary `bootpolicy machines`
+ * shows. `record()` is synchronous and cheap (map lookups and an array store): services call it on
+ * their hot paths and never wait for disk. The whole timeline is written through core/state in the
+ * background (every `flushMs` when something changed, one write at a time) and read back at start.
+ * Events of a request that carries no MAC (/boot.ipxe, /files, TFTP) are filed under the MAC that
+ * DHCP (or an earlier /boot) tied to its IP address, else under `ip:<address>`.
+ */
+import type { Logger } from 'pino'
+import type { StateStore } from '../state/state-store.js'
+import { EventRing } from './event-ring.js'
+import { boundedFields, clean, normalMac } from './event-fields.js'
+import { machineState } from './machine-state.js'
+import type { EventSource, MachineState, MachineSummary, TimelineEvent } from './timeline-types.js'
+
+export interface TimelineOptions {
+  /** false: record() does nothing (timeline.enabled). */
+  readonly enabled?: boolean
+  readonly maxMachines: number
+  readonly eventsPerMachine: number
+  /** How often a changed timeline is written (0: never written, not read back either). */
+  readonly flushMs: number
+  /** An installer boot with no callback after this long is stuck. */
+  readonly stuckAfterMs: number
+  readonly store?: StateStore
+  readonly logger?: Logger
+  readonly now?: () => number
+  /** Called once per machine found stuck (metrics). */
+  readonly onStuck?: (id: string) => void
+}
+
+/** Who an event is about: a MAC when the request carries one, else the client's IP address. */
+export interface Who {
+  readonly mac?: string
+  readonly ip?: string
+}
+
+interface Machine {
+  readonly summary: MachineSummary
+  readonly ring: EventRing
+}
+
+interface StoredTimeline {
+  readonly v: 1
+  readonly machines: readonly { readonly summary: MachineSummary; readonly events: readonly TimelineEvent[] }[]
+}
+
+const STATE_KEY = 'timeline'
+
+export type Listener = (id: string, e: TimelineEvent) => void
+
+export class Timeline {
+  /** Insertion order is recency: a recorded machine is moved to the end, the first is evicted. */
+  private readonly machinesById = new Map<string, Machine>()
+  private readonly macByIp = new Map<string, string>()
+  private readonly listeners = new Set<Listener>()
+  private readonly now: () => number
+  private seq = 0
+  private dirty = false
+  private writing: Promise<void> | undefined
+  private readonly timer: NodeJS.Timeout | undefined
+  private readonly stuckTimer: NodeJS.Timeout | undefined
+  /** Events not stored because their machine was evicted meanwhile, machines forgotten. */
+  evicted = 0
+
+  constructor(private readonly options: TimelineOptions) {
+    this.now = options.now ?? Date.now
+    if (options.flushMs > 0 && options.store) {
+      this.timer = setInterval(() => void this.flush(), options.flushMs)
+      this.timer.unref()
+    }
+    this.stuckTimer = setInterval(() => this.checkStuck(), Math.min(10_000, Math.max(1000, options.stuckAfterMs / 10)))
+    this.stuckTimer.unref()
+  }
+
+  /** Read the stored timeline back (a missing or damaged document starts an empty one). */
+  async load(): Promise<void> {
+    if (!this.options.store || this.options.flushMs <= 0) return
+    let doc: StoredTimeline | undefined
+    try {
+      doc = await this.options.store.read<StoredTimeline>(STATE_KEY)
+    } catch (err) {
+      this.options.logger?.warn({ err }, 'timeline state unreadable; starting an empty timeline')
+      return
+    }
+    if (doc?.v !== 1 || !Array.isArray(doc.machines)) return
+    for (const m of doc.machines.slice(-this.options.maxMachines)) {
+      if (typeof m?.summary?.id !== 'string' || !Array.isArray(m.events)) continue
+      const ring = new EventRing(this.options.eventsPerMachine)
+      for (const e of m.events.slice(-this.options.eventsPerMachine)) {
+        if (typeof e?.seq !== 'number' || typeof e.type !== 'string') continue
+        ring.push(e)
+        if (e.seq > this.seq) this.seq = e.seq
+      }
+      this.machinesById.set(m.summary.id, { summary: m.summary, ring })
+      if (m.summary.ip && m.summary.id.includes(':') && !m.summary.id.startsWith('ip:')) this.macByIp.set(m.summary.ip, m.summary.id)
+    }
+  }
+
+  /** Tie an IP address to a MAC (a DHCP ACK, a /boot that carries both). */
+  learnIp(ip: string | undefined, rawMac: string | undefined): void {
+    if (this.options.enabled === false) return
+    const mac = normalMac(rawMac)
+    if (!ip || !mac || ip.length > 64) return
+    if (this.macByIp.get(ip) === mac) return
+    this.macByIp.delete(ip)
+    this.macByIp.set(ip, mac)
+    if (this.macByIp.size > this.options.maxMachines) this.macByIp.delete(this.macByIp.keys().next().value!)
+  }
+
+  /** The machine id an event is filed under, or undefined when it names neither a MAC nor an address. */
+  idOf(who: Who): string | undefined {
+    const mac = normalMac(who.mac)
+    if (mac) return mac
+    if (!who.ip) return undefined
+    return this.macByIp.get(who.ip) ?? `ip:${clean(who.ip, 64)}`
+  }
+
+  /**
+   * Record one event. Synchronous: never throws, never waits. `update` may change the summary
+   * (last decision, intent, install start) in the same step.
+   */
+  record(who: Who, source: EventSource, type: string, fields: Record<string, unknown> = {}, update?: (s: MachineSummary) => void): void {
+    if (this.options.enabled === false) return
+    try {
+      const id = this.idOf(who)
+      if (!id) return
+      const at = this.now()
+      const m = this.touch(id, at)
+      if (who.ip && !m.summary.ip) m.summary.ip = clean(who.ip, 64)
+      update?.(m.summary)
+      const e: TimelineEvent = { seq: ++this.seq, at, source, type: clean(type, 32), fields: boundedFields(fields) }
+      m.ring.push(e)
+      this.dirty = true
+      for (const l of this.listeners) {
+        try {
+          l(id, e)
+        } catch {
+          // a listener (an SSE client) must not break the service that recorded
+        }
+      }
+    } catch (err) {
+      this.options.logger?.error({ err }, 'timeline record failed')
+    }
+  }
+
+  /** Find a machine by UUID or hostname (intents armed by those keys); linear, for rare events only. */
+  findBy(key: 'uuid' | 'hostname', value: string): string | undefined {
+    for (const [id, m] of this.machinesById) if (m.summary[key] === value) return id
+    return undefined
+  }
+
+  /** Live events of every machine (the SSE tail); returns the unsubscribe. */
+  subscribe(listener: Listener): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  /** The timeline's clock (tests set it): summaries updated alongside an event use it too. */
+  time(): number {
+    return this.now()
+  }
+
+  get size(): number {
+    return this.machinesById.size
+  }
+
+  /** Known machines, most recently seen first, with their state now. */
+  machines(): (MachineSummary & { state: MachineState })[] {
+    const now = this.now()
+    const out: (MachineSummary & { state: MachineState })[] = []
+    for (const m of this.machinesById.values()) out.push({ ...m.summary, state: machineState(m.summary, now, this.options.stuckAfterMs) })
+    return out.reverse()
+  }
+
+  summary(id: string): (MachineSummary & { state: MachineState }) | undefined {
+    const m = this.machinesById.get(id)
+    return m && { ...m.summary, state: machineState(m.summary, this.now(), this.options.stuckAfterMs) }
+  }
+
+  /** One page of a machine's events, oldest first, after the cursor `after` (a seq); `next` is the cursor of the following page. */
+  events(id: string, page: { after?: number; limit: number }): { events: TimelineEvent[]; next?: number } | undefined {
+    const m = this.machinesById.get(id)
+    if (!m) return undefined
+    const all = m.ring.toArray()
+    const from = page.after === undefined ? all : all.filter((e) => e.seq > page.after!)
+    const events = from.slice(0, page.limit)
+    return { events, ...(from.length > events.length && { next: events[events.length - 1]!.seq }) }
+  }
+
+  /** Flag machines whose installer boot has had no callback for `stuckAfterMs` (once each). */
+  checkStuck(): string[] {
+    const now = this.now()
+    const flagged: string[] = []
+    for (const [id, m] of this.machinesById) {
+      const s = m.summary
+      if (s.installStartedAt === undefined || s.stuck || now - s.installStartedAt < this.options.stuckAfterMs) continue
+      flagged.push(id)
+      this.record({ mac: id.startsWith('ip:') ? undefined : id, ip: s.ip }, 'intent', 'stuck', { sinceMs: now - s.installStartedAt }, (x) => {
+        x.stuck = true
+      })
+      this.options.logger?.warn({ code: 'BPWRN012', machine: id, sinceMs: now - s.installStartedAt }, 'BPWRN012 machine stuck: its installer boot sent no callback in time')
+      this.options.onStuck?.(id)
+    }
+    return flagged
+  }
+
+  /** Write the timeline now if it changed (one write at a time; a failure is logged and retried next time). */
+  flush(): Promise<void> {
+    if (this.writing) return this.writing
+    if (!this.dirty || !this.options.store || this.options.flushMs <= 0) return Promise.resolve()
+    this.dirty = false
+    const doc: StoredTimeline = { v: 1, machines: [...this.machinesById.values()].map((m) => ({ summary: m.summary, events: m.ring.toArray() })) }
+    this.writing = this.options.store
+      .write(STATE_KEY, doc)
+      .catch((err: unknown) => {
+        this.dirty = true
+        this.options.logger?.error({ err }, 'timeline state could not be written')
+      })
+      .finally(() => {
+        this.writing = undefined
+      })
+    return this.writing
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer)
+    clearInterval(this.stuckTimer)
+    this.listeners.clear()
+    await this.writing
+    await this.flush()
+  }
+
+  private touch(id: string, at: number): Machine {
+    let m = this.machinesById.get(id)
+    if (m) {
+      this.machinesById.delete(id)
+    } else {
+      m = { summary: { id, firstSeen: at, lastSeen: at }, ring: new EventRing(this.options.eventsPerMachine) }
+      if (this.machinesById.size >= this.options.maxMachines) {
+        this.machinesById.delete(this.machinesById.keys().next().value!)
+        this.evicted++
+      }
+    }
+    m.summary.lastSeen = at
+    this.machinesById.set(id, m)
+    return m
+  }
+}
