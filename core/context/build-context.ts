@@ -182,10 +182,4 @@ function readCredentials(q: ReadonlyMap<string, string>, dropped: string[]): Cre
   return { username, password }
 }
 
-export function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value)
-    for (const v of Object.values(value as object)) deepFreeze(v)
-  }
-  return value
-}
+export { deepFreeze } from './deep-freeze.js'
