@@ -39,3 +39,12 @@ function seal(value: unknown, visiting: Set<object>): boolean {
   if (fixed) sealed.add(value)
   return fixed
 }
+
+/**
+ * For builders that freeze their own plain data part by part (build-context.ts, on every /boot
+ * request): marks each value, already frozen and holding only strings and values marked here, as
+ * sealed without walking it again.
+ */
+export function markSealed(...values: object[]): void {
+  for (const v of values) if (Object.isFrozen(v)) sealed.add(v)
+}

@@ -9,7 +9,8 @@
  */
 import t from 'tap'
 import { randomBytes } from 'node:crypto'
-import { deepFreeze } from '../../../core/context/build-context.js'
+import { buildContext, deepFreeze } from '../../../core/context/build-context.js'
+import { isSealed } from '../../../core/context/deep-freeze.js'
 import { frozenJson } from '../../../core/context/frozen-json.js'
 import { logDecision } from '../../../core/log/decision-line.js'
 import { hasSecrets, holdRequestSecret, registerSecret } from '../../../core/log/secret-registry.js'
@@ -128,4 +129,19 @@ t.test('hazard: a secret registered after a frozen value was logged is scrubbed 
   t.notOk(decisionOf(ctx).includes(password), 'a client password held since: scrubbed')
   release()
   t.notOk(decisionOf(ctx).includes(password), 'and after its backend call ended')
+})
+
+t.test('a context from buildContext is sealed (its text is memoized), and stays sealed through deepFreeze', async (t) => {
+  const { context } = buildContext({
+    query: new Map([
+      ['mac', '52:54:00:00:00:01'],
+      ['serial', 'SN1'],
+      ['x', '1'],
+    ]),
+    remoteAddress: '127.0.0.1',
+  })
+  t.ok(isSealed(context), 'sealed by the builder')
+  t.ok(isSealed(context.params) && isSealed(context.auth) && isSealed(context.dropped))
+  const withFacts = deepFreeze({ ...context, plugins: { inv: Object.freeze({ list: ['a'] }) } })
+  t.ok(isSealed(withFacts), 'a context with plain facts added is sealed by deepFreeze')
 })
