@@ -2,7 +2,8 @@
  * Raw /boot request → frozen BootContext + credentials kept apart.
  * Malformed fields are dropped (and named in `dropped`); the request goes on without them.
  */
-import type { Arch, BootContext, Credentials } from './types.js'
+import type { Arch, AuthState, BootContext, Credentials } from './types.js'
+import { markSealed } from './deep-freeze.js'
 import { normalizeMac } from './normalize-mac.js'
 import { normalizeUuid } from './normalize-uuid.js'
 import { archFromIpxe, archFromOption93, isArch } from './normalize-arch.js'
@@ -81,7 +82,6 @@ function take<T>(name: string, value: string | undefined, clean: (v: string) => 
 
 const cleanMac = (v: string) => (v.trim() === '' ? undefined : (normalizeMac(v) ?? null))
 const cleanUuid = (v: string) => (v.trim() === '' ? undefined : (normalizeUuid(v) ?? null))
-const cleanTokenOf = (v: string) => cleanToken(v)
 const cleanUserClass = (v: string) => cleanText(v, 64)
 
 // The /boot hot loop (issue 12): module-level helpers instead of per-request closures, the
@@ -93,8 +93,8 @@ export function buildContext(raw: RawBootRequest): BuiltContext {
 
   const mac = take('mac', q.get('mac'), cleanMac, dropped)
   const uuid = take('uuid', q.get('uuid'), cleanUuid, dropped)
-  const buildarch = take('buildarch', q.get('buildarch'), cleanTokenOf, dropped)
-  const platform = take('platform', q.get('platform'), cleanTokenOf, dropped)
+  const buildarch = take('buildarch', q.get('buildarch'), cleanToken, dropped)
+  const platform = take('platform', q.get('platform'), cleanToken, dropped)
   const arch = resolveArch(q, buildarch, platform, dropped)
 
   const text: Record<string, string | undefined> = {}
@@ -127,7 +127,8 @@ export function buildContext(raw: RawBootRequest): BuiltContext {
 
   const credentials = readCredentials(q, dropped)
 
-  const c: Record<string, unknown> = {}
+  // Typed field by field (a misspelled or mistyped field fails tsc); the required ones are set below.
+  const c: { -readonly [K in keyof BootContext]?: BootContext[K] } = {}
   if (mac) c.mac = mac
   if (uuid) c.uuid = uuid
   c.arch = arch
@@ -141,11 +142,16 @@ export function buildContext(raw: RawBootRequest): BuiltContext {
   if (hostname) c.hostname = hostname
   if (ip) c.ip = ip
   c.remoteAddress = raw.remoteAddress
+  const auth = Object.freeze<AuthState>(credentials ? { status: 'failed', username: credentials.username, reason: 'not verified' } : { status: 'none' })
+  const plugins = Object.freeze({})
+  const droppedOnce = Object.freeze(dropped.length ? [...new Set(dropped)] : dropped)
   c.params = Object.freeze(params)
-  c.auth = Object.freeze(credentials ? { status: 'failed', username: credentials.username, reason: 'not verified' } : { status: 'none' })
-  c.plugins = Object.freeze({})
-  c.dropped = Object.freeze(dropped.length ? [...new Set(dropped)] : dropped)
-  const context = Object.freeze(c) as unknown as BootContext
+  c.auth = auth
+  c.plugins = plugins
+  c.dropped = droppedOnce
+  const context = Object.freeze(c) as BootContext
+  // Plain strings throughout, frozen here: its JSON text may be memoized (deep-freeze.ts).
+  markSealed(params, auth, plugins, droppedOnce, context)
   return { context, credentials, dropped: context.dropped }
 }
 
@@ -182,10 +188,4 @@ function readCredentials(q: ReadonlyMap<string, string>, dropped: string[]): Cre
   return { username, password }
 }
 
-export function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value)
-    for (const v of Object.values(value as object)) deepFreeze(v)
-  }
-  return value
-}
+export { deepFreeze } from './deep-freeze.js'

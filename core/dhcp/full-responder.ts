@@ -107,8 +107,12 @@ export function createFullResponder(deps: FullResponderDeps): Responder {
     return inSubnet(ip)
   }
 
-  /** Commits `change`; false (and a loud, rate-limited log line) when it did not become durable. */
-  const durable = async (change: LeaseChange, facts: DhcpClientFacts, log: Logger): Promise<boolean> => {
+  /**
+   * Commits `change`; false (and a loud, rate-limited log line) when it did not become durable.
+   * For a REQUEST the ACK is withheld (counted here); a DECLINE or RELEASE never gets a reply, so
+   * its line says only that the change was not stored.
+   */
+  const durable = async (change: LeaseChange, facts: DhcpClientFacts, log: Logger, kind: 'REQUEST' | 'DECLINE' | 'RELEASE'): Promise<boolean> => {
     try {
       await commits.submit(change)
       return true
@@ -116,7 +120,13 @@ export function createFullResponder(deps: FullResponderDeps): Responder {
       const now = Date.now()
       const level = now - lastUndurableLog >= UNDURABLE_LOG_MS ? 'error' : 'debug'
       if (level === 'error') lastUndurableLog = now
-      log[level]({ err, client: facts, ip: change.lease.ip, state: change.lease.state, withheldTotal: stats.acksWithheld + 1 }, 'dhcp lease not durable, no reply sent')
+      const fields = { err, client: facts, ip: change.lease.ip, state: change.lease.state }
+      if (kind === 'REQUEST') {
+        stats.acksWithheld++
+        log[level]({ ...fields, withheldTotal: stats.acksWithheld }, 'dhcp lease not durable, no reply sent')
+      } else {
+        log[level]({ ...fields, message: kind }, 'dhcp lease change not durable, not applied to the file')
+      }
       return false
     }
   }
@@ -128,12 +138,9 @@ export function createFullResponder(deps: FullResponderDeps): Responder {
     const renewal = msg.facts.requestedAddress === undefined
     const change = await store.bind({ key, mac: msg.facts.mac, ip, leaseMs: config.leaseSeconds * 1000, renewal, ...(hostname ? { hostname } : {}) })
     if (!change) return 'taken'
-    const [out, ok] = await Promise.all([reply(msg, MessageType.ACK, ip, log), durable(change, msg.facts, log)])
-    if (!ok) {
-      // Silence, not NAK: RFC 2131 lets the client retransmit, and a NAK would send it back to DISCOVER.
-      stats.acksWithheld++
-      return undefined
-    }
+    const [out, ok] = await Promise.all([reply(msg, MessageType.ACK, ip, log), durable(change, msg.facts, log, 'REQUEST')])
+    // Silence, not NAK: RFC 2131 lets the client retransmit, and a NAK would send it back to DISCOVER.
+    if (!ok) return undefined
     const lease = change.lease
     if (log.isLevelEnabled('info')) log.info({ client: msg.facts, ip: lease.ip, expiresAt: new Date(lease.expiresAt).toISOString() }, 'dhcp lease bound')
     return out
@@ -195,7 +202,7 @@ export function createFullResponder(deps: FullResponderDeps): Responder {
         const change = early ? undefined : await store.decline(key, ip!, config.declineSeconds * 1000, config.declineWindowSeconds * 1000)
         const refusal = early ?? (change ? undefined : 'not offered to the sender, or not leased to it within declineWindowSeconds')
         if (refusal || !change) return ignored(log, 'DECLINE', ip, refusal ?? '', facts)
-        if (!(await durable(change, facts, log))) return undefined
+        if (!(await durable(change, facts, log, 'DECLINE'))) return undefined
         log.warn({ client: facts, ip }, 'dhcp address declined, kept out of the pool')
         return undefined
       }
@@ -205,7 +212,7 @@ export function createFullResponder(deps: FullResponderDeps): Responder {
         const change = early ? undefined : await store.release(key, ip!)
         const refusal = early ?? (change ? undefined : 'not leased to the sender')
         if (refusal || !change) return ignored(log, 'RELEASE', ip, refusal ?? '', facts)
-        if (!(await durable(change, facts, log))) return undefined
+        if (!(await durable(change, facts, log, 'RELEASE'))) return undefined
         log.info({ client: facts, ip }, 'dhcp lease released')
         return undefined
       }

@@ -327,7 +327,7 @@ export const catalog = {
   },
   BP_ERR_DHCP_STATE: {
     message: 'DHCP lease state {file} cannot be {action}: {details}',
-    when: 'The lease file under the state directory is unreadable, has a damaged line other than the last (a torn last line is an interrupted append and is skipped), or cannot be written: at start the service does not start; for a lease change, the REQUEST it answers gets no reply (no ACK for a lease that is not durable).',
+    when: 'The lease file under the state directory is unreadable, has a damaged batch followed by a committed one (an uncommitted tail, an interrupted append, is cut), or cannot be written: at start the service does not start; for a lease change, the REQUEST it answers gets no reply (no ACK for a lease that is not durable).',
     fix: "Check the state directory's permissions and free space; move a corrupt file aside to start with no leases.",
   },
   BP_ERR_DHCP_HOOK: {

@@ -7,13 +7,14 @@
  * Compact: the request id once (top level), the context once, nothing pino would add twice.
  * A field it cannot write (a throwing getter in a plugin's facts) is written as `"[unserializable]"`:
  * the line is still written, and the request goes on.
- * Frozen values (contexts, a memoized response's parts) are written once, not per request: while
- * no secret is registered at all, a frozen value whose plain JSON text provably needs none of the
+ * Values deepFreeze sealed (contexts, a memoized response's parts; deep-freeze.ts) are written
+ * once, not per request: while no secret is registered at all, a sealed value whose plain JSON text provably needs none of the
  * above (no censored key, no string past the cap, not too deep) is written as that text, which the
  * policy runner has already made for the same context (frozen-json.ts); otherwise its scrubbed
  * text is kept per object until the next secret is registered (secretsGeneration).
  */
 import { pino, type Logger } from 'pino'
+import { isSealed } from '../context/deep-freeze.js'
 import { frozenJson } from '../context/frozen-json.js'
 import { MAX_LOGGED_STRING, scrubString } from './log-scrub.js'
 import { hasSecrets, secretsGeneration } from './secret-registry.js'
@@ -64,11 +65,11 @@ function json(value: unknown, depth: number): string {
   }
   if (value === null) return 'null'
   if (depth >= MAX_DEPTH) return '"[too deep]"'
-  if (Object.isFrozen(value)) return frozen(value, depth)
+  if (isSealed(value)) return frozen(value, depth)
   return walk(value, depth)
 }
 
-/** A frozen value's text: its plain JSON when that is provably what `walk` writes, else `walk`'s, memoized. */
+/** A sealed value's text (deep-freeze.ts): its plain JSON when that is provably what `walk` writes, else `walk`'s, memoized. */
 function frozen(value: object, depth: number): string {
   const generation = secretsGeneration()
   const memo = written.get(value)

@@ -84,28 +84,29 @@ export function flushLogger(logger: Logger): Promise<void> {
   })
 }
 
-/** Keys a logged object must not repeat, per logger: its bindings and pino's own. */
-const reservedKeys = new WeakMap<object, Set<string>>()
+/** Keys a logged object must not repeat, per logger: its bindings and pino's own (recomputed after a setBindings). */
+const reservedKeys = new WeakMap<object, { text: string; keys: Set<string> }>()
 
 function reservedOf(logger: Logger): Set<string> {
-  let keys = reservedKeys.get(logger)
-  if (!keys) {
-    keys = new Set(['level', 'time', 'msg', ...Object.keys(logger.bindings())])
-    reservedKeys.set(logger, keys)
-  }
-  return keys
+  const text = (logger as unknown as Record<symbol, string>)[symbols.chindingsSym] ?? ''
+  let memo = reservedKeys.get(logger)
+  if (memo?.text !== text) reservedKeys.set(logger, (memo = { text, keys: new Set(['level', 'time', 'msg', ...Object.keys(logger.bindings())]) }))
+  return memo.keys
 }
 
 /** `,"key":"value"` with no escapes: one binding whose key is exactly `key`. */
 const ONE_PLAIN_BINDING = /^,"([A-Za-z0-9_$-]+)":"[^"\\]*"$/
 
-/** Keys of a logger's own bindings text, per logger (fastify makes a child per request of the same root). */
-const bindingKeys = new WeakMap<object, ReadonlySet<string>>()
+/**
+ * Keys of a logger's own bindings text, per logger (fastify makes a child per request of the same
+ * root), kept with the text they were read from: a setBindings on the parent changes it.
+ */
+const bindingKeys = new WeakMap<object, { text: string; keys: ReadonlySet<string> }>()
 
 function keysOfBindings(logger: object, text: string): ReadonlySet<string> {
-  let keys = bindingKeys.get(logger)
-  if (!keys) bindingKeys.set(logger, (keys = new Set(text ? Object.keys(JSON.parse(`{${text.slice(1)}}`) as object) : [])))
-  return keys
+  let memo = bindingKeys.get(logger)
+  if (memo?.text !== text) bindingKeys.set(logger, (memo = { text, keys: new Set(text ? Object.keys(JSON.parse(`{${text.slice(1)}}`) as object) : []) }))
+  return memo.keys
 }
 
 /** A child's bindings are appended to its parent's as text: keep the last of each key. */

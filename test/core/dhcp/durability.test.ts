@@ -1,7 +1,8 @@
 /**
  * Group commit and the durability promise, against the real server process: a burst of
  * concurrent REQUESTs is acknowledged with fewer fsyncs than ACKs (strace on the server and its
- * commit metric), a SIGKILL in the middle of a burst loses no lease that was ACKed, and on a full
+ * commit metric), each ACK leaves (sendmsg, seen by strace) only after a write of its lease to the
+ * journal and an fdatasync after that write, a SIGKILL in the middle of a burst loses no lease that was ACKed, and on a full
  * disk (a tiny tmpfs) no ACK goes out for a lease that did not reach it: silence (RFC 2131 lets
  * the client retransmit), a loud log line, and every ACK that did go out is in the file.
  */
@@ -15,6 +16,7 @@ import { promisify } from 'node:util'
 import { createLan, requireTool, type Lan } from '../../helpers/netns.js'
 import { nodeTs, REPO_ROOT, startDhcpServer, type DhcpServerHandle } from '../../helpers/dhcp-server.js'
 import type { DhcpConfig } from '../../../core/dhcp/config-schema.js'
+import { completedCalls } from '../../helpers/strace-calls.js'
 
 const execFileP = promisify(execFile)
 const SERVER = '10.84.0.1'
@@ -41,17 +43,63 @@ async function missingAcks(srv: DhcpServerHandle, acks: BurstResult[]): Promise<
   return acks.filter((a) => bound.get(a.mac) !== a.ip)
 }
 
+/** strace -xx string argument → bytes. */
+const unhex = (s: string): Buffer => Buffer.from(s.replace(/\\x/g, ''), 'hex')
+
+/** The address an ACK carries (yiaddr), or undefined for any other packet. */
+function ackAddress(p: Buffer): string | undefined {
+  if (p.length < 240 || p[0] !== 2 || p.readUInt32BE(236) !== 0x63825363) return undefined
+  for (let i = 240; i + 1 < p.length && p[i] !== 255; i += p[i] === 0 ? 1 : 2 + p[i + 1]!) {
+    if (p[i] === 53) return p[i + 2] === 5 ? [...p.subarray(16, 20)].join('.') : undefined
+  }
+  return undefined
+}
+
+/**
+ * Walks the server's calls in order: for every ACK sent, its lease must have been written to the
+ * journal before, and the journal fdatasynced after that write and before the send.
+ */
+function ackOrder(calls: string[], journal: string): { acks: number; early: string[] } {
+  const written = new Map<string, number>()
+  let synced = -1
+  let acks = 0
+  const early: string[] = []
+  // -xx writes the fd's path in hex too.
+  const onJournal = (line: string): boolean =>
+    unhex(/^\w+\(\d+<((?:\\x[0-9a-f]{2})*)>/.exec(line)?.[1] ?? '')
+      .toString()
+      .endsWith(`/${journal}`)
+  calls.forEach((line, i) => {
+    if (line.startsWith('fdatasync(') && onJournal(line) && /= 0$/.test(line)) synced = i
+    else if (line.startsWith('write(') && onJournal(line)) {
+      const text = unhex(/, "((?:\\x[0-9a-f]{2})*)"/.exec(line)?.[1] ?? '').toString('utf8')
+      for (const m of text.matchAll(/"ip":"([0-9.]+)"/g)) written.set(m[1]!, i)
+    } else if (/^send(m?msg|to)\(/.test(line)) {
+      for (const m of line.matchAll(/(?:iov_base=|^sendto\(\d+<[^>]*>, )"((?:\\x[0-9a-f]{2})*)"/g)) {
+        const ip = ackAddress(unhex(m[1]!))
+        if (ip === undefined) continue
+        acks++
+        const w = written.get(ip)
+        if (w === undefined || synced < w) early.push(`${ip} (sent at call ${i}, written at ${w ?? 'never'}, last fdatasync at ${synced})`)
+      }
+    }
+  })
+  return { acks, early: early.slice(0, 5) }
+}
+
 const lanHosts = [
   { name: 'srv', address: `${SERVER}/16` },
   { name: 'cli', address: '10.84.0.9/16' },
 ]
 
-t.test('a burst of concurrent REQUESTs shares fsyncs: fewer flushes than ACKs', async (t) => {
+t.test('a burst of concurrent REQUESTs shares fsyncs: fewer flushes than ACKs, each ACK sent after its lease was fdatasynced', async (t) => {
   requireTool('strace', 'apt-get install strace')
   const lan = await createLan(t, lanHosts)
   const srv = await startDhcpServer(lan, 'srv', config, { logLevel: 'warn' })
   const traceFile = join(await mkdtemp(join(tmpdir(), 'bp-strace-')), 'trace')
-  const strace = spawn('strace', ['-f', '-qq', '-e', 'trace=fsync,fdatasync', '-o', traceFile, '-p', String(srv.process.pid)], { stdio: 'ignore' })
+  const strace = spawn('strace', ['-f', '-qq', '-y', '-xx', '-s', '65536', '-e', 'trace=fsync,fdatasync,write,sendmsg,sendmmsg,sendto', '-o', traceFile, '-p', String(srv.process.pid)], {
+    stdio: 'ignore',
+  })
   const traced = async (): Promise<boolean> => /TracerPid:\s+[1-9]/.test(await readFile(`/proc/${srv.process.pid}/status`, 'utf8'))
   for (let i = 0; i < 100 && !(await traced()); i++) await new Promise((r) => setTimeout(r, 100))
   t.ok(await traced(), 'strace is attached to the server')
@@ -60,7 +108,9 @@ t.test('a burst of concurrent REQUESTs shares fsyncs: fewer flushes than ACKs', 
   const metrics = await srv.metrics()
   strace.kill('SIGINT')
   await new Promise((r) => strace.once('exit', r))
-  const flushes = (await readFile(traceFile, 'utf8')).split('\n').filter((l) => /\b(fsync|fdatasync)\(/.test(l)).length
+  const calls = completedCalls(await readFile(traceFile, 'utf8'), (l) => /^send/.test(l))
+  const flushes = calls.filter((l) => /^(fsync|fdatasync)\(/.test(l)).length
+  const order = ackOrder(calls, 'dhcp-leases.json')
 
   const acks = results.filter((r) => r.result === 'ack')
   t.equal(acks.length, 600, `every client of the burst got its ACK (${JSON.stringify(results.filter((r) => r.result !== 'ack').slice(0, 3))})`)
@@ -70,6 +120,8 @@ t.test('a burst of concurrent REQUESTs shares fsyncs: fewer flushes than ACKs', 
   t.ok(commits < serverAcks, `lease commits (${commits}) < ACKs (${serverAcks})`)
   t.ok(flushes < serverAcks, `fsync/fdatasync calls seen by strace (${flushes}) < ACKs (${serverAcks})`)
   t.ok(flushes >= commits, `each commit flushed the disk (${flushes} flushes for ${commits} commits)`)
+  t.equal(order.acks, 600, 'strace saw the 600 ACKs leave the server')
+  t.same(order.early, [], 'each ACK was sent after a write of its lease to the journal and an fdatasync of the journal after that write')
   t.ok(metrics.get('bootpolicy_dhcp_lease_changes_committed_total')! >= 600, 'every bound lease was committed')
   t.same(await missingAcks(srv, acks), [], 'and every ACK has its bound lease')
   await srv.stop()

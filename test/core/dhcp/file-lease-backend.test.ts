@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { FileLeaseBackend, type FileLeaseBackendOptions } from '../../../core/dhcp/file-lease-backend.js'
 import { createGroupCommit } from '../../../core/dhcp/group-commit.js'
 import type { LeaseChange } from '../../../core/dhcp/lease-backend.js'
+import { batchText, LeaseJournal } from '../../../core/dhcp/lease-journal.js'
 import { sameSubnet } from '../../../core/dhcp/ipv4.js'
 
 function backend(dir: string, extra: Partial<FileLeaseBackendOptions> = {}): FileLeaseBackend {
@@ -38,8 +39,9 @@ t.test('state is journaled and restored; offers are not stored', async (t) => {
   await a.close()
   t.same(await readdir(dir), ['leases.json'], 'no temp file left behind')
   const lines = (await readFile(join(dir, 'leases.json'), 'utf8')).trimEnd().split('\n')
-  t.equal(lines[0], '{"version":2}')
-  t.equal(lines.length, 4, 'header and three appended records')
+  t.equal(lines[0], '{"version":3}')
+  t.equal(lines.length, 6, 'header, the compacted (empty) batch, three appended records and their commit line')
+  t.match(lines[5], /^\{"commit":3,"crc32":\d+\}$/)
 
   const b = backend(dir)
   await b.load()
@@ -71,13 +73,84 @@ t.test('hazard: a torn last line (crash mid-append) is skipped, damage elsewhere
   const text = await readFile(join(dir, 'leases.json'), 'utf8')
   t.notMatch(text, /10\.0\.0\.20/, 'and the load compacted the torn tail away')
 
-  const bad = t.testdir({ 'leases.json': '{"version":2}\n{"ip":\n{"ip":"10.0.0.10"}\n' })
-  await t.rejects(backend(bad).load(), { code: 'BP_ERR_DHCP_STATE', message: /cannot be read.*line 2/ })
+  const bad = t.testdir({ 'leases.json': `{"version":3}\n${batchText([{ ip: '10.0.0.9' }]).replace('10.0.0.9', '10.0\0\0\0\0')}${batchText([{ ip: '10.0.0.10' }])}` })
+  await t.rejects(backend(bad).load(), { code: 'BP_ERR_DHCP_STATE', message: /cannot be read.*line 2 is damaged/ }, 'damage before a committed batch')
+  const badTwo = t.testdir({ 'leases.json': '{"version":2}\n{"ip":\n{"ip":"10.0.0.10"}\n' })
+  await t.rejects(backend(badTwo).load(), { code: 'BP_ERR_DHCP_STATE', message: /cannot be read.*line 2/ }, 'version 2: damage before the last line')
   const wrong = t.testdir({ 'leases.json': '{"version":7}\n' })
   await t.rejects(backend(wrong).load(), { code: 'BP_ERR_DHCP_STATE' })
   const notJson = t.testdir({ 'leases.json': '{"version":1,"leases":[' })
   await t.rejects(backend(notJson).load(), { code: 'BP_ERR_DHCP_STATE', message: /cannot be read/ })
   await t.resolves(backend(t.testdir()).load(), 'a missing file is an empty state')
+})
+
+t.test('hazard: a power loss mid-batch (garbage, then complete-looking lines) is cut, not refused', async (t) => {
+  const dir = t.testdir()
+  const a = backend(dir)
+  await a.load()
+  await a.commit([(await bind(a, 1, '10.0.0.10'))!])
+  await a.close()
+  const file = join(dir, 'leases.json')
+  const rec = (ip: string) => JSON.stringify({ ip, mac: mac(3), key: 'mac:3', state: 'bound', expiresAt: 5e12 })
+  // The unflushed tail of a batch: zeros where a block never reached the disk, then whole lines.
+  await appendFile(file, `${'\0'.repeat(40)}:"02:00:00:00:00:02"}\n${rec('10.0.0.30')}\n`)
+  const b = backend(dir)
+  await b.load()
+  t.same(
+    (await b.list()).map((l) => l.ip),
+    ['10.0.0.10'],
+    'the committed batch loads, the uncommitted lines are cut',
+  )
+  await b.close()
+  t.notMatch(await readFile(file, 'utf8'), /10\.0\.0\.30|\0/, 'and the load compacted them away')
+
+  // A commit line whose checksum does not match its batch (a block of zeros inside it) is cut too.
+  const good = batchText([JSON.parse(rec('10.0.0.40'))])
+  const torn = good.replace('"ip":"10.0.0.40"', '\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0')
+  await appendFile(file, torn)
+  const c = backend(dir)
+  await c.load()
+  t.same(
+    (await c.list()).map((l) => l.ip),
+    ['10.0.0.10'],
+    'a batch whose crc32 does not match is not committed',
+  )
+  await c.close()
+  await appendFile(file, good)
+  const d = backend(dir)
+  await d.load()
+  t.same(
+    (await d.list()).map((l) => l.ip),
+    ['10.0.0.10', '10.0.0.40'],
+    'a whole batch with its commit line loads',
+  )
+  await d.close()
+})
+
+t.test('a version-2 journal (no commit lines) still loads', async (t) => {
+  const dir = t.testdir({ 'leases.json': `{"version":2}\n${JSON.stringify({ ip: '10.0.0.10', mac: mac(1), key: 'mac:1', state: 'bound', expiresAt: 5e12 })}\n{"ip":` })
+  const s = backend(dir)
+  await s.load()
+  t.same(
+    (await s.list()).map((l) => l.ip),
+    ['10.0.0.10'],
+  )
+  await s.close()
+  t.match(await readFile(join(dir, 'leases.json'), 'utf8'), /^\{"version":3\}\n/, 'rewritten as a version-3 journal at start')
+})
+
+t.test('an append under the compaction threshold does not copy the live leases', async (t) => {
+  const journal = new LeaseJournal(join(t.testdir(), 'leases.json'))
+  await journal.compact([])
+  let copies = 0
+  const live = () => {
+    copies++
+    return []
+  }
+  const lease = { ip: '10.0.0.10', mac: mac(1), key: 'mac:1', state: 'bound', expiresAt: 5e12 } as const
+  for (let i = 0; i < 20; i++) await journal.append([lease], live)
+  t.equal(copies, 0, 'live() is called only when a compaction is due')
+  await journal.close()
 })
 
 t.test('a version-1 snapshot still loads; entries that do not fit the config are dropped', async (t) => {
@@ -99,7 +172,7 @@ t.test('a version-1 snapshot still loads; entries that do not fit the config are
     ['10.0.0.10'],
   )
   await s.close()
-  t.match(await readFile(join(dir, 'leases.json'), 'utf8'), /^\{"version":2\}\n/, 'rewritten as a journal at start')
+  t.match(await readFile(join(dir, 'leases.json'), 'utf8'), /^\{"version":3\}\n/, 'rewritten as a journal at start')
 })
 
 t.test('a store that cannot be written fails at load, a failing write rejects with BP_ERR_DHCP_STATE', async (t) => {

@@ -90,7 +90,7 @@ t.test('full mode with real clients', async (t) => {
     )
     t.equal((await udhcpc(lan, 'busy')).ip, '10.77.0.100', 'the client gets its address back')
     const file = await readFile(`${srv.stateDir}/dhcp-leases.json`, 'utf8')
-    t.equal(file.split('\n')[0], '{"version":2}', 'a lease journal (docs: Lease file)')
+    t.equal(file.split('\n')[0], '{"version":3}', 'a lease journal (docs: Lease file)')
   })
 
   await t.test('dhclient INIT-REBOOT keeps its address after the restart', async (t) => {

@@ -1,5 +1,6 @@
 /**
- * The decision log writes a frozen value (a context) once, not per request (decision-line.ts):
+ * The decision log writes a sealed value (a context deepFreeze froze) once, not per request
+ * (decision-line.ts); a value frozen only on top, a Date or a getter is written as it is now:
  * its plain JSON while no secret is registered and the text needs nothing the walk would do,
  * else the walk's text, memoized until a secret is registered. The line must be exactly what the
  * walk writes for the same value unfrozen, whatever the value holds; and a secret registered
@@ -8,7 +9,9 @@
  */
 import t from 'tap'
 import { randomBytes } from 'node:crypto'
-import { deepFreeze } from '../../../core/context/build-context.js'
+import { buildContext, deepFreeze } from '../../../core/context/build-context.js'
+import { isSealed } from '../../../core/context/deep-freeze.js'
+import { frozenJson } from '../../../core/context/frozen-json.js'
 import { logDecision } from '../../../core/log/decision-line.js'
 import { hasSecrets, holdRequestSecret, registerSecret } from '../../../core/log/secret-registry.js'
 import { captureLogs } from '../../helpers/log-capture.js'
@@ -62,20 +65,52 @@ t.test('a frozen value is written exactly as the walk writes it unfrozen', async
   t.notOk(decisionOf(deepFreeze(cases['a password key deep in a fact']!())).includes('hunter22'), 'censored keys stay censored')
 })
 
-t.test('a frozen value is serialized once across log lines (the memo is used)', async (t) => {
-  let reads = 0
-  const counted = { ...base, plugins: {} as Record<string, unknown> }
-  Object.defineProperty(counted.plugins, 'probe', {
-    enumerable: true,
-    get: () => {
-      reads++
-      return 'value'
-    },
-  })
-  deepFreeze(counted)
-  reads = 0 // deepFreeze read it too
-  for (let i = 0; i < 5; i++) t.match(decisionOf(counted), /"probe":"value"/)
-  t.equal(reads, 1, 'the getter ran once for five lines')
+t.test('a sealed value is serialized once across log lines (the memo is used)', async (t) => {
+  const ctx = deepFreeze({ ...base, serial: 'ONCE' })
+  // A spy, not a mock: counts how often the real JSON.stringify is handed this very context.
+  const stringify = JSON.stringify
+  let calls = 0
+  JSON.stringify = ((v: unknown, ...rest: []) => {
+    if (v === ctx) calls++
+    return stringify(v, ...rest)
+  }) as typeof JSON.stringify
+  try {
+    for (let i = 0; i < 5; i++) t.match(decisionOf(ctx), /"serial":"ONCE"/)
+  } finally {
+    JSON.stringify = stringify
+  }
+  t.equal(calls, 1, 'serialized once for five lines')
+})
+
+t.test('hazard: a value frozen only on top (a plugin fact) is not memoized: a change shows on the next line', async (t) => {
+  const fact = Object.freeze({ list: [] as string[] })
+  const ctx = Object.freeze({ ...base, plugins: Object.freeze({ inv: fact }) })
+  t.match(decisionOf(ctx), /"list":\[\]/)
+  fact.list.push('changed')
+  t.match(decisionOf(ctx), /"list":\["changed"\]/, 'the second line shows the change')
+  t.equal(frozenJson(fact), '{"list":["changed"]}', "and so does the policy runner's text")
+})
+
+t.test('hazard: deepFreeze descends into an object somebody else froze', async (t) => {
+  const fact = Object.freeze({ list: [] as string[] })
+  const ctx = deepFreeze({ ...base, plugins: { inv: fact } })
+  t.ok(Object.isFrozen(fact.list), 'the inner array is frozen too')
+  t.throws(() => fact.list.push('x'))
+  t.match(decisionOf(ctx), /"list":\[\]/)
+})
+
+t.test('hazard: a frozen Date and a getter are written as they are now, not as first seen', async (t) => {
+  const d = new Date(0)
+  let n = 0
+  const facts = {} as Record<string, unknown>
+  Object.defineProperty(facts, 'probe', { enumerable: true, get: () => `read-${++n}` })
+  const ctx = deepFreeze({ ...base, plugins: { d, facts } })
+  const first = decisionOf(ctx)
+  t.match(first, /1970-01-01T00:00:00\.000Z/)
+  d.setTime(86_400_000) // a frozen Date's time still changes
+  const second = decisionOf(ctx)
+  t.match(second, /1970-01-02T00:00:00\.000Z/, 'the Date as it is now')
+  t.not(second.match(/read-\d+/)?.[0], first.match(/read-\d+/)?.[0], 'the getter is read again')
 })
 
 t.test('hazard: a secret registered after a frozen value was logged is scrubbed from the next line', async (t) => {
@@ -94,4 +129,19 @@ t.test('hazard: a secret registered after a frozen value was logged is scrubbed 
   t.notOk(decisionOf(ctx).includes(password), 'a client password held since: scrubbed')
   release()
   t.notOk(decisionOf(ctx).includes(password), 'and after its backend call ended')
+})
+
+t.test('a context from buildContext is sealed (its text is memoized), and stays sealed through deepFreeze', async (t) => {
+  const { context } = buildContext({
+    query: new Map([
+      ['mac', '52:54:00:00:00:01'],
+      ['serial', 'SN1'],
+      ['x', '1'],
+    ]),
+    remoteAddress: '127.0.0.1',
+  })
+  t.ok(isSealed(context), 'sealed by the builder')
+  t.ok(isSealed(context.params) && isSealed(context.auth) && isSealed(context.dropped))
+  const withFacts = deepFreeze({ ...context, plugins: { inv: Object.freeze({ list: ['a'] }) } })
+  t.ok(isSealed(withFacts), 'a context with plain facts added is sealed by deepFreeze')
 })
