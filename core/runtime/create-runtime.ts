@@ -146,7 +146,8 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   }
   // Only a serving runtime ends expired intents: explain, check and test must not write state.
   const lifecycle = new Lifecycle({
-    store: options.intentStore ?? new FileIntentStore(new JsonFileStateStore(config.stateDir)),
+    // One server keeps `stateDir/intents.json`; replicas share the document in PostgreSQL.
+    store: options.intentStore ?? (state.kind === 'postgres' ? new FileIntentStore(state, state) : new FileIntentStore(new JsonFileStateStore(config.stateDir))),
     logger,
     metrics,
     sweepMs: (options.plugins ?? 'online') === 'online' ? 1000 : 0,
