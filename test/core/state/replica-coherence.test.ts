@@ -1,8 +1,10 @@
 /**
- * Two runtimes (replicas) on one PostgreSQL database: an intent armed or cleared on one changes
- * the other's next /boot answer although that answer was memoized whole, within a generous bound
- * (the measured delay is printed); arms burst on both replicas at once are all kept (the shared
- * document is changed under a lock across replicas, never lost to a concurrent rewrite).
+ * Two runtimes (replicas) on one PostgreSQL database: an intent armed or cleared on one, or a
+ * state document a plugin's facts come from written on one, changes the other's next /boot answer
+ * although that answer was memoized whole, within a generous bound (the measured delay is
+ * printed); arms burst on both replicas at once are all kept (the shared document is changed under
+ * a lock across replicas, never lost to a concurrent rewrite). With the files backend, the same
+ * plugin's document written in the one runtime changes its next answer.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -10,8 +12,10 @@ import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { loadConfig } from '../../../core/config/load-config.js'
 import { createRuntime, type Runtime } from '../../../core/runtime/create-runtime.js'
+import { PACKAGE_ROOT } from '../../../core/config/load-config.js'
+import type { StateBackend } from '../../../core/state/state-backend.js'
 import { createDatabase, type PgDatabase } from '../../helpers/postgres.js'
-import { pgBackend } from '../../helpers/state-backends.js'
+import { filesBackend, pgBackend } from '../../helpers/state-backends.js'
 
 t.setTimeout(300_000)
 
@@ -24,17 +28,26 @@ function site(t: Test): string {
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   mkdirSync(join(dir, 'policies'))
   mkdirSync(join(dir, 'templates'))
-  writeFileSync(join(dir, 'policies', 'p.ts'), `export default (ctx: any) => (ctx.intent ? { kind: 'shell' } : { kind: 'exit' })\n`)
+  writeFileSync(join(dir, 'policies', 'p.ts'), `export default (ctx: any) => (ctx.intent || ctx.plugins?.['state-facts']?.answer === 'shell' ? { kind: 'shell' } : { kind: 'exit' })\n`)
   const config = join(dir, 'bootpolicy.json')
+  const plugins = [{ name: 'state-facts', path: join(PACKAGE_ROOT, 'test/fixtures/runtime/state-facts/index.ts') }]
   writeFileSync(
     config,
-    JSON.stringify({ http: { port: 0, host: '127.0.0.1' }, policies: { dir: 'policies', workers: 1, watch: false }, templates: { dir: 'templates' }, stateDir: 'var', log: { level: 'silent' } }),
+    JSON.stringify({
+      http: { port: 0, host: '127.0.0.1' },
+      policies: { dir: 'policies', workers: 1, watch: false },
+      templates: { dir: 'templates' },
+      stateDir: 'var',
+      log: { level: 'silent' },
+      plugins,
+    }),
   )
   return config
 }
 
-async function replica(t: Test, db: PgDatabase): Promise<Runtime> {
-  const runtime = await createRuntime(loadConfig({ file: site(t) }), { state: await pgBackend(t, db), watch: false })
+async function replica(t: Test, db: PgDatabase | StateBackend): Promise<Runtime> {
+  const state = 'kind' in db ? db : await pgBackend(t, db)
+  const runtime = await createRuntime(loadConfig({ file: site(t) }), { state, watch: false })
   t.teardown(() => runtime.close())
   return runtime
 }
@@ -88,4 +101,29 @@ t.test('arms burst on both replicas at once: every one kept, none lost to a conc
     macs.map(() => 'shell'),
     'each machine boots under its intent on the other replica',
   )
+})
+
+t.test('a state document a plugin’s facts come from, written on A, changes B’s memoized answer within 2 s', async (t) => {
+  const db = await createDatabase(t)
+  const [a, b] = [await replica(t, db), await replica(t, db)]
+  t.equal((await boot(b)).record.kind, 'exit')
+  t.equal((await boot(b)).record.cached, true, 'B memoized the answer whole (the plugin declares a revision)')
+  const t0 = performance.now()
+  await a.state.write('state-facts/answer', { answer: 'shell' })
+  const delay = await until(b, 'shell', t0)
+  t.ok(delay >= 0 && delay < BOUND_MS, `B saw the document after ${delay.toFixed(1)} ms`)
+  console.log(`# plugin document written on A seen by B after ${delay.toFixed(1)} ms`)
+  t.equal((await boot(b)).record.cached, true, 'the new answer is memoized again')
+  t.ok((await until(a, 'shell', performance.now())) >= 0, 'A, the writer, answers from the document too')
+  await b.state.delete('state-facts/answer')
+  t.ok((await until(a, 'exit', performance.now())) >= 0, 'a delete on B reaches A')
+})
+
+t.test('files backend: the plugin’s document written in the one runtime changes its next answer', async (t) => {
+  const state = await filesBackend(t)
+  const r = await replica(t, state)
+  t.equal((await boot(r)).record.kind, 'exit')
+  t.equal((await boot(r)).record.cached, true)
+  await state.write('state-facts/answer', { answer: 'shell' })
+  t.ok((await until(r, 'shell', performance.now())) >= 0, 'the next answers follow the document')
 })
