@@ -135,7 +135,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   })
   const importables = loaded?.importables ?? defaultImportables(options.importables)
   // Type-checked off the main thread, last good versions kept in stateDir (server-policy-set.ts).
-  const policies = serverPolicySet(config, importables, policyWorkers, logger, { readOnly: options.readOnly === true })
+  const policies = serverPolicySet(config, importables, policyWorkers, logger, { readOnly: options.readOnly === true, state })
   let templateWatcher: FSWatcher | undefined
   const templates = new TemplateStore(config.templates.dir)
   templates.onRenderFailure = (template, code) => recent.record(`template:${template}`, { kind: 'template', template, code, message: `template ${template} failed to render (see the log)` })
