@@ -3,9 +3,14 @@
  * rewritten (crash-safe) on every change. Changes run one at a time through a promise queue, each
  * on a copy that replaces the held document only once it is on disk: two callbacks with the same
  * token that arrive together are two queued steps, and the second finds the token gone.
- * One process only: replicas need a database-backed store (intent-store.ts says how).
+ * Shared (`shared` given, a PostgreSQL backend): replicas hold the same document; every step
+ * re-reads it under the backend's lock `intents` (an advisory lock across replicas), so steps of
+ * all replicas are serialized and none is lost, and a change notified by another replica (or a
+ * listener reconnect) marks the held copy stale and bumps the revision at once, which drops this
+ * replica's memoized /boot answers before its next lookup reloads the document.
  */
 import { BootpolicyError, messageOf } from '../errors/bp-error.js'
+import { DOCUMENT_CHANNEL, type StateBackend } from '../state/state-backend.js'
 import type { StateStore } from '../state/state-store.js'
 import { hashesMatch } from './intent-token.js'
 import { type CallbackReport, EXPIRED_REASON, type IntentStore, type SettleResult } from './intent-store.js'
@@ -27,11 +32,34 @@ export class FileIntentStore implements IntentStore {
   private byMachine = new Map<string, IntentRecord>()
   private queue: Promise<unknown> = Promise.resolve()
   private rev = 0
+  /** The shared document's version this copy was read at (shared mode). */
+  private version = 0
+  private stale = false
+  private readonly unsubscribe: (() => void) | undefined
 
-  constructor(private readonly state: StateStore) {}
+  constructor(
+    private readonly state: StateStore,
+    private readonly shared?: StateBackend,
+  ) {
+    this.unsubscribe = shared?.subscribe(DOCUMENT_CHANNEL, (key) => {
+      if (key !== undefined && key !== STATE_KEY) return
+      this.stale = true
+      this.rev++
+    })
+  }
+
+  /** Stops listening for other replicas' changes (shared mode). */
+  close(): void {
+    this.unsubscribe?.()
+  }
 
   async find(keys: readonly MachineKey[], now: number): Promise<IntentRecord | undefined> {
-    if (!this.doc) await this.step(async () => ({ value: undefined })) // the first load, queued like any step
+    if (!this.doc)
+      await this.step(async () => ({ value: undefined })) // the first load, queued like any step
+    else if (this.stale) {
+      // Another replica changed the intents: reload; with the database unreachable, boots keep the held copy.
+      await this.step(async () => ({ value: undefined })).catch(() => undefined)
+    }
     for (const key of keys) {
       const hit = this.byMachine.get(machineKeyText(key))
       if (hit) return hit.expiresAt > now ? hit : undefined
@@ -110,19 +138,26 @@ export class FileIntentStore implements IntentStore {
    * `quiet`: the change is invisible to policies (a token), so the revision stays.
    */
   private step<T>(fn: (doc: Doc) => Promise<{ doc?: Doc; value: T; quiet?: boolean }>): Promise<T> {
-    const run = this.queue.then(async () => {
-      const doc = this.doc ?? (await this.load())
+    const once = async (): Promise<T> => {
+      const doc = this.shared ? await this.loadShared() : (this.doc ?? (await this.load()))
       const out = await fn(doc)
       if (out.doc) {
         try {
-          await this.state.write(STATE_KEY, out.doc)
+          if (!this.shared) await this.state.write(STATE_KEY, out.doc)
+          else {
+            // Under the lock no other replica writes: a refused compare-and-set means the lock was lost.
+            const v = await this.shared.compareAndSet(STATE_KEY, this.version, out.doc)
+            if (v === undefined) throw new Error('the intents document changed under the lock')
+            this.version = v
+          }
         } catch (cause) {
           throw new BootpolicyError('BP_ERR_INTENT_STATE', { action: 'written', details: messageOf(cause) }, { cause })
         }
         this.commit(out.doc, !out.quiet)
       }
       return out.value
-    })
+    }
+    const run = this.queue.then(() => (this.shared ? this.shared.withLock(`lock:${STATE_KEY}`, once) : once()))
     this.queue = run.catch(() => undefined)
     return run
   }
@@ -134,6 +169,25 @@ export class FileIntentStore implements IntentStore {
     } catch (cause) {
       throw new BootpolicyError('BP_ERR_INTENT_STATE', { action: 'read', details: messageOf(cause) }, { cause })
     }
+    const doc: Doc = raw && Array.isArray(raw.active) && Array.isArray(raw.ended) ? raw : { v: 1, active: [], ended: [] }
+    this.commit(doc, true)
+    return doc
+  }
+
+  /** The shared document as it is now; the held copy (and the revision) is kept when its version did not move. */
+  private async loadShared(): Promise<Doc> {
+    this.stale = false
+    let got
+    try {
+      got = await this.shared!.get<Doc>(STATE_KEY)
+    } catch (cause) {
+      this.stale = true
+      throw new BootpolicyError('BP_ERR_INTENT_STATE', { action: 'read', details: messageOf(cause) }, { cause })
+    }
+    if (this.doc && got?.version === this.version && this.version !== 0) return this.doc
+    if (this.doc && !got && this.version === 0) return this.doc
+    this.version = got?.version ?? 0
+    const raw = got?.value
     const doc: Doc = raw && Array.isArray(raw.active) && Array.isArray(raw.ended) ? raw : { v: 1, active: [], ended: [] }
     this.commit(doc, true)
     return doc

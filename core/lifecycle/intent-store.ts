@@ -39,6 +39,8 @@ export interface IntentStore {
   expire(now: number): Promise<readonly EndedIntent[]>
   /** Changes whenever what policies see changes (armed, cleared, failed, ended): part of the response cache key. */
   revision(): string
+  /** Releases listeners (the shared store's change subscription). */
+  close?(): void
 }
 
 /** The reason an expired intent is ended with. */

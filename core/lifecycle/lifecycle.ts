@@ -155,6 +155,7 @@ export class Lifecycle {
 
   close(): void {
     clearInterval(this.timer)
+    this.options.store.close?.()
   }
 
   private ended(list: readonly EndedIntent[]): void {

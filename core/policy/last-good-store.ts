@@ -6,11 +6,16 @@
  * live). Both are written with writeFileAtomic, blob before index: a crash at any point leaves
  * the previous index, whose blobs are still there. A blob whose content does not hash to its name
  * is ignored, so a damaged file is never served.
+ * With a shared backend (replicas on PostgreSQL) the same blobs and index are documents
+ * (`policies/blob/<hash>`, `policies/last-good`), saved under the backend's lock `policies/last-good`
+ * so that replicas do not lose each other's entries: a replica starting while its policy file is
+ * broken serves what another replica stored. The hash check applies the same.
  */
 import { createHash } from 'node:crypto'
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { writeFileAtomic } from '../state/atomic-file.js'
+import type { StateBackend } from '../state/state-backend.js'
 import type { CompiledPolicy } from './compile-policy.js'
 
 export interface LastGoodEntry {
@@ -32,18 +37,24 @@ interface StoredPolicy {
 
 const HASH = /^[0-9a-f]{64}$/
 const INDEX = 'last-good.json'
+const SHARED_INDEX = 'policies/last-good'
+const SHARED_BLOB = 'policies/blob/'
 
 export class LastGoodStore {
   private index: LastGoodIndex | undefined
 
-  constructor(readonly dir: string) {}
+  constructor(
+    readonly dir: string,
+    private readonly shared?: StateBackend,
+  ) {}
 
   /** The stored index; an unreadable or malformed one counts as empty (nothing to fall back to). */
   async read(): Promise<LastGoodIndex> {
-    if (this.index) return this.index
+    // Shared: another replica may have saved since; read it each time (only loads and saves ask).
+    if (this.index && !this.shared) return this.index
     let raw: unknown
     try {
-      raw = JSON.parse(await readFile(join(this.dir, INDEX), 'utf8'))
+      raw = this.shared ? (await this.shared.get(SHARED_INDEX))?.value : JSON.parse(await readFile(join(this.dir, INDEX), 'utf8'))
     } catch {
       raw = undefined
     }
@@ -65,7 +76,9 @@ export class LastGoodStore {
     if (!entry) return undefined
     let stored: StoredPolicy
     try {
-      stored = JSON.parse(await readFile(join(this.dir, `${entry.hash}.json`), 'utf8')) as StoredPolicy
+      stored = this.shared
+        ? ((await this.shared.get<StoredPolicy>(`${SHARED_BLOB}${entry.hash}`))?.value as StoredPolicy)
+        : (JSON.parse(await readFile(join(this.dir, `${entry.hash}.json`), 'utf8')) as StoredPolicy)
     } catch {
       return undefined
     }
@@ -81,6 +94,7 @@ export class LastGoodStore {
    * Policies in neither are gone from the directory and leave the index.
    */
   async save(good: readonly CompiledPolicy[], kept: readonly string[], now = new Date()): Promise<void> {
+    if (this.shared) return this.shared.withLock(SHARED_INDEX, () => this.saveShared(good, now))
     const old = await this.read()
     const next: Record<string, LastGoodEntry> = {}
     await mkdir(this.dir, { recursive: true, mode: 0o700 })
@@ -98,6 +112,23 @@ export class LastGoodStore {
     if (!sameIndex(old, next)) await writeFileAtomic(join(this.dir, INDEX), JSON.stringify({ version: 1, policies: next }))
     this.index = next
     await this.prune(next)
+  }
+
+  private async saveShared(good: readonly CompiledPolicy[], now: Date): Promise<void> {
+    const state = this.shared!
+    const old = await this.read()
+    // Entries of policies this replica does not have (or keeps serving from an older revision) stay.
+    const next: Record<string, LastGoodEntry> = { ...old }
+    for (const p of good) {
+      if (old[p.name]?.hash === p.hash) continue
+      const blob: StoredPolicy = { name: p.name, hash: p.hash, code: p.code, map: p.map, entry: p.entry, inputs: p.inputs }
+      await state.write(`${SHARED_BLOB}${p.hash}`, blob)
+      next[p.name] = { hash: p.hash, since: now.toISOString() }
+    }
+    if (!sameIndex(old, next)) await state.write(SHARED_INDEX, { version: 1, policies: next })
+    this.index = next
+    const live = new Set(Object.values(next).map((e) => `${SHARED_BLOB}${e.hash}`))
+    for (const key of await state.keys(SHARED_BLOB)) if (!live.has(key)) await state.delete(key)
   }
 
   /** Remove blobs no index entry names (and temp files a crash left behind). */

@@ -9,12 +9,13 @@ import { join } from 'node:path'
 import type { Logger } from 'pino'
 import type { Config } from '../config/config-types.js'
 import type { ImportableModules } from './compile-policy.js'
+import type { StateBackend } from '../state/state-backend.js'
 import { LastGoodStore } from './last-good-store.js'
 import { PolicySet, type PolicyHost } from './policy-set.js'
 import { typeCheckOffThread } from './type-check-off-thread.js'
 
 /** `readOnly` (explain): the last good versions are read, never written. */
-export function serverPolicySet(config: Config, importables: ImportableModules, host: PolicyHost, logger: Logger, options: { readOnly?: boolean } = {}): PolicySet {
+export function serverPolicySet(config: Config, importables: ImportableModules, host: PolicyHost, logger: Logger, options: { readOnly?: boolean; state?: StateBackend } = {}): PolicySet {
   return new PolicySet(
     config.policies.dir,
     config.policies,
@@ -34,7 +35,8 @@ export function serverPolicySet(config: Config, importables: ImportableModules, 
     host,
     {
       typeCheck: typeCheckOffThread,
-      lastGood: new LastGoodStore(join(config.stateDir, 'policies')),
+      // Replicas on PostgreSQL share the last good versions; one server keeps them under stateDir.
+      lastGood: new LastGoodStore(join(config.stateDir, 'policies'), options.state?.kind === 'postgres' ? options.state : undefined),
       // serve drops to config.user after start-up and then releases the writes (serve-command.ts);
       // a read-only runtime never releases them.
       holdLastGoodWrites: options.readOnly === true || (Boolean(config.user && config.group) && process.getuid?.() === 0),

@@ -140,7 +140,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   })
   const importables = loaded?.importables ?? defaultImportables(options.importables)
   // Type-checked off the main thread, last good versions kept in stateDir (server-policy-set.ts).
-  const policies = serverPolicySet(config, importables, policyWorkers, logger, { readOnly: options.readOnly === true })
+  const policies = serverPolicySet(config, importables, policyWorkers, logger, { readOnly: options.readOnly === true, state })
   let templateWatcher: FSWatcher | undefined
   const templates = new TemplateStore(config.templates.dir)
   templates.onRenderFailure = (template, code) => recent.record(`template:${template}`, { kind: 'template', template, code, message: `template ${template} failed to render (see the log)` })
@@ -151,7 +151,8 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   }
   // Only a serving runtime ends expired intents: explain, check and test must not write state.
   const lifecycle = new Lifecycle({
-    store: options.intentStore ?? new FileIntentStore(new JsonFileStateStore(config.stateDir)),
+    // One server keeps `stateDir/intents.json`; replicas share the document in PostgreSQL.
+    store: options.intentStore ?? (state.kind === 'postgres' ? new FileIntentStore(state, state) : new FileIntentStore(new JsonFileStateStore(config.stateDir))),
     logger,
     metrics,
     sweepMs: (options.plugins ?? 'online') === 'online' ? 1000 : 0,

@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Logger } from 'pino'
-import { definePlugin, type BootContext, type Decision, type IpxeScript } from 'bootpolicy/plugin'
+import { definePlugin, type BootContext, type Decision, type IpxeScript, type StateBackend } from 'bootpolicy/plugin'
 import { errors } from './errors.js'
 import { detectBackend, type CowBackend } from './cow-backend.js'
 import { DmSnapshotBackend } from './dm-snapshot-backend.js'
@@ -41,8 +41,10 @@ export function makeBackend(name: 'qcow2' | 'dm-snapshot', run: Runner, o: Resol
  * The provisioner for these options, as the plugin and `bootpolicy iscsi` use it. `stateDir` is
  * the plugin's state directory (`<config stateDir>/plugins/iscsi-cow`).
  */
-export function openIscsiCow(options: IscsiCowOptions, dirs: { baseDir: string; stateDir: string; logger: Logger; run?: Runner }): Provisioner {
+export function openIscsiCow(options: IscsiCowOptions, dirs: { baseDir: string; stateDir: string; logger: Logger; run?: Runner; state?: StateBackend }): Provisioner {
   const o = resolveOptions(options, dirs)
+  // One server keeps its files layout; replicas on PostgreSQL share records and locks.
+  const shared = dirs.state?.kind === 'postgres' ? dirs.state : undefined
   const run = dirs.run ?? execRunner({ prefix: o.commandPrefix, timeoutMs: o.commandTimeoutMs })
   const name = detectBackend(o.backend)
   if (name === 'dm-snapshot' && !existsSync('/dev/mapper/control')) {
@@ -60,7 +62,7 @@ export function openIscsiCow(options: IscsiCowOptions, dirs: { baseDir: string; 
       }),
     ),
     backend,
-    new StateStore(dirs.stateDir),
+    new StateStore(dirs.stateDir, shared),
     {
       images: o.images,
       reversedHost: o.reversedHost,
@@ -69,6 +71,7 @@ export function openIscsiCow(options: IscsiCowOptions, dirs: { baseDir: string; 
       lockDir: join(dirs.stateDir, 'locks'),
       lockTimeoutMs: o.lockTimeoutMs,
       logger: dirs.logger,
+      ...(shared && { shared }),
     },
   )
 }
@@ -91,7 +94,7 @@ export default definePlugin((options: IscsiCowOptions) => {
     },
 
     async setup(api) {
-      provisioner = openIscsiCow(options, { baseDir: api.baseDir, stateDir: api.stateDir, logger: api.logger })
+      provisioner = openIscsiCow(options, { baseDir: api.baseDir, stateDir: api.stateDir, logger: api.logger, state: api.state })
       api.logger.info({ backend: provisioner.backend.name, images }, 'iscsi-cow backend')
       await provisioner.prehash()
       await provisioner.reconcile()

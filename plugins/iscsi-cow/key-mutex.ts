@@ -2,11 +2,14 @@
  * Serialization per key (one user's disk): in this process a promise chain per key, across
  * processes (the server and `bootpolicy iscsi reset`) a lock file created with O_EXCL that holds
  * the owner's pid. A lock whose owner is dead (kill -9) is taken over. Different keys run in parallel.
+ * With a shared state backend (replicas on PostgreSQL) the cross-process lock is the backend's
+ * `withLock` (an advisory lock, released by the database when its holder dies) instead of the file.
  */
 import { mkdirSync } from 'node:fs'
 import { open, readFile, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import type { StateBackend } from 'bootpolicy/plugin'
 import { errors } from './errors.js'
 
 export class KeyedMutex {
@@ -84,11 +87,17 @@ export class KeyLocks {
   private readonly local = new KeyedMutex()
   private readonly files: FileLocks
 
-  constructor(dir: string, timeoutMs: number) {
+  constructor(
+    dir: string,
+    timeoutMs: number,
+    private readonly shared?: StateBackend,
+  ) {
     this.files = new FileLocks(dir, timeoutMs)
   }
 
   run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const shared = this.shared
+    if (shared) return this.local.run(key, () => shared.withLock(`iscsi-cow/lock/${key.toLowerCase()}`, fn))
     return this.local.run(key, () => this.files.run(key, fn))
   }
 }

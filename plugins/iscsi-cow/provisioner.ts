@@ -13,6 +13,7 @@ import { checkBase, identify, type BaseIdentity } from './base-guard.js'
 import { chapSecret } from './chap-secret.js'
 import type { CowBackend } from './cow-backend.js'
 import { commandDetails } from './exec.js'
+import type { StateBackend } from 'bootpolicy/plugin'
 import { KeyedMutex, KeyLocks } from './key-mutex.js'
 import { checkInstance, checkUser, guardAccount, targetIqn } from './names.js'
 import type { StateStore, UserRecord } from './state-store.js'
@@ -27,6 +28,8 @@ export interface ProvisionerOptions {
   readonly portal: { readonly address: string; readonly port: number }
   readonly chapSecretLength: number
   readonly lockDir: string
+  /** The replicas' state backend (PostgreSQL): locks across replicas through it. */
+  readonly shared?: StateBackend
   readonly lockTimeoutMs: number
   readonly logger: Logger
 }
@@ -72,7 +75,7 @@ export class Provisioner {
     readonly store: StateStore,
     private readonly options: ProvisionerOptions,
   ) {
-    this.locks = new KeyLocks(options.lockDir, options.lockTimeoutMs)
+    this.locks = new KeyLocks(options.lockDir, options.lockTimeoutMs, options.shared)
   }
 
   iqn(instance: string, user: string): string {

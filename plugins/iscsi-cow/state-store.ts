@@ -2,11 +2,14 @@
  * Persistent state, one small JSON file per user disk and per base image, so that the server and
  * the admin CLI never rewrite each other's records. Writes are crash-safe: a temp file in the same
  * directory, fsync, rename, fsync of the directory. Secrets are never stored.
+ * With a shared state backend (PostgreSQL, several replicas) the same records are documents
+ * `iscsi-cow/users/<instance>/<user>` and `iscsi-cow/bases/<instance>` instead, so that every
+ * replica finds the disk another one provisioned.
  */
 import { mkdirSync } from 'node:fs'
 import { readFile, readdir, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import { writeFileAtomic } from 'bootpolicy/plugin'
+import { type StateBackend, writeFileAtomic } from 'bootpolicy/plugin'
 import { errors } from './errors.js'
 import type { BaseIdentity } from './base-guard.js'
 
@@ -43,8 +46,15 @@ export async function readJson<T>(file: string): Promise<T | undefined> {
   }
 }
 
+const USERS = 'iscsi-cow/users/'
+const BASES = 'iscsi-cow/bases/'
+
 export class StateStore {
-  constructor(readonly dir: string) {
+  /** `shared`: the replicas' backend; the files under `dir` are then not used for records. */
+  constructor(
+    readonly dir: string,
+    private readonly shared?: StateBackend,
+  ) {
     mkdirSync(join(dir, 'users'), { recursive: true, mode: 0o700 })
     mkdirSync(join(dir, 'bases'), { recursive: true, mode: 0o700 })
   }
@@ -53,15 +63,26 @@ export class StateStore {
     return join(this.dir, 'users', instance, `${user}.json`)
   }
 
+  private async readShared<T>(key: string): Promise<T | undefined> {
+    try {
+      return (await this.shared!.get<T>(key))?.value
+    } catch (err) {
+      throw errors.create('BP_ERR_ISCSI_STATE', { file: key, details: (err as Error).message }, { cause: err })
+    }
+  }
+
   getUser(instance: string, user: string): Promise<UserRecord | undefined> {
+    if (this.shared) return this.readShared<UserRecord>(`${USERS}${instance}/${user}`)
     return readJson<UserRecord>(this.userFile(instance, user))
   }
 
   putUser(record: UserRecord): Promise<void> {
+    if (this.shared) return this.shared.write(`${USERS}${record.instance}/${record.user}`, record)
     return writeJsonAtomic(this.userFile(record.instance, record.user), record)
   }
 
   async deleteUser(instance: string, user: string): Promise<void> {
+    if (this.shared) return this.shared.delete(`${USERS}${instance}/${user}`)
     await unlink(this.userFile(instance, user)).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err
     })
@@ -70,6 +91,14 @@ export class StateStore {
   /** Every user record, sorted by instance then user. */
   async listUsers(): Promise<UserRecord[]> {
     const out: UserRecord[] = []
+    if (this.shared) {
+      // Keys sort as `<instance>/<user>`: the same order as the files layout.
+      for (const key of await this.shared.keys(USERS)) {
+        const r = await this.readShared<UserRecord>(key)
+        if (r) out.push(r)
+      }
+      return out
+    }
     const instances = (await readdir(join(this.dir, 'users')).catch(() => [] as string[])).sort()
     for (const instance of instances) {
       const files = (await readdir(join(this.dir, 'users', instance)).catch(() => [] as string[])).filter((f) => f.endsWith('.json')).sort()
@@ -82,14 +111,17 @@ export class StateStore {
   }
 
   getBase(instance: string): Promise<BaseIdentity | undefined> {
+    if (this.shared) return this.readShared<BaseIdentity>(`${BASES}${instance}`)
     return readJson<BaseIdentity>(join(this.dir, 'bases', `${instance}.json`))
   }
 
   putBase(instance: string, identity: BaseIdentity): Promise<void> {
+    if (this.shared) return this.shared.write(`${BASES}${instance}`, identity)
     return writeJsonAtomic(join(this.dir, 'bases', `${instance}.json`), identity)
   }
 
   async deleteBase(instance: string): Promise<void> {
+    if (this.shared) return this.shared.delete(`${BASES}${instance}`).catch(() => undefined)
     await unlink(join(this.dir, 'bases', `${instance}.json`)).catch(() => undefined)
   }
 }

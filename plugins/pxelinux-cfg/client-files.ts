@@ -26,9 +26,10 @@ export interface BootClaims {
 export type ClientName = Exclude<NameKey, { kind: 'default' }>
 
 export interface ClientFiles {
-  remember(claims: BootClaims, file: Buffer): void
+  /** Resolves once the file is shared (replicas); a failure to share is logged, never thrown. */
+  remember(claims: BootClaims, file: Buffer): void | Promise<void>
   /** The file `reader` may get under `name`, or undefined. */
-  lookup(name: ClientName, reader: string): Buffer | undefined
+  lookup(name: ClientName, reader: string): Buffer | undefined | Promise<Buffer | undefined>
 }
 
 export interface ClientFilesOptions {
@@ -39,10 +40,10 @@ export interface ClientFilesOptions {
 
 export const plainAddress = (a: string): string => a.replace(/^::ffff:/i, '')
 
-const nameKey = (n: ClientName): string => `${n.kind}:${n.key}`
+export const nameKey = (n: ClientName): string => `${n.kind}:${n.key}`
 
 /** The names a client's file answers: its MAC, its UUID in both byte orders, and `ip`'s hex. */
-function namesOf(mac: string | undefined, uuid: string | undefined, ip: string | undefined): string[] {
+export function namesOf(mac: string | undefined, uuid: string | undefined, ip: string | undefined): string[] {
   const names: string[] = []
   if (mac) names.push(`mac:${mac.toLowerCase().replaceAll(':', '-')}`)
   // pxelinux names the file after DHCP option 97, whose first three fields iPXE shows byte-swapped.

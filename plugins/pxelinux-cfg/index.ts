@@ -6,6 +6,7 @@
  * client-files.ts); the `virtualFile` hook serves it under the names pxelinux tries next, over
  * HTTP and TFTP, to that address only.
  * `prepare` rather than render: it runs on every request, so a cached decision still stores it.
+ * Replicas on PostgreSQL also share each file through the state backend (shared-client-files.ts).
  * See README.md.
  */
 import { readdir, readFile } from 'node:fs/promises'
@@ -13,6 +14,7 @@ import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { definePlugin, type BootContext, type Decision, type IpxeScript, type TransferClient } from 'bootpolicy/plugin'
 import { createClientFiles, type ClientFiles } from './client-files.js'
+import { sharedClientFiles } from './shared-client-files.js'
 import { parseName } from './lookup-names.js'
 import { checkConfig, checkVars, renderConfig, renderTemplate, TEMPLATE_NAME, type PxelinuxConfig } from './render-config.js'
 
@@ -85,6 +87,8 @@ export default definePlugin((options: PxelinuxCfgOptions) => {
     async setup(api) {
       const baseDir = api.baseDir
       files = createClientFiles(options)
+      // Replicas on PostgreSQL: the replica that serves the file may not be the one that answered /boot.
+      if (api.state.kind === 'postgres') files = sharedClientFiles(files, api.state, options, api.logger)
       if (!options.matchClientAddress) {
         api.logger.warn({ matchClientAddress: false }, "pxelinux files are keyed by client claims and served to any address: any host can read or replace any client's file")
       }
@@ -136,7 +140,7 @@ export default definePlugin((options: PxelinuxCfgOptions) => {
           const texts = new Set(found.map(configText))
           if (texts.size > 1) throw new Error('one answer holds pxelinux-cfg.chain decisions with different configurations; pxelinux reads one per client')
           // The peer is what the server saw; mac, uuid and ip are the client's claims.
-          files!.remember({ peer: ctx.remoteAddress, mac: ctx.mac, uuid: ctx.uuid, ip: ctx.ip }, Buffer.from([...texts][0]!))
+          await files!.remember({ peer: ctx.remoteAddress, mac: ctx.mac, uuid: ctx.uuid, ip: ctx.ip }, Buffer.from([...texts][0]!))
           return undefined
         },
       },

@@ -1,4 +1,5 @@
 /** Fixtures for the iscsi-cow tests: a base image with a known pattern, a private tgtd, an initiator. */
+import type { StateBackend } from '../../../core/state/state-backend.js'
 import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
@@ -56,7 +57,8 @@ export interface Env {
   readonly tgtd: Tgtd
   readonly stateDir: string
   readonly options: IscsiCowOptions
-  open(logger?: ReturnType<typeof createLogger>): Provisioner
+  /** `state`: a shared backend (replicas on PostgreSQL). */
+  open(logger?: ReturnType<typeof createLogger>, state?: StateBackend): Provisioner
   /** Also clean up a plugin instance's state directory (built apps use `<stateDir>/plugins/iscsi-cow`). */
   track(stateDir: string): void
   cleanup(): Promise<void>
@@ -87,8 +89,8 @@ export async function iscsiEnv(extra: Partial<IscsiCowOptions> = {}): Promise<En
     tgtd,
     stateDir,
     options,
-    open(logger = createLogger('silent')) {
-      const p = openIscsiCow(options, { baseDir: dir, stateDir, logger })
+    open(logger = createLogger('silent'), state?: StateBackend) {
+      const p = openIscsiCow(options, { baseDir: dir, stateDir, logger, ...(state && { state }) })
       opened.push(p)
       return p
     },
