@@ -71,6 +71,7 @@ async function startDhcp(runtime: Runtime): Promise<DhcpService> {
   const dhcp = createDhcpService(dhcpConfigFor(runtime.config), {
     logger: runtime.logger,
     stateDir: runtime.config.stateDir,
+    state: runtime.state,
     ...(plugins.hasDhcpOffer && { decideBoot: (facts) => plugins.dhcpOffer(facts) }),
   })
   await dhcp.start()

@@ -15,7 +15,7 @@ import { chooseBoot, type DecideBoot } from './boot-file.js'
 import { leaseKey, type DhcpClientFacts } from './client-facts.js'
 import { broadcastOf, ipToInt, sameSubnet } from './ipv4.js'
 import type { LeaseBackend, LeaseChange } from './lease-backend.js'
-import type { GroupCommit } from './group-commit.js'
+import { type GroupCommit, RefusedChange } from './group-commit.js'
 import type { DhcpStats } from './dhcp-metrics.js'
 import { ips, MessageType, Opt, readIp, text, u32, type OptionMap } from './options.js'
 import { BROADCAST_FLAG } from './packet-codec.js'
@@ -107,17 +107,25 @@ export function createFullResponder(deps: FullResponderDeps): Responder {
     return inSubnet(ip)
   }
 
-  /** Commits `change`; false (and a loud, rate-limited log line) when it did not become durable. */
-  const durable = async (change: LeaseChange, facts: DhcpClientFacts, log: Logger): Promise<boolean> => {
+  /**
+   * Commits `change`: 'refused' when a shared store found the address bound to another client
+   * meanwhile (another replica won the race), 'failed' (and a loud, rate-limited log line) when it
+   * did not become durable.
+   */
+  const durable = async (change: LeaseChange, facts: DhcpClientFacts, log: Logger): Promise<'ok' | 'refused' | 'failed'> => {
     try {
       await commits.submit(change)
-      return true
+      return 'ok'
     } catch (err) {
+      if (err instanceof RefusedChange) {
+        log.info({ client: facts, ip: change.lease.ip }, 'dhcp lease refused by the store: the address is held by another client')
+        return 'refused'
+      }
       const now = Date.now()
       const level = now - lastUndurableLog >= UNDURABLE_LOG_MS ? 'error' : 'debug'
       if (level === 'error') lastUndurableLog = now
       log[level]({ err, client: facts, ip: change.lease.ip, state: change.lease.state, withheldTotal: stats.acksWithheld + 1 }, 'dhcp lease not durable, no reply sent')
-      return false
+      return 'failed'
     }
   }
 
@@ -128,8 +136,9 @@ export function createFullResponder(deps: FullResponderDeps): Responder {
     const renewal = msg.facts.requestedAddress === undefined
     const change = await store.bind({ key, mac: msg.facts.mac, ip, leaseMs: config.leaseSeconds * 1000, renewal, ...(hostname ? { hostname } : {}) })
     if (!change) return 'taken'
-    const [out, ok] = await Promise.all([reply(msg, MessageType.ACK, ip, log), durable(change, msg.facts, log)])
-    if (!ok) {
+    const [out, stored] = await Promise.all([reply(msg, MessageType.ACK, ip, log), durable(change, msg.facts, log)])
+    if (stored === 'refused') return 'taken'
+    if (stored === 'failed') {
       // Silence, not NAK: RFC 2131 lets the client retransmit, and a NAK would send it back to DISCOVER.
       stats.acksWithheld++
       return undefined
@@ -195,7 +204,7 @@ export function createFullResponder(deps: FullResponderDeps): Responder {
         const change = early ? undefined : await store.decline(key, ip!, config.declineSeconds * 1000, config.declineWindowSeconds * 1000)
         const refusal = early ?? (change ? undefined : 'not offered to the sender, or not leased to it within declineWindowSeconds')
         if (refusal || !change) return ignored(log, 'DECLINE', ip, refusal ?? '', facts)
-        if (!(await durable(change, facts, log))) return undefined
+        if ((await durable(change, facts, log)) !== 'ok') return undefined
         log.warn({ client: facts, ip }, 'dhcp address declined, kept out of the pool')
         return undefined
       }
@@ -205,7 +214,7 @@ export function createFullResponder(deps: FullResponderDeps): Responder {
         const change = early ? undefined : await store.release(key, ip!)
         const refusal = early ?? (change ? undefined : 'not leased to the sender')
         if (refusal || !change) return ignored(log, 'RELEASE', ip, refusal ?? '', facts)
-        if (!(await durable(change, facts, log))) return undefined
+        if ((await durable(change, facts, log)) !== 'ok') return undefined
         log.info({ client: facts, ip }, 'dhcp lease released')
         return undefined
       }
