@@ -42,6 +42,7 @@ interface Waiter<T> {
 }
 
 /** `write` resolves with the changes it refused (if any); every other change of the batch is durable. */
+// biome-ignore lint/suspicious/noConfusingVoidType: a plain write (Promise<void>) refuses nothing.
 export function createGroupCommit<T>(write: (batch: readonly T[]) => Promise<void | ReadonlySet<T>>): GroupCommit<T> {
   const stats: GroupCommitStats = { commits: 0, committed: 0, failures: 0, largestBatch: 0 }
   let pending: Waiter<T>[] = []

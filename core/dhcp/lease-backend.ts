@@ -60,6 +60,7 @@ export interface LeaseBackend {
    * shared store resolves with the changes it refused because another client holds the address
    * (the rest are durable); those clients get a NAK.
    */
+  // biome-ignore lint/suspicious/noConfusingVoidType: the embedded store refuses nothing.
   commit(batch: readonly LeaseChange[]): Promise<void | ReadonlySet<LeaseChange>>
   list(): Promise<Lease[]>
   /** Offers held now (tests, metrics). */

@@ -209,7 +209,8 @@ export class PostgresLeaseBackend implements LeaseBackend {
     if (offer.rows.length === 0) {
       const { rows } = await this.db.query<LeaseRow>('SELECT * FROM bp_dhcp_leases WHERE key = $1 AND addr = $2', [key, n])
       const l = rows[0]
-      if (!l || l.state !== 'bound' || Number(l.expires_at) <= now || now - Number(l.bound_at ?? 0) > windowMs) return undefined
+      const live = l?.state === 'bound' && Number(l.expires_at) > now
+      if (!live || now - Number(l.bound_at ?? 0) > windowMs) return undefined
     }
     const change = this.change({ ip, mac: '', key: `declined:${ip}`, state: 'declined', expiresAt: now + ms })
     this.decliners.set(change, key)
