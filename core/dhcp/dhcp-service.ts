@@ -249,7 +249,7 @@ async function fullResponder(cfg: ResolvedDhcpConfig, identity: ServerIdentity, 
   }
   const store: LeaseBackend =
     deps.state instanceof PostgresStateBackend
-      ? new PostgresLeaseBackend(deps.state, table)
+      ? new PostgresLeaseBackend(deps.state, { ...table, server: identity.address })
       : new FileLeaseBackend({ ...table, file: resolvePath(deps.stateDir, cfg.stateFile), maxOffers: cfg.offers.max })
   await store.load()
   const commits = createGroupCommit<LeaseChange>((batch) => store.commit(batch))

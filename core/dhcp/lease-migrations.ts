@@ -2,7 +2,9 @@
  * The `dhcp` component's PostgreSQL schema (applied by migrations.ts beside the state backend's).
  * Leases are keyed by client (one row per client key) and UNIQUE(addr): two replicas can never
  * store one address for two clients; the database settles a race, not timing. Offers live in their
- * own table with an expiry (they are holds, never acknowledged). bp_dhcp_commit applies one group
+ * own table with an expiry (they are holds, never acknowledged), one per client and replica: a
+client that hears two replicas holds both offers, so neither address goes to someone else while it
+chooses. bp_dhcp_commit applies one group
  * commit in one statement, hence one transaction; a change that would give a live address to a
  * second client is rolled back alone (a sub-transaction) and its seq returned as refused.
  * Addresses are stored as integers (ipv4.ts ipToInt) so the pool is a generate_series.
@@ -24,10 +26,12 @@ export const DHCP_MIGRATIONS: readonly Migration[] = [
   updated_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE TABLE bp_dhcp_offers (
-  key text PRIMARY KEY,
+  key text NOT NULL,
+  server text NOT NULL,
   addr bigint NOT NULL UNIQUE,
   mac text NOT NULL,
-  expires_at bigint NOT NULL
+  expires_at bigint NOT NULL,
+  PRIMARY KEY (key, server)
 );
 CREATE INDEX bp_dhcp_offers_mac ON bp_dhcp_offers (mac);
 CREATE INDEX bp_dhcp_offers_expires ON bp_dhcp_offers (expires_at);

@@ -15,7 +15,10 @@ import { intToIp, ipToInt } from './ipv4.js'
 import type { BindClaim, LeaseBackend, LeaseChange, OfferClaim } from './lease-backend.js'
 import type { Lease, LeaseStoreOptions } from './lease-store.js'
 
-export type PostgresLeaseBackendOptions = Omit<LeaseStoreOptions, 'maxOffers'>
+export type PostgresLeaseBackendOptions = Omit<LeaseStoreOptions, 'maxOffers'> & {
+  /** This replica's server identifier: its offers are its own rows. */
+  readonly server: string
+}
 
 interface LeaseRow extends Record<string, unknown> {
   key: string
@@ -78,7 +81,7 @@ export class PostgresLeaseBackend implements LeaseBackend {
   async byClient(key: string): Promise<Lease | undefined> {
     const { rows } = await this.db.query<LeaseRow>('SELECT * FROM bp_dhcp_leases WHERE key = $1', [key])
     if (rows[0]) return toLease(rows[0])
-    const offers = await this.db.query<OfferRow>('SELECT * FROM bp_dhcp_offers WHERE key = $1', [key])
+    const offers = await this.db.query<OfferRow>('SELECT * FROM bp_dhcp_offers WHERE key = $1 ORDER BY expires_at DESC LIMIT 1', [key])
     return offers.rows[0] && offerLease(offers.rows[0])
   }
 
@@ -159,10 +162,12 @@ export class PostgresLeaseBackend implements LeaseBackend {
     const now = this.now()
     await this.db.query(`DELETE FROM bp_dhcp_offers WHERE key <> $1 AND (mac = $2 OR (addr = $3 AND (expires_at <= $4 OR $5)))`, [c.key, c.mac, n, now, force])
     try {
+      // The client's offer of another replica on the same address is taken over (same client, same address).
       await this.db.query(
-        `INSERT INTO bp_dhcp_offers (key, addr, mac, expires_at) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (key) DO UPDATE SET addr = EXCLUDED.addr, mac = EXCLUDED.mac, expires_at = EXCLUDED.expires_at`,
-        [c.key, n, c.mac, now + c.holdMs],
+        `WITH mine AS (DELETE FROM bp_dhcp_offers WHERE key = $1 AND addr = $3 AND server <> $5 RETURNING key)
+         INSERT INTO bp_dhcp_offers (key, server, addr, mac, expires_at) SELECT $1, $5, $3, $2, $4 FROM (SELECT count(*) FROM mine) AS gone
+         ON CONFLICT (key, server) DO UPDATE SET addr = EXCLUDED.addr, mac = EXCLUDED.mac, expires_at = EXCLUDED.expires_at`,
+        [c.key, c.mac, n, now + c.holdMs, this.opts.server],
       )
     } catch (err) {
       if (codeOf(err) === UNIQUE_VIOLATION) return false

@@ -17,11 +17,13 @@ import { pgBackend, type Teardownable } from '../../helpers/state-backends.js'
 const mac = (i: number): string => `02:00:00:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`
 const HOUR = 3_600_000
 
+let replicas = 0
 async function replica(t: Teardownable, db: PgDatabase, pool = { start: '10.0.0.10', end: '10.0.0.200' }): Promise<PostgresLeaseBackend> {
   const registry = new MigrationRegistry()
   registry.register('dhcp', DHCP_MIGRATIONS)
   const state = await pgBackend(t, db, { registry })
   const b = new PostgresLeaseBackend(state, {
+    server: `10.0.0.${++replicas}`,
     poolStart: pool.start,
     poolEnd: pool.end,
     reserved: new Map([[ipToInt('10.0.0.12'), mac(999)]]),
@@ -62,6 +64,19 @@ t.test('a lease committed at one replica is seen, renewed and released at anothe
     false,
     "another client is not offered an address held by someone's live offer",
   )
+  // A client that heard both replicas holds both offers: neither address is free for someone else.
+  const other = await b.reserve({ key: `mac:${mac(7)}`, mac: mac(7), holdMs: 30_000, requested: '10.0.0.70' })
+  const both = await a.reserve({ key: `mac:${mac(7)}`, mac: mac(7), holdMs: 30_000, requested: '10.0.0.71' })
+  t.same([other, both], ['10.0.0.70', '10.0.0.71'])
+  t.same(
+    (await a.list())
+      .filter((l) => l.key === `mac:${mac(7)}`)
+      .map((l) => l.ip)
+      .sort(),
+    ['10.0.0.70', '10.0.0.71'],
+    "both replicas' offers to one client are held",
+  )
+  t.not(await a.reserve({ key: `mac:${mac(8)}`, mac: mac(8), holdMs: 30_000, requested: '10.0.0.70' }), '10.0.0.70', "nobody else is offered the other replica's offer")
   const bound = await a.bind({ key, mac: mac(1), ip: ip!, leaseMs: HOUR, renewal: false })
   t.same(await a.commit([bound!]), new Set(), 'nothing refused')
   t.equal((await b.byClient(key))?.state, 'bound', 'the binding is in the database')

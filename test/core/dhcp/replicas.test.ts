@@ -24,12 +24,12 @@ async function firstBound(c: UdhcpcDaemon, naks: { n: number }): Promise<Record<
   }
 }
 
-const CLIENTS = Number(process.env.BP_REPLICA_CLIENTS ?? 40)
+const CLIENTS = Number(process.env.BP_REPLICA_CLIENTS ?? 100)
 const replicaConfig = (address: string): DhcpConfig => ({
   mode: 'full',
   serverAddress: address,
   interface: 'eth0',
-  pool: { start: '10.77.0.100', end: '10.77.0.199' },
+  pool: { start: '10.77.0.100', end: '10.77.0.219' },
   subnetMask: '255.255.255.0',
   leaseSeconds: 3600,
 })
