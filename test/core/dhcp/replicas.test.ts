@@ -9,7 +9,7 @@
  */
 import t from 'tap'
 import type { DhcpConfig } from '../../../core/dhcp/config-schema.js'
-import { udhcpcDaemon, type UdhcpcDaemon } from '../../helpers/dhcp-clients.js'
+import { udhcpc, udhcpcDaemon, type UdhcpcDaemon } from '../../helpers/dhcp-clients.js'
 import { startDhcpServer } from '../../helpers/dhcp-server.js'
 import { createLan } from '../../helpers/netns.js'
 import { createDatabase } from '../../helpers/postgres.js'
@@ -37,7 +37,12 @@ const replicaConfig = (address: string): DhcpConfig => ({
 t.test(`two replicas, ${CLIENTS} udhcpc clients at once: no address twice; a killed replica's clients renew at the other`, async (t) => {
   const db = await createDatabase(t)
   const state = { backend: 'postgres', url: `postgres://bp_test@localhost:${db.cluster.port}/${db.name}?host=${encodeURIComponent(db.cluster.socketDir)}`, passwordFile: db.passwordFile }
-  const lan = await createLan(t, [{ name: 'r1', address: '10.77.0.1/24' }, { name: 'r2', address: '10.77.0.2/24' }, ...Array.from({ length: CLIENTS }, (_, i) => ({ name: `c${i}` }))])
+  const lan = await createLan(t, [
+    { name: 'r1', address: '10.77.0.1/24' },
+    { name: 'r2', address: '10.77.0.2/24' },
+    ...Array.from({ length: CLIENTS }, (_, i) => ({ name: `c${i}` })),
+    { name: 'late' },
+  ])
   const r1 = await startDhcpServer(lan, 'r1', replicaConfig('10.77.0.1'), { state, logLevel: 'info' })
   const r2 = await startDhcpServer(lan, 'r2', replicaConfig('10.77.0.2'), { state, logLevel: 'info' })
   t.teardown(async () => {
@@ -63,7 +68,7 @@ t.test(`two replicas, ${CLIENTS} udhcpc clients at once: no address twice; a kil
   t.ok(by1 > 0 && by1 < CLIENTS, `both replicas acknowledged leases (r1 ${by1}, r2 ${CLIENTS - by1})`)
 
   // The replica that acknowledged more leases dies without warning.
-  const [victim, victimId, survivorId] = by1 >= CLIENTS - by1 ? [r1, '10.77.0.1', '10.77.0.2'] : [r2, '10.77.0.2', '10.77.0.1']
+  const [victim, victimId, survivorId, survivor] = by1 >= CLIENTS - by1 ? [r1, '10.77.0.1', '10.77.0.2', r2] : [r2, '10.77.0.2', '10.77.0.1', r1]
   await victim.kill()
   const orphans = clients.map((c, i) => ({ c, i })).filter(({ i }) => bound[i]!.serverid === victimId)
   const renewed = await Promise.all(
@@ -82,5 +87,23 @@ t.test(`two replicas, ${CLIENTS} udhcpc clients at once: no address twice; a kil
     renewed.map((e) => e.ip),
     orphans.map(({ i }) => ips[i]),
     'each kept its address',
+  )
+
+  // PostgreSQL crashes (immediate stop): a new client gets nothing (fail closed), loudly.
+  await db.cluster.stop('immediate')
+  try {
+    await t.rejects(udhcpc(lan, 'late'), /udhcpc got no lease: (?!Error: no host)/, 'no lease while the database is down')
+    const line = await survivor.waitForLog('dhcp lease database unreachable, request not answered', 5000)
+    t.equal(line.level, 50, 'logged at error')
+  } finally {
+    await db.cluster.start()
+  }
+  const late = await udhcpc(lan, 'late')
+  t.ok(late.ip && !ips.includes(late.ip), `service resumes once PostgreSQL is back (${late.ip})`)
+  const after = new Set((await survivor.leases()).filter((l) => l.state === 'bound').map((l) => l.ip))
+  t.same(
+    ips.filter((ip) => !after.has(ip!)),
+    [],
+    'nothing acknowledged before the crash is lost',
   )
 })
