@@ -5,7 +5,9 @@
  * journal with one fdatasync (group commit), dnsmasq rewrites its lease file per change. A third
  * run, dnsmasq without a lease file (--leasefile-ro), is the target bootpolicy is measured against
  * while still persisting. 16 transactions in flight, 1,000 client MACs; BENCH_ROUNDS interleaved
- * rounds of BENCH_SECONDS each, medians, with the load average (the machine is shared).
+ * rounds of BENCH_SECONDS each, medians, with the load average (the machine is shared). A fourth run
+ * is bootpolicy with its leases in PostgreSQL (state.backend postgres, a throwaway cluster of
+ * test/helpers/postgres.ts over its unix socket): what a replica pays against the lease file.
  * Needs root, iproute2 and dnsmasq (dnsmasq-base).
  *   node --no-node-snapshot --import tsx bench/dhcp-dora.ts
  */
@@ -14,6 +16,7 @@ import { fileURLToPath } from 'node:url'
 import { createLan, type Lan } from '../test/helpers/netns.js'
 import { nodeTs, REPO_ROOT, startDhcpServer } from '../test/helpers/dhcp-server.js'
 import { startDnsmasqDhcp } from '../test/helpers/dnsmasq-dhcp.js'
+import { createDatabase } from '../test/helpers/postgres.js'
 import type { BenchResult } from './lib.js'
 
 interface ClientReport {
@@ -44,6 +47,10 @@ export async function run(seconds = Number(process.env.BENCH_SECONDS ?? 2), roun
   const theirs: ClientReport[] = []
   const fast: ClientReport[] = []
   const groups: number[] = []
+  const shared: ClientReport[] = []
+  const teardowns: Array<() => unknown> = []
+  const db = await createDatabase({ teardown: (fn) => teardowns.push(fn) })
+  const state = { backend: 'postgres', url: `postgres://bp_test@localhost:${db.cluster.port}/${db.name}?host=${encodeURIComponent(db.cluster.socketDir)}`, passwordFile: db.passwordFile }
   try {
     const runners: Array<() => Promise<void>> = [
       async () => {
@@ -53,6 +60,14 @@ export async function run(seconds = Number(process.env.BENCH_SECONDS ?? 2), roun
           // The handle has metrics() since the group-commit change; the same file also benches older trees.
           const m = 'metrics' in bp ? await bp.metrics() : new Map<string, number>()
           if (m.size > 0) groups.push(m.get('bootpolicy_dhcp_lease_changes_committed_total')! / m.get('bootpolicy_dhcp_lease_commits_total')!)
+        } finally {
+          await bp.stop()
+        }
+      },
+      async () => {
+        const bp = await startDhcpServer(lan, 'srv', { mode: 'full', serverAddress: '10.55.0.1', pool: POOL, subnetMask: MASK, leaseSeconds: 3600 }, { logLevel: 'warn', state })
+        try {
+          shared.push(await drive(lan, seconds))
         } finally {
           await bp.stop()
         }
@@ -80,9 +95,10 @@ export async function run(seconds = Number(process.env.BENCH_SECONDS ?? 2), roun
     for (let r = 0; r < rounds; r++) for (let i = 0; i < runners.length; i++) await runners[(i + r) % runners.length]!()
   } finally {
     await lan.close()
+    for (const fn of teardowns) await fn()
   }
   const rate = (xs: ClientReport[]): number => median(xs.map((x) => x.perSecond))
-  const [o, d, f] = [rate(ours), rate(theirs), rate(fast)]
+  const [o, d, f, p] = [rate(ours), rate(theirs), rate(fast), rate(shared)]
   return {
     name: 'DHCP DORA',
     figures: [
@@ -90,8 +106,9 @@ export async function run(seconds = Number(process.env.BENCH_SECONDS ?? 2), roun
       { name: 'bootpolicy DORA/s (full mode, leases journaled, group commit)', value: Math.round(o), unit: 'DORA/s', ratio: o / d, baseline: 'dnsmasq', target: '≥ 0.5' },
       { name: 'dnsmasq --leasefile-ro DORA/s (no lease persistence)', value: Math.round(f), unit: 'DORA/s' },
       { name: 'bootpolicy (persisting) vs dnsmasq without persistence', value: Math.round(o), unit: 'DORA/s', ratio: o / f, baseline: 'dnsmasq --leasefile-ro', target: '≥ 0.8' },
+      { name: 'bootpolicy DORA/s, leases in PostgreSQL (replica mode)', value: Math.round(p), unit: 'DORA/s', ratio: p / o, baseline: 'bootpolicy with the lease file', target: '≥ 0.5' },
       { name: 'bootpolicy ACKs per lease commit (median of rounds)', value: groups.length ? Math.round(median(groups) * 10) / 10 : 0, unit: 'ACKs' },
-      { name: 'transactions timed out (all runs)', value: [...ours, ...theirs, ...fast].reduce((n, x) => n + x.timeouts, 0), unit: 'count' },
+      { name: 'transactions timed out (all runs)', value: [...ours, ...theirs, ...fast, ...shared].reduce((n, x) => n + x.timeouts, 0), unit: 'count' },
       { name: `rounds (interleaved, ${seconds} s each; medians)`, value: rounds, unit: 'rounds' },
       { name: 'load average (1 min) before / after', value: Math.round(loadBefore * 10) / 10, unit: `/ ${Math.round(loadavg()[0]! * 10) / 10}` },
     ],

@@ -74,6 +74,7 @@ async function startDhcp(runtime: Runtime): Promise<DhcpService> {
     logger: runtime.logger,
     stateDir: runtime.config.stateDir,
     onPacket: (p) => recordDhcp(runtime.timeline, p),
+    state: runtime.state,
     ...(plugins.hasDhcpOffer && { decideBoot: (facts) => plugins.dhcpOffer(facts) }),
   })
   await dhcp.start()

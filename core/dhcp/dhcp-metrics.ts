@@ -22,6 +22,8 @@ export interface DhcpStats {
   naks: number
   /** REQUESTs answered with silence because their lease could not be made durable. */
   acksWithheld: number
+  /** Requests not answered because the lease database (PostgreSQL) was unreachable. */
+  databaseFailures: number
 }
 
 export function newDhcpStats(queueCapacity: number, inFlightLimit: number): DhcpStats {
@@ -39,6 +41,7 @@ export function newDhcpStats(queueCapacity: number, inFlightLimit: number): Dhcp
     acks: 0,
     naks: 0,
     acksWithheld: 0,
+    databaseFailures: 0,
   }
 }
 
@@ -67,6 +70,7 @@ export function renderDhcpMetrics(s: DhcpStats, commits?: Readonly<GroupCommitSt
     ['{type="nak"}', s.naks],
   ])
   add('acks_withheld_total', 'counter', 'REQUESTs left unanswered because their lease could not be made durable', [['', s.acksWithheld]])
+  add('database_failures_total', 'counter', 'Requests left unanswered because the lease database was unreachable (fail closed)', [['', s.databaseFailures]])
   if (commits) {
     add('lease_commits_total', 'counter', 'Lease writes that reached the disk (one fsync each, many changes per write)', [['', commits.commits]])
     add('lease_changes_committed_total', 'counter', 'Lease changes made durable by those writes', [['', commits.committed]])

@@ -17,7 +17,10 @@ import type { DecideBoot } from './boot-file.js'
 import { clientFacts, type DhcpClientFacts } from './client-facts.js'
 import { createFullResponder, excludedAddresses, reservationsByMac } from './full-responder.js'
 import { ipToInt, sameSubnet } from './ipv4.js'
+import type { StateBackend } from '../state/state-backend.js'
+import { PostgresStateBackend } from '../state/postgres-backend.js'
 import { FileLeaseBackend } from './file-lease-backend.js'
+import { PostgresLeaseBackend } from './postgres-lease-backend.js'
 import { createGroupCommit, type GroupCommit } from './group-commit.js'
 import type { LeaseBackend, LeaseChange } from './lease-backend.js'
 import type { Lease } from './lease-store.js'
@@ -43,6 +46,8 @@ export interface DhcpServiceDeps {
   readonly stateDir: string
   /** Told of every client message handled and every reply sent (the machine timeline); must not throw or block. */
   readonly onPacket?: (p: { readonly facts: DhcpClientFacts; readonly direction: 'in' | 'out'; readonly type: string; readonly yiaddr?: string; readonly file?: string }) => void
+  /** The runtime's state backend: PostgreSQL makes full mode keep its leases there, shared by replicas. */
+  readonly state?: StateBackend
 }
 
 export interface DhcpService {
@@ -82,6 +87,7 @@ export function createDhcpService(config: DhcpConfig, deps: DhcpServiceDeps): Dh
   let state: 'new' | 'started' | 'closed' = 'new'
   let lastSummary = 0
   let lastDropLog = -Infinity
+  let lastDbLog = -Infinity
   let scheduled = false
   let identity: ServerIdentity | undefined
   let responder: Responder | undefined
@@ -148,6 +154,15 @@ export function createDhcpService(config: DhcpConfig, deps: DhcpServiceDeps): Dh
       else if (type === MessageType.NAK) stats.naks++
     })()
       .catch((err: unknown) => {
+        if (isBootpolicyError(err) && err.code === 'BP_ERR_STATE_UNAVAILABLE') {
+          // Fail closed: no offer, no ACK without the database. Loud, but once per 10 s, not per packet.
+          stats.databaseFailures++
+          const now = Date.now()
+          const level = now - lastDbLog >= QUEUE_DROP_LOG_MS ? 'error' : 'debug'
+          if (level === 'error') lastDbLog = now
+          log[level]({ err, client: facts, failedTotal: stats.databaseFailures }, 'dhcp lease database unreachable, request not answered')
+          return
+        }
         const level = isBootpolicyError(err) ? 'warn' : 'error'
         log[level]({ err, client: facts }, 'dhcp request failed')
       })
@@ -231,15 +246,17 @@ async function fullResponder(cfg: ResolvedDhcpConfig, identity: ServerIdentity, 
   })
   const reserved = new Map<number, string>()
   for (const [mac, r] of reservationsByMac(cfg)) reserved.set(ipToInt(r.ip), mac)
-  const store = new FileLeaseBackend({
-    file: resolvePath(deps.stateDir, cfg.stateFile),
+  const table = {
     poolStart: pool.start,
     poolEnd: pool.end,
     reserved,
     excluded: excludedAddresses(cfg, identity.address),
-    inSubnet: (ip) => sameSubnet(ip, pool.start, cfg.subnetMask),
-    maxOffers: cfg.offers.max,
-  })
+    inSubnet: (ip: string) => sameSubnet(ip, pool.start, cfg.subnetMask),
+  }
+  const store: LeaseBackend =
+    deps.state instanceof PostgresStateBackend
+      ? new PostgresLeaseBackend(deps.state, { ...table, server: identity.address })
+      : new FileLeaseBackend({ ...table, file: resolvePath(deps.stateDir, cfg.stateFile), maxOffers: cfg.offers.max })
   await store.load()
   const commits = createGroupCommit<LeaseChange>((batch) => store.commit(batch))
   const responder = createFullResponder({ config: cfg, serverAddress: identity.address, store, commits, stats, ...(deps.decideBoot ? { decideBoot: deps.decideBoot } : {}) })

@@ -15,7 +15,7 @@ import { chooseBoot, type DecideBoot } from './boot-file.js'
 import { leaseKey, type DhcpClientFacts } from './client-facts.js'
 import { broadcastOf, ipToInt, sameSubnet } from './ipv4.js'
 import type { LeaseBackend, LeaseChange } from './lease-backend.js'
-import type { GroupCommit } from './group-commit.js'
+import { type GroupCommit, RefusedChange } from './group-commit.js'
 import type { DhcpStats } from './dhcp-metrics.js'
 import { ips, MessageType, Opt, readIp, text, u32, type OptionMap } from './options.js'
 import { BROADCAST_FLAG } from './packet-codec.js'
@@ -108,15 +108,20 @@ export function createFullResponder(deps: FullResponderDeps): Responder {
   }
 
   /**
-   * Commits `change`; false (and a loud, rate-limited log line) when it did not become durable.
-   * For a REQUEST the ACK is withheld (counted here); a DECLINE or RELEASE never gets a reply, so
-   * its line says only that the change was not stored.
+   * Commits `change`: 'refused' when a shared store found the address bound to another client
+   * meanwhile (another replica won the race), 'failed' (and a loud, rate-limited log line) when it
+   * did not become durable. For a REQUEST the ACK is then withheld (counted here); a DECLINE or
+   * RELEASE never gets a reply, so its line says only that the change was not stored.
    */
-  const durable = async (change: LeaseChange, facts: DhcpClientFacts, log: Logger, kind: 'REQUEST' | 'DECLINE' | 'RELEASE'): Promise<boolean> => {
+  const durable = async (change: LeaseChange, facts: DhcpClientFacts, log: Logger, kind: 'REQUEST' | 'DECLINE' | 'RELEASE'): Promise<'ok' | 'refused' | 'failed'> => {
     try {
       await commits.submit(change)
-      return true
+      return 'ok'
     } catch (err) {
+      if (err instanceof RefusedChange) {
+        log.info({ client: facts, ip: change.lease.ip }, 'dhcp lease refused by the store: the address is held by another client')
+        return 'refused'
+      }
       const now = Date.now()
       const level = now - lastUndurableLog >= UNDURABLE_LOG_MS ? 'error' : 'debug'
       if (level === 'error') lastUndurableLog = now
@@ -127,7 +132,7 @@ export function createFullResponder(deps: FullResponderDeps): Responder {
       } else {
         log[level]({ ...fields, message: kind }, 'dhcp lease change not durable, not applied to the file')
       }
-      return false
+      return 'failed'
     }
   }
 
@@ -138,9 +143,10 @@ export function createFullResponder(deps: FullResponderDeps): Responder {
     const renewal = msg.facts.requestedAddress === undefined
     const change = await store.bind({ key, mac: msg.facts.mac, ip, leaseMs: config.leaseSeconds * 1000, renewal, ...(hostname ? { hostname } : {}) })
     if (!change) return 'taken'
-    const [out, ok] = await Promise.all([reply(msg, MessageType.ACK, ip, log), durable(change, msg.facts, log, 'REQUEST')])
+    const [out, stored] = await Promise.all([reply(msg, MessageType.ACK, ip, log), durable(change, msg.facts, log, 'REQUEST')])
+    if (stored === 'refused') return 'taken'
     // Silence, not NAK: RFC 2131 lets the client retransmit, and a NAK would send it back to DISCOVER.
-    if (!ok) return undefined
+    if (stored === 'failed') return undefined
     const lease = change.lease
     if (log.isLevelEnabled('info')) log.info({ client: msg.facts, ip: lease.ip, expiresAt: new Date(lease.expiresAt).toISOString() }, 'dhcp lease bound')
     return out
@@ -202,7 +208,7 @@ export function createFullResponder(deps: FullResponderDeps): Responder {
         const change = early ? undefined : await store.decline(key, ip!, config.declineSeconds * 1000, config.declineWindowSeconds * 1000)
         const refusal = early ?? (change ? undefined : 'not offered to the sender, or not leased to it within declineWindowSeconds')
         if (refusal || !change) return ignored(log, 'DECLINE', ip, refusal ?? '', facts)
-        if (!(await durable(change, facts, log, 'DECLINE'))) return undefined
+        if ((await durable(change, facts, log, 'DECLINE')) !== 'ok') return undefined
         log.warn({ client: facts, ip }, 'dhcp address declined, kept out of the pool')
         return undefined
       }
@@ -212,7 +218,7 @@ export function createFullResponder(deps: FullResponderDeps): Responder {
         const change = early ? undefined : await store.release(key, ip!)
         const refusal = early ?? (change ? undefined : 'not leased to the sender')
         if (refusal || !change) return ignored(log, 'RELEASE', ip, refusal ?? '', facts)
-        if (!(await durable(change, facts, log, 'RELEASE'))) return undefined
+        if ((await durable(change, facts, log, 'RELEASE')) !== 'ok') return undefined
         log.info({ client: facts, ip }, 'dhcp lease released')
         return undefined
       }

@@ -4,7 +4,9 @@
  * burst of ACKs. Each submit resolves only once the write holding ITS change has succeeded, and
  * rejects when that write failed: the caller sends the ACK after the promise resolves, never
  * before. Backend-neutral: the write is whatever makes a batch durable (a journal append plus
- * fdatasync, a database transaction).
+ * fdatasync, a database transaction). A shared store may refuse single changes of a batch that it
+ * stored otherwise (another replica bound the address first): their submits reject with
+ * RefusedChange, the others resolve.
  */
 export interface GroupCommitStats {
   /** Writes that succeeded. */
@@ -25,13 +27,23 @@ export interface GroupCommit<T> {
   readonly stats: Readonly<GroupCommitStats>
 }
 
+/** The store kept the rest of the batch but not this change (its address is another client's). */
+export class RefusedChange extends Error {
+  constructor() {
+    super('lease change refused by the store: the address is held by another client')
+    this.name = 'RefusedChange'
+  }
+}
+
 interface Waiter<T> {
   readonly change: T
   readonly resolve: () => void
   readonly reject: (err: unknown) => void
 }
 
-export function createGroupCommit<T>(write: (batch: readonly T[]) => Promise<void>): GroupCommit<T> {
+/** `write` resolves with the changes it refused (if any); every other change of the batch is durable. */
+// biome-ignore lint/suspicious/noConfusingVoidType: a plain write (Promise<void>) refuses nothing.
+export function createGroupCommit<T>(write: (batch: readonly T[]) => Promise<void | ReadonlySet<T>>): GroupCommit<T> {
   const stats: GroupCommitStats = { commits: 0, committed: 0, failures: 0, largestBatch: 0 }
   let pending: Waiter<T>[] = []
   let running: Promise<void> | undefined
@@ -41,11 +53,14 @@ export function createGroupCommit<T>(write: (batch: readonly T[]) => Promise<voi
       const batch = pending
       pending = []
       try {
-        await write(batch.map((w) => w.change))
+        const refused = await write(batch.map((w) => w.change))
         stats.commits++
-        stats.committed += batch.length
+        stats.committed += batch.length - (refused?.size ?? 0)
         if (batch.length > stats.largestBatch) stats.largestBatch = batch.length
-        for (const w of batch) w.resolve()
+        for (const w of batch) {
+          if (refused?.has(w.change)) w.reject(new RefusedChange())
+          else w.resolve()
+        }
       } catch (err) {
         stats.failures++
         for (const w of batch) w.reject(err)

@@ -55,8 +55,13 @@ export interface LeaseBackend {
   decline(key: string, ip: string, ms: number, windowMs: number): Promise<LeaseChange | undefined>
   /** The client chose another server: drop its offer (offers are never stored). */
   forgetOffer(key: string): Promise<void>
-  /** Makes the changes durable; rejects when that cannot be promised for every one of them. */
-  commit(batch: readonly LeaseChange[]): Promise<void>
+  /**
+   * Makes the changes durable; rejects when that cannot be promised for every one of them. A
+   * shared store resolves with the changes it refused because another client holds the address
+   * (the rest are durable); those clients get a NAK.
+   */
+  // biome-ignore lint/suspicious/noConfusingVoidType: the embedded store refuses nothing.
+  commit(batch: readonly LeaseChange[]): Promise<void | ReadonlySet<LeaseChange>>
   list(): Promise<Lease[]>
   /** Offers held now (tests, metrics). */
   offerCount(): number

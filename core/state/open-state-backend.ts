@@ -5,7 +5,8 @@
 import { join } from 'node:path'
 import { BootpolicyError } from '../errors/bp-error.js'
 import { FileStateBackend } from './file-backend.js'
-import type { MigrationRegistry } from './migrations.js'
+import { DHCP_MIGRATIONS } from '../dhcp/lease-migrations.js'
+import { MigrationRegistry } from './migrations.js'
 import { PostgresStateBackend, type StateLog } from './postgres-backend.js'
 import type { PostgresStateConfig } from './postgres-options.js'
 import type { StateBackend } from './state-backend.js'
@@ -34,6 +35,11 @@ export function fileStateDir(stateDir: string): string {
 }
 
 export async function openStateBackend(state: StateSettings, stateDir: string, options: { registry?: MigrationRegistry; log?: StateLog; env?: NodeJS.ProcessEnv } = {}): Promise<StateBackend> {
-  if (state.backend === 'postgres') return PostgresStateBackend.open(postgresSettings(state), options)
+  if (state.backend === 'postgres') {
+    // The DHCP lease tables travel with the state schema: replicas in full mode share them.
+    const registry = options.registry ?? new MigrationRegistry()
+    if (!registry.components().includes('dhcp')) registry.register('dhcp', DHCP_MIGRATIONS)
+    return PostgresStateBackend.open(postgresSettings(state), { ...options, registry })
+  }
   return new FileStateBackend(fileStateDir(stateDir))
 }

@@ -42,6 +42,8 @@ export interface StartOptions {
   readonly stateDir?: string
   readonly hookModule?: string
   readonly logLevel?: string
+  /** `state` settings for the server process (run-dhcp-server.ts DHCP_TEST_STATE). */
+  readonly state?: Record<string, unknown>
   /** Extra node flags for the server process (profiling: `--cpu-prof`). */
   readonly nodeArgs?: readonly string[]
 }
@@ -56,6 +58,7 @@ export async function startDhcpServer(lan: Lan, host: string, config: DhcpConfig
       DHCP_TEST_STATE_DIR: stateDir,
       DHCP_TEST_LOG_LEVEL: options.logLevel ?? 'debug',
       ...(options.hookModule ? { DHCP_TEST_HOOK: options.hookModule } : {}),
+      ...(options.state ? { DHCP_TEST_STATE: JSON.stringify(options.state) } : {}),
     },
   })
   const logs: LogLine[] = []

@@ -2,7 +2,8 @@
  * Runs the real DHCP service in its own process, so a test can put it in a network namespace:
  *   ip netns exec NS node --no-node-snapshot --import tsx test/helpers/run-dhcp-server.ts
  * Input: env DHCP_TEST_CONFIG (JSON DhcpConfig), DHCP_TEST_STATE_DIR, optional DHCP_TEST_HOOK
- * (path of a module whose default export is a decideBoot function), DHCP_TEST_LOG_LEVEL.
+ * (path of a module whose default export is a decideBoot function), DHCP_TEST_LOG_LEVEL, optional
+ * DHCP_TEST_STATE (JSON `state` settings: PostgreSQL makes this process a replica sharing leases).
  * Output: pino JSON lines on stdout; stdin line `leases` prints {"leases":[...]}, `metrics` prints
  * {"metrics":"<Prometheus text>"} (the service's GET /metrics lines).
  * SIGTERM closes the service cleanly (flushes the lease file) and exits 0.
@@ -11,6 +12,8 @@ import { createInterface } from 'node:readline'
 import { pathToFileURL } from 'node:url'
 import { pino } from 'pino'
 import { createDhcpService, type DecideBoot } from '../../core/dhcp/dhcp-service.js'
+import { openStateBackend, type StateSettings } from '../../core/state/open-state-backend.js'
+import type { StateBackend } from '../../core/state/state-backend.js'
 
 const logger = pino({ level: process.env.DHCP_TEST_LOG_LEVEL ?? 'info' })
 const config = JSON.parse(process.env.DHCP_TEST_CONFIG ?? '{}') as Parameters<typeof createDhcpService>[0]
@@ -20,7 +23,14 @@ if (process.env.DHCP_TEST_HOOK) {
   decideBoot = ((await import(pathToFileURL(process.env.DHCP_TEST_HOOK).href)) as { default: DecideBoot }).default
 }
 
-const service = createDhcpService(config, { logger, stateDir, ...(decideBoot ? { decideBoot } : {}) })
+let state: StateBackend | undefined
+try {
+  if (process.env.DHCP_TEST_STATE) state = await openStateBackend(JSON.parse(process.env.DHCP_TEST_STATE) as StateSettings, stateDir, { log: logger })
+} catch (err) {
+  logger.fatal({ err }, 'dhcp test server could not open its state backend')
+  process.exit(3)
+}
+const service = createDhcpService(config, { logger, stateDir, ...(state ? { state } : {}), ...(decideBoot ? { decideBoot } : {}) })
 try {
   await service.start()
 } catch (err) {
@@ -39,7 +49,10 @@ createInterface({ input: process.stdin }).on('line', (line) => {
 
 process.once('SIGTERM', () => {
   void service.close().then(
-    () => process.exit(0),
+    async () => {
+      await state?.close()
+      process.exit(0)
+    },
     (err: unknown) => {
       logger.error({ err }, 'dhcp test server close failed')
       process.exit(1)
