@@ -75,12 +75,30 @@ interface Queued {
   readonly socket: dgram.Socket
 }
 
+/** True for a BOOTREQUEST whose option 53 says DISCOVER (read off the raw bytes: enqueueing stays cheap). */
+export function isDiscover(buf: Buffer): boolean {
+  if (buf.length < 241 || buf[0] !== 1 || buf.readUInt32BE(236) !== 0x63825363) return false
+  for (let i = 240; i < buf.length; ) {
+    const code = buf[i]!
+    if (code === 255) return false
+    if (code === 0) {
+      i++
+      continue
+    }
+    if (i + 1 >= buf.length) return false
+    const len = buf[i + 1]!
+    if (code === 53) return len === 1 && i + 2 < buf.length && buf[i + 2] === 1
+    i += 2 + len
+  }
+  return false
+}
+
 export function createDhcpService(config: DhcpConfig, deps: DhcpServiceDeps): DhcpService {
   const cfg = resolveDhcpConfig(config)
   const log = deps.logger.child({ service: 'dhcp' })
   const sockets: dgram.Socket[] = []
   const inflight = new Set<Promise<void>>()
-  const queue = new ReceiveQueue<Queued>(cfg.queue.capacity)
+  const queue = new ReceiveQueue<Queued>(cfg.queue.capacity, (q) => isDiscover(q.buf))
   const stats: DhcpStats = newDhcpStats(cfg.queue.capacity, cfg.queue.inFlight)
   let store: LeaseBackend | undefined
   let commits: GroupCommit<LeaseChange> | undefined

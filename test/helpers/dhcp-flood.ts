@@ -13,7 +13,7 @@ import { clientPacket } from './dhcp-packets.js'
 
 let input = ''
 for await (const chunk of process.stdin) input += String(chunk)
-const job = JSON.parse(input) as { seconds: number; macs: number; sourceAddress: string; giaddr?: string }
+const job = JSON.parse(input) as { seconds: number; macs: number; sourceAddress: string; giaddr?: string; pps?: number }
 
 const socket = dgram.createSocket({ type: 'udp4', reuseAddr: true })
 await new Promise<void>((resolve) => socket.bind(0, job.sourceAddress, resolve))
@@ -26,7 +26,14 @@ const packets = Array.from({ length: job.macs }, () => {
 const deadline = Date.now() + job.seconds * 1000
 let sent = 0
 let queued = 0
+// pps: bursts every 10 ms of pps/100 packets (each burst alone overfills a small queue); else flat out.
+const burst = job.pps ? Math.max(1, Math.round(job.pps / 100)) : 0
 while (Date.now() < deadline) {
+  if (burst) {
+    for (let i = 0; i < burst; i++) socket.send(packets[sent++ % packets.length]!, 67, '255.255.255.255')
+    await new Promise((r) => setTimeout(r, 10))
+    continue
+  }
   // Keep up to 512 sends queued in libuv: as fast as the kernel takes them, without unbounded memory.
   while (queued < 512) {
     queued++
