@@ -60,7 +60,7 @@ t.test('hazard: top-level code that throws a hostile value (looping message gett
     '13-plain.ts': `throw new Error('plain load failure')\nexport default () => undefined\n`,
   }
   const { port, logs, buildMs } = await serve(t, files)
-  t.ok(buildMs < 5000, `the server started in ${buildMs.toFixed(0)} ms`)
+  t.ok(buildMs < 20_000, `the server started in ${buildMs.toFixed(0)} ms`)
   const problems = await healthProblems(port)
   for (const name of ['10-getter.ts', '11-proxy.ts', '12-pst.ts']) {
     t.match(
@@ -84,7 +84,7 @@ t.test('hazard: top-level code that throws a hostile value (looping message gett
 t.test('hazard: a top-level microtask that rejects with a hostile error is stopped by the time limit while loading', async (t) => {
   const files = { '10-top-micro.ts': `Promise.resolve().then(() => { throw ${HOSTILE} })\nexport default () => ({ kind: 'exit', message: 'evil' })\n` }
   const { port, logs, buildMs } = await serve(t, files)
-  t.ok(buildMs < 5000, `the server started in ${buildMs.toFixed(0)} ms`)
+  t.ok(buildMs < 20_000, `the server started in ${buildMs.toFixed(0)} ms`)
   const problems = await healthProblems(port)
   t.match(
     problems.find((p) => p.policy === '10-top-micro.ts'),
