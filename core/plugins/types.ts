@@ -28,6 +28,8 @@ export { Checker } from '../decision/validate-decision.js'
 export { renderBoot } from '../ipxe/render-decision.js'
 /** Crash-safe file replacement (temp file, fsync, rename, directory fsync), for plugin state. */
 export { writeFileAtomic } from '../state/atomic-file.js'
+/** Per-key serialization inside one process (callers of one key in turn, other keys in parallel). */
+export { KeyedMutex } from '../state/key-mutex.js'
 /** Tell the logger a secret (a generated CHAP secret, say): it is scrubbed from every log line by value; scrubSecrets applies the same to a text a plugin shows (a command's stderr). */
 export { registerSecret, scrubSecrets } from '../log/secret-registry.js'
 /** The usernames the core accepts (`ctx.auth` and login credentials): auth plugins refuse others before asking a backend. */

@@ -9,28 +9,11 @@ import { mkdirSync } from 'node:fs'
 import { open, readFile, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { StateBackend } from 'bootpolicy/plugin'
+import { KeyedMutex, type StateBackend } from 'bootpolicy/plugin'
 import { errors } from './errors.js'
 
-export class KeyedMutex {
-  private readonly tails = new Map<string, Promise<void>>()
-
-  /** Runs fn after every earlier fn of the same key has settled. */
-  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const previous = this.tails.get(key) ?? Promise.resolve()
-    let release!: () => void
-    const mine = new Promise<void>((r) => (release = r))
-    const tail = previous.then(() => mine)
-    this.tails.set(key, tail)
-    await previous
-    try {
-      return await fn()
-    } finally {
-      release()
-      if (this.tails.get(key) === tail) this.tails.delete(key)
-    }
-  }
-}
+// The in-process half is core's (bootpolicy/plugin); re-exported for this plugin's modules.
+export { KeyedMutex }
 
 export class FileLocks {
   constructor(
