@@ -1,5 +1,5 @@
 /** A site made by the real `bootpolicy init` in a fresh temp dir outside the repository, and the CLI run inside it. */
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -19,6 +19,18 @@ export function runCli(args: readonly string[], cwd: string): CliResult {
   // --no-node-snapshot up front spares the bin its re-exec (one node start instead of two); the code run is the same.
   const r = spawnSync(process.execPath, ['--no-node-snapshot', BIN, ...args], { cwd, env, encoding: 'utf8', timeout: 120_000 })
   return { code: r.status, out: r.stdout, err: r.stderr }
+}
+
+/** The same, without blocking this process: for a CLI that talks to a server running in this process. */
+export function runCliAsync(args: readonly string[], cwd: string, env: Record<string, string> = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--no-node-snapshot', BIN, ...args], { cwd, env: { ...process.env, BOOTPOLICY_CONFIG: '', ...env } })
+    let out = ''
+    let err = ''
+    child.stdout.on('data', (b: Buffer) => (out += b))
+    child.stderr.on('data', (b: Buffer) => (err += b))
+    child.on('close', (code) => resolve({ code, out, err }))
+  })
 }
 
 export interface Site {

@@ -1,36 +1,13 @@
-/** `bootpolicy intent set|clear|list` (the built CLI) against a real server listening on loopback. */
-import { spawn } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
-import { join } from 'node:path'
 import t from 'tap'
-import { build } from '../../../core/http/build-app.js'
-import { BIN } from '../../helpers/site-dir.js'
-import { tempPolicies } from '../../helpers/policy-dir.js'
+import { serveForCli } from '../../helpers/cli-server.js'
+import { runCliAsync } from '../../helpers/site-dir.js'
 
 const ADMIN = 'cli-intent-admin-token-0123456789'
 // Eleven CLI starts on a loaded 2-core machine.
 t.setTimeout(600_000)
 
-function cli(args: string[], cwd: string, env: Record<string, string> = {}): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--no-node-snapshot', BIN, ...args], { cwd, env: { ...process.env, BOOTPOLICY_CONFIG: '', ...env } })
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (b: Buffer) => (out += b))
-    child.stderr.on('data', (b: Buffer) => (err += b))
-    child.on('close', (code) => resolve({ code, out, err }))
-  })
-}
-
 t.test('set, list, clear through the CLI; errors exit 1 with the code', async (t) => {
-  const dir = tempPolicies({ 'p.ts': `export default () => ({ kind: 'exit' })` })
-  t.teardown(() => dir.remove())
-  const bp = await build(dir.config({ http: { adminToken: ADMIN, host: '127.0.0.1', port: 0 }, stateDir: join(dir.dir, 'var') }))
-  t.teardown(() => bp.close())
-  const address = await bp.app.listen({ host: '127.0.0.1', port: 0 })
-  const config = join(dir.dir, 'cli.json')
-  writeFileSync(config, JSON.stringify({ http: { adminToken: ADMIN } }))
-  const run = (...args: string[]) => cli([...args, '--config', config, '--server', address], dir.dir)
+  const { dir, address, run } = await serveForCli(t, ADMIN)
 
   const set = await run('intent', 'set', 'mac:52-54-00-AA-BB-01', '--profile', 'debian-12', '--expires', '2h', '--note', 'new disk')
   t.equal(set.code, 0, set.err)
@@ -55,10 +32,10 @@ t.test('set, list, clear through the CLI; errors exit 1 with the code', async (t
   const noExpiry = await run('intent', 'set', 'mac:52:54:00:aa:bb:01', '--profile', 'x')
   t.equal(noExpiry.code, 2)
   t.match(noExpiry.err, /--expires is required/)
-  const wrong = await cli(['intent', 'list', '--server', address], dir.dir, { BOOTPOLICY_ADMIN_TOKEN: 'wrong-token' })
+  const wrong = await runCliAsync(['intent', 'list', '--server', address], dir, { BOOTPOLICY_ADMIN_TOKEN: 'wrong-token' })
   t.equal(wrong.code, 1)
   t.match(wrong.err, /BP_ERR_HTTP_UNAUTHORIZED/)
-  const down = await cli(['intent', 'list', '--server', 'http://127.0.0.1:9'], dir.dir, { BOOTPOLICY_ADMIN_TOKEN: ADMIN })
+  const down = await runCliAsync(['intent', 'list', '--server', 'http://127.0.0.1:9'], dir, { BOOTPOLICY_ADMIN_TOKEN: ADMIN })
   t.equal(down.code, 2)
   t.match(down.err, /cannot reach the server at http:\/\/127\.0\.0\.1:9/)
   t.notOk(`${set.out}${set.err}${list.out}${wrong.err}`.includes(ADMIN), 'the admin token is never printed')

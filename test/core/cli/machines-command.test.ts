@@ -1,35 +1,12 @@
-/** `bootpolicy machines` and `bootpolicy timeline MAC` (the built CLI) against a real server on loopback. */
-import { spawn } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
-import { join } from 'node:path'
 import t from 'tap'
-import { build } from '../../../core/http/build-app.js'
-import { BIN } from '../../helpers/site-dir.js'
-import { tempPolicies } from '../../helpers/policy-dir.js'
+import { serveForCli } from '../../helpers/cli-server.js'
+import { runCliAsync } from '../../helpers/site-dir.js'
 
 const ADMIN = 'cli-machines-admin-token-0123456789'
 t.setTimeout(300_000)
 
-function cli(args: string[], cwd: string, env: Record<string, string> = {}): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--no-node-snapshot', BIN, ...args], { cwd, env: { ...process.env, BOOTPOLICY_CONFIG: '', ...env } })
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (b: Buffer) => (out += b))
-    child.stderr.on('data', (b: Buffer) => (err += b))
-    child.on('close', (code) => resolve({ code, out, err }))
-  })
-}
-
 t.test('machines and timeline, text and json; hostile bytes are made terminal-safe; errors exit 1', async (t) => {
-  const dir = tempPolicies({ 'p.ts': `export default () => ({ kind: 'exit' })` })
-  t.teardown(() => dir.remove())
-  const bp = await build(dir.config({ http: { adminToken: ADMIN, host: '127.0.0.1', port: 0 }, stateDir: join(dir.dir, 'var') }))
-  t.teardown(() => bp.close())
-  const address = await bp.app.listen({ host: '127.0.0.1', port: 0 })
-  const config = join(dir.dir, 'cli.json')
-  writeFileSync(config, JSON.stringify({ http: { adminToken: ADMIN } }))
-  const run = (...args: string[]) => cli([...args, '--config', config, '--server', address], dir.dir)
+  const { bp, dir, address, run } = await serveForCli(t, ADMIN)
 
   const MAC = '52:54:00:ab:00:01'
   // 1,200 events in a ring of 64, and 1,100 machines: both commands must follow the pages.
@@ -66,7 +43,7 @@ t.test('machines and timeline, text and json; hostile bytes are made terminal-sa
   const noArg = await run('timeline')
   t.equal(noArg.code, 2)
   t.match(noArg.err, /usage: bootpolicy timeline <MAC>/)
-  const wrong = await cli(['machines', '--server', address], dir.dir, { BOOTPOLICY_ADMIN_TOKEN: 'wrong-token' })
+  const wrong = await runCliAsync(['machines', '--server', address], dir, { BOOTPOLICY_ADMIN_TOKEN: 'wrong-token' })
   t.equal(wrong.code, 1)
   t.match(wrong.err, /BP_ERR_HTTP_UNAUTHORIZED/)
 })
