@@ -5,10 +5,10 @@
  * Job on stdin: {"seconds":2,"warmup":0.5,"window":16,"macs":1000,"sourceAddress":"10.55.0.9","server":"10.55.0.1"}
  * Prints {"completed":N,"seconds":S,"perSecond":R,"timeouts":T}.
  */
-import dgram from 'node:dgram'
+import type dgram from 'node:dgram'
 import { decode, encode } from '../core/dhcp/packet-codec.js'
 import { MessageType, Opt } from '../core/dhcp/options.js'
-import { clientPacket } from '../test/helpers/dhcp-packets.js'
+import { clientPacket, openClientSocket } from '../test/helpers/dhcp-packets.js'
 
 interface Job {
   seconds: number
@@ -21,13 +21,7 @@ let input = ''
 for await (const chunk of process.stdin) input += String(chunk)
 const job = JSON.parse(input) as Job
 
-const open = async (address: string): Promise<dgram.Socket> => {
-  const s = dgram.createSocket({ type: 'udp4', reuseAddr: true })
-  await new Promise<void>((resolve) => s.bind(68, address, resolve))
-  s.setBroadcast(true)
-  s.setRecvBufferSize(4 << 20)
-  return s
-}
+const open = (address: string): Promise<dgram.Socket> => openClientSocket(address)
 const wildcard = await open('0.0.0.0')
 const sender = await open(job.sourceAddress)
 

@@ -5,10 +5,10 @@
  * the first OFFER (iPXE with 175.176 no-pxedhcp, which bootpolicy sends and the reference is
  * given too) and gives up when the schedule runs out: that client is lost.
  */
-import dgram from 'node:dgram'
+import type dgram from 'node:dgram'
 import { decode, encode, type DhcpPacket } from '../../core/dhcp/packet-codec.js'
 import { MessageType, Opt } from '../../core/dhcp/options.js'
-import { clientPacket } from '../../test/helpers/dhcp-packets.js'
+import { clientPacket, openClientSocket } from '../../test/helpers/dhcp-packets.js'
 
 /** iPXE's DHCP retransmission timeouts (src/net/udp/dhcp.c: start 1 s, doubling, end after 8 s). */
 export const IPXE_SCHEDULE_MS = [1000, 2000, 4000, 8000] as const
@@ -62,14 +62,7 @@ export class DhcpSessions {
 
   /** Binds 0.0.0.0:68 (broadcast replies) and `sourceAddress`:68 (what the clients send from). */
   static async open(sourceAddress: string): Promise<DhcpSessions> {
-    const open = async (address: string): Promise<dgram.Socket> => {
-      const s = dgram.createSocket({ type: 'udp4', reuseAddr: true })
-      await new Promise<void>((resolve) => s.bind(68, address, resolve))
-      s.setBroadcast(true)
-      s.setRecvBufferSize(8 << 20)
-      s.setSendBufferSize(4 << 20)
-      return s
-    }
+    const open = (address: string): Promise<dgram.Socket> => openClientSocket(address, { recv: 8 << 20, send: 4 << 20 })
     return new DhcpSessions(await open('0.0.0.0'), await open(sourceAddress))
   }
 

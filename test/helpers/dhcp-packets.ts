@@ -2,6 +2,7 @@
  * Builders for client DHCP packets, shaped like the real firmware sends them (see
  * ../../../shared/PLATFORM-NOTES.md "Real iPXE as seen on the wire").
  */
+import dgram from 'node:dgram'
 import { BROADCAST_FLAG, encode, type DhcpPacket } from '../../core/dhcp/packet-codec.js'
 import { MessageType, Opt } from '../../core/dhcp/options.js'
 
@@ -70,3 +71,13 @@ export const IPXE_OPTIONS: ReadonlyArray<readonly [number, Buffer | string]> = [
   [Opt.USER_CLASS, 'iPXE'],
   [Opt.IPXE_ENCAP, Buffer.from([0xb1, 0x05, 0x01, 0x80, 0x86, 0x10, 0x0e, 0xeb, 0x03, 0x01, 0x00, 0x00, 0x17, 0x01, 0x01])],
 ]
+
+/** A scripted client's socket: port 68 on `address` (shared by several scripted sockets), broadcast on, large buffers. */
+export async function openClientSocket(address: string, buffers: { recv?: number; send?: number } = {}): Promise<dgram.Socket> {
+  const s = dgram.createSocket({ type: 'udp4', reuseAddr: true })
+  await new Promise<void>((resolve) => s.bind(68, address, resolve))
+  s.setBroadcast(true)
+  s.setRecvBufferSize(buffers.recv ?? 4 << 20)
+  if (buffers.send) s.setSendBufferSize(buffers.send)
+  return s
+}

@@ -6,10 +6,10 @@
  * Job on stdin: {"clients":500,"window":64,"seconds":20,"stageMs":2000,"macPrefix":"02:cc","sourceAddress":"10.0.0.9"}
  * SIGTERM stops it early. Prints {"results":[{"mac","result":"ack"|"nak"|"no-offer"|"no-ack","ip"?}]}.
  */
-import dgram from 'node:dgram'
+import type dgram from 'node:dgram'
 import { decode, encode } from '../../core/dhcp/packet-codec.js'
 import { MessageType, Opt } from '../../core/dhcp/options.js'
-import { clientPacket } from './dhcp-packets.js'
+import { clientPacket, openClientSocket } from './dhcp-packets.js'
 
 interface Job {
   clients: number
@@ -25,13 +25,7 @@ let input = ''
 for await (const chunk of process.stdin) input += String(chunk)
 const job = JSON.parse(input) as Job
 
-const open = async (address: string): Promise<dgram.Socket> => {
-  const s = dgram.createSocket({ type: 'udp4', reuseAddr: true })
-  await new Promise<void>((resolve) => s.bind(68, address, resolve))
-  s.setBroadcast(true)
-  s.setRecvBufferSize(4 << 20)
-  return s
-}
+const open = (address: string): Promise<dgram.Socket> => openClientSocket(address)
 const wildcard = await open('0.0.0.0')
 const sender = await open(job.sourceAddress)
 const send = (bytes: Buffer): void => sender.send(bytes, 67, '255.255.255.255')
