@@ -17,7 +17,7 @@ import { createTestNet } from '../helpers/e2e-net.js'
 import { tail } from '../helpers/e2e-process.js'
 import { requireCommand } from '../helpers/e2e-require.js'
 import { startSiteDhcp } from '../helpers/e2e-site-dhcp.js'
-import { OVMF_NO_PXE } from '../helpers/qemu-ovmf.js'
+import { httpBootOptionLines, OVMF_NO_PXE } from '../helpers/qemu-ovmf.js'
 
 const NBP = 'snponly.efi'
 
@@ -72,7 +72,8 @@ t.test('UEFI HTTP boot through proxy mode: the router leases, bootpolicy hands O
   const request = ofXid.find((p) => p.includes('.68 > ') && p.includes('length 1: Request'))
   t.ok(request?.includes(`Server-ID (54), length 4: ${site.address}`), "OVMF then requested the router's address (and nothing from bootpolicy)")
 
-  t.match(boot.log, /BdsDxe: starting Boot\d+ "UEFI HTTPv4 \(MAC:525400E20611\)"/, 'the boot manager started the HTTPv4 option')
+  const option = httpBootOptionLines(boot.log, mac)
+  t.ok(option.chosen, 'the boot manager loaded and started the HTTPv4 option', { bdsLines: option.bdsLines })
   const proxy = server.logLines().filter((l) => l.msg === 'dhcp proxy reply' && (l.client as { mac: string }).mac === mac)
   const firmware = proxy.filter((l) => !(l.client as { isIpxe: boolean }).isIpxe)
   t.ok(firmware.length >= 1 && firmware.every((l) => l.bootfile === `${server.url}/files/${NBP}` && l.reason === 'http-boot'), 'the proxy offer to the firmware carried the default URL')

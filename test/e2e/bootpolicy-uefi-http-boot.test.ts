@@ -23,7 +23,7 @@ import { buildBootPayload } from '../helpers/boot-payload.js'
 import { edk2CaCerts } from '../helpers/edk2-cacerts.js'
 import { bootToMarkerTolerant, type BootpolicyServer, serverTail, startBootpolicy } from '../helpers/e2e-bootpolicy.js'
 import { createTestNet } from '../helpers/e2e-net.js'
-import { OVMF_NO_PXE, ovmfCaCertsArgs } from '../helpers/qemu-ovmf.js'
+import { httpBootOptionLines, OVMF_NO_PXE, ovmfCaCertsArgs } from '../helpers/qemu-ovmf.js'
 import { startQemu } from '../helpers/qemu.js'
 
 const NBP = 'snponly.efi'
@@ -55,7 +55,8 @@ t.test('UEFI HTTP boot: OVMF fetches iPXE by URL from bootpolicy DHCP, then the 
   })
   const boot = await bootToMarkerTolerant({ net, firmware: 'uefi-pxe', mac, name: 'qemu-httpboot', timeoutMs: 240_000, extraArgs: OVMF_NO_PXE })
   t.equal(boot.report.cmdline, CMDLINE)
-  t.match(boot.log, /BdsDxe: starting Boot\d+ "UEFI HTTPv4 \(MAC:525400E20601\)"/, 'the boot manager started the HTTPv4 option')
+  const option = httpBootOptionLines(boot.log, mac)
+  t.ok(option.chosen, 'the boot manager loaded and started the HTTPv4 option', { bdsLines: option.bdsLines })
   t.notMatch(boot.log, /PXEv4/, 'no PXE option was tried')
 
   const replies = server.dhcpReplies().filter((r) => r.mac === mac)

@@ -12,3 +12,17 @@ export const OVMF_NO_PXE: readonly string[] = ['-fw_cfg', 'name=opt/org.tianocor
 export function ovmfCaCertsArgs(file: string): string[] {
   return ['-fw_cfg', `name=etc/edk2/https/cacerts,file=${file}`]
 }
+
+/**
+ * The boot manager's lines about the "UEFI HTTPv4 (MAC:…)" option: "loading" (before the download)
+ * and "starting" (after it). Either one names the option the firmware chose. On a loaded CI host the
+ * serial console has lost characters of one of them (issue 15, CI of stop 18), so a test that asks
+ * "did OVMF boot the HTTPv4 option" accepts either line and prints all BdsDxe lines when neither
+ * is there.
+ */
+export function httpBootOptionLines(log: string, mac: string): { readonly chosen: boolean; readonly bdsLines: readonly string[] } {
+  const option = `"UEFI HTTPv4 (MAC:${mac.replace(/:/g, '').toUpperCase()})"`
+  const bdsLines = log.split('\n').filter((l) => l.includes('BdsDxe:'))
+  const chosen = bdsLines.some((l) => /BdsDxe: (?:loading|starting) Boot\d+ /.test(l) && l.includes(option))
+  return { chosen, bdsLines }
+}
