@@ -32,6 +32,8 @@ interface Baseline {
   readonly firmware: Firmware
   /** uefi-pxe: what OVMF's PXE client loads over TFTP. */
   readonly efiBootFile?: IpxeBinary
+  /** bios: through lpxelinux as the guide sites boot (runBaselineBoot's `pxelinux`). */
+  readonly pxelinux?: 'menu' | 'plain'
 }
 
 interface Case {
@@ -225,14 +227,14 @@ const CASES: readonly Case[] = [
   },
   // Seed 003's guide: iPXE → lpxelinux → generated config → menu.c32 (3 s timeout) → kernel; UEFI: boot().
   {
-    name: 'guide 003 bios (lpxelinux + menu.c32)',
+    // The baseline boots lpxelinux + menu.c32 with the same 3 s timeout: both sides include it.
+    name: 'guide 003 bios (lpxelinux + menu.c32, 3 s timeout on both sides)',
     scenario: 'guide-pxelinux',
     guide: 'pxelinux',
     firmware: 'bios',
     mac: PXELINUX_GUIDE.mac,
     expect: PXELINUX_GUIDE.append,
-    baseline: { firmware: 'bios' },
-    deliberateMs: PXELINUX_GUIDE.menuTimeoutMs,
+    baseline: { firmware: 'bios', pxelinux: 'menu' },
   },
   { name: 'guide 003 uefi (boot())', scenario: 'guide-pxelinux', guide: 'pxelinux', firmware: 'uefi', mac: PXELINUX_GUIDE.mac, expect: PXELINUX_GUIDE.append, baseline: { firmware: 'uefi' } },
   // Seed 004's guide: a reserved host per firmware (address and name on the kernel line).
@@ -243,7 +245,7 @@ const CASES: readonly Case[] = [
     firmware: 'bios',
     mac: iscHost('bios').mac,
     expect: `host=${iscHost('bios').name} ip=`,
-    baseline: { firmware: 'bios' },
+    baseline: { firmware: 'bios', pxelinux: 'plain' },
   },
   {
     name: 'guide 004 uefi-pxe (reservation, snponly.efi as shim.efi)',
@@ -284,11 +286,11 @@ async function bootpolicySample(c: Case, payload: BootPayload): Promise<{ marker
   }
 }
 
-const key = (b: Baseline): string => `${b.firmware}${b.efiBootFile ? ` (${b.efiBootFile})` : ''}`
+const key = (b: Baseline): string => `${b.firmware}${b.efiBootFile ? ` (${b.efiBootFile})` : ''}${b.pxelinux ? ` (lpxelinux${b.pxelinux === 'menu' ? ' + menu.c32, 3 s timeout' : ''})` : ''}`
 
 /** The dnsmasq side: the e2e harness's own baseline boot (fresh namespace, dnsmasq, static HTTP). */
 async function baselineSample(b: Baseline, payload: BootPayload): Promise<{ markerMs: number; setupMs: number }> {
-  const boot = await runBaselineBoot({ firmware: b.firmware, payload, timeoutMs: 120_000, ...(b.efiBootFile ? { efiBootFile: b.efiBootFile } : {}) })
+  const boot = await runBaselineBoot({ firmware: b.firmware, payload, timeoutMs: 120_000, ...(b.efiBootFile ? { efiBootFile: b.efiBootFile } : {}), ...(b.pxelinux ? { pxelinux: b.pxelinux } : {}) })
   if (!boot.report.cmdline.includes('bp.e2e=baseline')) throw new Error(`baseline: cmdline ${JSON.stringify(boot.report.cmdline)}`)
   return { markerMs: boot.markerMs, setupMs: boot.setupMs }
 }
