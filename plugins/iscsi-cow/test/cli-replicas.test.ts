@@ -72,6 +72,7 @@ t.test('state import copies the files layout; iscsi list/show/reset then use the
   t.equal(imported.code, 0, imported.err)
   t.same(JSON.parse(imported.out).kinds['plugin:iscsi-cow'].imported, ['iscsi-cow/users/fc29/bob', 'iscsi-cow/bases/fc29'])
   t.same(await replica.keys('iscsi-cow/'), ['iscsi-cow/bases/fc29', 'iscsi-cow/users/fc29/bob'])
+  t.equal((await replica.query('SELECT count(*) FROM bp_dhcp_leases', [])).rowCount, 1, 'the import applied the dhcp migration it writes to')
   const again = await cli('state', 'import', '--config', configFile)
   t.match(again.out, /^plugin:iscsi-cow: 0 imported, 2 already there, 0 conflicts/m, 'a second run imports nothing')
 

@@ -118,6 +118,8 @@ t.test('leases, intents and documents are imported; a PostgreSQL replica then se
   await intents.arm(intent(1, Date.now() + HOUR), Date.now())
   await intents.arm(intent(2, Date.now() + HOUR), Date.now())
   await intents.arm(intent(3, Date.now() + 1), Date.now())
+  await intents.arm(intent(9, Date.now() + HOUR), Date.now())
+  await intents.clear({ by: 'mac', value: mac(9) }, 'admin', Date.now()) // history: not imported
   await new FileStateBackend(join(s.stateDir, 'state')).write('policies/last-good', { a: 1 })
   await sleep(20) // client 6's lease and intent 3 have expired
 
@@ -155,6 +157,7 @@ t.test('leases, intents and documents are imported; a PostgreSQL replica then se
   t.notOk(await a.leases.byClient(`mac:${mac(5)}`), 'the released one too')
   const doc = (await a.state.read<{ active: IntentRecord[] }>('intents'))!
   t.same(doc.active.map((x) => x.id).sort(), ['intent-1', 'set-on-a-replica'])
+  t.same((doc as unknown as { ended: unknown[] }).ended, [], 'ended intents (history) stay behind')
   t.same(await a.state.read('policies/last-good'), { a: 1 })
 
   // Another replica serves the imported leases: a renewal keeps the address, a reboot is offered it again.
