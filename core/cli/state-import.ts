@@ -47,16 +47,7 @@ export async function runStateImport(b: PostgresStateBackend, config: Config, op
     const stateDir = join(config.stateDir, 'plugins', plugin)
     const report = kindReport(`plugin:${plugin}`, stateDir)
     const listed = await run({ stateDir, baseDir: config.baseDir, logger: logger.child({ plugin }) })
-    // A plugin's documents live under its own name; anything else is refused, not written.
-    for (const d of listed) if (!d.key.startsWith(`${plugin}/`)) report.conflicts.push({ item: d.key.slice(0, 200), why: `not under "${plugin}/" (not imported)` })
-    reports.push(
-      await importDocuments(
-        b,
-        listed.filter((d) => d.key.startsWith(`${plugin}/`)),
-        report,
-        dryRun,
-      ),
-    )
+    reports.push(await importDocuments(b, listed, report, dryRun, `${plugin}/`))
   }
   return reports
 }

@@ -12,8 +12,13 @@ export interface DocumentSource {
   readonly value: unknown
 }
 
-export async function importDocuments(b: StateBackend, docs: readonly DocumentSource[], report: KindReport, dryRun: boolean): Promise<KindReport> {
+/** `prefix`: a plugin's documents must live under its own name; any other key is refused, not written. */
+export async function importDocuments(b: StateBackend, docs: readonly DocumentSource[], report: KindReport, dryRun: boolean, prefix?: string): Promise<KindReport> {
   for (const { key, value } of docs) {
+    if (prefix !== undefined && !key.startsWith(prefix)) {
+      report.conflicts.push({ item: key.slice(0, 200), why: `not under "${prefix}" (not imported)` })
+      continue
+    }
     try {
       checkKey(key)
     } catch {
