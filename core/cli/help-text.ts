@@ -90,12 +90,13 @@ list shows the armed intents and the newest ended ones, with who set them and ho
 Options:
   --server URL          the server (default http://<http.host>:<http.port>)
 ${CONFIG}${FORMAT}`,
-  state: `Usage: bootpolicy state migrate|status|import [--from DIR] [--config FILE] [--format text|json]
+  state: `Usage: bootpolicy state migrate|status|import [--from DIR] [--dry-run] [--config FILE] [--format text|json]
 
 migrate   apply pending schema migrations of the PostgreSQL state backend (state.backend "postgres")
 status    print the backend, its target and each component's schema version; exit 1 when some are pending
-import    copy the files backend's documents (stateDir/state/, or --from DIR) into PostgreSQL; existing
-          documents are kept, a differing one is listed as a conflict (exit 1); safe to run again
+import    copy the files backend's documents (stateDir/state/, or --from DIR), intents, live DHCP
+          leases and plugins' records into PostgreSQL; what exists there is kept, a differing one is
+          listed as a conflict (exit 1); safe to run again; --dry-run writes nothing
 The password comes from state.passwordFile or $PGPASSWORD (state.passwordEnv) and is never printed.
 `,
   machines: `Usage: bootpolicy machines [--format text|json]

@@ -50,6 +50,7 @@ const KNOWN = [
   'note',
   'server',
   'from',
+  'dry-run',
 ]
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -100,6 +101,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await (await import('./state-command.js')).stateCommand(loadConfig({ file: configFile }), args.positional[0], {
           format,
           ...(typeof args.flags.from === 'string' ? { from: args.flags.from } : {}),
+          dryRun: args.flags['dry-run'] !== undefined,
         })
       case 'machines':
       case 'timeline':

@@ -14,11 +14,13 @@ import { parseArgs } from './args.js'
 import { closest } from '../text/did-you-mean.js'
 import { COMMAND_HELP } from './help-text.js'
 import { loadRuntimePlugins } from '../runtime/runtime-plugins.js'
+import { openStateBackend } from '../state/open-state-backend.js'
+import type { StateBackend } from '../state/state-backend.js'
 
 const COMMON_FLAGS = ['config', 'format', 'help']
 
 /** The one place that loads plugins for commands (re-point it when the runtime module lands). */
-async function registryOf(config: Config): Promise<PluginRegistry> {
+export async function registryOf(config: Config): Promise<PluginRegistry> {
   return PluginRegistry.of((await loadRuntimePlugins(config, { mode: 'offline' })).loaded.map((l) => l.plugin))
 }
 
@@ -54,15 +56,23 @@ export async function runPluginCommand(argv: readonly string[], configFile: stri
     process.stdout.write(commandHelp(found))
     return 0
   }
-  const code = await found.command.run({
-    positional: args.positional,
-    flags: args.flags,
-    format: args.flags.format === 'json' ? 'json' : 'text',
-    baseDir: config.baseDir,
-    stateDir: join(config.stateDir, 'plugins', found.plugin),
-    logger: createLogger('warn', pino.destination({ dest: 2, sync: true })),
-    write: (text) => void process.stdout.write(text),
-  })
+  const logger = createLogger('warn', pino.destination({ dest: 2, sync: true }))
+  let state: Promise<StateBackend> | undefined
+  let code: number
+  try {
+    code = await found.command.run({
+      positional: args.positional,
+      flags: args.flags,
+      format: args.flags.format === 'json' ? 'json' : 'text',
+      baseDir: config.baseDir,
+      stateDir: join(config.stateDir, 'plugins', found.plugin),
+      logger,
+      write: (text) => void process.stdout.write(text),
+      openState: () => (state ??= openStateBackend(config.state, config.stateDir, { log: logger.child({ component: 'state' }) })),
+    })
+  } finally {
+    await (await state?.catch(() => undefined))?.close()
+  }
   return Number.isInteger(code) && code >= 0 && code <= 255 ? code : 1
 }
 

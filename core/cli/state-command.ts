@@ -2,8 +2,8 @@
  * `bootpolicy state migrate|status|import`: the operator's handle on the state backend.
  * migrate applies pending schema migrations (what `state.migrate: manual` waits for); status
  * prints the backend, its target (never the password) and each component's schema version; import
- * copies the files backend's documents (stateDir/state/, or --from DIR) into PostgreSQL, never
- * overwriting a document that already exists there, so it can be run again after a partial run.
+ * copies the files backend's documents, intents, DHCP leases and plugins' records into PostgreSQL
+ * (state-import.ts), never overwriting what exists there, so it can be run again after a partial run.
  * Exit codes: 0 done; 1 status found pending migrations, or import found conflicts; 2 errors.
  */
 import type { Config } from '../config/config-types.js'
@@ -11,10 +11,14 @@ import { BootpolicyError } from '../errors/bp-error.js'
 import { FileStateBackend } from '../state/file-backend.js'
 import { fileStateDir, postgresSettings } from '../state/open-state-backend.js'
 import { PostgresStateBackend } from '../state/postgres-backend.js'
+import { DHCP_MIGRATIONS } from '../dhcp/lease-migrations.js'
+import { MigrationRegistry } from '../state/migrations.js'
+import { importJson, renderImport, runStateImport } from './state-import.js'
 
 export interface StateCommandOptions {
   readonly from?: string
   readonly format: 'text' | 'json'
+  readonly dryRun?: boolean
 }
 
 function out(text: string): void {
@@ -36,7 +40,10 @@ export async function stateCommand(config: Config, sub: string | undefined, opti
   }
   const cfg = postgresSettings(config.state)
   // status must not change the schema: open without migrating, then read the versions.
-  const b = await PostgresStateBackend.open({ ...cfg, migrate: sub === 'status' ? 'manual' : 'auto' }).catch(async (err: unknown) => {
+  // import writes the lease tables: their migrations travel with it, as they do with a server's start.
+  const registry = new MigrationRegistry()
+  if (sub === 'import') registry.register('dhcp', DHCP_MIGRATIONS)
+  const b = await PostgresStateBackend.open({ ...cfg, migrate: sub === 'status' ? 'manual' : 'auto' }, { registry }).catch(async (err: unknown) => {
     if (sub === 'status' && err instanceof BootpolicyError && err.code === 'BP_ERR_STATE_MIGRATION') return PostgresStateBackend.openUnmigrated(cfg)
     throw err
   })
@@ -49,7 +56,10 @@ export async function stateCommand(config: Config, sub: string | undefined, opti
       else for (const s of versions) out(`${s.component}: version ${s.applied} (up to date)\n`)
       return 0
     }
-    return await importFiles(b, options.from ?? fileStateDir(config.stateDir), options)
+    const dryRun = options.dryRun === true
+    const reports = await runStateImport(b, config, { from: options.from ?? fileStateDir(config.stateDir), dryRun })
+    out(options.format === 'json' ? importJson(reports, dryRun) : renderImport(reports, dryRun))
+    return reports.some((r) => r.conflicts.length > 0) ? 1 : 0
   } finally {
     await b.close()
   }
@@ -70,23 +80,4 @@ async function status(b: PostgresStateBackend, options: StateCommandOptions): Pr
     }
   }
   return pending ? 1 : 0
-}
-
-async function importFiles(b: PostgresStateBackend, dir: string, options: StateCommandOptions): Promise<number> {
-  const files = new FileStateBackend(dir)
-  const imported: string[] = []
-  const same: string[] = []
-  const conflicts: string[] = []
-  for (const key of await files.keys('')) {
-    const doc = await files.read(key)
-    if ((await b.compareAndSet(key, 0, doc)) !== undefined) imported.push(key)
-    else if (JSON.stringify(await b.read(key)) === JSON.stringify(doc)) same.push(key)
-    else conflicts.push(key)
-  }
-  if (options.format === 'json') out(`${JSON.stringify({ from: dir, imported, unchanged: same, conflicts })}\n`)
-  else {
-    out(`imported ${imported.length} documents from ${dir}, ${same.length} already there\n`)
-    for (const k of conflicts) out(`conflict: ${k} differs in the database (kept the database's)\n`)
-  }
-  return conflicts.length ? 1 : 0
 }

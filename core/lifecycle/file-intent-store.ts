@@ -16,12 +16,13 @@ import { hashesMatch } from './intent-token.js'
 import { type CallbackReport, EXPIRED_REASON, type IntentStore, type SettleResult } from './intent-store.js'
 import { type EndedIntent, type EndOutcome, type IntentRecord, type MachineKey, machineKeyText, type TokenBinding } from './intent-types.js'
 
-const STATE_KEY = 'intents'
+export const STATE_KEY = 'intents'
 /** Ended intents kept for `list` (newest first). */
 export const MAX_ENDED = 500
 export const MAX_ACTIVE = 10_000
 
-interface Doc {
+/** The document as stored (stateDir/intents.json, or the shared document `intents`). */
+export interface Doc {
   readonly v: 1
   readonly active: IntentRecord[]
   readonly ended: EndedIntent[]

@@ -9,7 +9,22 @@ import { BootpolicyError } from '../errors/bp-error.js'
 import type { BootpolicyPlugin, HookName } from './types.js'
 
 /** Every key a definition may have (types.ts, BootpolicyPlugin). */
-export const PLUGIN_KEYS = ['name', 'version', 'bootpolicy', 'dependencies', 'schema', 'revision', 'setup', 'hooks', 'decisionKinds', 'policyHelpers', 'errors', 'commands', 'close'] as const
+export const PLUGIN_KEYS = [
+  'name',
+  'version',
+  'bootpolicy',
+  'dependencies',
+  'schema',
+  'revision',
+  'setup',
+  'hooks',
+  'decisionKinds',
+  'policyHelpers',
+  'errors',
+  'commands',
+  'importState',
+  'close',
+] as const
 
 /** The closed list of hooks (types.ts, PluginHooks). */
 export const HOOK_NAMES: readonly HookName[] = ['onRequest', 'enrich', 'authenticate', 'decide', 'prepare', 'onResponse', 'dhcpOffer', 'virtualFile', 'onReady', 'onClose']
@@ -38,7 +53,7 @@ export function checkPluginDefinition(plugin: BootpolicyPlugin): void {
   for (const key of Object.keys(plugin)) {
     if (!(PLUGIN_KEYS as readonly string[]).includes(key)) throw unknownKey(name, 'key', key, PLUGIN_KEYS)
   }
-  for (const key of ['setup', 'close', 'revision'] as const) {
+  for (const key of ['setup', 'close', 'revision', 'importState'] as const) {
     if (plugin[key] !== undefined && typeof plugin[key] !== 'function') throw definitionError(name, `${key} must be a function`)
   }
   if (plugin.hooks !== undefined) {

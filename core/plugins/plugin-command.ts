@@ -5,6 +5,7 @@
  * what its own code touches.
  */
 import type { Logger } from 'pino'
+import type { StateBackend } from '../state/state-backend.js'
 
 export interface PluginCommandContext {
   /** Arguments after the command name that are not flags. */
@@ -20,6 +21,12 @@ export interface PluginCommandContext {
   readonly logger: Logger
   /** Standard output. */
   write(text: string): void
+  /**
+   * The configured state backend (files, or the PostgreSQL database replicas share), opened on
+   * the first call and closed by core after the command: read and lock through it, and an
+   * operator on any replica sees the same records the servers do.
+   */
+  openState(): Promise<StateBackend>
 }
 
 export interface PluginCommand {

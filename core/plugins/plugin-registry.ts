@@ -9,7 +9,7 @@ import { catalog } from '../errors/catalog.js'
 import type { KindRenderer } from '../ipxe/render-decision.js'
 import { checkPluginDefinition, definitionError } from './check-plugin-definition.js'
 import type { PluginErrorSpec } from './plugin-errors.js'
-import type { BootpolicyPlugin, Decision, HookName, PluginCommand } from './types.js'
+import type { BootpolicyPlugin, Decision, HookName, PluginCommand, StateImportHook } from './types.js'
 
 /** The CLI's own commands (core/cli/help-text.ts, COMMAND_HELP): a plugin cannot take these names. */
 export const CORE_COMMANDS: readonly string[] = ['init', 'serve', 'check', 'test', 'explain', 'cert', 'help']
@@ -39,6 +39,8 @@ export class PluginRegistry {
   readonly policyHelpers: [string, string][] = []
   readonly errors = new Map<string, RegisteredError>()
   readonly commands = new Map<string, RegisteredCommand>()
+  /** Plugins' parts of `bootpolicy state import`, in load order. */
+  readonly stateImports: { readonly plugin: string; readonly run: StateImportHook }[] = []
   private readonly kindOwners = new Map<string, string>()
   private readonly namespaces = new Map<string, string>()
 
@@ -83,6 +85,7 @@ export class PluginRegistry {
     if (plugin.errors) this.namespaces.set(plugin.errors.namespace, name)
     for (const [code, spec] of codes) this.errors.set(code, { plugin: name, spec })
     for (const [command, spec] of commands) this.commands.set(command, { plugin: name, name: command, command: spec })
+    if (plugin.importState) this.stateImports.push({ plugin: name, run: plugin.importState })
   }
 
   private checkErrors(plugin: BootpolicyPlugin): [string, PluginErrorSpec][] {

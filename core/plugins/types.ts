@@ -23,6 +23,8 @@ export { defineErrors, type PluginErrorSpec, type PluginErrors } from './plugin-
 import type { PluginErrors } from './plugin-errors.js'
 import type { PluginCommand } from './plugin-command.js'
 export type { PluginCommand, PluginCommandContext } from './plugin-command.js'
+import type { StateImportHook } from './plugin-state-import.js'
+export type { ImportedDocument, StateImportContext, StateImportHook } from './plugin-state-import.js'
 export { Checker } from '../decision/validate-decision.js'
 /** The core's kernel/initrd/boot rendering, for plugin kinds that boot a kernel with extra arguments. */
 export { renderBoot } from '../ipxe/render-decision.js'
@@ -151,6 +153,11 @@ export interface BootpolicyPlugin<Facts extends object = object, Kinds extends P
   readonly errors?: PluginErrors
   /** CLI subcommands: `bootpolicy <name> …` (loaded offline: setup does not run for a command). */
   readonly commands?: Readonly<Record<string, PluginCommand>>
+  /**
+   * `bootpolicy state import`: the records this plugin keeps in its own files layout, as the
+   * documents it keeps on a shared backend (see plugin-state-import.ts). Loaded offline.
+   */
+  readonly importState?: StateImportHook
   close?(): Promise<void>
 }
 

@@ -24,6 +24,7 @@ import { Provisioner } from './provisioner.js'
 import { Qcow2Backend } from './qcow2-backend.js'
 import { renderDisk, validateDisk, type RenderedDisk } from './render.js'
 import { StateStore } from './state-store.js'
+import { filesLayoutDocuments } from './state-import.js'
 import { TgtAdm } from './tgtadm.js'
 import type { IscsiCowDiskDecision } from './policy-helpers.js'
 
@@ -88,10 +89,13 @@ export default definePlugin((options: IscsiCowOptions) => {
     policyHelpers: helpersFile,
     errors,
 
-    // `bootpolicy iscsi …`: loaded offline (no setup), so it builds its own provisioner on the same state.
+    // `bootpolicy iscsi …`: loaded offline (no setup), so it builds its own provisioner on the same state backend.
     commands: {
-      iscsi: iscsiCommand((c) => openIscsiCow(options, { baseDir: c.baseDir, stateDir: c.stateDir, logger: c.logger })),
+      iscsi: iscsiCommand(async (c) => openIscsiCow(options, { baseDir: c.baseDir, stateDir: c.stateDir, logger: c.logger, state: await c.openState() })),
     },
+
+    // `bootpolicy state import`: the files layout's records, as the documents replicas share.
+    importState: (c) => filesLayoutDocuments(c.stateDir),
 
     async setup(api) {
       provisioner = openIscsiCow(options, { baseDir: api.baseDir, stateDir: api.stateDir, logger: api.logger, state: api.state })

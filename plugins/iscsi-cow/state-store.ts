@@ -46,8 +46,8 @@ export async function readJson<T>(file: string): Promise<T | undefined> {
   }
 }
 
-const USERS = 'iscsi-cow/users/'
-const BASES = 'iscsi-cow/bases/'
+export const USERS = 'iscsi-cow/users/'
+export const BASES = 'iscsi-cow/bases/'
 
 export class StateStore {
   /** `shared`: the replicas' backend; the files under `dir` are then not used for records. */

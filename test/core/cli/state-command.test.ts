@@ -65,14 +65,14 @@ t.test('import copies the files backend into PostgreSQL, keeps existing document
   // The password through PGPASSWORD this time.
   const r = await cli(['state', 'import', '--config', config], { PGPASSWORD: db.password })
   t.equal(r.code, 1, 'a conflict exits 1')
-  t.match(r.out, /imported 2 documents from .*var\/state, 0 already there/)
-  t.match(r.out, /conflict: clash differs in the database/)
+  t.match(r.out, /^documents: 2 imported, 0 already there, 1 conflicts \(from .*var\/state\)$/m)
+  t.match(r.out, /^conflict: documents clash: differs in the database \(kept the database's\)$/m)
   t.same(await b.read('iscsi-cow/users/lab:alice'), { overlay: 'alice.qcow2' })
   t.equal(await b.read('pxelinux/01-52-54-00-00-00-01'), 'DEFAULT local')
   t.equal(await b.read('clash'), 'from the database', 'never overwritten')
   const again = await cli(['state', 'import', '--config', config, '--format', 'json'], { PGPASSWORD: db.password })
-  t.same(JSON.parse(again.out).imported, [])
-  t.same(JSON.parse(again.out).unchanged, ['iscsi-cow/users/lab:alice', 'pxelinux/01-52-54-00-00-00-01'])
+  t.same(JSON.parse(again.out).kinds.documents.imported, [])
+  t.same(JSON.parse(again.out).kinds.documents.unchanged, ['iscsi-cow/users/lab:alice', 'pxelinux/01-52-54-00-00-00-01'])
 })
 
 t.test('errors: a wrong password or no database exits 2 naming the target and never the secret; files backend has no migrate', async (t) => {
