@@ -5,12 +5,15 @@
  * their hot paths and never wait for disk. The whole timeline is written through core/state in the
  * background (every `flushMs` when something changed, one write at a time) and read back at start.
  * Events of a request that carries no MAC (/boot.ipxe, /files, TFTP) are filed under the MAC that
- * DHCP (or an earlier /boot) tied to its IP address, else under `ip:<address>`.
+ * holds its IP address (ip-bindings.ts: a lease of this server's DHCP, or a claim by a proxyDHCP
+ * request or a /boot), else under `ip:<address>`; a claim moves the address's last MERGE_WINDOW_MS
+ * of `ip:` events onto the MAC (the bootstrap that came just before the claiming /boot).
  */
 import type { Logger } from 'pino'
 import type { StateStore } from '../state/state-store.js'
 import { EventRing } from './event-ring.js'
 import { boundedFields, clean, normalMac } from './event-fields.js'
+import { type BindingKind, IpBindings } from './ip-bindings.js'
 import { machineState } from './machine-state.js'
 import type { EventSource, MachineState, MachineSummary, TimelineEvent } from './timeline-types.js'
 
@@ -47,13 +50,15 @@ interface StoredTimeline {
 }
 
 const STATE_KEY = 'timeline'
+/** A claim takes over the `ip:` events of its address from this long before it (a boot's bootstrap is seconds before its /boot). */
+export const MERGE_WINDOW_MS = 10 * 60_000
 
 export type Listener = (id: string, e: TimelineEvent) => void
 
 export class Timeline {
   /** Insertion order is recency: a recorded machine is moved to the end, the first is evicted. */
   private readonly machinesById = new Map<string, Machine>()
-  private readonly macByIp = new Map<string, string>()
+  private readonly ipBindings: IpBindings
   private readonly listeners = new Set<Listener>()
   private readonly now: () => number
   private seq = 0
@@ -66,6 +71,7 @@ export class Timeline {
 
   constructor(private readonly options: TimelineOptions) {
     this.now = options.now ?? Date.now
+    this.ipBindings = new IpBindings(options.maxMachines)
     if (options.flushMs > 0 && options.store) {
       this.timer = setInterval(() => void this.flush(), options.flushMs)
       this.timer.unref()
@@ -94,19 +100,26 @@ export class Timeline {
         if (e.seq > this.seq) this.seq = e.seq
       }
       this.machinesById.set(m.summary.id, { summary: m.summary, ring })
-      if (m.summary.ip && m.summary.id.includes(':') && !m.summary.id.startsWith('ip:')) this.macByIp.set(m.summary.ip, m.summary.id)
+      // The lease times are not stored: a machine's address is a claim from when it was last seen.
+      if (m.summary.ip && normalMac(m.summary.id) === m.summary.id) this.ipBindings.bind(m.summary.ip, m.summary.id, 'claim', m.summary.lastSeen)
     }
   }
 
-  /** Tie an IP address to a MAC (a DHCP ACK, a /boot that carries both). */
-  learnIp(ip: string | undefined, rawMac: string | undefined): void {
+  /**
+   * Tie an IP address to a MAC: a `lease` (this server's ACK, for `lifetimeMs`) or a `claim` (a
+   * /boot or a proxyDHCP request from the address). A new claim also moves the address's recent
+   * `ip:` events onto the MAC.
+   */
+  learnIp(ip: string | undefined, rawMac: string | undefined, kind: BindingKind = 'claim', lifetimeMs?: number): void {
     if (this.options.enabled === false) return
     const mac = normalMac(rawMac)
     if (!ip || !mac || ip.length > 64) return
-    if (this.macByIp.get(ip) === mac) return
-    this.macByIp.delete(ip)
-    this.macByIp.set(ip, mac)
-    if (this.macByIp.size > this.options.maxMachines) this.macByIp.delete(this.macByIp.keys().next().value!)
+    const now = this.now()
+    const result = this.ipBindings.bind(ip, mac, kind, now, lifetimeMs)
+    if (result !== 'new') return
+    const holder = this.machinesById.get(mac)
+    if (holder) holder.summary.ip = clean(ip, 64)
+    if (kind === 'claim') this.mergeIpEvents(ip, mac, now - MERGE_WINDOW_MS)
   }
 
   /** The machine id an event is filed under, or undefined when it names neither a MAC nor an address. */
@@ -114,7 +127,7 @@ export class Timeline {
     const mac = normalMac(who.mac)
     if (mac) return mac
     if (!who.ip) return undefined
-    return this.macByIp.get(who.ip) ?? `ip:${clean(who.ip, 64)}`
+    return this.ipBindings.macOf(who.ip, this.now()) ?? `ip:${clean(who.ip, 64)}`
   }
 
   /**
@@ -230,6 +243,24 @@ export class Timeline {
     this.listeners.clear()
     await this.writing
     await this.flush()
+  }
+
+  /** Move the events of `ip:<address>` since `since` onto the MAC, in seq order; older ones stay (a previous holder's). */
+  private mergeIpEvents(ip: string, mac: string, since: number): void {
+    const id = `ip:${clean(ip, 64)}`
+    const from = this.machinesById.get(id)
+    if (!from) return
+    const all = from.ring.toArray()
+    const moved = all.filter((e) => e.at >= since)
+    if (moved.length === 0) return
+    const kept = all.filter((e) => e.at < since)
+    const to = this.touch(mac, this.now())
+    if (!to.summary.ip) to.summary.ip = clean(ip, 64)
+    if (moved[0]!.at < to.summary.firstSeen) to.summary.firstSeen = moved[0]!.at
+    to.ring.replaceWith([...to.ring.toArray(), ...moved].sort((a, b) => a.seq - b.seq))
+    if (kept.length === 0) this.machinesById.delete(id)
+    else from.ring.replaceWith(kept)
+    this.dirty = true
   }
 
   private touch(id: string, at: number): Machine {
