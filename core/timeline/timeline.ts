@@ -26,11 +26,13 @@ export interface TimelineOptions {
   readonly flushMs: number
   /** An installer boot with no callback after this long is stuck. */
   readonly stuckAfterMs: number
+  /** The same, per intent profile (a profile not listed uses stuckAfterMs). */
+  readonly stuckAfterMsByProfile?: Readonly<Record<string, number>>
   readonly store?: StateStore
   readonly logger?: Logger
   readonly now?: () => number
   /** Called once per machine found stuck (metrics). */
-  readonly onStuck?: (id: string) => void
+  readonly onStuck?: (id: string, profile: string | undefined) => void
 }
 
 /** Who an event is about: a MAC when the request carries one, else the client's IP address. */
@@ -76,7 +78,8 @@ export class Timeline {
       this.timer = setInterval(() => void this.flush(), options.flushMs)
       this.timer.unref()
     }
-    this.stuckTimer = setInterval(() => this.checkStuck(), Math.min(10_000, Math.max(1000, options.stuckAfterMs / 10)))
+    const shortest = Math.min(options.stuckAfterMs, ...Object.values(options.stuckAfterMsByProfile ?? {}))
+    this.stuckTimer = setInterval(() => this.checkStuck(), Math.min(10_000, Math.max(1000, shortest / 10)))
     this.stuckTimer.unref()
   }
 
@@ -183,13 +186,20 @@ export class Timeline {
   machines(): (MachineSummary & { state: MachineState })[] {
     const now = this.now()
     const out: (MachineSummary & { state: MachineState })[] = []
-    for (const m of this.machinesById.values()) out.push({ ...m.summary, state: machineState(m.summary, now, this.options.stuckAfterMs) })
+    for (const m of this.machinesById.values()) out.push({ ...m.summary, state: machineState(m.summary, now, this.stuckLimit(m.summary)) })
     return out.reverse()
   }
 
   summary(id: string): (MachineSummary & { state: MachineState }) | undefined {
     const m = this.machinesById.get(id)
-    return m && { ...m.summary, state: machineState(m.summary, this.now(), this.options.stuckAfterMs) }
+    return m && { ...m.summary, state: machineState(m.summary, this.now(), this.stuckLimit(m.summary)) }
+  }
+
+  /** How long this machine's installer boot may go without a callback: its profile's limit, else the default. */
+  stuckLimit(s: Pick<MachineSummary, 'installProfile'>): number {
+    const byProfile = this.options.stuckAfterMsByProfile
+    // Own keys only: a profile named like an Object.prototype member is just an unlisted profile.
+    return s.installProfile !== undefined && byProfile && Object.hasOwn(byProfile, s.installProfile) ? byProfile[s.installProfile]! : this.options.stuckAfterMs
   }
 
   /** One page of a machine's events, oldest first, after the cursor `after` (a seq); `next` is the cursor of the following page. */
@@ -202,19 +212,21 @@ export class Timeline {
     return { events, ...(from.length > events.length && { next: events[events.length - 1]!.seq }) }
   }
 
-  /** Flag machines whose installer boot has had no callback for `stuckAfterMs` (once each). */
+  /** Flag machines whose installer boot has had no callback for its stuck limit (once each). */
   checkStuck(): string[] {
     const now = this.now()
     const flagged: string[] = []
     for (const [id, m] of this.machinesById) {
       const s = m.summary
-      if (s.installStartedAt === undefined || s.stuck || now - s.installStartedAt < this.options.stuckAfterMs) continue
+      const limitMs = this.stuckLimit(s)
+      if (s.installStartedAt === undefined || s.stuck || now - s.installStartedAt < limitMs) continue
       flagged.push(id)
-      this.record({ mac: id.startsWith('ip:') ? undefined : id, ip: s.ip }, 'intent', 'stuck', { sinceMs: now - s.installStartedAt }, (x) => {
+      const facts = { sinceMs: now - s.installStartedAt, limitMs, profile: s.installProfile }
+      this.record({ mac: id.startsWith('ip:') ? undefined : id, ip: s.ip }, 'intent', 'stuck', facts, (x) => {
         x.stuck = true
       })
-      this.options.logger?.warn({ code: 'BPWRN012', machine: id, sinceMs: now - s.installStartedAt }, 'BPWRN012 machine stuck: its installer boot sent no callback in time')
-      this.options.onStuck?.(id)
+      this.options.logger?.warn({ code: 'BPWRN012', machine: id, ...facts }, 'BPWRN012 machine stuck: its installer boot sent no callback in time')
+      this.options.onStuck?.(id, s.installProfile)
     }
     return flagged
   }
