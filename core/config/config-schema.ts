@@ -173,6 +173,14 @@ export const configSchema = {
         flushMs: { type: 'integer', minimum: 0, maximum: 3600000, default: 10000 },
         /** An installer boot (a token issued) with no callback after this long is stuck (BPWRN012). */
         stuckAfterMs: { type: 'integer', minimum: 1000, maximum: 604800000, default: 3600000 },
+        /** Per intent profile: its installer boot is stuck after this long instead (a slow install's own limit). */
+        stuckAfterMsByProfile: {
+          type: 'object',
+          default: {},
+          maxProperties: 1000,
+          propertyNames: { pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' },
+          additionalProperties: { type: 'integer', minimum: 1000, maximum: 604800000 },
+        },
       },
     },
     /** After every port is bound, switch to this user (name or uid) and group; both or neither. */

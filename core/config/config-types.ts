@@ -47,7 +47,7 @@ export interface ConfigShape {
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' }
   stateDir: string
   state: StateSettings
-  timeline: { enabled: boolean; maxMachines: number; eventsPerMachine: number; flushMs: number; stuckAfterMs: number }
+  timeline: { enabled: boolean; maxMachines: number; eventsPerMachine: number; flushMs: number; stuckAfterMs: number; stuckAfterMsByProfile: Readonly<Record<string, number>> }
   /** Drop to this user and group after binding (both set, or neither). */
   user?: string
   group?: string

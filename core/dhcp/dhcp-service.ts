@@ -26,7 +26,7 @@ import type { LeaseBackend, LeaseChange } from './lease-backend.js'
 import type { Lease } from './lease-store.js'
 import { newDhcpStats, renderDhcpMetrics, type DhcpStats } from './dhcp-metrics.js'
 import { ReceiveQueue } from './receive-queue.js'
-import { MessageType } from './options.js'
+import { MessageType, Opt } from './options.js'
 import { decode, encode, type DhcpPacket } from './packet-codec.js'
 import { createProxyResponder } from './proxy-responder.js'
 import { resolveDhcpConfig } from './resolve-config.js'
@@ -36,6 +36,17 @@ import { acceptsSender, bindPort, closeUdp, resolveIdentity, type Rinfo, type Se
 export type { DecideBoot, BootOverride } from './boot-file.js'
 export type { DhcpClientFacts } from './client-facts.js'
 export type { Lease } from './lease-store.js'
+
+/** One packet for the timeline: a reply carries its lease time (option 51) and the requester's source address. */
+export interface DhcpPacketEvent {
+  readonly facts: DhcpClientFacts
+  readonly direction: 'in' | 'out'
+  readonly type: string
+  readonly yiaddr?: string
+  readonly file?: string
+  readonly leaseSeconds?: number
+  readonly from?: string
+}
 export type { LeaseBackend } from './lease-backend.js'
 
 export interface DhcpServiceDeps {
@@ -45,7 +56,7 @@ export interface DhcpServiceDeps {
   /** Directory for the lease file (full mode); created if missing. */
   readonly stateDir: string
   /** Told of every client message handled and every reply sent (the machine timeline); must not throw or block. */
-  readonly onPacket?: (p: { readonly facts: DhcpClientFacts; readonly direction: 'in' | 'out'; readonly type: string; readonly yiaddr?: string; readonly file?: string }) => void
+  readonly onPacket?: (p: DhcpPacketEvent) => void
   /** The runtime's state backend: PostgreSQL makes full mode keep its leases there, shared by replicas. */
   readonly state?: StateBackend
 }
@@ -166,7 +177,9 @@ export function createDhcpService(config: DhcpConfig, deps: DhcpServiceDeps): Dh
       const bytes = encode(out.packet, { maxPayload: out.maxPayload })
       await new Promise<void>((resolve, reject) => socket.send(bytes, out.to.port, out.to.address, (err) => (err ? reject(err) : resolve())))
       const type = out.packet.messageType
-      deps.onPacket?.({ facts, direction: 'out', type: TYPE_NAMES[type ?? 0] ?? String(type), yiaddr: out.packet.yiaddr, file: out.packet.file })
+      const lease = out.packet.options.get(Opt.LEASE_TIME)
+      const leaseSeconds = lease?.length === 4 ? lease.readUInt32BE(0) : undefined
+      deps.onPacket?.({ facts, direction: 'out', type: TYPE_NAMES[type ?? 0] ?? String(type), yiaddr: out.packet.yiaddr, file: out.packet.file, leaseSeconds, from: from.address })
       if (type === MessageType.ACK) stats.acks++
       else if (type === MessageType.OFFER) stats.offers++
       else if (type === MessageType.NAK) stats.naks++

@@ -416,7 +416,7 @@ export const catalog = {
   },
   BPWRN012: {
     message: 'Machine {machine} stuck: its installer boot sent no callback in time',
-    when: 'A machine was handed an installer token (a boot under an intent) and neither a callback nor the end of its intent came within `timeline.stuckAfterMs`. It shows as `stuck` in `bootpolicy machines` and `bootpolicy_machines{state="stuck"}`, and `bootpolicy_machines_stuck_total` counts it.',
+    when: 'A machine was handed an installer token (a boot under an intent) and neither a callback nor the end of its intent came within the `timeline.stuckAfterMsByProfile` entry of its profile, else `timeline.stuckAfterMs` (the line says `limitMs` and `profile`). It shows as `stuck` in `bootpolicy machines` and `bootpolicy_machines{state="stuck"}`, and `bootpolicy_machines_stuck_total` counts it.',
     fix: "Look at the machine's console and `bootpolicy timeline <mac>`: the last events say how far the install got.",
   },
 } as const satisfies Record<string, CatalogEntry>

@@ -15,6 +15,14 @@ export class EventRing {
     if (this.count < this.capacity) this.count++
   }
 
+  /** Replace the contents with these events (oldest first); beyond capacity the oldest are dropped. */
+  replaceWith(events: readonly TimelineEvent[]): void {
+    this.items.length = 0
+    this.next = 0
+    this.count = 0
+    for (const e of events.slice(-this.capacity)) this.push(e)
+  }
+
   get size(): number {
     return this.count
   }

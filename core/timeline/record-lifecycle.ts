@@ -24,6 +24,8 @@ export function recordLifecycle(timeline: Timeline, e: LifecycleEvent): void {
       timeline.record(who, 'intent', 'installer-boot', { ...base, tokensIssued: intent.tokensIssued }, (s) => {
         s.intent = { id: intent.id, state: intent.state }
         s.installStartedAt = timeline.time()
+        if ('profile' in intent.target) s.installProfile = intent.target.profile
+        else delete s.installProfile
         s.stuck = false
       })
       return
@@ -32,6 +34,7 @@ export function recordLifecycle(timeline: Timeline, e: LifecycleEvent): void {
         s.intent = { id: intent.id, state: 'failed' }
         s.outcome = 'failed'
         delete s.installStartedAt
+        delete s.installProfile
         s.stuck = false
       })
       return
@@ -41,6 +44,7 @@ export function recordLifecycle(timeline: Timeline, e: LifecycleEvent): void {
       timeline.record(who, ended.outcome === 'built' ? 'callback' : 'intent', type, { ...base, reason: ended.reason, endedBy: ended.endedBy }, (s) => {
         delete s.intent
         delete s.installStartedAt
+        delete s.installProfile
         s.stuck = false
         if (ended.outcome === 'built') s.outcome = 'built'
       })

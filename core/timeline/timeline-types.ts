@@ -37,6 +37,8 @@ export interface MachineSummary {
   intent?: { readonly id: string; readonly state: string }
   /** When the installer boot started (a token was issued) and no callback has come since. */
   installStartedAt?: number
+  /** The profile of the intent that installer boot is under: its stuck limit applies (timeline.stuckAfterMsByProfile). */
+  installProfile?: string
   /** Last settled outcome: `built` or `failed`. */
   outcome?: 'built' | 'failed'
   stuck?: boolean

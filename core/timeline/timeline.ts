@@ -5,12 +5,15 @@
  * their hot paths and never wait for disk. The whole timeline is written through core/state in the
  * background (every `flushMs` when something changed, one write at a time) and read back at start.
  * Events of a request that carries no MAC (/boot.ipxe, /files, TFTP) are filed under the MAC that
- * DHCP (or an earlier /boot) tied to its IP address, else under `ip:<address>`.
+ * holds its IP address (ip-bindings.ts: a lease of this server's DHCP, or a claim by a proxyDHCP
+ * request or a /boot), else under `ip:<address>`; a claim moves the address's last MERGE_WINDOW_MS
+ * of `ip:` events onto the MAC (the bootstrap that came just before the claiming /boot).
  */
 import type { Logger } from 'pino'
 import type { StateStore } from '../state/state-store.js'
 import { EventRing } from './event-ring.js'
 import { boundedFields, clean, normalMac } from './event-fields.js'
+import { type BindingKind, IpBindings } from './ip-bindings.js'
 import { machineState } from './machine-state.js'
 import type { EventSource, MachineState, MachineSummary, TimelineEvent } from './timeline-types.js'
 
@@ -23,11 +26,13 @@ export interface TimelineOptions {
   readonly flushMs: number
   /** An installer boot with no callback after this long is stuck. */
   readonly stuckAfterMs: number
+  /** The same, per intent profile (a profile not listed uses stuckAfterMs). */
+  readonly stuckAfterMsByProfile?: Readonly<Record<string, number>>
   readonly store?: StateStore
   readonly logger?: Logger
   readonly now?: () => number
   /** Called once per machine found stuck (metrics). */
-  readonly onStuck?: (id: string) => void
+  readonly onStuck?: (id: string, profile: string | undefined) => void
 }
 
 /** Who an event is about: a MAC when the request carries one, else the client's IP address. */
@@ -47,13 +52,15 @@ interface StoredTimeline {
 }
 
 const STATE_KEY = 'timeline'
+/** A claim takes over the `ip:` events of its address from this long before it (a boot's bootstrap is seconds before its /boot). */
+export const MERGE_WINDOW_MS = 10 * 60_000
 
 export type Listener = (id: string, e: TimelineEvent) => void
 
 export class Timeline {
   /** Insertion order is recency: a recorded machine is moved to the end, the first is evicted. */
   private readonly machinesById = new Map<string, Machine>()
-  private readonly macByIp = new Map<string, string>()
+  private readonly ipBindings: IpBindings
   private readonly listeners = new Set<Listener>()
   private readonly now: () => number
   private seq = 0
@@ -66,11 +73,13 @@ export class Timeline {
 
   constructor(private readonly options: TimelineOptions) {
     this.now = options.now ?? Date.now
+    this.ipBindings = new IpBindings(options.maxMachines)
     if (options.flushMs > 0 && options.store) {
       this.timer = setInterval(() => void this.flush(), options.flushMs)
       this.timer.unref()
     }
-    this.stuckTimer = setInterval(() => this.checkStuck(), Math.min(10_000, Math.max(1000, options.stuckAfterMs / 10)))
+    const shortest = Math.min(options.stuckAfterMs, ...Object.values(options.stuckAfterMsByProfile ?? {}))
+    this.stuckTimer = setInterval(() => this.checkStuck(), Math.min(10_000, Math.max(1000, shortest / 10)))
     this.stuckTimer.unref()
   }
 
@@ -94,19 +103,26 @@ export class Timeline {
         if (e.seq > this.seq) this.seq = e.seq
       }
       this.machinesById.set(m.summary.id, { summary: m.summary, ring })
-      if (m.summary.ip && m.summary.id.includes(':') && !m.summary.id.startsWith('ip:')) this.macByIp.set(m.summary.ip, m.summary.id)
+      // The lease times are not stored: a machine's address is a claim from when it was last seen.
+      if (m.summary.ip && normalMac(m.summary.id) === m.summary.id) this.ipBindings.bind(m.summary.ip, m.summary.id, 'claim', m.summary.lastSeen)
     }
   }
 
-  /** Tie an IP address to a MAC (a DHCP ACK, a /boot that carries both). */
-  learnIp(ip: string | undefined, rawMac: string | undefined): void {
+  /**
+   * Tie an IP address to a MAC: a `lease` (this server's ACK, for `lifetimeMs`) or a `claim` (a
+   * /boot or a proxyDHCP request from the address). A new claim also moves the address's recent
+   * `ip:` events onto the MAC.
+   */
+  learnIp(ip: string | undefined, rawMac: string | undefined, kind: BindingKind = 'claim', lifetimeMs?: number): void {
     if (this.options.enabled === false) return
     const mac = normalMac(rawMac)
     if (!ip || !mac || ip.length > 64) return
-    if (this.macByIp.get(ip) === mac) return
-    this.macByIp.delete(ip)
-    this.macByIp.set(ip, mac)
-    if (this.macByIp.size > this.options.maxMachines) this.macByIp.delete(this.macByIp.keys().next().value!)
+    const now = this.now()
+    const result = this.ipBindings.bind(ip, mac, kind, now, lifetimeMs)
+    if (result !== 'new') return
+    const holder = this.machinesById.get(mac)
+    if (holder) holder.summary.ip = clean(ip, 64)
+    if (kind === 'claim') this.mergeIpEvents(ip, mac, now - MERGE_WINDOW_MS)
   }
 
   /** The machine id an event is filed under, or undefined when it names neither a MAC nor an address. */
@@ -114,7 +130,7 @@ export class Timeline {
     const mac = normalMac(who.mac)
     if (mac) return mac
     if (!who.ip) return undefined
-    return this.macByIp.get(who.ip) ?? `ip:${clean(who.ip, 64)}`
+    return this.ipBindings.macOf(who.ip, this.now()) ?? `ip:${clean(who.ip, 64)}`
   }
 
   /**
@@ -170,13 +186,20 @@ export class Timeline {
   machines(): (MachineSummary & { state: MachineState })[] {
     const now = this.now()
     const out: (MachineSummary & { state: MachineState })[] = []
-    for (const m of this.machinesById.values()) out.push({ ...m.summary, state: machineState(m.summary, now, this.options.stuckAfterMs) })
+    for (const m of this.machinesById.values()) out.push({ ...m.summary, state: machineState(m.summary, now, this.stuckLimit(m.summary)) })
     return out.reverse()
   }
 
   summary(id: string): (MachineSummary & { state: MachineState }) | undefined {
     const m = this.machinesById.get(id)
-    return m && { ...m.summary, state: machineState(m.summary, this.now(), this.options.stuckAfterMs) }
+    return m && { ...m.summary, state: machineState(m.summary, this.now(), this.stuckLimit(m.summary)) }
+  }
+
+  /** How long this machine's installer boot may go without a callback: its profile's limit, else the default. */
+  stuckLimit(s: Pick<MachineSummary, 'installProfile'>): number {
+    const byProfile = this.options.stuckAfterMsByProfile
+    // Own keys only: a profile named like an Object.prototype member is just an unlisted profile.
+    return s.installProfile !== undefined && byProfile && Object.hasOwn(byProfile, s.installProfile) ? byProfile[s.installProfile]! : this.options.stuckAfterMs
   }
 
   /** One page of a machine's events, oldest first, after the cursor `after` (a seq); `next` is the cursor of the following page. */
@@ -189,19 +212,21 @@ export class Timeline {
     return { events, ...(from.length > events.length && { next: events[events.length - 1]!.seq }) }
   }
 
-  /** Flag machines whose installer boot has had no callback for `stuckAfterMs` (once each). */
+  /** Flag machines whose installer boot has had no callback for its stuck limit (once each). */
   checkStuck(): string[] {
     const now = this.now()
     const flagged: string[] = []
     for (const [id, m] of this.machinesById) {
       const s = m.summary
-      if (s.installStartedAt === undefined || s.stuck || now - s.installStartedAt < this.options.stuckAfterMs) continue
+      const limitMs = this.stuckLimit(s)
+      if (s.installStartedAt === undefined || s.stuck || now - s.installStartedAt < limitMs) continue
       flagged.push(id)
-      this.record({ mac: id.startsWith('ip:') ? undefined : id, ip: s.ip }, 'intent', 'stuck', { sinceMs: now - s.installStartedAt }, (x) => {
+      const facts = { sinceMs: now - s.installStartedAt, limitMs, profile: s.installProfile }
+      this.record({ mac: id.startsWith('ip:') ? undefined : id, ip: s.ip }, 'intent', 'stuck', facts, (x) => {
         x.stuck = true
       })
-      this.options.logger?.warn({ code: 'BPWRN012', machine: id, sinceMs: now - s.installStartedAt }, 'BPWRN012 machine stuck: its installer boot sent no callback in time')
-      this.options.onStuck?.(id)
+      this.options.logger?.warn({ code: 'BPWRN012', machine: id, ...facts }, 'BPWRN012 machine stuck: its installer boot sent no callback in time')
+      this.options.onStuck?.(id, s.installProfile)
     }
     return flagged
   }
@@ -230,6 +255,24 @@ export class Timeline {
     this.listeners.clear()
     await this.writing
     await this.flush()
+  }
+
+  /** Move the events of `ip:<address>` since `since` onto the MAC, in seq order; older ones stay (a previous holder's). */
+  private mergeIpEvents(ip: string, mac: string, since: number): void {
+    const id = `ip:${clean(ip, 64)}`
+    const from = this.machinesById.get(id)
+    if (!from) return
+    const all = from.ring.toArray()
+    const moved = all.filter((e) => e.at >= since)
+    if (moved.length === 0) return
+    const kept = all.filter((e) => e.at < since)
+    const to = this.touch(mac, this.now())
+    if (!to.summary.ip) to.summary.ip = clean(ip, 64)
+    if (moved[0]!.at < to.summary.firstSeen) to.summary.firstSeen = moved[0]!.at
+    to.ring.replaceWith([...to.ring.toArray(), ...moved].sort((a, b) => a.seq - b.seq))
+    if (kept.length === 0) this.machinesById.delete(id)
+    else from.ring.replaceWith(kept)
+    this.dirty = true
   }
 
   private touch(id: string, at: number): Machine {

@@ -5,6 +5,9 @@
  * - the payload says `failed`: the intent stays, with the reason;
  * - the intent expires before the payload's (delayed) callback: the callback is refused, the
  *   intent ends "expired before callback" (BPWRN011) and the next boot exits to disk.
+ * Each machine's timeline (GET /api/machines/<MAC>/timeline) must then show, in order: the DHCP ACK,
+ * /boot.ipxe, /boot with the decision's kind, policy and trace, the kernel and initrd downloads
+ * completed, and the callback (or the expiry), then the exit decision of the next boot.
  * The payload's callback (bp.cb=URL, bp.token, bp.reason, bp.delay) is in test/helpers/boot-payload.ts.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -15,6 +18,7 @@ import { buildBootPayload, PAYLOAD_MARKER } from '../helpers/boot-payload.js'
 import { type BootpolicyServer, bootToMarkerTolerant, payloadArgList, serverTail, startBootpolicy } from '../helpers/e2e-bootpolicy.js'
 import { createTestNet, type TestNet } from '../helpers/e2e-net.js'
 import { BOOT_FAILURES, startQemu } from '../helpers/qemu.js'
+import { type EventStep, missingStep, type TimelineEventLike } from '../helpers/timeline-order.js'
 
 t.setTimeout(900_000)
 const ADMIN = 'e2e-intents-admin-token-0123456789'
@@ -78,6 +82,18 @@ export default policy((ctx) => {
       t.match(d2, { kind: 'exit' })
       t.notOk(d2 && 'intent' in d2.context, 'the second boot saw no intent')
       t.notOk(server.process.output().includes(token!), 'the token is in no server log line')
+      const events = await timelineOf(api, machines.built)
+      t.equal(missingStep(events, [...installerBoot, { source: 'callback', type: 'built' }, ...localDiskBoot]), undefined, 'timeline in order')
+      t.equal(
+        missingStep(events, [
+          { source: 'intent', type: 'armed' },
+          { source: 'intent', type: 'installer-boot' },
+          { source: 'callback', type: 'built' },
+        ]),
+        undefined,
+        'intent events in order',
+      )
+      t.notOk(JSON.stringify(events).includes(token!), 'the token is in no timeline event')
     }),
     t.test('failed: the intent stays with the reason', async (t) => {
       const boot = await bootToMarkerTolerant({ net, firmware: 'bios', mac: machines.failed, name: 'qemu-failed', timeoutMs: 300_000 })
@@ -87,6 +103,8 @@ export default policy((ctx) => {
       const list = await api('GET', '/api/intents')
       const active = (list.active as { machine: string }[]).find((i) => i.machine === `mac:${machines.failed}`)
       t.match(active, { state: 'failed', failure: { reason: 'disk-missing' }, tokensIssued: 1 })
+      const events = await timelineOf(api, machines.failed)
+      t.equal(missingStep(events, [...installerBoot, { source: 'callback', type: 'failed', fields: { reason: 'disk-missing' } }]), undefined, 'timeline in order')
     }),
     t.test('expired: the late callback is refused, the expiry is recorded, the next boot goes to local disk', async (t) => {
       const vm = await startQemu({ net, firmware: 'bios', mac: machines.expired, name: 'qemu-expired' })
@@ -110,6 +128,9 @@ export default policy((ctx) => {
         'BPWRN011 logged',
       )
       await bootsLocalDisk(t, net, machines.expired, 'qemu-expired-2')
+      const events = await timelineOf(api, machines.expired)
+      const expiry = { source: 'intent', type: 'intent-expired', fields: { reason: 'expired before callback', endedBy: 'expiry' } }
+      t.equal(missingStep(events, [{ source: 'intent', type: 'armed' }, ...installerBoot, expiry, ...localDiskBoot]), undefined, 'timeline in order')
     }),
   ])
   const metrics = await net.exec('curl', ['-s', `${server.url}/metrics`])
@@ -131,6 +152,26 @@ function apiOf(net: TestNet, server: BootpolicyServer) {
     ])
     return JSON.parse(out) as Record<string, unknown>
   }
+}
+
+/** One boot under the intent, as the timeline must show it. */
+const installerBoot: EventStep[] = [
+  { source: 'dhcp', type: 'ACK' },
+  { source: 'http', type: 'bootstrap', fields: { path: '/boot.ipxe' } },
+  { source: 'http', type: 'decision', fields: { kind: 'boot', decidedBy: /^policy:10-intents/, trace: /^10-intents\S*:decided$/, intent: /./ } },
+  { source: 'files', type: 'download', fields: { file: /vmlinuz$/, completed: true } },
+  { source: 'files', type: 'download', fields: { file: /initrd\.gz$/, completed: true } },
+]
+/** The next boot, after the intent ended: DHCP again, then the exit decision. */
+const localDiskBoot: EventStep[] = [
+  { source: 'dhcp', type: 'ACK' },
+  { source: 'http', type: 'bootstrap' },
+  { source: 'http', type: 'decision', fields: { kind: 'exit', decidedBy: /^policy:10-intents/ } },
+]
+
+async function timelineOf(api: ReturnType<typeof apiOf>, mac: string): Promise<TimelineEventLike[]> {
+  const page = await api('GET', `/api/machines/${mac}/timeline?limit=1000`)
+  return (page.events ?? []) as TimelineEventLike[]
 }
 
 function callbackLine(log: string): { rc: string; answer: string } | undefined {

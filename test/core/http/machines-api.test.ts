@@ -1,7 +1,7 @@
 /**
  * The machine timeline through a real listening server: /boot.ipxe, /boot (with the trace and a
- * login's password that must never appear), /files downloads filed under the MAC the /boot tied to
- * the address, /api/machines and its pagination behind the admin token, hostile queries, and the
+ * login's password that must never appear), the /boot.ipxe and /files downloads filed under the MAC
+ * the /boot claimed the address for, /api/machines and its pagination behind the admin token, hostile queries, and the
  * SSE tail — live events in order, and a client that never reads is dropped, not buffered for.
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
@@ -67,7 +67,7 @@ t.test('a boot is on its machine timeline in order, with the trace and never the
 
   const list = await json(get(base, '/api/machines'))
   const ids = list.machines.map((m: { id: string }) => m.id)
-  t.ok(ids.includes('ip:127.0.0.1'), 'the bootstrap came before any MAC was known for the address')
+  t.notOk(ids.includes('ip:127.0.0.1'), 'the bootstrap, filed under the address, was merged into the MAC by the /boot that claimed it')
   t.ok(ids.includes(MAC))
   const mine = list.machines.find((m: { id: string }) => m.id === MAC)
   t.equal(mine.state, 'booting')
@@ -77,21 +77,21 @@ t.test('a boot is on its machine timeline in order, with the trace and never the
 
   const tl = await json(get(base, `/api/machines/${MAC.replaceAll(':', '-').toUpperCase()}/timeline`))
   const kinds = tl.events.map((e: { source: string; type: string }) => `${e.source}:${e.type}`)
-  t.same(kinds, ['login:failed', 'http:decision', 'files:download', 'files:download', 'files:download'])
-  const decision = tl.events[1]
+  t.same(kinds, ['http:bootstrap', 'login:failed', 'http:decision', 'files:download', 'files:download', 'files:download'])
+  const decision = tl.events[2]
   t.equal(decision.fields.trace, 'p.ts:decided')
   t.equal(decision.fields.kind, 'boot')
-  t.equal(tl.events[0].fields.user, 'alice')
+  t.equal(tl.events[1].fields.user, 'alice')
   t.same(
-    tl.events.slice(2).map((e: { fields: Record<string, unknown> }) => [e.fields.file, e.fields.completed]),
+    tl.events.slice(3).map((e: { fields: Record<string, unknown> }) => [e.fields.file, e.fields.completed]),
     [
       ['vmlinuz', true],
       ['initrd', true],
       ['vmlinuz', false],
     ],
   )
-  t.equal(tl.events[2].fields.bytes, KERNEL_BYTES)
-  t.ok(tl.events[4].fields.bytes < KERNEL_BYTES, 'the aborted download says it did not complete')
+  t.equal(tl.events[3].fields.bytes, KERNEL_BYTES)
+  t.ok(tl.events[5].fields.bytes < KERNEL_BYTES, 'the aborted download says it did not complete')
   const everything = JSON.stringify([list, tl])
   t.notOk(everything.includes('hunter2'), 'the password is in no event')
 })
