@@ -114,13 +114,18 @@ BEGIN
             cand := requested;
           END IF;
         ELSIF step = 'pool' THEN
-          SELECT a INTO cand FROM generate_series(pool_start, pool_end) AS a
-            LEFT JOIN bp_dhcp_leases l ON l.addr = a
+          -- Two passes in pool order from a random point, each stopping at its first hit (a scan and
+          -- sort of the whole pool cost more than the rest of a DORA): never-used, then lease over.
+          SELECT a INTO cand FROM (SELECT pool_start + (g + origin) % size AS a FROM generate_series(0, size - 1) AS g) AS p
             WHERE a <> ALL(blocked)
-              AND (l.addr IS NULL OR l.key = k OR l.state = 'released' OR l.expires_at <= now_ms)
+              AND NOT EXISTS (SELECT 1 FROM bp_dhcp_leases l WHERE l.addr = a)
               AND NOT EXISTS (SELECT 1 FROM bp_dhcp_offers o WHERE o.addr = a AND o.key <> k AND o.expires_at > now_ms)
-            ORDER BY l.addr IS NOT NULL, (a - pool_start + origin) % size
             LIMIT 1;
+          IF cand IS NULL THEN
+            SELECT a INTO cand FROM (SELECT pool_start + (g + origin) % size AS a FROM generate_series(0, size - 1) AS g) AS p
+              WHERE bp_dhcp_usable(a, k, pool_start, pool_end, blocked, now_ms)
+              LIMIT 1;
+          END IF;
           IF cand IS NULL THEN
             -- Only other clients' offers are left: the oldest one gives way.
             DELETE FROM bp_dhcp_offers WHERE (key, server) = (
