@@ -5,6 +5,7 @@
  * commits (group-commit.ts), so this file never sees two writes at once.
  */
 import { BootpolicyError, messageOf } from '../errors/bp-error.js'
+import { chooseAddress } from './allocation-order.js'
 import type { BindClaim, LeaseBackend, LeaseChange, OfferClaim } from './lease-backend.js'
 import { LeaseJournal, readJournal } from './lease-journal.js'
 import { LeaseStore, type Lease, type LeaseStoreOptions } from './lease-store.js'
@@ -48,16 +49,18 @@ export class FileLeaseBackend implements LeaseBackend {
     return this.table.at(ip)
   }
 
-  /** Reservation, then the client's previous address, then its requested one, then any free one. */
+  /** The address allocation-order.ts picks, held as an offer (synchronous on the table, so atomic). */
   async reserve(c: OfferClaim): Promise<string | undefined> {
     const t = this.table
-    let ip = c.fixed
-    if (ip === undefined) {
-      const previous = t.forClient(c.key)
-      if (previous && previous.state !== 'declined' && t.usableBy(previous.ip, c.key, c.mac)) ip = previous.ip
-      else if (c.requested !== undefined && t.usableBy(c.requested, c.key, c.mac)) ip = c.requested
-      else ip = t.allocate(c.key, c.mac)
-    }
+    const ip = chooseAddress(c, {
+      reservation: (claim) => claim.fixed,
+      previous: (claim) => {
+        const previous = t.forClient(claim.key)
+        return previous && previous.state !== 'declined' && t.usableBy(previous.ip, claim.key, claim.mac) ? previous.ip : undefined
+      },
+      requested: (claim) => (claim.requested !== undefined && t.usableBy(claim.requested, claim.key, claim.mac) ? claim.requested : undefined),
+      pool: (claim) => t.allocate(claim.key, claim.mac),
+    })
     if (ip !== undefined) t.offer(c.key, c.mac, ip, c.holdMs, c.hostname)
     return ip
   }

@@ -8,7 +8,7 @@
  * lease-ownership.ts), a REQUEST for another client's bound address is NAKed.
  */
 import type { Logger } from 'pino'
-import { BootpolicyError } from '../errors/bp-error.js'
+import { BootpolicyError, isBootpolicyError } from '../errors/bp-error.js'
 import { normalizeMac } from '../context/normalize-mac.js'
 import type { ResolvedDhcpConfig } from './config-schema.js'
 import { chooseBoot, type DecideBoot } from './boot-file.js'
@@ -118,6 +118,8 @@ export function createFullResponder(deps: FullResponderDeps): Responder {
       await commits.submit(change)
       return 'ok'
     } catch (err) {
+      // The database is down: the service logs and counts it once for all (fail closed, silence).
+      if (isBootpolicyError(err) && err.code === 'BP_ERR_STATE_UNAVAILABLE') throw err
       if (err instanceof RefusedChange) {
         log.info({ client: facts, ip: change.lease.ip }, 'dhcp lease refused by the store: the address is held by another client')
         return 'refused'

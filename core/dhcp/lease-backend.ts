@@ -47,7 +47,10 @@ export interface LeaseBackend {
   byAddress(ip: string): Promise<Lease | undefined>
   /** The offered address, or undefined when the pool has none for this client. */
   reserve(claim: OfferClaim): Promise<string | undefined>
-  /** The change to commit, or undefined when `ip` cannot be bound to this client. */
+  /**
+   * The change to commit, or undefined when `ip` cannot be bound to this client. A shared store may
+   * leave the check against other clients' leases to commit(), which then refuses the change.
+   */
   bind(claim: BindClaim): Promise<LeaseChange | undefined>
   /** The client's own bound lease on `ip` is given back; undefined when it holds none. */
   release(key: string, ip: string): Promise<LeaseChange | undefined>

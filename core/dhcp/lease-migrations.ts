@@ -8,6 +8,12 @@ chooses. bp_dhcp_commit applies one group
  * commit in one statement, hence one transaction; a change that would give a live address to a
  * second client is rolled back alone (a sub-transaction) and its seq returned as refused.
  * Addresses are stored as integers (ipv4.ts ipToInt) so the pool is a generate_series.
+ *
+ * Version 2 makes a DORA two statements (postgres-lease-backend.ts): bp_dhcp_offer picks the
+ * address in the order allocation-order.ts passes in and holds it in one call (a lost race on
+ * UNIQUE(addr) is retried inside it), and bp_dhcp_commit learns `renewal`, so the REQUEST's checks
+ * (another client's live lease, the kept boundAt) run in the group commit's transaction instead
+ * of a read of their own. Applied steps are never edited: a change is a new version.
  */
 import type { Migration } from '../state/migrations.js'
 
@@ -59,6 +65,137 @@ BEGIN
         DELETE FROM bp_dhcp_offers WHERE key = k OR addr = a;
       END IF;
     EXCEPTION WHEN unique_violation THEN
+      refused := refused || (c->>'seq')::integer;
+    END;
+  END LOOP;
+  RETURN refused;
+END
+$fn$;`,
+  },
+  {
+    version: 2,
+    name: 'one-statement offer and renewal-aware commit',
+    sql: `CREATE FUNCTION bp_dhcp_usable(a bigint, k text, pool_start bigint, pool_end bigint, blocked bigint[], now_ms bigint) RETURNS boolean
+  LANGUAGE sql STABLE AS $fn$
+  SELECT a BETWEEN pool_start AND pool_end AND a <> ALL(blocked)
+    AND NOT EXISTS (SELECT 1 FROM bp_dhcp_leases WHERE addr = a AND key <> k AND state <> 'released' AND expires_at > now_ms)
+    AND NOT EXISTS (SELECT 1 FROM bp_dhcp_offers WHERE addr = a AND key <> k AND expires_at > now_ms)
+$fn$;
+CREATE FUNCTION bp_dhcp_offer(steps text[], k text, m text, srv text, fixed bigint, requested bigint, pool_start bigint,
+  pool_end bigint, blocked bigint[], origin bigint, hold_ms bigint, now_ms bigint) RETURNS bigint LANGUAGE plpgsql AS $fn$
+DECLARE
+  step text;
+  cand bigint;
+  forced boolean;
+  size bigint := pool_end - pool_start + 1;
+BEGIN
+  -- Each attempt is a sub-transaction: one that loses its address to a concurrent offer (UNIQUE(addr))
+  -- or a deadlock is rolled back alone, and the next attempt no longer sees that address as free.
+  FOR attempt IN 1..8 LOOP
+    BEGIN
+      cand := NULL;
+      forced := false;
+      FOREACH step IN ARRAY steps LOOP
+        IF step = 'reservation' THEN
+          IF fixed IS NOT NULL THEN
+            cand := fixed;
+            forced := true;
+            EXIT;
+          END IF;
+        ELSIF step = 'previous' THEN
+          SELECT l.addr INTO cand FROM bp_dhcp_leases l
+            WHERE l.key = k AND l.state <> 'declined' AND bp_dhcp_usable(l.addr, k, pool_start, pool_end, blocked, now_ms);
+          IF cand IS NULL THEN
+            SELECT o.addr INTO cand FROM bp_dhcp_offers o
+              WHERE o.key = k AND o.server = srv AND o.expires_at > now_ms AND bp_dhcp_usable(o.addr, k, pool_start, pool_end, blocked, now_ms);
+          END IF;
+        ELSIF step = 'requested' THEN
+          IF requested IS NOT NULL AND bp_dhcp_usable(requested, k, pool_start, pool_end, blocked, now_ms) THEN
+            cand := requested;
+          END IF;
+        ELSIF step = 'pool' THEN
+          -- Two passes in pool order from a random point, each stopping at its first hit (a scan and
+          -- sort of the whole pool cost more than the rest of a DORA): never-used, then lease over.
+          SELECT a INTO cand FROM (SELECT pool_start + (g + origin) % size AS a FROM generate_series(0, size - 1) AS g) AS p
+            WHERE a <> ALL(blocked)
+              AND NOT EXISTS (SELECT 1 FROM bp_dhcp_leases l WHERE l.addr = a)
+              AND NOT EXISTS (SELECT 1 FROM bp_dhcp_offers o WHERE o.addr = a AND o.key <> k AND o.expires_at > now_ms)
+            LIMIT 1;
+          IF cand IS NULL THEN
+            SELECT a INTO cand FROM (SELECT pool_start + (g + origin) % size AS a FROM generate_series(0, size - 1) AS g) AS p
+              WHERE bp_dhcp_usable(a, k, pool_start, pool_end, blocked, now_ms)
+              LIMIT 1;
+          END IF;
+          IF cand IS NULL THEN
+            -- Only other clients' offers are left: the oldest one gives way.
+            DELETE FROM bp_dhcp_offers WHERE (key, server) = (
+              SELECT o.key, o.server FROM bp_dhcp_offers o LEFT JOIN bp_dhcp_leases l ON l.addr = o.addr AND l.key <> o.key
+              WHERE o.key <> k AND o.addr BETWEEN pool_start AND pool_end AND o.addr <> ALL(blocked)
+                AND (l.addr IS NULL OR l.state = 'released' OR l.expires_at <= now_ms)
+              ORDER BY o.expires_at LIMIT 1)
+            RETURNING addr INTO cand;
+          END IF;
+        ELSE
+          RAISE EXCEPTION 'bp_dhcp_offer: unknown allocation step %', step;
+        END IF;
+        EXIT WHEN cand IS NOT NULL;
+      END LOOP;
+      IF cand IS NULL THEN
+        RETURN NULL;
+      END IF;
+      -- The MAC's offers under other keys, an expired offer on the address (any offer, for a
+      -- reservation) and this client's offer of another replica on it give way.
+      DELETE FROM bp_dhcp_offers WHERE key <> k AND (mac = m OR (addr = cand AND (expires_at <= now_ms OR forced)));
+      DELETE FROM bp_dhcp_offers WHERE key = k AND addr = cand AND server <> srv;
+      INSERT INTO bp_dhcp_offers (key, server, addr, mac, expires_at) VALUES (k, srv, cand, m, now_ms + hold_ms)
+        ON CONFLICT (key, server) DO UPDATE SET addr = EXCLUDED.addr, mac = EXCLUDED.mac, expires_at = EXCLUDED.expires_at;
+      RETURN cand;
+    EXCEPTION WHEN unique_violation OR deadlock_detected THEN
+      NULL;
+    END;
+  END LOOP;
+  RETURN NULL;
+END
+$fn$;
+-- lock_timeout: a change waiting on another replica's open transaction for its address (that
+-- transaction is inserting it, so this one would lose anyway) is refused at once instead of
+-- queueing whole batches behind each other until the statement timeout.
+CREATE OR REPLACE FUNCTION bp_dhcp_commit(changes jsonb, now_ms bigint) RETURNS integer[] LANGUAGE plpgsql
+SET lock_timeout = '250ms' AS $fn$
+DECLARE
+  c jsonb;
+  a bigint;
+  k text;
+  b bigint;
+  refused integer[] := '{}';
+BEGIN
+  FOR c IN SELECT value FROM jsonb_array_elements(changes) LOOP
+    a := (c->>'addr')::bigint;
+    k := c->>'key';
+    BEGIN
+      IF c->>'from' IS NOT NULL THEN
+        DELETE FROM bp_dhcp_leases WHERE addr = a AND key = c->>'from';
+      END IF;
+      -- A renewal keeps the boundAt of the client's binding on this address (0 without one): the decline window stays shut.
+      IF (c->>'renewal')::boolean IS TRUE THEN
+        SELECT bound_at INTO b FROM bp_dhcp_leases WHERE key = k AND addr = a AND state = 'bound';
+        b := COALESCE(b, 0);
+      ELSE
+        b := (c->>'boundAt')::bigint;
+      END IF;
+      -- Another client's dead record on this address gives way; a live one makes the INSERT fail.
+      DELETE FROM bp_dhcp_leases WHERE addr = a AND key <> k AND (state = 'released' OR expires_at <= now_ms);
+      INSERT INTO bp_dhcp_leases (key, addr, mac, hostname, state, expires_at, bound_at)
+        VALUES (k, a, c->>'mac', c->>'hostname', c->>'state', (c->>'expiresAt')::bigint, b)
+        ON CONFLICT (key) DO UPDATE SET addr = EXCLUDED.addr, mac = EXCLUDED.mac, hostname = EXCLUDED.hostname,
+          state = EXCLUDED.state, expires_at = EXCLUDED.expires_at, bound_at = EXCLUDED.bound_at, updated_at = now();
+      IF c->>'state' = 'bound' THEN
+        DELETE FROM bp_dhcp_offers WHERE key = k OR addr = a;
+      END IF;
+    -- A deadlock (two replicas' batches insert crossing addresses of an exhausted pool) or the
+    -- lock timeout: the other transaction holds this address, so this change is refused alone
+    -- (its client gets a NAK).
+    EXCEPTION WHEN unique_violation OR deadlock_detected OR lock_not_available THEN
       refused := refused || (c->>'seq')::integer;
     END;
   END LOOP;

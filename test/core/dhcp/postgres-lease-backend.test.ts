@@ -80,11 +80,13 @@ t.test('a lease committed at one replica is seen, renewed and released at anothe
   const bound = await a.bind({ key, mac: mac(1), ip: ip!, leaseMs: HOUR, renewal: false })
   t.same(await a.commit([bound!]), new Set(), 'nothing refused')
   t.equal((await b.byClient(key))?.state, 'bound', 'the binding is in the database')
-  t.equal(await b.bind({ key: `mac:${mac(2)}`, mac: mac(2), ip: '10.0.0.50', leaseMs: HOUR, renewal: false }), undefined, "another client's REQUEST for the bound address is refused")
+  const thief = await b.bind({ key: `mac:${mac(2)}`, mac: mac(2), ip: '10.0.0.50', leaseMs: HOUR, renewal: false })
+  t.same(await b.commit([thief!]), new Set([thief]), "another client's REQUEST for the bound address is refused by the commit")
   const renewal = await b.bind({ key, mac: mac(1), ip: '10.0.0.50', leaseMs: 2 * HOUR, renewal: true })
   t.ok(renewal, 'the renewal at the other replica is accepted')
-  t.equal(renewal!.lease.boundAt, bound!.lease.boundAt, 'a renewal keeps boundAt (the decline window stays shut)')
   t.same(await b.commit([renewal!]), new Set())
+  t.equal((await a.byClient(key))?.boundAt, bound!.lease.boundAt, 'a renewal keeps the stored boundAt (the decline window stays shut)')
+  t.not((await a.byClient(`mac:${mac(2)}`))?.state, 'bound', 'the refused change stored no binding')
   t.equal(await a.reserve({ key, mac: mac(1), holdMs: 30_000 }), '10.0.0.50', 'a DISCOVER of the same client gets its address back')
   const released = await a.release(key, '10.0.0.50')
   t.same(await a.commit([released!]), new Set())
@@ -158,7 +160,8 @@ t.test('hazard: PostgreSQL down: nothing is offered or committed; committed leas
   try {
     await t.rejects(a.reserve({ key: `mac:${mac(3)}`, mac: mac(3), holdMs: 30_000 }), { code: 'BP_ERR_STATE_UNAVAILABLE' }, 'no offer without the database')
     await t.rejects(gc.submit(change!), { code: 'BP_ERR_STATE_UNAVAILABLE' }, 'the commit rejects: no ACK')
-    await t.rejects(a.bind({ key: `mac:${mac(1)}`, mac: mac(1), ip: kept!, leaseMs: HOUR, renewal: true }), { code: 'BP_ERR_STATE_UNAVAILABLE' }, 'a renewal is not acknowledged either')
+    const renewal = await a.bind({ key: `mac:${mac(1)}`, mac: mac(1), ip: kept!, leaseMs: HOUR, renewal: true })
+    await t.rejects(gc.submit(renewal!), { code: 'BP_ERR_STATE_UNAVAILABLE' }, 'a renewal is not acknowledged either')
   } finally {
     await db.cluster.start()
   }

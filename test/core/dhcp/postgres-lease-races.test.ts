@@ -1,0 +1,130 @@
+/**
+ * Trying to break the two statements of a DORA on PostgreSQL (bp_dhcp_offer for the DISCOVER, the
+ * REQUEST inside bp_dhcp_commit) on a real PostgreSQL 15: parallel bursts from two replicas on
+ * one database past the pool's end, one client DISCOVERing at two replicas at once, and hostile
+ * values. Nothing may give one address to two clients, and no database error (a deadlock
+ * between the replicas' transactions) may reach a caller.
+ */
+import t from 'tap'
+import { createGroupCommit, RefusedChange } from '../../../core/dhcp/group-commit.js'
+import type { LeaseChange } from '../../../core/dhcp/lease-backend.js'
+import { DHCP_MIGRATIONS } from '../../../core/dhcp/lease-migrations.js'
+import { ipToInt, sameSubnet } from '../../../core/dhcp/ipv4.js'
+import { PostgresLeaseBackend } from '../../../core/dhcp/postgres-lease-backend.js'
+import { MigrationRegistry } from '../../../core/state/migrations.js'
+import { createDatabase, type PgDatabase } from '../../helpers/postgres.js'
+import { pgBackend, type Teardownable } from '../../helpers/state-backends.js'
+
+const mac = (i: number): string => `02:00:00:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`
+const HOUR = 3_600_000
+
+let servers = 0
+async function replica(t: Teardownable, db: PgDatabase, pool = { start: '10.0.0.10', end: '10.0.0.200' }) {
+  const registry = new MigrationRegistry()
+  registry.register('dhcp', DHCP_MIGRATIONS)
+  const b = new PostgresLeaseBackend(await pgBackend(t, db, { registry }), {
+    server: `10.0.0.${++servers}`,
+    poolStart: pool.start,
+    poolEnd: pool.end,
+    reserved: new Map([[ipToInt('10.0.0.12'), mac(999)]]),
+    excluded: new Set([ipToInt('10.0.0.11')]),
+    inSubnet: (ip) => sameSubnet(ip, '10.0.0.0', '255.255.255.0'),
+  })
+  await b.load()
+  t.teardown(() => b.close())
+  const commits = createGroupCommit<LeaseChange>((batch) => b.commit(batch))
+  /** DISCOVER then REQUEST for client i: the address acknowledged, or undefined (no offer, or NAK). */
+  const dora = async (i: number): Promise<string | undefined> => {
+    const ip = await b.reserve({ key: `mac:${mac(i)}`, mac: mac(i), holdMs: 30_000 })
+    if (!ip) return undefined
+    const change = await b.bind({ key: `mac:${mac(i)}`, mac: mac(i), ip, leaseMs: HOUR, renewal: false })
+    try {
+      await commits.submit(change!)
+      return ip
+    } catch (err) {
+      if (err instanceof RefusedChange) return undefined
+      throw err
+    }
+  }
+  return { b, commits, dora }
+}
+
+t.test('hazard: parallel bursts from two replicas past the end of the pool: 50 addresses, 120 clients', async (t) => {
+  const db = await createDatabase(t)
+  const pool = { start: '10.0.0.101', end: '10.0.0.150' }
+  const [a, b] = await Promise.all([replica(t, db, pool), replica(t, db, pool)])
+  /** As a real client that hears both: DISCOVER at both at once, REQUEST the first offer; the other replica sees a REQUEST naming another server and forgets its offer. */
+  const both = async (i: number): Promise<string | undefined> => {
+    const claim = { key: `mac:${mac(i)}`, mac: mac(i), holdMs: 30_000 }
+    const offers = [a, b].map((r) => r.b.reserve(claim).then((ip) => ({ r, ip })))
+    const first = await Promise.race(offers.map((p) => p.then((o) => (o.ip ? o : new Promise<never>(() => {})))).concat(Promise.all(offers).then(() => ({ r: a, ip: undefined }))))
+    if (!first.ip) return undefined
+    const other = first.r === a ? b : a
+    await Promise.all(offers)
+    await other.b.forgetOffer(claim.key)
+    const change = await first.r.b.bind({ ...claim, ip: first.ip, leaseMs: HOUR, renewal: false })
+    try {
+      await first.r.commits.submit(change!)
+      return first.ip
+    } catch (err) {
+      if (err instanceof RefusedChange) return undefined
+      throw err
+    }
+  }
+  const acked = new Map<number, string>()
+  // Rounds of bursts, every client not yet leased trying again, until the pool is full.
+  for (let round = 0; round < 6 && acked.size < 50; round++) {
+    const waiting = Array.from({ length: 120 }, (_, i) => i).filter((i) => !acked.has(i))
+    const got = await Promise.all(waiting.map((i) => both(i).then((ip) => [i, ip] as const)))
+    for (const [i, ip] of got) if (ip) acked.set(i, ip)
+  }
+  const ips = [...acked.values()]
+  t.equal(acked.size, 50, 'every address of the pool leased, the other 70 clients got nothing')
+  t.equal(new Set(ips).size, 50, 'no address acknowledged to two clients')
+  const stored = (await a.b.list()).filter((l) => l.state === 'bound')
+  t.same(stored.map((l) => l.ip).sort(), [...ips].sort(), 'exactly the acknowledged leases are stored')
+  t.equal(await a.b.reserve({ key: `mac:${mac(500)}`, mac: mac(500), holdMs: 30_000 }), undefined, 'a full pool offers nothing')
+})
+
+t.test('hazard: one client DISCOVERs at two replicas at once: it holds both offers, nobody else gets them', async (t) => {
+  const db = await createDatabase(t)
+  const [a, b] = await Promise.all([replica(t, db), replica(t, db)])
+  for (let i = 0; i < 20; i++) {
+    const claim = { key: `mac:${mac(i)}`, mac: mac(i), holdMs: 30_000 }
+    const [x, y] = await Promise.all([a.b.reserve(claim), b.b.reserve(claim)])
+    t.ok(x && y, `client ${i}: both replicas offered (${x}, ${y})`)
+    const held = (await a.b.list()).filter((l) => l.state === 'offered' && l.key === claim.key).map((l) => l.ip)
+    t.same(held.sort(), [...new Set([x, y])].sort(), 'the database holds exactly those offers')
+    const other = await Promise.all([
+      a.b.reserve({ key: `mac:${mac(100 + i)}`, mac: mac(100 + i), holdMs: 30_000, requested: x! }),
+      b.b.reserve({ key: `mac:${mac(200 + i)}`, mac: mac(200 + i), holdMs: 30_000, requested: y! }),
+    ])
+    t.notOk(other.includes(x!) || other.includes(y!), 'another client asking for them gets other addresses')
+    // The client REQUESTs the offer of replica b: bound there, its other offer goes.
+    await b.commits.submit((await b.b.bind({ key: claim.key, mac: claim.mac, ip: y!, leaseMs: HOUR, renewal: false }))!)
+    const after = (await a.b.list()).filter((l) => l.key === claim.key).map((l) => [l.ip, l.state])
+    t.same(after, [[y, 'bound']], 'bound at one address; no offer of it is left')
+  }
+})
+
+t.test('hostile values: quotes and SQL in the client id, a NUL in the hostname, an unknown allocation step', async (t) => {
+  const db = await createDatabase(t)
+  const { b, commits } = await replica(t, db)
+  const key = `id:'); DELETE FROM bp_dhcp_leases; --${'ff'.repeat(250)}`
+  const ip = await b.reserve({ key, mac: mac(1), holdMs: 30_000, requested: '10.0.0.50' })
+  t.ok(ip, `an odd client id is offered like any other (${ip})`)
+  const friend = await b.reserve({ key: `mac:${mac(2)}`, mac: mac(2), holdMs: 30_000 })
+  const hostile = await b.bind({ key, mac: mac(1), ip: ip!, leaseMs: HOUR, renewal: false, hostname: 'evil\0host\u00ff' })
+  const innocent = await b.bind({ key: `mac:${mac(2)}`, mac: mac(2), ip: friend!, leaseMs: HOUR, renewal: false })
+  // One batch: the hostile hostname must not fail the innocent client's commit with it.
+  t.same(await b.commit([hostile!, innocent!]), new Set(), 'both changes of the batch stored')
+  t.equal((await b.byClient(key))?.hostname, 'evilhost\u00ff', 'the NUL byte is dropped, the rest kept')
+  t.equal((await b.byClient(`mac:${mac(2)}`))?.state, 'bound')
+  await commits.idle()
+  const state = (b as unknown as { db: { query: (sql: string, p: unknown[]) => Promise<unknown> } }).db
+  await t.rejects(
+    state.query('SELECT bp_dhcp_offer($1::text[], $2, $3, $4, NULL, NULL, 1, 9, $5::bigint[], 0, 1000, 0)', [['drop table'], 'k', mac(3), 's', []]),
+    /unknown allocation step drop table/,
+    'a step the function does not know is an error, never a silent skip',
+  )
+})
