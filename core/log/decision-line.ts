@@ -32,6 +32,14 @@ export function logDecision(logger: Logger, level: 'info' | 'warn', record: { re
   if (!logger.isLevelEnabled(level)) return
   const stream = (logger as unknown as Record<symbol, { write(line: string): void } | undefined>)[pino.symbols.streamSym]
   if (!stream) return logger[level]({ decision: record }, 'decision')
+  stream.write(`{"level":${LEVELS[level]},"time":${Date.now()},"service":"bootpolicy","reqId":${json(String(record.reqId), 1)},"msg":"decision","decision":${decisionJson(record)}}\n`)
+}
+
+/**
+ * The record without its reqId as JSON text, with the same guarantees as the log line (it is the
+ * line's `decision`): what the PostgreSQL event store keeps (core/timeline/pg-event-store.ts).
+ */
+export function decisionJson(record: { readonly reqId: string } & object): string {
   const parts: string[] = []
   for (const key of Object.keys(record)) {
     if (key === 'reqId') continue
@@ -45,7 +53,7 @@ export function logDecision(logger: Logger, level: 'info' | 'warn', record: { re
     }
     parts.push(`${JSON.stringify(key)}:${text}`)
   }
-  stream.write(`{"level":${LEVELS[level]},"time":${Date.now()},"service":"bootpolicy","reqId":${json(String(record.reqId), 1)},"msg":"decision","decision":{${parts.join(',')}}}\n`)
+  return `{${parts.join(',')}}`
 }
 
 function json(value: unknown, depth: number): string {

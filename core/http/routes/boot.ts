@@ -1,6 +1,7 @@
 /** GET /boot.ipxe (the bootstrap) and GET /boot (the decision). */
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
+import type { DecisionRecord } from '../../engine/decision-record.js'
 import type { Engine } from '../../engine/engine.js'
 import { BOOTSTRAP_QUERY } from '../../ipxe/identity-query.js'
 import { logDecision } from '../../log/decision-line.js'
@@ -21,7 +22,8 @@ export function bootstrapScript(bootPath: string): string {
   ].join('\n')
 }
 
-export function registerBootRoutes(app: FastifyInstance, engine: Engine, bootPath: string, metrics: Metrics, timeline?: Timeline): void {
+/** `decisions`: where each decision record is also stored (the PostgreSQL event store), never awaited. */
+export function registerBootRoutes(app: FastifyInstance, engine: Engine, bootPath: string, metrics: Metrics, timeline?: Timeline, decisions?: { decision(record: DecisionRecord): void }): void {
   const bootstrap = bootstrapScript(bootPath)
   app.get(`${bootPath}.ipxe`, async (req, reply) => {
     if (timeline) recordBootstrap(timeline, req.ip)
@@ -46,6 +48,7 @@ export function registerBootRoutes(app: FastifyInstance, engine: Engine, bootPat
     if (timeline) recordDecision(timeline, record)
     // One compact line per request, written in the background (decision-line.ts, logger.ts).
     logDecision(req.log as unknown as Logger, record.error ? 'warn' : 'info', record)
+    decisions?.decision(record)
     return reply.code(response.statusCode).type('text/plain; charset=utf-8').header('Cache-Control', 'no-store').send(response.script)
   })
 }
