@@ -89,11 +89,14 @@ export class PgEventStore implements EventSink {
     if (this.events.size >= this.settings.batchMax) void this.tick()
   }
 
-  /** Queues one decision record, serialized (and scrubbed) exactly as the decision log line. */
-  decision(record: { readonly reqId: string } & object): void {
+  /**
+   * Queues one decision record, serialized (and scrubbed) exactly as the decision log line; `text`
+   * is that serialization when the log line was just written (decision-line.ts returns it).
+   */
+  decision(record: { readonly reqId: string } & object, text?: string): void {
     if (this.closed || !this.settings.decisions) return
     try {
-      this.decisions.push({ at: this.now(), reqId: clean(String(record.reqId), 64), record: decisionJson(record) })
+      this.decisions.push({ at: this.now(), reqId: clean(String(record.reqId), 64), record: text ?? decisionJson(record) })
     } catch (err) {
       this.log?.error({ err: { message: messageOf(err) } }, 'decision record not stored')
     }
@@ -124,6 +127,8 @@ export class PgEventStore implements EventSink {
           this.retryAt = 0
           if (this.failing) this.log?.warn({ queued: this.queued, dropped: this.dropped }, 'timeline events stored again')
           this.failing = false
+          // A backlog is written batch after batch, not one batch per batchMs.
+          if (this.events.size >= this.settings.batchMax || this.decisions.size >= this.settings.batchMax) setImmediate(() => void this.tick())
         },
         (err: unknown) => {
           this.events.unshift(events)

@@ -23,7 +23,14 @@ export function bootstrapScript(bootPath: string): string {
 }
 
 /** `decisions`: where each decision record is also stored (the PostgreSQL event store), never awaited. */
-export function registerBootRoutes(app: FastifyInstance, engine: Engine, bootPath: string, metrics: Metrics, timeline?: Timeline, decisions?: { decision(record: DecisionRecord): void }): void {
+export function registerBootRoutes(
+  app: FastifyInstance,
+  engine: Engine,
+  bootPath: string,
+  metrics: Metrics,
+  timeline?: Timeline,
+  decisions?: { decision(record: DecisionRecord, text?: string): void },
+): void {
   const bootstrap = bootstrapScript(bootPath)
   app.get(`${bootPath}.ipxe`, async (req, reply) => {
     if (timeline) recordBootstrap(timeline, req.ip)
@@ -47,8 +54,8 @@ export function registerBootRoutes(app: FastifyInstance, engine: Engine, bootPat
     metrics.latency.observe((performance.now() - t0) / 1000)
     if (timeline) recordDecision(timeline, record)
     // One compact line per request, written in the background (decision-line.ts, logger.ts).
-    logDecision(req.log as unknown as Logger, record.error ? 'warn' : 'info', record)
-    decisions?.decision(record)
+    const text = logDecision(req.log as unknown as Logger, record.error ? 'warn' : 'info', record)
+    decisions?.decision(record, text)
     return reply.code(response.statusCode).type('text/plain; charset=utf-8').header('Cache-Control', 'no-store').send(response.script)
   })
 }

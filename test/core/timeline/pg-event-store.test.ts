@@ -78,6 +78,12 @@ t.test('two replicas: events of A are on B in order, in the machines view and th
   }
   const { rows } = await a.db.query<{ n: string; origins: string }>('SELECT count(*) AS n, count(DISTINCT origin) AS origins FROM bp_decisions', [])
   t.same(rows[0], { n: '2', origins: '2' }, 'one decision record per /boot, from both replicas')
+  // The query docs/reference/logging.md gives.
+  const { rows: deciders } = await a.db.query<{ d: string }>("SELECT record::jsonb->>'decidedBy' AS d FROM bp_decisions ORDER BY id DESC LIMIT 20", [])
+  t.same(
+    deciders.map((x) => x.d),
+    ['policy:p.ts', 'policy:p.ts'],
+  )
 
   // The SSE tail of B hears an event A records.
   await b.bp.app.listen({ host: '127.0.0.1', port: 0 })
