@@ -8,7 +8,9 @@
  *   (copied argument, reused context);
  * - `bootpolicy`: bootpolicy with its default configuration and one policy holding the switch;
  * - `bootpolicy-warn`: the same with `log.level: warn` (no decision log);
- * - `bootpolicy-no-timeline`: the default configuration with `timeline.enabled: false`.
+ * - `bootpolicy-no-timeline`: the default configuration with `timeline.enabled: false`;
+ * - `bootpolicy-pg`: the default configuration with `state` from the JSON in BP_BENCH_STATE
+ *   (PostgreSQL: the timeline and decision records also go to its tables, pg-event-store.ts).
  * Logs go where stdout goes (the bench points it at /dev/null); `{"port": N}` goes to fd 3.
  */
 import { mkdtempSync, writeFileSync, writeSync } from 'node:fs'
@@ -42,7 +44,7 @@ function writePolicy(): string {
   return dir
 }
 
-async function bootpolicy(level: 'info' | 'warn', timeline = true): Promise<{ port: number }> {
+async function bootpolicy(level: 'info' | 'warn', timeline = true, state?: unknown): Promise<{ port: number }> {
   // The default configuration, except what a benchmark from one address needs.
   const config = validateConfig(
     {
@@ -52,6 +54,7 @@ async function bootpolicy(level: 'info' | 'warn', timeline = true): Promise<{ po
       // The timeline (on by default) writes under stateDir: a private one, never the repository's.
       stateDir: mkdtempSync(join(tmpdir(), 'bp-bench-state-')),
       timeline: { enabled: timeline },
+      ...(state !== undefined && { state }),
     },
     PACKAGE_ROOT,
   )
@@ -100,7 +103,9 @@ async function bare(naive: boolean): Promise<number> {
   return (app.server.address() as { port: number }).port
 }
 
-const port = mode === 'bare' || mode === 'naive' ? await bare(mode === 'naive') : (await bootpolicy(mode === 'bootpolicy-warn' ? 'warn' : 'info', mode !== 'bootpolicy-no-timeline')).port
+const state = mode === 'bootpolicy-pg' ? (JSON.parse(process.env.BP_BENCH_STATE ?? 'null') as unknown) : undefined
+if (mode === 'bootpolicy-pg' && !state) throw new Error('bootpolicy-pg needs BP_BENCH_STATE')
+const port = mode === 'bare' || mode === 'naive' ? await bare(mode === 'naive') : (await bootpolicy(mode === 'bootpolicy-warn' ? 'warn' : 'info', mode !== 'bootpolicy-no-timeline', state)).port
 writeSync(3, `${JSON.stringify({ port })}\n`)
 // A normal exit on SIGTERM, so that `--cpu-prof` writes its profile (bench/profile-boot.ts).
 process.on('SIGTERM', () => process.exit(0))

@@ -181,6 +181,35 @@ export const configSchema = {
           propertyNames: { pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' },
           additionalProperties: { type: 'integer', minimum: 1000, maximum: 604800000 },
         },
+        /** With state.backend postgres: the timeline and decision records in shared tables (batched, bounded, with retention). */
+        postgres: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            /** How often queued rows are written: one INSERT per table per batch. */
+            batchMs: { type: 'integer', minimum: 10, maximum: 60000, default: 200 },
+            batchMax: { type: 'integer', minimum: 1, maximum: 10000, default: 500 },
+            /** Events (and decision records) waiting at most while the database is slow or away; the oldest is dropped and counted. */
+            queueMax: { type: 'integer', minimum: 1, maximum: 1000000, default: 10000 },
+            /** How often the SSE tail asks the database for new events while a client listens. */
+            pollMs: { type: 'integer', minimum: 50, maximum: 60000, default: 500 },
+            /** Store each /boot decision record too (the log line is written either way). */
+            decisions: { type: 'boolean', default: true },
+            retention: {
+              type: 'object',
+              additionalProperties: false,
+              default: {},
+              properties: {
+                everyMs: { type: 'integer', minimum: 1000, maximum: 86400000, default: 60000 },
+                maxAgeMs: { type: 'integer', minimum: 60000, maximum: 31622400000, default: 2592000000 },
+                maxEvents: { type: 'integer', minimum: 1, maximum: 1000000000, default: 1000000 },
+                maxDecisions: { type: 'integer', minimum: 1, maximum: 1000000000, default: 1000000 },
+                maxMachines: { type: 'integer', minimum: 1, maximum: 100000000, default: 100000 },
+              },
+            },
+          },
+        },
       },
     },
     /** After every port is bound, switch to this user (name or uid) and group; both or neither. */

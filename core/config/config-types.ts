@@ -3,6 +3,7 @@ import type { LoginLimits } from '../auth/login-limiter.js'
 import type { Decision } from '../decision/types.js'
 import type { DhcpConfig } from '../dhcp/config-schema.js'
 import type { StateSettings } from '../state/open-state-backend.js'
+import type { EventStoreSettings } from '../timeline/event-store-settings.js'
 import type { TftpConfig } from '../tftp/config-schema.js'
 
 export interface PluginEntry {
@@ -47,7 +48,15 @@ export interface ConfigShape {
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' }
   stateDir: string
   state: StateSettings
-  timeline: { enabled: boolean; maxMachines: number; eventsPerMachine: number; flushMs: number; stuckAfterMs: number; stuckAfterMsByProfile: Readonly<Record<string, number>> }
+  timeline: {
+    enabled: boolean
+    maxMachines: number
+    eventsPerMachine: number
+    flushMs: number
+    stuckAfterMs: number
+    stuckAfterMsByProfile: Readonly<Record<string, number>>
+    postgres: EventStoreSettings
+  }
   /** Drop to this user and group after binding (both set, or neither). */
   user?: string
   group?: string

@@ -44,6 +44,7 @@ export const catalog = {
   },
   BP_ERR_STATE_UNAVAILABLE: {
     message: 'State database {target} is unavailable: {details}',
+    status: 503,
     when: 'A statement of the PostgreSQL state backend could not reach the database: refused, dropped, timed out, shutting down, or the login was refused. Decisions that need shared state fail closed; pure policies keep answering.',
     fix: 'Start or reach the database; check `state.url`, the password and `pg_hba.conf`. Replicas recover by themselves when it is back.',
   },

@@ -117,12 +117,12 @@ export async function createHttpApp(runtime: Runtime): Promise<FastifyInstance> 
     if (logger.isLevelEnabled('debug')) req.log.debug({ req, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request completed')
   })
 
-  registerBootRoutes(app, engine, config.http.bootPath, metrics, runtime.timeline)
+  registerBootRoutes(app, engine, config.http.bootPath, metrics, runtime.timeline, runtime.eventStore)
   registerHealthRoutes(app, policies, metrics, runtime.problems)
   registerExplainRoute(app, engine, config.http.adminToken)
   registerIntentRoutes(app, runtime.lifecycle, config.http.adminToken, host.kindValidators)
   await registerCallbackRoutes(app, runtime.lifecycle)
-  registerMachineRoutes(app, runtime.timeline, config.http.adminToken)
+  registerMachineRoutes(app, runtime.timelineReader, config.http.adminToken)
   if (config.files.dir || host.hasVirtualFiles) {
     registerStaticFiles(app, config.files, host.hasVirtualFiles ? (path, address) => host.virtualFile(path, { address, protocol: 'http' }) : undefined, (d) =>
       runtime.timeline.record({ ip: d.address }, 'files', 'download', { file: d.file, bytes: d.bytes, size: d.size, completed: d.completed }),

@@ -27,11 +27,28 @@ const CENSORED_KEY = /"(?:password|secret|chapSecret|credentials)":/
 /** Scrubbed texts of frozen values, by the depth they were written at and the secrets generation. */
 const written = new WeakMap<object, { readonly depth: number; readonly generation: number; readonly text: string }>()
 
-/** Writes `{"level","time","service","reqId","msg":"decision","decision":{…record without reqId}}`. */
-export function logDecision(logger: Logger, level: 'info' | 'warn', record: { readonly reqId: string } & object): void {
-  if (!logger.isLevelEnabled(level)) return
+/**
+ * Writes `{"level","time","service","reqId","msg":"decision","decision":{…record without reqId}}`;
+ * returns the `decision` text it wrote (undefined when the level is off), so that a caller that
+ * also stores the record does not serialize it twice.
+ */
+export function logDecision(logger: Logger, level: 'info' | 'warn', record: { readonly reqId: string } & object): string | undefined {
+  if (!logger.isLevelEnabled(level)) return undefined
   const stream = (logger as unknown as Record<symbol, { write(line: string): void } | undefined>)[pino.symbols.streamSym]
-  if (!stream) return logger[level]({ decision: record }, 'decision')
+  if (!stream) {
+    logger[level]({ decision: record }, 'decision')
+    return undefined
+  }
+  const text = decisionJson(record)
+  stream.write(`{"level":${LEVELS[level]},"time":${Date.now()},"service":"bootpolicy","reqId":${json(String(record.reqId), 1)},"msg":"decision","decision":${text}}\n`)
+  return text
+}
+
+/**
+ * The record without its reqId as JSON text, with the same guarantees as the log line (it is the
+ * line's `decision`): what the PostgreSQL event store keeps (core/timeline/pg-event-store.ts).
+ */
+export function decisionJson(record: { readonly reqId: string } & object): string {
   const parts: string[] = []
   for (const key of Object.keys(record)) {
     if (key === 'reqId') continue
@@ -45,7 +62,7 @@ export function logDecision(logger: Logger, level: 'info' | 'warn', record: { re
     }
     parts.push(`${JSON.stringify(key)}:${text}`)
   }
-  stream.write(`{"level":${LEVELS[level]},"time":${Date.now()},"service":"bootpolicy","reqId":${json(String(record.reqId), 1)},"msg":"decision","decision":{${parts.join(',')}}}\n`)
+  return `{${parts.join(',')}}`
 }
 
 function json(value: unknown, depth: number): string {

@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events'
 import { DEFAULT_LOGIN_LIMITS } from '../auth/login-limiter.js'
 import { SharedLoginLimiter } from '../auth/shared-login-limiter.js'
 import { openStateBackend } from '../state/open-state-backend.js'
+import { PostgresStateBackend } from '../state/postgres-backend.js'
 import type { StateBackend } from '../state/state-backend.js'
 import type { FSWatcher } from 'node:fs'
 import type { Logger } from 'pino'
@@ -25,6 +26,9 @@ import { Lifecycle } from '../lifecycle/lifecycle.js'
 import { JsonFileStateStore } from '../state/state-store.js'
 import { machinesGauge } from '../timeline/machines-gauge.js'
 import { recordLifecycle } from '../timeline/record-lifecycle.js'
+import { PgEventStore } from '../timeline/pg-event-store.js'
+import { PgTimelineReader } from '../timeline/pg-timeline-reader.js'
+import { localTimelineReader, type TimelineReader } from '../timeline/timeline-reader.js'
 import { Timeline } from '../timeline/timeline.js'
 import { bootTree, type LoadedPlugin } from '../plugins/load-plugins.js'
 import { PluginHost } from '../plugins/plugin-host.js'
@@ -74,6 +78,10 @@ export interface Runtime {
   readonly state: StateBackend
   /** Every service's events per machine (core/timeline). */
   readonly timeline: Timeline
+  /** What /api/machines reads: this timeline, or with postgres every replica's (pg-timeline-reader.ts). */
+  readonly timelineReader: TimelineReader
+  /** With postgres and a serving runtime: where events and decision records are stored for every replica. */
+  readonly eventStore?: PgEventStore
   /** What is wrong but not fatal: templates that failed to compile, quarantined policies, recent runtime failures, `options.problems`. */
   problems(): object[]
   /** Stops the watchers, the policy workers and the plugins (reverse order); idempotent. */
@@ -159,13 +167,33 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   })
   // Only a serving runtime writes the timeline (explain, check and test keep it in memory).
   const online = (options.plugins ?? 'online') === 'online'
+  let eventStore: PgEventStore | undefined
+  if (online && state instanceof PostgresStateBackend) {
+    try {
+      eventStore = await PgEventStore.open(state, config.timeline.postgres, { log: logger.child({ component: 'timeline-store' }) })
+    } catch (err) {
+      lifecycle.close()
+      policies.close()
+      await policyWorkers.close()
+      await host.close().catch(() => undefined)
+      await closeState()
+      throw err
+    }
+    const store = eventStore
+    metrics.sources.push(() => store.metricsText())
+  }
   const timeline = new Timeline({
+    ...(eventStore && { sink: eventStore }),
     ...config.timeline,
     flushMs: online ? config.timeline.flushMs : 0,
     store: new JsonFileStateStore(config.stateDir),
     logger,
     onStuck: () => metrics.machinesStuck.inc(),
   })
+  const timelineReader: TimelineReader =
+    eventStore && state instanceof PostgresStateBackend
+      ? new PgTimelineReader(state, { stuckAfterMs: config.timeline.stuckAfterMs, pollMs: config.timeline.postgres.pollMs })
+      : localTimelineReader(timeline)
   lifecycle.subscribe((e) => recordLifecycle(timeline, e))
   metrics.sources.push(() => machinesGauge(timeline))
   let engine: Engine
@@ -196,6 +224,8 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   } catch (err) {
     lifecycle.close()
     await timeline.close()
+    timelineReader.close()
+    await eventStore?.close()
     templateWatcher?.close()
     policies.close()
     await policyWorkers.close()
@@ -218,11 +248,15 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     lifecycle,
     state,
     timeline,
+    timelineReader,
+    ...(eventStore && { eventStore }),
     problems: () => [...templateProblems.map((p) => ({ template: p.file, message: p.error })), ...(options.problems?.() ?? []), ...policyWorkers.quarantined, ...recent.list()],
     close() {
       closing ??= (async () => {
         lifecycle.close()
         await timeline.close()
+        timelineReader.close()
+        await eventStore?.close()
         templateWatcher?.close()
         policies.close()
         await policyWorkers.close()

@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { BootpolicyError } from '../errors/bp-error.js'
 import { FileStateBackend } from './file-backend.js'
 import { DHCP_MIGRATIONS } from '../dhcp/lease-migrations.js'
+import { TIMELINE_MIGRATIONS } from '../timeline/timeline-migrations.js'
 import { MigrationRegistry } from './migrations.js'
 import { PostgresStateBackend, type StateLog } from './postgres-backend.js'
 import type { PostgresStateConfig } from './postgres-options.js'
@@ -39,6 +40,8 @@ export async function openStateBackend(state: StateSettings, stateDir: string, o
     // The DHCP lease tables travel with the state schema: replicas in full mode share them.
     const registry = options.registry ?? new MigrationRegistry()
     if (!registry.components().includes('dhcp')) registry.register('dhcp', DHCP_MIGRATIONS)
+    // The shared timeline and decision records (core/timeline/pg-event-store.ts).
+    if (!registry.components().includes('timeline')) registry.register('timeline', TIMELINE_MIGRATIONS)
     return PostgresStateBackend.open(postgresSettings(state), { ...options, registry })
   }
   return new FileStateBackend(fileStateDir(stateDir))

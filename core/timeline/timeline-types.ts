@@ -43,3 +43,14 @@ export interface MachineSummary {
   outcome?: 'built' | 'failed'
   stuck?: boolean
 }
+
+/**
+ * The summary keys one event changed (`null`: removed), beside the event: what a shared store
+ * merges into its machine row, so that replicas add to one summary instead of overwriting it.
+ */
+export type SummaryChange = Readonly<Record<string, unknown>>
+
+/** Where a timeline also sends every event it records (the PostgreSQL event store); never waits. */
+export interface EventSink {
+  event(machine: string, e: TimelineEvent, change: SummaryChange): void
+}

@@ -15,7 +15,7 @@ import { EventRing } from './event-ring.js'
 import { boundedFields, clean, normalMac } from './event-fields.js'
 import { type BindingKind, IpBindings } from './ip-bindings.js'
 import { machineState } from './machine-state.js'
-import type { EventSource, MachineState, MachineSummary, TimelineEvent } from './timeline-types.js'
+import type { EventSink, EventSource, MachineState, MachineSummary, SummaryChange, TimelineEvent } from './timeline-types.js'
 
 export interface TimelineOptions {
   /** false: record() does nothing (timeline.enabled). */
@@ -33,6 +33,8 @@ export interface TimelineOptions {
   readonly now?: () => number
   /** Called once per machine found stuck (metrics). */
   readonly onStuck?: (id: string, profile: string | undefined) => void
+  /** Also gets every event with the summary keys it changed (the PostgreSQL event store). */
+  readonly sink?: EventSink
 }
 
 /** Who an event is about: a MAC when the request carries one, else the client's IP address. */
@@ -144,11 +146,14 @@ export class Timeline {
       if (!id) return
       const at = this.now()
       const m = this.touch(id, at)
+      const sink = this.options.sink
+      const before = sink ? { ...m.summary } : undefined
       if (who.ip && !m.summary.ip) m.summary.ip = clean(who.ip, 64)
       update?.(m.summary)
       const e: TimelineEvent = { seq: ++this.seq, at, source, type: clean(type, 32), fields: boundedFields(fields) }
       m.ring.push(e)
       this.dirty = true
+      if (sink) sink.event(id, e, changed(before!, m.summary))
       for (const l of this.listeners) {
         try {
           l(id, e)
@@ -290,4 +295,15 @@ export class Timeline {
     this.machinesById.set(id, m)
     return m
   }
+}
+
+/** The summary keys `after` changed from `before` (removed: null); id and the times have columns of their own. */
+function changed(before: MachineSummary, after: MachineSummary): SummaryChange {
+  const out: Record<string, unknown> = {}
+  for (const k in after) {
+    const v = (after as unknown as Record<string, unknown>)[k]
+    if (k !== 'id' && k !== 'firstSeen' && k !== 'lastSeen' && v !== (before as unknown as Record<string, unknown>)[k]) out[k] = v === undefined ? null : v
+  }
+  for (const k in before) if (!(k in after) || (after as unknown as Record<string, unknown>)[k] === undefined) out[k] = null
+  return out
 }

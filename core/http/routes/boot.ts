@@ -1,6 +1,7 @@
 /** GET /boot.ipxe (the bootstrap) and GET /boot (the decision). */
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
+import type { DecisionRecord } from '../../engine/decision-record.js'
 import type { Engine } from '../../engine/engine.js'
 import { BOOTSTRAP_QUERY } from '../../ipxe/identity-query.js'
 import { logDecision } from '../../log/decision-line.js'
@@ -21,7 +22,15 @@ export function bootstrapScript(bootPath: string): string {
   ].join('\n')
 }
 
-export function registerBootRoutes(app: FastifyInstance, engine: Engine, bootPath: string, metrics: Metrics, timeline?: Timeline): void {
+/** `decisions`: where each decision record is also stored (the PostgreSQL event store), never awaited. */
+export function registerBootRoutes(
+  app: FastifyInstance,
+  engine: Engine,
+  bootPath: string,
+  metrics: Metrics,
+  timeline?: Timeline,
+  decisions?: { decision(record: DecisionRecord, text?: string): void },
+): void {
   const bootstrap = bootstrapScript(bootPath)
   app.get(`${bootPath}.ipxe`, async (req, reply) => {
     if (timeline) recordBootstrap(timeline, req.ip)
@@ -45,7 +54,8 @@ export function registerBootRoutes(app: FastifyInstance, engine: Engine, bootPat
     metrics.latency.observe((performance.now() - t0) / 1000)
     if (timeline) recordDecision(timeline, record)
     // One compact line per request, written in the background (decision-line.ts, logger.ts).
-    logDecision(req.log as unknown as Logger, record.error ? 'warn' : 'info', record)
+    const text = logDecision(req.log as unknown as Logger, record.error ? 'warn' : 'info', record)
+    decisions?.decision(record, text)
     return reply.code(response.statusCode).type('text/plain; charset=utf-8').header('Cache-Control', 'no-store').send(response.script)
   })
 }

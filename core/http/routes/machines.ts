@@ -8,7 +8,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { BootpolicyError } from '../../errors/bp-error.js'
 import { normalMac } from '../../timeline/event-fields.js'
-import type { Timeline } from '../../timeline/timeline.js'
+import type { TimelineReader } from '../../timeline/timeline-reader.js'
 import { requireAdmin } from '../admin-auth.js'
 import { sendError } from '../send-error.js'
 
@@ -17,16 +17,17 @@ export const SSE_MAX_BUFFERED = 64 * 1024
 const SSE_HEARTBEAT_MS = 15_000
 const MAX_LIMIT = 1000
 
-export function registerMachineRoutes(app: FastifyInstance, timeline: Timeline, adminToken: string | undefined): void {
+export function registerMachineRoutes(app: FastifyInstance, timeline: TimelineReader, adminToken: string | undefined): void {
   app.get('/api/machines', async (req, reply) => {
     if (!requireAdmin(req, reply, adminToken)) return reply
     const q = queryOf(req)
     const limit = intParam(q, 'limit', 100, 1, MAX_LIMIT)
     const offset = intParam(q, 'offset', 0, 0, Number.MAX_SAFE_INTEGER)
     if (limit === undefined || offset === undefined) return badQuery(reply)
-    const all = timeline.machines()
-    const machines = all.slice(offset, offset + limit)
-    return { total: all.length, offset, machines, ...(offset + limit < all.length && { nextOffset: offset + limit }) }
+    const read = await timeline.machines({ limit, offset }).catch(unavailable)
+    if (read instanceof BootpolicyError) return sendError(reply, read)
+    const { total, machines } = read
+    return { total, offset, machines, ...(offset + limit < total && { nextOffset: offset + limit }) }
   })
 
   app.get<{ Params: { machine: string } }>('/api/machines/:machine/timeline', async (req, reply) => {
@@ -36,9 +37,10 @@ export function registerMachineRoutes(app: FastifyInstance, timeline: Timeline, 
     const after = intParam(q, 'after', -1, -1, Number.MAX_SAFE_INTEGER)
     if (limit === undefined || after === undefined) return badQuery(reply)
     const id = machineId(req.params.machine)
-    const page = id === undefined ? undefined : timeline.events(id, { limit, ...(after >= 0 && { after }) })
-    if (!page || id === undefined) return sendError(reply, new BootpolicyError('BP_ERR_MACHINE_NOT_FOUND', { machine: req.params.machine.slice(0, 80) }))
-    return { machine: timeline.summary(id), events: page.events, ...(page.next !== undefined && { next: page.next }) }
+    const page = id === undefined ? undefined : await timeline.events(id, { limit, ...(after >= 0 && { after }) }).catch(unavailable)
+    if (page instanceof BootpolicyError) return sendError(reply, page)
+    if (!page) return sendError(reply, new BootpolicyError('BP_ERR_MACHINE_NOT_FOUND', { machine: req.params.machine.slice(0, 80) }))
+    return { machine: page.machine, events: page.events, ...(page.next !== undefined && { next: page.next }) }
   })
 
   app.get('/api/machines/events', async (req, reply) => {
@@ -72,6 +74,12 @@ export function registerMachineRoutes(app: FastifyInstance, timeline: Timeline, 
       clearInterval(beat)
     })
   })
+}
+
+/** The shared store's reads fail as BP_ERR_STATE_UNAVAILABLE (503) while its database is away. */
+function unavailable(err: unknown): BootpolicyError {
+  if (err instanceof BootpolicyError) return err
+  throw err
 }
 
 /** A MAC in any usual form, or a timeline id such as `ip:10.0.0.5` (bounded, printable). */

@@ -1,0 +1,207 @@
+/**
+ * The timeline and decision records in PostgreSQL (core/timeline/pg-event-store.ts), against a
+ * real PostgreSQL 15 (test/helpers/postgres.ts): two replicas on one database see each other's
+ * events in order in /api/machines and in the SSE tail (the delay is measured and printed); no
+ * password, registered secret or secret-named field reaches a stored row; with the database
+ * stopped /boot keeps answering while events queue up to the bound, then are dropped and counted,
+ * and are stored once it is back; retention deletes by age and by row count under its lock; a
+ * burst of parallel boots is stored whole.
+ */
+import t, { type Test } from 'tap'
+import { build, type Bootpolicy } from '../../../core/http/build-app.js'
+import { registerSecret } from '../../../core/log/secret-registry.js'
+import type { PostgresStateBackend } from '../../../core/state/postgres-backend.js'
+import { tempPolicies } from '../../helpers/policy-dir.js'
+import { createDatabase, type PgDatabase } from '../../helpers/postgres.js'
+import { trailLines, trailSecret } from '../../helpers/secret-trail.js'
+import { pgBackend } from '../../helpers/state-backends.js'
+
+t.setTimeout(300_000)
+
+const ADMIN = 'pg-timeline-test-admin-token-0123456789'
+const auth = { authorization: `Bearer ${ADMIN}` }
+const MAC = '52:54:00:dd:00:01'
+const POLICY = `import { boot, policy } from 'bootpolicy/policy'
+export default policy((ctx) => boot('/files/vmlinuz'))
+`
+
+type Api = any
+interface Replica {
+  readonly bp: Bootpolicy
+  readonly db: PostgresStateBackend
+  get(path: string): Promise<Api>
+}
+
+async function replica(t: Test, database: PgDatabase, postgres: Record<string, unknown> = {}): Promise<Replica> {
+  const dir = tempPolicies({ 'p.ts': POLICY })
+  t.teardown(() => dir.remove())
+  const db = await pgBackend(t, database)
+  const bp = await build(dir.config({ http: { adminToken: ADMIN }, stateDir: `${dir.dir}/var`, timeline: { postgres: { batchMs: 50, pollMs: 100, ...postgres } } }), { state: db })
+  t.teardown(() => bp.close())
+  return {
+    bp,
+    db,
+    async get(path) {
+      const res = await bp.app.inject({ url: path, headers: auth })
+      return { status: res.statusCode, ...(String(res.headers['content-type'] ?? '').includes('json') ? res.json() : {}) }
+    },
+  }
+}
+
+const boot = (r: Replica, query: string) => r.bp.app.inject({ url: `/boot?${query}`, remoteAddress: '192.0.2.7' })
+const store = (r: Replica) => r.bp.runtime.eventStore!
+
+t.test('two replicas: events of A are on B in order, in the machines view and the SSE tail', async (t) => {
+  const database = await createDatabase(t)
+  const [a, b] = [await replica(t, database), await replica(t, database)]
+  t.equal((await boot(a, `mac=${MAC}&buildarch=x86_64&platform=efi&hostname=from-a`)).statusCode, 200)
+  await store(a).flush()
+  t.equal((await boot(b, `mac=${MAC}&buildarch=x86_64&platform=efi`)).statusCode, 200)
+  await store(b).flush()
+  for (const r of [a, b]) {
+    const list = await r.get('/api/machines')
+    t.equal(list.total, 1)
+    const m = list.machines[0]
+    t.equal(m.id, MAC)
+    t.equal(m.hostname, 'from-a', 'what A learned stays when B adds its decision')
+    t.equal(m.lastDecision.decidedBy, 'policy:p.ts')
+    t.equal(m.state, 'booting')
+    const tl = await r.get(`/api/machines/${MAC}/timeline?limit=1`)
+    t.equal(tl.events.length, 1)
+    const rest = await r.get(`/api/machines/${MAC}/timeline?after=${tl.next}`)
+    const events = [...tl.events, ...rest.events]
+    t.same(
+      events.map((e: { source: string; type: string }) => `${e.source}:${e.type}`),
+      ['http:decision', 'http:decision'],
+    )
+    t.ok(events[0].seq < events[1].seq && events[0].fields.reqId !== events[1].fields.reqId, "A's boot first, then B's")
+  }
+  const { rows } = await a.db.query<{ n: string; origins: string }>('SELECT count(*) AS n, count(DISTINCT origin) AS origins FROM bp_decisions', [])
+  t.same(rows[0], { n: '2', origins: '2' }, 'one decision record per /boot, from both replicas')
+  // The query docs/reference/logging.md gives.
+  const { rows: deciders } = await a.db.query<{ d: string }>("SELECT record::jsonb->>'decidedBy' AS d FROM bp_decisions ORDER BY id DESC LIMIT 20", [])
+  t.same(
+    deciders.map((x) => x.d),
+    ['policy:p.ts', 'policy:p.ts'],
+  )
+
+  // The SSE tail of B hears an event A records.
+  await b.bp.app.listen({ host: '127.0.0.1', port: 0 })
+  const address = b.bp.app.server.address()
+  const ctl = new AbortController()
+  t.teardown(() => ctl.abort())
+  const res = await fetch(`http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/api/machines/events?mac=${MAC}`, { headers: auth, signal: ctl.signal })
+  const reader = res.body!.getReader()
+  await reader.read() // the opening comment
+  await new Promise((r) => setTimeout(r, 300)) // the tail has found where "now" is
+  const t0 = performance.now()
+  a.bp.runtime.timeline.record({ mac: MAC }, 'dhcp', 'DISCOVER', { arch: 'x86_64-efi' })
+  let text = ''
+  while (!text.includes('event: dhcp')) text += new TextDecoder().decode((await reader.read()).value)
+  const delay = performance.now() - t0
+  t.comment(`SSE tail delay A→B: ${delay.toFixed(0)} ms (batchMs 50, pollMs 100)`)
+  t.match(text, /id: \d+\nevent: dhcp\ndata: \{"machine":"52:54:00:dd:00:01"/)
+  t.ok(delay < 10_000, 'within a generous bound')
+})
+
+t.test('no password, registered secret or secret-named field reaches a stored row', async (t) => {
+  const database = await createDatabase(t)
+  const r = await replica(t, database)
+  const registered = `reg-${Math.random().toString(36).slice(2)}-secret`
+  const password = `pw-${Math.random().toString(36).slice(2)}-hunter2`
+  const token = `tok-${Math.random().toString(36).slice(2)}-abcdef`
+  for (const s of [registered, password, token]) trailSecret(s)
+  registerSecret(registered)
+  const hostile = encodeURIComponent(`${registered}\u0000\u001b[31m`)
+  t.equal((await boot(r, `mac=${MAC}&username=alice&password=${password}&hostname=${hostile}&serial=${registered}`)).statusCode, 200)
+  r.bp.runtime.timeline.record({ mac: MAC }, 'callback', 'built', { token, installerPassword: password, note: `x${registered}y`, ['k'.repeat(40)]: token })
+  await store(r).flush()
+  const { rows } = await r.db.query<{ t: string }>(
+    `SELECT fields::text AS t FROM bp_timeline_events UNION ALL SELECT summary::text FROM bp_timeline_machines UNION ALL SELECT record FROM bp_decisions UNION ALL SELECT req_id FROM bp_decisions`,
+    [],
+  )
+  const lines = rows.map((x) => x.t)
+  trailLines(lines)
+  t.ok(lines.length >= 4, `${lines.length} stored rows read`)
+  for (const s of [registered, password, token])
+    t.notOk(
+      lines.some((l) => l.includes(s)),
+      `never stored: ${s.slice(0, 4)}…`,
+    )
+  t.ok(
+    lines.some((l) => l.includes('"user": "alice"')),
+    'the login event keeps the user',
+  )
+})
+
+t.test('the database stops: /boot answers, events queue to the bound then drop (counted), and are stored when it is back', async (t) => {
+  const database = await createDatabase(t)
+  const r = await replica(t, database, { queueMax: 20, batchMs: 50 })
+  await database.cluster.stop('immediate')
+  t.teardown(() => (database.cluster.running ? undefined : database.cluster.start()))
+  const t0 = performance.now()
+  for (let i = 0; i < 30; i++) t.equal((await boot(r, `mac=52:54:00:dd:01:${i.toString(16).padStart(2, '0')}`)).statusCode, 200)
+  const bootsMs = performance.now() - t0
+  t.comment(`30 boots with the database down: ${bootsMs.toFixed(0)} ms`)
+  await store(r).flush()
+  t.same(store(r).queued, { events: 20, decisions: 20 }, 'queued up to queueMax')
+  t.same(store(r).dropped, { events: 10, decisions: 10 }, 'the oldest dropped and counted')
+  const metrics = (await r.bp.app.inject({ url: '/metrics' })).body
+  t.match(metrics, /bootpolicy_timeline_store_dropped_total\{what="event"\} 10/)
+  t.match(metrics, /bootpolicy_timeline_store_queued\{what="decision"\} 20/)
+  t.equal((await r.get('/api/machines')).status, 503, 'the shared view says the database is away')
+
+  await database.cluster.start()
+  const until = Date.now() + 60_000
+  while (store(r).queued.events > 0 && Date.now() < until) await new Promise((res) => setTimeout(res, 100))
+  t.same(store(r).queued, { events: 0, decisions: 0 }, 'written once the database is back')
+  const list = await r.get('/api/machines?limit=1000')
+  t.equal(list.total, 20, 'the 20 newest machines are stored')
+  t.equal(list.machines[0].id, '52:54:00:dd:01:1d', 'the last boot is the most recent')
+  const { rows } = await r.db.query<{ n: string }>('SELECT count(*) AS n FROM bp_decisions', [])
+  t.equal(rows[0]!.n, '20')
+})
+
+t.test('retention deletes by age and by row count, one replica at a time', async (t) => {
+  const database = await createDatabase(t)
+  const r = await replica(t, database, { retention: { maxEvents: 5, maxDecisions: 3, maxMachines: 4, maxAgeMs: 3600_000 } })
+  for (let i = 0; i < 8; i++) t.equal((await boot(r, `mac=52:54:00:dd:02:0${i}`)).statusCode, 200)
+  await store(r).flush()
+  const count = async (table: string) => Number((await r.db.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`, [])).rows[0]!.n)
+  t.same([await count('bp_timeline_events'), await count('bp_decisions'), await count('bp_timeline_machines')], [8, 8, 8])
+  // Another replica holds the retention lock: this one skips.
+  const other = await pgBackend(t, database)
+  let release!: () => void
+  const held = other.transaction(async (tx) => {
+    await tx.query("SELECT pg_advisory_xact_lock(hashtextextended('timeline/retention', 0))", [])
+    await new Promise<void>((res) => (release = res))
+  })
+  await new Promise((res) => setTimeout(res, 200))
+  t.equal(await store(r).retain(), undefined, 'skipped while another replica runs it')
+  release()
+  await held
+  t.same(await store(r).retain(), { events: 3, decisions: 5, machines: 4 }, 'the newest rows are kept up to each bound')
+  const kept = await r.get('/api/machines?limit=100')
+  t.same(
+    kept.machines.map((m: { id: string }) => m.id),
+    ['52:54:00:dd:02:07', '52:54:00:dd:02:06', '52:54:00:dd:02:05', '52:54:00:dd:02:04'],
+  )
+  t.same(await store(r).retain(Date.now() + 2 * 3600_000), { events: 5, decisions: 3, machines: 4 }, 'two hours later everything is past maxAgeMs')
+})
+
+t.test('a burst of parallel boots is stored whole, in batches', async (t) => {
+  const database = await createDatabase(t)
+  const [a, b] = [await replica(t, database, { batchMax: 64 }), await replica(t, database, { batchMax: 64 })]
+  const n = 300
+  const res = await Promise.all(Array.from({ length: n }, (_, i) => boot(i % 2 ? a : b, `mac=52:54:00:dd:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`)))
+  t.ok(
+    res.every((x) => x.statusCode === 200),
+    'every boot answered',
+  )
+  const until = Date.now() + 60_000
+  while ((store(a).queued.events > 0 || store(b).queued.events > 0) && Date.now() < until) await new Promise((r) => setTimeout(r, 100))
+  t.same((await a.get('/api/machines?limit=1')).total, n)
+  const { rows } = await a.db.query<{ n: string; gaps: string }>('SELECT count(*) AS n, max(id) - min(id) + 1 - count(*) AS gaps FROM bp_timeline_events', [])
+  t.same(rows[0], { n: String(n), gaps: '0' }, 'every event once')
+  t.same(store(a).dropped, { events: 0, decisions: 0 })
+})
