@@ -5,7 +5,7 @@
  */
 import t from 'tap'
 import { spawn } from 'node:child_process'
-import { mkdirSync, writeFileSync, chmodSync } from 'node:fs'
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
 import { get } from 'node:http'
 import { join } from 'node:path'
@@ -132,4 +132,44 @@ t.test('hazard: serve keeps running after a fatal error — uncaught exception a
     .find((l) => l.level === 60)
   t.equal(fatal?.msg, 'fatal error; exiting')
   t.equal(fatal?.err?.message, 'crash after start')
+})
+
+t.test("hazard: kill -9 of the wrapper leaves its re-exec'd server running, holding the ports", async (t) => {
+  const dir = tempPolicies()
+  t.teardown(() => dir.remove())
+  const config = writeConfig(dir.dir, { http: { host: '127.0.0.1', port: 0 } })
+  const wrapper = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin/bootpolicy.js'), 'serve', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+  guardProcessGroup(wrapper.pid)
+  t.teardown(() => {
+    try {
+      process.kill(-wrapper.pid!, 'SIGKILL')
+    } catch {}
+  })
+  let out = ''
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`serve did not start within 60 s; output:\n${out}`)), 60_000)
+    wrapper.stdout.on('data', (c: Buffer) => {
+      out += c
+      if (/serving http:\/\/127\.0\.0\.1:\d+\//.test(out)) {
+        clearTimeout(timer)
+        resolve()
+      }
+    })
+  })
+  const children = readFileSync(`/proc/${wrapper.pid}/task/${wrapper.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)
+  t.equal(children.length, 1, 'the wrapper runs one child: the server')
+  const server = children[0]!
+  const alive = (): boolean => {
+    try {
+      process.kill(server, 0)
+      return !/^State:\s+Z/m.test(readFileSync(`/proc/${server}/status`, 'utf8'))
+    } catch {
+      return false
+    }
+  }
+  t.ok(alive(), 'the server runs')
+  process.kill(wrapper.pid!, 'SIGKILL')
+  const deadline = Date.now() + 30_000
+  while (alive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100))
+  t.notOk(alive(), 'the server stopped by itself once its wrapper was killed (within 30 s)')
 })
