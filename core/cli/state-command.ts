@@ -9,10 +9,8 @@
 import type { Config } from '../config/config-types.js'
 import { BootpolicyError } from '../errors/bp-error.js'
 import { FileStateBackend } from '../state/file-backend.js'
-import { fileStateDir, postgresSettings } from '../state/open-state-backend.js'
+import { fileStateDir, postgresSettings, withCoreMigrations } from '../state/open-state-backend.js'
 import { PostgresStateBackend } from '../state/postgres-backend.js'
-import { DHCP_MIGRATIONS } from '../dhcp/lease-migrations.js'
-import { MigrationRegistry } from '../state/migrations.js'
 import { importJson, renderImport, runStateImport } from './state-import.js'
 
 export interface StateCommandOptions {
@@ -40,11 +38,11 @@ export async function stateCommand(config: Config, sub: string | undefined, opti
   }
   const cfg = postgresSettings(config.state)
   // status must not change the schema: open without migrating, then read the versions.
-  // import writes the lease tables: their migrations travel with it, as they do with a server's start.
-  const registry = new MigrationRegistry()
-  if (sub === 'import') registry.register('dhcp', DHCP_MIGRATIONS)
+  // Every core component's migrations, as a server's start applies them: migrate brings them all,
+  // status reports them all, import writes the lease tables.
+  const registry = withCoreMigrations()
   const b = await PostgresStateBackend.open({ ...cfg, migrate: sub === 'status' ? 'manual' : 'auto' }, { registry }).catch(async (err: unknown) => {
-    if (sub === 'status' && err instanceof BootpolicyError && err.code === 'BP_ERR_STATE_MIGRATION') return PostgresStateBackend.openUnmigrated(cfg)
+    if (sub === 'status' && err instanceof BootpolicyError && err.code === 'BP_ERR_STATE_MIGRATION') return PostgresStateBackend.openUnmigrated(cfg, { registry })
     throw err
   })
   try {

@@ -35,14 +35,22 @@ export function fileStateDir(stateDir: string): string {
   return join(stateDir, 'state')
 }
 
+/**
+ * The core components whose tables travel with the state schema (the backend adds its own
+ * `state`): the DHCP lease tables, shared by replicas in full mode, and the shared timeline and
+ * decision records (core/timeline/pg-event-store.ts). One list for the server and for
+ * `bootpolicy state status|migrate|import`, so that a manual migrate brings every table a
+ * replica's start checks.
+ */
+export function withCoreMigrations(registry = new MigrationRegistry()): MigrationRegistry {
+  if (!registry.components().includes('dhcp')) registry.register('dhcp', DHCP_MIGRATIONS)
+  if (!registry.components().includes('timeline')) registry.register('timeline', TIMELINE_MIGRATIONS)
+  return registry
+}
+
 export async function openStateBackend(state: StateSettings, stateDir: string, options: { registry?: MigrationRegistry; log?: StateLog; env?: NodeJS.ProcessEnv } = {}): Promise<StateBackend> {
   if (state.backend === 'postgres') {
-    // The DHCP lease tables travel with the state schema: replicas in full mode share them.
-    const registry = options.registry ?? new MigrationRegistry()
-    if (!registry.components().includes('dhcp')) registry.register('dhcp', DHCP_MIGRATIONS)
-    // The shared timeline and decision records (core/timeline/pg-event-store.ts).
-    if (!registry.components().includes('timeline')) registry.register('timeline', TIMELINE_MIGRATIONS)
-    return PostgresStateBackend.open(postgresSettings(state), { ...options, registry })
+    return PostgresStateBackend.open(postgresSettings(state), { ...options, registry: withCoreMigrations(options.registry) })
   }
   return new FileStateBackend(fileStateDir(stateDir))
 }
