@@ -13,16 +13,15 @@ import t, { type Test } from 'tap'
 import { loadConfig } from '../../../core/config/load-config.js'
 import { createRuntime, type Runtime } from '../../../core/runtime/create-runtime.js'
 import type { PostgresStateBackend } from '../../../core/state/postgres-backend.js'
-import { parseScript } from '../../helpers/ipxe-tokenize.js'
 import { captureLogs } from '../../helpers/log-capture.js'
 import { createDatabase } from '../../helpers/postgres.js'
 import { pgBackend } from '../../helpers/state-backends.js'
+import { STATE_FAILSAFE_LOG, assertStateFailsafe, refusedBoots, waitFor } from '../../helpers/state-outage.js'
 
 t.setTimeout(300_000)
 
 const ARMED = '52:54:00:5f:00:01'
 const OTHER = '52:54:00:5f:00:02'
-const LOG_LINE = 'boots that need shared state get the retry failsafe: state unreachable'
 
 function site(t: Test): string {
   const dir = mkdtempSync(join(tmpdir(), 'bp-state-failsafe-'))
@@ -58,42 +57,6 @@ function site(t: Test): string {
 const boot = (r: Runtime, query: string, id = 'req1') => r.engine.handle({ query, remoteAddress: '192.0.2.9', requestId: id })
 const q = (mac: string, more = '') => `mac=${encodeURIComponent(mac)}${more}`
 
-function countBoot(r: Runtime): number {
-  const line = r.metrics
-    .render()
-    .split('\n')
-    .find((l) => l.startsWith('bootpolicy_state_unavailable_total{what="boot"}'))
-  return line ? Number(line.split(' ').pop()) : 0
-}
-
-async function waitFor(what: string, fn: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
-  const t0 = Date.now()
-  while (!(await fn())) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((res) => setTimeout(res, 20))
-  }
-}
-
-/** The failsafe's commands: the two messages, the wait, the retry chain back to /boot. */
-function assertFailsafe(t: Test, script: string, mac: string): void {
-  t.match(script, /^#!ipxe\nset bp-req [A-Za-z0-9_-]+\n:bp_state_retry\n/, 'header, request id, retry label')
-  const parsed = parseScript(script)
-  const { labels } = parsed
-  // `set bpvN:hex` lines carry escaped values (script-builder.ts); the tokenizer expands them.
-  const commands = parsed.commands.filter((c) => !(c.argv[0] === 'set' && /^bpv\d+:hex$/.test(c.argv[1] ?? '')))
-  t.same(labels, ['bp_state_retry'])
-  const names = commands.map((c) => c.argv[0])
-  t.same(names, ['set', 'echo', 'echo', 'sleep', 'chain', 'goto'], 'only these commands')
-  t.equal(commands[1]!.argv.slice(1).join(' '), 'bootpolicy: this boot needs the shared state database, which cannot be reached right now.')
-  t.match(commands[2]!.argv.slice(1).join(' '), /^bootpolicy: no decision is made without it, asking again in (\d+) seconds \(request [A-Za-z0-9_-]+\)$/)
-  const seconds = Number(commands[3]!.argv[1])
-  t.ok(seconds >= 10 && seconds <= 30, `waits 10..30 s (${seconds})`)
-  t.equal(commands[2]!.argv.includes(String(seconds)), true, 'says how long')
-  t.same(commands[4]!.options, ['--replace', '--autofree'])
-  t.match(commands[4]!.args[0], new RegExp(`^/boot\\?mac=${mac.replaceAll(':', '-')}(&|$)`), 'retries /boot with the same identity')
-  t.same(commands[5]!.args, ['bp_state_retry'], 'a failed retry waits and tries again, never the next boot device')
-}
-
 t.test('database down: intent-dependent boots get the retry failsafe, pure ones answer; back: the right decision', async (t) => {
   const db = await createDatabase(t)
   const state = (await pgBackend(t, db)) as PostgresStateBackend
@@ -118,7 +81,7 @@ t.test('database down: intent-dependent boots get the retry failsafe, pure ones 
     t.equal(res.record.kind, 'state-unavailable', `${what}: refused`)
     t.equal(res.record.error?.code, 'BP_ERR_STATE_UNAVAILABLE', `${what}: the code`)
     t.notOk(res.decision, `${what}: no decision`)
-    assertFailsafe(t, res.script, mac)
+    assertStateFailsafe(t, res.script, mac)
   }
   t.equal((await boot(r, q(ARMED))).record.kind, 'state-unavailable', 'asked again: still refused')
   const pure = await boot(r, q(OTHER, '&hostname=pure'))
@@ -126,7 +89,7 @@ t.test('database down: intent-dependent boots get the retry failsafe, pure ones 
   t.equal(pure.record.decidedBy, 'policy:10-pure.ts')
 
   // A parallel burst: 40 distinct machines that need the intents, 40 that do not.
-  const before = countBoot(r)
+  const before = refusedBoots(r.metrics)
   const burst = await Promise.all(
     Array.from({ length: 80 }, (_, i) => {
       const mac = `52:54:00:5f:1${(i >> 8) & 0xf}:${(i & 0xff).toString(16).padStart(2, '0')}`
@@ -138,17 +101,16 @@ t.test('database down: intent-dependent boots get the retry failsafe, pure ones 
     Array.from({ length: 80 }, (_, i) => (i % 2 ? 'exit' : 'state-unavailable')),
     'every state-dependent boot refused, every pure one answered',
   )
-  t.equal(countBoot(r) - before, 40, 'each refused boot counted once')
+  t.equal(refusedBoots(r.metrics) - before, 40, 'each refused boot counted once')
   const waits = new Set(burst.filter((b) => b.record.kind === 'state-unavailable').map((b) => /\nsleep (\d+)\n/.exec(b.script)![1]))
   t.ok(waits.size > 3, `the waits are spread (${[...waits].sort().join(' ')}): fresh scripts, not one memoized body`)
-  t.equal(countBoot(r), 40 + 4, 'what="boot" counts every refused boot of the outage')
+  t.equal(refusedBoots(r.metrics), 40 + 4, 'what="boot" counts every refused boot of the outage')
 
   // Hostile client values: escaped in the retry URL, never a command.
   const hostile = await boot(r, q(OTHER, `&hostname=${encodeURIComponent('x;reboot ${net0/mac} || shell')}&serial=${encodeURIComponent('a b;reboot||shell')}`))
   t.equal(hostile.record.kind, 'state-unavailable')
-  assertFailsafe(t, hostile.script, OTHER)
+  const url = assertStateFailsafe(t, hostile.script, OTHER)
   t.notMatch(hostile.script, /reboot|\|\|shell|\|\| shell/, 'no hostile text in the script')
-  const url = parseScript(hostile.script).commands.find((c) => c.argv[0] === 'chain')!.args[0]!
   t.match(
     url,
     new RegExp(
@@ -159,7 +121,7 @@ t.test('database down: intent-dependent boots get the retry failsafe, pure ones 
     'the hostile serial comes back, hex-encoded',
   )
 
-  const lines = logs.records().filter((l) => l.msg === LOG_LINE)
+  const lines = logs.records().filter((l) => l.msg === STATE_FAILSAFE_LOG)
   t.equal(lines.length, 1, 'one error line for the whole outage')
   t.equal(lines[0]!.level, 50)
   t.match((lines[0]!.state as { code: string }).code, 'BP_ERR_STATE_UNAVAILABLE')
@@ -177,7 +139,7 @@ t.test('database down: intent-dependent boots get the retry failsafe, pure ones 
   await db.cluster.stop('immediate')
   await waitFor('the listener to notice again', () => !state.listening)
   t.equal((await boot(r, q(ARMED))).record.kind, 'state-unavailable')
-  t.equal(logs.records().filter((l) => l.msg === LOG_LINE).length, 2, 'the second outage has its line')
+  t.equal(logs.records().filter((l) => l.msg === STATE_FAILSAFE_LOG).length, 2, 'the second outage has its line')
   await db.cluster.start()
   await waitFor('recovery after the second outage', async () => (await boot(r, q(ARMED))).record.kind === 'shell')
 })
