@@ -28,11 +28,12 @@ export async function waitFor(what: string, fn: () => boolean | Promise<boolean>
 
 /** The failsafe's commands: the two messages, the wait, the retry chain back to /boot, the loop. Returns the retry URL. */
 export function assertStateFailsafe(t: Test, script: string, mac: string): string {
-  t.match(script, /^#!ipxe\nset bp-req [A-Za-z0-9_-]+\n:bp_state_retry\n/, 'header, request id, retry label')
+  // After a request with credentials, iPXE's copies are cleared first (engine.ts withRequestId).
+  t.match(script, /^#!ipxe\nset bp-req [A-Za-z0-9_-]+\n(clear username\nclear password\n)?:bp_state_retry\n/, 'header, request id, retry label')
   const parsed = parseScript(script)
   t.same(parsed.labels, ['bp_state_retry'])
   // `set bpvN:hex` lines carry escaped values (script-builder.ts); the tokenizer expands them.
-  const commands = parsed.commands.filter((c) => !(c.argv[0] === 'set' && /^bpv\d+:hex$/.test(c.argv[1] ?? '')))
+  const commands = parsed.commands.filter((c) => !(c.argv[0] === 'set' && /^bpv\d+:hex$/.test(c.argv[1] ?? '')) && c.argv[0] !== 'clear')
   t.same(
     commands.map((c) => c.argv[0]),
     ['set', 'echo', 'echo', 'sleep', 'chain', 'goto'],
