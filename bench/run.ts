@@ -15,6 +15,7 @@ const suites: [string, () => Promise<BenchResult>][] = [
   ['content-plugins', async () => (await import('./content-plugins.js')).run()],
   ['http-files', async () => (await import('./http-files.js')).run()],
   ['timeline-cost', async () => (await import('./timeline-cost.js')).run()],
+  ['boot-state-lookup', async () => (await import('./boot-state-lookup.js')).run()],
 ]
 // Benchmarks that need root (namespaces, low ports, a local user and /etc/pam.d, tgtd).
 for (const [name, file] of [

@@ -61,6 +61,12 @@ export interface BootContext {
   readonly dropped: readonly string[]
   /** The machine's armed intent (core/lifecycle), absent when none is armed or it expired. */
   readonly intent?: IntentFacts
+  /**
+   * Context fields that could not be read because shared state is unreachable (`['intent']`): a
+   * policy that reads one of them fails closed (BP_ERR_STATE_UNAVAILABLE, the retry failsafe);
+   * a policy that never reads them decides as usual.
+   */
+  readonly unavailable?: readonly string[]
 }
 
 /** Credentials from an iPXE `login`: kept apart from the context so that policies never see them. */

@@ -21,6 +21,8 @@ import type { DecisionRecord, PolicyStep } from './decision-record.js'
 import { summarizeDecision } from './decision-summary.js'
 import { PolicyRunner, type PolicyExecutor, type PolicyRunnerOptions } from './policy-runner.js'
 import type { HookTrace, RequestHooks } from './request-hooks.js'
+import { StateOutageReport, stateFailsafeScript, stateRetryWait } from './state-failsafe.js'
+import { isStateUnavailable } from '../state/state-unavailable.js'
 
 export interface EngineOptions extends PolicyRunnerOptions {
   readonly policies: PolicySet
@@ -34,6 +36,8 @@ export interface EngineOptions extends PolicyRunnerOptions {
   readonly logger: Logger
   /** Machine intents (core/lifecycle): `ctx.intent`, and the installer token bound into the script. */
   readonly intents?: IntentSource
+  /** Boots refused because shared state is unreachable: counted and logged once per outage (state-failsafe.ts). */
+  readonly stateOutage?: StateOutageReport
 }
 
 /** What the engine needs of core/lifecycle (lifecycle.ts implements it). */
@@ -64,6 +68,7 @@ export interface BootResponse {
 
 export class Engine {
   private readonly runner: PolicyRunner
+  private readonly outage: StateOutageReport
   /** Whole responses, contexts, rendered bodies (decision-cache.ts). */
   readonly cache: DecisionCache
 
@@ -73,6 +78,7 @@ export class Engine {
       throw new BootpolicyError('BP_ERR_CONFIG_INVALID', { details: `default: ${defaultCheck.problems.join('; ')}` })
     }
     this.runner = new PolicyRunner(options.policies, options.executor, options.hooks.kindValidators, options)
+    this.outage = options.stateOutage ?? new StateOutageReport(options.logger)
     this.cache = new DecisionCache({ size: options.cacheSize, ttlMs: options.cacheTtlMs, wholeResponses: options.hooks.cacheable })
   }
 
@@ -102,6 +108,7 @@ export class Engine {
       return await this.options.intents.bindToken(script, ctx)
     } catch (err) {
       const e = asError(err)
+      if (isStateUnavailable(e)) return this.stateFailsafe(req, ctx, e)
       this.options.logger.error({ reqId: req.requestId, err: e }, 'installer token could not be issued')
       return this.failsafe(ctx, shortReason(e))
     }
@@ -143,8 +150,8 @@ export class Engine {
     let error: BootpolicyError | undefined
     let runKey: string | undefined
     try {
-      const intent = await this.options.intents?.intentFor(ctx)
-      if (intent) ctx = deepFreeze({ ...ctx, intent })
+      const intent = await this.intentFor(ctx)
+      if (intent) ctx = deepFreeze(intent === UNAVAILABLE ? { ...ctx, unavailable: ['intent'] } : { ...ctx, intent })
       await hooks.onRequest(ctx, hookTrace)
       const facts = await hooks.enrich(ctx, hookTrace)
       if (Object.keys(facts).length) ctx = deepFreeze({ ...ctx, plugins: facts })
@@ -174,6 +181,10 @@ export class Engine {
       error = asError(err)
     }
 
+    if (error && isStateUnavailable(error)) {
+      const record = this.record(req, ctx, steps, hookTrace, 'failsafe', 'state-unavailable', cached, cpuUs, t0, error)
+      return { response: { statusCode: 200, script: this.stateFailsafe(req, ctx, error), record }, cacheable: false }
+    }
     if (error) {
       const record = this.record(req, ctx, steps, hookTrace, 'failsafe', this.options.defaultDecision.kind, cached, cpuUs, t0, error)
       // Deterministic policy failures are memoized by the runner; the response is not cached whole.
@@ -191,6 +202,10 @@ export class Engine {
       return { response: { statusCode: 200, script, record, decision: prepared }, cacheable: prepared === chosen && prepared.kind !== 'template' && this.options.hooks.cacheable && !ctx.intent }
     } catch (err) {
       const e = asError(err)
+      if (isStateUnavailable(e)) {
+        const record = this.record(req, ctx, steps, hookTrace, 'failsafe', 'state-unavailable', cached, cpuUs, t0, e)
+        return { response: { statusCode: 200, script: this.stateFailsafe(req, ctx, e), record }, cacheable: false }
+      }
       const record = this.record(req, ctx, steps, hookTrace, 'failsafe', this.options.defaultDecision.kind, cached, cpuUs, t0, e)
       return { response: { statusCode: 200, script: this.failsafe(ctx, shortReason(e)), record, decision: this.options.defaultDecision }, cacheable: false }
     }
@@ -204,6 +219,25 @@ export class Engine {
     }
     const env: RenderEnv = { context: ctx, bootPath: this.options.bootPath, kinds: this.options.hooks.kindRenderers }
     return renderDecision(decision, env)
+  }
+
+  /**
+   * The machine's intent; with the intents unreadable (state unavailable), UNAVAILABLE: policies
+   * still run, and one that reads `ctx.intent` fails closed in its sandbox (isolate-wrapper.ts).
+   */
+  private async intentFor(ctx: BootContext): Promise<IntentFacts | typeof UNAVAILABLE | undefined> {
+    try {
+      return await this.options.intents?.intentFor(ctx)
+    } catch (err) {
+      if (isStateUnavailable(err)) return UNAVAILABLE
+      throw err
+    }
+  }
+
+  /** The retry script of state-failsafe.ts, never the default (which may be the wrong decision). */
+  private stateFailsafe(req: BootRequest, ctx: BootContext, err: BootpolicyError): string {
+    this.outage.refused(req.requestId, err)
+    return stateFailsafeScript(ctx, this.options.bootPath, stateRetryWait())
   }
 
   /** The configured default, preceded by a line saying what went wrong. */
@@ -262,6 +296,8 @@ export function withRequestId(script: string, requestId: string, clearCredential
   const clear = clearCredentials ? 'clear username\nclear password\n' : ''
   return `${script.slice(0, nl + 1)}set bp-req ${id}\n${clear}${script.slice(nl + 1)}`
 }
+
+const UNAVAILABLE = Symbol('intents unavailable')
 
 function asError(err: unknown): BootpolicyError {
   if (isBootpolicyError(err)) return err

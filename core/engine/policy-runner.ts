@@ -96,7 +96,8 @@ export class PolicyRunner {
         } else if (s.o === 'passed') steps.push({ policy: s.p, outcome: 'passed', us: s.us, ...extras(s) })
       }
       const cpuUs = Math.round(cpuNs / 1000)
-      if (meta.decided < 0) return error && this.options.onError === 'failsafe' ? { steps, error, cpuUs } : { steps, cpuUs }
+      // A policy that needs unreachable state stops the chain under either onError (policy-worker.ts).
+      if (meta.decided < 0) return error && (this.options.onError === 'failsafe' || error.code === 'BP_ERR_STATE_UNAVAILABLE') ? { steps, error, cpuUs } : { steps, cpuUs }
       const last = meta.steps[meta.steps.length - 1]!
       const name = last.p
       const us = last.us

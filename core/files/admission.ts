@@ -56,9 +56,16 @@ export function createAdmission(limits: AdmissionLimits, random: () => number = 
         active--
       }
     },
-    retryAfter() {
-      return limits.retrySeconds + Math.floor(random() * (limits.jitterSeconds + 1))
-    },
+    retryAfter: () => retrySeconds(limits, random),
     stats: () => ({ active, admitted, refused }),
   }
+}
+
+/**
+ * `retrySeconds` plus a random 0..jitterSeconds, whole seconds (iPXE's Retry-After and `sleep` read
+ * only an integer). Shared with the /boot state failsafe (core/engine/state-failsafe.ts), whose
+ * clients come back after it in the same spread-out way.
+ */
+export function retrySeconds(limits: Pick<AdmissionLimits, 'retrySeconds' | 'jitterSeconds'>, random: () => number = Math.random): number {
+  return limits.retrySeconds + Math.floor(random() * (limits.jitterSeconds + 1))
 }

@@ -20,6 +20,8 @@ export const STATE_KEY = 'intents'
 /** Ended intents kept for `list` (newest first). */
 export const MAX_ENDED = 500
 export const MAX_ACTIVE = 10_000
+/** A failed reload of a stale shared copy is tried again after this long, not on every boot. */
+const RETRY_MS = 500
 
 /** The document as stored (stateDir/intents.json, or the shared document `intents`). */
 export interface Doc {
@@ -36,6 +38,9 @@ export class FileIntentStore implements IntentStore {
   /** The shared document's version this copy was read at (shared mode). */
   private version = 0
   private stale = false
+  /** The last failed reload (shared mode), retried after RETRY_MS. */
+  private failedAt: number | undefined
+  private lastFailure: unknown
   private readonly unsubscribe: (() => void) | undefined
 
   constructor(
@@ -49,6 +54,11 @@ export class FileIntentStore implements IntentStore {
     })
   }
 
+  /** Shared mode with the change listener disconnected: changes may be missed. */
+  private deaf(): boolean {
+    return this.shared !== undefined && (this.shared as { listening?: boolean }).listening === false
+  }
+
   /** Stops listening for other replicas' changes (shared mode). */
   close(): void {
     this.unsubscribe?.()
@@ -57,9 +67,21 @@ export class FileIntentStore implements IntentStore {
   async find(keys: readonly MachineKey[], now: number): Promise<IntentRecord | undefined> {
     if (!this.doc)
       await this.step(async () => ({ value: undefined })) // the first load, queued like any step
-    else if (this.stale) {
-      // Another replica changed the intents: reload; with the database unreachable, boots keep the held copy.
-      await this.step(async () => ({ value: undefined })).catch(() => undefined)
+    else if (this.stale || this.deaf()) {
+      // Another replica changed the intents, or this one cannot hear changes (its listener is down):
+      // reload. Unreadable, the copy is not trusted: BP_ERR_INTENT_STATE (cause
+      // BP_ERR_STATE_UNAVAILABLE), and the boot fails closed if a policy reads ctx.intent. While
+      // the database stays away a retry is tried at most every RETRY_MS, so boots do not queue on it.
+      if (this.failedAt !== undefined && Date.now() - this.failedAt < RETRY_MS && this.lastFailure) throw this.lastFailure
+      try {
+        await this.step(async () => ({ value: undefined }))
+        this.failedAt = undefined
+        this.lastFailure = undefined
+      } catch (err) {
+        this.failedAt = Date.now()
+        this.lastFailure = err
+        throw err
+      }
     }
     for (const key of keys) {
       const hit = this.byMachine.get(machineKeyText(key))
@@ -131,7 +153,9 @@ export class FileIntentStore implements IntentStore {
   }
 
   revision(): string {
-    return String(this.rev)
+    // Deaf, answers memoized while this replica could hear changes no longer stand: an intent may
+    // have been armed meanwhile (and one that is unreadable must fail closed, not hit the cache).
+    return this.deaf() ? `${this.rev}:deaf` : String(this.rev)
   }
 
   /**

@@ -14,6 +14,7 @@ import type { CallbackReport, IntentStore } from './intent-store.js'
 import { type EndedIntent, factsOf, type IntentFacts, type IntentRecord, type LifecycleEvent, type MachineKey, machineKeyText } from './intent-types.js'
 import type { IntentRequest } from './validate-intent.js'
 import { randomUUID } from 'node:crypto'
+import { isStateUnavailable } from '../state/state-unavailable.js'
 
 export interface LifecycleOptions {
   readonly store: IntentStore
@@ -38,7 +39,9 @@ export class Lifecycle {
     this.now = options.now ?? Date.now
     const every = options.sweepMs ?? 1000
     if (every > 0) {
-      this.timer = setInterval(() => void this.sweep().catch((err: unknown) => options.logger.error({ err }, 'intent expiry sweep failed')), every)
+      // An unreachable database is logged once per outage by the backend, not once a second here.
+      const failed = (err: unknown): void => void (isStateUnavailable(err) || options.logger.error({ err }, 'intent expiry sweep failed'))
+      this.timer = setInterval(() => void this.sweep().catch(failed), every)
       this.timer.unref()
     }
   }

@@ -70,7 +70,10 @@ export class Metrics {
   /** Intent changes: armed, replaced, cleared, token-issued, consumed, failed, expired (core/lifecycle). */
   readonly intents = new Counter('bootpolicy_intents_total', 'Intent changes by event')
   readonly callbacks = new Counter('bootpolicy_installer_callbacks_total', 'Installer callbacks by outcome and result')
-  readonly stateUnavailable = new Counter('bootpolicy_state_unavailable_total', 'State database outages seen (what="outage") and logins refused because it was unreachable (what="login")')
+  readonly stateUnavailable = new Counter(
+    'bootpolicy_state_unavailable_total',
+    'State database outages seen (what="outage"), and logins (what="login") and boots (what="boot") refused because it was unreachable',
+  )
   readonly machinesStuck = new Counter('bootpolicy_machines_stuck_total', 'Machines found stuck: an installer boot with no callback in time (BPWRN012)')
   readonly latency = new Histogram('bootpolicy_boot_duration_seconds', 'Time to answer /boot', [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1])
 

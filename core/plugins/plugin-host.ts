@@ -4,6 +4,7 @@
  * `plugin` and `hook`, the request is still answered. What plugins contribute besides hooks
  * (decision kinds, helpers, error codes, commands) is the registry's (plugin-registry.ts).
  */
+import { isStateUnavailable } from '../state/state-unavailable.js'
 import type { Logger } from 'pino'
 import type { AuthState, BootContext, Credentials } from '../context/types.js'
 import { holdRequestSecret } from '../log/secret-registry.js'
@@ -111,7 +112,9 @@ export class PluginHost implements RequestHooks {
           ? err
           : new BootpolicyError('BP_ERR_PLUGIN_HOOK', { plugin, hook, details: messageOf(err) }, { cause: err })
       trace?.push({ plugin, hook, ms: round(performance.now() - t0), error: error.code })
-      this.options.logger.warn({ plugin, hook, err: error }, 'plugin hook failed')
+      // Unreachable shared state is logged once per outage by the engine (state-failsafe.ts), not per boot.
+      if (isStateUnavailable(error)) this.options.logger.debug({ plugin, hook, err: error }, 'plugin hook failed')
+      else this.options.logger.warn({ plugin, hook, err: error }, 'plugin hook failed')
       this.options.onHookFailure?.({ plugin, hook, code: error.code })
       throw error
     } finally {

@@ -16,6 +16,7 @@ import type { RenderEnv } from '../ipxe/render-decision.js'
 export type { CounterWindow, StateBackend, StateListener, VersionedDocument } from '../state/state-backend.js'
 export { DOCUMENT_CHANNEL } from '../state/state-backend.js'
 export { type WatchedDocument, watchDocument } from '../state/watched-document.js'
+export { isStateUnavailable, stateUnavailable } from '../state/state-unavailable.js'
 export type { AuthState, BootContext, BootOverride, Credentials, Decision, DhcpClientFacts, IpxeScript, Principal, RenderEnv }
 export { BootpolicyError } from '../errors/bp-error.js'
 /** Declare a plugin's own error codes and make its errors: see docs/reference/plugins.md, "Error codes". */

@@ -9,6 +9,7 @@
  *   'G' + quoted reason       not plain data (function, symbol, class instance, cycle, too many values or characters)
  *   'E' + quoted message + '\n' + quoted stack   the policy threw (both capped)
  *   'F'                       the module's default export is not a function
+ *   'S' + quoted field        the policy read a context field listed in ctx.unavailable (shared state unreachable)
  *   'X'                       last resort: something failed that cannot even be described
  * The policy's top-level code runs inside a try/catch too (loadedScript): what it throws is read
  * by 'bind' in here, never by isolated-vm on the host.
@@ -221,9 +222,19 @@ export function wrapperSource(limits: WrapperLimits): string {
     try {
       if (op === 'run') {
         const ctx = parse(arg);
+        // Fields the host could not read (ctx.unavailable): reading one marks the call, whatever the
+        // policy does with the throw, and the call answers 'S': no decision made without them.
+        const missing = ctx.unavailable;
+        let touched = '';
+        if (isArray(missing)) for (let i = 0; i < missing.length; i++) {
+          const name = missing[i];
+          if (typeof name !== 'string') continue;
+          defineProp(ctx, name, { get() { touched = name; throw new Error('ctx.' + name + ' is unavailable: the shared state cannot be reached'); }, enumerable: true, configurable: false });
+        }
         let r;
-        try { r = fn(ctx); } catch (e) { return threw(e); }
-        return out(r);
+        try { r = fn(ctx); } catch (e) { return touched ? 'S' + quote(touched) : threw(e); }
+        const o = out(r);
+        return touched ? 'S' + quote(touched) : o;
       }
       // A time limit stops a call without running its finally blocks: state is reset here, not there.
       if (op === 'trace') { tracing = true; printing = false; prints = []; printsDropped = 0; return 'U'; }

@@ -133,7 +133,9 @@ function runChain(seq: number, ctxJson: string, from: number, traced = false): s
     if (spent > 0n) cpuNs += spent // an isolate rebuilt after a memory bomb restarts its clock
     if (outcome.kind === 'error') {
       steps.push({ p, o: 'error', us, h, ...pr, code: outcome.code, params: outcome.params })
-      if (settings.onError === 'failsafe') return encodeChain({ steps, decided: -1, cpuNs: Number(cpuNs) })
+      // Missing shared state stops the chain even under onError 'next': a later policy's answer
+      // (local disk, say) may be the wrong one while an intent might be armed.
+      if (settings.onError === 'failsafe' || outcome.code === 'BP_ERR_STATE_UNAVAILABLE') return encodeChain({ steps, decided: -1, cpuNs: Number(cpuNs) })
       continue
     }
     if (outcome.kind === 'pass') {

@@ -174,6 +174,9 @@ export class PolicySandbox {
         return { kind: 'decision', json: out.slice(1) }
       case 'G':
         return { kind: 'error', code: 'BP_ERR_POLICY_BAD_DECISION', params: { policy, details: `returned a value that is not plain data (${parseQuoted(out.slice(1))})` } }
+      case 'S':
+        // Not the policy's fault: it needs state the host could not read (core/engine/state-failsafe.ts).
+        return { kind: 'error', code: 'BP_ERR_STATE_UNAVAILABLE', params: { target: `holding ctx.${parseQuoted(out.slice(1))}`, details: `policy ${policy} reads it` } }
       case 'E': {
         const nl = out.indexOf('\n')
         const message = parseQuoted(out.slice(1, nl))

@@ -4,6 +4,7 @@
  * It knows no transport: HTTP (core/http/build-app.ts), DHCP and TFTP (core/server.ts) and the
  * CLI (explain; check and test use its plugin stage) are adapters over it. It never imports fastify.
  */
+import { StateOutageReport } from '../engine/state-failsafe.js'
 import { EventEmitter } from 'node:events'
 import { DEFAULT_LOGIN_LIMITS } from '../auth/login-limiter.js'
 import { SharedLoginLimiter } from '../auth/shared-login-limiter.js'
@@ -102,7 +103,11 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   const metrics = new Metrics()
   const onSharedLimitFailure = (): void => metrics.stateUnavailable.inc({ what: 'login' })
   // PostgresStateBackend emits 'down' once per outage (it logs it at error level itself).
-  if (state instanceof EventEmitter) state.on('down', () => metrics.stateUnavailable.inc({ what: 'outage' }))
+  const stateOutage = new StateOutageReport(logger, () => metrics.stateUnavailable.inc({ what: 'boot' }))
+  if (state instanceof EventEmitter) {
+    state.on('down', () => metrics.stateUnavailable.inc({ what: 'outage' }))
+    state.on('up', () => stateOutage.recovered())
+  }
   // With one server the local limiter is exact; replicas share their counters through the database.
   const sharedLimiter = state.kind === 'postgres' ? new SharedLoginLimiter(state, { ...DEFAULT_LOGIN_LIMITS, ...config.auth.limits }, logger) : undefined
   let loaded: Awaited<ReturnType<typeof loadRuntimePlugins>> | undefined
@@ -220,6 +225,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       cacheSize: config.policies.cacheSize,
       cacheTtlMs: config.policies.cacheTtlMs,
       intents: lifecycle,
+      stateOutage,
     })
   } catch (err) {
     lifecycle.close()

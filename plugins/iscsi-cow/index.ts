@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Logger } from 'pino'
-import { definePlugin, type BootContext, type Decision, type IpxeScript, type StateBackend } from 'bootpolicy/plugin'
+import { definePlugin, isStateUnavailable, stateUnavailable, type BootContext, type Decision, type IpxeScript, type StateBackend } from 'bootpolicy/plugin'
 import { errors } from './errors.js'
 import { detectBackend, type CowBackend } from './cow-backend.js'
 import { DmSnapshotBackend } from './dm-snapshot-backend.js'
@@ -113,7 +113,15 @@ export default definePlugin((options: IscsiCowOptions) => {
           const user = ctx.auth.status === 'authenticated' ? ctx.auth.principal?.name : undefined
           if (!user) throw errors.create('BP_ERR_ISCSI_UNAUTHENTICATED', { image: d.image })
           if (!provisioner) throw new Error('iscsi-cow: setup has not run')
-          const target = await provisioner.attach(d.image, user)
+          let target
+          try {
+            target = await provisioner.attach(d.image, user)
+          } catch (err) {
+            // Records or the lock across replicas unreachable: bootpolicy answers with its retry
+            // failsafe (the client comes back), never the site's default (local disk, say).
+            if (isStateUnavailable(err)) throw stateUnavailable('iscsi-cow disk records', err)
+            throw err
+          }
           return { ...d, target } as unknown as Decision
         },
       },

@@ -5,9 +5,11 @@
  * mode (`pxelinux-cfg/peer/<address>`, read back only by that address), by each claimed name in
  * claim mode (`pxelinux-cfg/name/<name>`). The local memo answers first; a document is rewritten
  * only when its text changed or half its time to live has passed, so a repeated boot costs no write.
- * A failed write is logged and the boot goes on (this replica still serves its own memo).
+ * With the database unreachable the write fails and so does the boot, with bootpolicy's retry
+ * failsafe (`stateUnavailable` from bootpolicy/plugin); any other failed write is logged and the
+ * boot goes on (this replica still serves its own memo).
  */
-import type { StateBackend } from 'bootpolicy/plugin'
+import { isStateUnavailable, type StateBackend, stateUnavailable } from 'bootpolicy/plugin'
 import type { Logger } from 'pino'
 import { type BootClaims, type ClientFiles, type ClientFilesOptions, namesOf, nameKey, plainAddress } from './client-files.js'
 
@@ -49,7 +51,12 @@ export function sharedClientFiles(local: ClientFiles, state: StateBackend, optio
             .map((n) => put(`pxelinux-cfg/name/${n}`, { text, expiresAt }))
       return Promise.all(writes).then(
         () => undefined,
-        (err: unknown) => logger.warn({ err }, 'pxelinux-cfg: the generated file could not be shared with the other replicas'),
+        (err: unknown) => {
+          // Unreachable: another replica may answer this client's TFTP request and would not have the
+          // file. The boot gets bootpolicy's retry failsafe and comes back once the database is.
+          if (isStateUnavailable(err)) throw stateUnavailable('pxelinux-cfg generated files', err)
+          logger.warn({ err }, 'pxelinux-cfg: the generated file could not be shared with the other replicas')
+        },
       )
     },
     async lookup(name, reader) {
