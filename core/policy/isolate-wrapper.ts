@@ -66,6 +66,7 @@ export function wrapperSource(limits: WrapperLimits): string {
   const MAX_MESSAGE = ${limits.maxMessage}, MAX_STACK = ${limits.maxStack};
   const MODULE = ${JSON.stringify(GLOBAL_NAME)};
   const defineProp = Object.defineProperty;
+  const ProxyCtor = Proxy, reflectHas = Reflect.has, reflectOwnKeys = Reflect.ownKeys, reflectOwnDesc = Reflect.getOwnPropertyDescriptor;
   delete G.WebAssembly; delete G.SharedArrayBuffer; delete G.Atomics;
   G.console = { log() {}, info() {}, warn() {}, error() {}, debug() {} };
   // Promise rejections. isolated-vm reads an unhandled rejection's reason (message, stack) on the
@@ -231,8 +232,19 @@ export function wrapperSource(limits: WrapperLimits): string {
           if (typeof name !== 'string') continue;
           defineProp(ctx, name, { get() { touched = name; throw new Error('ctx.' + name + ' is unavailable: the shared state cannot be reached'); }, enumerable: true, configurable: false });
         }
+        // Asking whether an unavailable field is there ('intent' in ctx, hasOwnProperty,
+        // Object.keys) is deciding on it too: such a call is marked as a read would be.
+        let view = ctx;
+        if (isArray(missing) && missing.length > 0) {
+          const isMissing = (key) => { for (let i = 0; i < missing.length; i++) if (missing[i] === key) return true; return false; };
+          view = new ProxyCtor(ctx, {
+            has(target, key) { if (isMissing(key)) touched = key; return reflectHas(target, key); },
+            getOwnPropertyDescriptor(target, key) { if (isMissing(key)) touched = key; return reflectOwnDesc(target, key); },
+            ownKeys(target) { const keys = reflectOwnKeys(target); for (let i = 0; i < keys.length; i++) if (isMissing(keys[i])) touched = keys[i]; return keys; },
+          });
+        }
         let r;
-        try { r = fn(ctx); } catch (e) { return touched ? 'S' + quote(touched) : threw(e); }
+        try { r = fn(view); } catch (e) { return touched ? 'S' + quote(touched) : threw(e); }
         const o = out(r);
         return touched ? 'S' + quote(touched) : o;
       }

@@ -34,6 +34,10 @@ function site(t: Test): string {
   writeFileSync(
     join(dir, 'policies', '20-intent.ts'),
     `export default (ctx: any) => {
+  // Presence tests decide on the intent without reading its value.
+  if (ctx.hostname === 'presence') return 'intent' in ctx ? { kind: 'shell' } : { kind: 'exit' }
+  if (ctx.hostname === 'keys') return Object.keys(ctx).includes('intent') ? { kind: 'shell' } : { kind: 'exit' }
+  if (ctx.hostname === 'own') return Object.prototype.hasOwnProperty.call(ctx, 'intent') ? { kind: 'shell' } : { kind: 'exit' }
   let intent
   if (ctx.hostname === 'sneaky') { try { intent = ctx.intent } catch { intent = undefined } }
   else intent = ctx.intent
@@ -67,6 +71,7 @@ t.test('database down: intent-dependent boots get the retry failsafe, pure ones 
   await waitFor('the intent to be seen', async () => (await boot(r, q(ARMED))).record.kind === 'shell')
   t.equal((await boot(r, q(OTHER))).record.kind, 'exit', 'no intent: exit')
   t.equal((await boot(r, q(OTHER, '&hostname=pure'))).record.kind, 'exit', 'pure policy')
+  for (const how of ['presence', 'keys', 'own']) t.equal((await boot(r, q(OTHER, `&hostname=${how}`))).record.kind, 'exit', `no intent, tested by ${how}: exit`)
 
   await db.cluster.stop('immediate')
   t.teardown(() => (db.cluster.running ? undefined : db.cluster.start()))
@@ -76,6 +81,9 @@ t.test('database down: intent-dependent boots get the retry failsafe, pure ones 
     ['armed machine', ARMED, q(ARMED)],
     ['machine without intent (one might be armed), answered from the cache before', OTHER, q(OTHER)],
     ['a policy that catches the throw', OTHER, q(OTHER, '&hostname=sneaky')],
+    ["a policy that only asks 'intent' in ctx", OTHER, q(OTHER, '&hostname=presence')],
+    ['a policy that lists the keys', OTHER, q(OTHER, '&hostname=keys')],
+    ['a policy that asks hasOwnProperty', OTHER, q(OTHER, '&hostname=own')],
   ] as const) {
     const res = await boot(r, query)
     t.equal(res.record.kind, 'state-unavailable', `${what}: refused`)
@@ -104,7 +112,7 @@ t.test('database down: intent-dependent boots get the retry failsafe, pure ones 
   t.equal(refusedBoots(r.metrics) - before, 40, 'each refused boot counted once')
   const waits = new Set(burst.filter((b) => b.record.kind === 'state-unavailable').map((b) => /\nsleep (\d+)\n/.exec(b.script)![1]))
   t.ok(waits.size > 3, `the waits are spread (${[...waits].sort().join(' ')}): fresh scripts, not one memoized body`)
-  t.equal(refusedBoots(r.metrics), 40 + 4, 'what="boot" counts every refused boot of the outage')
+  t.equal(refusedBoots(r.metrics), 40 + 7, 'what="boot" counts every refused boot of the outage (6 cases + 1 asked again, then the burst)')
 
   // Hostile client values: escaped in the retry URL, never a command.
   const hostile = await boot(r, q(OTHER, `&hostname=${encodeURIComponent('x;reboot ${net0/mac} || shell')}&serial=${encodeURIComponent('a b;reboot||shell')}`))
