@@ -4,7 +4,7 @@
  * `plugin` and `hook`, the request is still answered. What plugins contribute besides hooks
  * (decision kinds, helpers, error codes, commands) is the registry's (plugin-registry.ts).
  */
-import { isStateUnavailable } from '../state/state-unavailable.js'
+import { isStateUnavailable, stateUnavailable } from '../state/state-unavailable.js'
 import type { Logger } from 'pino'
 import type { AuthState, BootContext, Credentials } from '../context/types.js'
 import { holdRequestSecret } from '../log/secret-registry.js'
@@ -157,13 +157,15 @@ export class PluginHost implements RequestHooks {
         shared = await this.options.sharedLimiter.reserve(username, ctx.remoteAddress)
       } catch (err) {
         // Fail closed: without the shared counters no replica may let guesses through unbounded.
+        // No backend is asked; the boot gets the state failsafe (a retry script that asks for the
+        // login again), not an "authentication failed" the user would answer by typing it again.
         begun.attempt.release()
         this.options.onSharedLimitFailure?.()
-        this.options.logger.error(
-          { code: (err as { code?: string }).code ?? 'BP_ERR_STATE_UNAVAILABLE', username, err: { message: (err as Error).message } },
-          'login refused: shared login limits unavailable',
-        )
-        return { status: 'failed', username, reason: 'login limits unavailable (state database unreachable)' }
+        if (!isStateUnavailable(err)) {
+          this.options.logger.error({ code: (err as { code?: string }).code, username, err: { message: (err as Error).message } }, 'login refused: shared login limits failed')
+          return { status: 'failed', username, reason: 'login limits failed' }
+        }
+        throw stateUnavailable('the shared login limits', err)
       }
       if ('limited' in shared) {
         begun.attempt.release()

@@ -13,6 +13,7 @@ import { captureLogs } from '../../helpers/log-capture.js'
 import { tempPolicies } from '../../helpers/policy-dir.js'
 import { createDatabase, startPostgres } from '../../helpers/postgres.js'
 import { pgSettings } from '../../helpers/state-backends.js'
+import { STATE_FAILSAFE_LOG } from '../../helpers/state-outage.js'
 
 t.setTimeout(300_000)
 
@@ -81,24 +82,30 @@ t.test('one address guessing many usernames over two replicas is held to perAddr
   t.equal(calls() - before, 10)
 })
 
-t.test('state database down: logins fail closed with a clear reason and a loud line, pure policies answer; back: logins work', async (t) => {
-  const { a, as, logs } = await replicas(t)
+t.test('state database down: logins fail closed with the retry failsafe and a loud line, pure policies answer; back: logins work', async (t) => {
+  const { a, as, logs, calls } = await replicas(t)
   const pure = await a.app.inject('/boot?mac=52:54:00:00:00:01')
   t.equal(pure.statusCode, 200)
   const cluster = await startPostgres()
   await cluster.stop('immediate')
   t.teardown(() => (cluster.running ? undefined : cluster.start()))
-  const r = await as(a, 'carol', 'right')
-  t.match(r, { status: 'failed', reason: 'login limits unavailable (state database unreachable)' })
+  const before = calls()
+  const login = await a.app.inject({ url: '/boot?username=carol&password=right', remoteAddress: '192.0.2.10' })
+  t.equal(login.statusCode, 200)
+  t.match(login.body, /^echo bootpolicy: this boot needs the shared state database, which cannot be reached right now\.$/m, 'the retry failsafe, not "authentication failed"')
+  t.match(login.body, /^clear password$/m, "iPXE's copy of the password is cleared; the retry asks for the login again")
+  t.notMatch(login.body, /password=|=right|right\b(?! now)/, 'the password is not carried into the retry')
+  t.equal(calls() - before, 0, 'no authentication backend was asked')
   const again = await a.app.inject('/boot?mac=52:54:00:00:00:01')
   t.equal(again.statusCode, 200)
   const noReqId = (body: string) => body.replace(/^set bp-req \S+$/m, '')
   t.equal(noReqId(again.body), noReqId(pure.body), 'a pure policy answers as before (request id aside)')
   t.same(shown(again.body), { status: 'none' })
   t.ok(
-    logs.records().some((l) => l.msg === 'login refused: shared login limits unavailable' && l.level === 50),
+    logs.records().some((l) => l.msg === STATE_FAILSAFE_LOG && l.level === 50),
     'an error line',
   )
+  t.notMatch(JSON.stringify(logs.records()), /"right"|password=right/, 'no password in the log')
   const metrics = (await a.app.inject('/metrics')).body
   t.match(metrics, /^bootpolicy_state_unavailable_total\{what="login"\} 1$/m, 'a metric')
   t.match(metrics, /^bootpolicy_state_unavailable_total\{what="outage"\} 1$/m)
