@@ -31,34 +31,51 @@ export interface TransferEnd {
 export interface RunningTransfer {
   /** Ends the transfer with ERROR 0 `message` to the client, whatever phase it is in. */
   abort(message: string): void
+  /** Ends the transfer without a packet (its client port now belongs to a new request). */
+  drop(): void
+}
+
+export interface TransferEvents {
+  onEnd(end: TransferEnd): void
+  /** The client ACKed its first DATA block: a later RRQ from its port is a new request. */
+  onFirstAck(): void
 }
 
 const asBuffer = (u: Uint8Array) => (Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength))
 
-export function runTransfer(spec: TransferSpec, onEnd: (end: TransferEnd) => void): RunningTransfer {
+export function runTransfer(spec: TransferSpec, events: TransferEvents): RunningTransfer {
   const { socket, ready } = createTransferSocket(spec.family, spec.address, spec.client)
   let sender: SendTransfer | undefined
   let abortedWith: string | undefined
+  let dropped = false
   let ended = false
   const end = (result: TransferEnd) => {
     if (ended) return
     ended = true
-    socket.close(() => onEnd(result))
+    socket.close(() => events.onEnd(result))
   }
   // Always listened to (an unheard 'error' would throw out of the event loop). Once connected, an
-  // error is the kernel reporting the client gone (ICMP unreachable).
-  socket.on('error', () => sender?.abort('Client unreachable'))
+  // error is the kernel reporting the client gone (ICMP unreachable): end without an answer.
+  socket.on('error', () => sender?.clientGone())
   ready.then(
     () => {
+      if (dropped) return end({ outcome: 'aborted' })
       if (abortedWith !== undefined) {
         socket.send(errorPacket(0, abortedWith), () => end({ outcome: 'aborted' }))
         return
       }
       const negotiated = { ...spec.negotiated, oack: spec.negotiated.oack && asBuffer(spec.negotiated.oack) }
       const source = spec.source.kind === 'data' ? bufferSource(asBuffer(spec.source.data), negotiated.blksize) : fdSource(spec.source.fd, spec.source.size, negotiated.blksize, negotiated.windowsize)
-      sender = new SendTransfer(socket, source, negotiated, spec.limits, (outcome: TransferOutcome, err?: unknown) => {
-        end(outcome === 'error' ? { outcome, error: err instanceof Error ? err.message : String(err) } : { outcome })
-      })
+      sender = new SendTransfer(
+        socket,
+        source,
+        negotiated,
+        spec.limits,
+        (outcome: TransferOutcome, err?: unknown) => {
+          end(outcome === 'error' ? { outcome, error: err instanceof Error ? err.message : String(err) } : { outcome })
+        },
+        events.onFirstAck,
+      )
     },
     (err: unknown) => end({ outcome: 'error', error: `transfer socket: ${err instanceof Error ? err.message : String(err)}` }),
   )
@@ -66,6 +83,10 @@ export function runTransfer(spec: TransferSpec, onEnd: (end: TransferEnd) => voi
     abort(message) {
       if (sender) return sender.abort(message)
       abortedWith ??= message
+    },
+    drop() {
+      if (sender) return sender.clientGone()
+      dropped = true
     },
   }
 }

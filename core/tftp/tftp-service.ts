@@ -63,6 +63,10 @@ const ERR_BUSY = errorPacket(0, 'Server busy, try again later')
 interface Transfer {
   /** Ends the transfer with an ERROR to the client, whatever phase it is in. */
   abort(message: string): void
+  /** Ends it without a packet: its client's port has sent a new request. */
+  drop(): void
+  /** The client ACKed a DATA block, so it is past its request (see onMessage). */
+  pastRequest: boolean
   /** Settles once its socket is closed. */
   closed: Promise<void>
 }
@@ -86,6 +90,8 @@ export function createTftpService(config: TftpConfig, deps: TftpServiceDeps): Tf
   // Keyed by "address|port" of the client: a second RRQ from the same client port while its
   // transfer runs is the client retransmitting its request, not a new transfer.
   const transfers = new Map<string, Transfer>()
+  // Every transfer until its socket is closed, including dropped ones no longer in `transfers`.
+  const live = new Set<Transfer>()
   const counters = { started: 0, refused: 0 }
   let socket: Socket | undefined
   let pool: TransferPool | undefined
@@ -113,7 +119,16 @@ export function createTftpService(config: TftpConfig, deps: TftpServiceDeps): Tf
       return
     }
     const key = `${from.address}|${from.port}`
-    if (transfers.has(key)) return
+    const existing = transfers.get(key)
+    if (existing) {
+      // Before any ACK it is the client retransmitting its request: ignored.
+      if (!existing.pastRequest) return
+      // After the client ACKed data, its port sending an RRQ is a new request on a reused port (a
+      // rebooted PXE ROM, the next client on a busy host) that must not wait for the old
+      // transfer's retries to run out. The old one ends quietly: its client has moved on.
+      existing.drop()
+      transfers.delete(key)
+    }
     if (transfers.size >= config.maxConnections) return refuse(ERR_BUSY, from, 'busy', { file: path.relative })
     startTransfer(key, from, path.relative, parsed.options)
   }
@@ -129,22 +144,33 @@ export function createTftpService(config: TftpConfig, deps: TftpServiceDeps): Tf
     const closed = new Promise<void>((resolve) => {
       settle = resolve
     })
-    const finish = () => {
-      transfers.delete(key)
-      settle()
-    }
-    transfers.set(key, {
+    let dropped = false
+    const record: Transfer = {
       closed,
+      pastRequest: false,
       abort(message) {
         if (running) return running.abort(message)
         // Still resolving (a slow plugin, say): tell the client now, not when resolution ends.
-        if (abortedWith !== undefined) return
+        if (abortedWith !== undefined || dropped) return
         abortedWith = message
         void sendError(family, config.address, client, errorPacket(0, message), tlog).then(finish)
       },
-    })
+      drop() {
+        if (running) return running.drop()
+        if (abortedWith !== undefined || dropped) return
+        dropped = true
+        finish()
+      },
+    }
+    function finish() {
+      if (transfers.get(key) === record) transfers.delete(key)
+      live.delete(record)
+      settle()
+    }
+    transfers.set(key, record)
+    live.add(record)
     void resolveFile(file, client, { root: config.root, virtualFile: deps.virtualFile, virtualFileTimeoutMs: config.virtualFileTimeoutMs, cache, log: tlog }).then((resolved) => {
-      if (abortedWith !== undefined) {
+      if (abortedWith !== undefined || dropped) {
         if (resolved.ok && 'handle' in resolved) void resolved.handle.close().catch(() => undefined)
         return
       }
@@ -169,7 +195,13 @@ export function createTftpService(config: TftpConfig, deps: TftpServiceDeps): Tf
           tlog.info({ request: { file }, outcome, ...(error !== undefined && { err: new Error(error) }) }, 'tftp transfer ended with error')
         }
       }
-      running = pool ? pool.start(spec, onEnd) : runTransfer(spec, onEnd)
+      const events = {
+        onEnd,
+        onFirstAck: () => {
+          record.pastRequest = true
+        },
+      }
+      running = pool ? pool.start(spec, events) : runTransfer(spec, events)
     })
   }
 
@@ -222,7 +254,7 @@ export function createTftpService(config: TftpConfig, deps: TftpServiceDeps): Tf
       socket = undefined
       if (listening) await new Promise<void>((resolve) => listening.close(() => resolve()))
       // Abort transfers in flight (the client gets an ERROR) and wait until their sockets are gone.
-      const pending = [...transfers.values()]
+      const pending = [...live]
       for (const t of pending) t.abort('Server shutting down')
       await Promise.all(pending.map((t) => t.closed))
       await pool?.close()

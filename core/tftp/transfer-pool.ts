@@ -11,7 +11,7 @@
  * cannot load does not spin.
  */
 import { Worker } from 'node:worker_threads'
-import type { RunningTransfer, TransferEnd, TransferSpec } from './run-transfer.js'
+import type { RunningTransfer, TransferEvents, TransferSpec } from './run-transfer.js'
 import type { FromWorker, ToWorker } from './transfer-messages.js'
 
 const here = import.meta.url
@@ -21,7 +21,7 @@ const MAX_RESPAWN_DELAY_MS = 5000
 interface Slot {
   worker: Worker
   ready: boolean
-  transfers: Map<number, (end: TransferEnd) => void>
+  transfers: Map<number, TransferEvents>
 }
 
 export interface TransferPoolEvents {
@@ -48,21 +48,24 @@ export class TransferPool {
     return this.slots.filter(Boolean).length
   }
 
-  start(spec: TransferSpec, onEnd: (end: TransferEnd) => void): RunningTransfer {
+  start(spec: TransferSpec, events: TransferEvents): RunningTransfer {
     let slot: Slot | undefined
     for (const s of this.slots) if (s && (!slot || s.transfers.size < slot.transfers.size)) slot = s
     if (!slot || this.closed) {
       // Every worker is being replaced: fail this one transfer rather than queue it unboundedly.
-      queueMicrotask(() => onEnd({ outcome: 'error', error: 'no transfer worker available' }))
-      return { abort: () => undefined }
+      queueMicrotask(() => events.onEnd({ outcome: 'error', error: 'no transfer worker available' }))
+      return { abort: () => undefined, drop: () => undefined }
     }
     const id = this.nextId++
     const owner = slot
-    owner.transfers.set(id, onEnd)
+    owner.transfers.set(id, events)
     owner.worker.postMessage({ t: 'start', id, spec } satisfies ToWorker)
     return {
       abort: (message) => {
         if (owner.transfers.has(id)) owner.worker.postMessage({ t: 'abort', id, message } satisfies ToWorker)
+      },
+      drop: () => {
+        if (owner.transfers.has(id)) owner.worker.postMessage({ t: 'drop', id } satisfies ToWorker)
       },
     }
   }
@@ -102,11 +105,12 @@ export class TransferPool {
       this.failedStarts = 0
       return
     }
-    const onEnd = slot.transfers.get(msg.id)
-    if (!onEnd) return
+    const events = slot.transfers.get(msg.id)
+    if (!events) return
+    if (msg.t === 'first-ack') return events.onFirstAck()
     slot.transfers.delete(msg.id)
     const { t: _t, id: _id, ...end } = msg
-    onEnd(end)
+    events.onEnd(end)
   }
 
   private onExit(slot: Slot, code: number): void {
@@ -115,7 +119,7 @@ export class TransferPool {
     this.slots[index] = undefined
     const lost = [...slot.transfers.values()]
     slot.transfers.clear()
-    for (const onEnd of lost) onEnd({ outcome: 'error', error: `transfer worker exited (code ${code})` })
+    for (const events of lost) events.onEnd({ outcome: 'error', error: `transfer worker exited (code ${code})` })
     if (this.closed) return
     this.events.onWorkerExit({ code, lost: lost.length })
     const delay = slot.ready ? 0 : Math.min(MAX_RESPAWN_DELAY_MS, 100 * 2 ** this.failedStarts++)

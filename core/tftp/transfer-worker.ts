@@ -17,13 +17,18 @@ port.on('message', (msg: ToWorker) => {
     const { id } = msg
     running.set(
       id,
-      runTransfer(msg.spec, (end) => {
-        running.delete(id)
-        port.postMessage({ t: 'end', id, ...end } satisfies FromWorker)
+      runTransfer(msg.spec, {
+        onEnd(end) {
+          running.delete(id)
+          port.postMessage({ t: 'end', id, ...end } satisfies FromWorker)
+        },
+        onFirstAck: () => port.postMessage({ t: 'first-ack', id } satisfies FromWorker),
       }),
     )
   } else if (msg.t === 'abort') {
     running.get(msg.id)?.abort(msg.message)
+  } else if (msg.t === 'drop') {
+    running.get(msg.id)?.drop()
   } else if (msg.t === 'test-crash') {
     // An uncaught exception, as a bug in this thread would raise: the pool must survive it.
     throw new Error('transfer worker crash requested by a test')
