@@ -11,7 +11,8 @@
  * Then the storm rows: 200 concurrent lock-step downloads of a 70 KiB file (undionly.kpxe's size)
  * and of a 1 MiB file (ipxe.efi's), from one Node client process (bench/lib/tftp-lockstep-client.ts,
  * the same generator for both servers): aggregate MiB/s and transfers lost (timed out after 5
- * silent seconds), median of interleaved rounds.
+ * silent seconds), median of interleaved rounds; the storm rows also run bootpolicy with
+ * `tftp.workers: 0` (every transfer on the main thread), to show what the worker pool brings.
  * Bounded to ~60 s. Needs atftp and tftpd-hpa (in.tftpd).
  *   node --no-node-snapshot --import tsx bench/tftp-throughput.ts
  */
@@ -124,6 +125,11 @@ export async function run(): Promise<BenchResult> {
   const service = createTftpService(resolveTftpConfig({ enabled: true, address: '127.0.0.1', port: 0, root, maxConnections: 400 }), { logger: pino({ level: 'warn' }) })
   await service.start()
   const ours = service.address().port
+  // The same service with every transfer on the main thread (tftp.workers 0, as before the worker
+  // pool), for the storm rows only: what the workers themselves bring, in the same run.
+  const mainOnly = createTftpService(resolveTftpConfig({ enabled: true, address: '127.0.0.1', port: 0, root, maxConnections: 400, workers: 0 }), { logger: pino({ level: 'warn' }) })
+  await mainOnly.start()
+  const oursMain = mainOnly.address().port
   const hpa = await startTftpdHpa(root)
   const figures: Figure[] = []
   try {
@@ -151,39 +157,43 @@ export async function run(): Promise<BenchResult> {
       }
     }
     for (const f of STORM) {
-      const rounds = { ours: [] as StormResult[], hpa: [] as StormResult[] }
+      const rounds = { ours: [] as StormResult[], hpa: [] as StormResult[], main: [] as StormResult[] }
       const ratios: number[] = []
+      const mainRatios: number[] = []
       const cpu: number[] = []
       for (let r = 0; r < STORM_ROUNDS; r++) {
-        const order = r % 2 ? (['hpa', 'ours'] as const) : (['ours', 'hpa'] as const)
+        const order = r % 2 ? (['hpa', 'main', 'ours'] as const) : (['ours', 'main', 'hpa'] as const)
         for (const who of order) {
           // Our CPU per GiB: a loaded machine gives tftpd-hpa's 200 forked children more CPU than
           // one process, so MiB/s alone hides how cheap each block is. (tftpd-hpa's own figure is
           // not measurable this way: its children's CPU is counted only once they are reaped.)
           const before = ownCpuSeconds()
-          const result = await storm(who === 'ours' ? ours : hpa.port, f.name)
+          const result = await storm(who === 'ours' ? ours : who === 'main' ? oursMain : hpa.port, f.name)
           if (who === 'ours') cpu.push(((ownCpuSeconds() - before) / result.bytes) * 1024 ** 3)
           rounds[who].push(result)
         }
         const rate = (x: StormResult) => x.bytes / x.seconds
         ratios.push(rate(rounds.ours[r] as StormResult) / rate(rounds.hpa[r] as StormResult))
+        mainRatios.push(rate(rounds.main[r] as StormResult) / rate(rounds.hpa[r] as StormResult))
       }
       const mibs = (xs: StormResult[]) => median(xs.map((x) => x.bytes / 1024 / 1024 / x.seconds))
       const lost = (xs: StormResult[]) => xs.reduce((n, x) => n + x.timeouts, 0)
       const label = `${STORM_CLIENTS} concurrent lock-step ${f.label}`
       figures.push({ name: `${label}: tftpd-hpa`, value: round(mibs(rounds.hpa)), unit: 'MiB/s' })
       figures.push({ name: `${label}: bootpolicy`, value: round(mibs(rounds.ours)), unit: 'MiB/s', ratio: median(ratios), baseline: 'tftpd-hpa, same client', target: '≥ 1.0×' })
+      figures.push({ name: `${label}: bootpolicy, tftp.workers 0`, value: round(mibs(rounds.main)), unit: 'MiB/s', ratio: median(mainRatios), baseline: 'tftpd-hpa, same client' })
       figures.push({ name: `${label}: server CPU, bootpolicy`, value: round(median(cpu)), unit: 's/GiB' })
       figures.push({
         name: `${label}: transfers lost, tftpd-hpa / bootpolicy (of ${STORM_CLIENTS * STORM_ROUNDS})`,
         value: lost(rounds.hpa),
-        unit: `/ ${lost(rounds.ours)}`,
+        unit: `/ ${lost(rounds.ours)} (workers 0: ${lost(rounds.main)})`,
         target: '0 for bootpolicy',
       })
     }
   } finally {
     hpa.child.kill('SIGTERM')
     await service.close()
+    await mainOnly.close()
     rmSync(base, { recursive: true, force: true })
   }
   // Other work on the machine moves these figures; say how busy it was.

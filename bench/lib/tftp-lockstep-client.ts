@@ -34,7 +34,10 @@ function download(): Promise<Result> {
     let silent = 0
     const ack = Buffer.alloc(4)
     ack.writeUInt16BE(4, 0)
+    let finished = false
     const finish = (ok: boolean) => {
+      if (finished) return
+      finished = true
       clearInterval(timer)
       socket.close()
       resolve({ bytes, ok, resends })
@@ -49,6 +52,9 @@ function download(): Promise<Result> {
       socket.send(last, to, '127.0.0.1')
     }, WAIT_MS / 4)
     socket.on('message', (msg, rinfo) => {
+      // RFC 1350: the first reply fixes the server's transfer port; anything from another port
+      // (a stale transfer that last used this client port) is not ours.
+      if (to !== port && rinfo.port !== to) return
       const op = msg.readUInt16BE(0)
       if (op === 5) return finish(false)
       to = rinfo.port
@@ -71,9 +77,11 @@ function download(): Promise<Result> {
       bytes += msg.length - 4
       ack.writeUInt16BE(block, 2)
       last = ack
-      socket.send(ack, to, '127.0.0.1')
       expected++
-      if (msg.length - 4 < BLKSIZE) finish(true)
+      // The last ACK must leave before the socket closes (a send still in flight is dropped by
+      // close(), and the server would then resend the last block to a closed port).
+      if (msg.length - 4 < BLKSIZE) socket.send(ack, to, '127.0.0.1', () => finish(true))
+      else socket.send(ack, to, '127.0.0.1')
     })
     socket.bind(0, '127.0.0.1', () => socket.send(last, port, '127.0.0.1'))
   })

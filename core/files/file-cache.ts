@@ -24,6 +24,8 @@ export interface FileCacheLimits {
   readonly maxBytes: number
   /** Largest file kept. */
   readonly maxFileBytes: number
+  /** Hold bytes in SharedArrayBuffers, so that worker threads get them without a copy (TFTP). */
+  readonly shared?: boolean
 }
 
 export interface FileCacheStats {
@@ -87,7 +89,7 @@ export function createFileCache(limits: FileCacheLimits): FileCache {
       }
       if (found) drop(key, found)
       misses++
-      const entry: Entry = { identity, size: stat.size, settled: false, data: readWhole(handle, stat.size).catch(() => undefined) }
+      const entry: Entry = { identity, size: stat.size, settled: false, data: readWhole(handle, stat.size, limits.shared === true).catch(() => undefined) }
       entries.set(key, entry)
       const data = await entry.data
       const after = await handle.stat().catch(() => undefined)
@@ -108,8 +110,8 @@ export function createFileCache(limits: FileCacheLimits): FileCache {
 }
 
 /** Read exactly `size` bytes from the start; `undefined` if the file got shorter meanwhile. */
-async function readWhole(handle: FileHandle, size: number): Promise<Buffer | undefined> {
-  const buffer = Buffer.allocUnsafe(size)
+async function readWhole(handle: FileHandle, size: number, shared: boolean): Promise<Buffer | undefined> {
+  const buffer = shared ? Buffer.from(new SharedArrayBuffer(size)) : Buffer.allocUnsafe(size)
   let offset = 0
   while (offset < size) {
     const { bytesRead } = await handle.read(buffer, offset, size - offset, offset)

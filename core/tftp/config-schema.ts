@@ -32,6 +32,8 @@ export interface TftpConfig {
   cacheMaxBytes: number
   /** Largest file held in memory; larger files are read in 256 KiB chunks per transfer. */
   cacheMaxFileBytes: number
+  /** Worker threads that run transfers (transfer-pool.ts); 'auto': one per core; 0: the main thread. */
+  workers: 'auto' | number
 }
 
 export const tftpConfigDefaults: Readonly<TftpConfig> = Object.freeze({
@@ -47,6 +49,7 @@ export const tftpConfigDefaults: Readonly<TftpConfig> = Object.freeze({
   virtualFileTimeoutMs: 2000,
   cacheMaxBytes: 64 * 1024 * 1024,
   cacheMaxFileBytes: 16 * 1024 * 1024,
+  workers: 'auto',
 })
 
 const d = tftpConfigDefaults
@@ -72,6 +75,7 @@ export const tftpConfigSchema = {
     virtualFileTimeoutMs: { type: 'integer', minimum: 1, maximum: 60000, default: d.virtualFileTimeoutMs },
     cacheMaxBytes: { type: 'integer', minimum: 0, maximum: 2 ** 40, default: d.cacheMaxBytes },
     cacheMaxFileBytes: { type: 'integer', minimum: 0, maximum: 2 ** 40, default: d.cacheMaxFileBytes },
+    workers: { anyOf: [{ const: 'auto' }, { type: 'integer', minimum: 0, maximum: 64 }], default: d.workers },
   },
 } as const
 

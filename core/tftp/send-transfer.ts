@@ -47,6 +47,8 @@ export class SendTransfer {
     private readonly negotiated: Negotiated,
     private readonly limits: SendLimits,
     private readonly onEnd: (outcome: TransferOutcome, err?: unknown) => void,
+    /** Called once, at the first ACK of a DATA block: from then on the client is past its request. */
+    private readonly onFirstAck: () => void = () => undefined,
   ) {
     this.headers = Buffer.alloc(4 * negotiated.windowsize)
     for (let i = 0; i < negotiated.windowsize; i++) this.headers.writeUInt16BE(OPCODE.DATA, 4 * i)
@@ -60,6 +62,15 @@ export class SendTransfer {
       this.state = 'data'
       this.sendWindow()
     }
+  }
+
+  /**
+   * Ends the transfer without a packet: the kernel said the client's port is closed (ICMP). An
+   * ERROR there would be worse than useless: the port may already belong to another client (the
+   * next machine's PXE ROM on a reused port), which would take it for its own transfer's end.
+   */
+  clientGone(): void {
+    this.finish('aborted')
   }
 
   /** Ends the transfer with an ERROR packet to the client (code 0 unless given). */
@@ -95,6 +106,7 @@ export class SendTransfer {
       }
     }
     if (acked === 0) return
+    if (this.base === 0) this.onFirstAck()
     this.base = acked
     this.retriesLeft = this.limits.retries
     if (acked === this.lastBlock) return this.finish('complete')

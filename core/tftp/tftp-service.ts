@@ -12,17 +12,18 @@
 import dgram, { type RemoteInfo, type Socket } from 'node:dgram'
 import { stat } from 'node:fs/promises'
 import { isIP } from 'node:net'
+import { availableParallelism } from 'node:os'
 import type { Logger } from 'pino'
 import { BootpolicyError } from '../errors/bp-error.js'
 import { checkRelativePath } from '../files/resolve-safe-path.js'
 import type { TftpConfig } from './config-schema.js'
 import { createFileCache } from '../files/file-cache.js'
-import { bufferSource, handleSource } from './block-source.js'
 import { negotiate } from './negotiate.js'
 import { errorPacket, parseRequest, type ReadRequest } from './parse-request.js'
+import { type RunningTransfer, runTransfer, type TransferEnd, type TransferSpec } from './run-transfer.js'
+import { sendError } from './send-error.js'
 import { resolveFile, type TftpClient, type VirtualFileProvider } from './serve-file.js'
-import { SendTransfer, type TransferOutcome } from './send-transfer.js'
-import { createTransferSocket } from './transfer-socket.js'
+import { TransferPool } from './transfer-pool.js'
 
 export type { TftpClient, VirtualFileProvider } from './serve-file.js'
 
@@ -41,6 +42,8 @@ export interface TftpStats {
   started: number
   /** Requests refused before a transfer started (write, bad path, busy, malformed). */
   refused: number
+  /** Transfer worker threads alive (0 when transfers run on the main thread). */
+  workers: number
 }
 
 export interface TftpService {
@@ -48,6 +51,8 @@ export interface TftpService {
   close(): Promise<void>
   address(): { address: string; port: number }
   stats(): TftpStats
+  /** Tests only: make one transfer worker crash (an uncaught exception in it). */
+  crashWorkerForTest(): void
 }
 
 const ERR_ACCESS = errorPacket(2, 'Access violation')
@@ -58,20 +63,38 @@ const ERR_BUSY = errorPacket(0, 'Server busy, try again later')
 interface Transfer {
   /** Ends the transfer with an ERROR to the client, whatever phase it is in. */
   abort(message: string): void
+  /** Ends it without a packet: its client's port has sent a new request. */
+  drop(): void
+  /** The client ACKed a DATA block, so it is past its request (see onMessage). */
+  pastRequest: boolean
   /** Settles once its socket is closed. */
   closed: Promise<void>
 }
 
+/** Bytes a worker can read without a copy: cached files already are; a plugin's file is copied once. */
+function shareable(data: Buffer): Uint8Array {
+  if (data.buffer instanceof SharedArrayBuffer) return data
+  const copy = Buffer.from(new SharedArrayBuffer(data.length))
+  data.copy(copy)
+  return copy
+}
+
 export function createTftpService(config: TftpConfig, deps: TftpServiceDeps): TftpService {
   const log = deps.logger.child({ service: 'tftp' })
-  const family = isIP(config.address)
-  // Hot boot files (ipxe.efi, undionly.kpxe, pxelinux.0) are read once and sent from memory.
-  const cache = createFileCache({ maxBytes: config.cacheMaxBytes, maxFileBytes: config.cacheMaxFileBytes })
+  const family = isIP(config.address) === 6 ? 6 : 4
+  const workerCount = config.workers === 'auto' ? availableParallelism() : config.workers
+  // Hot boot files (ipxe.efi, undionly.kpxe, pxelinux.0) are read once and sent from memory,
+  // shared with the transfer workers rather than copied to them.
+  const cache = createFileCache({ maxBytes: config.cacheMaxBytes, maxFileBytes: config.cacheMaxFileBytes, shared: workerCount > 0 })
+  const limits = { timeoutMs: config.timeoutMs, retries: config.retries }
   // Keyed by "address|port" of the client: a second RRQ from the same client port while its
   // transfer runs is the client retransmitting its request, not a new transfer.
   const transfers = new Map<string, Transfer>()
+  // Every transfer until its socket is closed, including dropped ones no longer in `transfers`.
+  const live = new Set<Transfer>()
   const counters = { started: 0, refused: 0 }
   let socket: Socket | undefined
+  let pool: TransferPool | undefined
   let closing = false
 
   function refuse(packet: Buffer, to: RemoteInfo, reason: string, request?: object): void {
@@ -96,7 +119,16 @@ export function createTftpService(config: TftpConfig, deps: TftpServiceDeps): Tf
       return
     }
     const key = `${from.address}|${from.port}`
-    if (transfers.has(key)) return
+    const existing = transfers.get(key)
+    if (existing) {
+      // Before any ACK it is the client retransmitting its request: ignored.
+      if (!existing.pastRequest) return
+      // After the client ACKed data, its port sending an RRQ is a new request on a reused port (a
+      // rebooted PXE ROM, the next client on a busy host) that must not wait for the old
+      // transfer's retries to run out. The old one ends quietly: its client has moved on.
+      existing.drop()
+      transfers.delete(key)
+    }
     if (transfers.size >= config.maxConnections) return refuse(ERR_BUSY, from, 'busy', { file: path.relative })
     startTransfer(key, from, path.relative, parsed.options)
   }
@@ -104,67 +136,73 @@ export function createTftpService(config: TftpConfig, deps: TftpServiceDeps): Tf
   function startTransfer(key: string, from: RemoteInfo, file: string, requested: ReadRequest['options']): void {
     const client: TftpClient = { address: from.address, port: from.port }
     const tlog = log.child({ client })
-    const { socket: transferSocket, ready } = createTransferSocket(family === 6 ? 6 : 4, config.address, client)
-    const closed = new Promise<void>((resolve) => transferSocket.once('close', resolve))
     const startedAt = process.hrtime.bigint()
     counters.started++
-    let sender: SendTransfer | undefined
-    // Always listened to (an unheard 'error' would throw out of the event loop). Once connected, an
-    // error is the kernel reporting the client gone (ICMP unreachable), even after a refusal's ERROR.
-    transferSocket.on('error', () => sender?.abort('Client unreachable'))
+    let running: RunningTransfer | undefined
     let abortedWith: string | undefined
-    let ended = false
-    const end = () => {
-      if (ended) return
-      ended = true
-      transfers.delete(key)
-      transferSocket.close()
-    }
-    transfers.set(key, {
-      closed,
-      abort(message) {
-        if (sender) return sender.abort(message)
-        // Still resolving (a slow plugin, say): tell the client now, not when resolution ends.
-        if (abortedWith !== undefined) return
-        abortedWith = message
-        ready.then(
-          () => {
-            if (!ended && !sender) transferSocket.send(errorPacket(0, message), end)
-          },
-          () => undefined,
-        )
-      },
+    let settle: () => void = () => undefined
+    const closed = new Promise<void>((resolve) => {
+      settle = resolve
     })
-    void Promise.all([ready, resolveFile(file, client, { root: config.root, virtualFile: deps.virtualFile, virtualFileTimeoutMs: config.virtualFileTimeoutMs, cache, log: tlog })]).then(
-      ([, resolved]) => {
-        if (abortedWith !== undefined || ended) {
-          if (resolved.ok && 'handle' in resolved) void resolved.handle.close().catch(() => undefined)
-          return
-        }
-        if (!resolved.ok) {
-          transferSocket.send(errorPacket(resolved.code, resolved.message), end)
-          return
-        }
-        const size = 'data' in resolved ? resolved.data.length : resolved.size
-        const negotiated = negotiate(requested, size, config)
-        const source = 'data' in resolved ? bufferSource(resolved.data, negotiated.blksize) : handleSource(resolved.handle, size, negotiated.blksize, negotiated.windowsize)
-        sender = new SendTransfer(transferSocket, source, negotiated, config, (outcome: TransferOutcome, err?: unknown) => {
-          end()
-          const ms = Number(process.hrtime.bigint() - startedAt) / 1e6
-          deps.onTransfer?.({ address: from.address, file, bytes: size, outcome: outcome === 'complete' || outcome === 'aborted' ? outcome : 'error', ms: Math.round(ms) })
-          if (outcome === 'complete') {
-            tlog.info({ request: { file }, bytes: size, blksize: negotiated.blksize, windowsize: negotiated.windowsize, ms }, 'tftp transfer complete')
-          } else if (outcome !== 'aborted') {
-            tlog.info({ request: { file }, outcome, err }, 'tftp transfer ended with error')
-          }
-        })
+    let dropped = false
+    const record: Transfer = {
+      closed,
+      pastRequest: false,
+      abort(message) {
+        if (running) return running.abort(message)
+        // Still resolving (a slow plugin, say): tell the client now, not when resolution ends.
+        if (abortedWith !== undefined || dropped) return
+        abortedWith = message
+        void sendError(family, config.address, client, errorPacket(0, message), tlog).then(finish)
       },
-      (err: unknown) => {
-        // Binding or connecting failed (resolveFile never rejects).
-        tlog.error({ request: { file }, err }, 'tftp transfer failed to start')
-        end()
+      drop() {
+        if (running) return running.drop()
+        if (abortedWith !== undefined || dropped) return
+        dropped = true
+        finish()
       },
-    )
+    }
+    function finish() {
+      if (transfers.get(key) === record) transfers.delete(key)
+      live.delete(record)
+      settle()
+    }
+    transfers.set(key, record)
+    live.add(record)
+    void resolveFile(file, client, { root: config.root, virtualFile: deps.virtualFile, virtualFileTimeoutMs: config.virtualFileTimeoutMs, cache, log: tlog }).then((resolved) => {
+      if (abortedWith !== undefined || dropped) {
+        if (resolved.ok && 'handle' in resolved) void resolved.handle.close().catch(() => undefined)
+        return
+      }
+      if (!resolved.ok) {
+        void sendError(family, config.address, client, errorPacket(resolved.code, resolved.message), tlog).then(finish)
+        return
+      }
+      const handle = 'handle' in resolved ? resolved.handle : undefined
+      const size = 'data' in resolved ? resolved.data.length : resolved.size
+      const negotiated = negotiate(requested, size, config)
+      const source: TransferSpec['source'] = 'data' in resolved ? { kind: 'data', data: pool ? shareable(resolved.data) : resolved.data } : { kind: 'fd', fd: resolved.handle.fd, size }
+      const spec: TransferSpec = { family, address: config.address, client, source, negotiated, limits }
+      const onEnd = ({ outcome, error }: TransferEnd) => {
+        // The descriptor is this thread's: closed only once the worker has stopped reading it.
+        if (handle) void handle.close().catch(() => undefined)
+        finish()
+        const ms = Number(process.hrtime.bigint() - startedAt) / 1e6
+        deps.onTransfer?.({ address: from.address, file, bytes: size, outcome: outcome === 'complete' || outcome === 'aborted' ? outcome : 'error', ms: Math.round(ms) })
+        if (outcome === 'complete') {
+          tlog.info({ request: { file }, bytes: size, blksize: negotiated.blksize, windowsize: negotiated.windowsize, ms }, 'tftp transfer complete')
+        } else if (outcome !== 'aborted') {
+          tlog.info({ request: { file }, outcome, ...(error !== undefined && { err: new Error(error) }) }, 'tftp transfer ended with error')
+        }
+      }
+      const events = {
+        onEnd,
+        onFirstAck: () => {
+          record.pastRequest = true
+        },
+      }
+      running = pool ? pool.start(spec, events) : runTransfer(spec, events)
+    })
   }
 
   function address(): { address: string; port: number } {
@@ -179,7 +217,7 @@ export function createTftpService(config: TftpConfig, deps: TftpServiceDeps): Tf
         log.info('tftp service disabled')
         return
       }
-      if (family === 0) {
+      if (isIP(config.address) === 0) {
         throw new BootpolicyError('BP_ERR_CONFIG_INVALID', { details: 'tftp/address is not an IP address' })
       }
       const info = await stat(config.root).catch((err: unknown) => {
@@ -202,7 +240,12 @@ export function createTftpService(config: TftpConfig, deps: TftpServiceDeps): Tf
       listening.on('message', onMessage)
       socket = listening
       closing = false
-      log.info({ address: address(), root: config.root, maxConnections: config.maxConnections }, 'tftp service listening')
+      if (workerCount > 0) {
+        pool = new TransferPool(workerCount, {
+          onWorkerExit: ({ code, lost }) => log.error({ code, lost }, 'tftp transfer worker exited'),
+        })
+      }
+      log.info({ address: address(), root: config.root, maxConnections: config.maxConnections, workers: workerCount }, 'tftp service listening')
     },
 
     async close() {
@@ -211,16 +254,22 @@ export function createTftpService(config: TftpConfig, deps: TftpServiceDeps): Tf
       socket = undefined
       if (listening) await new Promise<void>((resolve) => listening.close(() => resolve()))
       // Abort transfers in flight (the client gets an ERROR) and wait until their sockets are gone.
-      const pending = [...transfers.values()]
+      const pending = [...live]
       for (const t of pending) t.abort('Server shutting down')
       await Promise.all(pending.map((t) => t.closed))
+      await pool?.close()
+      pool = undefined
       if (listening) log.info('tftp service closed')
     },
 
     address,
 
     stats() {
-      return { active: transfers.size, ...counters }
+      return { active: transfers.size, ...counters, workers: pool?.alive() ?? 0 }
+    },
+
+    crashWorkerForTest() {
+      pool?.crashOneForTest()
     },
   }
 }
