@@ -7,7 +7,8 @@
  * The default destination is stdout written in the background: a line is written at once when no
  * write is in flight, and the lines logged meanwhile go out together in the next write, so under
  * load many lines share one write and an idle server's lines are never held back (a held-back
- * line is one an operator tailing the log, or a test, waits for). It is flushed synchronously on
+ * line is one an operator tailing the log, or a test, waits for); the lines logged in one turn of
+ * the event loop reach the writer as one string (coalesced-destination.ts). It is flushed synchronously on
  * exit (pino registers that, fatal exits included) and by flushLogger.
  * Every line is JSON with each key once (log shippers and strict parsers reject or silently pick
  * one of duplicates): a child's binding replaces its parent's of the same name (`service: 'dhcp'`
@@ -16,6 +17,7 @@
  */
 import { pino, symbols, type DestinationStream, type Logger } from 'pino'
 import { decodedKey, isSecretParam } from '../context/credential-params.js'
+import { coalesce } from './coalesced-destination.js'
 import { scrubString, scrubValue, serializeError } from './log-scrub.js'
 
 export const REDACT_PATHS = [
@@ -70,7 +72,7 @@ export const serializers = {
 }
 
 export function stdoutDestination(): DestinationStream {
-  return pino.destination({ dest: 1, sync: false })
+  return coalesce(pino.destination({ dest: 1, sync: false }))
 }
 
 /** Resolves once every line logged so far has been written (its destination's flush, when it has one). */

@@ -50,7 +50,22 @@ const MAC = /^[0-9a-f]{2}([:-]?)[0-9a-f]{2}(\1[0-9a-f]{2}){4}$/i
 
 /** `aa:bb:cc:dd:ee:ff`, or undefined when it is not a MAC. */
 export function normalMac(raw: string | undefined): string | undefined {
-  if (!raw || raw.length > 17 || !MAC.test(raw)) return undefined
+  if (!raw || raw.length > 17) return undefined
+  // A context's MAC is already in this form (twice per /boot): returned as is, without the regex and copies.
+  if (isCanonicalMac(raw)) return raw
+  if (!MAC.test(raw)) return undefined
   const hex = raw.replace(/[:-]/g, '').toLowerCase()
   return hex.match(/../g)!.join(':')
+}
+
+/** Exactly `aa:bb:cc:dd:ee:ff`: 17 characters, lower-case hex pairs, colons at 2, 5, 8, 11, 14. */
+function isCanonicalMac(s: string): boolean {
+  if (s.length !== 17) return false
+  for (let i = 0; i < 17; i++) {
+    const c = s.charCodeAt(i)
+    if (i % 3 === 2) {
+      if (c !== 0x3a) return false
+    } else if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) return false
+  }
+  return true
 }
