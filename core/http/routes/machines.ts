@@ -1,5 +1,5 @@
 /**
- * /api/machines — the machine timeline over HTTP (docs/reference/timeline.md). Admin only.
+ * /api/machines — the machine timeline over HTTP (docs/reference/timeline.md). Admin token or operator session.
  * GET /api/machines lists known machines (pages: `?limit=&offset=`); GET
  * /api/machines/<mac>/timeline one machine's events oldest first (pages: `?after=<seq>&limit=`);
  * GET /api/machines/events a Server-Sent Events live tail (`?mac=` for one machine). An SSE client
@@ -9,7 +9,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { BootpolicyError } from '../../errors/bp-error.js'
 import { normalMac } from '../../timeline/event-fields.js'
 import type { TimelineReader } from '../../timeline/timeline-reader.js'
-import { requireAdmin } from '../admin-auth.js'
+import { type ApiAccess, requireCaller } from '../admin-auth.js'
 import { sendError } from '../send-error.js'
 
 /** Bytes an SSE client may leave unread before it is dropped. */
@@ -17,9 +17,9 @@ export const SSE_MAX_BUFFERED = 64 * 1024
 const SSE_HEARTBEAT_MS = 15_000
 const MAX_LIMIT = 1000
 
-export function registerMachineRoutes(app: FastifyInstance, timeline: TimelineReader, adminToken: string | undefined): void {
+export function registerMachineRoutes(app: FastifyInstance, timeline: TimelineReader, access: ApiAccess): void {
   app.get('/api/machines', async (req, reply) => {
-    if (!requireAdmin(req, reply, adminToken)) return reply
+    if (!requireCaller(req, reply, access)) return reply
     const q = queryOf(req)
     const limit = intParam(q, 'limit', 100, 1, MAX_LIMIT)
     const offset = intParam(q, 'offset', 0, 0, Number.MAX_SAFE_INTEGER)
@@ -31,7 +31,7 @@ export function registerMachineRoutes(app: FastifyInstance, timeline: TimelineRe
   })
 
   app.get<{ Params: { machine: string } }>('/api/machines/:machine/timeline', async (req, reply) => {
-    if (!requireAdmin(req, reply, adminToken)) return reply
+    if (!requireCaller(req, reply, access)) return reply
     const q = queryOf(req)
     const limit = intParam(q, 'limit', 200, 1, MAX_LIMIT)
     const after = intParam(q, 'after', -1, -1, Number.MAX_SAFE_INTEGER)
@@ -44,7 +44,7 @@ export function registerMachineRoutes(app: FastifyInstance, timeline: TimelineRe
   })
 
   app.get('/api/machines/events', async (req, reply) => {
-    if (!requireAdmin(req, reply, adminToken)) return reply
+    if (!requireCaller(req, reply, access)) return reply
     const only = queryOf(req).get('mac')
     const id = only === null ? undefined : machineId(only)
     if (only !== null && id === undefined) return badQuery(reply)
