@@ -65,6 +65,13 @@ t.test('off: without an auth plugin, or with nobody listed, POST /api/login is r
   t.match(res2.json(), { code: 'BP_ERR_HTTP_LOGIN_DISABLED', message: /names nobody/ })
   t.equal((await nobody.app.inject({ method: 'POST', url: '/api/logout', headers: as('bps_x') })).statusCode, 404)
   t.equal((await nobody.app.inject({ url: '/api/intents', headers: as(ADMIN) })).statusCode, 200, 'the admin token works as before')
+  // Operators without any admin token: the operator API is on, the admin-only endpoint is not.
+  const { bp: noAdmin } = await server(t, { users: ['alice'] }, { http: { operators: { users: ['alice'] } } })
+  const token: string = (await login(noAdmin, 'alice', slapd.users.alice.password)).json().token
+  trailSecret(token)
+  t.equal((await noAdmin.app.inject({ url: '/api/intents', headers: as(token) })).statusCode, 200, 'sessions work without http.adminToken')
+  t.equal((await noAdmin.app.inject({ url: '/api/intents', headers: as(ADMIN) })).statusCode, 401)
+  t.equal((await noAdmin.app.inject({ method: 'POST', url: '/api/explain', headers: as(token), payload: {} })).statusCode, 404, 'explain stays off')
 })
 
 t.test('an operator logs in, arms and clears an intent, reads machines; by=operator:<user> with when', async (t) => {
