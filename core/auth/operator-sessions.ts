@@ -24,6 +24,8 @@ export interface OperatorSession {
   /** When the session ends at the latest (login + maxAgeMs). */
   readonly expiresAt: number
   lastSeen: number
+  /** Set by logout or eviction: holders of the object (an open event stream) see it end. */
+  ended?: true
 }
 
 /** 32 random bytes (256 bits), base64url, behind a prefix that says what it is when it leaks. */
@@ -72,7 +74,21 @@ export class OperatorSessions {
     const key = digest(token)
     const s = this.byHash.get(key)
     this.byHash.delete(key)
-    return s !== undefined && !this.expired(s, this.now())
+    if (!s) return false
+    const wasLive = !this.expired(s, this.now())
+    s.ended = true
+    return wasLive
+  }
+
+  /**
+   * Whether a session found earlier is still live, counting this as use (a long-lived request such
+   * as the event stream checks it before every write, so logout or the absolute lifetime ends it).
+   */
+  stillLive(s: OperatorSession): boolean {
+    const t = this.now()
+    if (this.expired(s, t)) return false
+    s.lastSeen = t
+    return true
   }
 
   get size(): number {
@@ -80,13 +96,17 @@ export class OperatorSessions {
   }
 
   private expired(s: OperatorSession, t: number): boolean {
-    return t >= s.expiresAt || t - s.lastSeen >= this.limits.idleMs
+    return s.ended === true || t >= s.expiresAt || t - s.lastSeen >= this.limits.idleMs
   }
 
   private makeRoom(t: number): void {
     if (this.byHash.size < this.limits.maxSessions) return
     for (const [k, s] of this.byHash) if (this.expired(s, t)) this.byHash.delete(k)
     // Still full: the oldest login goes (Map keeps insertion order).
-    while (this.byHash.size >= this.limits.maxSessions) this.byHash.delete(this.byHash.keys().next().value!)
+    while (this.byHash.size >= this.limits.maxSessions) {
+      const [k, s] = this.byHash.entries().next().value!
+      s.ended = true
+      this.byHash.delete(k)
+    }
   }
 }

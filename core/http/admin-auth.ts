@@ -7,7 +7,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { OperatorSessions } from '../auth/operator-sessions.js'
+import type { OperatorSession, OperatorSessions } from '../auth/operator-sessions.js'
 import { BootpolicyError } from '../errors/bp-error.js'
 import { sendError } from './send-error.js'
 
@@ -44,15 +44,20 @@ export function requireAdmin(req: FastifyRequest, reply: FastifyReply, adminToke
 
 /** `admin token` or `operator:<user>` when the caller may proceed; otherwise the error is sent. */
 export function requireCaller(req: FastifyRequest, reply: FastifyReply, access: ApiAccess): string | undefined {
+  return requireCallerSession(req, reply, access)?.via
+}
+
+/** requireCaller, with the operator's session (for a long-lived request that must end with it). */
+export function requireCallerSession(req: FastifyRequest, reply: FastifyReply, access: ApiAccess): { via: string; session?: OperatorSession } | undefined {
   if (!access.adminToken && !access.sessions) {
     sendError(reply, new BootpolicyError('BP_ERR_HTTP_DISABLED'))
     return undefined
   }
   const given = bearerOf(req)
   if (given !== undefined) {
-    if (access.adminToken && isAdminToken(given, access.adminToken)) return 'admin token'
+    if (access.adminToken && isAdminToken(given, access.adminToken)) return { via: 'admin token' }
     const session = access.sessions?.use(given)
-    if (session) return `operator:${session.user}`
+    if (session) return { via: `operator:${session.user}`, session }
   }
   sendError(reply, new BootpolicyError('BP_ERR_HTTP_UNAUTHORIZED'))
   return undefined

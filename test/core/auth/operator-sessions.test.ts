@@ -53,6 +53,10 @@ t.test('logout ends a session once; the store is bounded (expired first, then th
   t.equal(s.end(first), true)
   t.equal(s.end(first), false)
   t.equal(s.use(first), undefined)
+  const held = s.create('held')
+  t.equal(s.stillLive(held.session), true, 'a session held by a stream is live')
+  s.end(held.token)
+  t.equal(s.stillLive(held.session), false, 'and ends with logout')
   const old = s.create('old').token
   c.advance(61_000)
   const [x, y] = [s.create('x').token, s.create('y').token]
@@ -60,9 +64,11 @@ t.test('logout ends a session once; the store is bounded (expired first, then th
   const z = s.create('z').token
   t.equal(s.size, 3)
   t.equal(s.use(old), undefined, 'the expired one went first')
+  const xSession = s.use(x)!
   const w = s.create('w').token
   t.equal(s.size, 3)
   t.equal(s.use(x), undefined, 'then the oldest')
+  t.equal(s.stillLive(xSession), false, 'an evicted session ends for whoever holds it')
   t.ok(s.use(y) && s.use(z) && s.use(w))
   for (let i = 0; i < 1000; i++) s.create(`flood${i}`)
   t.equal(s.size, 3, 'a flood of logins stays within maxSessions')

@@ -180,6 +180,38 @@ t.test('an idle session ends; logout ends a session; wrong tokens are refused', 
   t.equal(res.json().code, 'BP_ERR_HTTP_UNAUTHORIZED')
 })
 
+t.test("an operator's event stream ends with the session: after logout the next event is not sent", async (t) => {
+  const { bp } = await server(t, { users: ['alice'] })
+  await bp.app.listen({ host: '127.0.0.1', port: 0 })
+  const { port } = bp.app.server.address() as { port: number }
+  const token: string = (await login(bp, 'alice', slapd.users.alice.password)).json().token
+  trailSecret(token)
+  const ctl = new AbortController()
+  t.teardown(() => ctl.abort())
+  const res = await fetch(`http://127.0.0.1:${port}/api/machines/events`, { headers: as(token), signal: ctl.signal })
+  t.equal(res.status, 200)
+  const reader = res.body!.getReader()
+  const text = async (): Promise<{ done: boolean; chunk: string }> => {
+    const { done, value } = await reader.read()
+    return { done, chunk: value ? Buffer.from(value).toString() : '' }
+  }
+  t.match((await text()).chunk, /bootpolicy timeline/)
+  await bp.app.inject(`/boot?mac=${MAC}&buildarch=x86_64&platform=pcbios`)
+  t.match((await text()).chunk, /event: /, 'a live event while the session lives')
+  t.equal((await bp.app.inject({ method: 'POST', url: '/api/logout', headers: as(token) })).statusCode, 204)
+  await bp.app.inject(`/boot?mac=${MAC}&buildarch=x86_64&platform=pcbios`)
+  let after = ''
+  // Without the check the stream would stay open: stop reading after a generous minute, then look.
+  const stop = setTimeout(() => ctl.abort(), 60_000)
+  t.teardown(() => clearTimeout(stop))
+  for (;;) {
+    const r = await text().catch(() => ({ done: true, chunk: '' }))
+    after += r.chunk
+    if (r.done) break
+  }
+  t.notMatch(after, /event: /, 'the stream ended before the next event')
+})
+
 t.test('hostile login bodies get clear 4xx errors that quote neither field', async (t) => {
   const { bp, logs } = await server(t, { users: ['alice'] })
   const post = (payload: string, type = 'application/json') => bp.app.inject({ method: 'POST', url: '/api/login', headers: { 'content-type': type }, payload })
