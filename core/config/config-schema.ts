@@ -48,6 +48,25 @@ export const configSchema = {
         idleTimeoutMs: { type: 'integer', minimum: 1000, maximum: 3600000, default: 30000 },
         /** Bearer token for admin endpoints (POST /api/explain). Unset: those endpoints are off. */
         adminToken: { type: 'string', minLength: 1 },
+        /**
+         * Who may log in through POST /api/login (an auth plugin checks the password) and then arm,
+         * clear and list intents and read machines. Empty lists (the default): nobody.
+         */
+        operators: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            users: { type: 'array', maxItems: 1000, uniqueItems: true, default: [], items: { type: 'string', pattern: '^[A-Za-z0-9_][A-Za-z0-9._@-]{0,63}$' } },
+            groups: { type: 'array', maxItems: 1000, uniqueItems: true, default: [], items: { type: 'string', minLength: 1, maxLength: 256, pattern: '^[^\\u0000-\\u001f\\u007f]+$' } },
+            /** A session unused this long ends. */
+            sessionIdleS: { type: 'integer', minimum: 1, maximum: 86400, default: 900 },
+            /** A session ends this long after its login, however much it is used. */
+            sessionMaxS: { type: 'integer', minimum: 1, maximum: 604800, default: 28800 },
+            /** Sessions kept at most; a login beyond drops expired ones, then the oldest. */
+            maxSessions: { type: 'integer', minimum: 1, maximum: 100000, default: 1000 },
+          },
+        },
         tls: {
           type: 'object',
           additionalProperties: false,

@@ -26,6 +26,7 @@ export interface ConfigShape {
     keepAliveTimeoutMs: number
     idleTimeoutMs: number
     adminToken?: string
+    operators: { users: string[]; groups: string[]; sessionIdleS: number; sessionMaxS: number; maxSessions: number }
     tls?: { cert: string; key: string; ciphers: string; minVersion: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3' }
   }
   policies: {

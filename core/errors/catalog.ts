@@ -185,6 +185,30 @@ export const catalog = {
     when: 'The `POST /api/explain` body is not a JSON object of strings.',
     fix: 'Send the documented body ([HTTP API](http-api.md#post-apiexplain)).',
   },
+  BP_ERR_HTTP_LOGIN_DISABLED: {
+    message: 'Operator login is off: {details}',
+    status: 404,
+    when: '`POST /api/login` was called while no loaded plugin has an `authenticate` hook, or `http.operators` names no user and no group.',
+    fix: 'Load an auth plugin (auth-pam, auth-kerberos, ldap) and list the operators under `http.operators.users` or `.groups`.',
+  },
+  BP_ERR_HTTP_LOGIN_FAILED: {
+    message: 'Login refused',
+    status: 401,
+    when: '`POST /api/login`: unknown user, wrong password, or a good password of a user who is not in `http.operators` (the same answer for all three; the log says which). `POST /api/logout` without a live session token.',
+    fix: 'Check the user name and password; add the user or one of its groups to `http.operators`.',
+  },
+  BP_ERR_HTTP_LOGIN_LIMITED: {
+    message: 'Too many login attempts; retry in {retryInS} s',
+    status: 429,
+    when: '`POST /api/login` while the user or the client address is over the login limits (`auth.limits`, shared by replicas on PostgreSQL); no backend was asked. The response carries `Retry-After`.',
+    fix: 'Wait `Retry-After` seconds; see the `BPSEC002` log line for which key is limited.',
+  },
+  BP_ERR_HTTP_LOGIN_UNAVAILABLE: {
+    message: 'Login unavailable: {details}',
+    status: 503,
+    when: '`POST /api/login` while every auth plugin failed or timed out, or the shared login limits could not be reached (state database away): the login fails closed.',
+    fix: 'Check the authentication backend and the state database; the log has the plugin error.',
+  },
   BP_ERR_HTTP_BUSY: {
     message: 'Too many large downloads in flight; retry later',
     status: 503,

@@ -20,10 +20,13 @@ import { registerBootRoutes } from './routes/boot.js'
 import { registerExplainRoute } from './routes/explain.js'
 import { registerCallbackRoutes } from './routes/callback.js'
 import { registerIntentRoutes } from './routes/intents.js'
+import { registerLoginRoutes } from './routes/login.js'
 import { registerMachineRoutes } from './routes/machines.js'
 import { healthReport, registerHealthRoutes, type HealthReport } from './routes/health.js'
 import { registerStaticFiles } from './routes/static-files.js'
 import { applyConnectionLimits } from './connection-limits.js'
+import { OperatorSessions } from '../auth/operator-sessions.js'
+import type { ApiAccess } from './admin-auth.js'
 
 export type BuildOptions = RuntimeOptions
 
@@ -120,9 +123,11 @@ export async function createHttpApp(runtime: Runtime): Promise<FastifyInstance> 
   registerBootRoutes(app, engine, config.http.bootPath, metrics, runtime.timeline, runtime.eventStore)
   registerHealthRoutes(app, policies, metrics, runtime.problems)
   registerExplainRoute(app, engine, config.http.adminToken)
-  registerIntentRoutes(app, runtime.lifecycle, config.http.adminToken, host.kindValidators)
+  const access = apiAccess(config, host)
+  registerLoginRoutes(app, host, config.http.operators, access.sessions)
+  registerIntentRoutes(app, runtime.lifecycle, access, host.kindValidators)
   await registerCallbackRoutes(app, runtime.lifecycle)
-  registerMachineRoutes(app, runtime.timelineReader, config.http.adminToken)
+  registerMachineRoutes(app, runtime.timelineReader, access)
   if (config.files.dir || host.hasVirtualFiles) {
     registerStaticFiles(app, config.files, host.hasVirtualFiles ? (path, address) => host.virtualFile(path, { address, protocol: 'http' }) : undefined, (d) =>
       runtime.timeline.record({ ip: d.address }, 'files', 'download', { file: d.file, bytes: d.bytes, size: d.size, completed: d.completed }),
@@ -134,6 +139,15 @@ export async function createHttpApp(runtime: Runtime): Promise<FastifyInstance> 
 
   await app.ready()
   return app
+}
+
+/** The admin token, and operator sessions when an auth plugin can check passwords and someone is listed. */
+function apiAccess(config: Config, host: PluginHost): ApiAccess {
+  const { operators, adminToken } = config.http
+  const listed = operators.users.length > 0 || operators.groups.length > 0
+  const sessions =
+    listed && host.canAuthenticate ? new OperatorSessions({ idleMs: operators.sessionIdleS * 1000, maxAgeMs: operators.sessionMaxS * 1000, maxSessions: operators.maxSessions }) : undefined
+  return { ...(adminToken && { adminToken }), ...(sessions && { sessions }) }
 }
 
 /**

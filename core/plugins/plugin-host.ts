@@ -8,7 +8,7 @@ import { isStateUnavailable, stateUnavailable } from '../state/state-unavailable
 import type { Logger } from 'pino'
 import type { AuthState, BootContext, Credentials } from '../context/types.js'
 import { holdRequestSecret } from '../log/secret-registry.js'
-import { LoginLimiter, limitedReason, type LoginAttempt, type LoginLimits } from '../auth/login-limiter.js'
+import { LoginLimiter, limitedReason, type LimitVerdict, type LoginAttempt, type LoginLimits } from '../auth/login-limiter.js'
 import type { SharedLoginLimiter } from '../auth/shared-login-limiter.js'
 import type { Decision } from '../decision/types.js'
 import { validateDecision, type KindValidator } from '../decision/validate-decision.js'
@@ -37,6 +37,16 @@ export function decisionKinds(decision: Decision, out = new Set<string>()): Set<
     }
   }
   return out
+}
+
+/** An authenticate phase's outcome; `failure` says why it failed (absent when authenticated). */
+export interface LoginOutcome {
+  readonly auth: AuthState
+  readonly failure?: 'refused' | 'limited' | 'unavailable'
+  /** With `limited`: seconds until the limited key may try again. */
+  readonly retryInS?: number
+  /** With `unavailable`: the shared state (the login limits) could not be reached. */
+  readonly stateError?: unknown
 }
 
 export interface PluginHostOptions {
@@ -138,16 +148,39 @@ export class PluginHost implements RequestHooks {
     return facts
   }
 
+  /**
+   * For /boot: a login whose shared limits cannot be reached throws, so the boot gets the state
+   * failsafe (a retry script that asks for the login again), not an "authentication failed" the
+   * user would answer by typing the password again.
+   */
   async authenticate(ctx: BootContext, credentials: Credentials, trace: HookTrace[]): Promise<AuthState> {
+    const outcome = await this.verify(ctx, credentials, trace)
+    if (outcome.stateError !== undefined) throw stateUnavailable('the shared login limits', outcome.stateError)
+    return outcome.auth
+  }
+
+  /** Whether any plugin has an authenticate hook (POST /api/login is off without one). */
+  get canAuthenticate(): boolean {
+    return this.handlers('authenticate').length > 0
+  }
+
+  /**
+   * The authenticate phase with why a login failed, for front doors that answer differently to a
+   * limited attempt (429), an unreachable backend (503) and a refusal (401): the operator login.
+   */
+  async verify(ctx: BootContext, credentials: Credentials, trace: HookTrace[]): Promise<LoginOutcome> {
     const handlers = this.handlers('authenticate')
     const { username } = credentials
-    if (handlers.length === 0) return { status: 'failed', username, reason: 'no authentication backend is configured' }
+    const refused = (reason: string): LoginOutcome => ({ auth: { status: 'failed', username, reason }, failure: 'refused' })
+    const limitedBy = (limited: LimitVerdict): LoginOutcome => ({ auth: { status: 'failed', username, reason: limitedReason(limited) }, failure: 'limited', retryInS: limited.retryInS })
+    const unavailable = (reason: string): LoginOutcome => ({ auth: { status: 'failed', username, reason }, failure: 'unavailable' })
+    if (handlers.length === 0) return unavailable('no authentication backend is configured')
     // Reserved before any backend call, in the same tick as the check: a parallel burst is held to the limits.
     const begun = this.loginLimiter.begin(username, ctx.remoteAddress)
     if ('limited' in begun) {
       const { limited } = begun
       this.options.logger.warn({ code: 'BPSEC002', username, remoteAddress: ctx.remoteAddress, limitedBy: limited.key, retryInS: limited.retryInS }, 'BPSEC002 login rate limited')
-      return { status: 'failed', username, reason: limitedReason(limited) }
+      return limitedBy(limited)
     }
     let attempt: LoginAttempt = begun.attempt
     let flushShared: (() => Promise<void>) | undefined
@@ -156,22 +189,22 @@ export class PluginHost implements RequestHooks {
       try {
         shared = await this.options.sharedLimiter.reserve(username, ctx.remoteAddress)
       } catch (err) {
-        // Fail closed: without the shared counters no replica may let guesses through unbounded.
-        // No backend is asked; the boot gets the state failsafe (a retry script that asks for the
-        // login again), not an "authentication failed" the user would answer by typing it again.
+        // Fail closed: without the shared counters no replica may let guesses through unbounded;
+        // no backend is asked.
         begun.attempt.release()
         this.options.onSharedLimitFailure?.()
         if (!isStateUnavailable(err)) {
           this.options.logger.error({ code: (err as { code?: string }).code, username, err: { message: (err as Error).message } }, 'login refused: shared login limits failed')
-          return { status: 'failed', username, reason: 'login limits failed' }
+          return unavailable('login limits failed')
         }
-        throw stateUnavailable('the shared login limits', err)
+        // Logged once per outage by the failsafe (/boot) or answered 503 (operator login).
+        return { ...unavailable('login limits unavailable (state database unreachable)'), stateError: err }
       }
       if ('limited' in shared) {
         begun.attempt.release()
         const { limited } = shared
         this.options.logger.warn({ code: 'BPSEC002', username, remoteAddress: ctx.remoteAddress, limitedBy: limited.key, retryInS: limited.retryInS, shared: true }, 'BPSEC002 login rate limited')
-        return { status: 'failed', username, reason: limitedReason(limited) }
+        return limitedBy(limited)
       }
       const local = begun.attempt
       const remote = shared.attempt
@@ -223,16 +256,16 @@ export class PluginHost implements RequestHooks {
           attempt.succeeded()
           // The reset reaches every replica before the client can try again.
           await flushShared?.()
-          return { status: 'authenticated', username, principal: { ...result.principal, source: result.principal.source || h.plugin } }
+          return { auth: { status: 'authenticated', username, principal: { ...result.principal, source: result.principal.source || h.plugin } } }
         }
         if (result && 'failed' in result) {
           attempt.failed()
-          return { status: 'failed', username, reason: result.failed }
+          return refused(result.failed)
         }
       }
       // An unavailable backend is not the client's fault: only refusals count against the limits.
       if (!backendError) attempt.failed()
-      return { status: 'failed', username, reason: backendError ? 'authentication service unavailable' : 'unknown user or wrong password' }
+      return backendError ? unavailable('authentication service unavailable') : refused('unknown user or wrong password')
     } finally {
       answered = true
       if (running === 0) release()

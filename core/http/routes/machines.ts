@@ -1,15 +1,16 @@
 /**
- * /api/machines — the machine timeline over HTTP (docs/reference/timeline.md). Admin only.
+ * /api/machines — the machine timeline over HTTP (docs/reference/timeline.md). Admin token or operator session.
  * GET /api/machines lists known machines (pages: `?limit=&offset=`); GET
  * /api/machines/<mac>/timeline one machine's events oldest first (pages: `?after=<seq>&limit=`);
  * GET /api/machines/events a Server-Sent Events live tail (`?mac=` for one machine). An SSE client
- * that does not read is dropped once 64 KiB wait for it, so it cannot make the server buffer more.
+ * that does not read is dropped once 64 KiB wait for it, so it cannot make the server buffer more;
+ * an operator's tail ends at its next write (event or 15 s heartbeat) once the session has ended.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { BootpolicyError } from '../../errors/bp-error.js'
 import { normalMac } from '../../timeline/event-fields.js'
 import type { TimelineReader } from '../../timeline/timeline-reader.js'
-import { requireAdmin } from '../admin-auth.js'
+import { type ApiAccess, requireCaller, requireCallerSession } from '../admin-auth.js'
 import { sendError } from '../send-error.js'
 
 /** Bytes an SSE client may leave unread before it is dropped. */
@@ -17,9 +18,9 @@ export const SSE_MAX_BUFFERED = 64 * 1024
 const SSE_HEARTBEAT_MS = 15_000
 const MAX_LIMIT = 1000
 
-export function registerMachineRoutes(app: FastifyInstance, timeline: TimelineReader, adminToken: string | undefined): void {
+export function registerMachineRoutes(app: FastifyInstance, timeline: TimelineReader, access: ApiAccess): void {
   app.get('/api/machines', async (req, reply) => {
-    if (!requireAdmin(req, reply, adminToken)) return reply
+    if (!requireCaller(req, reply, access)) return reply
     const q = queryOf(req)
     const limit = intParam(q, 'limit', 100, 1, MAX_LIMIT)
     const offset = intParam(q, 'offset', 0, 0, Number.MAX_SAFE_INTEGER)
@@ -31,7 +32,7 @@ export function registerMachineRoutes(app: FastifyInstance, timeline: TimelineRe
   })
 
   app.get<{ Params: { machine: string } }>('/api/machines/:machine/timeline', async (req, reply) => {
-    if (!requireAdmin(req, reply, adminToken)) return reply
+    if (!requireCaller(req, reply, access)) return reply
     const q = queryOf(req)
     const limit = intParam(q, 'limit', 200, 1, MAX_LIMIT)
     const after = intParam(q, 'after', -1, -1, Number.MAX_SAFE_INTEGER)
@@ -44,7 +45,9 @@ export function registerMachineRoutes(app: FastifyInstance, timeline: TimelineRe
   })
 
   app.get('/api/machines/events', async (req, reply) => {
-    if (!requireAdmin(req, reply, adminToken)) return reply
+    const caller = requireCallerSession(req, reply, access)
+    if (!caller) return reply
+    const { session } = caller
     const only = queryOf(req).get('mac')
     const id = only === null ? undefined : machineId(only)
     if (only !== null && id === undefined) return badQuery(reply)
@@ -61,6 +64,8 @@ export function registerMachineRoutes(app: FastifyInstance, timeline: TimelineRe
     const send = (chunk: string): void => {
       if (res.destroyed) return
       if (res.writableLength > SSE_MAX_BUFFERED) return drop()
+      // An operator's stream ends with the session (logout, absolute lifetime) at the next write.
+      if (session && !access.sessions?.stillLive(session)) return drop()
       res.write(chunk)
     }
     const stop = timeline.subscribe((machine, e) => {
