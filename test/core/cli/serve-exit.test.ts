@@ -78,7 +78,8 @@ t.test('hazard: serve keeps running after a fatal error — port already in use'
   const r = await serve(writeConfig(dir.dir, { http: { host: '127.0.0.1', port } }), 30_000)
   t.notOk(r.timedOut, `serve exited on its own (after ${r.ms} ms)`)
   t.equal(r.code, 1, 'exit code 1')
-  t.ok(r.ms < baseline + 5000, `within 5 s of a bare CLI start (${r.ms} ms; \`help\` took ${baseline} ms)`)
+  // serve loads and compiles the policies before it binds: on a loaded host that alone took twice `help`. The hazard (never exiting) is the 30 s guard above; this bound only says "promptly".
+  t.ok(r.ms < 3 * baseline + 5000, `within 3× a bare CLI start + 5 s (${r.ms} ms; \`help\` took ${baseline} ms)`)
   t.match(r.err, new RegExp(`BP_ERR_SERVER_LISTEN: Cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`))
 })
 
