@@ -6,6 +6,8 @@
  * only looks at the top level of policies/).
  */
 import t from 'tap'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PACKAGE_ROOT, validateConfig } from '../../../core/config/load-config.js'
 import { build } from '../../../core/http/build-app.js'
@@ -19,6 +21,12 @@ const echoes = (body: string): string[] =>
   parseScript(body)
     .commands.filter((c) => c.argv[0] === 'echo')
     .map((c) => c.argv.slice(1).join(' '))
+function stateDir(t: { teardown(fn: () => void): void }): string {
+  const d = mkdtempSync(join(tmpdir(), 'bp-fedora-login-'))
+  t.teardown(() => rmSync(d, { recursive: true, force: true }))
+  return d
+}
+
 const gaps = (body: string): string[] =>
   parseScript(body)
     .commands.filter((c) => c.argv[0] === 'item' && c.argv[1] === '--gap')
@@ -42,6 +50,8 @@ t.test('menu → login → PAM → the instance boots for that user; wrong passw
     {
       policies: { dir, watch: false },
       log: { level: 'silent' },
+      // Not the default (beside the shipped policies: it would write into the repository).
+      stateDir: stateDir(t),
       // Four parallel refusals queue behind auth-pam's 2 slots for ~2 s (pam_unix's delay); on a busy
       // machine the default 2.5 s queue timeout turns some into outages, which are not counted.
       plugins: [{ name: 'auth-pam', options: { service: user.service, queueTimeoutMs: 15000 } }],
