@@ -32,6 +32,11 @@ export class DropOldestQueue<T> {
     return out
   }
 
+  /** Replaces every waiting item by `fn(item)` (the queue keeps its order and size). */
+  rewrite(fn: (item: T) => T): void {
+    for (let i = this.head; i < this.items.length; i++) this.items[i] = fn(this.items[i]!)
+  }
+
   /** Puts a batch that could not be written back in front, dropping the oldest past capacity. */
   unshift(batch: readonly T[]): void {
     const all = [...batch, ...this.items.slice(this.head)]

@@ -27,6 +27,14 @@ interface QueuedEvent {
   readonly change: string
 }
 
+/** A claim's move of this replica's `ip:` events onto a MAC, applied after the batch's inserts. */
+interface QueuedMove {
+  readonly from: string
+  readonly to: string
+  readonly since: number
+  readonly ip: string
+}
+
 interface QueuedDecision {
   readonly at: number
   readonly reqId: string
@@ -43,6 +51,7 @@ export class PgEventStore implements EventSink {
   private readonly decisions: DropOldestQueue<QueuedDecision>
   private readonly timer: NodeJS.Timeout
   private readonly retentionTimer: NodeJS.Timeout
+  private moves: QueuedMove[] = []
   private writing: Promise<void> | undefined
   private inFlight = { events: 0, decisions: 0 }
   private pauseMs = 0
@@ -90,6 +99,18 @@ export class PgEventStore implements EventSink {
   }
 
   /**
+   * Files the `ip:` events since `since` under the MAC, as the in-memory timeline just did: the
+   * queued ones are rewritten now, the stored (or in-flight) ones by an UPDATE after the next
+   * batch's inserts. Only this replica's rows: IP filing is per replica.
+   */
+  move(from: string, to: string, since: number, ip: string): void {
+    if (this.closed) return
+    this.events.rewrite((e) => (e.machine === from && e.at >= since ? { ...e, machine: to } : e))
+    // Bounded like the queues: an outage with many claims keeps the newest moves.
+    this.moves = [...this.moves.filter((m) => m.from !== from || m.to !== to), { from, to, since, ip }].slice(-this.settings.queueMax)
+  }
+
+  /**
    * Queues one decision record, serialized (and scrubbed) exactly as the decision log line; `text`
    * is that serialization when the log line was just written (decision-line.ts returns it).
    */
@@ -113,12 +134,20 @@ export class PgEventStore implements EventSink {
   /** Writes one batch of each queue (one write at a time; a failure puts the batch back). */
   private tick(): Promise<void> {
     if (this.writing) return this.writing
-    if ((this.events.size === 0 && this.decisions.size === 0) || this.now() < this.retryAt) return Promise.resolve()
+    if ((this.events.size === 0 && this.decisions.size === 0 && this.moves.length === 0) || this.now() < this.retryAt) return Promise.resolve()
     const events = this.events.take(this.settings.batchMax)
     const decisions = this.decisions.take(this.settings.batchMax)
+    const moves = this.moves
+    this.moves = []
     this.inFlight = { events: events.length, decisions: decisions.length }
     this.writing = this.db
-      .transaction((tx) => this.insert(tx, events, decisions), { lock: 'timeline/insert' })
+      .transaction(
+        async (tx) => {
+          await this.insert(tx, events, decisions)
+          for (const m of moves) await this.applyMove(tx, m)
+        },
+        { lock: 'timeline/insert' },
+      )
       .then(
         () => {
           this.written.events += events.length
@@ -133,6 +162,7 @@ export class PgEventStore implements EventSink {
         (err: unknown) => {
           this.events.unshift(events)
           this.decisions.unshift(decisions)
+          this.moves = [...moves, ...this.moves].slice(-this.settings.queueMax)
           this.pauseMs = Math.min(MAX_PAUSE_MS, Math.max(this.settings.batchMs, this.pauseMs * 2))
           this.retryAt = this.now() + this.pauseMs
           if (!this.failing) this.log?.error({ err: { message: messageOf(err), code: (err as { code?: string }).code }, queued: this.queued }, 'timeline events not stored; queued')
@@ -179,6 +209,22 @@ export class PgEventStore implements EventSink {
         [decisions.map((d) => d.at), decisions.map((d) => d.reqId), decisions.map((d) => d.record), origin],
       )
     }
+  }
+
+  private async applyMove(tx: SqlTransaction, m: QueuedMove): Promise<void> {
+    const moved = await tx.query<{ first: string | null }>(
+      `WITH u AS (UPDATE bp_timeline_events SET machine = $2 WHERE machine = $1 AND at >= $3 AND origin = $4 RETURNING at) SELECT min(at) AS first FROM u`,
+      [m.from, m.to, m.since, this.db.origin],
+    )
+    const first = moved.rows[0]?.first
+    if (first === null || first === undefined) return
+    // The MAC's row takes the address and the earlier first_seen (its own events may still be queued).
+    await tx.query(
+      `INSERT INTO bp_timeline_machines AS t (id, first_seen, last_seen, summary) VALUES ($1, $2, $2, jsonb_build_object('ip', $3::text))
+       ON CONFLICT (id) DO UPDATE SET first_seen = least(t.first_seen, EXCLUDED.first_seen), summary = jsonb_build_object('ip', $3::text) || t.summary`,
+      [m.to, Number(first), m.ip],
+    )
+    await tx.query('DELETE FROM bp_timeline_machines WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM bp_timeline_events WHERE machine = $1)', [m.from])
   }
 
   /**

@@ -53,4 +53,6 @@ export type SummaryChange = Readonly<Record<string, unknown>>
 /** Where a timeline also sends every event it records (the PostgreSQL event store); never waits. */
 export interface EventSink {
   event(machine: string, e: TimelineEvent, change: SummaryChange): void
+  /** A claim moved the events of `from` (an `ip:` id) since `since` onto the MAC `to` (timeline.ts mergeIpEvents). */
+  move?(from: string, to: string, since: number, ip: string): void
 }

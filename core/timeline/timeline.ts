@@ -278,6 +278,8 @@ export class Timeline {
     if (kept.length === 0) this.machinesById.delete(id)
     else from.ring.replaceWith(kept)
     this.dirty = true
+    // The stored copy (PostgreSQL) moves the same events, or /api/machines keeps the ip: machine.
+    this.options.sink?.move?.(id, mac, since, clean(ip, 64))
   }
 
   private touch(id: string, at: number): Machine {

@@ -23,14 +23,17 @@ interface SharedFile {
 const SAFE = /^[a-z0-9.:-]{1,100}$/
 
 export function sharedClientFiles(local: ClientFiles, state: StateBackend, options: ClientFilesOptions, logger: Logger, now: () => number = Date.now): ClientFiles {
-  // What this replica wrote last per key: skip rewriting an unchanged, still fresh document.
-  const written = new Map<string, { text: string; at: number }>()
+  // What this replica wrote last per key: skip rewriting an unchanged, still fresh document. The
+  // names count too: a peer's next /boot may render the same text for another MAC, and the
+  // document must then answer the new names, not the old ones.
+  const written = new Map<string, { same: string; at: number }>()
   const put = async (key: string, doc: SharedFile): Promise<void> => {
+    const same = JSON.stringify([doc.text, doc.names ?? null])
     const last = written.get(key)
-    if (last && last.text === doc.text && now() - last.at < options.ttlMs / 2) return
+    if (last && last.same === same && now() - last.at < options.ttlMs / 2) return
     await state.write(key, doc)
     if (written.size >= options.maxClients) written.delete(written.keys().next().value!)
-    written.set(key, { text: doc.text, at: now() })
+    written.set(key, { same, at: now() })
   }
   const get = async (key: string): Promise<SharedFile | undefined> => {
     const doc = (await state.get<SharedFile>(key))?.value

@@ -21,6 +21,7 @@ import type { TestNet } from './e2e-net.js'
 import type { OwnedProcess } from './e2e-process.js'
 import { tail } from './e2e-process.js'
 import { requireFile } from './e2e-require.js'
+import { suiteState } from './suite-state.js'
 import { BOOT_FAILURES, type BootResult, type QemuOptions, startQemu } from './qemu.js'
 import type { BootMilestones } from './qemu-serial.js'
 
@@ -182,7 +183,9 @@ export function bootpolicyConfig(options: BootpolicyServerOptions, dirs: { files
     const current = config[key]
     config[key] = value && typeof value === 'object' && !Array.isArray(value) && current && typeof current === 'object' ? { ...(current as object), ...(value as object) } : value
   }
-  return config
+  // BOOTPOLICY_TEST_STATE=postgres: the server runs in the net's namespace, so over the unix socket.
+  const state = config.state === undefined ? suiteState(dirs.state, { socket: true }) : undefined
+  return state ? { ...config, state } : config
 }
 
 /**

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { validateConfig } from '../../core/config/load-config.js'
 import type { Config } from '../../core/config/config-types.js'
+import { dropSuiteState, withSuiteState } from './suite-state.js'
 
 export interface TempPolicies {
   readonly dir: string
@@ -25,9 +26,11 @@ export function tempPolicies(files: Record<string, string> = {}): TempPolicies {
     policiesDir,
     write,
     config(overrides = {}) {
-      return validateConfig({ policies: { dir: policiesDir, watch: false }, templates: { dir: join(dir, 'templates') }, log: { level: 'silent' }, ...overrides }, dir)
+      // BOOTPOLICY_TEST_STATE=postgres: this stateDir's database, unless the test sets its own state.
+      return validateConfig(withSuiteState({ policies: { dir: policiesDir, watch: false }, templates: { dir: join(dir, 'templates') }, log: { level: 'silent' }, ...overrides }, dir), dir)
     },
     remove() {
+      dropSuiteState(dir)
       rmSync(dir, { recursive: true, force: true })
     },
   }

@@ -148,7 +148,10 @@ t.test("bounded: the least recently used client leaves first; a client's next /b
   const { bp, get } = await app(t, { maxClients: 1 })
   await bp.app.inject({ url: '/boot?mac=52:54:00:00:00:01&uuid=' + UUID, remoteAddress: '127.0.0.1' })
   await bp.app.inject({ url: '/boot?mac=52:54:00:00:00:02&uuid=' + UUID.replace('8a5e', '9a5e'), remoteAddress: '127.0.0.2' })
-  t.equal(await get('pxelinux.cfg/01-52-54-00-00-00-01', '127.0.0.1'), undefined)
+  // maxClients bounds this replica's memo. On PostgreSQL (BOOTPOLICY_TEST_STATE=postgres) the shared
+  // document of 127.0.0.1 stays until it expires (docs/reference/state.md) and is still its file.
+  const shared = bp.runtime.state.kind === 'postgres'
+  t.equal(await get('pxelinux.cfg/01-52-54-00-00-00-01', '127.0.0.1'), shared ? rendered : undefined, shared ? 'kept in the shared document' : 'evicted')
   t.equal(await get('pxelinux.cfg/01-52-54-00-00-00-02', '127.0.0.2'), rendered)
   await bp.app.inject({ url: '/boot?mac=52:54:00:00:00:03', remoteAddress: '127.0.0.2' })
   t.equal(await get('pxelinux.cfg/01-52-54-00-00-00-02', '127.0.0.2'), undefined, 'the names of the previous /boot are gone')

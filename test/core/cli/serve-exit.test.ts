@@ -11,6 +11,7 @@ import { get } from 'node:http'
 import { join } from 'node:path'
 import { PACKAGE_ROOT } from '../../../core/config/load-config.js'
 import { tempPolicies } from '../../helpers/policy-dir.js'
+import { withSuiteState } from '../../helpers/suite-state.js'
 import { guardProcessGroup } from '../../helpers/group-guardian.js'
 
 interface Run {
@@ -64,7 +65,8 @@ function listenTaken(): Promise<Server> {
 
 function writeConfig(dir: string, body: Record<string, unknown>): string {
   const file = join(dir, `config-${Math.random().toString(16).slice(2)}.json`)
-  writeFileSync(file, JSON.stringify({ policies: { dir: 'policies' }, templates: { dir: 'templates' }, stateDir: 'state', ...body }))
+  // BOOTPOLICY_TEST_STATE=postgres: the state section of the suite's database for this stateDir.
+  writeFileSync(file, JSON.stringify(withSuiteState({ policies: { dir: 'policies' }, templates: { dir: 'templates' }, stateDir: 'state', ...body }, dir)))
   return file
 }
 

@@ -11,11 +11,13 @@ import { Agent, get } from 'node:http'
 import { join } from 'node:path'
 import { PACKAGE_ROOT } from '../../../core/config/load-config.js'
 import { tempPolicies } from '../../helpers/policy-dir.js'
+import { withSuiteState } from '../../helpers/suite-state.js'
 import { guardProcessGroup } from '../../helpers/group-guardian.js'
 
 function writeConfig(dir: string, body: Record<string, unknown>): string {
   const file = join(dir, 'config.json')
-  writeFileSync(file, JSON.stringify({ policies: { dir: 'policies' }, templates: { dir: 'templates' }, stateDir: 'state', http: { host: '127.0.0.1', port: 0 }, ...body }))
+  // BOOTPOLICY_TEST_STATE=postgres: the state section of the suite's database for this stateDir.
+  writeFileSync(file, JSON.stringify(withSuiteState({ policies: { dir: 'policies' }, templates: { dir: 'templates' }, stateDir: 'state', http: { host: '127.0.0.1', port: 0 }, ...body }, dir)))
   return file
 }
 

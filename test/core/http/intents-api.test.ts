@@ -7,6 +7,7 @@ import t, { type Test } from 'tap'
 import { build, type Bootpolicy } from '../../../core/http/build-app.js'
 import { captureLogs } from '../../helpers/log-capture.js'
 import { tempPolicies } from '../../helpers/policy-dir.js'
+import { storedDocument } from '../../helpers/suite-state.js'
 
 const ADMIN = 'intent-test-admin-token-0123456789'
 // Twelve full servers (policy workers, live type check) on a loaded 2-core machine.
@@ -250,7 +251,7 @@ t.test('an intent that expires before its callback: local disk, the reason recor
   t.match((await bp.app.inject('/metrics')).body, /bootpolicy_intents_total\{event="expired"\} 1/)
 })
 
-t.test('intents survive a restart (stateDir/intents.json), token hashes only', async (t) => {
+t.test('intents survive a restart (stateDir/intents.json, or the intents document), token hashes only', async (t) => {
   const dir = tempPolicies({ 'p.ts': POLICY })
   t.teardown(() => dir.remove())
   const config = dir.config({ http: { adminToken: ADMIN }, stateDir: `${dir.dir}/var` })
@@ -258,9 +259,10 @@ t.test('intents survive a restart (stateDir/intents.json), token hashes only', a
   await arm(one, { machine: `mac:${MAC}`, profile: 'reinstall', expiresInS: 3600 })
   const token = tokenIn((await bootOf(one, MAC)).body)!
   await one.close()
-  const { readFileSync } = await import('node:fs')
-  const stored = readFileSync(`${dir.dir}/var/intents.json`, 'utf8')
-  t.notOk(stored.includes(token), 'the state file holds no token')
+  // What is at rest: the file with files, the document's row with BOOTPOLICY_TEST_STATE=postgres.
+  const stored = (await storedDocument(config, 'intents.json', 'intents')) ?? ''
+  t.ok(stored.includes(MAC), 'the intent was stored')
+  t.notOk(stored.includes(token), 'the stored intents hold no token')
   t.match(stored, /"hash":"[0-9a-f]{64}"/)
   const two = await build(config)
   t.teardown(() => two.close())

@@ -13,6 +13,7 @@ import { createLogger, flushLogger } from '../../../core/log/logger.js'
 import { PluginRegistry } from '../../../core/plugins/plugin-registry.js'
 import { createRuntime } from '../../../core/runtime/create-runtime.js'
 import { tempPolicies } from '../../helpers/policy-dir.js'
+import { storedDocument } from '../../helpers/suite-state.js'
 
 t.setTimeout(300_000)
 
@@ -74,7 +75,9 @@ t.test('bootpolicy explain writes nothing to stateDir; serve-side loading does',
   t.match(r.stdout, /decided by: policy:p\.ts/)
   t.notOk(existsSync(join(dir.dir, 'var', 'policies')), `explain wrote no last-good store (${existsSync(join(dir.dir, 'var')) ? readdirSync(join(dir.dir, 'var')).join(',') : 'no var/'})`)
   // The same config in a runtime that serves writes the store: the check above can fail.
-  const runtime = await createRuntime(dir.config({ stateDir: join(dir.dir, 'var') }), { watch: false })
+  // (With BOOTPOLICY_TEST_STATE=postgres, that runtime's store is the shared index document.)
+  const config = dir.config({ stateDir: join(dir.dir, 'var') })
+  const runtime = await createRuntime(config, { watch: false })
   await runtime.close()
-  t.ok(existsSync(join(dir.dir, 'var', 'policies', 'last-good.json')), 'a serving runtime writes last-good.json')
+  t.ok(await storedDocument(config, 'policies/last-good.json', 'policies/last-good'), 'a serving runtime writes its last-good index')
 })

@@ -205,3 +205,41 @@ t.test('a burst of parallel boots is stored whole, in batches', async (t) => {
   t.same(rows[0], { n: String(n), gaps: '0' }, 'every event once')
   t.same(store(a).dropped, { events: 0, decisions: 0 })
 })
+
+t.test('a /boot that claims an address moves its bootstrap onto the MAC in the database too, stored or still queued', async (t) => {
+  const database = await createDatabase(t)
+  const [a, b] = [await replica(t, database), await replica(t, database)]
+  const cases = [
+    { ip: '192.0.2.21', mac: '52:54:00:dd:01:01', storedFirst: true },
+    { ip: '192.0.2.22', mac: '52:54:00:dd:01:02', storedFirst: false },
+  ]
+  for (const c of cases) {
+    t.equal((await a.bp.app.inject({ url: '/boot.ipxe', remoteAddress: c.ip })).statusCode, 200)
+    if (c.storedFirst) {
+      await store(a).flush()
+      t.ok(
+        (await b.get('/api/machines')).machines.some((m: { id: string }) => m.id === `ip:${c.ip}`),
+        'the bootstrap was stored under the address first',
+      )
+    }
+    t.equal((await a.bp.app.inject({ url: `/boot?mac=${c.mac}&buildarch=x86_64&platform=efi`, remoteAddress: c.ip })).statusCode, 200)
+  }
+  await store(a).flush()
+  for (const r of [a, b]) {
+    const ids = (await r.get('/api/machines')).machines.map((m: { id: string }) => m.id)
+    t.same(
+      ids.filter((id: string) => id.startsWith('ip:')),
+      [],
+      'no machine is left under an address',
+    )
+    for (const c of cases) {
+      const tl = await r.get(`/api/machines/${c.mac}/timeline`)
+      t.same(
+        tl.events.map((e: { source: string; type: string }) => `${e.source}:${e.type}`),
+        ['http:bootstrap', 'http:decision'],
+        `${c.mac}: bootstrap, then decision (${c.storedFirst ? 'stored' : 'queued'} before the claim)`,
+      )
+      t.equal((await r.get('/api/machines')).machines.find((m: { id: string }) => m.id === c.mac).ip, c.ip)
+    }
+  }
+})
