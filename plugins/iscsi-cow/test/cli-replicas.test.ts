@@ -9,37 +9,15 @@ import { existsSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { main } from '../../../core/cli/main.js'
 import { createLogger } from '../../../core/log/logger.js'
 import { postgresSettings } from '../../../core/state/open-state-backend.js'
 import { PostgresStateBackend } from '../../../core/state/postgres-backend.js'
 import { createDatabase } from '../../../test/helpers/postgres.js'
 import { pgSettings } from '../../../test/helpers/state-backends.js'
 import { openIscsiCow } from '../index.js'
-import { iscsiEnv } from './helpers.js'
+import { iscsiEnv, runCli as cli } from './helpers.js'
 
 t.setTimeout(600_000)
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = ''
-  let err = ''
-  const w = process.stdout.write.bind(process.stdout)
-  const e = process.stderr.write.bind(process.stderr)
-  process.stdout.write = ((s: string) => {
-    out += s
-    return true
-  }) as typeof process.stdout.write
-  process.stderr.write = ((s: string) => {
-    err += s
-    return true
-  }) as typeof process.stderr.write
-  try {
-    return { code: await main(argv), out, err }
-  } finally {
-    process.stdout.write = w
-    process.stderr.write = e
-  }
-}
 
 t.test('state import copies the files layout; iscsi list/show/reset then use the shared records and lock', async (t) => {
   const db = await createDatabase(t)

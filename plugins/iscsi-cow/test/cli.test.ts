@@ -2,31 +2,9 @@
 import t from 'tap'
 import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { main } from '../../../core/cli/main.js'
 import { openIscsiCow } from '../index.js'
 import { createLogger } from '../../../core/log/logger.js'
-import { iscsiEnv, iscsiInq, iscsiUrl } from './helpers.js'
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = ''
-  let err = ''
-  const w = process.stdout.write.bind(process.stdout)
-  const e = process.stderr.write.bind(process.stderr)
-  process.stdout.write = ((s: string) => {
-    out += s
-    return true
-  }) as typeof process.stdout.write
-  process.stderr.write = ((s: string) => {
-    err += s
-    return true
-  }) as typeof process.stderr.write
-  try {
-    return { code: await main(argv), out, err }
-  } finally {
-    process.stdout.write = w
-    process.stderr.write = e
-  }
-}
+import { iscsiEnv, iscsiInq, iscsiUrl, runCli as cli } from './helpers.js'
 
 t.test('list, reset, reset --device, reset --discard', async (t) => {
   const env = await iscsiEnv()

@@ -128,3 +128,26 @@ export function killDaemons(runDir: string): void {
     }
   }
 }
+
+/** `bootpolicy …` through core/cli/main.ts in this process, with its stdout and stderr captured. */
+export async function runCli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const { main } = await import('../../../core/cli/main.js')
+  let out = ''
+  let err = ''
+  const w = process.stdout.write.bind(process.stdout)
+  const e = process.stderr.write.bind(process.stderr)
+  process.stdout.write = ((s: string) => {
+    out += s
+    return true
+  }) as typeof process.stdout.write
+  process.stderr.write = ((s: string) => {
+    err += s
+    return true
+  }) as typeof process.stderr.write
+  try {
+    return { code: await main(argv), out, err }
+  } finally {
+    process.stdout.write = w
+    process.stderr.write = e
+  }
+}
