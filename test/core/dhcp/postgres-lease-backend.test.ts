@@ -5,35 +5,16 @@
  * lose a committed lease when PostgreSQL crashes. A renewal at another replica keeps the address.
  */
 import t from 'tap'
-import { PostgresLeaseBackend } from '../../../core/dhcp/postgres-lease-backend.js'
-import { DHCP_MIGRATIONS } from '../../../core/dhcp/lease-migrations.js'
+import type { PostgresLeaseBackend } from '../../../core/dhcp/postgres-lease-backend.js'
 import { createGroupCommit, RefusedChange } from '../../../core/dhcp/group-commit.js'
 import type { LeaseChange } from '../../../core/dhcp/lease-backend.js'
-import { ipToInt, sameSubnet } from '../../../core/dhcp/ipv4.js'
-import { MigrationRegistry } from '../../../core/state/migrations.js'
-import { createDatabase, type PgDatabase } from '../../helpers/postgres.js'
-import { pgBackend, type Teardownable } from '../../helpers/state-backends.js'
+import { createDatabase } from '../../helpers/postgres.js'
+import { openLeaseReplica, testMac } from '../../helpers/pg-lease-replica.js'
 
-const mac = (i: number): string => `02:00:00:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`
+const mac = testMac
 const HOUR = 3_600_000
 
-let replicas = 0
-async function replica(t: Teardownable, db: PgDatabase, pool = { start: '10.0.0.10', end: '10.0.0.200' }): Promise<PostgresLeaseBackend> {
-  const registry = new MigrationRegistry()
-  registry.register('dhcp', DHCP_MIGRATIONS)
-  const state = await pgBackend(t, db, { registry })
-  const b = new PostgresLeaseBackend(state, {
-    server: `10.0.0.${++replicas}`,
-    poolStart: pool.start,
-    poolEnd: pool.end,
-    reserved: new Map([[ipToInt('10.0.0.12'), mac(999)]]),
-    excluded: new Set([ipToInt('10.0.0.11')]),
-    inSubnet: (ip) => sameSubnet(ip, '10.0.0.0', '255.255.255.0'),
-  })
-  await b.load()
-  t.teardown(() => b.close())
-  return b
-}
+const replica = openLeaseReplica
 
 /** DISCOVER, REQUEST, commit through a group commit: the address acknowledged, or undefined. */
 async function dora(b: PostgresLeaseBackend, submit: (c: LeaseChange) => Promise<void>, i: number): Promise<string | undefined> {

@@ -8,30 +8,15 @@
 import t from 'tap'
 import { createGroupCommit, RefusedChange } from '../../../core/dhcp/group-commit.js'
 import type { LeaseChange } from '../../../core/dhcp/lease-backend.js'
-import { DHCP_MIGRATIONS } from '../../../core/dhcp/lease-migrations.js'
-import { ipToInt, sameSubnet } from '../../../core/dhcp/ipv4.js'
-import { PostgresLeaseBackend } from '../../../core/dhcp/postgres-lease-backend.js'
-import { MigrationRegistry } from '../../../core/state/migrations.js'
 import { createDatabase, type PgDatabase } from '../../helpers/postgres.js'
-import { pgBackend, type Teardownable } from '../../helpers/state-backends.js'
+import { openLeaseReplica, testMac } from '../../helpers/pg-lease-replica.js'
+import type { Teardownable } from '../../helpers/state-backends.js'
 
-const mac = (i: number): string => `02:00:00:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`
+const mac = testMac
 const HOUR = 3_600_000
 
-let servers = 0
-async function replica(t: Teardownable, db: PgDatabase, pool = { start: '10.0.0.10', end: '10.0.0.200' }) {
-  const registry = new MigrationRegistry()
-  registry.register('dhcp', DHCP_MIGRATIONS)
-  const b = new PostgresLeaseBackend(await pgBackend(t, db, { registry }), {
-    server: `10.0.0.${++servers}`,
-    poolStart: pool.start,
-    poolEnd: pool.end,
-    reserved: new Map([[ipToInt('10.0.0.12'), mac(999)]]),
-    excluded: new Set([ipToInt('10.0.0.11')]),
-    inSubnet: (ip) => sameSubnet(ip, '10.0.0.0', '255.255.255.0'),
-  })
-  await b.load()
-  t.teardown(() => b.close())
+async function replica(t: Teardownable, db: PgDatabase, pool?: { start: string; end: string }) {
+  const b = await openLeaseReplica(t, db, pool)
   const commits = createGroupCommit<LeaseChange>((batch) => b.commit(batch))
   /** DISCOVER then REQUEST for client i: the address acknowledged, or undefined (no offer, or NAK). */
   const dora = async (i: number): Promise<string | undefined> => {
