@@ -165,7 +165,11 @@ t.test('the database stops: /boot answers, events queue to the bound then drop (
 t.test('retention deletes by age and by row count, one replica at a time', async (t) => {
   const database = await createDatabase(t)
   const r = await replica(t, database, { retention: { maxEvents: 5, maxDecisions: 3, maxMachines: 4, maxAgeMs: 3600_000 } })
-  for (let i = 0; i < 8; i++) t.equal((await boot(r, `mac=52:54:00:dd:02:0${i}`)).statusCode, 200)
+  // Machines are ranked by when they were last seen (ms): two boots in one millisecond would tie.
+  for (let i = 0; i < 8; i++) {
+    t.equal((await boot(r, `mac=52:54:00:dd:02:0${i}`)).statusCode, 200)
+    await new Promise((res) => setTimeout(res, 5))
+  }
   await store(r).flush()
   const count = async (table: string) => Number((await r.db.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`, [])).rows[0]!.n)
   t.same([await count('bp_timeline_events'), await count('bp_decisions'), await count('bp_timeline_machines')], [8, 8, 8])
