@@ -195,7 +195,9 @@ export class FileIntentStore implements IntentStore {
       throw new BootpolicyError('BP_ERR_INTENT_STATE', { action: 'read', details: messageOf(cause) }, { cause })
     }
     const doc: Doc = raw && Array.isArray(raw.active) && Array.isArray(raw.ended) ? raw : { v: 1, active: [], ended: [] }
-    this.commit(doc, true)
+    // The first load is no change: every decision waits for it (find), so none was made on the
+    // unloaded state; bumping here made a whole answer cached by the first boot miss on the second.
+    this.commit(doc, this.doc !== undefined)
     return doc
   }
 
@@ -214,7 +216,9 @@ export class FileIntentStore implements IntentStore {
     this.version = got?.version ?? 0
     const raw = got?.value
     const doc: Doc = raw && Array.isArray(raw.active) && Array.isArray(raw.ended) ? raw : { v: 1, active: [], ended: [] }
-    this.commit(doc, true)
+    // The first load is no change: every decision waits for it (find), so none was made on the
+    // unloaded state; bumping here made a whole answer cached by the first boot miss on the second.
+    this.commit(doc, this.doc !== undefined)
     return doc
   }
 

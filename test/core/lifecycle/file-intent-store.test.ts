@@ -147,3 +147,15 @@ t.test('the state file is reloaded as written; a corrupt shape starts empty', as
   writeFileSync(join(dir, 'intents.json'), '{"active": 5}')
   t.same((await new FileIntentStore(new JsonFileStateStore(dir)).list()).active, [])
 })
+
+t.test('the first load of the intents is no change: the revision stays, so the first boot’s whole answer stays valid', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'bp-intents-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const store = new FileIntentStore(new JsonFileStateStore(dir))
+  const before = store.revision()
+  t.equal(await store.find([{ by: 'mac', value: MAC }], T0), undefined)
+  // A boot's cache key is taken before its lookup loads the document; the second boot must see the same key.
+  t.equal(store.revision(), before, 'unchanged by the first load')
+  await store.arm({ id: 'i1', machine: { by: 'mac', value: MAC }, target: { profile: 'p' }, note: '', setBy: 'test', setAt: T0, expiresAt: T0 + 60_000 } as IntentRecord, T0)
+  t.not(store.revision(), before, 'an arm moves it')
+})
