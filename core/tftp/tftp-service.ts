@@ -44,6 +44,8 @@ export interface TftpStats {
   refused: number
   /** Transfer worker threads alive (0 when transfers run on the main thread). */
   workers: number
+  /** Workers that have loaded and take transfers (the rest run on the main thread). */
+  workersReady: number
 }
 
 export interface TftpService {
@@ -201,7 +203,7 @@ export function createTftpService(config: TftpConfig, deps: TftpServiceDeps): Tf
           record.pastRequest = true
         },
       }
-      running = pool ? pool.start(spec, events) : runTransfer(spec, events)
+      running = pool && pool.readyCount() > 0 ? pool.start(spec, events) : runTransfer(spec, events)
     })
   }
 
@@ -244,6 +246,8 @@ export function createTftpService(config: TftpConfig, deps: TftpServiceDeps): Tf
         pool = new TransferPool(workerCount, {
           onWorkerExit: ({ code, lost }) => log.error({ code, lost }, 'tftp transfer worker exited'),
         })
+        // Loaded before start() returns, i.e. before serve drops privileges (transfer-pool.ts).
+        if (!(await pool.ready(30_000))) log.warn({ ready: pool.readyCount(), workers: workerCount }, 'tftp transfer workers did not all start; transfers they would take run on the main thread')
       }
       log.info({ address: address(), root: config.root, maxConnections: config.maxConnections, workers: workerCount }, 'tftp service listening')
     },
@@ -265,7 +269,7 @@ export function createTftpService(config: TftpConfig, deps: TftpServiceDeps): Tf
     address,
 
     stats() {
-      return { active: transfers.size, ...counters, workers: pool?.alive() ?? 0 }
+      return { active: transfers.size, ...counters, workers: pool?.alive() ?? 0, workersReady: pool?.readyCount() ?? 0 }
     },
 
     crashWorkerForTest() {

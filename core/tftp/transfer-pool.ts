@@ -9,6 +9,11 @@
  * thread, so those clients time out — and a new worker takes its place; the rest go on. A worker
  * that dies before it ever started is replaced after a growing delay (up to 5 s), so a worker that
  * cannot load does not spin.
+ *
+ * The service waits for every worker to have loaded its code (`ready`) before it reports itself
+ * started: `serve` drops privileges right after, and a worker that loads later, as the dropped
+ * user, cannot read an installation only root may enter. A transfer finds no worker ready (all
+ * being replaced, or none could load) → the service runs it on the main thread instead.
  */
 import { Worker } from 'node:worker_threads'
 import type { RunningTransfer, TransferEvents, TransferSpec } from './run-transfer.js'
@@ -48,9 +53,27 @@ export class TransferPool {
     return this.slots.filter(Boolean).length
   }
 
+  /** Workers that have loaded their code and take transfers. */
+  readyCount(): number {
+    return this.slots.filter((s) => s?.ready).length
+  }
+
+  /** Resolves true once every worker is ready, false after `timeoutMs` (or once one died unready). */
+  ready(timeoutMs: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const t0 = Date.now()
+      const poll = (): void => {
+        if (this.readyCount() === this.size) return resolve(true)
+        if (this.closed || this.failedStarts > 0 || Date.now() - t0 > timeoutMs) return resolve(false)
+        setTimeout(poll, 10).unref()
+      }
+      poll()
+    })
+  }
+
   start(spec: TransferSpec, events: TransferEvents): RunningTransfer {
     let slot: Slot | undefined
-    for (const s of this.slots) if (s && (!slot || s.transfers.size < slot.transfers.size)) slot = s
+    for (const s of this.slots) if (s?.ready && (!slot || s.transfers.size < slot.transfers.size)) slot = s
     if (!slot || this.closed) {
       // Every worker is being replaced: fail this one transfer rather than queue it unboundedly.
       queueMicrotask(() => events.onEnd({ outcome: 'error', error: 'no transfer worker available' }))

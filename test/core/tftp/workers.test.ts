@@ -107,6 +107,9 @@ t.test('200 concurrent atftp lock-step downloads on 2 workers arrive byte-identi
   const { service, port, ended } = await start({ workers: 2, maxConnections: 400, cacheMaxFileBytes: 512 * 1024, timeoutMs: 2000, retries: 10 })
   t.teardown(() => service.close())
   t.equal(service.stats().workers, 2)
+  // serve drops privileges right after start(): a worker loading later, as the dropped user, could
+  // not read an installation only root may enter (CI runs from such a directory).
+  t.equal(service.stats().workersReady, 2, 'every worker has loaded its code when start() returns')
   const jobs = Array.from({ length: 200 }, (_, i) => {
     const name = i % 2 ? 'big' : '70kib'
     const file = out(name)
@@ -166,7 +169,7 @@ t.test('close() with transfers in flight on workers: every client gets ERROR 0, 
   await until('DATA 1 for every client', () => clients.every((c) => c.received.length === 1))
   t.equal(service.stats().active, 3)
   await service.close()
-  t.same(service.stats(), { active: 0, started: 3, refused: 0, workers: 0 })
+  t.same(service.stats(), { active: 0, started: 3, refused: 0, workers: 0, workersReady: 0 })
   await Promise.all(clients.map((c) => Promise.race([c.finished, pause(3000)])))
   for (const [i, c] of clients.entries()) {
     t.equal(errorCodeOf(c.errors[0]), 0, `client ${i + 1} was told`)
