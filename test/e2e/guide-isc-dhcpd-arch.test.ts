@@ -48,7 +48,9 @@ t.test('seed 004 guide as written: reservations, option-93 dispatch, three firmw
       } else {
         t.equal(boot.report.cmdline, `vmlinuz ${args} initrd=initrd.gz`, 'iPXE booted the kernel (EFI build: image name first)')
       }
-      t.match(boot.log, new RegExp(`net0: ${ip.replaceAll('.', '\\.')}/255\\.255\\.255\\.0`), 'iPXE printed the reserved address')
+      // The address only: on a loaded host the serial console has dropped characters later in this
+      // line ("net0: 10.213.62.53/255.255.255..213.62.1" in CI); the kernel line above carries it too.
+      t.match(boot.log, new RegExp(`net0: ${ip.replaceAll('.', '\\.')}/`), 'iPXE printed the reserved address')
       if (h.firmware === 'uefi-pxe') {
         t.match(boot.log, new RegExp(`Station IP address is ${ip.replaceAll('.', '\\.')}\\b`), "OVMF's PXE client got the reserved address too")
         t.match(boot.log, /NBP file downloaded successfully/)
