@@ -128,6 +128,17 @@ export interface UdhcpcDaemon {
   stop(): Promise<void>
 }
 
+/** SIGUSR1 to each client at once; their next events (a `renew`, or what went wrong instead). */
+export function renewEach(clients: readonly UdhcpcDaemon[], timeoutMs = 60_000): Promise<ClientResult[]> {
+  return Promise.all(
+    clients.map((c) => {
+      const from = c.events.length
+      c.renew()
+      return c.next(from, timeoutMs)
+    }),
+  )
+}
+
 /**
  * busybox udhcpc as a long-running client: it puts the leased address on eth0 (so a renewal is
  * a real unicast from that address), keeps running, and reports each script event.

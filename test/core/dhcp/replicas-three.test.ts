@@ -10,7 +10,7 @@
  */
 import t from 'tap'
 import type { DhcpConfig } from '../../../core/dhcp/config-schema.js'
-import { type UdhcpcDaemon, udhcpcDaemon } from '../../helpers/dhcp-clients.js'
+import { renewEach, type UdhcpcDaemon, udhcpcDaemon } from '../../helpers/dhcp-clients.js'
 import { type DhcpServerHandle, startDhcpServer } from '../../helpers/dhcp-server.js'
 import { createLan } from '../../helpers/netns.js'
 import { createDatabase } from '../../helpers/postgres.js'
@@ -92,13 +92,7 @@ t.test(`three replicas, ${CLIENTS} udhcpc clients at once, one replica SIGKILLed
   )
 
   const orphans = clients.map((c, i) => ({ c, i })).filter(({ i }) => bound[i]!.serverid === victimId)
-  const renewed = await Promise.all(
-    orphans.map(async ({ c }) => {
-      const from = c.events.length
-      c.renew()
-      return c.next(from, 60_000)
-    }),
-  )
+  const renewed = await renewEach(orphans.map(({ c }) => c))
   t.same(
     renewed.filter((e) => e.EVENT !== 'renew' || !survivors.includes(e.serverid ?? '')).map((e) => [e.EVENT, e.serverid]),
     [],

@@ -9,7 +9,7 @@
  */
 import t from 'tap'
 import type { DhcpConfig } from '../../../core/dhcp/config-schema.js'
-import { udhcpc, udhcpcDaemon, type UdhcpcDaemon } from '../../helpers/dhcp-clients.js'
+import { renewEach, udhcpc, udhcpcDaemon, type UdhcpcDaemon } from '../../helpers/dhcp-clients.js'
 import { startDhcpServer } from '../../helpers/dhcp-server.js'
 import { createLan } from '../../helpers/netns.js'
 import { createDatabase } from '../../helpers/postgres.js'
@@ -71,13 +71,7 @@ t.test(`two replicas, ${CLIENTS} udhcpc clients at once: no address twice; a kil
   const [victim, victimId, survivorId, survivor] = by1 >= CLIENTS - by1 ? [r1, '10.77.0.1', '10.77.0.2', r2] : [r2, '10.77.0.2', '10.77.0.1', r1]
   await victim.kill()
   const orphans = clients.map((c, i) => ({ c, i })).filter(({ i }) => bound[i]!.serverid === victimId)
-  const renewed = await Promise.all(
-    orphans.map(async ({ c }) => {
-      const from = c.events.length
-      c.renew()
-      return c.next(from, 60_000)
-    }),
-  )
+  const renewed = await renewEach(orphans.map(({ c }) => c))
   t.same(
     renewed.map((e) => [e.EVENT, e.serverid]),
     orphans.map(() => ['renew', survivorId]),
