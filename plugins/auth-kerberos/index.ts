@@ -150,8 +150,10 @@ export default function authKerberos(options: AuthKerberosOptions): BootpolicyPl
       mkdirSync(ccacheDir, { recursive: true, mode: 0o700 })
       ccache = join(ccacheDir, 'verify')
       process.env.KRB5CCNAME = `FILE:${ccache}`
+      // A string-typed specifier, not a literal: the build then compiles without the optional package installed.
+      const optional: string = 'kerberos'
       try {
-        krb = ((await import('kerberos')) as unknown as { default: KerberosModule }).default
+        krb = ((await import(optional)) as unknown as { default: KerberosModule }).default
       } catch (err) {
         throw new Error(`the kerberos package is not installed or not built (npm install kerberos; needs libkrb5-dev): ${(err as Error).message}`)
       }

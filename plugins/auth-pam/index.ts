@@ -90,8 +90,10 @@ export default function authPam(options: AuthPamOptions = {}): BootpolicyPlugin 
       const file = `${opts.pamDir}/${opts.service}`
       // Without its file PAM silently uses /etc/pam.d/other (usually "deny"): say so at start instead.
       if (!existsSync(file)) throw new Error(`PAM service file ${file} does not exist; create it (see plugins/auth-pam/README.md) or set the "service" option`)
+      // A string-typed specifier, not a literal: the build then compiles without the optional package installed.
+      const optional: string = 'node-linux-pam'
       try {
-        pam = ((await import('node-linux-pam')) as unknown as { default: PamModule }).default
+        pam = ((await import(optional)) as unknown as { default: PamModule }).default
       } catch (err) {
         throw new Error(`node-linux-pam is not installed or not built (npm install node-linux-pam; needs libpam0g-dev): ${(err as Error).message}`)
       }

@@ -117,3 +117,19 @@ t.test('bootpolicy/plugin and bootpolicy/policy resolve by self-reference, types
   t.ok(wanted.has('USERNAME_PATTERN'), 'auth plugins import USERNAME_PATTERN from the public entry')
   for (const name of wanted) t.ok(api[name] !== undefined, `bootpolicy/plugin exports ${name}`)
 })
+
+t.test('no source names an optional dependency by literal specifier, so the build needs none of them', async (t) => {
+  // kerberos and node-linux-pam build native code against libkrb5-dev and libpam0g-dev; without those
+  // headers npm skips them, and a literal import() would make `npm install`'s build step fail (seen on
+  // a fresh checkout). The plugins load them through a string-typed specifier instead.
+  const optional = new Set(Object.keys(pkg.optionalDependencies ?? {}))
+  t.ok(optional.has('kerberos') && optional.has('node-linux-pam'), 'the native auth packages are optional')
+  const files = [...sources(pluginsDir), ...sources(join(PACKAGE_ROOT, 'core'))]
+  const literal = files.flatMap((file) =>
+    specifiers(file)
+      .filter((s) => optional.has(s.split('/')[0]!))
+      .map((s) => `${relative(PACKAGE_ROOT, file)}: ${s}`),
+  )
+  t.same(literal, [], 'no literal import of an optional package')
+  t.ok(specifiers(join(pluginsDir, 'auth-kerberos', 'index.ts')).length > 0, 'the scan sees the plugin imports at all')
+})
