@@ -31,7 +31,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
 import { buildBootPayload, PAYLOAD_MARKER } from '../helpers/boot-payload.js'
-import { SECTOR_BOOTS, SECTOR_FAIL, SECTOR_HELLO, SECTOR_WRITTEN, writeCounterDisk } from '../helpers/e2e-bootsector.js'
+import { SECTOR_BOOTS, SECTOR_FAIL, SECTOR_WRITTEN, sectorRanAfter, writeCounterDisk } from '../helpers/e2e-bootsector.js'
 import { serverTail, startBootpolicy } from '../helpers/e2e-bootpolicy.js'
 import { createTestNet } from '../helpers/e2e-net.js'
 import { requireCommand } from '../helpers/e2e-require.js'
@@ -129,7 +129,7 @@ t.test("seed 000 part 4: login, PAM, a COW disk per user over iSCSI with CHAP, s
         await vm.stop()
       }
       t.match(log, /Booting from SAN device 0x80|Registered SAN device 0x80/, 'iPXE attached the iSCSI disk as drive 0x80')
-      t.ok(log.indexOf(SECTOR_HELLO) > log.indexOf('Password:'), "the disk's boot sector ran after the login")
+      t.ok(sectorRanAfter(log, /Password+:/g), "the disk's boot sector ran after the login")
       t.equal(SECTOR_BOOTS.exec(log)?.[1], String(i), `LBA 1 read over iSCSI holds the counter ${i}`)
       t.notMatch(log, user.password, 'the password is not echoed on the console')
 

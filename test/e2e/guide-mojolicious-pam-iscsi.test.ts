@@ -25,7 +25,7 @@ import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import t from 'tap'
 import { buildBootPayload, PAYLOAD_MARKER } from '../helpers/boot-payload.js'
-import { SECTOR_BOOTS, SECTOR_FAIL, SECTOR_HELLO, SECTOR_WRITTEN, writeCounterDisk } from '../helpers/e2e-bootsector.js'
+import { SECTOR_BOOTS, SECTOR_FAIL, SECTOR_WRITTEN, sectorRanAfter, writeCounterDisk } from '../helpers/e2e-bootsector.js'
 import { REPO_ROOT, serverTail } from '../helpers/e2e-bootpolicy.js'
 import { forwardLoopbackIntoNet } from '../helpers/e2e-forward.js'
 import { startGuideBootpolicy } from '../helpers/e2e-guide.js'
@@ -167,7 +167,7 @@ t.test("seed 000 guide as written: menu, login (Kerberos, PAM, LDAP), a wrong pa
           }
           t.comment(`${backend} machine ${i + 1}: boot sector done ${Math.round(performance.now() - started)} ms after QEMU start`)
           t.match(log, /Booting from SAN device 0x80|Registered SAN device 0x80/, 'iPXE attached the iSCSI disk')
-          t.ok(log.lastIndexOf(SECTOR_HELLO) > log.lastIndexOf('Password:'), "the disk's boot sector ran after the login")
+          t.ok(sectorRanAfter(log, /Password+:/g), "the disk's boot sector ran after the login")
           t.equal(SECTOR_BOOTS.exec(log)?.[1], String(i), `LBA 1 over iSCSI holds ${i}`)
           t.notOk(log.includes(user.password), 'the password is not echoed on the console')
 

@@ -21,6 +21,22 @@ export const SECTOR_BOOTS = /E2E-SECTOR-BOOTS=(\d)/
 export const SECTOR_WRITTEN = 'E2E-SECTOR-WRITTEN'
 export const SECTOR_FAIL = 'E2E-SECTOR-FAIL'
 
+/**
+ * Where the boot sector's output starts in a console log: the first of its three lines found, or -1.
+ * Any one is proof the sector ran; a loaded host's serial console drops characters, so one line may
+ * arrive garbled (a CI run lost part of HELLO while BOOTS and WRITTEN came through).
+ */
+function sectorOutputAt(log: string): number {
+  const found = [log.lastIndexOf(SECTOR_HELLO), log.search(SECTOR_BOOTS), log.lastIndexOf(SECTOR_WRITTEN)].filter((i) => i >= 0)
+  return found.length === 0 ? -1 : Math.min(...found)
+}
+
+/** Whether the boot sector printed after the last `prompt` (global regex); false when either is missing. */
+export function sectorRanAfter(log: string, prompt: RegExp): boolean {
+  const prompts = [...log.matchAll(prompt)]
+  return prompts.length > 0 && sectorOutputAt(log) > prompts.at(-1)!.index
+}
+
 const ORG = 0x7c00
 
 type Part = number[] | { label: string } | { rel8: string } | { rel16: string } | { abs16: string } | { text: string }
