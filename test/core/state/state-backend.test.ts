@@ -1,12 +1,27 @@
 // The StateBackend contract, run against both backends (files, and a real PostgreSQL 15 from
 // test/helpers/postgres.ts): versions and compare-and-set under parallel writers, exclusive
 // sections, notifications, fixed-window counters, hostile keys.
+import { execFile } from 'node:child_process'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { promisify } from 'node:util'
 import t from 'tap'
 import type { StateBackend } from '../../../core/state/state-backend.js'
+import { nodeTs, REPO_ROOT } from '../../helpers/dhcp-server.js'
 import { filesBackend, pgBackend, type Teardownable } from '../../helpers/state-backends.js'
 
 const backends: Record<string, (t: Teardownable) => Promise<StateBackend>> = { files: filesBackend, postgres: (t) => pgBackend(t) }
+
+t.test('files: 100 parallel increments with 2 libuv threads lose none (a read overlapping a write)', async (t) => {
+  // The read took its version after reading the file: the old text with the new version, and a
+  // compare-and-set on that pair overwrote the write. CI lost 1 of 40 once; 2 threads lost updates
+  // in 3 of 5 rounds of this on the old code.
+  const { stdout } = await promisify(execFile)(process.execPath, [...nodeTs('test/helpers/files-cas-increments.ts'), '5', '100'], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, UV_THREADPOOL_SIZE: '2' },
+    timeout: 120_000,
+  })
+  t.same((JSON.parse(stdout) as { counts: number[] }).counts, [100, 100, 100, 100, 100])
+})
 
 for (const [name, open] of Object.entries(backends)) {
   t.test(`${name}: documents keep their value and version; compare-and-set refuses a stale version`, async (t) => {
@@ -87,20 +102,20 @@ for (const [name, open] of Object.entries(backends)) {
       /boom/,
     )
     t.equal(await b.withLock('user:bob', async () => 'after a throw'), 'after a throw')
-    // Different keys overlap.
-    let overlap = false
-    let running = 0
-    await Promise.all(
+    // Different keys overlap: each holder waits (up to 10 s) for the other to enter while it holds
+    // its own lock. A fixed 30 ms sleep missed the other's entry on a loaded host.
+    const entered = new Map<string, () => void>()
+    const entries = new Map(['a', 'b'].map((k) => [k, new Promise<void>((resolve) => entered.set(k, resolve))]))
+    const saw = await Promise.all(
       ['a', 'b'].map((k) =>
         b.withLock(`k:${k}`, async () => {
-          running++
-          await sleep(30)
-          if (running === 2) overlap = true
-          running--
+          entered.get(k)!()
+          const other = entries.get(k === 'a' ? 'b' : 'a')!
+          return Promise.race([other.then(() => true), sleep(10_000, false, { ref: false })])
         }),
       ),
     )
-    t.ok(overlap)
+    t.same(saw, [true, true], 'each lock was held while the other key was taken')
   })
 
   t.test(`${name}: subscribers hear publications and document changes`, async (t) => {
