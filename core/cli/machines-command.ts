@@ -74,10 +74,22 @@ function machinesText(machines: Json[]): string {
   return `${lines.map((l) => terminalSafe(l)).join('\n')}\n`
 }
 
+// What a reader looks for first; the rest follow by name. PostgreSQL's jsonb keeps no key order, so
+// an order of its own is what makes the text the same on both state backends.
+const LEADING_FIELDS = ['kind', 'decidedBy', 'rev', 'trace', 'summary', 'file', 'path', 'outcome', 'user', 'reason']
+
+function orderedFields(fields: Json): [string, unknown][] {
+  const rank = (k: string): number => {
+    const i = LEADING_FIELDS.indexOf(k)
+    return i === -1 ? LEADING_FIELDS.length : i
+  }
+  return Object.entries(fields).sort(([a], [b]) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0))
+}
+
 function timelineText(machine: Json, events: Json[]): string {
   const lines = [`${machine.id} — ${machine.state}, first seen ${iso(machine.firstSeen)}, last seen ${iso(machine.lastSeen)}`]
   for (const e of events) {
-    const fields = Object.entries((e.fields ?? {}) as Json)
+    const fields = orderedFields((e.fields ?? {}) as Json)
       .map(([k, v]) => `${k}=${v}`)
       .join(' ')
     lines.push(`  ${iso(e.at)}  ${e.source} ${e.type}  ${fields}`)
