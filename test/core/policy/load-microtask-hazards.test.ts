@@ -207,10 +207,13 @@ t.test('hazard: a policy that hangs two workers is quarantined, and a flood of d
 })
 
 t.test('hazard: a quarantined policy fails every request (onError failsafe) until it is edited', async (t) => {
-  const { bp, port } = await quarantineServe(t, 'failsafe')
+  const { bp, port, logs } = await quarantineServe(t, 'failsafe')
   const failed = await get(port, '/boot?mac=52:54:00:00:05:01')
   t.match(failed.body, /BP_ERR_POLICY_QUARANTINED/, 'a request that would not hang fails too: the whole revision is quarantined')
-  t.ok(failed.ms < 1000, `answered in ${failed.ms.toFixed(0)} ms`)
+  // Not run at all (a wall-clock bound said the same and failed on a loaded CI host at 1,450 ms):
+  // the answer cost no worker, and the pool is whole.
+  t.equal(logs.records().filter((r) => r.code === 'BPWRN004').length, 2, 'the quarantined request killed no worker')
+  t.equal(bp.policyWorkers.size, 2, 'the pool keeps its size')
   const dir = bp.policies.dir
   const { writeFileSync } = await import('node:fs')
   writeFileSync(`${dir}/10-hang.ts`, `export default (ctx: any) => (ctx.params.h ? { kind: 'exit', message: 'fixed' } : undefined)\n`)
