@@ -73,7 +73,9 @@ export default policy((ctx) => {
       t.match(token, /^[0-9a-f]{40}$/, 'the kernel line carried a 160-bit token')
       const cb = callbackLine(first.log)
       t.equal(cb?.rc, '0', `wget succeeded: ${cb?.answer}`)
-      t.match(JSON.parse(cb?.answer ?? '{}'), { outcome: 'built', intent: { outcome: 'built', machine: `mac:${machines.built}` } })
+      // The answer as the guest printed it: only its outcome (the serial console of a loaded host
+      // drops characters, once mid-JSON); the API below asserts the intent itself.
+      t.match(cb?.answer, /"outcome":\s*"built"/, 'the payload was told: built')
       await bootsLocalDisk(t, net, machines.built, 'qemu-built-2')
       const list = await api('GET', '/api/intents')
       t.match(endedFor(list, machines.built), { outcome: 'built', endedBy: 'installer', note: 'e2e built' })
@@ -99,7 +101,7 @@ export default policy((ctx) => {
       const boot = await bootToMarkerTolerant({ net, firmware: 'bios', mac: machines.failed, name: 'qemu-failed', timeoutMs: 300_000 })
       const cb = callbackLine(boot.log)
       t.equal(cb?.rc, '0', `wget succeeded: ${cb?.answer}`)
-      t.match(JSON.parse(cb?.answer ?? '{}'), { outcome: 'failed', intent: { state: 'failed', failure: { reason: 'disk-missing' } } })
+      t.match(cb?.answer, /"outcome":\s*"failed"/, 'the payload was told: failed (the API below asserts the reason)')
       const list = await api('GET', '/api/intents')
       const active = (list.active as { machine: string }[]).find((i) => i.machine === `mac:${machines.failed}`)
       t.match(active, { state: 'failed', failure: { reason: 'disk-missing' }, tokensIssued: 1 })
