@@ -8,6 +8,9 @@ import { buildBootPayload } from '../helpers/boot-payload.js'
 import { type BaselineBootResult, runBaselineBoot } from '../helpers/e2e-baseline.js'
 import { FIRMWARES } from '../helpers/qemu.js'
 
+// QEMU under TCG on a loaded 2-core CI host: well past tap's 120 s per file (package.json).
+t.setTimeout(600_000)
+
 const mac = '52:54:00:e2:e0:01'
 const smbios = {
   serial: 'BP-E2E-0001',

@@ -12,6 +12,9 @@
 import t from 'tap'
 import { runStorms } from '../../bench/storm/run-storm.js'
 
+// QEMU under TCG on a loaded 2-core CI host: well past tap's 120 s per file (package.json).
+t.setTimeout(600_000)
+
 const N = 100
 const KERNEL = 1024 * 1024 + 17
 const INITRD = 4 * 1024 * 1024 + 3

@@ -7,6 +7,9 @@ import { buildBootPayload } from '../helpers/boot-payload.js'
 import { parseMarkerReportTolerant, payloadArgList, startBootpolicy } from '../helpers/e2e-bootpolicy.js'
 import { createTestNet } from '../helpers/e2e-net.js'
 
+// QEMU under TCG on a loaded 2-core CI host: well past tap's 120 s per file (package.json).
+t.setTimeout(600_000)
+
 t.test('report lines that do not start a line are still read', async (t) => {
   const log = ['http://10.213.1.1:8080/files/initrd.gz... oBOOTPOLICY-E2E-CMDLINE initrd=initrd.gz who=alpha', 'BOOTPOLICY-E2E-DMI product_serial=S 1', 'BOOTPOLICY-E2E-MARKER'].join('\n')
   t.same(parseMarkerReportTolerant(log), { cmdline: 'initrd=initrd.gz who=alpha', dmi: { product_serial: 'S 1' }, files: {} })

@@ -13,6 +13,9 @@ import { bootToMarkerTolerant, serverTail, startBootpolicy } from '../helpers/e2
 import { createTestNet } from '../helpers/e2e-net.js'
 import { BOOT_FAILURES } from '../helpers/qemu.js'
 
+// QEMU under TCG on a loaded 2-core CI host: well past tap's 120 s per file (package.json).
+t.setTimeout(600_000)
+
 /** End at a failed download instead of after the bootstrap's 5 s "trying the next boot device". */
 const failOn = new RegExp(`${BOOT_FAILURES.source}|Could not start download:[^\\n]*\\n`)
 const mac = '52:54:00:e2:07:01'

@@ -19,6 +19,9 @@ import { requireCommand } from '../helpers/e2e-require.js'
 import { startSiteDhcp } from '../helpers/e2e-site-dhcp.js'
 import { httpBootOptionLines, OVMF_NO_PXE } from '../helpers/qemu-ovmf.js'
 
+// QEMU under TCG on a loaded 2-core CI host: well past tap's 120 s per file (package.json).
+t.setTimeout(600_000)
+
 const NBP = 'snponly.efi'
 
 t.test('UEFI HTTP boot through proxy mode: the router leases, bootpolicy hands OVMF the URL in a proxy offer', async (t) => {

@@ -18,6 +18,9 @@ import { bootToMarkerTolerant, serverTail } from '../helpers/e2e-bootpolicy.js'
 import { PXELINUX_FAILURES, PXELINUX_GUIDE, startPxelinuxGuideSite } from '../helpers/e2e-guide-sites.js'
 import { createTestNet } from '../helpers/e2e-net.js'
 
+// QEMU under TCG on a loaded 2-core CI host: well past tap's 120 s per file (package.json).
+t.setTimeout(600_000)
+
 const { mac: MAC, append: APPEND } = PXELINUX_GUIDE
 
 t.test('seed 003 guide as written: build01 boots through lpxelinux and its menu (BIOS) and through boot() (UEFI)', async (t) => {

@@ -20,6 +20,9 @@ import { bootToMarkerTolerant, serverTail } from '../helpers/e2e-bootpolicy.js'
 import { ISC_GUIDE, PXELINUX_FAILURES as FAILURES, startIscGuideSite } from '../helpers/e2e-guide-sites.js'
 import { createTestNet } from '../helpers/e2e-net.js'
 
+// QEMU under TCG on a loaded 2-core CI host: well past tap's 120 s per file (package.json).
+t.setTimeout(600_000)
+
 const { hosts } = ISC_GUIDE
 
 t.test('seed 004 guide as written: reservations, option-93 dispatch, three firmwares booting at once', async (t) => {
