@@ -7,11 +7,15 @@
  * while still persisting. 16 transactions in flight, 1,000 client MACs; BENCH_ROUNDS interleaved
  * rounds of BENCH_SECONDS each, medians, with the load average (the machine is shared). A fourth run
  * is bootpolicy with its leases in PostgreSQL (state.backend postgres, a throwaway cluster of
- * test/helpers/postgres.ts over its unix socket): what a replica pays against the lease file.
+ * test/helpers/postgres.ts over its unix socket): what a replica pays against the lease file. A
+ * fifth is bootpolicy with the lease file and the machine timeline recording every packet (as
+ * `serve` does by default; the test server records none): what the timeline costs DORA/s.
  * Needs root, iproute2 and dnsmasq (dnsmasq-base).
  *   node --no-node-snapshot --import tsx bench/dhcp-dora.ts
  */
+import { readFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createLan, type Lan } from '../test/helpers/netns.js'
 import { nodeTs, REPO_ROOT, startDhcpServer } from '../test/helpers/dhcp-server.js'
@@ -48,6 +52,8 @@ export async function run(seconds = Number(process.env.BENCH_SECONDS ?? 2), roun
   const fast: ClientReport[] = []
   const groups: number[] = []
   const shared: ClientReport[] = []
+  const recorded: ClientReport[] = []
+  const timelineMachines: number[] = []
   const teardowns: Array<() => unknown> = []
   const db = await createDatabase({ teardown: (fn) => teardowns.push(fn) })
   const state = { backend: 'postgres', url: `postgres://bp_test@localhost:${db.cluster.port}/${db.name}?host=${encodeURIComponent(db.cluster.socketDir)}`, passwordFile: db.passwordFile }
@@ -71,6 +77,17 @@ export async function run(seconds = Number(process.env.BENCH_SECONDS ?? 2), roun
         } finally {
           await bp.stop()
         }
+      },
+      async () => {
+        const bp = await startDhcpServer(lan, 'srv', { mode: 'full', serverAddress: '10.55.0.1', pool: POOL, subnetMask: MASK, leaseSeconds: 3600 }, { logLevel: 'warn', timeline: true })
+        try {
+          recorded.push(await drive(lan, seconds))
+        } finally {
+          await bp.stop()
+        }
+        // The timeline was really recording: its document (flushed on stop) holds the clients.
+        const doc = JSON.parse(readFileSync(join(bp.stateDir, 'timeline.json'), 'utf8')) as { machines?: unknown[] }
+        timelineMachines.push(doc.machines?.length ?? 0)
       },
       async () => {
         const dnsmasq = await startDnsmasqDhcp(lan, 'srv', { rangeStart: POOL.start, rangeEnd: POOL.end, netmask: MASK, log: false })
@@ -98,7 +115,7 @@ export async function run(seconds = Number(process.env.BENCH_SECONDS ?? 2), roun
     for (const fn of teardowns) await fn()
   }
   const rate = (xs: ClientReport[]): number => median(xs.map((x) => x.perSecond))
-  const [o, d, f, p] = [rate(ours), rate(theirs), rate(fast), rate(shared)]
+  const [o, d, f, p, tl] = [rate(ours), rate(theirs), rate(fast), rate(shared), rate(recorded)]
   return {
     name: 'DHCP DORA',
     figures: [
@@ -107,8 +124,17 @@ export async function run(seconds = Number(process.env.BENCH_SECONDS ?? 2), roun
       { name: 'dnsmasq --leasefile-ro DORA/s (no lease persistence)', value: Math.round(f), unit: 'DORA/s' },
       { name: 'bootpolicy (persisting) vs dnsmasq without persistence', value: Math.round(o), unit: 'DORA/s', ratio: o / f, baseline: 'dnsmasq --leasefile-ro', target: '≥ 0.8' },
       { name: 'bootpolicy DORA/s, leases in PostgreSQL (replica mode)', value: Math.round(p), unit: 'DORA/s', ratio: p / o, baseline: 'bootpolicy with the lease file', target: '≥ 0.5' },
+      {
+        name: 'bootpolicy DORA/s with the machine timeline recording (as serve does)',
+        value: Math.round(tl),
+        unit: 'DORA/s',
+        ratio: tl / o,
+        baseline: 'timeline off (the test server)',
+        target: '≥ 0.9',
+      },
+      { name: 'machines in that timeline (min of rounds)', value: Math.min(...timelineMachines), unit: 'machines' },
       { name: 'bootpolicy ACKs per lease commit (median of rounds)', value: groups.length ? Math.round(median(groups) * 10) / 10 : 0, unit: 'ACKs' },
-      { name: 'transactions timed out (all runs)', value: [...ours, ...theirs, ...fast, ...shared].reduce((n, x) => n + x.timeouts, 0), unit: 'count' },
+      { name: 'transactions timed out (all runs)', value: [...ours, ...theirs, ...fast, ...shared, ...recorded].reduce((n, x) => n + x.timeouts, 0), unit: 'count' },
       { name: `rounds (interleaved, ${seconds} s each; medians)`, value: rounds, unit: 'rounds' },
       { name: 'load average (1 min) before / after', value: Math.round(loadBefore * 10) / 10, unit: `/ ${Math.round(loadavg()[0]! * 10) / 10}` },
     ],

@@ -42,6 +42,8 @@ export interface StartOptions {
   readonly stateDir?: string
   readonly hookModule?: string
   readonly logLevel?: string
+  /** Record every packet in a default-settings machine timeline, as `serve` does (DHCP_TEST_TIMELINE). */
+  readonly timeline?: boolean
   /** `state` settings for the server process (run-dhcp-server.ts DHCP_TEST_STATE). */
   readonly state?: Record<string, unknown>
   /** Extra node flags for the server process (profiling: `--cpu-prof`). */
@@ -59,6 +61,7 @@ export async function startDhcpServer(lan: Lan, host: string, config: DhcpConfig
       DHCP_TEST_LOG_LEVEL: options.logLevel ?? 'debug',
       ...(options.hookModule ? { DHCP_TEST_HOOK: options.hookModule } : {}),
       ...(options.state ? { DHCP_TEST_STATE: JSON.stringify(options.state) } : {}),
+      ...(options.timeline ? { DHCP_TEST_TIMELINE: '1' } : {}),
     },
   })
   const logs: LogLine[] = []

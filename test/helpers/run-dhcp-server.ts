@@ -3,7 +3,9 @@
  *   ip netns exec NS node --no-node-snapshot --import tsx test/helpers/run-dhcp-server.ts
  * Input: env DHCP_TEST_CONFIG (JSON DhcpConfig), DHCP_TEST_STATE_DIR, optional DHCP_TEST_HOOK
  * (path of a module whose default export is a decideBoot function), DHCP_TEST_LOG_LEVEL, optional
- * DHCP_TEST_STATE (JSON `state` settings: PostgreSQL makes this process a replica sharing leases).
+ * DHCP_TEST_STATE (JSON `state` settings: PostgreSQL makes this process a replica sharing leases),
+ * optional DHCP_TEST_TIMELINE=1 (record every packet in the machine timeline with the default
+ * `timeline` settings, as `serve` does).
  * Output: pino JSON lines on stdout; stdin line `leases` prints {"leases":[...]}, `metrics` prints
  * {"metrics":"<Prometheus text>"} (the service's GET /metrics lines).
  * SIGTERM closes the service cleanly (flushes the lease file) and exits 0.
@@ -14,6 +16,10 @@ import { pino } from 'pino'
 import { createDhcpService, type DecideBoot } from '../../core/dhcp/dhcp-service.js'
 import { openStateBackend, type StateSettings } from '../../core/state/open-state-backend.js'
 import type { StateBackend } from '../../core/state/state-backend.js'
+import { validateConfig } from '../../core/config/load-config.js'
+import { recordDhcp } from '../../core/timeline/record-dhcp.js'
+import { Timeline } from '../../core/timeline/timeline.js'
+import { JsonFileStateStore } from '../../core/state/state-store.js'
 
 const logger = pino({ level: process.env.DHCP_TEST_LOG_LEVEL ?? 'info' })
 const config = JSON.parse(process.env.DHCP_TEST_CONFIG ?? '{}') as Parameters<typeof createDhcpService>[0]
@@ -30,7 +36,15 @@ try {
   logger.fatal({ err }, 'dhcp test server could not open its state backend')
   process.exit(3)
 }
-const service = createDhcpService(config, { logger, stateDir, ...(state ? { state } : {}), ...(decideBoot ? { decideBoot } : {}) })
+// The timeline as the runtime builds it on the files backend (create-runtime.ts), default settings.
+const timeline = process.env.DHCP_TEST_TIMELINE === '1' ? new Timeline({ ...validateConfig({}, stateDir).timeline, store: new JsonFileStateStore(stateDir), logger }) : undefined
+const service = createDhcpService(config, {
+  logger,
+  stateDir,
+  ...(state ? { state } : {}),
+  ...(decideBoot ? { decideBoot } : {}),
+  ...(timeline ? { onPacket: (p) => recordDhcp(timeline, p) } : {}),
+})
 try {
   await service.start()
 } catch (err) {
@@ -50,6 +64,7 @@ createInterface({ input: process.stdin }).on('line', (line) => {
 process.once('SIGTERM', () => {
   void service.close().then(
     async () => {
+      await timeline?.close()
       await state?.close()
       process.exit(0)
     },
