@@ -8,7 +8,7 @@ import { buildBootPayload } from '../helpers/boot-payload.js'
 import { type BaselineBootResult, runBaselineBoot } from '../helpers/e2e-baseline.js'
 import { FIRMWARES } from '../helpers/qemu.js'
 
-// QEMU under TCG on a loaded 2-core CI host: well past tap's 120 s per file (package.json).
+// Real components (QEMU under TCG, namespaces, servers) on a loaded 2-core CI host: well past tap's 120 s per file (package.json).
 t.setTimeout(600_000)
 
 const mac = '52:54:00:e2:e0:01'

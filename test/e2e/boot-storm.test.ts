@@ -12,7 +12,7 @@
 import t from 'tap'
 import { runStorms } from '../../bench/storm/run-storm.js'
 
-// QEMU under TCG on a loaded 2-core CI host: well past tap's 120 s per file (package.json).
+// Real components (QEMU under TCG, namespaces, servers) on a loaded 2-core CI host: well past tap's 120 s per file (package.json).
 t.setTimeout(600_000)
 
 const N = 100

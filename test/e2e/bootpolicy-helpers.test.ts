@@ -7,7 +7,7 @@ import { buildBootPayload } from '../helpers/boot-payload.js'
 import { parseMarkerReportTolerant, payloadArgList, startBootpolicy } from '../helpers/e2e-bootpolicy.js'
 import { createTestNet } from '../helpers/e2e-net.js'
 
-// QEMU under TCG on a loaded 2-core CI host: well past tap's 120 s per file (package.json).
+// Real components (QEMU under TCG, namespaces, servers) on a loaded 2-core CI host: well past tap's 120 s per file (package.json).
 t.setTimeout(600_000)
 
 t.test('report lines that do not start a line are still read', async (t) => {

@@ -40,7 +40,7 @@ import { typeLogin } from '../helpers/e2e-login.js'
 import { BOOT_FAILURES, startQemu } from '../helpers/qemu.js'
 import { requireTools } from '../helpers/tgtd.js'
 
-// QEMU under TCG on a loaded 2-core CI host: well past tap's 120 s per file (package.json).
+// Real components (QEMU under TCG, namespaces, servers) on a loaded 2-core CI host: well past tap's 120 s per file (package.json).
 t.setTimeout(600_000)
 
 const execFileP = promisify(execFile)

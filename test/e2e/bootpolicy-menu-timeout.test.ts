@@ -9,7 +9,7 @@ import { parseMarkerReportTolerant, serverTail, startBootpolicy } from '../helpe
 import { createTestNet } from '../helpers/e2e-net.js'
 import { BOOT_FAILURES, startQemu } from '../helpers/qemu.js'
 
-// QEMU under TCG on a loaded 2-core CI host: well past tap's 120 s per file (package.json).
+// Real components (QEMU under TCG, namespaces, servers) on a loaded 2-core CI host: well past tap's 120 s per file (package.json).
 t.setTimeout(600_000)
 
 const mac = '52:54:00:e2:00:03'

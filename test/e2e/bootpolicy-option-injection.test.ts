@@ -14,7 +14,7 @@ import { buildBootPayload } from '../helpers/boot-payload.js'
 import { bootToMarkerTolerant, payloadArgList, serverTail, startBootpolicy } from '../helpers/e2e-bootpolicy.js'
 import { createTestNet } from '../helpers/e2e-net.js'
 
-// QEMU under TCG on a loaded 2-core CI host: well past tap's 120 s per file (package.json).
+// Real components (QEMU under TCG, namespaces, servers) on a loaded 2-core CI host: well past tap's 120 s per file (package.json).
 t.setTimeout(600_000)
 
 const mac = '52:54:00:e2:0a:01'

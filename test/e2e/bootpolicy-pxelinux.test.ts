@@ -22,7 +22,7 @@ import { requireFile } from '../helpers/e2e-require.js'
 import { createTestNet } from '../helpers/e2e-net.js'
 import { BOOT_FAILURES } from '../helpers/qemu.js'
 
-// QEMU under TCG on a loaded 2-core CI host: well past tap's 120 s per file (package.json).
+// Real components (QEMU under TCG, namespaces, servers) on a loaded 2-core CI host: well past tap's 120 s per file (package.json).
 t.setTimeout(600_000)
 
 const MAC = '52:54:00:e2:05:a1'

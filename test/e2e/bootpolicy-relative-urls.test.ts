@@ -13,7 +13,7 @@ import { bootToMarkerTolerant, serverTail, startBootpolicy } from '../helpers/e2
 import { createTestNet } from '../helpers/e2e-net.js'
 import { BOOT_FAILURES } from '../helpers/qemu.js'
 
-// QEMU under TCG on a loaded 2-core CI host: well past tap's 120 s per file (package.json).
+// Real components (QEMU under TCG, namespaces, servers) on a loaded 2-core CI host: well past tap's 120 s per file (package.json).
 t.setTimeout(600_000)
 
 /** End at a failed download instead of after the bootstrap's 5 s "trying the next boot device". */

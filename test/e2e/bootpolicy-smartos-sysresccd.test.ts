@@ -28,7 +28,7 @@ import { bootToMarkerTolerant, serverTail } from '../helpers/e2e-bootpolicy.js'
 import { createTestNet } from '../helpers/e2e-net.js'
 import { RESCUE_MAC, RESCUE_UEFI_MAC, ROOT_SHADOW as HASH, SMARTOS_BUILDS as BUILDS, SMARTOS_MAC, SMARTOS_NEWEST as NEWEST, startSmartosSysresccdSite } from '../helpers/e2e-plugin-sites.js'
 
-// QEMU under TCG on a loaded 2-core CI host: well past tap's 120 s per file (package.json).
+// Real components (QEMU under TCG, namespaces, servers) on a loaded 2-core CI host: well past tap's 120 s per file (package.json).
 t.setTimeout(600_000)
 
 t.test('seeds 002/001: SmartOS (BIOS) and SystemRescue (BIOS, UEFI) entries fetch and boot the files they name', async (t) => {

@@ -19,7 +19,7 @@ import { requireCommand } from '../helpers/e2e-require.js'
 import { startSiteDhcp } from '../helpers/e2e-site-dhcp.js'
 import { httpBootOptionLines, OVMF_NO_PXE } from '../helpers/qemu-ovmf.js'
 
-// QEMU under TCG on a loaded 2-core CI host: well past tap's 120 s per file (package.json).
+// Real components (QEMU under TCG, namespaces, servers) on a loaded 2-core CI host: well past tap's 120 s per file (package.json).
 t.setTimeout(600_000)
 
 const NBP = 'snponly.efi'

@@ -26,7 +26,7 @@ import { createTestNet } from '../helpers/e2e-net.js'
 import { httpBootOptionLines, OVMF_NO_PXE, ovmfCaCertsArgs } from '../helpers/qemu-ovmf.js'
 import { startQemu } from '../helpers/qemu.js'
 
-// QEMU under TCG on a loaded 2-core CI host: well past tap's 120 s per file (package.json).
+// Real components (QEMU under TCG, namespaces, servers) on a loaded 2-core CI host: well past tap's 120 s per file (package.json).
 t.setTimeout(600_000)
 
 const NBP = 'snponly.efi'

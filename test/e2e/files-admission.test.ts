@@ -12,7 +12,7 @@ import { bootToMarkerTolerant, serverTail, startBootpolicy } from '../helpers/e2
 import { createTestNet } from '../helpers/e2e-net.js'
 import { requireCommand } from '../helpers/e2e-require.js'
 
-// QEMU under TCG on a loaded 2-core CI host: well past tap's 120 s per file (package.json).
+// Real components (QEMU under TCG, namespaces, servers) on a loaded 2-core CI host: well past tap's 120 s per file (package.json).
 t.setTimeout(600_000)
 
 const mac = '52:54:00:e2:03:a1' // "alpha" of the per-mac scenario

@@ -18,7 +18,7 @@ import { bootToMarkerTolerant, serverTail } from '../helpers/e2e-bootpolicy.js'
 import { PXELINUX_FAILURES, PXELINUX_GUIDE, startPxelinuxGuideSite } from '../helpers/e2e-guide-sites.js'
 import { createTestNet } from '../helpers/e2e-net.js'
 
-// QEMU under TCG on a loaded 2-core CI host: well past tap's 120 s per file (package.json).
+// Real components (QEMU under TCG, namespaces, servers) on a loaded 2-core CI host: well past tap's 120 s per file (package.json).
 t.setTimeout(600_000)
 
 const { mac: MAC, append: APPEND } = PXELINUX_GUIDE

@@ -32,7 +32,7 @@ import { BOOT_FAILURES, startQemu } from '../helpers/qemu.js'
 import { BASE_DN, startSlapd } from '../helpers/slapd.js'
 import { requireTools } from '../helpers/tgtd.js'
 
-// QEMU under TCG on a loaded 2-core CI host: well past tap's 120 s per file (package.json).
+// Real components (QEMU under TCG, namespaces, servers) on a loaded 2-core CI host: well past tap's 120 s per file (package.json).
 t.setTimeout(600_000)
 
 const GUIDE = resolve(REPO_ROOT, 'docs/guides/migrate-mojolicious-pam-iscsi.md')

@@ -14,7 +14,7 @@ import { createTestNet } from '../helpers/e2e-net.js'
 import { E2eMissingToolError, requireCommand } from '../helpers/e2e-require.js'
 import { bootMilestones, cleanSerial, serialLines } from '../helpers/qemu-serial.js'
 
-// QEMU under TCG on a loaded 2-core CI host: well past tap's 120 s per file (package.json).
+// Real components (QEMU under TCG, namespaces, servers) on a loaded 2-core CI host: well past tap's 120 s per file (package.json).
 t.setTimeout(600_000)
 
 const namespaces = (): string => execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })

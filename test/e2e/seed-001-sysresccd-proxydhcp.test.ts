@@ -19,7 +19,7 @@ import { tail } from '../helpers/e2e-process.js'
 import { bootThroughMenu, startSeed001Site } from '../helpers/e2e-seed-sites.js'
 import type { Firmware } from '../helpers/qemu.js'
 
-// QEMU under TCG on a loaded 2-core CI host: well past tap's 120 s per file (package.json).
+// Real components (QEMU under TCG, namespaces, servers) on a loaded 2-core CI host: well past tap's 120 s per file (package.json).
 t.setTimeout(600_000)
 
 const QUICK = process.env.BOOTPOLICY_E2E_QUICK === '1'

@@ -6,9 +6,6 @@
 import t from 'tap'
 import { missingStep, type TimelineEventLike } from '../helpers/timeline-order.js'
 
-// QEMU under TCG on a loaded 2-core CI host: well past tap's 120 s per file (package.json).
-t.setTimeout(600_000)
-
 const ev = (seq: number, source: string, type: string, fields: Record<string, string | number | boolean> = {}): TimelineEventLike => ({ seq, source, type, fields })
 const events = [
   ev(1, 'dhcp', 'ACK'),
