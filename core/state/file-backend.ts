@@ -40,13 +40,18 @@ export class FileStateBackend implements StateBackend {
    * would overwrite the write (a lost update, seen as 39 of 40 parallel increments).
    */
   async get<T>(key: string): Promise<VersionedDocument<T> | undefined> {
-    const version = this.versions.get(key)
-    // First sight of the key in this process: read it in line with its writes, then it is version 1.
-    if (version === undefined) return this.writes.run(key, () => this.readVersioned<T>(key, () => this.versions.get(key) ?? 1))
-    return this.readVersioned<T>(key, () => version)
+    const known = this.versions.get(key)
+    if (known !== undefined) return this.readAt<T>(key, known)
+    // First sight of the key in this process: read it in line with its writes. A file written
+    // before this process started is version 1 to it.
+    return this.writes.run(key, async () => {
+      const doc = await this.readAt<T>(key, this.versions.get(key) ?? 1)
+      if (doc && !this.versions.has(key)) this.versions.set(key, doc.version)
+      return doc
+    })
   }
 
-  private async readVersioned<T>(key: string, version: () => number): Promise<VersionedDocument<T> | undefined> {
+  private async readAt<T>(key: string, version: number): Promise<VersionedDocument<T> | undefined> {
     let text: string
     try {
       text = await readFile(this.file(key), 'utf8')
@@ -54,11 +59,7 @@ export class FileStateBackend implements StateBackend {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
       throw err
     }
-    const value = JSON.parse(text) as T
-    const v = version()
-    // A file written before this process started is version 1 to it.
-    if (!this.versions.has(key)) this.versions.set(key, v)
-    return { value, version: v }
+    return { value: JSON.parse(text) as T, version }
   }
 
   async write(key: string, value: unknown): Promise<void> {

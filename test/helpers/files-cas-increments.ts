@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { FileStateBackend } from '../../core/state/file-backend.js'
+import { parallelIncrements } from './state-backends.js'
 
 const [rounds, parallel] = process.argv.slice(2).map(Number) as [number, number]
 const counts: number[] = []
@@ -17,13 +18,7 @@ for (let r = 0; r < rounds; r++) {
   try {
     const b = new FileStateBackend(dir)
     await b.write('n', 0)
-    const inc = async (): Promise<void> => {
-      for (;;) {
-        const cur = (await b.get<number>('n'))!
-        if ((await b.compareAndSet('n', cur.version, cur.value + 1)) !== undefined) return
-      }
-    }
-    await Promise.all(Array.from({ length: parallel }, inc))
+    await parallelIncrements(b, 'n', parallel)
     counts.push((await b.read<number>('n'))!)
   } finally {
     rmSync(dir, { recursive: true, force: true })

@@ -10,10 +10,22 @@ import { FileStateBackend } from '../../core/state/file-backend.js'
 import type { MigrationRegistry } from '../../core/state/migrations.js'
 import { type StateSettings, postgresSettings } from '../../core/state/open-state-backend.js'
 import { PostgresStateBackend, type StateLog } from '../../core/state/postgres-backend.js'
+import type { StateBackend } from '../../core/state/state-backend.js'
 import { createDatabase, type PgDatabase } from './postgres.js'
 
 export interface Teardownable {
   teardown(fn: () => unknown): void
+}
+
+/** `parallel` concurrent read-then-compare-and-set increments of document `key` (each retries until its set lands). */
+export async function parallelIncrements(b: StateBackend, key: string, parallel: number): Promise<number[]> {
+  const inc = async (): Promise<number> => {
+    for (let tries = 1; ; tries++) {
+      const cur = (await b.get<number>(key))!
+      if ((await b.compareAndSet(key, cur.version, cur.value + 1)) !== undefined) return tries
+    }
+  }
+  return Promise.all(Array.from({ length: parallel }, inc))
 }
 
 export async function filesBackend(t: Teardownable): Promise<FileStateBackend> {

@@ -7,7 +7,7 @@ import { promisify } from 'node:util'
 import t from 'tap'
 import type { StateBackend } from '../../../core/state/state-backend.js'
 import { nodeTs, REPO_ROOT } from '../../helpers/dhcp-server.js'
-import { filesBackend, pgBackend, type Teardownable } from '../../helpers/state-backends.js'
+import { filesBackend, parallelIncrements, pgBackend, type Teardownable } from '../../helpers/state-backends.js'
 
 const backends: Record<string, (t: Teardownable) => Promise<StateBackend>> = { files: filesBackend, postgres: (t) => pgBackend(t) }
 
@@ -49,13 +49,7 @@ for (const [name, open] of Object.entries(backends)) {
   t.test(`${name}: 40 parallel compare-and-set increments lose none`, async (t) => {
     const b = await open(t)
     await b.write('n', 0)
-    const inc = async (): Promise<number> => {
-      for (let tries = 1; ; tries++) {
-        const cur = (await b.get<number>('n'))!
-        if ((await b.compareAndSet('n', cur.version, cur.value + 1)) !== undefined) return tries
-      }
-    }
-    const tries = await Promise.all(Array.from({ length: 40 }, inc))
+    const tries = await parallelIncrements(b, 'n', 40)
     t.equal(await b.read('n'), 40)
     t.ok(tries.length === 40)
   })
