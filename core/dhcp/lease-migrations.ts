@@ -13,7 +13,8 @@ chooses. bp_dhcp_commit applies one group
  * address in the order allocation-order.ts passes in and holds it in one call (a lost race on
  * UNIQUE(addr) is retried inside it), and bp_dhcp_commit learns `renewal`, so the REQUEST's checks
  * (another client's live lease, the kept boundAt) run in the group commit's transaction instead
- * of a read of their own. Applied steps are never edited: a change is a new version.
+ * of a read of their own. Version 3 commits offers asynchronously (bp_dhcp_offer_held): they are
+ * holds, never acknowledged. Applied steps are never edited: a change is a new version.
  */
 import type { Migration } from '../state/migrations.js'
 
@@ -200,6 +201,23 @@ BEGIN
     END;
   END LOOP;
   RETURN refused;
+END
+$fn$;`,
+  },
+  {
+    version: 3,
+    name: 'offers committed without waiting for the WAL flush',
+    // An offer is a hold of a few seconds, never acknowledged to anyone: the files backend keeps
+    // it in memory only. Its transaction need not wait for the WAL to reach disk (or a synchronous
+    // standby): a database crash loses at most the last offers, and a client then gets another
+    // address or a NAK, since the REQUEST's commit (synchronous, in bp_dhcp_commit) checks every
+    // other client's lease. set_config(..., true) lasts until the end of the caller's transaction,
+    // which is the statement that called this function.
+    sql: `CREATE FUNCTION bp_dhcp_offer_held(steps text[], k text, m text, srv text, fixed bigint, requested bigint, pool_start bigint,
+  pool_end bigint, blocked bigint[], origin bigint, hold_ms bigint, now_ms bigint) RETURNS bigint LANGUAGE plpgsql AS $fn$
+BEGIN
+  PERFORM set_config('synchronous_commit', 'off', true);
+  RETURN bp_dhcp_offer(steps, k, m, srv, fixed, requested, pool_start, pool_end, blocked, origin, hold_ms, now_ms);
 END
 $fn$;`,
   },

@@ -3,7 +3,8 @@
  * lease-migrations.ts, statements through the state backend's pool). The database, not timing,
  * settles every race. A DORA is two statements: the DISCOVER one call of bp_dhcp_offer (the
  * address chosen in allocation-order.ts's order and held as a row under UNIQUE(addr); a DISCOVER
- * that loses an address to another replica retries with the next one inside the call), the
+ * that loses an address to another replica retries with the next one inside the call; committed
+ * without waiting for the WAL flush, bp_dhcp_offer_held), the
  * REQUEST none of its own: its change joins the group commit (one transaction, bp_dhcp_commit),
  * which refuses it when another client holds the address. Offers are holds written at once;
  * bindings, releases and declines become durable only through commit(), so an ACK follows its
@@ -95,13 +96,14 @@ export class PostgresLeaseBackend implements LeaseBackend {
   }
 
   /**
-   * One statement: bp_dhcp_offer (lease-migrations.ts version 2) asks the steps of
+   * One statement: bp_dhcp_offer (lease-migrations.ts version 2, called through version 3's
+   * asynchronously committing bp_dhcp_offer_held) asks the steps of
    * allocation-order.ts in order and holds the address it finds, a race lost on UNIQUE(addr)
    * retried inside it. `origin`: where the pool search starts, random so replicas rarely collide.
    */
   async reserve(c: OfferClaim): Promise<string | undefined> {
     const size = this.end - this.start + 1
-    const { rows } = await this.db.query<{ addr: string | null }>('SELECT bp_dhcp_offer($1::text[], $2, $3, $4, $5, $6, $7, $8, $9::bigint[], $10, $11, $12) AS addr', [
+    const { rows } = await this.db.query<{ addr: string | null }>('SELECT bp_dhcp_offer_held($1::text[], $2, $3, $4, $5, $6, $7, $8, $9::bigint[], $10, $11, $12) AS addr', [
       ALLOCATION_ORDER,
       c.key,
       c.mac,

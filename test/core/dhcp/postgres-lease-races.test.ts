@@ -5,10 +5,11 @@
  * values. Nothing may give one address to two clients, and no database error (a deadlock
  * between the replicas' transactions) may reach a caller.
  */
+import pg from 'pg'
 import t from 'tap'
 import { createGroupCommit, RefusedChange } from '../../../core/dhcp/group-commit.js'
 import type { LeaseChange } from '../../../core/dhcp/lease-backend.js'
-import { createDatabase, type PgDatabase } from '../../helpers/postgres.js'
+import { clientConfig, createDatabase, type PgDatabase } from '../../helpers/postgres.js'
 import { openLeaseReplica, testMac } from '../../helpers/pg-lease-replica.js'
 import type { Teardownable } from '../../helpers/state-backends.js'
 
@@ -112,4 +113,37 @@ t.test('hostile values: quotes and SQL in the client id, a NUL in the hostname, 
     /unknown allocation step drop table/,
     'a step the function does not know is an error, never a silent skip',
   )
+})
+
+t.test('the DISCOVER commits its offer without waiting for the WAL flush; the REQUEST waits for it', async (t) => {
+  const db = await createDatabase(t)
+  const b = await openLeaseReplica(t, db)
+  // The statements the backend itself runs, recorded, then replayed inside a transaction that shows its setting.
+  const state = (b as unknown as { db: { query: (sql: string, p: readonly unknown[]) => Promise<unknown> } }).db
+  const ran: Array<{ sql: string; params: readonly unknown[] }> = []
+  const query = state.query.bind(state)
+  state.query = (sql, params) => {
+    ran.push({ sql, params })
+    return query(sql, params)
+  }
+  const ip = await b.reserve({ key: `mac:${mac(7)}`, mac: mac(7), holdMs: 30_000 })
+  const change = await b.bind({ key: `mac:${mac(7)}`, mac: mac(7), ip: ip!, leaseMs: HOUR, renewal: false })
+  t.same(await b.commit([change!]), new Set(), 'leased')
+  state.query = query
+  t.equal(ran.length, 2, 'a DORA is two statements')
+  const c = new pg.Client(clientConfig(db))
+  await c.connect()
+  t.teardown(() => c.end())
+  const settingAfter = async (stmt: { sql: string; params: readonly unknown[] }): Promise<string> => {
+    await c.query('BEGIN')
+    try {
+      await c.query(stmt.sql, [...stmt.params])
+      return (await c.query<{ synchronous_commit: string }>('SHOW synchronous_commit')).rows[0]!.synchronous_commit
+    } finally {
+      await c.query('ROLLBACK')
+    }
+  }
+  t.equal(await settingAfter(ran[0]!), 'off', "the DISCOVER's transaction commits asynchronously (an offer is a hold, never acknowledged)")
+  t.equal(await settingAfter(ran[1]!), 'on', "the REQUEST's commit waits for the flush: its ACK follows a durable lease")
+  t.equal((await c.query<{ synchronous_commit: string }>('SHOW synchronous_commit')).rows[0]!.synchronous_commit, 'on', 'the setting ends with the transaction')
 })
