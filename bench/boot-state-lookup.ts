@@ -6,7 +6,7 @@
  * PostgreSQL 15 cluster (test/helpers/postgres.ts) serves both runs, each on a fresh database.
  */
 import { fileURLToPath } from 'node:url'
-import { createDatabase } from '../test/helpers/postgres.js'
+import { createDatabase, useDurablePostgres } from '../test/helpers/postgres.js'
 import { type BenchResult, load, macPaths, startServer, stop } from './lib.js'
 
 const server = fileURLToPath(new URL('./servers/state-lookup-server.ts', import.meta.url))
@@ -16,6 +16,8 @@ export async function run(seconds = Number(process.env.BENCH_SECONDS ?? 5)): Pro
   const cleanups: (() => unknown)[] = []
   const paths = macPaths(MACHINES)
   const measure = async (mode: string, armed: number) => {
+    // fsync on, as a production database (test/helpers/postgres.ts).
+    useDurablePostgres()
     const db = await createDatabase({ teardown: (fn) => cleanups.push(fn) })
     const s = await startServer(server, [mode, db.url, db.passwordFile, String(armed)])
     try {

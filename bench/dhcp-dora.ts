@@ -7,7 +7,8 @@
  * while still persisting. 16 transactions in flight, 1,000 client MACs; BENCH_ROUNDS interleaved
  * rounds of BENCH_SECONDS each, medians, with the load average (the machine is shared). A fourth run
  * is bootpolicy with its leases in PostgreSQL (state.backend postgres, a throwaway cluster of
- * test/helpers/postgres.ts over its unix socket): what a replica pays against the lease file. A
+ * test/helpers/postgres.ts over its unix socket, fsync on as in production): what a replica pays
+ * against the lease file. A
  * fifth is bootpolicy with the lease file and the machine timeline recording every packet (as
  * `serve` does by default; the test server records none): what the timeline costs DORA/s.
  * Needs root, iproute2 and dnsmasq (dnsmasq-base).
@@ -20,7 +21,7 @@ import { fileURLToPath } from 'node:url'
 import { createLan, type Lan } from '../test/helpers/netns.js'
 import { nodeTs, REPO_ROOT, startDhcpServer } from '../test/helpers/dhcp-server.js'
 import { startDnsmasqDhcp } from '../test/helpers/dnsmasq-dhcp.js'
-import { createDatabase } from '../test/helpers/postgres.js'
+import { createDatabase, useDurablePostgres } from '../test/helpers/postgres.js'
 import type { BenchResult } from './lib.js'
 
 interface ClientReport {
@@ -55,6 +56,8 @@ export async function run(seconds = Number(process.env.BENCH_SECONDS ?? 2), roun
   const recorded: ClientReport[] = []
   const timelineMachines: number[] = []
   const teardowns: Array<() => unknown> = []
+  // fsync on, as the lease file's journal fsyncs: the same durability on both sides.
+  useDurablePostgres()
   const db = await createDatabase({ teardown: (fn) => teardowns.push(fn) })
   const state = { backend: 'postgres', url: `postgres://bp_test@localhost:${db.cluster.port}/${db.name}?host=${encodeURIComponent(db.cluster.socketDir)}`, passwordFile: db.passwordFile }
   try {

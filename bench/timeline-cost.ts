@@ -8,13 +8,15 @@
  * postgres server's /metrics say how many rows it dropped (its queue full) and still held.
  */
 import { fileURLToPath } from 'node:url'
-import { createDatabase } from '../test/helpers/postgres.js'
+import { createDatabase, useDurablePostgres } from '../test/helpers/postgres.js'
 import { median, startQuietServer, stop, wrkBoot, type BenchResult } from './lib.js'
 
 const server = fileURLToPath(new URL('./servers/boot-server.ts', import.meta.url))
 
 export async function run(seconds = Number(process.env.BENCH_SECONDS ?? 5), rounds = Number(process.env.BENCH_ROUNDS ?? 3)): Promise<BenchResult> {
   const teardowns: Array<() => unknown> = []
+  // fsync on, as a production database (test/helpers/postgres.ts).
+  useDurablePostgres()
   const db = await createDatabase({ teardown: (fn) => teardowns.push(fn) })
   const state = { backend: 'postgres', url: `postgres://bp_test@localhost:${db.cluster.port}/${db.name}?host=${encodeURIComponent(db.cluster.socketDir)}`, passwordFile: db.passwordFile }
   const on = await startQuietServer(server, ['bootpolicy'])

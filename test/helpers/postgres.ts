@@ -58,6 +58,17 @@ interface Teardownable {
 
 let cluster: Promise<PgCluster> | undefined
 let dbCounter = 0
+let durable = false
+
+/**
+ * This process's cluster flushes its WAL to disk (fsync on, PostgreSQL's default), as a production
+ * database does: for benchmarks against stores that fsync. Tests keep fsync off (faster; see boot()).
+ * Call before the cluster starts (again later: nothing changes).
+ */
+export function useDurablePostgres(): void {
+  if (cluster && !durable) throw new Error('useDurablePostgres: the cluster has already started with fsync off')
+  durable = true
+}
 
 function bin(name: string): string {
   const file = join(BIN, name)
@@ -125,8 +136,8 @@ async function boot(): Promise<PgCluster> {
     rmSync(pwFile, { force: true })
   }
   const port = await freePort()
-  // fsync off: an immediate stop is a postgres crash, not an OS crash; the OS keeps written WAL.
-  const serverOpts = `-c listen_addresses=127.0.0.1 -p ${port} -k ${socketDir} -c fsync=off -c max_connections=200 -c shared_buffers=16MB`
+  // fsync off for tests: an immediate stop is a postgres crash, not an OS crash; the OS keeps written WAL.
+  const serverOpts = `-c listen_addresses=127.0.0.1 -p ${port} -k ${socketDir} -c fsync=${durable ? 'on' : 'off'} -c max_connections=200 -c shared_buffers=16MB`
   let running = false
   const start = async (): Promise<void> => {
     try {
