@@ -114,10 +114,12 @@ export async function createHttpApp(runtime: Runtime): Promise<FastifyInstance> 
 
   applyConnectionLimits(app.server, config.http, logger)
 
-  app.addHook('onResponse', async (req, reply) => {
+  // A callback hook, not an async one: fastify makes no promise for it on every response.
+  app.addHook('onResponse', (req, reply, done) => {
     const route = req.routeOptions.url ?? 'unmatched'
     metrics.requests.inc({ route, code: String(reply.statusCode) })
     if (logger.isLevelEnabled('debug')) req.log.debug({ req, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request completed')
+    done()
   })
 
   registerBootRoutes(app, engine, config.http.bootPath, metrics, runtime.timeline, runtime.eventStore)
