@@ -103,7 +103,9 @@ t.test('failed logins cannot stall the libuv pool: measured with and without the
   // Distinct usernames and spoofed addresses are not needed: 8 < the per-address limit.
   const logins = Promise.all(Array.from({ length: 8 }, (_, i) => bp.app.inject(login(`${user.username}`, `wrong-${i}`))))
   const limited = await fsLatencyDuring(logins)
-  t.ok(limited < 200, `with concurrency 2, fs.stat stays fast during 8 failed logins: worst ${Math.round(limited)} ms`)
+  // The stall without a limit is over 1 s (PAM's fail delay holds every pool thread); the bound is
+  // that, not a speed: a loaded host's worst stat of hundreds reached 200 ms by itself.
+  t.ok(limited < 1000, `with concurrency 2, fs.stat is never stalled during 8 failed logins: worst ${Math.round(limited)} ms`)
   const reasons = (await logins).map((r) => shown(r.body).reason)
   t.ok(
     reasons.every((r) => r === 'unknown user or wrong password' || r === 'authentication service unavailable' || /^too many (failed attempts|login attempts in progress)/.test(String(r))),

@@ -119,11 +119,15 @@ t.test('slow policy does not block other clients beyond its timeout', async (t) 
   t.match(slow!.body, /BP_ERR_POLICY_TIMEOUT/, 'the slow client gets the failsafe naming the error')
   t.match(slow!.body, /^#!ipxe\n/)
   for (const r of fast) t.equal(r.body.split('\n')[2], 'exit', 'fast clients get their decision')
-  t.ok(ms < 50 * 4 + 500, `all 21 answered in ${ms.toFixed(0)} ms`)
+  // The loop is cut at its 50 ms limit; the bound only says nobody waited for a stalled worker
+  // (loose: a loaded CI host took several hundred ms for the 21 requests of a fresh app).
+  t.ok(ms < 3000, `all 21 answered in ${ms.toFixed(0)} ms`)
   // The loop is memoized: the same client again costs no second timeout.
-  const t1 = performance.now()
-  await bp.app.inject('/boot?slow=1')
-  t.ok(performance.now() - t1 < 40, 'a repeated looping request is answered from the decision cache')
+  const hits = (text: string): number => Number(/^bootpolicy_decision_cache_hits_total (\d+)$/m.exec(text)?.[1] ?? 0)
+  const before = hits(bp.runtime.metrics.render())
+  const again = await bp.app.inject('/boot?slow=1')
+  t.match(again.body, /BP_ERR_POLICY_TIMEOUT/)
+  t.equal(hits(bp.runtime.metrics.render()), before + 1, 'a repeated looping request is answered from the decision cache')
 })
 
 t.test('returns garbage: every kind of non-plain or oversized result is refused inside the isolate', async (t) => {
