@@ -57,7 +57,7 @@ t.test('odd SMBIOS identities reach the policy exactly', async (t) => {
   for (const { firmware, mac, serial, serialok } of machines) {
     await t.test(`${firmware} ${mac} serial ${JSON.stringify(serial)}`, async (t) => {
       const smbios = { serial, manufacturer: EXPECTED.manufacturer, product: EXPECTED.product, uuid }
-      const boot = await bootToMarkerTolerant({ net, firmware, mac, smbios, timeoutMs: 60_000 })
+      const boot = await bootToMarkerTolerant({ net, firmware, mac, smbios, timeoutMs: 180_000 })
 
       const image = firmware === 'bios' ? '' : 'vmlinuz '
       t.equal(

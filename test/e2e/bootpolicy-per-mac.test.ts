@@ -33,7 +33,7 @@ t.test('seed 003: per-MAC outcomes from bootpolicy alone (BIOS, iPXE ROM)', asyn
 
   for (const { mac, who } of machines) {
     await t.test(`${mac} boots as ${who}`, async (t) => {
-      const boot = await bootToMarkerTolerant({ net, firmware: 'bios', mac, name: `qemu-${who}`, timeoutMs: 60_000 })
+      const boot = await bootToMarkerTolerant({ net, firmware: 'bios', mac, name: `qemu-${who}`, timeoutMs: 180_000 })
       t.equal(boot.report.cmdline, `initrd=initrd.gz console=ttyS0 quiet panic=-1 who=${who}`, "the kernel got this machine's arguments")
       const decisions = server.decisionsFor(mac)
       t.equal(decisions.length, 1, 'one /boot request')

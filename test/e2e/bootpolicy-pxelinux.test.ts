@@ -49,7 +49,7 @@ t.test('seeds 003/004: chain lpxelinux.0, which reads its generated config and b
     if (!t.passing()) t.comment(serverTail(server))
   })
 
-  const boot = await bootToMarkerTolerant({ net, firmware: 'bios', mac: MAC, smbios: { uuid: UUID }, timeoutMs: 60_000, failOn: PXELINUX_FAILURES })
+  const boot = await bootToMarkerTolerant({ net, firmware: 'bios', mac: MAC, smbios: { uuid: UUID }, timeoutMs: 180_000, failOn: PXELINUX_FAILURES })
   t.comment(`marker at ${boot.markerMs} ms after QEMU start`)
   // pxelinux puts BOOT_IMAGE= first and turns INITRD into initrd= at the end; the rest is APPEND.
   t.equal(boot.report.cmdline, `BOOT_IMAGE=vmlinuz ${APPEND} initrd=initrd.gz`, 'the kernel got the generated APPEND line')

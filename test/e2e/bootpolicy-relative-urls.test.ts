@@ -29,7 +29,7 @@ t.test('relative /boot URLs work with real iPXE: bootstrap, then an again() roun
     if (!t.passing()) t.comment(serverTail(server))
   })
 
-  const boot = await bootToMarkerTolerant({ net, firmware: 'bios', mac, timeoutMs: 30_000, failOn })
+  const boot = await bootToMarkerTolerant({ net, firmware: 'bios', mac, timeoutMs: 180_000, failOn })
   t.equal(boot.report.cmdline, 'initrd=initrd.gz console=ttyS0 quiet panic=-1 step=2')
   t.same(
     server.decisions().map((d) => [d.kind, d.context.params.step]),

@@ -49,7 +49,7 @@ t.test('seeds 002/001: SmartOS (BIOS) and SystemRescue (BIOS, UEFI) entries fetc
 
   await t.test('SmartOS entry: kernel -B …, module boot_archive, boot', async (t) => {
     const before = server.httpRequests().length
-    const boot = await bootToMarkerTolerant({ net, firmware: 'bios', mac: SMARTOS_MAC, name: 'qemu-smartos', timeoutMs: 60_000 })
+    const boot = await bootToMarkerTolerant({ net, firmware: 'bios', mac: SMARTOS_MAC, name: 'qemu-smartos', timeoutMs: 180_000 })
     t.equal(boot.report.cmdline, `-B console=text,root_shadow='${HASH}',smartos=true`, 'the kernel got the -B list iPXE rendered, quotes and $ intact')
     const urls = server
       .httpRequests()
@@ -74,7 +74,7 @@ t.test('seeds 002/001: SmartOS (BIOS) and SystemRescue (BIOS, UEFI) entries fetc
   ] as const) {
     await t.test(`SystemRescue entry (${firmware}): archiso kernel line, sysresccd.img as initrd`, async (t) => {
       const before = server.httpRequests().length
-      const boot = await bootToMarkerTolerant({ net, firmware, mac, name: `qemu-sysresccd-${firmware}`, timeoutMs: firmware === 'bios' ? 60_000 : 240_000 })
+      const boot = await bootToMarkerTolerant({ net, firmware, mac, name: `qemu-sysresccd-${firmware}`, timeoutMs: firmware === 'bios' ? 180_000 : 240_000 })
       // iPXE's EFI build puts the image name first on the kernel line; initrd= names the initrd the
       // EFI stub must load (the plugin always writes it).
       const image = firmware === 'bios' ? '' : 'vmlinuz '
