@@ -1,8 +1,8 @@
 /**
  * Login limits under parallel bursts: 100 guesses sent at once reach a backend at most `perUser`
  * times for one user and `perAddress` times for one address — with a deliberately slow backend
- * (a test plugin whose authenticate sleeps), with an outage, with a backend slower than the hook
- * timeout, and with the real slapd.
+ * (a test plugin whose authenticate sleeps, or waits for the test to release it), with an outage,
+ * with a backend slower than the hook timeout, and with the real slapd.
  */
 import t from 'tap'
 import { writeFileSync } from 'node:fs'
@@ -24,34 +24,62 @@ const shown = (body: string): { status: string; reason?: string } =>
 
 type App = Awaited<ReturnType<typeof build>>
 
-async function slowApp(t: { teardown(fn: () => unknown): void }, sleepMs: number, overrides: Record<string, unknown> = {}) {
+interface SlowState {
+  calls: number
+  running: number
+  maxRunning: number
+  /** Lets every attempt waiting at the gate (and every later one) go on. */
+  release(): void
+}
+
+async function slowApp(t: { teardown(fn: () => unknown): void }, sleepMs: number | 'gate', overrides: Record<string, unknown> = {}) {
   const dir = tempPolicies({ 'p.ts': POLICY })
   t.teardown(() => dir.remove())
   const file = join(dir.dir, 'slow.mjs')
-  // A backend that takes `sleepMs` per attempt: refuses every password, or fails (an outage) for users named down*.
+  // A backend that takes `sleepMs` per attempt, or with 'gate' waits until state.release(): refuses
+  // every password, or fails (an outage) for users named down*.
   writeFileSync(
     file,
     `
-    const state = { calls: 0, running: 0, maxRunning: 0 }
+    let open
+    const gate = new Promise((r) => (open = r))
+    const state = { calls: 0, running: 0, maxRunning: 0, release: () => open() }
     globalThis.__bpSlow = state
     export default () => ({ name: 'slow', version: '1.0.0', bootpolicy: '^0.1.0', hooks: {
       authenticate: async (ctx, c) => {
         state.calls++; state.running++; state.maxRunning = Math.max(state.maxRunning, state.running)
-        await new Promise((r) => setTimeout(r, ${sleepMs}))
+        await ${sleepMs === 'gate' ? 'gate' : `new Promise((r) => setTimeout(r, ${sleepMs}))`}
         state.running--
         if (c.username.startsWith('down')) throw new Error('backend down')
         return { failed: 'wrong password' }
       } } })`,
   )
-  const bp = await build(dir.config({ plugins: [{ name: 'slow', path: file }], ...overrides }), { logger: captureLogs('info').logger })
+  // The gate, not the default 5 s hook timeout, ends an attempt: a burst may take that long to send.
+  const timeouts = sleepMs === 'gate' ? { pluginTimeouts: { hookMs: 300_000 } } : {}
+  const bp = await build(dir.config({ plugins: [{ name: 'slow', path: file }], ...timeouts, ...overrides }), { logger: captureLogs('info').logger })
   t.teardown(() => bp.close())
-  const state = (): { calls: number; running: number; maxRunning: number } => (globalThis as unknown as { __bpSlow: { calls: number; running: number; maxRunning: number } }).__bpSlow
+  const state = (): SlowState => (globalThis as unknown as { __bpSlow: SlowState }).__bpSlow
   return { bp, state }
 }
 
-/** 100 logins at once; `user(i)` names the user of guess i. */
-async function burst(bp: App, user: (i: number) => string, remoteAddress: string, password = 'guess'): Promise<Array<{ status: string; reason?: string }>> {
-  return Promise.all(Array.from({ length: 100 }, async (_, i) => shown((await bp.app.inject({ url: `/boot?username=${user(i)}&password=${password}${i}`, remoteAddress })).body)))
+/** 100 logins at once; `user(i)` names the user of guess i; `progress.answered` counts the answers so far. */
+async function burst(bp: App, user: (i: number) => string, remoteAddress: string, progress = { answered: 0 }): Promise<Array<{ status: string; reason?: string }>> {
+  return Promise.all(
+    Array.from({ length: 100 }, async (_, i) => {
+      const answer = shown((await bp.app.inject({ url: `/boot?username=${user(i)}&password=guess${i}`, remoteAddress })).body)
+      progress.answered++
+      return answer
+    }),
+  )
+}
+
+/** Waits (60 s at most) until each of a burst's 100 guesses is answered or inside the gated backend. */
+async function dispatched(progress: { answered: number }, state: () => SlowState): Promise<void> {
+  const deadline = Date.now() + 60_000
+  while (progress.answered + state().running < 100) {
+    if (Date.now() > deadline) throw new Error(`burst not dispatched: ${progress.answered} answered, ${state().running} in the backend`)
+    await new Promise((r) => setTimeout(r, 10))
+  }
 }
 
 t.test('hazard: parallel login guesses bypass the rate limits (slow backend, one user)', async (t) => {
@@ -73,8 +101,14 @@ t.test('hazard: parallel login guesses bypass the rate limits (slow backend, one
 })
 
 t.test('hazard: an outage lets a parallel burst through (errors are not failures, but stay in flight)', async (t) => {
-  const { bp, state } = await slowApp(t, 200)
-  const answers = await burst(bp, () => 'down1', '192.0.2.30')
+  // The outage answers only once the whole burst is in (a 200 ms one answered during a burst
+  // slowed by a loaded host, and later guesses rightly took the freed reservations).
+  const { bp, state } = await slowApp(t, 'gate')
+  const progress = { answered: 0 }
+  const sent = burst(bp, () => 'down1', '192.0.2.30', progress)
+  await dispatched(progress, state)
+  state().release()
+  const answers = await sent
   t.equal(state().calls, 5, 'at most perUser backend calls during the burst')
   t.equal(answers.filter((a) => a.reason === 'authentication service unavailable').length, 5)
   // Outages are not counted: once the burst is over the user may try again.
@@ -83,13 +117,16 @@ t.test('hazard: an outage lets a parallel burst through (errors are not failures
 })
 
 t.test('hazard: a backend slower than the hook timeout keeps its reservations until it really ends', async (t) => {
-  const { bp, state } = await slowApp(t, 1500, { pluginTimeouts: { hookMs: 100 } })
+  // The backend calls end when the test releases them, not after 1500 ms, which two bursts could
+  // outlast on a loaded host.
+  const { bp, state } = await slowApp(t, 'gate', { pluginTimeouts: { hookMs: 100 } })
   const first = await burst(bp, () => 'down2', '192.0.2.40')
   t.equal(first.filter((a) => a.reason === 'authentication service unavailable').length, 5, 'five timed out')
   t.equal(state().running, 5, 'their backend calls are still running')
   await burst(bp, () => 'down2', '192.0.2.41')
-  t.equal(state().calls, 5, 'a second burst right after the timeouts reaches no backend')
-  await new Promise((r) => setTimeout(r, 1600))
+  t.equal(state().calls, 5, 'a second burst after the timeouts reaches no backend')
+  state().release()
+  for (const deadline = Date.now() + 60_000; state().running > 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 10))
   t.equal(state().running, 0)
   await bp.app.inject({ url: '/boot?username=down2&password=x', remoteAddress: '192.0.2.42' })
   t.equal(state().calls, 6, 'once they ended, the user may try again')

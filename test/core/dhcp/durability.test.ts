@@ -18,6 +18,10 @@ import { nodeTs, REPO_ROOT, startDhcpServer, type DhcpServerHandle } from '../..
 import type { DhcpConfig } from '../../../core/dhcp/config-schema.js'
 import { completedCalls } from '../../helpers/strace-calls.js'
 
+// Four burst execs of up to 120 s each and a 60 s wait: on a loaded host their own deadlines, not
+// tap's 300 s per file, should be what a slow run meets.
+t.setTimeout(600_000)
+
 const execFileP = promisify(execFile)
 const SERVER = '10.84.0.1'
 const config: DhcpConfig = { mode: 'full', serverAddress: SERVER, pool: { start: '10.84.1.0', end: '10.84.8.255' }, subnetMask: '255.255.0.0', leaseSeconds: 3600 }

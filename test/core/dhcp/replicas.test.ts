@@ -14,6 +14,11 @@ import { startDhcpServer } from '../../helpers/dhcp-server.js'
 import { createLan } from '../../helpers/netns.js'
 import { createDatabase } from '../../helpers/postgres.js'
 
+// Its waits alone may take 195 s (90 s for the first leases, 60 s for the renewals, 2 x 20 s and
+// 5 s), on top of 103 namespaces, PostgreSQL and 100 clients to start: more than tap's 300 s per
+// file leaves on a loaded host.
+t.setTimeout(600_000)
+
 /** The client's first `bound` event; a NAK on the way (its REQUEST lost the race to another replica's client) is counted. */
 async function firstBound(c: UdhcpcDaemon, naks: { n: number }): Promise<Record<string, string>> {
   for (let from = 0; ; ) {

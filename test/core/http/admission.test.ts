@@ -33,6 +33,13 @@ t.teardown(() => bp.close())
 await bp.app.listen({ host: '127.0.0.1', port: 0 })
 const port = (bp.app.server.address() as net.AddressInfo).port
 
+// A large body admitted (a 200 to a GET of initrd.img) holds a slot until its response closes; the
+// same 'close' then files its files:download event, after the release. Equal counts: all free.
+const large = { admitted: 0, closed: 0 }
+bp.runtime.timeline.subscribe((_id, e) => {
+  if (e.source === 'files' && e.type === 'download' && e.fields.file === 'initrd.img') large.closed++
+})
+
 interface Held {
   socket: net.Socket
   status: number
@@ -53,7 +60,9 @@ function request(path: string, method = 'GET'): Promise<Held> {
       if (end < 0) return
       socket.off('data', onData)
       socket.pause()
-      resolve({ socket, status: Number(text.slice(9, 12)), head: text.slice(0, end), early: text.length - end - 4 })
+      const status = Number(text.slice(9, 12))
+      if (status === 200 && method === 'GET' && path === '/files/initrd.img') large.admitted++
+      resolve({ socket, status, head: text.slice(0, end), early: text.length - end - 4 })
     })
     socket.once('close', () => reject(new Error(`closed before headers: ${text.slice(0, 80)}`)))
     socket.write(`${method} ${path} HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n`)
@@ -95,20 +104,28 @@ t.test('a parallel burst of 40 over a limit of 3: exactly 3 bodies start, the re
 
 t.test('finished downloads free their slot, and a client honouring Retry-After gets the whole file', async (t) => {
   const curl = requireCommand('curl', 'curl')
-  await pause(300)
+  // The first test's clients went away; their slots are free once the server saw each close (a
+  // fixed 300 ms was too short on a loaded host).
+  for (const deadline = Date.now() + 30_000; large.closed < large.admitted && Date.now() < deadline; ) await pause(20)
+  t.equal(large.closed, large.admitted, `every admitted download closed (${large.closed} of ${large.admitted})`)
   const held = await Promise.all(Array.from({ length: LIMIT }, () => request('/files/initrd.img')))
   t.same(
     held.map((h) => h.status),
     [200, 200, 200],
   )
   const out = join(dir.dir, 'out.img')
+  const refused = (): number => Number(/^bootpolicy_http_requests_total\{route="\/files\/\*",code="503"\} (\d+)$/m.exec(bp.metrics.requests.render())?.[1] ?? 0)
+  const refusedBefore = refused()
   // curl --retry treats 503 as transient and waits Retry-After seconds between attempts.
   const fetched = new Promise<{ code: number | null; stderr: string }>((resolve) => {
     execFile(curl, ['-sS', '-f', '--retry', '10', '-o', out, `http://127.0.0.1:${port}/files/initrd.img`], { timeout: 60_000 }, (err, _stdout, stderr) =>
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stderr }),
     )
   })
-  await pause(500)
+  // Its first attempt must meet the full slots, or it proves no retry (a fixed 500 ms may not
+  // cover it on a loaded host).
+  for (const deadline = Date.now() + 30_000; refused() === refusedBefore && Date.now() < deadline; ) await pause(20)
+  t.ok(refused() > refusedBefore, 'curl was refused while the slots were held')
   // Drain the held downloads to the end (a finished body frees its slot like an aborted one).
   await Promise.all(
     held.map(

@@ -1,10 +1,11 @@
 /**
  * Two runtimes (replicas) on one PostgreSQL database: an intent armed or cleared on one, or a
  * state document a plugin's facts come from written on one, changes the other's next /boot answer
- * although that answer was memoized whole, within a generous bound (the measured delay is
- * printed); arms burst on both replicas at once are all kept (the shared document is changed under
- * a lock across replicas, never lost to a concurrent rewrite). With the files backend, the same
- * plugin's document written in the one runtime changes its next answer.
+ * although that answer was memoized whole, within a generous bound counted from the write's
+ * return (the measured delay is printed); arms burst on both replicas at once are all kept (the
+ * shared document is changed under a lock across replicas, never lost to a concurrent rewrite).
+ * With the files backend, the same plugin's document written in the one runtime changes its next
+ * answer.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -21,7 +22,10 @@ t.setTimeout(300_000)
 
 const MAC = '52:54:00:cc:00:01'
 const query = (mac: string) => `mac=${encodeURIComponent(mac)}`
-const BOUND_MS = 2000
+// Generous, from the write's return: 2 s counted from before the write was too tight on a loaded
+// host. Without the change notification the memoized answer would stand for policies.cacheTtlMs
+// (300 s here), far past it.
+const BOUND_MS = 10_000
 
 function site(t: Test): string {
   const dir = mkdtempSync(join(tmpdir(), 'bp-coherence-'))
@@ -64,7 +68,7 @@ async function until(r: Runtime, kind: string, since: number): Promise<number> {
   return -1
 }
 
-t.test('an intent armed on A changes B’s memoized /boot answer within 2 s; cleared on B, A’s', async (t) => {
+t.test('an intent armed on A changes B’s memoized /boot answer within 10 s; cleared on B, A’s', async (t) => {
   const db = await createDatabase(t)
   const [a, b] = [await replica(t, db), await replica(t, db)]
   t.equal((await boot(b)).record.kind, 'exit')
@@ -72,14 +76,14 @@ t.test('an intent armed on A changes B’s memoized /boot answer within 2 s; cle
   t.equal(again.record.cached, true, 'B memoized the answer whole')
   t.equal((await boot(a)).record.kind, 'exit')
 
-  const t0 = performance.now()
   await a.lifecycle.arm(armReq(MAC), 'test')
+  const t0 = performance.now()
   const armDelay = await until(b, 'shell', t0)
   t.ok(armDelay >= 0 && armDelay < BOUND_MS, `B saw A's intent after ${armDelay.toFixed(1)} ms`)
   console.log(`# intent armed on A seen by B after ${armDelay.toFixed(1)} ms`)
 
-  const t1 = performance.now()
   await b.lifecycle.clear({ by: 'mac', value: MAC }, 'test')
+  const t1 = performance.now()
   const clearDelay = await until(a, 'exit', t1)
   t.ok(clearDelay >= 0 && clearDelay < BOUND_MS, `A saw B's clear after ${clearDelay.toFixed(1)} ms`)
   console.log(`# intent cleared on B seen by A after ${clearDelay.toFixed(1)} ms`)
@@ -103,13 +107,13 @@ t.test('arms burst on both replicas at once: every one kept, none lost to a conc
   )
 })
 
-t.test('a state document a plugin’s facts come from, written on A, changes B’s memoized answer within 2 s', async (t) => {
+t.test('a state document a plugin’s facts come from, written on A, changes B’s memoized answer within 10 s', async (t) => {
   const db = await createDatabase(t)
   const [a, b] = [await replica(t, db), await replica(t, db)]
   t.equal((await boot(b)).record.kind, 'exit')
   t.equal((await boot(b)).record.cached, true, 'B memoized the answer whole (the plugin declares a revision)')
-  const t0 = performance.now()
   await a.state.write('state-facts/answer', { answer: 'shell' })
+  const t0 = performance.now()
   const delay = await until(b, 'shell', t0)
   t.ok(delay >= 0 && delay < BOUND_MS, `B saw the document after ${delay.toFixed(1)} ms`)
   console.log(`# plugin document written on A seen by B after ${delay.toFixed(1)} ms`)

@@ -92,12 +92,31 @@ t.test('two replicas: events of A are on B in order, in the machines view and th
   t.teardown(() => ctl.abort())
   const res = await fetch(`http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/api/machines/events?mac=${MAC}`, { headers: auth, signal: ctl.signal })
   const reader = res.body!.getReader()
-  await reader.read() // the opening comment
-  await new Promise((r) => setTimeout(r, 300)) // the tail has found where "now" is
+  await reader.read() // the opening comment: B's tail has its listener
+  // The tail's first poll only finds where "now" is, and skips what was stored before it (a fixed
+  // 300 ms wait did not always cover that on a loaded host). Events of another machine, which the
+  // stream filters out, are recorded on A until B's tail delivers one: from then on it is live.
+  let live = false
+  const stopProbe = b.bp.runtime.timelineReader.subscribe((_id, e) => {
+    if (e.type === 'PROBE') live = true
+  })
+  for (const deadline = Date.now() + 60_000; !live && Date.now() < deadline; ) {
+    a.bp.runtime.timeline.record({ mac: '52:54:00:dd:00:ff' }, 'dhcp', 'PROBE')
+    await store(a).flush()
+    await new Promise((r) => setTimeout(r, 200))
+  }
+  stopProbe()
+  t.ok(live, "B's tail delivers A's events")
+  // A stream that never delivers fails the test at this deadline instead of hanging the file.
+  const giveUp = setTimeout(() => ctl.abort(), 60_000)
   const t0 = performance.now()
   a.bp.runtime.timeline.record({ mac: MAC }, 'dhcp', 'DISCOVER', { arch: 'x86_64-efi' })
   let text = ''
-  while (!text.includes('event: dhcp')) text += new TextDecoder().decode((await reader.read()).value)
+  for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+    text += new TextDecoder().decode(chunk.value)
+    if (text.includes('event: dhcp')) break
+  }
+  clearTimeout(giveUp)
   const delay = performance.now() - t0
   t.comment(`SSE tail delay A→B: ${delay.toFixed(0)} ms (batchMs 50, pollMs 100)`)
   t.match(text, /id: \d+\nevent: dhcp\ndata: \{"machine":"52:54:00:dd:00:01"/)
@@ -176,11 +195,15 @@ t.test('retention deletes by age and by row count, one replica at a time', async
   // Another replica holds the retention lock: this one skips.
   const other = await pgBackend(t, database)
   let release!: () => void
+  let locked!: () => void
+  const lockHeld = new Promise<void>((res) => (locked = res))
   const held = other.transaction(async (tx) => {
     await tx.query("SELECT pg_advisory_xact_lock(hashtextextended('timeline/retention', 0))", [])
+    locked()
     await new Promise<void>((res) => (release = res))
   })
-  await new Promise((res) => setTimeout(res, 200))
+  // Once the lock is held (a fixed 200 ms did not promise it); a transaction that fails first rejects here.
+  await Promise.race([lockHeld, held])
   t.equal(await store(r).retain(), undefined, 'skipped while another replica runs it')
   release()
   await held
