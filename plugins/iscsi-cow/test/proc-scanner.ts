@@ -12,6 +12,8 @@ const seen = new Set()
 let scans = 0
 let stop = false
 process.stdin.on('data', () => { stop = true })
+// The test process died (a killed tap run): its end of the pipe closed, so stop instead of spinning on.
+process.stdin.on('end', () => { stop = true })
 function loop() {
   for (let i = 0; i < 20 && !stop; i++) {
     for (const pid of fs.readdirSync('/proc')) {
