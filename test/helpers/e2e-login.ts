@@ -15,10 +15,24 @@ export async function typeLogin(vm: QemuVm, username: string, password: string, 
   const field = (shown: string): RegExp => new RegExp(`${shown.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}${'_'.repeat(LOGIN_FIELD - shown.length)}`)
   // Only what arrives after a key counts (an earlier form on the same console has the same echoes);
   // a few characters of slack: the cleaned log can shrink at its end while an escape is incomplete.
+  // A loaded host's serial console drops characters both ways: when the echo is not seen, output
+  // that did arrive since the key means iPXE redrew the field (the key landed, its echo was
+  // garbled; the next key's echo, or the login's outcome, shows the whole text); no output at all
+  // means the key itself was lost, and it is typed again.
   const press = async (key: string, echo: RegExp): Promise<void> => {
-    const after = Math.max(0, vm.log().length - 8)
-    vm.process.write(key)
-    await vm.waitFor(echo, 10_000, { failOn, after })
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const after = Math.max(0, vm.log().length - 8)
+      vm.process.write(key)
+      try {
+        await vm.waitFor(echo, 5_000, { failOn, after })
+        return
+      } catch (err) {
+        const since = vm.log().slice(after)
+        if (failOn.test(since) || vm.process.exitStatus() !== undefined) throw err
+        if (since.length > 8 + 4) return
+      }
+    }
+    throw new Error(`typeLogin: iPXE did not answer the key ${JSON.stringify(key)} three times (${echo})`)
   }
   const type = async (text: string, echo: (typed: number) => string): Promise<void> => {
     for (let i = 1; i <= text.length; i++) await press(text[i - 1]!, field(echo(i)))
