@@ -15,9 +15,9 @@ const MACHINES = 1000
 export async function run(seconds = Number(process.env.BENCH_SECONDS ?? 5)): Promise<BenchResult> {
   const cleanups: (() => unknown)[] = []
   const paths = macPaths(MACHINES)
+  // fsync on, as a production database (test/helpers/postgres.ts).
+  useDurablePostgres()
   const measure = async (mode: string, armed: number) => {
-    // fsync on, as a production database (test/helpers/postgres.ts).
-    useDurablePostgres()
     const db = await createDatabase({ teardown: (fn) => cleanups.push(fn) })
     const s = await startServer(server, [mode, db.url, db.passwordFile, String(armed)])
     try {

@@ -8,9 +8,9 @@
  * rounds of BENCH_SECONDS each, medians, with the load average (the machine is shared). A fourth run
  * is bootpolicy with its leases in PostgreSQL (state.backend postgres, a throwaway cluster of
  * test/helpers/postgres.ts over its unix socket, fsync on as in production): what a replica pays
- * against the lease file. A
- * fifth is bootpolicy with the lease file and the machine timeline recording every packet (as
- * `serve` does by default; the test server records none): what the timeline costs DORA/s.
+ * against the lease file. A fifth is bootpolicy with the lease file and the machine timeline
+ * recording every packet (as `serve` does by default; the test server records none): what the
+ * timeline costs DORA/s.
  * Needs root, iproute2 and dnsmasq (dnsmasq-base).
  *   node --no-node-snapshot --import tsx bench/dhcp-dora.ts
  */

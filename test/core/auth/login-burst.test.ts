@@ -12,6 +12,7 @@ import { captureLogs } from '../../helpers/log-capture.js'
 import { parseScript } from '../../helpers/ipxe-tokenize.js'
 import { tempPolicies } from '../../helpers/policy-dir.js'
 import { BASE_DN, startSlapd } from '../../helpers/slapd.js'
+import { waitUntil } from '../../helpers/wait-until.js'
 
 const POLICY = `export default (ctx: any) => ({ kind: 'exit', message: JSON.stringify(ctx.auth) })`
 const shown = (body: string): { status: string; reason?: string } =>
@@ -75,10 +76,8 @@ async function burst(bp: App, user: (i: number) => string, remoteAddress: string
 
 /** Waits (60 s at most) until each of a burst's 100 guesses is answered or inside the gated backend. */
 async function dispatched(progress: { answered: number }, state: () => SlowState): Promise<void> {
-  const deadline = Date.now() + 60_000
-  while (progress.answered + state().running < 100) {
-    if (Date.now() > deadline) throw new Error(`burst not dispatched: ${progress.answered} answered, ${state().running} in the backend`)
-    await new Promise((r) => setTimeout(r, 10))
+  if (!(await waitUntil(() => progress.answered + state().running >= 100, 60_000, 10))) {
+    throw new Error(`burst not dispatched: ${progress.answered} answered, ${state().running} in the backend`)
   }
 }
 
@@ -126,7 +125,7 @@ t.test('hazard: a backend slower than the hook timeout keeps its reservations un
   await burst(bp, () => 'down2', '192.0.2.41')
   t.equal(state().calls, 5, 'a second burst after the timeouts reaches no backend')
   state().release()
-  for (const deadline = Date.now() + 60_000; state().running > 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 10))
+  await waitUntil(() => state().running === 0, 60_000, 10)
   t.equal(state().running, 0)
   await bp.app.inject({ url: '/boot?username=down2&password=x', remoteAddress: '192.0.2.42' })
   t.equal(state().calls, 6, 'once they ended, the user may try again')

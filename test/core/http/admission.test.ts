@@ -14,6 +14,7 @@ import { join } from 'node:path'
 import { build } from '../../../core/http/build-app.js'
 import { requireCommand } from '../../helpers/e2e-require.js'
 import { tempPolicies } from '../../helpers/policy-dir.js'
+import { waitUntil } from '../../helpers/wait-until.js'
 
 const LIMIT = 3
 const big = randomBytes(32 * 1024 * 1024)
@@ -106,7 +107,7 @@ t.test('finished downloads free their slot, and a client honouring Retry-After g
   const curl = requireCommand('curl', 'curl')
   // The first test's clients went away; their slots are free once the server saw each close (a
   // fixed 300 ms was too short on a loaded host).
-  for (const deadline = Date.now() + 30_000; large.closed < large.admitted && Date.now() < deadline; ) await pause(20)
+  await waitUntil(() => large.closed >= large.admitted, 30_000)
   t.equal(large.closed, large.admitted, `every admitted download closed (${large.closed} of ${large.admitted})`)
   const held = await Promise.all(Array.from({ length: LIMIT }, () => request('/files/initrd.img')))
   t.same(
@@ -124,7 +125,7 @@ t.test('finished downloads free their slot, and a client honouring Retry-After g
   })
   // Its first attempt must meet the full slots, or it proves no retry (a fixed 500 ms may not
   // cover it on a loaded host).
-  for (const deadline = Date.now() + 30_000; refused() === refusedBefore && Date.now() < deadline; ) await pause(20)
+  await waitUntil(() => refused() !== refusedBefore, 30_000)
   t.ok(refused() > refusedBefore, 'curl was refused while the slots were held')
   // Drain the held downloads to the end (a finished body frees its slot like an aborted one).
   await Promise.all(

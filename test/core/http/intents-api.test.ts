@@ -8,6 +8,7 @@ import { build, type Bootpolicy } from '../../../core/http/build-app.js'
 import { captureLogs } from '../../helpers/log-capture.js'
 import { tempPolicies } from '../../helpers/policy-dir.js'
 import { storedDocument } from '../../helpers/suite-state.js'
+import { waitUntil } from '../../helpers/wait-until.js'
 
 const ADMIN = 'intent-test-admin-token-0123456789'
 // Twelve full servers (policy workers, live type check) on a loaded 2-core machine.
@@ -250,8 +251,7 @@ t.test('an intent that expires before its callback: local disk, the reason recor
   if (!armed) return
   const { bp, logs, token } = armed
   // Past the expiry until the sweep (every second) ended it: nothing else here ends an intent.
-  const deadline = Date.now() + 60_000
-  while ((await bp.app.inject({ url: '/api/intents', headers: auth })).json().active.length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100))
+  await waitUntil(async () => (await bp.app.inject({ url: '/api/intents', headers: auth })).json().active.length === 0, 60_000, 100)
   t.match((await bootOf(bp, MAC)).body, /exit/, 'expired: local disk')
   const late = await callback(bp, 'built', { token, mac: MAC })
   t.equal(late.statusCode, 403, 'the sweep ended it: its token is gone')

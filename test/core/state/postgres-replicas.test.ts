@@ -13,6 +13,7 @@ import { postgresSettings } from '../../../core/state/open-state-backend.js'
 import { PostgresStateBackend } from '../../../core/state/postgres-backend.js'
 import { createDatabase, startPostgres } from '../../helpers/postgres.js'
 import { pgBackend, pgSettings } from '../../helpers/state-backends.js'
+import { waitUntil } from '../../helpers/wait-until.js'
 
 const dhcp = [
   { version: 1, name: 'leases', sql: 'CREATE TABLE bp_test_leases (mac text PRIMARY KEY)' },
@@ -111,8 +112,7 @@ t.test('two replicas: locks exclude each other, counters and compare-and-set add
   // From the publish's return, and generous: 2 s from before it was too tight on a loaded host.
   const sent = Date.now()
   await a.write('pxelinux/01-52-54-00-12-34-56', 'DEFAULT x')
-  const deadline = sent + 30_000
-  while ((heard.length < 1 || !docs.includes('pxelinux/01-52-54-00-12-34-56')) && Date.now() < deadline) await sleep(20)
+  await waitUntil(() => heard.length >= 1 && docs.includes('pxelinux/01-52-54-00-12-34-56'), 30_000)
   t.same(
     heard.map((h) => h.p),
     ['policy:abc'],
