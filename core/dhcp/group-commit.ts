@@ -8,6 +8,8 @@
  * stored otherwise (another replica bound the address first): their submits reject with
  * RefusedChange, the others resolve.
  */
+import { createCallBatcher } from './call-batcher.js'
+
 export interface GroupCommitStats {
   /** Writes that succeeded. */
   commits: number
@@ -35,50 +37,28 @@ export class RefusedChange extends Error {
   }
 }
 
-interface Waiter<T> {
-  readonly change: T
-  readonly resolve: () => void
-  readonly reject: (err: unknown) => void
-}
-
 /** `write` resolves with the changes it refused (if any); every other change of the batch is durable. */
 // biome-ignore lint/suspicious/noConfusingVoidType: a plain write (Promise<void>) refuses nothing.
 export function createGroupCommit<T>(write: (batch: readonly T[]) => Promise<void | ReadonlySet<T>>): GroupCommit<T> {
   const stats: GroupCommitStats = { commits: 0, committed: 0, failures: 0, largestBatch: 0 }
-  let pending: Waiter<T>[] = []
-  let running: Promise<void> | undefined
-
-  const run = async (): Promise<void> => {
-    while (pending.length > 0) {
-      const batch = pending
-      pending = []
-      try {
-        const refused = await write(batch.map((w) => w.change))
-        stats.commits++
-        stats.committed += batch.length - (refused?.size ?? 0)
-        if (batch.length > stats.largestBatch) stats.largestBatch = batch.length
-        for (const w of batch) {
-          if (refused?.has(w.change)) w.reject(new RefusedChange())
-          else w.resolve()
-        }
-      } catch (err) {
-        stats.failures++
-        for (const w of batch) w.reject(err)
-      }
+  const writes = createCallBatcher<T, boolean>(async (batch) => {
+    let refused: ReadonlySet<T> | undefined
+    try {
+      refused = (await write(batch)) ?? undefined
+    } catch (err) {
+      stats.failures++
+      throw err
     }
-    // Cleared in the same turn as the last look at `pending`: a submit after it starts a new run.
-    running = undefined
-  }
-
+    stats.commits++
+    stats.committed += batch.length - (refused?.size ?? 0)
+    if (batch.length > stats.largestBatch) stats.largestBatch = batch.length
+    return batch.map((c) => !refused?.has(c))
+  })
   return {
     stats,
-    submit(change) {
-      const done = new Promise<void>((resolve, reject) => pending.push({ change, resolve, reject }))
-      if (!running) running = run()
-      return done
+    async submit(change) {
+      if (!(await writes.submit(change))) throw new RefusedChange()
     },
-    async idle() {
-      while (running) await running
-    },
+    idle: () => writes.idle(),
   }
 }
