@@ -1,11 +1,11 @@
 /**
  * The shared lease backend: full mode on several replicas over one PostgreSQL database (tables of
  * lease-migrations.ts, statements through the state backend's pool). The database, not timing,
- * settles every race. A DORA is two statements: the DISCOVER one call of bp_dhcp_offer (the
- * address chosen in allocation-order.ts's order and held as a row under UNIQUE(addr); a DISCOVER
- * that loses an address to another replica retries with the next one inside the call; committed
- * without waiting for the WAL flush, bp_dhcp_offer_held), the
- * REQUEST none of its own: its change joins the group commit (one transaction, bp_dhcp_commit),
+ * settles every race. A DORA is two statements, each shared by a burst: the DISCOVER joins the
+ * next call of bp_dhcp_offer_many (call-batcher.ts; each claim the address chosen in
+ * allocation-order.ts's order and held as a row under UNIQUE(addr); a DISCOVER that loses an
+ * address to another replica retries with the next one inside the call; committed without waiting
+ * for the WAL flush), the REQUEST none of its own: its change joins the group commit (one transaction, bp_dhcp_commit),
  * which refuses it when another client holds the address. Offers are holds written at once;
  * bindings, releases and declines become durable only through commit(), so an ACK follows its
  * COMMIT. Unreachable database: the DISCOVER gets no offer and the commit rejects with
@@ -14,6 +14,7 @@
 import { randomInt } from 'node:crypto'
 import { BootpolicyError, messageOf } from '../errors/bp-error.js'
 import type { PostgresStateBackend } from '../state/postgres-backend.js'
+import { createCallBatcher } from './call-batcher.js'
 import { intToIp, ipToInt } from './ipv4.js'
 import { ALLOCATION_ORDER } from './allocation-order.js'
 import type { BindClaim, LeaseBackend, LeaseChange, OfferClaim } from './lease-backend.js'
@@ -42,6 +43,8 @@ interface OfferRow extends Record<string, unknown> {
 }
 
 const PRUNE_MS = 30_000
+/** DISCOVERs per bp_dhcp_offer_many call: bounds how long one batch holds its offers' locks. */
+const OFFER_BATCH = 32
 
 export class PostgresLeaseBackend implements LeaseBackend {
   private readonly start: number
@@ -56,6 +59,7 @@ export class PostgresLeaseBackend implements LeaseBackend {
   private readonly renewals = new WeakSet<LeaseChange>()
   private offersHeld = 0
   private pruneTimer: NodeJS.Timeout | undefined
+  private readonly offers = createCallBatcher<OfferClaim, string | undefined>((claims) => this.offerBatch(claims), OFFER_BATCH)
 
   constructor(
     private readonly db: PostgresStateBackend,
@@ -101,26 +105,37 @@ export class PostgresLeaseBackend implements LeaseBackend {
    * allocation-order.ts in order and holds the address it finds, a race lost on UNIQUE(addr)
    * retried inside it. `origin`: where the pool search starts, random so replicas rarely collide.
    */
-  async reserve(c: OfferClaim): Promise<string | undefined> {
+  reserve(c: OfferClaim): Promise<string | undefined> {
+    return this.offers.submit(c)
+  }
+
+  /** One statement for every DISCOVER of a batch (call-batcher.ts): their addresses, in order. */
+  private async offerBatch(claims: readonly OfferClaim[]): Promise<(string | undefined)[]> {
     const size = this.end - this.start + 1
-    const { rows } = await this.db.query<{ addr: string | null }>('SELECT bp_dhcp_offer_held($1::text[], $2, $3, $4, $5, $6, $7, $8, $9::bigint[], $10, $11, $12) AS addr', [
+    const payload = claims.map((c) => ({
+      key: c.key,
+      mac: c.mac,
+      fixed: c.fixed !== undefined ? ipToInt(c.fixed) : null,
+      requested: c.requested !== undefined ? ipToInt(c.requested) : null,
+      origin: randomInt(size),
+      holdMs: c.holdMs,
+    }))
+    const { rows } = await this.db.query<{ addrs: (string | null)[] }>('SELECT bp_dhcp_offer_many($1::jsonb, $2::text[], $3, $4, $5, $6::bigint[], $7) AS addrs', [
+      JSON.stringify(payload),
       ALLOCATION_ORDER,
-      c.key,
-      c.mac,
       this.opts.server,
-      c.fixed !== undefined ? ipToInt(c.fixed) : null,
-      c.requested !== undefined ? ipToInt(c.requested) : null,
       this.start,
       this.end,
       this.blocked,
-      randomInt(size),
-      c.holdMs,
       this.now(),
     ])
-    const addr = rows[0]?.addr
-    if (addr === null || addr === undefined) return undefined
-    this.offersHeld++
-    return intToIp(Number(addr))
+    const addrs = rows[0]?.addrs ?? []
+    return claims.map((_, i) => {
+      const addr = addrs[i]
+      if (addr === null || addr === undefined) return undefined
+      this.offersHeld++
+      return intToIp(Number(addr))
+    })
   }
 
   /**

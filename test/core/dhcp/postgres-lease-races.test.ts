@@ -6,6 +6,7 @@
  * between the replicas' transactions) may reach a caller.
  */
 import pg from 'pg'
+import { ipToInt } from '../../../core/dhcp/ipv4.js'
 import t from 'tap'
 import { createGroupCommit, RefusedChange } from '../../../core/dhcp/group-commit.js'
 import type { LeaseChange } from '../../../core/dhcp/lease-backend.js'
@@ -146,4 +147,65 @@ t.test('the DISCOVER commits its offer without waiting for the WAL flush; the RE
   t.equal(await settingAfter(ran[0]!), 'off', "the DISCOVER's transaction commits asynchronously (an offer is a hold, never acknowledged)")
   t.equal(await settingAfter(ran[1]!), 'on', "the REQUEST's commit waits for the flush: its ACK follows a durable lease")
   t.equal((await c.query<{ synchronous_commit: string }>('SHOW synchronous_commit')).rows[0]!.synchronous_commit, 'on', 'the setting ends with the transaction')
+})
+
+t.test('a burst of 40 DISCOVERs from one replica takes a few statements; each client gets its own address', async (t) => {
+  const db = await createDatabase(t)
+  const b = await openLeaseReplica(t, db)
+  const state = (b as unknown as { db: { query: (sql: string, p: readonly unknown[]) => Promise<unknown> } }).db
+  let statements = 0
+  const query = state.query.bind(state)
+  state.query = (sql, params) => {
+    statements++
+    return query(sql, params)
+  }
+  const ips = await Promise.all(Array.from({ length: 40 }, (_, i) => b.reserve({ key: `mac:${mac(i)}`, mac: mac(i), holdMs: 30_000 })))
+  state.query = query
+  t.equal(ips.filter(Boolean).length, 40, 'every client offered an address')
+  t.equal(new Set(ips).size, 40, 'no address offered twice')
+  t.ok(statements <= 3, `${statements} statements for 40 DISCOVERs (the first alone, the other 39 in batches of at most 32)`)
+})
+
+t.test('a client whose own binding outlasts the hold is offered it without a hold row', async (t) => {
+  const db = await createDatabase(t)
+  const b = await openLeaseReplica(t, db)
+  const claim = { key: `mac:${mac(3)}`, mac: mac(3), holdMs: 30_000 }
+  const ip = await b.reserve(claim)
+  t.same(await b.commit([(await b.bind({ ...claim, ip: ip!, leaseMs: HOUR, renewal: false }))!]), new Set(), 'leased')
+  const admin = await db.cluster.admin(db.name)
+  t.teardown(() => admin.end())
+  const offers = async () => Number((await admin.query<{ n: string }>('SELECT count(*) AS n FROM bp_dhcp_offers')).rows[0]!.n)
+  t.equal(await b.reserve(claim), ip, 'the same address again')
+  t.equal(await offers(), 0, 'no hold row: the binding keeps other clients off the address')
+  // A binding that ends within the hold needs the hold row, as for any other client.
+  const short = await b.bind({ ...claim, ip: ip!, leaseMs: 10_000, renewal: true })
+  t.same(await b.commit([short!]), new Set(), 'renewed for 10 s')
+  t.equal(await b.reserve(claim), ip, 'still its address')
+  t.equal(await offers(), 1, 'held by an offer row: the binding ends before the hold')
+  t.equal((await b.reserve({ key: `mac:${mac(4)}`, mac: mac(4), holdMs: 30_000, requested: ip! })) === ip, false, 'another client asking for it does not get it')
+})
+
+t.test("hazard: a DISCOVER waiting on another replica's open transaction for its address gets no offer at once; its batch goes on", async (t) => {
+  const db = await createDatabase(t)
+  const b = await openLeaseReplica(t, db)
+  const other = new pg.Client(clientConfig(db))
+  await other.connect()
+  t.teardown(() => other.end())
+  // Another replica's batch, still open, holds 10.0.0.50 under UNIQUE(addr); uncommitted, so the DISCOVER finds it free and then waits on the index.
+  await other.query('BEGIN')
+  await other.query("INSERT INTO bp_dhcp_offers (key, server, addr, mac, expires_at) VALUES ('mac:elsewhere', '10.0.0.99', $1, 'elsewhere', $2)", [ipToInt('10.0.0.50'), Date.now() + 30_000])
+  const first = b.reserve({ key: `mac:${mac(1)}`, mac: mac(1), holdMs: 30_000 })
+  const started = Date.now()
+  const [waiting, ...rest] = await Promise.all([
+    b.reserve({ key: `mac:${mac(2)}`, mac: mac(2), holdMs: 30_000, requested: '10.0.0.50' }),
+    b.reserve({ key: `mac:${mac(3)}`, mac: mac(3), holdMs: 30_000 }),
+    b.reserve({ key: `mac:${mac(4)}`, mac: mac(4), holdMs: 30_000 }),
+  ])
+  const ms = Date.now() - started
+  await other.query('ROLLBACK')
+  t.ok(await first, 'the batch before it served')
+  t.equal(waiting, undefined, 'no offer for the claim that would wait (its client repeats the DISCOVER)')
+  t.equal(rest.filter(Boolean).length, 2, 'the rest of its batch got offers')
+  t.ok(ms < 5_000, `answered after ${ms} ms, not when the other transaction ends`)
+  t.ok(!rest.includes('10.0.0.50'), 'nobody got the address the other transaction holds')
 })
