@@ -209,3 +209,45 @@ t.test("hazard: a DISCOVER waiting on another replica's open transaction for its
   t.ok(ms < 5_000, `answered after ${ms} ms, not when the other transaction ends`)
   t.ok(!rest.includes('10.0.0.50'), 'nobody got the address the other transaction holds')
 })
+
+t.test("hazard: a REQUEST's change crossing another replica's open transaction (a deadlock) is refused alone; the rest of its batch is durable", async (t) => {
+  const db = await createDatabase(t)
+  // Below the commit's lock_timeout (250 ms), so the cycle below can end in deadlock_detected, not only
+  // in the lock timeout; either way the waiting change alone is refused. SUSET: set by the superuser.
+  const admin = await db.cluster.admin(db.name)
+  await admin.query(`ALTER DATABASE ${db.name} SET deadlock_timeout = '100ms'`)
+  await admin.end()
+  const b = await openLeaseReplica(t, db)
+  // The other side waits 10 s before it looks for a cycle, so the batch is the one that finds it.
+  const other = await db.cluster.admin(db.name)
+  t.teardown(() => other.end())
+  await other.query("SET deadlock_timeout = '10s'")
+  const [x, y] = [ipToInt('10.0.0.60'), ipToInt('10.0.0.61')]
+  // "Another replica" binds 10.0.0.61 in a transaction it keeps open.
+  await other.query('BEGIN')
+  await other.query("INSERT INTO bp_dhcp_leases (key, addr, mac, state, expires_at) VALUES ('mac:elsewhere', $1, 'elsewhere', 'bound', $2)", [y, Date.now() + HOUR])
+  const mine = await b.bind({ key: `mac:${mac(1)}`, mac: mac(1), ip: '10.0.0.60', leaseMs: HOUR, renewal: false })
+  const crossing = await b.bind({ key: `mac:${mac(2)}`, mac: mac(2), ip: '10.0.0.61', leaseMs: HOUR, renewal: false })
+  const started = Date.now()
+  // The batch stores 10.0.0.60, then waits on the other's 10.0.0.61 ...
+  const committing = b.commit([mine!, crossing!])
+  const deadline = Date.now() + 10_000
+  while (Date.now() < deadline) {
+    const { rows } = await other.query("SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'")
+    if (rows[0].n > 0) break
+    await new Promise((r) => setTimeout(r, 5))
+  }
+  // ... while the other, still open, now wants 10.0.0.60: a cycle, unless the batch has already given up.
+  const otherSecond = other.query("INSERT INTO bp_dhcp_leases (key, addr, mac, state, expires_at) VALUES ('mac:elsewhere2', $1, 'elsewhere2', 'bound', $2)", [x, Date.now() + HOUR]).then(
+    () => 'stored',
+    (err: { code?: string }) => err.code,
+  )
+  const refused = await committing
+  const ms = Date.now() - started
+  t.same([...refused], [crossing], 'only the change on the address the other transaction holds is refused')
+  t.ok(ms < 5_000, `the batch returned after ${ms} ms, not when the other transaction ends`)
+  t.equal(await otherSecond, '23505', 'the other transaction then finds 10.0.0.60 taken (unique_violation), never both stored')
+  await other.query('ROLLBACK')
+  t.equal((await b.byAddress('10.0.0.60'))?.key, `mac:${mac(1)}`, "the batch's other change is durable")
+  t.equal(await b.byAddress('10.0.0.61'), undefined, 'nobody holds the address whose holder rolled back')
+})
