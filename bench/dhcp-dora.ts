@@ -10,7 +10,8 @@
  * test/helpers/postgres.ts over its unix socket, fsync on as in production): what a replica pays
  * against the lease file. A fifth is bootpolicy with the lease file and the machine timeline
  * recording every packet (as `serve` does by default; the test server records none): what the
- * timeline costs DORA/s.
+ * timeline costs DORA/s. The lease file and PostgreSQL are measured again with 64 transactions in
+ * flight, as in a boot storm.
  * Needs root, iproute2 and dnsmasq (dnsmasq-base).
  *   node --no-node-snapshot --import tsx bench/dhcp-dora.ts
  */
@@ -34,8 +35,12 @@ interface ClientReport {
 const POOL = { start: '10.55.1.0', end: '10.55.8.255' }
 const MASK = '255.255.0.0'
 
-async function drive(lan: Lan, seconds: number): Promise<ClientReport> {
-  const job = { seconds, warmup: 0.5, window: 16, macs: 1000, sourceAddress: '10.55.0.9' }
+/** Transactions in flight: 16 by default; STORM_WINDOW for the storm-concurrency rows. */
+const WINDOW = 16
+const STORM_WINDOW = 64
+
+async function drive(lan: Lan, seconds: number, window = WINDOW): Promise<ClientReport> {
+  const job = { seconds, warmup: 0.5, window, macs: 1000, sourceAddress: '10.55.0.9' }
   const { stdout } = await lan.exec('cli', process.execPath, nodeTs('bench/dora-client.ts'), { input: JSON.stringify(job), cwd: REPO_ROOT, timeoutMs: (seconds + 30) * 1000 })
   return JSON.parse(stdout) as ClientReport
 }
@@ -54,6 +59,8 @@ export async function run(seconds = Number(process.env.BENCH_SECONDS ?? 2), roun
   const groups: number[] = []
   const shared: ClientReport[] = []
   const recorded: ClientReport[] = []
+  const stormFile: ClientReport[] = []
+  const stormShared: ClientReport[] = []
   const timelineMachines: number[] = []
   const teardowns: Array<() => unknown> = []
   // fsync on, as the lease file's journal fsyncs: the same durability on both sides.
@@ -77,6 +84,24 @@ export async function run(seconds = Number(process.env.BENCH_SECONDS ?? 2), roun
         const bp = await startDhcpServer(lan, 'srv', { mode: 'full', serverAddress: '10.55.0.1', pool: POOL, subnetMask: MASK, leaseSeconds: 3600 }, { logLevel: 'warn', state })
         try {
           shared.push(await drive(lan, seconds))
+        } finally {
+          await bp.stop()
+        }
+      },
+      // A storm keeps many more transactions in flight: batches grow with them on PostgreSQL (its
+      // cost is per round trip), not on the lease file (its cost is the server's CPU per packet).
+      async () => {
+        const bp = await startDhcpServer(lan, 'srv', { mode: 'full', serverAddress: '10.55.0.1', pool: POOL, subnetMask: MASK, leaseSeconds: 3600 }, { logLevel: 'warn' })
+        try {
+          stormFile.push(await drive(lan, seconds, STORM_WINDOW))
+        } finally {
+          await bp.stop()
+        }
+      },
+      async () => {
+        const bp = await startDhcpServer(lan, 'srv', { mode: 'full', serverAddress: '10.55.0.1', pool: POOL, subnetMask: MASK, leaseSeconds: 3600 }, { logLevel: 'warn', state })
+        try {
+          stormShared.push(await drive(lan, seconds, STORM_WINDOW))
         } finally {
           await bp.stop()
         }
@@ -118,7 +143,7 @@ export async function run(seconds = Number(process.env.BENCH_SECONDS ?? 2), roun
     for (const fn of teardowns) await fn()
   }
   const rate = (xs: ClientReport[]): number => median(xs.map((x) => x.perSecond))
-  const [o, d, f, p, tl] = [rate(ours), rate(theirs), rate(fast), rate(shared), rate(recorded)]
+  const [o, d, f, p, tl, sf, sp] = [rate(ours), rate(theirs), rate(fast), rate(shared), rate(recorded), rate(stormFile), rate(stormShared)]
   return {
     name: 'DHCP DORA',
     figures: [
@@ -127,6 +152,15 @@ export async function run(seconds = Number(process.env.BENCH_SECONDS ?? 2), roun
       { name: 'dnsmasq --leasefile-ro DORA/s (no lease persistence)', value: Math.round(f), unit: 'DORA/s' },
       { name: 'bootpolicy (persisting) vs dnsmasq without persistence', value: Math.round(o), unit: 'DORA/s', ratio: o / f, baseline: 'dnsmasq --leasefile-ro', target: '≥ 0.8' },
       { name: 'bootpolicy DORA/s, leases in PostgreSQL (replica mode)', value: Math.round(p), unit: 'DORA/s', ratio: p / o, baseline: 'bootpolicy with the lease file', target: '≥ 0.5' },
+      { name: `bootpolicy DORA/s, lease file, ${STORM_WINDOW} transactions in flight`, value: Math.round(sf), unit: 'DORA/s' },
+      {
+        name: `bootpolicy DORA/s, leases in PostgreSQL, ${STORM_WINDOW} transactions in flight`,
+        value: Math.round(sp),
+        unit: 'DORA/s',
+        ratio: sp / sf,
+        baseline: `the lease file at ${STORM_WINDOW} in flight`,
+        target: '≥ 0.5',
+      },
       {
         name: 'bootpolicy DORA/s with the machine timeline recording (as serve does)',
         value: Math.round(tl),
@@ -137,8 +171,8 @@ export async function run(seconds = Number(process.env.BENCH_SECONDS ?? 2), roun
       },
       { name: 'machines in that timeline (min of rounds)', value: Math.min(...timelineMachines), unit: 'machines' },
       { name: 'bootpolicy ACKs per lease commit (median of rounds)', value: groups.length ? Math.round(median(groups) * 10) / 10 : 0, unit: 'ACKs' },
-      { name: 'transactions timed out (all runs)', value: [...ours, ...theirs, ...fast, ...shared, ...recorded].reduce((n, x) => n + x.timeouts, 0), unit: 'count' },
-      { name: `rounds (interleaved, ${seconds} s each; medians)`, value: rounds, unit: 'rounds' },
+      { name: 'transactions timed out (all runs)', value: [...ours, ...theirs, ...fast, ...shared, ...recorded, ...stormFile, ...stormShared].reduce((n, x) => n + x.timeouts, 0), unit: 'count' },
+      { name: `rounds (interleaved, ${seconds} s each; medians; ${WINDOW} transactions in flight unless stated)`, value: rounds, unit: 'rounds' },
       { name: 'load average (1 min) before / after', value: Math.round(loadBefore * 10) / 10, unit: `/ ${Math.round(loadavg()[0]! * 10) / 10}` },
     ],
   }
