@@ -1,4 +1,5 @@
 /** Fixtures for the iscsi-cow tests: a base image with a known pattern, a private tgtd, an initiator. */
+import { openStateBackend, type StateSettings } from '../../../core/state/open-state-backend.js'
 import type { StateBackend } from '../../../core/state/state-backend.js'
 import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
@@ -59,8 +60,13 @@ export interface Env {
   readonly options: IscsiCowOptions
   /** `state`: a shared backend (replicas on PostgreSQL). */
   open(logger?: ReturnType<typeof createLogger>, state?: StateBackend): Provisioner
-  /** Also clean up a plugin instance's state directory (built apps use `<stateDir>/plugins/iscsi-cow`). */
-  track(stateDir: string): void
+  /**
+   * Also clean up a plugin instance's state directory (built apps use `<stateDir>/plugins/iscsi-cow`).
+   * `state`: the app's config `state` when it keeps the records in PostgreSQL (the suite's postgres
+   * pass): cleanup then reads them from there to stop every disk (with files alone it finds no
+   * record, stops nothing, and a killed daemon's FUSE export is left busy).
+   */
+  track(stateDir: string, state?: StateSettings): void
   cleanup(): Promise<void>
 }
 
@@ -81,7 +87,7 @@ export async function iscsiEnv(extra: Partial<IscsiCowOptions> = {}): Promise<En
     ...extra,
   }
   const opened: Provisioner[] = []
-  const stateDirs = [stateDir]
+  const stateDirs: { dir: string; state?: StateSettings }[] = [{ dir: stateDir }]
   return {
     dir,
     base,
@@ -94,14 +100,20 @@ export async function iscsiEnv(extra: Partial<IscsiCowOptions> = {}): Promise<En
       opened.push(p)
       return p
     },
-    track(extra) {
-      stateDirs.push(extra)
+    track(extra, state) {
+      stateDirs.push({ dir: extra, ...(state?.backend === 'postgres' && { state }) })
     },
     async cleanup() {
       for (const sd of stateDirs) {
-        const p = openIscsiCow(options, { baseDir: dir, stateDir: sd, logger: createLogger('silent') })
-        await p.stopAll()
-        killDaemons(join(sd, 'run'))
+        // The records name the disks to stop: with postgres they are in the database, not under sd.dir.
+        const shared = sd.state ? await openStateBackend(sd.state, sd.dir) : undefined
+        try {
+          const p = openIscsiCow(options, { baseDir: dir, stateDir: sd.dir, logger: createLogger('silent'), ...(shared && { state: shared }) })
+          await p.stopAll()
+        } finally {
+          await shared?.close()
+        }
+        killDaemons(join(sd.dir, 'run'))
       }
       await tgtd.stop()
       rmSync(dir, { recursive: true, force: true })

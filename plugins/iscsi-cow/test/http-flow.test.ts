@@ -37,19 +37,17 @@ t.test('login → prepare → sanboot script with CHAP; kernel variant; secret n
     stub,
     `export default () => ({ name: 'stub-auth', version: '1.0.0', bootpolicy: '^0.1.0', hooks: { authenticate: async (ctx, c) => c.password === 'pw-' + c.username ? { principal: { name: c.username, groups: [], source: '' } } : { failed: 'wrong password' } } })\n`,
   )
-  env.track(join(env.dir, 'var', 'plugins', 'iscsi-cow'))
   const logs = captureLogs('debug')
-  const bp = await build(
-    dir.config({
-      stateDir: join(env.dir, 'var'),
-      policies: { cacheSize: 1000 },
-      plugins: [
-        { name: 'stub-auth', path: stub },
-        { name: 'iscsi-cow', path: indexFile, options: env.options },
-      ],
-    }),
-    { logger: logs.logger },
-  )
+  const config = dir.config({
+    stateDir: join(env.dir, 'var'),
+    policies: { cacheSize: 1000 },
+    plugins: [
+      { name: 'stub-auth', path: stub },
+      { name: 'iscsi-cow', path: indexFile, options: env.options },
+    ],
+  })
+  env.track(join(env.dir, 'var', 'plugins', 'iscsi-cow'), config.state)
+  const bp = await build(config, { logger: logs.logger })
   t.teardown(() => bp.close())
   t.equal(bp.plugins.hasPrepare, true, 'a prepare hook runs on every request, cached response or not')
 
@@ -132,17 +130,15 @@ t.test('refusals end in the failsafe script: no principal, a user name tgt canno
     stub,
     `export default () => ({ name: 'stub-auth', version: '1.0.0', bootpolicy: '^0.1.0', hooks: { authenticate: async (ctx, c) => ({ principal: { name: c.username, groups: [], source: '' } }) } })\n`,
   )
-  env.track(join(env.dir, 'var', 'plugins', 'iscsi-cow'))
-  const bp = await build(
-    dir.config({
-      stateDir: join(env.dir, 'var'),
-      plugins: [
-        { name: 'stub-auth', path: stub },
-        { name: 'iscsi-cow', path: indexFile, options: env.options },
-      ],
-    }),
-    { logger: captureLogs('error').logger },
-  )
+  const config = dir.config({
+    stateDir: join(env.dir, 'var'),
+    plugins: [
+      { name: 'stub-auth', path: stub },
+      { name: 'iscsi-cow', path: indexFile, options: env.options },
+    ],
+  })
+  env.track(join(env.dir, 'var', 'plugins', 'iscsi-cow'), config.state)
+  const bp = await build(config, { logger: captureLogs('error').logger })
   t.teardown(() => bp.close())
   t.match((await bp.app.inject('/boot')).body, /bootpolicy: BP_ERR_PLUGIN_HOOK/, 'no principal')
   t.match((await bp.app.inject('/boot?username=Alice_X&password=x')).body, /bootpolicy: BP_ERR_PLUGIN_HOOK/, 'user name refused')

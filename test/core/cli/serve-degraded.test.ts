@@ -6,10 +6,11 @@
  */
 import t from 'tap'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { PACKAGE_ROOT } from '../../../core/config/load-config.js'
 import { tempPolicies } from '../../helpers/policy-dir.js'
+import { storedDocument, withSuiteState } from '../../helpers/suite-state.js'
 import { parseStrictJson } from '../../helpers/strict-json.js'
 import { guardProcessGroup } from '../../helpers/group-guardian.js'
 
@@ -70,17 +71,20 @@ t.test('a broken policy survives a restart; healthz ?strict answers 503; serve -
   t.teardown(() => dir.remove())
   mkdirSync(join(dir.dir, 'tftp'))
   const config = join(dir.dir, 'bootpolicy.json')
-  writeFileSync(
-    config,
-    JSON.stringify({
+  // BOOTPOLICY_TEST_STATE=postgres: the last good version survives the restart in the suite's database.
+  const site = withSuiteState(
+    {
       policies: { dir: 'policies' },
       templates: { dir: 'templates' },
       stateDir: 'state',
       http: { host: '127.0.0.1', port: 0 },
       // TFTP logs through a child logger: its lines must not repeat `service`.
       tftp: { enabled: true, port: 0, root: 'tftp' },
-    }),
+    } as Record<string, unknown>,
+    dir.dir,
   )
+  writeFileSync(config, JSON.stringify(site))
+  const stored = { stateDir: join(dir.dir, 'state'), state: (site.state as { backend: string; url?: string } | undefined) ?? { backend: 'files' } }
 
   // 1. A good start: its version is stored.
   const first = serve(config)
@@ -92,6 +96,8 @@ t.test('a broken policy survives a restart; healthz ?strict answers 503; serve -
   t.equal(boot1.split('\n')[2], 'echo v1')
   t.equal((await fetch(`http://127.0.0.1:${url1.port}/healthz?strict`)).status, 200, 'healthy: ?strict answers 200')
   t.equal(await stop(first), 0, 'stops cleanly')
+  t.match(await storedDocument(stored, 'policies/last-good.json', 'policies/last-good'), /"10-p\.ts"/, `its last good version is stored (${stored.state.backend})`)
+  if (stored.state.backend === 'postgres') t.notOk(existsSync(join(stored.stateDir, 'policies')), 'and only in the database: the restart below reads it from there')
   allStdout.push(first.out)
 
   // 2. The policy gets a type error while the server is down; it restarts.

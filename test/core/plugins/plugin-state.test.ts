@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
+import { validateConfig } from '../../../core/config/load-config.js'
 import { build } from '../../../core/http/build-app.js'
 import type { StateBackend } from '../../../core/state/state-backend.js'
 import { captureLogs } from '../../helpers/log-capture.js'
@@ -30,10 +31,16 @@ const states = (): StateBackend[] => (globalThis as { __bpStates?: StateBackend[
 t.test('setup gets the files backend by default', async (t) => {
   const dir = tempPolicies({ 'p.ts': `export default () => ({ kind: 'exit' })` })
   t.teardown(() => dir.remove())
-  const bp = await build(dir.config({ plugins: [{ name: 'keeper', path: keeper(dir.dir) }] }), { logger: captureLogs('info').logger })
+  // A config that names no state (not dir.config(), which on the suite's postgres pass adds one): the default is files on both passes.
+  const config = validateConfig(
+    { policies: { dir: dir.policiesDir, watch: false }, templates: { dir: join(dir.dir, 'templates') }, log: { level: 'silent' }, plugins: [{ name: 'keeper', path: keeper(dir.dir) }] },
+    dir.dir,
+  )
+  const bp = await build(config, { logger: captureLogs('info').logger })
   t.teardown(() => bp.close())
   const s = states().at(-1)!
   t.equal(s.kind, 'files')
+  t.equal(s, bp.runtime.state, "the plugin got the runtime's backend")
   await s.write('keeper/x', { n: 1 })
   t.same(await s.read('keeper/x'), { n: 1 })
 })
