@@ -88,8 +88,8 @@ export async function run(seconds = Number(process.env.BENCH_SECONDS ?? 2), roun
           await bp.stop()
         }
       },
-      // A storm keeps many more transactions in flight: batches grow with them on PostgreSQL (its
-      // cost is per round trip), not on the lease file (its cost is the server's CPU per packet).
+      // A storm keeps many more transactions in flight: both backends' batches grow with them (one
+      // fsync, one transaction per batch), and the ratio at that concurrency is its own figure.
       async () => {
         const bp = await startDhcpServer(lan, 'srv', { mode: 'full', serverAddress: '10.55.0.1', pool: POOL, subnetMask: MASK, leaseSeconds: 3600 }, { logLevel: 'warn' })
         try {
