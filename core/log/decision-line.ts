@@ -82,6 +82,8 @@ function json(value: unknown, depth: number): string {
   }
   if (value === null) return 'null'
   if (depth >= MAX_DEPTH) return '"[too deep]"'
+  // The empty trace of every request without plugins: no memo entry (a WeakMap entry per request).
+  if (Array.isArray(value) && value.length === 0) return '[]'
   if (isSealed(value)) return frozen(value, depth)
   return walk(value, depth)
 }
