@@ -1,7 +1,7 @@
 /**
  * `node --import tsx bench/boot-parts.ts [OLD_TREE]`: the cold /boot path's main-thread parts one by
- * one (context build, its JSON, the decision line), µs per request over distinct machines, the
- * minimum of interleaved rounds (robust to a loaded machine). With OLD_TREE (another checkout of
+ * one (context build, its JSON, the decision line; and the decision line of a memoized response's
+ * hit), µs per request over distinct machines, the minimum of interleaved rounds (robust to a loaded machine). With OLD_TREE (another checkout of
  * this repository) its code runs side by side in the same process, for before/after figures.
  */
 import { Writable } from 'node:stream'
@@ -15,12 +15,16 @@ interface Parts {
   build: (q: string) => object
   stringify: (ctx: object) => string
   log: (ctx: object) => void
+  /** The decision line of a memoized response's hit: the same record but for reqId and wallUs. */
+  logHit: (ctx: object, n: number) => void
 }
 
 async function load(tree: string): Promise<Parts> {
   const { buildContext } = await import(`${tree}/core/context/build-context.ts`)
   const { parseIpxeQuery } = await import(`${tree}/core/context/parse-ipxe-query.ts`)
   const { logDecision } = await import(`${tree}/core/log/decision-line.ts`)
+  const { deepFreeze } = await import(`${tree}/core/context/deep-freeze.ts`)
+  const hitParts = deepFreeze({ policies: [{ policy: '10-per-mac.ts', outcome: 'decided', us: 3, rev: 'abcdef012345' }], plugins: [] })
   const { createLogger } = await import(`${tree}/core/log/logger.ts`)
   const sink = new Writable({ write: (_c, _e, cb) => cb() })
   const logger = createLogger('info', sink)
@@ -47,6 +51,19 @@ async function load(tree: string): Promise<Parts> {
         cpuUs: 12,
         wallUs: 180,
       }),
+    logHit: (ctx, n) =>
+      logDecision(logger, 'info', {
+        reqId: 'beef000001',
+        context: ctx,
+        policies: hitParts.policies,
+        plugins: hitParts.plugins,
+        decidedBy: 'policy:10-per-mac.ts',
+        kind: 'chain',
+        summary: 'chain /files/lpxelinux.0',
+        cached: true,
+        cpuUs: 0,
+        wallUs: n,
+      }),
   }
 }
 
@@ -64,6 +81,9 @@ for (let round = 0; round < 7; round++) {
     t0 = performance.now()
     for (const c of ctxs) p.log(c)
     keep(`${p.name} decision line`, ((performance.now() - t0) * 1000) / queries.length)
+    t0 = performance.now()
+    for (let i = 0; i < queries.length; i++) p.logHit(ctxs[0]!, i)
+    keep(`${p.name} decision line (hit)`, ((performance.now() - t0) * 1000) / queries.length)
   }
 }
 for (const [k, us] of best) console.log(`${us.toFixed(2).padStart(7)} µs  ${k}`)

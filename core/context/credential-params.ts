@@ -23,6 +23,15 @@ export function isSecretParam(name: string): boolean {
   return SECRET_PARAMS.has(name.toLowerCase())
 }
 
+const MAY_NAME_CREDENTIALS = /username|password|secret|token|%/i
+
+/** Fewer than MAX_PARAMS `&`-separated pairs (more count as carrying credentials). */
+function fewPairs(query: string): boolean {
+  let n = 1
+  for (let at = query.indexOf('&'); at !== -1; at = query.indexOf('&', at + 1)) if (++n > MAX_PARAMS) return false
+  return true
+}
+
 /** The decoded key of one `key=value` pair. */
 export function decodedKey(pair: string): string {
   const eq = pair.indexOf('=')
@@ -35,6 +44,9 @@ export function decodedKey(pair: string): string {
  */
 export function queryHasCredentials(query: string): boolean {
   if (query === '') return false
+  // Every credential name holds one of these words, and only an escape can spell one otherwise:
+  // a query with neither (iPXE's bootstrap query) and few enough pairs carries none, unsplit.
+  if (!MAY_NAME_CREDENTIALS.test(query) && fewPairs(query)) return false
   const pairs = query.split('&', MAX_PARAMS + 1)
   if (pairs.length > MAX_PARAMS) return true
   return pairs.some((pair) => pair !== '' && isCredentialParam(decodedKey(pair)))

@@ -9,6 +9,8 @@ const sealed = new WeakSet<object>()
 
 /** Freezes `value` and everything in it, descending into already-frozen objects too. */
 export function deepFreeze<T>(value: T): T {
+  // Already sealed (a memoized response's parts on every hit): no walk, no Set.
+  if (value !== null && typeof value === 'object' && sealed.has(value)) return value
   seal(value, new Set())
   return value
 }

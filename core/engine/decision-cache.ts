@@ -13,6 +13,7 @@
  */
 import { LRUCache } from 'lru-cache'
 import { deepFreeze, type BuiltContext } from '../context/build-context.js'
+import { isSealed } from '../context/deep-freeze.js'
 import type { Decision } from '../decision/types.js'
 import type { BootResponse } from './engine.js'
 
@@ -53,15 +54,19 @@ export class DecisionCache {
   }
 
   response(key: string | undefined): BootResponse | undefined {
-    return key === undefined ? undefined : this.responses!.get(key)
+    const hit = key === undefined ? undefined : this.responses!.get(key)
+    // Every hit logs these same parts again: frozen, the decision log writes them once
+    // (decision-line.ts). Frozen at the first hit, not when kept: under distinct machines most kept
+    // responses are evicted unread, and each seal costs WeakSet entries (build-context.ts).
+    if (hit && !isSealed(hit.record.policies)) {
+      deepFreeze(hit.record.policies)
+      deepFreeze(hit.record.plugins)
+    }
+    return hit
   }
 
   keepResponse(key: string | undefined, response: BootResponse): void {
-    if (key === undefined) return
-    // Every hit logs these same parts again: frozen, the decision log writes them once (decision-line.ts).
-    deepFreeze(response.record.policies)
-    deepFreeze(response.record.plugins)
-    this.responses!.set(key, response)
+    if (key !== undefined) this.responses!.set(key, response)
   }
 
   /** The built context of (address, query), from the memo when allowed; `build` otherwise. */

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import Fastify, { LogController, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
+import { requestChildLogger } from '../log/logger.js'
 import type { Config } from '../config/config-types.js'
 import type { Engine } from '../engine/engine.js'
 import type { Metrics } from '../metrics/metrics.js'
@@ -89,6 +90,7 @@ export async function createHttpApp(runtime: Runtime): Promise<FastifyInstance> 
     // Our own access line (with the query's secrets redacted) replaces fastify's.
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: nextRequestId,
+    childLoggerFactory: (parent, bindings, options) => requestChildLogger(parent as unknown as Logger, bindings, options),
     // iPXE sends short queries; anything near this is hostile.
     // /boot decodes its raw query itself (parse-ipxe-query.ts) and no route reads `req.query`
     // (/healthz reads its one flag from the raw URL): fastify's own parse of every hostile query

@@ -49,8 +49,11 @@ export function logDecision(logger: Logger, level: 'info' | 'warn', record: { re
  * line's `decision`): what the PostgreSQL event store keeps (core/timeline/pg-event-store.ts).
  */
 export function decisionJson(record: { readonly reqId: string } & object): string {
+  const keys = Object.keys(record)
+  const hit = hitText(record as Record<string, unknown>, keys)
+  if (hit !== undefined) return hit
   const parts: string[] = []
-  for (const key of Object.keys(record)) {
+  for (const key of keys) {
     if (key === 'reqId') continue
     let text: string
     try {
@@ -62,7 +65,40 @@ export function decisionJson(record: { readonly reqId: string } & object): strin
     }
     parts.push(`${JSON.stringify(key)}:${text}`)
   }
-  return `{${parts.join(',')}}`
+  const text = `{${parts.join(',')}}`
+  keepHitText(record as Record<string, unknown>, keys, text)
+  return text
+}
+
+/**
+ * A memoized response's hits (engine.ts) repeat one record but for reqId and wallUs, wallUs last:
+ * their text is kept per context up to `"wallUs":`, while every other field is the very same
+ * primitive or sealed object (so the same text) and no secret was registered since.
+ */
+const hitTexts = new WeakMap<object, { readonly record: Record<string, unknown>; readonly keys: readonly string[]; readonly generation: number; readonly head: string }>()
+const WALL = ',"wallUs":'
+
+function hitText(record: Record<string, unknown>, keys: readonly string[]): string | undefined {
+  const ctx = record.context
+  if (record.cached !== true || typeof ctx !== 'object' || ctx === null || typeof record.wallUs !== 'number') return undefined
+  const memo = hitTexts.get(ctx)
+  if (!memo || memo.generation !== secretsGeneration() || memo.keys.length !== keys.length) return undefined
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!
+    if (k !== memo.keys[i] || (k !== 'reqId' && k !== 'wallUs' && record[k] !== memo.record[k])) return undefined
+  }
+  return `${memo.head}${json(record.wallUs, 1)}}`
+}
+
+function keepHitText(record: Record<string, unknown>, keys: readonly string[], text: string): void {
+  const ctx = record.context
+  if (record.cached !== true || typeof ctx !== 'object' || ctx === null || keys[keys.length - 1] !== 'wallUs' || typeof record.wallUs !== 'number') return
+  for (const k of keys) {
+    const v = record[k]
+    if (k !== 'wallUs' && typeof v === 'object' && v !== null && !isSealed(v)) return // it could change under the kept text
+  }
+  const cut = text.lastIndexOf(WALL)
+  if (cut !== -1) hitTexts.set(ctx, { record, keys, generation: secretsGeneration(), head: text.slice(0, cut + WALL.length) })
 }
 
 function json(value: unknown, depth: number): string {
@@ -82,6 +118,8 @@ function json(value: unknown, depth: number): string {
   }
   if (value === null) return 'null'
   if (depth >= MAX_DEPTH) return '"[too deep]"'
+  // The empty trace of every request without plugins: no memo entry (a WeakMap entry per request).
+  if (Array.isArray(value) && value.length === 0) return '[]'
   if (isSealed(value)) return frozen(value, depth)
   return walk(value, depth)
 }

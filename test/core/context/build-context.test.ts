@@ -1,5 +1,6 @@
 import t from 'tap'
 import { buildContext } from '../../../core/context/build-context.js'
+import { isSealed } from '../../../core/context/deep-freeze.js'
 import { parseIpxeQuery, decodeIpxeComponent } from '../../../core/context/parse-ipxe-query.js'
 import { archFromOption93, archFromIpxe } from '../../../core/context/normalize-arch.js'
 import { normalizeUuid, uuidFromSmbiosBytes } from '../../../core/context/normalize-uuid.js'
@@ -90,4 +91,11 @@ t.test('round-trip parameters survive any characters via <name>_hex', async (t) 
   t.same(back.params, { instance: 'fc29', note: 'a&b=c #1 é' })
   t.equal(back.mac, first.mac)
   t.same(ctxOf('mac_hex=41&username_hex=41').context.params, {}, 'reserved names cannot come back as params')
+})
+
+t.test('every part of a built context is sealed: shared empty parts and per-request ones alike', async (t) => {
+  for (const query of ['mac=52-54-00-00-00-01', 'mac=52-54-00-00-00-01&instance=a&uuid=bad&username=alice&password=pw']) {
+    const { context } = buildContext({ query: parseIpxeQuery(query), remoteAddress: '127.0.0.1' })
+    for (const part of [context, context.params, context.auth, context.plugins, context.dropped]) t.ok(isSealed(part) && Object.isFrozen(part), `${query}: ${JSON.stringify(part).slice(0, 40)}`)
+  }
 })

@@ -6,7 +6,7 @@ import t from 'tap'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { buildContext } from '../../../core/context/build-context.js'
-import { queryHasCredentials, isSecretParam } from '../../../core/context/credential-params.js'
+import { CREDENTIAL_PARAMS, decodedKey, isCredentialParam, isSecretParam, queryHasCredentials } from '../../../core/context/credential-params.js'
 import { parseIpxeQuery } from '../../../core/context/parse-ipxe-query.js'
 import { redactUrl } from '../../../core/log/logger.js'
 import { build } from '../../../core/http/build-app.js'
@@ -77,4 +77,17 @@ t.test('hazard: a percent-encoded username key makes an authenticated answer mem
   const wrong = '%75sername=bob&%70assword=nope'
   for (let i = 0; i < 5; i++) t.match(await auth(wrong), { reason: 'wrong password' })
   t.match(await auth(wrong), { reason: /^too many failed attempts/ }, 'the sixth guess is limited, not served from a cache')
+})
+
+t.test('the unsplit check agrees with the pair-by-pair decode, and every credential name holds one of its words', async (t) => {
+  for (const name of CREDENTIAL_PARAMS) t.match(name, /username|password|secret|token/i, `${name} is caught by the unsplit check`)
+  const words = ['mac', 'serial_hex', 'User', 'PASSword', 'password_hex', 'chap-secret', 'x', 'token', '%75sername', 'pass%77ord', 'toke', 'n', '=', '', 'username', 'Secret']
+  let seed = 7
+  const pick = () => words[(seed = (seed * 1103515245 + 12345) % 2 ** 31) % words.length]!
+  for (let i = 0; i < 5000; i++) {
+    const query = Array.from({ length: 1 + (i % 9) }, () => `${pick()}${pick()}=${pick()}`).join('&')
+    const slow = query.split('&').some((pair) => pair !== '' && isCredentialParam(decodedKey(pair)))
+    if (queryHasCredentials(query) !== slow) t.fail(`differs on ${query}`)
+  }
+  t.equal(queryHasCredentials(Array.from({ length: 70 }, (_, i) => `p${i}=1`).join('&')), true, 'too many pairs without any credential word: still treated as carrying them')
 })

@@ -3,6 +3,7 @@ import t from 'tap'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { DecisionCache, MAX_KEY_CHARS } from '../../../core/engine/decision-cache.js'
+import { isSealed } from '../../../core/context/deep-freeze.js'
 import type { BootResponse } from '../../../core/engine/engine.js'
 import type { BuiltContext } from '../../../core/context/build-context.js'
 import type { Decision } from '../../../core/decision/types.js'
@@ -132,4 +133,17 @@ t.test('a new policy revision invalidates responses and bodies', async (t) => {
   const after = await ask('a3')
   t.equal(after.record.cached, false, 'a new revision is a new key')
   t.match(after.script, /echo two/, after.script)
+})
+
+t.test('a kept response is sealed at its first hit, not when kept (its traces are logged once per hit after that)', async (t) => {
+  const c = new DecisionCache({ size: 10, ttlMs: 0, wholeResponses: true })
+  const policies = [{ policy: '10-a.ts', outcome: 'passed', us: 3 }]
+  const plugins: unknown[] = []
+  const kept = { statusCode: 200, script: 's', record: { policies, plugins } } as unknown as BootResponse
+  const key = c.responseKey(rev, '192.0.2.1', 'mac=52-54-00-00-00-01', flags)!
+  c.keepResponse(key, kept)
+  t.notOk(Object.isFrozen(policies), 'kept, not yet read: not frozen')
+  t.equal(c.response(key), kept)
+  t.ok(isSealed(policies) && isSealed(policies[0]!) && isSealed(plugins), 'first hit: sealed throughout')
+  t.equal(c.response(key), kept, 'later hits: the same response')
 })
