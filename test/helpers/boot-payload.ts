@@ -100,6 +100,10 @@ if [ -n "$cb" ]; then
   echo "BOOTPOLICY-E2E-CALLBACK rc=$? $answer"
 fi
 echo "${PAYLOAD_MARKER}"
+# The serial driver sends from a buffer; the kernel prints "reboot: Power down" straight to the
+# port, into the middle of what is left (seen: "BOOTPOLICY-E2E-M[ 1.8] reboot: Power down ARKER").
+# Half a second drains a full 4 KiB buffer at 115200 baud.
+sleep 0.5
 poweroff -f
 `
 const UDHCPC_SCRIPT = `#!/bin/sh

@@ -16,6 +16,8 @@ exec >/dev/ttyS0 2>&1
 mount -t proc proc /proc
 echo "BOOTPOLICY-E2E-CMDLINE $(cat /proc/cmdline)"
 echo "${PAYLOAD_MARKER}"
+# Drain the serial buffer before the kernel prints its power-off line (boot-payload.ts).
+sleep 0.5
 poweroff -f
 `
   return gzipSync(
