@@ -3,7 +3,7 @@
  * serial-log cleaner. No QEMU here; it runs in ~3 s.
  */
 import { execFileSync, spawn } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -11,6 +11,7 @@ import t from 'tap'
 import { writeCpio } from '../helpers/boot-payload-cpio.js'
 import { buildBootPayload, parseMarkerReport } from '../helpers/boot-payload.js'
 import { createTestNet } from '../helpers/e2e-net.js'
+import { startProcess } from '../helpers/e2e-process.js'
 import { E2eMissingToolError, requireCommand } from '../helpers/e2e-require.js'
 import { bootMilestones, cleanSerial, serialLines } from '../helpers/qemu-serial.js'
 
@@ -62,6 +63,33 @@ t.test('a test process killed with SIGKILL leaves no namespace behind', async (t
   child.kill('SIGKILL')
   for (let i = 0; i < 50 && namespaces().includes(name); i++) await sleep(100)
   t.notMatch(namespaces(), name, 'the guardian deleted it')
+})
+
+t.test('outputToFile: every byte the child writes while the test process is busy arrives, in order, after it exits too', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'bpe2e-out-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const logFile = join(dir, 'child.log')
+  writeFileSync(logFile, 'earlier run\n')
+  // 2,000 numbered lines in single-line writes (as QEMU writes its serial port byte by byte), one
+  // on stderr, then the end; meanwhile this process does not look at its event loop for 300 ms.
+  const script = 'i=0; while [ $i -lt 2000 ]; do echo "line $i"; i=$((i+1)); done; echo oops >&2; echo END'
+  const proc = startProcess({ name: 'writer', command: 'sh', args: ['-c', script], logFile, outputToFile: true })
+  const busyUntil = Date.now() + 300
+  while (Date.now() < busyUntil) {
+    // a starved test process
+  }
+  const { atMs } = await proc.waitForOutput(/END\n/, 30_000)
+  t.ok(atMs > 0, `seen ${Math.round(atMs)} ms after spawn`)
+  await proc.exited
+  const lines = proc.output().split('\n')
+  t.same(
+    lines.slice(0, 2000),
+    Array.from({ length: 2000 }, (_, i) => `line ${i}`),
+    'every line, in order',
+  )
+  t.same(lines.slice(2000), ['oops', 'END', ''], 'stderr in the same stream, then the end')
+  t.notMatch(proc.output(), /earlier run/, 'what the log held before the spawn is not output')
+  t.match(readFileSync(logFile, 'utf8'), /^earlier run\nline 0\n[\s\S]*END\n$/, 'the log file has it once, after its earlier content')
 })
 
 t.test('a missing tool is an error naming the tool and its package', async (t) => {

@@ -44,7 +44,7 @@ export interface TestNet {
   /** Create a tap inside the namespace, on the bridge; returns its name (tap0, tap1, …). */
   addTap(): Promise<string>
   /** Start a long-running process inside the namespace (output in `<dir>/<name>.log`). */
-  spawn(name: string, command: string, args: readonly string[], options?: { env?: NodeJS.ProcessEnv; cwd?: string; stdin?: 'ignore' | 'pipe' }): OwnedProcess
+  spawn(name: string, command: string, args: readonly string[], options?: { env?: NodeJS.ProcessEnv; cwd?: string; stdin?: 'ignore' | 'pipe'; outputToFile?: boolean }): OwnedProcess
   /** Run a command to completion inside the namespace and return its stdout. */
   exec(command: string, args: readonly string[]): Promise<string>
   /** Stop every process, delete the namespace; the log dir is removed unless keepLogs. Idempotent. */

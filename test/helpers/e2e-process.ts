@@ -3,7 +3,7 @@
  * memory and in a log file, can be waited on with a regex, and it dies with its process group.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
-import { createWriteStream } from 'node:fs'
+import { closeSync, createWriteStream, fstatSync, openSync, readSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
 import { guardProcessGroup } from './group-guardian.js'
 
@@ -44,17 +44,36 @@ export interface StartProcessOptions {
   readonly cwd?: string
   /** Default 'ignore' (/dev/null). */
   readonly stdin?: 'ignore' | 'pipe'
+  /**
+   * stdout and stderr go straight into the log file, which is read back every few milliseconds,
+   * instead of through a pipe. For QEMU: its serial port drops a byte after four failed writes to
+   * a full pipe (hw/char/serial.c, MAX_XMIT_RETRY), and a test process starved of CPU on a loaded
+   * machine reads its pipe too late; a regular file never refuses a write.
+   */
+  readonly outputToFile?: boolean
 }
 
+/** How often a log file written by the child itself is read back (outputToFile). */
+const FILE_POLL_MS = 10
+
 export function startProcess(options: StartProcessOptions): OwnedProcess {
-  const log = createWriteStream(options.logFile, { flags: 'a' })
+  const direct = options.outputToFile === true
+  const log = direct ? undefined : createWriteStream(options.logFile, { flags: 'a' })
+  const childOut = direct ? openSync(options.logFile, 'a') : 'pipe'
+  const reader = direct ? openSync(options.logFile, 'r') : undefined
+  let readAt = reader === undefined ? 0 : fstatSync(reader).size
   const startedAt = performance.now()
-  const child: ChildProcess = spawn(options.command, [...options.args], {
-    stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe'],
-    detached: true, // own process group: stop() reaches its children too
-    env: options.env ?? process.env,
-    cwd: options.cwd,
-  })
+  let child: ChildProcess
+  try {
+    child = spawn(options.command, [...options.args], {
+      stdio: [options.stdin ?? 'ignore', childOut, childOut],
+      detached: true, // own process group: stop() reaches its children too
+      env: options.env ?? process.env,
+      cwd: options.cwd,
+    })
+  } finally {
+    if (typeof childOut === 'number') closeSync(childOut)
+  }
   guardProcessGroup(child.pid)
   let text = ''
   let status: ExitStatus | undefined
@@ -63,21 +82,44 @@ export function startProcess(options: StartProcessOptions): OwnedProcess {
     const atMs = performance.now() - startedAt
     const s = chunk.toString('latin1')
     text += s
-    log.write(chunk)
+    log?.write(chunk)
     for (const listener of listeners) listener(s, atMs)
   }
   child.stdout?.on('data', onData)
   child.stderr?.on('data', onData)
+  const buffer = reader === undefined ? undefined : Buffer.alloc(64 * 1024)
+  /** outputToFile: hands what the child appended since the last look to onData. */
+  const readBack = (): void => {
+    if (reader === undefined || buffer === undefined) return
+    for (;;) {
+      const n = readSync(reader, buffer, 0, buffer.length, readAt)
+      if (n <= 0) return
+      readAt += n
+      onData(Buffer.from(buffer.subarray(0, n)))
+    }
+  }
+  let poller = reader === undefined ? undefined : setInterval(readBack, FILE_POLL_MS)
+  poller?.unref()
+  /** The last output, once the child has exited; then the reader is closed (once: 'error' may precede 'close'). */
+  const finishReading = (): void => {
+    if (reader === undefined || poller === undefined) return
+    clearInterval(poller)
+    poller = undefined
+    readBack()
+    closeSync(reader)
+  }
   child.stdin?.on('error', () => undefined) // EPIPE when it exits first
   const exited = new Promise<ExitStatus>((resolve) => {
     child.on('error', (err) => {
+      finishReading()
       text += `\n[spawn error] ${err.message}\n`
       status = { code: null, signal: null, atMs: performance.now() - startedAt }
       resolve(status)
     })
     child.on('close', (code, signal) => {
       status ??= { code, signal, atMs: performance.now() - startedAt }
-      log.end()
+      finishReading()
+      log?.end()
       resolve(status)
     })
   })

@@ -151,7 +151,8 @@ export async function startQemu(options: QemuOptions): Promise<QemuVm> {
     ...(options.extraArgs ?? []),
   ]
   const skipPrompt = options.skipIpxePrompt ?? true
-  const proc = net.spawn(name, qemu, args, { stdin: skipPrompt ? 'pipe' : 'ignore' })
+  // The serial console goes to a file, not a pipe: QEMU drops serial bytes a late reader leaves in a full pipe (e2e-process.ts).
+  const proc = net.spawn(name, qemu, args, { stdin: skipPrompt ? 'pipe' : 'ignore', outputToFile: true })
   const chunks: SerialChunk[] = []
   const waiters = new Set<() => void>()
   let promptsAnswered = 0
