@@ -15,7 +15,9 @@ chooses. bp_dhcp_commit applies one group
  * (another client's live lease, the kept boundAt) run in the group commit's transaction instead
  * of a read of their own. Version 3 commits offers asynchronously (bp_dhcp_offer_held): they are
  * holds, never acknowledged. Version 4 takes the DISCOVERs of a burst in one statement
- * (bp_dhcp_offer_many). Applied steps are never edited: a change is a new version.
+ * (bp_dhcp_offer_many). Version 5 gives a known client's change (its own row, on its address)
+ * an UPDATE without a sub-transaction and its DISCOVER's shortcut no bp_dhcp_usable call.
+ * Applied steps are never edited: a change is a new version.
  */
 import type { Migration } from '../state/migrations.js'
 
@@ -271,6 +273,103 @@ BEGIN
     EXCEPTION WHEN lock_not_available THEN
       -- The rest of the batch waits no more (the SET clause restores the setting at return): an
       -- exhausted pool fought over by two replicas would otherwise add one wait per claim.
+      a := NULL;
+      PERFORM set_config('lock_timeout', '1ms', true);
+    END;
+    got := array_append(got, a);
+  END LOOP;
+  RETURN got;
+END
+$fn$;`,
+  },
+  {
+    version: 5,
+    name: 'known clients without sub-transactions',
+    // The steady state of a site is known machines asking again. Their REQUEST's change finds the
+    // client's own row on its address: taken with FOR UPDATE SKIP LOCKED (it never waits, so it can
+    // neither deadlock nor time out outside a sub-transaction) and updated in columns no index
+    // holds, with no offer row of its key or address to tidy away. Anything else (a row locked by
+    // another transaction, an offer to remove, another address, a decline) takes version 2's path,
+    // one sub-transaction per change. Their DISCOVER's shortcut (version 4) checks its own row's
+    // address inline instead of through bp_dhcp_usable: UNIQUE(addr) already keeps every other
+    // lease off it, so only the pool bounds, the blocked list and other clients' live offers are
+    // left. pgbench against version 4 on one fsyncing cluster (batches of 5 known clients):
+    // docs/benchmarks.md, DHCP DORA on PostgreSQL.
+    sql: `CREATE OR REPLACE FUNCTION bp_dhcp_commit(changes jsonb, now_ms bigint) RETURNS integer[] LANGUAGE plpgsql
+SET lock_timeout = '250ms' AS $fn$
+DECLARE
+  c jsonb;
+  a bigint;
+  k text;
+  b bigint;
+  st text;
+  refused integer[] := '{}';
+BEGIN
+  FOR c IN SELECT value FROM jsonb_array_elements(changes) LOOP
+    a := (c->>'addr')::bigint;
+    k := c->>'key';
+    -- The client's own record on this address, taken without waiting, with no offer to tidy away:
+    -- an UPDATE of columns no index holds, no sub-transaction (nothing can conflict or wait).
+    IF c->>'from' IS NULL AND (c->>'state' <> 'bound' OR NOT EXISTS (SELECT 1 FROM bp_dhcp_offers WHERE key = k OR addr = a)) THEN
+      SELECT l.state, l.bound_at INTO st, b FROM bp_dhcp_leases l WHERE l.key = k AND l.addr = a FOR UPDATE SKIP LOCKED;
+      IF FOUND THEN
+        IF (c->>'renewal')::boolean IS TRUE THEN
+          b := CASE WHEN st = 'bound' THEN COALESCE(b, 0) ELSE 0 END;
+        ELSE
+          b := (c->>'boundAt')::bigint;
+        END IF;
+        UPDATE bp_dhcp_leases SET mac = c->>'mac', hostname = c->>'hostname', state = c->>'state',
+          expires_at = (c->>'expiresAt')::bigint, bound_at = b, updated_at = now() WHERE key = k;
+        CONTINUE;
+      END IF;
+    END IF;
+    BEGIN
+      IF c->>'from' IS NOT NULL THEN
+        DELETE FROM bp_dhcp_leases WHERE addr = a AND key = c->>'from';
+      END IF;
+      IF (c->>'renewal')::boolean IS TRUE THEN
+        SELECT bound_at INTO b FROM bp_dhcp_leases WHERE key = k AND addr = a AND state = 'bound';
+        b := COALESCE(b, 0);
+      ELSE
+        b := (c->>'boundAt')::bigint;
+      END IF;
+      DELETE FROM bp_dhcp_leases WHERE addr = a AND key <> k AND (state = 'released' OR expires_at <= now_ms);
+      INSERT INTO bp_dhcp_leases (key, addr, mac, hostname, state, expires_at, bound_at)
+        VALUES (k, a, c->>'mac', c->>'hostname', c->>'state', (c->>'expiresAt')::bigint, b)
+        ON CONFLICT (key) DO UPDATE SET addr = EXCLUDED.addr, mac = EXCLUDED.mac, hostname = EXCLUDED.hostname,
+          state = EXCLUDED.state, expires_at = EXCLUDED.expires_at, bound_at = EXCLUDED.bound_at, updated_at = now();
+      IF c->>'state' = 'bound' THEN
+        DELETE FROM bp_dhcp_offers WHERE key = k OR addr = a;
+      END IF;
+    -- As in version 2: the address is another client's, or another transaction holds it: this change alone is refused.
+    EXCEPTION WHEN unique_violation OR deadlock_detected OR lock_not_available THEN
+      refused := refused || (c->>'seq')::integer;
+    END;
+  END LOOP;
+  RETURN refused;
+END
+$fn$;
+CREATE OR REPLACE FUNCTION bp_dhcp_offer_many(claims jsonb, steps text[], srv text, pool_start bigint, pool_end bigint,
+  blocked bigint[], now_ms bigint) RETURNS bigint[] LANGUAGE plpgsql SET lock_timeout = '250ms' AS $fn$
+DECLARE
+  c jsonb;
+  a bigint;
+  got bigint[] := '{}';
+BEGIN
+  PERFORM set_config('synchronous_commit', 'off', true);
+  FOR c IN SELECT value FROM jsonb_array_elements(claims) LOOP
+    SELECT l.addr INTO a FROM bp_dhcp_leases l
+      WHERE l.key = c->>'key' AND l.state = 'bound' AND l.expires_at > now_ms + (c->>'holdMs')::bigint
+        AND c->>'fixed' IS NULL AND l.addr BETWEEN pool_start AND pool_end AND l.addr <> ALL(blocked)
+        AND NOT EXISTS (SELECT 1 FROM bp_dhcp_offers o WHERE o.key = l.key OR o.mac = c->>'mac' OR (o.addr = l.addr AND o.expires_at > now_ms));
+    IF a IS NOT NULL THEN
+      got := array_append(got, a);
+      CONTINUE;
+    END IF;
+    BEGIN
+      a := bp_dhcp_offer(steps, c->>'key', c->>'mac', srv, (c->>'fixed')::bigint, (c->>'requested')::bigint, pool_start, pool_end,
+        blocked, (c->>'origin')::bigint, (c->>'holdMs')::bigint, now_ms);
+    EXCEPTION WHEN lock_not_available THEN
       a := NULL;
       PERFORM set_config('lock_timeout', '1ms', true);
     END;

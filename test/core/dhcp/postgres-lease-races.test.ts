@@ -251,3 +251,62 @@ t.test("hazard: a REQUEST's change crossing another replica's open transaction (
   t.equal((await b.byAddress('10.0.0.60'))?.key, `mac:${mac(1)}`, "the batch's other change is durable")
   t.equal(await b.byAddress('10.0.0.61'), undefined, 'nobody holds the address whose holder rolled back')
 })
+
+/** Leases clients `is` through b (DISCOVER, REQUEST, commit): their addresses and boundAts. */
+async function leaseKnown(b: Awaited<ReturnType<typeof openLeaseReplica>>, is: number[]) {
+  const out: { key: string; ip: string; boundAt: number; expiresAt: number }[] = []
+  for (const i of is) {
+    const claim = { key: `mac:${mac(i)}`, mac: mac(i), holdMs: 30_000 }
+    const ip = (await b.reserve(claim))!
+    const change = (await b.bind({ ...claim, ip, leaseMs: HOUR, renewal: false }))!
+    if ((await b.commit([change])).size !== 0) throw new Error(`could not lease client ${i}`)
+    out.push({ key: claim.key, ip, boundAt: change.lease.boundAt!, expiresAt: change.lease.expiresAt })
+  }
+  return out
+}
+
+t.test("hazard: a known client's REQUEST whose row another transaction holds is refused alone, not waited on outside a sub-transaction", async (t) => {
+  const db = await createDatabase(t)
+  const b = await openLeaseReplica(t, db)
+  const [one, two] = await leaseKnown(b, [1, 2])
+  const other = new pg.Client(clientConfig(db))
+  await other.connect()
+  t.teardown(() => other.end())
+  // Another replica's transaction, still open, has locked client 1's row (it is renewing it there).
+  await other.query('BEGIN')
+  await other.query('SELECT 1 FROM bp_dhcp_leases WHERE key = $1 FOR UPDATE', [one!.key])
+  const r1 = (await b.bind({ key: one!.key, mac: mac(1), ip: one!.ip, leaseMs: 2 * HOUR, renewal: true }))!
+  const r2 = (await b.bind({ key: two!.key, mac: mac(2), ip: two!.ip, leaseMs: 2 * HOUR, renewal: true }))!
+  const started = Date.now()
+  const refused = await b.commit([r1, r2])
+  const ms = Date.now() - started
+  await other.query('ROLLBACK')
+  t.same([...refused], [r1], 'only the change on the locked row is refused (its client gets a NAK and asks again)')
+  t.ok(ms < 5_000, `the batch returned after ${ms} ms, not when the other transaction ends`)
+  const stored = await b.byClient(two!.key)
+  t.equal(stored?.expiresAt, r2.lease.expiresAt, "the other known client's renewal is durable")
+  t.equal(stored?.boundAt, two!.boundAt, 'and keeps its boundAt')
+  t.equal((await b.byClient(one!.key))?.expiresAt, one!.expiresAt, 'the refused renewal stored nothing: the lease is as the other transaction left it')
+})
+
+t.test("a known client's commit still clears the offers on its key and address, and a renewal after a release keeps no boundAt", async (t) => {
+  const db = await createDatabase(t)
+  const b = await openLeaseReplica(t, db)
+  const [one] = await leaseKnown(b, [1])
+  const admin = await db.cluster.admin(db.name)
+  t.teardown(() => admin.end())
+  // Another replica's offer to this client (of another address), and a lapsed offer of someone else on its address.
+  const later = Date.now() + 30_000
+  await admin.query("INSERT INTO bp_dhcp_offers (key, server, addr, mac, expires_at) VALUES ($1, 'other-replica', $2, $3, $4)", [one!.key, ipToInt('10.0.0.150'), mac(1), later])
+  await admin.query("INSERT INTO bp_dhcp_offers (key, server, addr, mac, expires_at) VALUES ('mac:lapsed', 'other-replica', $1, 'lapsed', 1)", [ipToInt(one!.ip)])
+  const again = (await b.bind({ key: one!.key, mac: mac(1), ip: one!.ip, leaseMs: HOUR, renewal: false }))!
+  t.same(await b.commit([again]), new Set(), 'bound again')
+  const { rows } = await admin.query<{ key: string }>('SELECT key FROM bp_dhcp_offers ORDER BY key')
+  t.same(rows, [], "the binding removed the offers of its key and its address, as a new client's does")
+  const stored = await b.byClient(one!.key)
+  t.equal(stored?.boundAt, again.lease.boundAt, 'a REQUEST that is no renewal sets a new boundAt')
+  t.same(await b.commit([(await b.release(one!.key, one!.ip))!]), new Set(), 'released')
+  const renewal = (await b.bind({ key: one!.key, mac: mac(1), ip: one!.ip, leaseMs: HOUR, renewal: true }))!
+  t.same(await b.commit([renewal]), new Set(), 'renewed from the released record')
+  t.same([(await b.byClient(one!.key))?.state, (await b.byClient(one!.key))?.boundAt], ['bound', 0], 'a renewal of a record that is not bound keeps no boundAt (the decline window stays shut)')
+})
