@@ -26,7 +26,10 @@ const EXIT_MESSAGE = 'bootpolicy: no intent, local disk'
 const machines = { built: '52:54:00:e2:14:01', failed: '52:54:00:e2:14:02', expired: '52:54:00:e2:14:03' }
 /**
  * The slow machine is armed once its iPXE starts (so that a loaded box's slow VM start cannot
- * expire it before its boot), for EXPIRES_S; its payload waits DELAY_S before calling back.
+ * expire it before its boot), for EXPIRES_S; its payload waits DELAY_S before calling back. Its
+ * iPXE is held at its "Press Ctrl-B" prompt (not answered: iPXE waits there ~2 s) while the intent
+ * is armed: armed on "initialising devices" instead, a loaded run saw iPXE's /boot 40 ms before the
+ * arming request completed, and the machine went to its local disk.
  */
 const DELAY_S = 120
 const EXPIRES_S = 60
@@ -109,11 +112,12 @@ export default policy((ctx) => {
       t.equal(missingStep(events, [...installerBoot, { source: 'callback', type: 'failed', fields: { reason: 'disk-missing' } }]), undefined, 'timeline in order')
     }),
     t.test('expired: the late callback is refused, the expiry is recorded, the next boot goes to local disk', async (t) => {
-      const vm = await startQemu({ net, firmware: 'bios', mac: machines.expired, name: 'qemu-expired' })
+      const vm = await startQemu({ net, firmware: 'bios', mac: machines.expired, name: 'qemu-expired', skipIpxePrompt: false })
       let log: string
       try {
-        await vm.waitFor(/iPXE initialising devices/, 300_000)
+        await vm.waitFor(/Press Ctrl-B for the iPXE command line/, 300_000)
         await api('PUT', '/api/intents', { machine: `mac:${machines.expired}`, profile: 'slow', expiresInS: EXPIRES_S })
+        t.notMatch(vm.log(), /Configuring \(net0/, 'armed while iPXE still waited at its prompt')
         await vm.waitFor(new RegExp(PAYLOAD_MARKER), 500_000, { failOn: BOOT_FAILURES })
         log = vm.log()
       } finally {
