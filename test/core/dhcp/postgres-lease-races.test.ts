@@ -194,12 +194,14 @@ t.test("hazard: a DISCOVER waiting on another replica's open transaction for its
   // Another replica's batch, still open, holds 10.0.0.50 under UNIQUE(addr); uncommitted, so the DISCOVER finds it free and then waits on the index.
   await other.query('BEGIN')
   await other.query("INSERT INTO bp_dhcp_offers (key, server, addr, mac, expires_at) VALUES ('mac:elsewhere', '10.0.0.99', $1, 'elsewhere', $2)", [ipToInt('10.0.0.50'), Date.now() + 30_000])
-  const first = b.reserve({ key: `mac:${mac(1)}`, mac: mac(1), holdMs: 30_000 })
+  // The others ask for addresses of their own: from the pool's random starting point one of them
+  // could land on 10.0.0.50 and wait too (a CI rehearsal's 'the batch before it served' failed so).
+  const first = b.reserve({ key: `mac:${mac(1)}`, mac: mac(1), holdMs: 30_000, requested: '10.0.0.20' })
   const started = Date.now()
   const [waiting, ...rest] = await Promise.all([
     b.reserve({ key: `mac:${mac(2)}`, mac: mac(2), holdMs: 30_000, requested: '10.0.0.50' }),
-    b.reserve({ key: `mac:${mac(3)}`, mac: mac(3), holdMs: 30_000 }),
-    b.reserve({ key: `mac:${mac(4)}`, mac: mac(4), holdMs: 30_000 }),
+    b.reserve({ key: `mac:${mac(3)}`, mac: mac(3), holdMs: 30_000, requested: '10.0.0.21' }),
+    b.reserve({ key: `mac:${mac(4)}`, mac: mac(4), holdMs: 30_000, requested: '10.0.0.22' }),
   ])
   const ms = Date.now() - started
   await other.query('ROLLBACK')
