@@ -60,8 +60,7 @@ export function startProcess(options: StartProcessOptions): OwnedProcess {
   const direct = options.outputToFile === true
   const log = direct ? undefined : createWriteStream(options.logFile, { flags: 'a' })
   const childOut = direct ? openSync(options.logFile, 'a') : 'pipe'
-  const reader = direct ? openSync(options.logFile, 'r') : undefined
-  let readAt = reader === undefined ? 0 : fstatSync(reader).size
+  const follower = direct ? followFile(options.logFile) : undefined
   const startedAt = performance.now()
   let child: ChildProcess
   try {
@@ -87,26 +86,11 @@ export function startProcess(options: StartProcessOptions): OwnedProcess {
   }
   child.stdout?.on('data', onData)
   child.stderr?.on('data', onData)
-  const buffer = reader === undefined ? undefined : Buffer.alloc(64 * 1024)
-  /** outputToFile: hands what the child appended since the last look to onData. */
-  const readBack = (): void => {
-    if (reader === undefined || buffer === undefined) return
-    for (;;) {
-      const n = readSync(reader, buffer, 0, buffer.length, readAt)
-      if (n <= 0) return
-      readAt += n
-      onData(Buffer.from(buffer.subarray(0, n)))
-    }
-  }
-  let poller = reader === undefined ? undefined : setInterval(readBack, FILE_POLL_MS)
-  poller?.unref()
-  /** The last output, once the child has exited; then the reader is closed (once: 'error' may precede 'close'). */
+  const poller = follower && setInterval(() => follower.readNew(onData), FILE_POLL_MS).unref()
+  /** outputToFile: the last output once the child has exited ('error' may precede 'close': close is idempotent). */
   const finishReading = (): void => {
-    if (reader === undefined || poller === undefined) return
     clearInterval(poller)
-    poller = undefined
-    readBack()
-    closeSync(reader)
+    follower?.close(onData)
   }
   child.stdin?.on('error', () => undefined) // EPIPE when it exits first
   const exited = new Promise<ExitStatus>((resolve) => {
@@ -175,6 +159,29 @@ export function startProcess(options: StartProcessOptions): OwnedProcess {
     },
   }
   return self
+}
+
+/** What is appended to `path` after this call, read on demand; close() reads the rest first. */
+function followFile(path: string): { readNew(sink: (chunk: Buffer) => void): void; close(sink: (chunk: Buffer) => void): void } {
+  const fd = openSync(path, 'r')
+  let at = fstatSync(fd).size
+  let open = true
+  const buffer = Buffer.alloc(64 * 1024)
+  const readNew = (sink: (chunk: Buffer) => void): void => {
+    for (let n = open ? readSync(fd, buffer, 0, buffer.length, at) : 0; n > 0; n = readSync(fd, buffer, 0, buffer.length, at)) {
+      at += n
+      sink(buffer.subarray(0, n)) // onData copies it into a string at once
+    }
+  }
+  return {
+    readNew,
+    close(sink) {
+      if (!open) return
+      readNew(sink)
+      open = false
+      closeSync(fd)
+    },
+  }
 }
 
 function signalGroup(pid: number, signal: NodeJS.Signals): void {
