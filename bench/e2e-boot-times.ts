@@ -19,7 +19,7 @@
 import { buildBootPayload, type BootPayload } from '../test/helpers/boot-payload.js'
 import { runBaselineBoot } from '../test/helpers/e2e-baseline.js'
 import { bootToMarkerTolerant, type IpxeBinary, startBootpolicy } from '../test/helpers/e2e-bootpolicy.js'
-import { createTestNet } from '../test/helpers/e2e-net.js'
+import { createTestNet, type TestNet } from '../test/helpers/e2e-net.js'
 import { bootThroughMenu, startSeed001Site, startSeed002Site } from '../test/helpers/e2e-seed-sites.js'
 import { startSeed001Reference } from '../test/helpers/e2e-seed-reference.js'
 import { startSiteDhcp } from '../test/helpers/e2e-site-dhcp.js'
@@ -61,9 +61,12 @@ interface Case {
   readonly guide?: 'pxelinux' | 'isc'
 }
 
-/** A seed site (guide config, site DHCP in a router namespace, bootpolicy proxy), booted through its menu. */
+/**
+ * A seed site (guide config, site DHCP in a router namespace, bootpolicy proxy), or the seed's own
+ * site before bootpolicy (e2e-seed-reference.ts), booted through its menu.
+ */
 function seedSample(
-  start: typeof startSeed001Site,
+  start: (net: TestNet, payload: BootPayload) => Promise<{ close(): Promise<void> }>,
   firmware: Firmware,
   mac: string,
   menu: RegExp,
@@ -297,25 +300,8 @@ const key = (b: Baseline): string =>
   `${b.firmware}${b.efiBootFile ? ` (${b.efiBootFile})` : ''}${b.pxelinux ? ` (lpxelinux${b.pxelinux === 'menu' ? ' + menu.c32, 3 s timeout' : ''})` : ''}${b.seed001 ? ' (seed 001 site: router DHCP + dnsmasq proxyDHCP, static menu)' : ''}`
 
 /** Seed 001 before bootpolicy, in its topology, through the same menu and key as the seed rows. */
-async function seed001ReferenceSample(firmware: Firmware, payload: BootPayload): Promise<{ markerMs: number; setupMs: number }> {
-  const t0 = performance.now()
-  const net = await createTestNet()
-  let ok = false
-  try {
-    const site = await startSeed001Reference(net, payload)
-    const setupMs = Math.round(performance.now() - t0)
-    try {
-      const boot = await bootThroughMenu({ net, firmware, mac: '52:54:00:e2:e1:01', menu: /Boot from the local disk/, key: 'r', timeoutMs: 120_000 })
-      if (!boot.report?.cmdline.includes('setkmap=de')) throw new Error(`seed 001 reference: cmdline ${JSON.stringify(boot.report?.cmdline)}`)
-      ok = true
-      return { markerMs: boot.markerMs!, setupMs }
-    } finally {
-      await site.close()
-    }
-  } finally {
-    await net.close({ keepLogs: !ok })
-  }
-}
+const seed001ReferenceSample = (firmware: Firmware, payload: BootPayload): Promise<{ markerMs: number; setupMs: number }> =>
+  seedSample(startSeed001Reference, firmware, '52:54:00:e2:e1:01', /Boot from the local disk/, 'r', 'setkmap=de')(payload)
 
 /** The dnsmasq side: the e2e harness's own baseline boot (fresh namespace, dnsmasq, static HTTP). */
 async function baselineSample(b: Baseline, payload: BootPayload): Promise<{ markerMs: number; setupMs: number }> {
