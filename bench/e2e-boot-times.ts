@@ -8,9 +8,9 @@
  * Seeds 001/002 run in their own topology (site DHCP + bootpolicy proxy, the guides' configs,
  * through their menus: the key is pressed as soon as the menu is drawn). Seed 001's rows are
  * compared with seed 001's own site in that topology, booted through the same menu and key
- * (router DHCP + dnsmasq proxyDHCP + a static menu, e2e-seed-reference.ts); seed 002's original
- * (a custom iPXE build with an embedded script) cannot be built here, so its row keeps the
- * full-DHCP baseline. OVMF's HTTP boot is compared with OVMF's PXE + snponly.efi under dnsmasq
+ * (router DHCP + dnsmasq proxyDHCP + a static menu, e2e-seed-reference.ts); seed 002's with the
+ * same in its pfSense topology (its original, a custom iPXE build with an embedded script, cannot
+ * be built here). OVMF's HTTP boot is compared with OVMF's PXE + snponly.efi under dnsmasq
  * (the closest reference path).
  * Needs root and the e2e packages (docs/guides/e2e-tests.md). ~10 min on 2 cores with 3 samples.
  *   node --no-node-snapshot --import tsx bench/e2e-boot-times.ts [--samples N] [--only name,…]
@@ -20,8 +20,8 @@ import { buildBootPayload, type BootPayload } from '../test/helpers/boot-payload
 import { runBaselineBoot } from '../test/helpers/e2e-baseline.js'
 import { bootToMarkerTolerant, type IpxeBinary, startBootpolicy } from '../test/helpers/e2e-bootpolicy.js'
 import { createTestNet, type TestNet } from '../test/helpers/e2e-net.js'
-import { bootThroughMenu, startSeed001Site, startSeed002Site } from '../test/helpers/e2e-seed-sites.js'
-import { startSeed001Reference } from '../test/helpers/e2e-seed-reference.js'
+import { bootThroughMenu, SMARTOS_BUILDS, SMARTOS_HASH, startSeed001Site, startSeed002Site } from '../test/helpers/e2e-seed-sites.js'
+import { startSeed001Reference, startSeed002Reference } from '../test/helpers/e2e-seed-reference.js'
 import { startSiteDhcp } from '../test/helpers/e2e-site-dhcp.js'
 import { RESCUE_UEFI_MAC, startSmartosSysresccdSite } from '../test/helpers/e2e-plugin-sites.js'
 import { OVMF_NO_PXE } from '../test/helpers/qemu-ovmf.js'
@@ -39,8 +39,8 @@ interface Baseline {
   readonly efiBootFile?: IpxeBinary
   /** bios: through lpxelinux as the guide sites boot (runBaselineBoot's `pxelinux`). */
   readonly pxelinux?: 'menu' | 'plain'
-  /** Seed 001's own site (e2e-seed-reference.ts): router DHCP + dnsmasq proxyDHCP + a static menu, booted through it. */
-  readonly seed001?: true
+  /** The seed's site without bootpolicy (e2e-seed-reference.ts): router DHCP + dnsmasq proxyDHCP + a static menu, booted through it. */
+  readonly seed?: '001' | '002'
 }
 
 interface Case {
@@ -194,7 +194,7 @@ const CASES: readonly Case[] = [
       firmware,
       mac: `52:54:00:e2:01:0${i + 1}`,
       expect: 'setkmap=de',
-      baseline: firmware === 'uefi-pxe' ? { firmware, efiBootFile: 'ipxe.efi', seed001: true } : { firmware, seed001: true },
+      baseline: firmware === 'uefi-pxe' ? { firmware, efiBootFile: 'ipxe.efi', seed: '001' } : { firmware, seed: '001' },
       sample: seedSample(startSeed001Site, firmware, `52:54:00:e2:01:0${i + 1}`, /Boot from the local disk/, 'r', 'setkmap=de'),
     }),
   ),
@@ -204,7 +204,7 @@ const CASES: readonly Case[] = [
     firmware: 'bios',
     mac: '52:54:00:e2:02:01',
     expect: 'smartos=true',
-    baseline: { firmware: 'bios' },
+    baseline: { firmware: 'bios', seed: '002' },
     sample: seedSample(startSeed002Site, 'bios', '52:54:00:e2:02:01', /Exit \(boot local disk\)/, '\r', 'smartos=true'),
   },
   {
@@ -297,15 +297,22 @@ async function bootpolicySample(c: Case, payload: BootPayload): Promise<{ marker
 }
 
 const key = (b: Baseline): string =>
-  `${b.firmware}${b.efiBootFile ? ` (${b.efiBootFile})` : ''}${b.pxelinux ? ` (lpxelinux${b.pxelinux === 'menu' ? ' + menu.c32, 3 s timeout' : ''})` : ''}${b.seed001 ? ' (seed 001 site: router DHCP + dnsmasq proxyDHCP, static menu)' : ''}`
+  `${b.firmware}${b.efiBootFile ? ` (${b.efiBootFile})` : ''}${b.pxelinux ? ` (lpxelinux${b.pxelinux === 'menu' ? ' + menu.c32, 3 s timeout' : ''})` : ''}${b.seed ? SEED_REFERENCE[b.seed] : ''}`
 
-/** Seed 001 before bootpolicy, in its topology, through the same menu and key as the seed rows. */
-const seed001ReferenceSample = (firmware: Firmware, payload: BootPayload): Promise<{ markerMs: number; setupMs: number }> =>
-  seedSample(startSeed001Reference, firmware, '52:54:00:e2:e1:01', /Boot from the local disk/, 'r', 'setkmap=de')(payload)
+const SEED_REFERENCE = {
+  '001': ' (seed 001 site: router DHCP + dnsmasq proxyDHCP, static menu)',
+  '002': ' (seed 002 site: pfSense-style router DHCP + dnsmasq proxyDHCP, static menu)',
+} as const
+
+/** The seed's site before bootpolicy, in its topology, through the same menu and key as the seed rows. */
+const seedReferenceSample = (seed: '001' | '002', firmware: Firmware, payload: BootPayload): Promise<{ markerMs: number; setupMs: number }> =>
+  seed === '001'
+    ? seedSample(startSeed001Reference, firmware, '52:54:00:e2:e1:01', /Boot from the local disk/, 'r', 'setkmap=de')(payload)
+    : seedSample((net, p) => startSeed002Reference(net, p, [...SMARTOS_BUILDS].reverse(), SMARTOS_HASH), firmware, '52:54:00:e2:e2:01', /Exit \(boot local disk\)/, '\r', 'smartos=true')(payload)
 
 /** The dnsmasq side: the e2e harness's own baseline boot (fresh namespace, dnsmasq, static HTTP). */
 async function baselineSample(b: Baseline, payload: BootPayload): Promise<{ markerMs: number; setupMs: number }> {
-  if (b.seed001) return seed001ReferenceSample(b.firmware, payload)
+  if (b.seed) return seedReferenceSample(b.seed, b.firmware, payload)
   const boot = await runBaselineBoot({ firmware: b.firmware, payload, timeoutMs: 120_000, ...(b.efiBootFile ? { efiBootFile: b.efiBootFile } : {}), ...(b.pxelinux ? { pxelinux: b.pxelinux } : {}) })
   if (!boot.report.cmdline.includes('bp.e2e=baseline')) throw new Error(`baseline: cmdline ${JSON.stringify(boot.report.cmdline)}`)
   return { markerMs: boot.markerMs, setupMs: boot.setupMs }

@@ -10,7 +10,7 @@
  * (`dhcp-boot=…,,<server>`); without it iPXE keeps the router's offer and finds no boot file.
  */
 import { copyFileSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import type { BootPayload } from './boot-payload.js'
 import { startStaticHttp } from './e2e-http.js'
 import type { TestNet } from './e2e-net.js'
@@ -44,21 +44,52 @@ export function seed001ReferenceMenu(base: string): string {
   ].join('\n')
 }
 
-export async function startSeed001Reference(net: TestNet, payload: BootPayload): Promise<SeedReference> {
+/** Seed 002's menu (its own layout: two platform builds with a noimport twin each, utilities, exit), booting the newest. */
+export function seed002ReferenceMenu(base: string, builds: readonly string[], shadow: string): string {
+  const lines = ['#!ipxe', "menu Welcome to iPXE's Boot Menu"]
+  builds.forEach((build, i) => {
+    lines.push('item --gap', `item --gap -- ------------------------- SmartOS option ${i + 1} -------------------------`)
+    lines.push(`item os${i} Boot SmartOS (${build})`, `item os${i}n Boot SmartOS (${build}) noimport`)
+  })
+  lines.push('item --gap -- ------------------------------ Utilities ------------------------------')
+  lines.push('item shell Enter iPXE shell', 'item reboot Reboot', 'item --gap', 'item exit Exit (boot local disk)')
+  lines.push('choose --default os0 --timeout 30000 target && goto ${target} || goto shell')
+  builds.forEach((build, i) => {
+    const dir = `${base}/smartos/${build}/platform/i86pc`
+    for (const [label, extra] of [
+      [`os${i}`, ''],
+      [`os${i}n`, ',noimport=true'],
+    ] as const) {
+      lines.push(`:${label}`, `kernel ${dir}/kernel/amd64/unix -B console=text,root_shadow='${shadow}',smartos=true${extra}`, `module ${dir}/amd64/boot_archive`, 'boot')
+    }
+  })
+  lines.push(':shell', 'shell', ':reboot', 'reboot', ':exit', 'exit', '')
+  return lines.join('\n')
+}
+
+interface ReferenceSite {
+  /** Files under the static server's root: relative path → source path or contents. */
+  readonly files: Readonly<Record<string, string | { readonly text: string | Buffer }>>
+  /** The router's boot lines (e2e-site-dhcp.ts `bootLines`). */
+  readonly siteBootLines?: readonly string[]
+}
+
+/** Router DHCP + dnsmasq proxyDHCP/TFTP on the server host + a static HTTP server with `files` and menu.ipxe. */
+async function startReference(net: TestNet, menu: string, site: ReferenceSite): Promise<SeedReference> {
   const dnsmasq = requireCommand('dnsmasq', 'dnsmasq-base')
   const base = `http://${net.serverIp}:8080`
   const www = join(net.dir, 'nas')
-  mkdirSync(join(www, 'sysresccd', 'isolinux'), { recursive: true })
-  symlinkSync(payload.kernel, join(www, 'sysresccd', 'isolinux', 'rescue64'))
-  symlinkSync(payload.kernel, join(www, 'sysresccd', 'isolinux', 'rescue32'))
-  writeFileSync(join(www, 'sysresccd', 'isolinux', 'initram.igz'), serialReportingInitrd(payload))
-  writeFileSync(join(www, 'sysresccd', 'sysrcd.dat'), 'sysrcd.dat stand-in\n')
-  writeFileSync(join(www, 'menu.ipxe'), seed001ReferenceMenu(base))
+  for (const [rel, source] of Object.entries({ ...site.files, 'menu.ipxe': { text: menu } })) {
+    const target = join(www, rel)
+    mkdirSync(dirname(target), { recursive: true })
+    if (typeof source === 'string') symlinkSync(source, target)
+    else writeFileSync(target, source.text)
+  }
   const tftp = join(net.dir, 'proxy-tftp')
   mkdirSync(tftp)
   for (const f of ['undionly.kpxe', 'ipxe.efi']) copyFileSync(requireFile(`/usr/lib/ipxe/${f}`, 'ipxe'), join(tftp, f))
 
-  const site = await startSiteDhcp(net)
+  const router = await startSiteDhcp(net, { bootLines: site.siteBootLines ?? [] })
   try {
     const configFile = join(net.dir, 'proxy-dnsmasq.conf')
     writeFileSync(
@@ -85,11 +116,41 @@ export async function startSeed001Reference(net: TestNet, payload: BootPayload):
     const nas = await startStaticHttp(net, { root: www, port: 8080, name: 'nas-http' })
     return {
       close: async () => {
-        await Promise.all([proxy.stop(), nas.process.stop(), site.close()])
+        await Promise.all([proxy.stop(), nas.process.stop(), router.close()])
       },
     }
   } catch (err) {
-    await site.close()
+    await router.close()
     throw err
   }
+}
+
+export function startSeed001Reference(net: TestNet, payload: BootPayload): Promise<SeedReference> {
+  return startReference(net, seed001ReferenceMenu(`http://${net.serverIp}:8080`), {
+    files: {
+      'sysresccd/isolinux/rescue64': payload.kernel,
+      'sysresccd/isolinux/rescue32': payload.kernel,
+      'sysresccd/isolinux/initram.igz': { text: serialReportingInitrd(payload) },
+      'sysresccd/sysrcd.dat': { text: 'sysrcd.dat stand-in\n' },
+    },
+  })
+}
+
+/**
+ * Seed 002's site with a dnsmasq proxy beside pfSense: the router names undionly.kpxe/ipxe.efi on
+ * the server host, the proxy's `pxe-service` answer sends iPXE to boot server discovery
+ * ("PXEBS (net0 type 128)"), and the file of that reply wins over the router's without any option
+ * 175.1 priority (measured 2026-12-04: no loop with or without it).
+ */
+export function startSeed002Reference(net: TestNet, payload: BootPayload, builds: readonly string[], shadow: string): Promise<SeedReference> {
+  const files: Record<string, string | { text: Buffer }> = {}
+  const archive = serialReportingInitrd(payload)
+  for (const build of builds) {
+    files[`smartos/${build}/platform/i86pc/kernel/amd64/unix`] = payload.kernel
+    files[`smartos/${build}/platform/i86pc/amd64/boot_archive`] = { text: archive }
+  }
+  return startReference(net, seed002ReferenceMenu(`http://${net.serverIp}:8080`, builds, shadow), {
+    files,
+    siteBootLines: ['dhcp-match=set:efi64,option:client-arch,7', `dhcp-boot=tag:efi64,ipxe.efi,,${net.serverIp}`, `dhcp-boot=tag:!efi64,undionly.kpxe,,${net.serverIp}`],
+  })
 }
