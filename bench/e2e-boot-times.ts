@@ -20,7 +20,7 @@ import { buildBootPayload, type BootPayload } from '../test/helpers/boot-payload
 import { runBaselineBoot } from '../test/helpers/e2e-baseline.js'
 import { bootToMarkerTolerant, type IpxeBinary, startBootpolicy } from '../test/helpers/e2e-bootpolicy.js'
 import { createTestNet, type TestNet } from '../test/helpers/e2e-net.js'
-import { bootThroughMenu, SMARTOS_BUILDS, SMARTOS_HASH, startSeed001Site, startSeed002Site } from '../test/helpers/e2e-seed-sites.js'
+import { bootThroughMenu, startSeed001Site, startSeed002Site } from '../test/helpers/e2e-seed-sites.js'
 import { startSeed001Reference, startSeed002Reference } from '../test/helpers/e2e-seed-reference.js'
 import { startSiteDhcp } from '../test/helpers/e2e-site-dhcp.js'
 import { RESCUE_UEFI_MAC, startSmartosSysresccdSite } from '../test/helpers/e2e-plugin-sites.js'
@@ -308,7 +308,7 @@ const SEED_REFERENCE = {
 const seedReferenceSample = (seed: '001' | '002', firmware: Firmware, payload: BootPayload): Promise<{ markerMs: number; setupMs: number }> =>
   seed === '001'
     ? seedSample(startSeed001Reference, firmware, '52:54:00:e2:e1:01', /Boot from the local disk/, 'r', 'setkmap=de')(payload)
-    : seedSample((net, p) => startSeed002Reference(net, p, [...SMARTOS_BUILDS].reverse(), SMARTOS_HASH), firmware, '52:54:00:e2:e2:01', /Exit \(boot local disk\)/, '\r', 'smartos=true')(payload)
+    : seedSample(startSeed002Reference, firmware, '52:54:00:e2:e2:01', /Exit \(boot local disk\)/, '\r', 'smartos=true')(payload)
 
 /** The dnsmasq side: the e2e harness's own baseline boot (fresh namespace, dnsmasq, static HTTP). */
 async function baselineSample(b: Baseline, payload: BootPayload): Promise<{ markerMs: number; setupMs: number }> {

@@ -1,13 +1,13 @@
 /**
- * Seed 001 as it ran before bootpolicy, for bench/e2e-boot-times.ts's seed rows: the router's
- * DHCP (addresses only, e2e-site-dhcp.ts), dnsmasq on the server host as proxyDHCP + TFTP
- * (`dhcp-range=<net>,proxy`), and a static HTTP server (the NAS) holding a hand-written iPXE menu
- * with the same three items and hotkeys as the guide's policy, and the same files. A seed row is
- * then compared with this boot in the same topology, through the same menu and key, instead of
- * with a full-DHCP baseline that has no proxy exchange and no menu.
+ * Seeds 001 and 002 as they ran before bootpolicy, for bench/e2e-boot-times.ts's seed rows: the
+ * router's DHCP (e2e-site-dhcp.ts; addresses only for seed 001, pfSense's boot lines for seed 002),
+ * dnsmasq on the server host as proxyDHCP + TFTP (`dhcp-range=<net>,proxy`), and a static HTTP
+ * server (the NAS) holding a hand-written iPXE menu with the seed's items and keys, and the same
+ * files. A seed row is then compared with this boot in the same topology, through the same menu
+ * and key, instead of with a full-DHCP baseline that has no proxy exchange and no menu.
  *
- * iPXE 2019 ignores a ProxyDHCPACK whose `siaddr` is 0, so the boot lines name the next server
- * (`dhcp-boot=…,,<server>`); without it iPXE keeps the router's offer and finds no boot file.
+ * dnsmasq 2.90 in proxy mode answers iPXE only through `pxe-service` lines (with `dhcp-boot`
+ * alone it logs the client and sends nothing).
  */
 import { copyFileSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
@@ -15,6 +15,7 @@ import type { BootPayload } from './boot-payload.js'
 import { startStaticHttp } from './e2e-http.js'
 import type { TestNet } from './e2e-net.js'
 import { requireCommand, requireFile } from './e2e-require.js'
+import { pfsenseBootLines, SMARTOS_BUILDS, SMARTOS_HASH, SYSRCD_DAT } from './e2e-seed-sites.js'
 import { serialReportingInitrd } from './e2e-serial-init.js'
 import { startSiteDhcp } from './e2e-site-dhcp.js'
 
@@ -131,7 +132,7 @@ export function startSeed001Reference(net: TestNet, payload: BootPayload): Promi
       'sysresccd/isolinux/rescue64': payload.kernel,
       'sysresccd/isolinux/rescue32': payload.kernel,
       'sysresccd/isolinux/initram.igz': { text: serialReportingInitrd(payload) },
-      'sysresccd/sysrcd.dat': { text: 'sysrcd.dat stand-in\n' },
+      'sysresccd/sysrcd.dat': { text: SYSRCD_DAT },
     },
   })
 }
@@ -142,15 +143,14 @@ export function startSeed001Reference(net: TestNet, payload: BootPayload): Promi
  * ("PXEBS (net0 type 128)"), and the file of that reply wins over the router's without any option
  * 175.1 priority (measured 2026-12-04: no loop with or without it).
  */
-export function startSeed002Reference(net: TestNet, payload: BootPayload, builds: readonly string[], shadow: string): Promise<SeedReference> {
+export function startSeed002Reference(net: TestNet, payload: BootPayload): Promise<SeedReference> {
   const files: Record<string, string | { text: Buffer }> = {}
   const archive = serialReportingInitrd(payload)
+  // Newest first, as the guide's policy lists them.
+  const builds = [...SMARTOS_BUILDS].reverse()
   for (const build of builds) {
     files[`smartos/${build}/platform/i86pc/kernel/amd64/unix`] = payload.kernel
     files[`smartos/${build}/platform/i86pc/amd64/boot_archive`] = { text: archive }
   }
-  return startReference(net, seed002ReferenceMenu(`http://${net.serverIp}:8080`, builds, shadow), {
-    files,
-    siteBootLines: ['dhcp-match=set:efi64,option:client-arch,7', `dhcp-boot=tag:efi64,ipxe.efi,,${net.serverIp}`, `dhcp-boot=tag:!efi64,undionly.kpxe,,${net.serverIp}`],
-  })
+  return startReference(net, seed002ReferenceMenu(`http://${net.serverIp}:8080`, builds, SMARTOS_HASH), { files, siteBootLines: pfsenseBootLines(net) })
 }

@@ -88,6 +88,11 @@ export const SMARTOS_HASH = '$5$rounds=5000$e2eSalt$Qm9vdHBvbGljeUUyZVRlc3RIYXNo
 /** What pfSense hands out per architecture (its "Default BIOS file name" / "UEFI 64 bit file name"). */
 export const PFSENSE_FILES = { bios: 'undionly.kpxe', efi64: 'ipxe.efi' } as const
 
+/** The router's boot lines as pfSense has them: next-server = the boot host, a file name per architecture. */
+export function pfsenseBootLines(net: TestNet): string[] {
+  return ['dhcp-match=set:efi64,option:client-arch,7', `dhcp-boot=tag:efi64,${PFSENSE_FILES.efi64},,${net.serverIp}`, `dhcp-boot=tag:!efi64,${PFSENSE_FILES.bios},,${net.serverIp}`]
+}
+
 /** Seed 002: pfSense-style DHCP (range, next-server, file name, no iPXE detection); bootpolicy proxy beside it. */
 export async function startSeed002Site(net: TestNet, payload: BootPayload): Promise<SeedSite> {
   const bootArchive = join(net.dir, 'boot_archive')
@@ -97,11 +102,7 @@ export async function startSeed002Site(net: TestNet, payload: BootPayload): Prom
     files[`smartos/${build}/platform/i86pc/kernel/amd64/unix`] = payload.kernel
     files[`smartos/${build}/platform/i86pc/amd64/boot_archive`] = bootArchive
   }
-  return startGuideSite(net, payload, GUIDE_002, { '10.1.1.7': net.serverIp, '$5$<salt>$<hash>': SMARTOS_HASH }, 'policies/smartos', files, [
-    'dhcp-match=set:efi64,option:client-arch,7',
-    `dhcp-boot=tag:efi64,${PFSENSE_FILES.efi64},,${net.serverIp}`,
-    `dhcp-boot=tag:!efi64,${PFSENSE_FILES.bios},,${net.serverIp}`,
-  ])
+  return startGuideSite(net, payload, GUIDE_002, { '10.1.1.7': net.serverIp, '$5$<salt>$<hash>': SMARTOS_HASH }, 'policies/smartos', files, pfsenseBootLines(net))
 }
 
 export interface MenuBoot {
