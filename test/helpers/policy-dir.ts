@@ -11,7 +11,8 @@ export interface TempPolicies {
   readonly policiesDir: string
   write(name: string, source: string): void
   config(overrides?: Record<string, unknown>): Config
-  remove(): void
+  /** Removes the dir now; the promise settles when its suite databases are dropped (postgres mode). */
+  remove(): Promise<void>
 }
 
 export function tempPolicies(files: Record<string, string> = {}): TempPolicies {
@@ -30,8 +31,8 @@ export function tempPolicies(files: Record<string, string> = {}): TempPolicies {
       return validateConfig(withSuiteState({ policies: { dir: policiesDir, watch: false }, templates: { dir: join(dir, 'templates') }, log: { level: 'silent' }, ...overrides }, dir), dir)
     },
     remove() {
-      dropSuiteState(dir)
       rmSync(dir, { recursive: true, force: true })
+      return dropSuiteState(dir)
     },
   }
 }

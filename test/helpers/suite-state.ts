@@ -32,7 +32,7 @@ export interface SuiteStateSection {
 const databases = new Map<string, { name: string; section: SuiteStateSection }>()
 let counter = 0
 
-/** Superuser SQL over the cluster's socket, synchronously (config building is synchronous). */
+/** Superuser SQL over the cluster's socket, synchronously (config building is synchronous; never DROP DATABASE here, see dropSuiteState). */
 function admin(sql: string): void {
   if (!cluster) return
   execFileSync(PSQL, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', cluster.socketDir, '-p', String(cluster.port), '-U', 'bp_super', '-d', 'postgres', '-c', sql], {
@@ -63,15 +63,29 @@ export function suiteState(stateDir: string, options: { socket?: boolean } = {})
   return { ...db.section, url: `postgres://bp_test@localhost:${cluster.port}/${db.name}?host=${encodeURIComponent(cluster.socketDir)}` }
 }
 
-/** Drop the databases of every stateDir under `dir` (called where the temp dir is removed). */
-export function dropSuiteState(dir: string): void {
+/**
+ * Drop the databases of every stateDir under `dir` (called where the temp dir is removed). Async on
+ * purpose: PostgreSQL 15's DROP DATABASE waits until every backend has absorbed a signal barrier,
+ * and a backend still authenticating a client of this process (a pool reconnecting after an
+ * outage test restarted the cluster) absorbs it only once that client answers. A synchronous psql
+ * here blocked the event loop that client needs: both waited until authentication_timeout (60 s).
+ */
+export async function dropSuiteState(dir: string): Promise<void> {
   if (!cluster?.running) return
   const root = resolve(dir)
+  const names: string[] = []
   for (const [key, db] of databases) {
     if (key !== root && !key.startsWith(root + sep)) continue
     databases.delete(key)
-    admin(`DROP DATABASE IF EXISTS ${db.name} WITH (FORCE)`)
     rmSync(db.section.passwordFile, { force: true })
+    names.push(db.name)
+  }
+  if (names.length === 0) return
+  const c = await cluster.admin()
+  try {
+    for (const name of names) await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+  } finally {
+    await c.end()
   }
 }
 

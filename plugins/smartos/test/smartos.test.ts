@@ -24,7 +24,7 @@ async function app(t: Tap, policy: string, options: Record<string, unknown> = {}
   const dir = tempPolicies({ 'p.ts': policy })
   t.teardown(() => {
     tree.remove()
-    dir.remove()
+    return dir.remove()
   })
   const logs = captureLogs('info')
   const bp = await build(dir.config({ plugins: [{ name: 'smartos', options: { root: tree.root, urlPrefix: '/files/smartos', rootShadow: HASH, ...options } }] }), { logger: logs.logger })
@@ -100,7 +100,7 @@ t.test('options: rootShadow is required and must be a crypt hash; unknown option
   const dir = tempPolicies({ 'p.ts': 'export default () => undefined' })
   t.teardown(() => {
     tree.remove()
-    dir.remove()
+    return dir.remove()
   })
   const cfg = (options: Record<string, unknown>) => dir.config({ plugins: [{ name: 'smartos', options: { root: tree.root, urlPrefix: '/files/smartos', ...options } }] })
   await t.rejects(build(cfg({})), { code: 'BP_ERR_PLUGIN_OPTIONS', message: /rootShadow/ })

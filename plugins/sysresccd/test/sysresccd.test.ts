@@ -18,7 +18,7 @@ async function app(t: Tap, tree: Tree, policy: string, options: Record<string, u
   const dir = tempPolicies({ 'p.ts': policy })
   t.teardown(() => {
     tree.remove()
-    dir.remove()
+    return dir.remove()
   })
   const logs = captureLogs('info')
   const config = dir.config({ stateDir: join(tree.base, 'var'), plugins: [{ name: 'sysresccd', options: { root: tree.root, httpBase: HTTP_BASE, ...options } }] })
@@ -86,7 +86,7 @@ t.test('checksum: a mismatch stops setup with the file, both digests and what to
   const dir = tempPolicies({ 'p.ts': 'export default () => undefined' })
   t.teardown(() => {
     tree.remove()
-    dir.remove()
+    return dir.remove()
   })
   const cfg = (options: Record<string, unknown> = {}) =>
     dir.config({ stateDir: join(tree.base, 'var'), plugins: [{ name: 'sysresccd', options: { root: tree.root, httpBase: HTTP_BASE, ...options } }] })
@@ -123,7 +123,7 @@ t.test('not an ISO tree: setup names what is missing', async (t) => {
   const dir = tempPolicies({ 'p.ts': 'export default () => undefined' })
   t.teardown(() => {
     partial.remove()
-    dir.remove()
+    return dir.remove()
   })
   await t.rejects(build(dir.config({ plugins: [{ name: 'sysresccd', options: { root: partial.root, httpBase: HTTP_BASE } }] })), {
     code: 'BP_ERR_PLUGIN_HOOK',

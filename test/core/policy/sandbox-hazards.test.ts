@@ -9,7 +9,7 @@ import { tempPolicies } from '../../helpers/policy-dir.js'
 const limits = { timeoutMs: 50, memoryMb: 32 }
 const ctx = { arch: 'x86_64-efi', remoteAddress: '192.0.2.1', params: {}, auth: { status: 'none' }, plugins: {}, dropped: [] }
 
-async function sandboxFor(source: string, timeoutMs = limits.timeoutMs): Promise<{ sandbox: PolicySandbox; cleanup: () => void }> {
+async function sandboxFor(source: string, timeoutMs = limits.timeoutMs): Promise<{ sandbox: PolicySandbox; cleanup: () => Promise<void> }> {
   const dir = tempPolicies({ 'p.ts': source })
   const compiled = await compilePolicy(`${dir.policiesDir}/p.ts`, dir.policiesDir)
   const sandbox = new PolicySandbox(compiled, { ...limits, timeoutMs })
@@ -17,7 +17,7 @@ async function sandboxFor(source: string, timeoutMs = limits.timeoutMs): Promise
     sandbox,
     cleanup: () => {
       sandbox.dispose()
-      dir.remove()
+      return dir.remove()
     },
   }
 }
@@ -143,7 +143,7 @@ t.test('returns garbage: every kind of non-plain or oversized result is refused 
   for (const [name, body, reason] of cases) {
     const { sandbox, cleanup } = await sandboxFor(`export default function (): any { ${body} }`, 1000)
     t.throws(() => sandbox.run(ctx), { code: 'BP_ERR_POLICY_BAD_DECISION', message: reason }, name)
-    cleanup()
+    await cleanup()
   }
 })
 
