@@ -44,6 +44,12 @@ t.test('postgres: B starting with a broken policy file serves what A stored', as
   const res = await boot(b)
   t.equal(res.record.kind, 'shell', 'B serves the last good version A stored')
   t.equal(res.record.decidedBy, 'policy:p.ts')
+  // /healthz and BPWRN009 name the source as the files backend does (docs/reference/http-api.md).
+  t.same(
+    b.policies.stale.map((s) => [s.policy, s.from]),
+    [['p.ts', 'stateDir']],
+    'reported as restored from the last-good store',
+  )
 })
 
 t.test('postgres: a stored blob whose content does not match its hash is not served', async (t) => {
