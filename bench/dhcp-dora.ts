@@ -11,7 +11,9 @@
  * against the lease file. A fifth is bootpolicy with the lease file and the machine timeline
  * recording every packet (as `serve` does by default; the test server records none): what the
  * timeline costs DORA/s. The lease file and PostgreSQL are measured again with 64 transactions in
- * flight, as in a boot storm.
+ * flight, as in a boot storm. The 1,000 MACs make almost every DORA a known client's; a boot storm
+ * is new machines, so the lease file, PostgreSQL (a fresh database per run) and dnsmasq
+ * --leasefile-ro are measured again with a new MAC for every DORA, from a pool of 61,439 addresses.
  * Needs root, iproute2 and dnsmasq (dnsmasq-base).
  *   node --no-node-snapshot --import tsx bench/dhcp-dora.ts
  */
@@ -33,14 +35,18 @@ interface ClientReport {
 }
 
 const POOL = { start: '10.55.1.0', end: '10.55.8.255' }
+/** For the new-machine runs: each gives out up to ~45,000 addresses (11k DORA/s for 3.5 s). */
+const NEW_POOL = { start: '10.55.16.0', end: '10.55.255.254' }
+/** macOf's range (bench/dora-client.ts): every DORA of a run is a new machine. */
+const NEW_MACHINES = 1 << 24
 const MASK = '255.255.0.0'
 
 /** Transactions in flight: 16 by default; STORM_WINDOW for the storm-concurrency rows. */
 const WINDOW = 16
 const STORM_WINDOW = 64
 
-async function drive(lan: Lan, seconds: number, window = WINDOW): Promise<ClientReport> {
-  const job = { seconds, warmup: 0.5, window, macs: 1000, sourceAddress: '10.55.0.9' }
+async function drive(lan: Lan, seconds: number, window = WINDOW, macs = 1000): Promise<ClientReport> {
+  const job = { seconds, warmup: 0.5, window, macs, sourceAddress: '10.55.0.9' }
   const { stdout } = await lan.exec('cli', process.execPath, nodeTs('bench/dora-client.ts'), { input: JSON.stringify(job), cwd: REPO_ROOT, timeoutMs: (seconds + 30) * 1000 })
   return JSON.parse(stdout) as ClientReport
 }
@@ -62,6 +68,9 @@ export async function run(seconds = Number(process.env.BENCH_SECONDS ?? 2), roun
   const stormFile: ClientReport[] = []
   const stormShared: ClientReport[] = []
   const timelineMachines: number[] = []
+  const newFile: ClientReport[] = []
+  const newShared: ClientReport[] = []
+  const newFast: ClientReport[] = []
   const teardowns: Array<() => unknown> = []
   // fsync on, as the lease file's journal fsyncs: the same durability on both sides.
   useDurablePostgres()
@@ -134,6 +143,34 @@ export async function run(seconds = Number(process.env.BENCH_SECONDS ?? 2), roun
           await volatile.stop()
         }
       },
+      async () => {
+        const bp = await startDhcpServer(lan, 'srv', { mode: 'full', serverAddress: '10.55.0.1', pool: NEW_POOL, subnetMask: MASK, leaseSeconds: 3600 }, { logLevel: 'warn' })
+        try {
+          newFile.push(await drive(lan, seconds, WINDOW, NEW_MACHINES))
+        } finally {
+          await bp.stop()
+        }
+      },
+      async () => {
+        // A database of its own: the rounds before left their machines' leases in the shared one.
+        const fresh = await createDatabase({ teardown: (fn) => teardowns.push(fn) })
+        const freshState = { ...state, url: state.url.replace(`/${db.name}?`, `/${fresh.name}?`), passwordFile: fresh.passwordFile }
+        const bp = await startDhcpServer(lan, 'srv', { mode: 'full', serverAddress: '10.55.0.1', pool: NEW_POOL, subnetMask: MASK, leaseSeconds: 3600 }, { logLevel: 'warn', state: freshState })
+        try {
+          newShared.push(await drive(lan, seconds, WINDOW, NEW_MACHINES))
+        } finally {
+          await bp.stop()
+        }
+      },
+      async () => {
+        // dnsmasq keeps at most 1,000 leases unless told (--dhcp-lease-max): as many as the pool.
+        const volatile = await startDnsmasqDhcp(lan, 'srv', { rangeStart: NEW_POOL.start, rangeEnd: NEW_POOL.end, netmask: MASK, log: false, extra: ['--leasefile-ro', '--dhcp-lease-max=65536'] })
+        try {
+          newFast.push(await drive(lan, seconds, WINDOW, NEW_MACHINES))
+        } finally {
+          await volatile.stop()
+        }
+      },
     ]
     // Interleaved rounds, the order rotating each round: the machine's load drifts, so each system
     // gets slots early and late; medians are reported.
@@ -144,6 +181,7 @@ export async function run(seconds = Number(process.env.BENCH_SECONDS ?? 2), roun
   }
   const rate = (xs: ClientReport[]): number => median(xs.map((x) => x.perSecond))
   const [o, d, f, p, tl, sf, sp] = [rate(ours), rate(theirs), rate(fast), rate(shared), rate(recorded), rate(stormFile), rate(stormShared)]
+  const [nf, ns, nd] = [rate(newFile), rate(newShared), rate(newFast)]
   return {
     name: 'DHCP DORA',
     figures: [
@@ -169,9 +207,23 @@ export async function run(seconds = Number(process.env.BENCH_SECONDS ?? 2), roun
         baseline: 'timeline off (the test server)',
         target: '≥ 0.9',
       },
+      {
+        name: 'new machines (a new MAC every DORA): bootpolicy DORA/s, lease file',
+        value: Math.round(nf),
+        unit: 'DORA/s',
+        ratio: nf / nd,
+        baseline: 'dnsmasq --leasefile-ro, new machines',
+        target: '≥ 0.8',
+      },
+      { name: 'new machines: dnsmasq --leasefile-ro DORA/s', value: Math.round(nd), unit: 'DORA/s' },
+      { name: 'new machines: bootpolicy DORA/s, leases in PostgreSQL', value: Math.round(ns), unit: 'DORA/s', ratio: ns / nf, baseline: 'the lease file, new machines', target: '≥ 0.5' },
       { name: 'machines in that timeline (min of rounds)', value: Math.min(...timelineMachines), unit: 'machines' },
       { name: 'bootpolicy ACKs per lease commit (median of rounds)', value: groups.length ? Math.round(median(groups) * 10) / 10 : 0, unit: 'ACKs' },
-      { name: 'transactions timed out (all runs)', value: [...ours, ...theirs, ...fast, ...shared, ...recorded, ...stormFile, ...stormShared].reduce((n, x) => n + x.timeouts, 0), unit: 'count' },
+      {
+        name: 'transactions timed out (all runs)',
+        value: [...ours, ...theirs, ...fast, ...shared, ...recorded, ...stormFile, ...stormShared, ...newFile, ...newShared, ...newFast].reduce((n, x) => n + x.timeouts, 0),
+        unit: 'count',
+      },
       { name: `rounds (interleaved, ${seconds} s each; medians; ${WINDOW} transactions in flight unless stated)`, value: rounds, unit: 'rounds' },
       { name: 'load average (1 min) before / after', value: Math.round(loadBefore * 10) / 10, unit: `/ ${Math.round(loadavg()[0]! * 10) / 10}` },
     ],
