@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url'
 import { createLan, type Lan } from '../test/helpers/netns.js'
 import { nodeTs, REPO_ROOT, startDhcpServer } from '../test/helpers/dhcp-server.js'
 import { startDnsmasqDhcp } from '../test/helpers/dnsmasq-dhcp.js'
-import { createDatabase, useDurablePostgres } from '../test/helpers/postgres.js'
+import { createDatabase, type PgDatabase, useDurablePostgres } from '../test/helpers/postgres.js'
 import type { BenchResult } from './lib.js'
 
 interface ClientReport {
@@ -74,8 +74,13 @@ export async function run(seconds = Number(process.env.BENCH_SECONDS ?? 2), roun
   const teardowns: Array<() => unknown> = []
   // fsync on, as the lease file's journal fsyncs: the same durability on both sides.
   useDurablePostgres()
-  const db = await createDatabase({ teardown: (fn) => teardowns.push(fn) })
-  const state = { backend: 'postgres', url: `postgres://bp_test@localhost:${db.cluster.port}/${db.name}?host=${encodeURIComponent(db.cluster.socketDir)}`, passwordFile: db.passwordFile }
+  const database = () => createDatabase({ teardown: (fn) => teardowns.push(fn) })
+  const stateOf = (d: PgDatabase) => ({
+    backend: 'postgres',
+    url: `postgres://bp_test@localhost:${d.cluster.port}/${d.name}?host=${encodeURIComponent(d.cluster.socketDir)}`,
+    passwordFile: d.passwordFile,
+  })
+  const state = stateOf(await database())
   try {
     const runners: Array<() => Promise<void>> = [
       async () => {
@@ -153,9 +158,8 @@ export async function run(seconds = Number(process.env.BENCH_SECONDS ?? 2), roun
       },
       async () => {
         // A database of its own: the rounds before left their machines' leases in the shared one.
-        const fresh = await createDatabase({ teardown: (fn) => teardowns.push(fn) })
-        const freshState = { ...state, url: state.url.replace(`/${db.name}?`, `/${fresh.name}?`), passwordFile: fresh.passwordFile }
-        const bp = await startDhcpServer(lan, 'srv', { mode: 'full', serverAddress: '10.55.0.1', pool: NEW_POOL, subnetMask: MASK, leaseSeconds: 3600 }, { logLevel: 'warn', state: freshState })
+        const fresh = stateOf(await database())
+        const bp = await startDhcpServer(lan, 'srv', { mode: 'full', serverAddress: '10.55.0.1', pool: NEW_POOL, subnetMask: MASK, leaseSeconds: 3600 }, { logLevel: 'warn', state: fresh })
         try {
           newShared.push(await drive(lan, seconds, WINDOW, NEW_MACHINES))
         } finally {
