@@ -12,6 +12,7 @@
  * BP_ERR_STATE_UNAVAILABLE (the REQUEST gets no ACK).
  */
 import { randomInt } from 'node:crypto'
+import { LRUCache } from 'lru-cache'
 import { BootpolicyError, messageOf } from '../errors/bp-error.js'
 import type { PostgresStateBackend } from '../state/postgres-backend.js'
 import { createCallBatcher } from './call-batcher.js'
@@ -45,6 +46,20 @@ interface OfferRow extends Record<string, unknown> {
 const PRUNE_MS = 30_000
 /** DISCOVERs per bp_dhcp_offer_many call: bounds how long one batch holds its offers' locks. */
 const OFFER_BATCH = 32
+/**
+ * How long a lease this replica committed answers its client's next DISCOVER without a round trip
+ * (a netbooting machine asks two or three times within a minute: PXE ROM, iPXE, the OS), and how
+ * many such leases it remembers (about 200 bytes each).
+ */
+export const RECENT_LEASE_MS = 60_000
+export const RECENT_LEASES = 10_000
+
+/** A binding this replica made durable: what the DISCOVER shortcut of bp_dhcp_offer_many reads. */
+interface RecentLease {
+  readonly addr: number
+  readonly expiresAt: number
+  readonly committedAt: number
+}
 
 export class PostgresLeaseBackend implements LeaseBackend {
   private readonly start: number
@@ -59,6 +74,8 @@ export class PostgresLeaseBackend implements LeaseBackend {
   private readonly renewals = new WeakSet<LeaseChange>()
   private offersHeld = 0
   private pruneTimer: NodeJS.Timeout | undefined
+  /** Leases this replica committed lately, by client key (see reserve). */
+  private readonly recent = new LRUCache<string, RecentLease>({ max: RECENT_LEASES })
   private readonly offers = createCallBatcher<OfferClaim, string | undefined>((claims) => this.offerBatch(claims), OFFER_BATCH)
 
   constructor(
@@ -106,7 +123,30 @@ export class PostgresLeaseBackend implements LeaseBackend {
    * rarely collide.
    */
   reserve(c: OfferClaim): Promise<string | undefined> {
+    const recent = c.fixed === undefined ? this.recentLease(c) : undefined
+    if (recent !== undefined) {
+      this.offersHeld++
+      return Promise.resolve(intToIp(recent))
+    }
     return this.offers.submit(c)
+  }
+
+  /**
+   * The DISCOVER of a client whose binding this replica committed within RECENT_LEASE_MS: its
+   * address, as bp_dhcp_offer_many's first step would find it (still bound past the hold, in the
+   * pool, not blocked), without asking the database. Another replica may have changed that lease
+   * since (a release, a decline through it): the REQUEST's commit checks the address in the
+   * database as always and refuses it then (a NAK), and a refused change forgets the entry.
+   */
+  private recentLease(c: OfferClaim): number | undefined {
+    const r = this.recent.get(c.key)
+    if (r === undefined) return undefined
+    const now = this.now()
+    if (now - r.committedAt > RECENT_LEASE_MS || r.expiresAt <= now + c.holdMs || r.addr < this.start || r.addr > this.end || this.opts.excluded.has(r.addr) || this.opts.reserved.has(r.addr)) {
+      this.recent.delete(c.key)
+      return undefined
+    }
+    return r.addr
   }
 
   /** One statement for every DISCOVER of a batch (call-batcher.ts): their addresses, in order. */
@@ -185,6 +225,8 @@ export class PostgresLeaseBackend implements LeaseBackend {
   }
 
   async forgetOffer(key: string): Promise<void> {
+    // The client chose another server: what it binds there is not this replica's to remember.
+    this.recent.delete(key)
     await this.db.query('DELETE FROM bp_dhcp_offers WHERE key = $1', [key])
   }
 
@@ -204,8 +246,14 @@ export class PostgresLeaseBackend implements LeaseBackend {
       from: this.decliners.get(c) ?? null,
       renewal: this.renewals.has(c),
     }))
+    // Whatever the outcome, these clients' remembered leases are no longer the latest.
+    for (const c of sorted) this.recent.delete(this.decliners.get(c) ?? c.lease.key)
     const { rows } = await this.db.query<{ refused: number[] }>('SELECT bp_dhcp_commit($1::jsonb, $2) AS refused', [JSON.stringify(payload), this.now()])
     const refused = new Set(rows[0]?.refused ?? [])
+    const committedAt = this.now()
+    for (const c of sorted) {
+      if (c.lease.state === 'bound' && !refused.has(c.seq)) this.recent.set(c.lease.key, { addr: ipToInt(c.lease.ip), expiresAt: c.lease.expiresAt, committedAt })
+    }
     return new Set(sorted.filter((c) => refused.has(c.seq)))
   }
 

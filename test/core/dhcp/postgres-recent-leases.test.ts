@@ -1,0 +1,106 @@
+/**
+ * The PostgreSQL lease backend's recent leases (postgres-lease-backend.ts reserve): a DISCOVER of
+ * a client whose binding this replica committed within RECENT_LEASE_MS is answered without a
+ * database statement. What must still hold: another replica's later change to that lease wins (the
+ * stale offer's REQUEST is refused by the commit, and the next DISCOVER asks the database), no
+ * address is stored for two clients, and nothing is remembered past its time, its lease or a
+ * decline, release or a choice of another server.
+ */
+import t from 'tap'
+import type { PostgresLeaseBackend } from '../../../core/dhcp/postgres-lease-backend.js'
+import { RECENT_LEASE_MS } from '../../../core/dhcp/postgres-lease-backend.js'
+import { createDatabase, type PgDatabase } from '../../helpers/postgres.js'
+import type { Teardownable } from '../../helpers/state-backends.js'
+import { openLeaseReplica, testMac as mac } from '../../helpers/pg-lease-replica.js'
+
+const HOUR = 3_600_000
+const HOLD = 30_000
+
+/** A replica on its own clock that counts the statements it sends. */
+async function counted(t: Teardownable, db: PgDatabase, pool?: { start: string; end: string }) {
+  const clock = { now: Date.now() }
+  const sent: string[] = []
+  const b = await openLeaseReplica(t, db, pool, { now: () => clock.now, onQuery: (sql) => sent.push(sql) })
+  return { b, clock, sent }
+}
+
+async function bindAndCommit(b: PostgresLeaseBackend, i: number, ip: string, leaseMs = HOUR): Promise<boolean> {
+  const change = await b.bind({ key: `mac:${mac(i)}`, mac: mac(i), ip, leaseMs, renewal: false })
+  if (!change) return false
+  return (await b.commit([change])).size === 0
+}
+
+t.test("a DISCOVER after this replica's commit sends no statement and gets the committed address", async (t) => {
+  const db = await createDatabase(t)
+  const { b, sent } = await counted(t, db)
+  const key = `mac:${mac(1)}`
+  const ip = await b.reserve({ key, mac: mac(1), holdMs: HOLD })
+  t.ok(ip, 'the first DISCOVER asks the database')
+  t.ok(await bindAndCommit(b, 1, ip!))
+  sent.length = 0
+  t.equal(await b.reserve({ key, mac: mac(1), holdMs: HOLD }), ip, 'the next DISCOVER gets the bound address')
+  t.same(sent, [], 'without a statement')
+  t.equal(b.offerCount(), 2, 'it still counts as an offer')
+  t.ok(await bindAndCommit(b, 1, ip!), 'and its REQUEST commits')
+  t.equal((await b.byClient(key))?.ip, ip)
+})
+
+t.test('hazard: another replica released the lease and gave the address away: the stale offer is refused, nothing is stored twice', async (t) => {
+  const db = await createDatabase(t)
+  // One address: whoever holds it, nobody else can get it.
+  const pool = { start: '10.0.0.40', end: '10.0.0.40' }
+  const { b: a, sent } = await counted(t, db, pool)
+  const b = await openLeaseReplica(t, db, pool)
+  const k = `mac:${mac(1)}`
+  const ip = await a.reserve({ key: k, mac: mac(1), holdMs: HOLD })
+  t.equal(ip, '10.0.0.40')
+  t.ok(await bindAndCommit(a, 1, ip!), 'K bound at replica A')
+  // Through replica B: K releases, C takes the address.
+  t.same(await b.commit([(await b.release(k, ip!))!]), new Set())
+  t.equal(await b.reserve({ key: `mac:${mac(2)}`, mac: mac(2), holdMs: HOLD }), ip, 'C is offered the released address at B')
+  t.ok(await bindAndCommit(b, 2, ip!), 'C bound at B')
+  // A still remembers K's binding: its offer is stale, and the REQUEST's commit finds out.
+  sent.length = 0
+  t.equal(await a.reserve({ key: k, mac: mac(1), holdMs: HOLD }), ip, "A offers K its remembered address (it has not seen B's changes)")
+  t.same(sent, [], 'from memory')
+  const stale = await a.bind({ key: k, mac: mac(1), ip: ip!, leaseMs: HOUR, renewal: false })
+  t.same(await a.commit([stale!]), new Set([stale]), "K's REQUEST is refused by the database (a NAK)")
+  const stored = (await a.list()).filter((l) => l.ip === ip && l.state === 'bound')
+  t.same(
+    stored.map((l) => l.key),
+    [`mac:${mac(2)}`],
+    'the address is bound to C alone',
+  )
+  sent.length = 0
+  t.equal(await a.reserve({ key: k, mac: mac(1), holdMs: HOLD }), undefined, 'the refused change was forgotten: the next DISCOVER asks the database, which has nothing free')
+  t.ok(sent.length > 0, 'it sent a statement')
+})
+
+t.test('nothing is remembered past RECENT_LEASE_MS, past the lease, or after a release, a decline or another server chosen', async (t) => {
+  const db = await createDatabase(t)
+  const { b, clock, sent } = await counted(t, db)
+  const asks = async (i: number, holdMs = HOLD): Promise<boolean> => {
+    sent.length = 0
+    await b.reserve({ key: `mac:${mac(i)}`, mac: mac(i), holdMs })
+    return sent.length > 0
+  }
+  for (const i of [1, 2, 3, 4, 5]) {
+    const ip = await b.reserve({ key: `mac:${mac(i)}`, mac: mac(i), holdMs: HOLD })
+    t.ok(await bindAndCommit(b, i, ip!, i === 2 ? 20_000 : HOUR))
+  }
+  t.equal(await asks(1), false, 'remembered right after the commit')
+  t.equal(await asks(2), true, 'a lease that ends within the hold is asked for (the database path would not offer it either)')
+  const released = await b.release(`mac:${mac(3)}`, (await b.byClient(`mac:${mac(3)}`))!.ip)
+  t.same(await b.commit([released!]), new Set())
+  t.equal(await asks(3), true, 'a released lease is forgotten')
+  const ip4 = (await b.byClient(`mac:${mac(4)}`))!.ip
+  const declined = await b.decline(`mac:${mac(4)}`, ip4, HOUR, 60_000)
+  t.ok(declined, 'the decline is accepted within its window')
+  t.same(await b.commit([declined!]), new Set())
+  t.equal(await asks(4), true, "a decline forgets the decliner's lease")
+  await b.forgetOffer(`mac:${mac(5)}`)
+  t.equal(await asks(5), true, 'a client that chose another server is forgotten')
+  clock.now += RECENT_LEASE_MS + 1
+  t.equal(await asks(1), true, `after ${RECENT_LEASE_MS} ms the database is asked again`)
+  t.equal(await asks(1), true, 'and what the database offered is not remembered: only commits are')
+})
