@@ -100,6 +100,13 @@ t.test('nothing is remembered past RECENT_LEASE_MS, past the lease, or after a r
   t.equal(await asks(4), true, "a decline forgets the decliner's lease")
   await b.forgetOffer(`mac:${mac(5)}`)
   t.equal(await asks(5), true, 'a client that chose another server is forgotten')
+  // 10.0.0.12 is mac(999)'s reservation (pg-lease-replica.ts): a reservation is always asked for.
+  const fixed = { key: `mac:${mac(999)}`, mac: mac(999), holdMs: HOLD, fixed: '10.0.0.12' }
+  t.equal(await b.reserve(fixed), '10.0.0.12')
+  t.ok(await bindAndCommit(b, 999, '10.0.0.12'))
+  sent.length = 0
+  t.equal(await b.reserve(fixed), '10.0.0.12')
+  t.ok(sent.length > 0, 'a reserved client is asked for in the database')
   clock.now += RECENT_LEASE_MS + 1
   t.equal(await asks(1), true, `after ${RECENT_LEASE_MS} ms the database is asked again`)
   t.equal(await asks(1), true, 'and what the database offered is not remembered: only commits are')
