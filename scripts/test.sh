@@ -21,7 +21,8 @@ export BP_TEST_TRAIL=$(mktemp -d)
 # tap and fails the suite under the floor; floor and scope are in .c8rc.json.
 coverage=$(mktemp -d)
 export NODE_V8_COVERAGE="$coverage/v8"
-trap 'rm -f "$log"; rm -rf "$BP_TEST_TRAIL" "$coverage"' EXIT
+failures=$(mktemp)
+trap 'rm -f "$log" "$failures"; rm -rf "$BP_TEST_TRAIL" "$coverage"' EXIT
 status=0
 NODE_OPTIONS="${NODE_OPTIONS:-} --import=$PWD/test/helpers/trail-responses.mjs" \
   npx tap ${TAP_ARGS:-} 'test/{core,e2e,policies,scripts}/**/*.test.ts' 'plugins/*/test/**/*.test.ts' | tee "$log" || status=$?
@@ -33,6 +34,8 @@ counts() {
   fail=$(sed -nE 's/.*fail: ([0-9]+).*/\1/p' <<<"$summary")
   if [ -z "$summary" ] && [ "$status" -eq 0 ]; then status=1; fi
   echo "$2: ${pass:-0} passed, ${fail:-0} failed"
+  # CI keeps only the end of the output: the failed files and assertions are named again there.
+  grep -E '^ *not ok ' "$1" | head -n 40 | sed "s/^ */$2: /" >>"$failures" || true
 }
 counts "$log" tests
 # The same tests again with state.backend postgres, over the directories proven on both backends
@@ -47,4 +50,8 @@ unset NODE_V8_COVERAGE
 echo "== coverage of core/ and plugins/ (floor: \"lines\" in .c8rc.json)"
 node --import tsx scripts/trim-coverage.ts "$coverage/v8" || status=1
 npx c8 report --temp-directory "$coverage/v8" --reports-dir "$coverage/report" || status=1
+if [ -s "$failures" ]; then
+  echo "== failed (not ok lines of both passes, at most 40 each)"
+  cat "$failures"
+fi
 exit "$status"
