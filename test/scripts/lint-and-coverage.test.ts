@@ -68,3 +68,26 @@ t.test('the coverage report fails under the floor of .c8rc.json and names it', a
   t.match(report.stdout + report.stderr, new RegExp(`Coverage for lines \\([\\d.]+%\\) does not meet global threshold \\(${floor}%\\)`))
   t.match(report.stdout, /Lines\s+: [\d.]+%/, 'the summary is printed')
 })
+
+t.test("scripts/test.sh names each pass's failures again at the end of its output (CI keeps only the tail)", async (t) => {
+  const script = readFileSync(join(PACKAGE_ROOT, 'scripts/test.sh'), 'utf8')
+  const counts = /^counts\(\) \{\n[\s\S]*?\n\}$/m.exec(script)?.[0]
+  t.ok(counts, 'the counts function is there')
+  t.match(script, /if \[ -s "\$failures" \]; then\n {2}echo "== failed[^\n]*\n {2}cat "\$failures"\nfi\nexit "\$status"\s*$/, 'the list is the last thing printed before the exit')
+  const dir = mkdtempSync(join(tmpdir(), 'bp-counts-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  writeFileSync(join(dir, 'first.log'), 'ok 1 - a.test.ts\n    not ok 2 - the inner assertion # time=3ms\nnot ok 3 - test/x.test.ts # time=1ms\n# { total: 3, pass: 1, fail: 2 }\n')
+  writeFileSync(join(dir, 'second.log'), 'ok 1 - a.test.ts\n# { total: 1, pass: 1 }\n')
+  const run = spawnSync(
+    'bash',
+    ['-c', `set -euo pipefail; status=0; failures="$1/failures"; : >"$failures"\n${counts}\ncounts "$1/first.log" tests\ncounts "$1/second.log" "tests on postgres"\ncat "$failures"`, 'sh', dir],
+    { encoding: 'utf8', timeout: 30_000 },
+  )
+  t.equal(run.status, 0, run.stderr)
+  t.same(run.stdout.trim().split('\n'), [
+    'tests: 1 passed, 2 failed',
+    'tests on postgres: 1 passed, 0 failed',
+    'tests: not ok 2 - the inner assertion # time=3ms',
+    'tests: not ok 3 - test/x.test.ts # time=1ms',
+  ])
+})
