@@ -5,8 +5,9 @@
  * next call of bp_dhcp_offer_many (call-batcher.ts; each claim the address chosen in
  * allocation-order.ts's order and held as a row under UNIQUE(addr); a DISCOVER that loses an
  * address to another replica retries with the next one inside the call; committed without waiting
- * for the WAL flush), the REQUEST none of its own: its change joins the group commit (one
- * transaction, bp_dhcp_commit), which refuses it when another client holds the address. Offers are holds written at once;
+ * for the WAL flush), unless this replica bound the client within the last minute (reserve); the
+ * REQUEST none of its own: its change joins the group commit (one transaction, bp_dhcp_commit),
+ * which refuses it when another client holds the address. Offers are holds written at once;
  * bindings, releases and declines become durable only through commit(), so an ACK follows its
  * COMMIT. Unreachable database: the DISCOVER gets no offer and the commit rejects with
  * BP_ERR_STATE_UNAVAILABLE (the REQUEST gets no ACK).
