@@ -8,7 +8,7 @@
  */
 import t from 'tap'
 import type { PostgresLeaseBackend } from '../../../core/dhcp/postgres-lease-backend.js'
-import { RECENT_LEASE_MS } from '../../../core/dhcp/postgres-lease-backend.js'
+import { RECENT_LEASE_MS, RECENT_LEASES } from '../../../core/dhcp/postgres-lease-backend.js'
 import { createDatabase, type PgDatabase } from '../../helpers/postgres.js'
 import type { Teardownable } from '../../helpers/state-backends.js'
 import { openLeaseReplica, testMac as mac } from '../../helpers/pg-lease-replica.js'
@@ -110,4 +110,21 @@ t.test('nothing is remembered past RECENT_LEASE_MS, past the lease, or after a r
   clock.now += RECENT_LEASE_MS + 1
   t.equal(await asks(1), true, `after ${RECENT_LEASE_MS} ms the database is asked again`)
   t.equal(await asks(1), true, 'and what the database offered is not remembered: only commits are')
+})
+
+t.test(`at most RECENT_LEASES (${RECENT_LEASES}) clients are remembered, the least recently used forgotten first`, async (t) => {
+  const db = await createDatabase(t)
+  const { b, sent } = await counted(t, db, { start: '10.0.0.10', end: '10.0.63.255' })
+  const n = RECENT_LEASES + 1
+  const changes = []
+  for (let i = 0; i < n; i++) {
+    const ip = `10.0.${(i + 20) >> 8}.${(i + 20) & 255}` // past the excluded .11 and reserved .12
+    changes.push((await b.bind({ key: `mac:${mac(i)}`, mac: mac(i), ip, leaseMs: HOUR, renewal: false }))!)
+  }
+  t.same(await b.commit(changes), new Set(), `${n} bindings in one commit`)
+  sent.length = 0
+  t.equal(await b.reserve({ key: `mac:${mac(n - 1)}`, mac: mac(n - 1), holdMs: HOLD }), changes[n - 1]!.lease.ip)
+  t.same(sent, [], 'the newest is remembered')
+  t.equal(await b.reserve({ key: `mac:${mac(0)}`, mac: mac(0), holdMs: HOLD }), changes[0]!.lease.ip, 'the oldest gets its address from the database')
+  t.ok(sent.length > 0, 'the oldest was forgotten')
 })
