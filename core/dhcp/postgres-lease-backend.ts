@@ -124,7 +124,8 @@ export class PostgresLeaseBackend implements LeaseBackend {
    * rarely collide.
    */
   reserve(c: OfferClaim): Promise<string | undefined> {
-    const recent = c.fixed === undefined ? this.recentLease(c) : undefined
+    // Not while the database is known to be down: no OFFER whose REQUEST could not be ACKed.
+    const recent = c.fixed === undefined && this.db.available ? this.recentLease(c) : undefined
     if (recent !== undefined) {
       this.offersHeld++
       return Promise.resolve(intToIp(recent))

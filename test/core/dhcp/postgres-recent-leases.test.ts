@@ -128,3 +128,21 @@ t.test(`at most RECENT_LEASES (${RECENT_LEASES}) clients are remembered, the lea
   t.equal(await b.reserve({ key: `mac:${mac(0)}`, mac: mac(0), holdMs: HOLD }), changes[0]!.lease.ip, 'the oldest gets its address from the database')
   t.ok(sent.length > 0, 'the oldest was forgotten')
 })
+
+t.test('hazard: PostgreSQL down: once the replica has seen it fail, a remembered client gets no offer either', async (t) => {
+  const db = await createDatabase(t)
+  const { b } = await counted(t, db)
+  const k = { key: `mac:${mac(1)}`, mac: mac(1), holdMs: HOLD }
+  const ip = await b.reserve(k)
+  t.ok(await bindAndCommit(b, 1, ip!))
+  await db.cluster.stop('immediate')
+  try {
+    // A statement fails (the pool may also have seen its idle connections drop already).
+    const change = await b.bind({ key: `mac:${mac(2)}`, mac: mac(2), ip: '10.0.0.90', leaseMs: HOUR, renewal: false })
+    await t.rejects(b.commit([change!]), { code: 'BP_ERR_STATE_UNAVAILABLE' }, 'a commit fails: no ACK')
+    await t.rejects(b.reserve(k), { code: 'BP_ERR_STATE_UNAVAILABLE' }, 'the remembered client asks the database too: no offer')
+  } finally {
+    await db.cluster.start()
+  }
+  t.equal(await b.reserve(k), ip, 'its address again once the database is back')
+})
