@@ -55,11 +55,17 @@ const MASK = '255.255.0.0'
 const WINDOW = 16
 const STORM_WINDOW = 64
 
+/** Seconds of DORAs before the client starts counting. */
+const WARMUP = 0.5
+
 async function drive(lan: Lan, seconds: number, window = WINDOW, macs = 1000): Promise<ClientReport> {
-  const job = { seconds, warmup: 0.5, window, macs, sourceAddress: '10.55.0.9' }
+  const job = { seconds, warmup: WARMUP, window, macs, sourceAddress: '10.55.0.9' }
   const { stdout } = await lan.exec('cli', process.execPath, nodeTs('bench/dora-client.ts'), { input: JSON.stringify(job), cwd: REPO_ROOT, timeoutMs: (seconds + 30) * 1000 })
   return JSON.parse(stdout) as ClientReport
 }
+
+/** DORAs of a run, the warm-up's included: how many machines it asked. */
+const dorasOf = (x: ClientReport): number => Math.round(x.perSecond * (x.seconds + WARMUP))
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
@@ -95,37 +101,24 @@ export async function run(seconds = Number(process.env.BENCH_SECONDS ?? 2), roun
   const state = stateOf(await database())
   const onceDir = await mkdtemp(join(tmpdir(), 'bp-dora-once-'))
   const onceState = stateOf(await database())
-  const once = (options: { stateDir: string } | { state: Record<string, unknown> }) =>
-    startDhcpServer(lan, 'srv', { mode: 'full', serverAddress: '10.55.0.1', pool: NEW_POOL, subnetMask: MASK, leaseSeconds: 3600 }, { logLevel: 'warn', ...options })
+  /** A fresh server on one backend's leases of the known-once machines, driven for `secs`. */
+  const once = async (options: { stateDir: string } | { state: Record<string, unknown> }, secs: number): Promise<ClientReport> => {
+    const bp = await startDhcpServer(lan, 'srv', { mode: 'full', serverAddress: '10.55.0.1', pool: NEW_POOL, subnetMask: MASK, leaseSeconds: 3600 }, { logLevel: 'warn', ...options })
+    try {
+      return await drive(lan, secs, WINDOW, ONCE_MACHINES)
+    } finally {
+      await bp.stop()
+    }
+  }
   try {
     // The first pass leases ONCE_MACHINES machines on each backend (new machines: at least 2,000 DORA/s on either).
     for (const options of [{ stateDir: onceDir }, { state: onceState }]) {
-      const bp = await once(options)
-      try {
-        const first = await drive(lan, Math.ceil(ONCE_MACHINES / 2_000), WINDOW, ONCE_MACHINES)
-        const asked = Math.round(first.perSecond * (first.seconds + 0.5))
-        if (asked < ONCE_MACHINES) throw new Error(`the first pass leased about ${asked} of ${ONCE_MACHINES} machines`)
-      } finally {
-        await bp.stop()
-      }
+      const asked = dorasOf(await once(options, Math.ceil(ONCE_MACHINES / 2_000)))
+      if (asked < ONCE_MACHINES) throw new Error(`the first pass leased about ${asked} of ${ONCE_MACHINES} machines`)
     }
     const runners: Array<() => Promise<void>> = [
-      async () => {
-        const bp = await once({ stateDir: onceDir })
-        try {
-          onceFile.push(await drive(lan, seconds, WINDOW, ONCE_MACHINES))
-        } finally {
-          await bp.stop()
-        }
-      },
-      async () => {
-        const bp = await once({ state: onceState })
-        try {
-          onceShared.push(await drive(lan, seconds, WINDOW, ONCE_MACHINES))
-        } finally {
-          await bp.stop()
-        }
-      },
+      async () => void onceFile.push(await once({ stateDir: onceDir }, seconds)),
+      async () => void onceShared.push(await once({ state: onceState }, seconds)),
       async () => {
         const bp = await startDhcpServer(lan, 'srv', { mode: 'full', serverAddress: '10.55.0.1', pool: POOL, subnetMask: MASK, leaseSeconds: 3600 }, { logLevel: 'warn' })
         try {
@@ -231,8 +224,8 @@ export async function run(seconds = Number(process.env.BENCH_SECONDS ?? 2), roun
   const [o, d, f, p, tl, sf, sp] = [rate(ours), rate(theirs), rate(fast), rate(shared), rate(recorded), rate(stormFile), rate(stormShared)]
   const [nf, ns, nd] = [rate(newFile), rate(newShared), rate(newFast)]
   const [of, os] = [rate(onceFile), rate(onceShared)]
-  // DORAs of a round, warm-up included, beyond ONCE_MACHINES came from a machine that had asked already.
-  const repeats = Math.max(...onceShared.map((x) => Math.round(x.perSecond * (x.seconds + 0.5)) - ONCE_MACHINES), 0)
+  // DORAs of a round beyond ONCE_MACHINES came from a machine that had asked already.
+  const repeats = Math.max(...onceShared.map((x) => dorasOf(x) - ONCE_MACHINES), 0)
   return {
     name: 'DHCP DORA',
     figures: [

@@ -144,7 +144,7 @@ export class PostgresLeaseBackend implements LeaseBackend {
     const r = this.recent.get(c.key)
     if (r === undefined) return undefined
     const now = this.now()
-    if (now - r.committedAt > RECENT_LEASE_MS || r.expiresAt <= now + c.holdMs || r.addr < this.start || r.addr > this.end || this.opts.excluded.has(r.addr) || this.opts.reserved.has(r.addr)) {
+    if (now - r.committedAt > RECENT_LEASE_MS || r.expiresAt <= now + c.holdMs || !this.dynamic(r.addr) || this.opts.reserved.has(r.addr)) {
       this.recent.delete(c.key)
       return undefined
     }
@@ -188,7 +188,7 @@ export class PostgresLeaseBackend implements LeaseBackend {
   async bind(c: BindClaim): Promise<LeaseChange | undefined> {
     const n = ipToInt(c.ip)
     const reservedFor = this.opts.reserved.get(n)
-    if (reservedFor !== undefined ? reservedFor !== c.mac : n < this.start || n > this.end || this.opts.excluded.has(n)) return undefined
+    if (reservedFor !== undefined ? reservedFor !== c.mac : !this.dynamic(n)) return undefined
     const lease: Lease = {
       ip: c.ip,
       mac: c.mac,
@@ -253,9 +253,9 @@ export class PostgresLeaseBackend implements LeaseBackend {
     const { rows } = await this.db.query<{ refused: number[] }>('SELECT bp_dhcp_commit($1::jsonb, $2) AS refused', [JSON.stringify(payload), this.now()])
     const refused = new Set(rows[0]?.refused ?? [])
     const committedAt = this.now()
-    for (const c of sorted) {
-      if (c.lease.state === 'bound' && !refused.has(c.seq)) this.recent.set(c.lease.key, { addr: ipToInt(c.lease.ip), expiresAt: c.lease.expiresAt, committedAt })
-    }
+    sorted.forEach((c, i) => {
+      if (c.lease.state === 'bound' && !refused.has(c.seq)) this.recent.set(c.lease.key, { addr: payload[i]!.addr, expiresAt: c.lease.expiresAt, committedAt })
+    })
     return new Set(sorted.filter((c) => refused.has(c.seq)))
   }
 
@@ -273,6 +273,11 @@ export class PostgresLeaseBackend implements LeaseBackend {
   /** The database connection belongs to the state backend, which the runtime closes. */
   async close(): Promise<void> {
     clearInterval(this.pruneTimer)
+  }
+
+  /** In the pool and not excluded (reservations are checked by the caller). */
+  private dynamic(n: number): boolean {
+    return n >= this.start && n <= this.end && !this.opts.excluded.has(n)
   }
 
   private change(lease: Lease): LeaseChange {
