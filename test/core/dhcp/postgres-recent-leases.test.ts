@@ -7,6 +7,8 @@
  * decline, release or a choice of another server.
  */
 import t from 'tap'
+import { createGroupCommit, RefusedChange } from '../../../core/dhcp/group-commit.js'
+import type { LeaseChange } from '../../../core/dhcp/lease-backend.js'
 import type { PostgresLeaseBackend } from '../../../core/dhcp/postgres-lease-backend.js'
 import { RECENT_LEASE_MS, RECENT_LEASES } from '../../../core/dhcp/postgres-lease-backend.js'
 import { createDatabase, type PgDatabase } from '../../helpers/postgres.js'
@@ -145,4 +147,42 @@ t.test('hazard: PostgreSQL down: once the replica has seen it fail, a remembered
     await db.cluster.start()
   }
   t.equal(await b.reserve(k), ip, 'its address again once the database is back')
+})
+
+t.test('hazard: 30 clients, three bursts each at a random one of two replicas, releases through the other in between: what was acknowledged is what is stored, no address twice', async (t) => {
+  const db = await createDatabase(t)
+  const pool = { start: '10.0.0.40', end: '10.0.0.79' }
+  const replicas = [await openLeaseReplica(t, db, pool), await openLeaseReplica(t, db, pool)]
+  const commits = replicas.map((r) => createGroupCommit<LeaseChange>((batch) => r.commit(batch)))
+  const acked = new Map<number, { ip: string; at: number }>()
+  const dora = async (i: number, at: number): Promise<void> => {
+    const r = replicas[at]!
+    const key = `mac:${mac(i)}`
+    const ip = await r.reserve({ key, mac: mac(i), holdMs: HOLD })
+    if (!ip) return
+    const change = await r.bind({ key, mac: mac(i), ip, leaseMs: HOUR, renewal: false })
+    try {
+      await commits[at]!.submit(change!)
+      acked.set(i, { ip, at })
+    } catch (err) {
+      if (!(err instanceof RefusedChange)) throw err
+    }
+  }
+  for (let round = 0; round < 3; round++) {
+    await Promise.all(Array.from({ length: 30 }, (_, i) => dora(i, Math.random() < 0.5 ? 0 : 1)))
+    // A third of the clients release through the replica that did not bind them: its partner's memory is stale.
+    for (const [i, a] of [...acked].filter(([i]) => i % 3 === round)) {
+      const other = replicas[1 - a.at]!
+      const released = await other.release(`mac:${mac(i)}`, a.ip)
+      if (released && (await other.commit([released])).size === 0) acked.delete(i)
+    }
+  }
+  const bound = (await replicas[0]!.list()).filter((l) => l.state === 'bound')
+  t.equal(new Set(bound.map((l) => l.ip)).size, bound.length, 'no address bound twice')
+  t.same(
+    Object.fromEntries(bound.map((l) => [l.key, l.ip])),
+    Object.fromEntries([...acked].map(([i, a]) => [`mac:${mac(i)}`, a.ip])),
+    "every client's last acknowledged address is its stored lease, and nothing else is stored",
+  )
+  t.ok(acked.size > 0)
 })
